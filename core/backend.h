@@ -1,0 +1,83 @@
+// backend.h: the one device interface every backend implements (CPU, CUDA, simulated).
+//
+// A backend owns the memory of its device and runs the ops on it. Ops receive raw strided
+// views (TensorView) whose shapes the front end (tensor.cpp) has already broadcast and
+// checked, so a backend does arithmetic, not validation. The CPU backend is the reference
+// implementation that the others are tested against.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "device.h"
+#include "dtype.h"
+
+namespace nnscope {
+
+// A strided window onto device memory; data already includes the storage offset.
+struct TensorView {
+    void* data = nullptr;
+    DType dtype = DType::Float32;
+    std::vector<int64_t> shape;
+    std::vector<int64_t> strides; // in elements; 0 for broadcast dimensions
+
+    int64_t numel() const {
+        int64_t n = 1;
+        for (int64_t s : shape) n *= s;
+        return n;
+    }
+};
+
+// A Python number: an int, a float or a bool, as PyTorch's "wrapped number".
+struct Scalar {
+    enum class Kind { Bool, Int, Float } kind = Kind::Float;
+    double f = 0;
+    int64_t i = 0;
+
+    Scalar() = default;
+    Scalar(double v) : kind(Kind::Float), f(v), i(static_cast<int64_t>(v)) {}
+    Scalar(int v) : kind(Kind::Int), f(v), i(v) {}
+    Scalar(int64_t v) : kind(Kind::Int), f(static_cast<double>(v)), i(v) {}
+    Scalar(bool v) : kind(Kind::Bool), f(v), i(v) {}
+    DType dtype() const {
+        return kind == Kind::Float ? DType::Float64 : kind == Kind::Int ? DType::Int64 : DType::Bool;
+    }
+};
+
+enum class BinaryOp { Add, Sub, Mul, Div, Maximum, Minimum, Pow };
+enum class UnaryOp { Neg, Abs, Sqrt, Exp, Log, Relu, Sigmoid, Tanh };
+// Reductions over the trailing `reduce_ndim` dims of the source view.
+enum class ReduceOp { Sum, Mean, Var, Min, Max, Norm2, CountNaN, CountInf };
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+
+    virtual Device device() const = 0;
+    virtual std::string name() const = 0;
+    virtual bool simulated() const { return false; }
+
+    // --- memory
+    virtual void* allocate(size_t nbytes) = 0;
+    virtual void deallocate(void* ptr, size_t nbytes) = 0;
+    virtual void copy_from_host(void* dst, const void* src, size_t nbytes) = 0;
+    virtual void copy_to_host(void* dst, const void* src, size_t nbytes) = 0;
+    virtual size_t bytes_in_use() const = 0;
+
+    // --- ops; dst and sources are on this device. Element types may differ: the op
+    // computes in the promoted type and converts on store.
+    virtual void copy(const TensorView& dst, const TensorView& src) = 0; // with casting
+    virtual void fill(const TensorView& dst, Scalar value) = 0;
+    virtual void unary(UnaryOp op, const TensorView& dst, const TensorView& src) = 0;
+    // `compute` is the dtype the arithmetic runs in (the promoted type of the inputs).
+    virtual void binary(BinaryOp op, DType compute, const TensorView& dst, const TensorView& a,
+                        const TensorView& b) = 0;
+    // dst has the leading dims of src; `correction` is var's Bessel correction (0 or 1).
+    virtual void reduce(ReduceOp op, const TensorView& dst, const TensorView& src,
+                        int reduce_ndim, int64_t correction) = 0;
+    // C = A(m,k) @ B(k,n), 2-D views with arbitrary strides, float32/float64.
+    virtual void matmul(const TensorView& c, const TensorView& a, const TensorView& b) = 0;
+};
+
+} // namespace nnscope

@@ -1,0 +1,398 @@
+// cpu_backend.cpp: the reference backend. Host memory, strided element loops, OpenBLAS GEMM.
+//
+// Every op works on any dtype through widening loads (double for floating types, int64
+// for integers) and narrowing stores, so one loop serves ten dtypes. Contiguous float32
+// cases take a direct path. Other backends are tested against this one.
+#include <cblas.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <new>
+
+#include "backend.h"
+#include "errors.h"
+
+namespace nnscope {
+
+namespace {
+
+// --- widening loads and narrowing stores --------------------------------------------------
+
+double load_f(const char* p, DType t) {
+    switch (t) {
+    case DType::Float32: { float v; std::memcpy(&v, p, 4); return v; }
+    case DType::Float64: { double v; std::memcpy(&v, p, 8); return v; }
+    case DType::Float16: { uint16_t v; std::memcpy(&v, p, 2); return half_to_float(v); }
+    case DType::BFloat16: { uint16_t v; std::memcpy(&v, p, 2); return bfloat16_to_float(v); }
+    case DType::Int64: { int64_t v; std::memcpy(&v, p, 8); return double(v); }
+    case DType::Int32: { int32_t v; std::memcpy(&v, p, 4); return v; }
+    case DType::Int16: { int16_t v; std::memcpy(&v, p, 2); return v; }
+    case DType::Int8: return *reinterpret_cast<const int8_t*>(p);
+    case DType::UInt8: return *reinterpret_cast<const uint8_t*>(p);
+    case DType::Bool: return *p != 0 ? 1.0 : 0.0;
+    }
+    return 0;
+}
+
+int64_t load_i(const char* p, DType t) {
+    switch (t) {
+    case DType::Int64: { int64_t v; std::memcpy(&v, p, 8); return v; }
+    case DType::Int32: { int32_t v; std::memcpy(&v, p, 4); return v; }
+    case DType::Int16: { int16_t v; std::memcpy(&v, p, 2); return v; }
+    case DType::Int8: return *reinterpret_cast<const int8_t*>(p);
+    case DType::UInt8: return *reinterpret_cast<const uint8_t*>(p);
+    case DType::Bool: return *p != 0;
+    default: {
+        // Float to integer truncates toward zero, as a C cast; out-of-range values
+        // (and NaN) saturate instead of being undefined behaviour.
+        double v = load_f(p, t);
+        if (std::isnan(v)) return std::numeric_limits<int64_t>::min();
+        if (v >= 9.2233720368547758e18) return std::numeric_limits<int64_t>::max();
+        if (v <= -9.2233720368547758e18) return std::numeric_limits<int64_t>::min();
+        return static_cast<int64_t>(v);
+    }
+    }
+}
+
+void store_f(char* p, DType t, double v) {
+    switch (t) {
+    case DType::Float32: { float f = float(v); std::memcpy(p, &f, 4); return; }
+    case DType::Float64: std::memcpy(p, &v, 8); return;
+    case DType::Float16: { uint16_t h = float_to_half(float(v)); std::memcpy(p, &h, 2); return; }
+    case DType::BFloat16: { uint16_t h = float_to_bfloat16(float(v)); std::memcpy(p, &h, 2); return; }
+    case DType::Bool: *p = v != 0; return;
+    default: {
+        int64_t i;
+        if (std::isnan(v)) i = std::numeric_limits<int64_t>::min();
+        else if (v >= 9.2233720368547758e18) i = std::numeric_limits<int64_t>::max();
+        else if (v <= -9.2233720368547758e18) i = std::numeric_limits<int64_t>::min();
+        else i = static_cast<int64_t>(v);
+        switch (t) {
+        case DType::Int64: std::memcpy(p, &i, 8); return;
+        case DType::Int32: { int32_t x = int32_t(i); std::memcpy(p, &x, 4); return; }
+        case DType::Int16: { int16_t x = int16_t(i); std::memcpy(p, &x, 2); return; }
+        case DType::Int8: *reinterpret_cast<int8_t*>(p) = int8_t(i); return;
+        case DType::UInt8: *reinterpret_cast<uint8_t*>(p) = uint8_t(i); return;
+        default: return;
+        }
+    }
+    }
+}
+
+void store_i(char* p, DType t, int64_t v) {
+    switch (t) {
+    case DType::Int64: std::memcpy(p, &v, 8); return;
+    case DType::Int32: { int32_t x = int32_t(v); std::memcpy(p, &x, 4); return; }
+    case DType::Int16: { int16_t x = int16_t(v); std::memcpy(p, &x, 2); return; }
+    case DType::Int8: *reinterpret_cast<int8_t*>(p) = int8_t(v); return;
+    case DType::UInt8: *reinterpret_cast<uint8_t*>(p) = uint8_t(v); return;
+    case DType::Bool: *p = v != 0; return;
+    default: store_f(p, t, double(v)); return;
+    }
+}
+
+// --- strided iteration ------------------------------------------------------------------
+
+// Calls f(ptrs) for every index of `shape`, row-major, with one byte pointer per operand.
+template <size_t N, class F>
+void for_each_element(const std::vector<int64_t>& shape, const TensorView* const (&ops)[N], F&& f) {
+    int64_t numel = 1;
+    for (int64_t s : shape) numel *= s;
+    if (numel == 0) return;
+    const size_t nd = shape.size();
+    char* ptr[N];
+    int64_t step[N][16]; // byte strides; rank is limited to 16 by the front end
+    for (size_t k = 0; k < N; ++k) {
+        ptr[k] = static_cast<char*>(ops[k]->data);
+        for (size_t d = 0; d < nd; ++d)
+            step[k][d] = ops[k]->strides[d] * int64_t(dtype_size(ops[k]->dtype));
+    }
+    int64_t idx[16] = {};
+    for (int64_t n = 0; n < numel; ++n) {
+        f(ptr);
+        for (size_t d = nd; d-- > 0;) {
+            for (size_t k = 0; k < N; ++k) ptr[k] += step[k][d];
+            if (++idx[d] < shape[d]) break;
+            for (size_t k = 0; k < N; ++k) ptr[k] -= step[k][d] * shape[d];
+            idx[d] = 0;
+        }
+    }
+}
+
+bool is_contiguous(const TensorView& v) {
+    int64_t expected = 1;
+    for (size_t d = v.shape.size(); d-- > 0;) {
+        if (v.shape[d] != 1 && v.strides[d] != expected) return false;
+        expected *= v.shape[d];
+    }
+    return true;
+}
+
+double apply_unary(UnaryOp op, double x) {
+    switch (op) {
+    case UnaryOp::Neg: return -x;
+    case UnaryOp::Abs: return std::fabs(x);
+    case UnaryOp::Sqrt: return std::sqrt(x);
+    case UnaryOp::Exp: return std::exp(x);
+    case UnaryOp::Log: return std::log(x);
+    case UnaryOp::Relu: return x > 0 ? x : (std::isnan(x) ? x : 0.0);
+    case UnaryOp::Sigmoid: return 1.0 / (1.0 + std::exp(-x));
+    case UnaryOp::Tanh: return std::tanh(x);
+    }
+    return x;
+}
+
+double apply_binary_f(BinaryOp op, double a, double b) {
+    switch (op) {
+    case BinaryOp::Add: return a + b;
+    case BinaryOp::Sub: return a - b;
+    case BinaryOp::Mul: return a * b;
+    case BinaryOp::Div: return a / b;
+    case BinaryOp::Maximum: return (std::isnan(a) || std::isnan(b)) ? NAN : (a > b ? a : b);
+    case BinaryOp::Minimum: return (std::isnan(a) || std::isnan(b)) ? NAN : (a < b ? a : b);
+    case BinaryOp::Pow: return std::pow(a, b);
+    }
+    return 0;
+}
+
+int64_t ipow(int64_t base, int64_t exp) {
+    if (exp < 0) {
+        // PyTorch raises for negative integer powers of integers; callers checked.
+        return base == 1 ? 1 : (base == -1 ? ((exp & 1) ? -1 : 1) : 0);
+    }
+    int64_t r = 1;
+    while (exp) {
+        if (exp & 1) r = int64_t(uint64_t(r) * uint64_t(base));
+        base = int64_t(uint64_t(base) * uint64_t(base));
+        exp >>= 1;
+    }
+    return r;
+}
+
+int64_t apply_binary_i(BinaryOp op, int64_t a, int64_t b) {
+    // Wrapping arithmetic, as PyTorch's integer tensors (two's complement overflow).
+    switch (op) {
+    case BinaryOp::Add: return int64_t(uint64_t(a) + uint64_t(b));
+    case BinaryOp::Sub: return int64_t(uint64_t(a) - uint64_t(b));
+    case BinaryOp::Mul: return int64_t(uint64_t(a) * uint64_t(b));
+    case BinaryOp::Div: return b == 0 ? 0 : a / b; // not used: true division runs in float
+    case BinaryOp::Maximum: return a > b ? a : b;
+    case BinaryOp::Minimum: return a < b ? a : b;
+    case BinaryOp::Pow: return ipow(a, b);
+    }
+    return 0;
+}
+
+class CpuBackend final : public Backend {
+public:
+    Device device() const override { return Device::cpu(); }
+    std::string name() const override { return "cpu"; }
+
+    void* allocate(size_t nbytes) override {
+        // 64-byte alignment suits AVX-512 loads and keeps every dtype aligned.
+        size_t rounded = (nbytes + 63) / 64 * 64;
+        void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+        if (!p) throw std::bad_alloc();
+        m_in_use += nbytes;
+        return p;
+    }
+    void deallocate(void* ptr, size_t nbytes) override {
+        std::free(ptr);
+        m_in_use -= nbytes;
+    }
+    void copy_from_host(void* dst, const void* src, size_t n) override {
+        if (n) std::memcpy(dst, src, n);
+    }
+    void copy_to_host(void* dst, const void* src, size_t n) override {
+        if (n) std::memcpy(dst, src, n);
+    }
+    size_t bytes_in_use() const override { return m_in_use; }
+
+    void copy(const TensorView& dst, const TensorView& src) override {
+        if (dst.dtype == src.dtype && is_contiguous(dst) && is_contiguous(src)) {
+            std::memmove(dst.data, src.data, size_t(dst.numel()) * dtype_size(dst.dtype));
+            return;
+        }
+        const TensorView* ops[2] = {&dst, &src};
+        const DType dt = dst.dtype, st = src.dtype;
+        if (dtype_is_floating(st) && dtype_is_floating(dt) || dtype_is_floating(st) && dt == DType::Bool)
+            for_each_element(dst.shape, ops, [&](char** p) { store_f(p[0], dt, load_f(p[1], st)); });
+        else
+            for_each_element(dst.shape, ops, [&](char** p) { store_i(p[0], dt, load_i(p[1], st)); });
+    }
+
+    void fill(const TensorView& dst, Scalar value) override {
+        const TensorView* ops[1] = {&dst};
+        const DType dt = dst.dtype;
+        char bytes[8];
+        if (value.kind == Scalar::Kind::Float) store_f(bytes, dt, value.f);
+        else store_i(bytes, dt, value.i);
+        const size_t es = dtype_size(dt);
+        for_each_element(dst.shape, ops, [&](char** p) { std::memcpy(p[0], bytes, es); });
+    }
+
+    void unary(UnaryOp op, const TensorView& dst, const TensorView& src) override {
+        const TensorView* ops[2] = {&dst, &src};
+        const DType dt = dst.dtype, st = src.dtype;
+        if (dtype_is_integral(dt) && (op == UnaryOp::Neg || op == UnaryOp::Abs || op == UnaryOp::Relu)) {
+            for_each_element(dst.shape, ops, [&](char** p) {
+                int64_t x = load_i(p[1], st);
+                int64_t r = op == UnaryOp::Neg ? int64_t(0 - uint64_t(x)) : op == UnaryOp::Abs ? (x < 0 ? -x : x) : (x > 0 ? x : 0);
+                store_i(p[0], dt, r);
+            });
+            return;
+        }
+        for_each_element(dst.shape, ops, [&](char** p) { store_f(p[0], dt, apply_unary(op, load_f(p[1], st))); });
+    }
+
+    void binary(BinaryOp op, DType compute, const TensorView& dst, const TensorView& a,
+                const TensorView& b) override {
+        const TensorView* ops[3] = {&dst, &a, &b};
+        const DType dt = dst.dtype, at = a.dtype, bt = b.dtype;
+        if (compute == DType::Float32 && dt == DType::Float32 && at == DType::Float32 &&
+            bt == DType::Float32 && is_contiguous(dst) && is_contiguous(a) && is_contiguous(b)) {
+            float* d = static_cast<float*>(dst.data);
+            const float* x = static_cast<const float*>(a.data);
+            const float* y = static_cast<const float*>(b.data);
+            const int64_t n = dst.numel();
+            switch (op) {
+            case BinaryOp::Add: for (int64_t i = 0; i < n; ++i) d[i] = x[i] + y[i]; return;
+            case BinaryOp::Sub: for (int64_t i = 0; i < n; ++i) d[i] = x[i] - y[i]; return;
+            case BinaryOp::Mul: for (int64_t i = 0; i < n; ++i) d[i] = x[i] * y[i]; return;
+            case BinaryOp::Div: for (int64_t i = 0; i < n; ++i) d[i] = x[i] / y[i]; return;
+            default: break;
+            }
+        }
+        if (dtype_is_floating(compute)) {
+            // Round through the compute type so float32 results equal PyTorch's float32 ones.
+            auto round = [compute](double v) {
+                switch (compute) {
+                case DType::Float32: return double(float(v));
+                case DType::Float16: return double(half_to_float(float_to_half(float(v))));
+                case DType::BFloat16: return double(bfloat16_to_float(float_to_bfloat16(float(v))));
+                default: return v;
+                }
+            };
+            auto cast_in = [&](double v) { return round(v); };
+            for_each_element(dst.shape, ops, [&](char** p) {
+                double r = apply_binary_f(op, cast_in(load_f(p[1], at)), cast_in(load_f(p[2], bt)));
+                store_f(p[0], dt, round(r));
+            });
+        } else if (compute == DType::Bool) {
+            for_each_element(dst.shape, ops, [&](char** p) {
+                bool x = load_i(p[1], at) != 0, y = load_i(p[2], bt) != 0;
+                bool r = op == BinaryOp::Add || op == BinaryOp::Maximum ? (x || y)
+                         : op == BinaryOp::Mul || op == BinaryOp::Minimum ? (x && y) : (x != y);
+                store_i(p[0], dt, r);
+            });
+        } else {
+            for_each_element(dst.shape, ops, [&](char** p) {
+                char tmp[8];
+                store_i(tmp, compute, apply_binary_i(op, load_i(p[1], at), load_i(p[2], bt)));
+                store_i(p[0], dt, load_i(tmp, compute)); // wrap at the compute type's width
+            });
+        }
+    }
+
+    void reduce(ReduceOp op, const TensorView& dst, const TensorView& src, int reduce_ndim,
+                int64_t correction) override {
+        const size_t outer_nd = src.shape.size() - size_t(reduce_ndim);
+        TensorView outer{src.data, src.dtype,
+                         std::vector<int64_t>(src.shape.begin(), src.shape.begin() + outer_nd),
+                         std::vector<int64_t>(src.strides.begin(), src.strides.begin() + outer_nd)};
+        TensorView inner{nullptr, src.dtype,
+                         std::vector<int64_t>(src.shape.begin() + outer_nd, src.shape.end()),
+                         std::vector<int64_t>(src.strides.begin() + outer_nd, src.strides.end())};
+        const int64_t count = inner.numel();
+        const DType st = src.dtype, dt = dst.dtype;
+        const bool integral = !dtype_is_floating(st);
+        const TensorView* ops[2] = {&dst, &outer};
+        for_each_element(outer.shape, ops, [&](char** p) {
+            inner.data = p[1];
+            const TensorView* in[1] = {&inner};
+            if (integral && op == ReduceOp::Sum) {
+                int64_t s = 0;
+                for_each_element(inner.shape, in, [&](char** q) { s = int64_t(uint64_t(s) + uint64_t(load_i(q[0], st))); });
+                store_i(p[0], dt, s);
+                return;
+            }
+            if (integral && (op == ReduceOp::Min || op == ReduceOp::Max)) {
+                int64_t m = op == ReduceOp::Min ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
+                for_each_element(inner.shape, in, [&](char** q) {
+                    int64_t v = load_i(q[0], st);
+                    m = op == ReduceOp::Min ? std::min(m, v) : std::max(m, v);
+                });
+                store_i(p[0], dt, m);
+                return;
+            }
+            double acc = 0, mean = 0, m2 = 0;
+            int64_t n = 0, hits = 0;
+            bool nan = false;
+            double ext = op == ReduceOp::Min ? INFINITY : -INFINITY;
+            for_each_element(inner.shape, in, [&](char** q) {
+                double v = load_f(q[0], st);
+                switch (op) {
+                case ReduceOp::Sum: case ReduceOp::Mean: acc += v; break;
+                case ReduceOp::Norm2: acc += v * v; break;
+                case ReduceOp::Var: { // Welford: stable for large means
+                    ++n;
+                    double d = v - mean;
+                    mean += d / double(n);
+                    m2 += d * (v - mean);
+                    break;
+                }
+                case ReduceOp::Min: if (std::isnan(v)) nan = true; else if (v < ext) ext = v; break;
+                case ReduceOp::Max: if (std::isnan(v)) nan = true; else if (v > ext) ext = v; break;
+                case ReduceOp::CountNaN: hits += std::isnan(v); break;
+                case ReduceOp::CountInf: hits += std::isinf(v); break;
+                }
+            });
+            double r = 0;
+            switch (op) {
+            case ReduceOp::Sum: r = acc; break;
+            case ReduceOp::Mean: r = count ? acc / double(count) : NAN; break;
+            case ReduceOp::Norm2: r = std::sqrt(acc); break;
+            case ReduceOp::Var: r = count - correction > 0 ? m2 / double(count - correction) : NAN; break;
+            case ReduceOp::Min: case ReduceOp::Max: r = nan ? NAN : ext; break;
+            case ReduceOp::CountNaN: case ReduceOp::CountInf: store_i(p[0], dt, hits); return;
+            }
+            store_f(p[0], dt, r);
+        });
+    }
+
+    void matmul(const TensorView& c, const TensorView& a, const TensorView& b) override {
+        // cblas takes one leading dimension per operand: a row-major or a column-major
+        // matrix (a transposed view) is passed as is; anything else is made contiguous by
+        // the front end before it gets here.
+        auto layout = [](const TensorView& v, bool& trans, int& ld) {
+            if (v.strides[1] == 1 || v.shape[1] == 1) { trans = false; ld = int(std::max<int64_t>(v.strides[0], v.shape[1])); }
+            else { trans = true; ld = int(std::max<int64_t>(v.strides[1], v.shape[0])); }
+        };
+        const int m = int(a.shape[0]), k = int(a.shape[1]), n = int(b.shape[1]);
+        bool ta, tb;
+        int lda, ldb;
+        layout(a, ta, lda);
+        layout(b, tb, ldb);
+        const int ldc = int(std::max<int64_t>(c.strides[0], n));
+        if (c.dtype == DType::Float32)
+            cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f,
+                        static_cast<const float*>(a.data), lda, static_cast<const float*>(b.data), ldb, 0.0f,
+                        static_cast<float*>(c.data), ldc);
+        else
+            cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0,
+                        static_cast<const double*>(a.data), lda, static_cast<const double*>(b.data), ldb, 0.0,
+                        static_cast<double*>(c.data), ldc);
+    }
+
+private:
+    std::atomic<size_t> m_in_use{0};
+};
+
+} // namespace
+
+std::shared_ptr<Backend> make_cpu_backend() { return std::make_shared<CpuBackend>(); }
+
+} // namespace nnscope

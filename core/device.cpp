@@ -1,0 +1,98 @@
+// device.cpp: device names and the process-wide registry of backends.
+#include "device.h"
+
+#include <mutex>
+
+#include "backend.h"
+#include "errors.h"
+
+namespace nnscope {
+
+std::shared_ptr<Backend> make_cpu_backend(); // cpu_backend.cpp
+
+Device Device::parse(const std::string& text) {
+    auto fail = [&]() -> Device {
+        throw ValueError("Expected one of cpu, cuda, sim device type at start of device string: " +
+                         text);
+    };
+    std::string type = text, index;
+    if (auto colon = text.find(':'); colon != std::string::npos) {
+        type = text.substr(0, colon);
+        index = text.substr(colon + 1);
+        if (index.empty() || index.size() > 4 ||
+            index.find_first_not_of("0123456789") != std::string::npos)
+            throw ValueError("Invalid device string: '" + text + "'");
+    }
+    Device d;
+    if (type == "cpu") {
+        if (!index.empty() && index != "0") throw ValueError("Invalid device string: '" + text + "'");
+        return d;
+    }
+    if (type == "cuda") d.kind = DeviceKind::CUDA;
+    else if (type == "sim") d.kind = DeviceKind::Sim;
+    else return fail();
+    d.index = index.empty() ? 0 : std::stoi(index);
+    return d;
+}
+
+std::string Device::str() const {
+    switch (kind) {
+    case DeviceKind::CPU: return "cpu";
+    case DeviceKind::CUDA: return "cuda:" + std::to_string(index);
+    case DeviceKind::Sim: return "sim:" + std::to_string(index);
+    }
+    return "?";
+}
+
+namespace {
+struct Registry {
+    std::mutex mutex;
+    std::vector<std::shared_ptr<Backend>> backends;
+    std::vector<DeviceInfo> unavailable;
+    Registry() { backends.push_back(make_cpu_backend()); }
+};
+Registry& registry() {
+    static Registry r;
+    return r;
+}
+} // namespace
+
+void register_backend(std::shared_ptr<Backend> backend) {
+    auto& r = registry();
+    std::lock_guard lock(r.mutex);
+    for (auto& b : r.backends)
+        if (b->device() == backend->device()) {
+            b = std::move(backend);
+            return;
+        }
+    r.backends.push_back(std::move(backend));
+}
+
+void register_unavailable_device(const std::string& name, const std::string& reason,
+                                 bool simulated) {
+    auto& r = registry();
+    std::lock_guard lock(r.mutex);
+    r.unavailable.push_back({name, false, simulated, reason});
+}
+
+Backend& backend_for(const Device& device) {
+    auto& r = registry();
+    std::lock_guard lock(r.mutex);
+    for (auto& b : r.backends)
+        if (b->device() == device) return *b;
+    for (auto& u : r.unavailable)
+        if (u.name == device.str())
+            throw DeviceError("device " + u.name + " is not available: " + u.reason);
+    throw DeviceError("device " + device.str() + " is not available: no such device");
+}
+
+std::vector<DeviceInfo> list_devices() {
+    auto& r = registry();
+    std::lock_guard lock(r.mutex);
+    std::vector<DeviceInfo> out;
+    for (auto& b : r.backends) out.push_back({b->device().str(), true, b->simulated(), {}});
+    for (auto& u : r.unavailable) out.push_back(u);
+    return out;
+}
+
+} // namespace nnscope

@@ -1,0 +1,46 @@
+// device.h: where a tensor lives ("cpu", "cuda:0", "sim:0") and the registry of backends.
+//
+// The CPU backend is always registered. The GPU part (gpu/) registers the CUDA backend and
+// the simulated device at start-up when it is built; the registry then answers which
+// devices exist, which are usable, and why not.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace nnscope {
+
+class Backend;
+
+enum class DeviceKind { CPU, CUDA, Sim };
+
+struct Device {
+    DeviceKind kind = DeviceKind::CPU;
+    int index = -1; // -1 for the CPU
+
+    static Device cpu() { return {}; }
+    // "cpu", "cuda", "cuda:1", "sim:0"; throws ValueError on anything else.
+    static Device parse(const std::string& text);
+    std::string str() const;
+    bool is_cpu() const { return kind == DeviceKind::CPU; }
+    bool operator==(const Device&) const = default;
+};
+
+struct DeviceInfo {
+    std::string name;    // "cpu", "cuda:0", "sim:0"
+    bool available = false;
+    bool simulated = false;
+    std::string reason;  // why not available
+};
+
+// Registers a backend for its device. Later registrations replace earlier ones.
+void register_backend(std::shared_ptr<Backend> backend);
+// Records a device that exists in principle but cannot be used, and why.
+void register_unavailable_device(const std::string& name, const std::string& reason,
+                                 bool simulated = false);
+// The backend for a device; throws DeviceError when the device is unknown or unusable.
+Backend& backend_for(const Device& device);
+std::vector<DeviceInfo> list_devices();
+
+} // namespace nnscope

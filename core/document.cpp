@@ -1,0 +1,274 @@
+// document.cpp: opening files into Documents and saving state dicts.
+#include "document.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "errors.h"
+#include "examples.h"
+#include "io/model_spec.h"
+#include "io/safetensors.h"
+
+namespace nnscope {
+
+namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;
+
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string read_text(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw FormatError(path, "cannot open: " + std::string(std::strerror(errno)));
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// Tensors of one safetensors file, pointing into its mapping (no data is read).
+std::vector<std::pair<std::string, Tensor>> map_safetensors(const std::string& path,
+                                                           safetensors::Header& header_out) {
+    auto file = safetensors::MappedFile::open(path);
+    header_out = safetensors::parse_header(file->data(), file->size(), file->size(), path);
+    std::vector<std::pair<std::string, Tensor>> out;
+    for (const auto& info : header_out.tensors) {
+        uint8_t* p = file->data() + header_out.data_start + info.begin;
+        Tensor t;
+        if (reinterpret_cast<uintptr_t>(p) % dtype_size(info.dtype) == 0)
+            t = from_external(p, info.shape, info.dtype, file);
+        else // an unaligned entry (legal in the format): copied so element access is aligned
+            t = from_host_bytes(p, size_t(info.end - info.begin), info.shape, info.dtype);
+        out.emplace_back(info.name, t);
+    }
+    return out;
+}
+
+const std::string* find_meta(const std::vector<std::pair<std::string, std::string>>& meta, const std::string& key) {
+    for (const auto& [k, v] : meta)
+        if (k == key) return &v;
+    return nullptr;
+}
+
+// nnscope's own metadata: {"name": "parameter"|"buffer"} and {"module": "Type"}.
+bool parse_nnscope_meta(const std::string& path, const std::vector<std::pair<std::string, std::string>>& meta,
+                        std::vector<std::pair<std::string, std::string>>& kinds,
+                        std::vector<std::pair<std::string, std::string>>& types) {
+    const std::string* k = find_meta(meta, "nnscope.kinds");
+    const std::string* t = find_meta(meta, "nnscope.modules");
+    if (!k || !t) return false;
+    try {
+        for (auto& [name, v] : json::parse(*k).items()) {
+            std::string kind = v.get<std::string>();
+            if (kind != "parameter" && kind != "buffer") throw FormatError(path, "nnscope.kinds: unknown kind '" + kind + "' for '" + name + "'");
+            kinds.emplace_back(name, kind);
+        }
+        for (auto& [name, v] : json::parse(*t).items()) types.emplace_back(name, v.is_null() ? "" : v.get<std::string>());
+    } catch (const json::exception& e) {
+        throw FormatError(path, std::string("malformed nnscope metadata: ") + e.what());
+    }
+    return true;
+}
+
+Document document_from_entries(const std::string& path, const std::string& format,
+                               const std::vector<std::pair<std::string, Tensor>>& entries,
+                               std::vector<std::pair<std::string, std::string>> meta) {
+    Document doc;
+    doc.path = path;
+    doc.format = format;
+    doc.metadata = std::move(meta);
+    std::vector<std::pair<std::string, std::string>> kinds, types;
+    bool declared = parse_nnscope_meta(path, doc.metadata, kinds, types);
+    try {
+        doc.root = tree_from_state_dict(entries, declared ? &kinds : nullptr, declared ? &types : nullptr);
+    } catch (const FormatError&) {
+        throw;
+    } catch (const Error& e) {
+        throw FormatError(path, e.what());
+    }
+    doc.kind_source = declared ? KindSource::Declared : KindSource::Inferred;
+    return doc;
+}
+
+Document open_safetensors_index(const std::string& path) {
+    json index;
+    try {
+        index = json::parse(read_text(path));
+    } catch (const json::parse_error& e) {
+        throw FormatError(path, std::string("invalid JSON: ") + e.what());
+    }
+    if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
+        throw FormatError(path, "not a safetensors index: no \"weight_map\" object");
+    const fs::path dir = fs::path(path).parent_path();
+    // Shards in first-mention order, each opened once.
+    std::vector<std::string> shard_names;
+    std::vector<std::pair<std::string, std::string>> wanted; // tensor -> shard
+    for (auto& [name, shard] : index["weight_map"].items()) {
+        if (!shard.is_string()) throw FormatError(path, "weight_map[\"" + name + "\"] is not a file name");
+        std::string s = shard.get<std::string>();
+        if (s.empty() || s.find('/') != std::string::npos || s == "..")
+            throw FormatError(path, "weight_map[\"" + name + "\"]: shard '" + s + "' must be a file name in the index's folder");
+        wanted.emplace_back(name, s);
+        if (std::find(shard_names.begin(), shard_names.end(), s) == shard_names.end()) shard_names.push_back(s);
+    }
+    std::vector<std::pair<std::string, std::vector<std::pair<std::string, Tensor>>>> shards;
+    std::vector<std::pair<std::string, std::string>> meta;
+    for (const auto& s : shard_names) {
+        safetensors::Header header;
+        auto tensors = map_safetensors((dir / s).string(), header);
+        if (meta.empty()) meta = header.metadata;
+        for (const auto& [n, t] : tensors) {
+            bool listed = std::any_of(wanted.begin(), wanted.end(), [&](auto& w) { return w.first == n && w.second == s; });
+            if (!listed) throw FormatError(path, "shard '" + s + "' holds tensor '" + n + "' that the weight_map does not assign to it");
+        }
+        shards.emplace_back(s, std::move(tensors));
+    }
+    std::vector<std::pair<std::string, Tensor>> entries;
+    for (const auto& [name, s] : wanted) {
+        auto& tensors = std::find_if(shards.begin(), shards.end(), [&](auto& sh) { return sh.first == s; })->second;
+        auto it = std::find_if(tensors.begin(), tensors.end(), [&](auto& t) { return t.first == name; });
+        if (it == tensors.end()) throw FormatError(path, "weight_map assigns '" + name + "' to shard '" + s + "', which does not hold it");
+        entries.push_back(*it);
+    }
+    if (index.contains("metadata") && index["metadata"].is_object())
+        for (auto& [k, v] : index["metadata"].items())
+            if (!find_meta(meta, k)) meta.emplace_back(k, v.is_string() ? v.get<std::string>() : v.dump());
+    return document_from_entries(path, "safetensors-index", entries, std::move(meta));
+}
+
+Document from_spec(const std::string& path, const ModelSpec& spec) {
+    Document doc;
+    doc.path = path;
+    doc.format = "spec";
+    doc.root = spec.root;
+    doc.title = spec.title;
+    doc.lesson = spec.lesson;
+    return doc;
+}
+
+} // namespace
+
+const char* infer_tensor_kind(const std::string& name, DType dtype) {
+    std::string leaf = name.substr(name.rfind('.') == std::string::npos ? 0 : name.rfind('.') + 1);
+    if (leaf == "running_mean" || leaf == "running_var" || leaf == "num_batches_tracked") return "buffer";
+    // nn.Parameter must be floating point to require grad, so integer and bool tensors in
+    // a state dict are in practice buffers (counters, index tables, masks).
+    if (!dtype_is_floating(dtype)) return "buffer";
+    return "parameter";
+}
+
+ModulePtr tree_from_state_dict(const std::vector<std::pair<std::string, Tensor>>& entries,
+                               const std::vector<std::pair<std::string, std::string>>* declared_kinds,
+                               const std::vector<std::pair<std::string, std::string>>* module_types) {
+    auto type_of = [&](const std::string& name) -> std::string {
+        if (module_types)
+            for (const auto& [n, t] : *module_types)
+                if (n == name) return t;
+        return "";
+    };
+    auto root = std::make_shared<Module>(type_of(""));
+    // Declared modules first, so childless modules (ReLU) are part of the tree too.
+    auto module_at = [&](const std::string& prefix) {
+        ModulePtr m = root;
+        std::string path;
+        size_t start = 0;
+        while (start < prefix.size()) {
+            size_t dot = prefix.find('.', start);
+            std::string part = prefix.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+            if (part.empty()) throw Error("key '" + prefix + "' has an empty name component");
+            path = path.empty() ? part : path + "." + part;
+            const ModulePtr* child = m->own_children().find(part);
+            if (child && *child) m = *child;
+            else {
+                if (m->own_parameters().contains(part) || m->own_buffers().contains(part))
+                    throw Error("'" + path + "' is both a tensor and a module prefix");
+                auto c = std::make_shared<Module>(type_of(path));
+                m->register_module(part, c);
+                m = c;
+            }
+            if (dot == std::string::npos) break;
+            start = dot + 1;
+        }
+        return m;
+    };
+    if (module_types)
+        for (const auto& [n, t] : *module_types)
+            if (!n.empty()) module_at(n);
+    for (const auto& [name, t] : entries) {
+        if (name.empty()) throw Error("a tensor has an empty name");
+        size_t dot = name.rfind('.');
+        std::string prefix = dot == std::string::npos ? "" : name.substr(0, dot);
+        std::string leaf = dot == std::string::npos ? name : name.substr(dot + 1);
+        if (leaf.empty()) throw Error("key '" + name + "' has an empty name component");
+        ModulePtr m = module_at(prefix);
+        if (m->own_children().contains(leaf)) throw Error("'" + name + "' is both a tensor and a module prefix");
+        std::string kind = infer_tensor_kind(name, t.dtype());
+        if (declared_kinds) {
+            auto it = std::find_if(declared_kinds->begin(), declared_kinds->end(), [&](auto& k) { return k.first == name; });
+            if (it != declared_kinds->end()) kind = it->second;
+        }
+        try {
+            if (kind == "parameter") m->register_parameter(leaf, t, t.is_floating_point());
+            else m->register_buffer(leaf, t, true);
+        } catch (const Error& e) {
+            throw Error("cannot place '" + name + "' in a module tree: " + e.what());
+        }
+    }
+    return root;
+}
+
+Document open_document(const std::string& path) {
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) throw FormatError(path, "is a directory, not a model file");
+    if (ends_with(path, ".safetensors.index.json") || ends_with(path, ".index.json")) return open_safetensors_index(path);
+    if (ends_with(path, ".json")) return from_spec(path, load_model_spec(path));
+    if (ends_with(path, ".safetensors")) {
+        safetensors::Header header;
+        auto entries = map_safetensors(path, header);
+        return document_from_entries(path, "safetensors", entries, header.metadata);
+    }
+    if (ends_with(path, ".pt") || ends_with(path, ".pth") || ends_with(path, ".bin"))
+        throw FormatError(path, "PyTorch checkpoint files (.pt/.pth) are not supported yet");
+    throw FormatError(path, "unknown file type (expected .json, .safetensors or .safetensors.index.json)");
+}
+
+Document open_example(const std::string& name) {
+    for (const auto& ex : builtin_examples())
+        if (ex.name == name) return from_spec("example:" + name, parse_model_spec(ex.json, "example:" + name));
+    std::string known;
+    for (const auto& ex : builtin_examples()) known += (known.empty() ? "" : ", ") + ex.name;
+    throw ValueError("unknown example '" + name + "' (known: " + known + ")");
+}
+
+void save_state_dict(const Module& root, const std::string& path,
+                     const std::vector<std::pair<std::string, std::string>>& extra_metadata) {
+    if (!ends_with(path, ".safetensors"))
+        throw FormatError(path, "cannot write this file type (supported: .safetensors)");
+    StateDict sd = root.state_dict();
+    auto& mutable_root = const_cast<Module&>(root);
+    json kinds = json::object(), types = json::object();
+    std::vector<Tensor> host; // keeps the contiguous host copies alive while writing
+    std::vector<safetensors::WriteEntry> entries;
+    for (const auto& [name, t] : sd.tensors) {
+        Tensor h = t.to(Device::cpu()).contiguous();
+        host.push_back(h);
+        entries.push_back({name, h.dtype(), h.shape(), h.numel() ? h.data_ptr() : nullptr, h.nbytes()});
+        kinds[name] = t.is_parameter() ? "parameter" : "buffer";
+    }
+    for (const auto& [name, m] : mutable_root.named_modules())
+        types[name] = m->type_name().empty() ? json(nullptr) : json(m->type_name());
+    std::vector<std::pair<std::string, std::string>> meta;
+    for (const auto& [k, v] : extra_metadata)
+        if (!k.starts_with("nnscope.")) meta.emplace_back(k, v);
+    if (!find_meta(meta, "format")) meta.insert(meta.begin(), {"format", "pt"});
+    meta.emplace_back("nnscope.kinds", kinds.dump());
+    meta.emplace_back("nnscope.modules", types.dump());
+    safetensors::write_file(path, meta, entries);
+}
+
+} // namespace nnscope

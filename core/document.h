@@ -1,0 +1,50 @@
+// document.h: an opened model: its module tree, where it came from, and how sure we are of
+// what each tensor is.
+//
+// Both the window and nnscope-cli open files through open_document(), so they always
+// agree. A spec or a file written by nnscope declares which tensors are parameters and
+// buffers and the module types; a bare state dict (safetensors from elsewhere) does not,
+// so kinds are inferred from PyTorch's naming conventions and module types are unknown.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "module.h"
+
+namespace nnscope {
+
+enum class KindSource { Declared, Inferred };
+
+struct Document {
+    std::string path;   // file, or "example:NAME"
+    std::string format; // "spec", "safetensors", "safetensors-index"
+    ModulePtr root;
+    KindSource kind_source = KindSource::Declared;
+    std::string title, lesson;
+    std::vector<std::pair<std::string, std::string>> metadata; // safetensors __metadata__
+};
+
+// Opens a spec (.json), a safetensors file or a sharded index (.safetensors.index.json),
+// by extension and content. Never executes anything. Throws FormatError.
+Document open_document(const std::string& path);
+// A built-in example (see examples.h); throws ValueError for an unknown name.
+Document open_example(const std::string& name);
+
+// A tree from a bare state dict: modules from the dotted prefixes, kinds from the names
+// (running_mean, running_var, num_batches_tracked and integer tensors are buffers) or, when
+// given, from `declared_kinds` / `module_types` (what nnscope writes into files).
+ModulePtr tree_from_state_dict(const std::vector<std::pair<std::string, Tensor>>& entries,
+                               const std::vector<std::pair<std::string, std::string>>* declared_kinds,
+                               const std::vector<std::pair<std::string, std::string>>* module_types);
+// The inference rule alone: "parameter" or "buffer".
+const char* infer_tensor_kind(const std::string& name, DType dtype);
+
+// Writes the module's state dict to `path`, format by extension (.safetensors), with
+// nnscope's kinds and module types in the metadata so a round trip restores the tree.
+// Atomic: a failure leaves any previous file intact. Throws FormatError.
+void save_state_dict(const Module& root, const std::string& path,
+                     const std::vector<std::pair<std::string, std::string>>& extra_metadata = {});
+
+} // namespace nnscope

@@ -1,0 +1,146 @@
+// dtype.cpp: names, sizes, promotion and half-precision conversions of nnscope's dtypes.
+#include "dtype.h"
+
+#include <cmath>
+
+namespace nnscope {
+
+namespace {
+struct DTypeInfo {
+    DType dtype;
+    std::string_view name;
+    std::string_view st_code;
+    std::string_view legacy; // torch.typename() stem
+    size_t size;
+};
+constexpr DTypeInfo k_dtypes[] = {
+    {DType::Float32, "float32", "F32", "FloatTensor", 4},
+    {DType::Float64, "float64", "F64", "DoubleTensor", 8},
+    {DType::Float16, "float16", "F16", "HalfTensor", 2},
+    {DType::BFloat16, "bfloat16", "BF16", "BFloat16Tensor", 2},
+    {DType::Int64, "int64", "I64", "LongTensor", 8},
+    {DType::Int32, "int32", "I32", "IntTensor", 4},
+    {DType::Int16, "int16", "I16", "ShortTensor", 2},
+    {DType::Int8, "int8", "I8", "CharTensor", 1},
+    {DType::UInt8, "uint8", "U8", "ByteTensor", 1},
+    {DType::Bool, "bool", "BOOL", "BoolTensor", 1},
+};
+const DTypeInfo& info(DType d) { return k_dtypes[static_cast<int>(d)]; }
+} // namespace
+
+std::string_view dtype_name(DType d) { return info(d).name; }
+std::string_view dtype_safetensors_code(DType d) { return info(d).st_code; }
+size_t dtype_size(DType d) { return info(d).size; }
+
+std::string dtype_legacy_type_name(DType d, bool cuda) {
+    return std::string(cuda ? "torch.cuda." : "torch.") + std::string(info(d).legacy);
+}
+
+std::optional<DType> dtype_from_name(std::string_view name) {
+    if (name.starts_with("torch.")) name.remove_prefix(6);
+    for (const auto& i : k_dtypes)
+        if (i.name == name) return i.dtype;
+    struct Alias {
+        std::string_view name;
+        DType dtype;
+    };
+    static constexpr Alias aliases[] = {
+        {"float", DType::Float32}, {"double", DType::Float64}, {"half", DType::Float16},
+        {"long", DType::Int64},    {"int", DType::Int32},      {"short", DType::Int16},
+    };
+    for (const auto& a : aliases)
+        if (a.name == name) return a.dtype;
+    return std::nullopt;
+}
+
+std::optional<DType> dtype_from_safetensors_code(std::string_view code) {
+    for (const auto& i : k_dtypes)
+        if (i.st_code == code) return i.dtype;
+    return std::nullopt;
+}
+
+bool dtype_is_floating(DType d) {
+    return d == DType::Float32 || d == DType::Float64 || d == DType::Float16 ||
+           d == DType::BFloat16;
+}
+bool dtype_is_integral(DType d) { return !dtype_is_floating(d) && d != DType::Bool; }
+
+DType promote_types(DType a, DType b) {
+    if (a == b) return a;
+    if (a == DType::Bool) return b;
+    if (b == DType::Bool) return a;
+    bool fa = dtype_is_floating(a), fb = dtype_is_floating(b);
+    if (fa && !fb) return a;
+    if (fb && !fa) return b;
+    if (fa && fb) {
+        // float16 with bfloat16 has no common 16-bit type: PyTorch gives float32.
+        if ((a == DType::Float16 && b == DType::BFloat16) ||
+            (a == DType::BFloat16 && b == DType::Float16))
+            return DType::Float32;
+        return dtype_size(a) >= dtype_size(b) ? a : b;
+    }
+    // Both integral. uint8 with a signed type needs the next wider signed type.
+    if (a == DType::UInt8 || b == DType::UInt8) {
+        DType other = a == DType::UInt8 ? b : a;
+        return other == DType::Int8 ? DType::Int16 : other;
+    }
+    return dtype_size(a) >= dtype_size(b) ? a : b;
+}
+
+// --- half precision ---------------------------------------------------------------------
+
+float half_to_float(uint16_t h) {
+    uint32_t sign = uint32_t(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1f;
+    uint32_t mant = h & 0x3ff;
+    uint32_t bits;
+    if (exp == 0) {
+        if (mant == 0) {
+            bits = sign;
+        } else { // subnormal: renormalise
+            int e = -1;
+            do {
+                ++e;
+                mant <<= 1;
+            } while ((mant & 0x400) == 0);
+            bits = sign | uint32_t(127 - 15 - e) << 23 | (mant & 0x3ff) << 13;
+        }
+    } else if (exp == 0x1f) {
+        bits = sign | 0x7f800000u | mant << 13;
+    } else {
+        bits = sign | (exp + 127 - 15) << 23 | mant << 13;
+    }
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+}
+
+uint16_t float_to_half(float f) {
+    uint32_t x;
+    std::memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000;
+    uint32_t absx = x & 0x7fffffff;
+    if (absx >= 0x7f800000) // inf or nan
+        return uint16_t(sign | 0x7c00 | (absx > 0x7f800000 ? 0x200 : 0));
+    if (absx >= 0x477ff000) // rounds to >= 65520: overflow to inf
+        return uint16_t(sign | 0x7c00);
+    if (absx < 0x38800000) { // result is subnormal or zero
+        float a;
+        std::memcpy(&a, &absx, 4);
+        // Scale so the subnormal mantissa lands in the integer part; rint rounds to even.
+        return uint16_t(sign | uint32_t(std::nearbyint(a * 16777216.0f)));
+    }
+    uint32_t mant_odd = (absx >> 13) & 1;
+    absx += 0xc8000fffu + mant_odd; // rebias exponent (-112 << 23) and round to nearest even
+    return uint16_t(sign | (absx >> 13));
+}
+
+uint16_t float_to_bfloat16(float f) {
+    uint32_t x;
+    std::memcpy(&x, &f, 4);
+    if ((x & 0x7fffffff) > 0x7f800000) return uint16_t((x >> 16) | 0x40); // quiet nan
+    uint32_t rounding = 0x7fff + ((x >> 16) & 1);
+    return uint16_t((x + rounding) >> 16);
+}
+
+} // namespace nnscope

@@ -1,0 +1,104 @@
+// layers.h: PyTorch's modules as nnscope modules: their tensors, hyper-parameters, defaults
+// and initialisation, registered in PyTorch's order so state-dict keys match.
+//
+// The seed documents' own modules (RunningAverage, ExponentialMovingAverage, Accumulator)
+// are types here too, so the built-in examples reproduce them.
+#pragma once
+
+#include <array>
+#include <optional>
+
+#include "../module.h"
+#include "../random.h"
+
+namespace nnscope {
+
+class Sequential : public Module {
+public:
+    Sequential() : Module("Sequential") {}
+    // Children are named "0", "1", ... like nn.Sequential's, unless a name is given.
+    void append(ModulePtr m, const std::string& name = {});
+};
+
+class Linear : public Module {
+public:
+    Linear(int64_t in_features, int64_t out_features, bool bias, Generator& gen);
+    std::string extra_repr() const override;
+    int64_t in_features, out_features;
+};
+
+class BatchNorm : public Module {
+public:
+    // `type`: "BatchNorm1d" or "BatchNorm2d". momentum nullopt = cumulative average.
+    BatchNorm(std::string type, int64_t num_features, double eps, std::optional<double> momentum,
+              bool affine, bool track_running_stats);
+    int version() const override { return 2; }
+    std::string extra_repr() const override;
+    int64_t num_features;
+    double eps;
+    std::optional<double> momentum;
+    bool affine, track_running_stats;
+
+protected:
+    void before_load(StateDict& sd, const std::string& prefix) const override;
+};
+
+class LayerNorm : public Module {
+public:
+    LayerNorm(Shape normalized_shape, double eps, bool elementwise_affine);
+    std::string extra_repr() const override;
+    Shape normalized_shape;
+    double eps;
+    bool elementwise_affine;
+};
+
+class Embedding : public Module {
+public:
+    Embedding(int64_t num_embeddings, int64_t embedding_dim, std::optional<int64_t> padding_idx,
+              Generator& gen);
+    std::string extra_repr() const override;
+    int64_t num_embeddings, embedding_dim;
+    std::optional<int64_t> padding_idx;
+};
+
+class Conv2d : public Module {
+public:
+    Conv2d(int64_t in_channels, int64_t out_channels, std::array<int64_t, 2> kernel_size,
+           std::array<int64_t, 2> stride, std::array<int64_t, 2> padding,
+           std::array<int64_t, 2> dilation, int64_t groups, bool bias, Generator& gen);
+    std::string extra_repr() const override;
+    int64_t in_channels, out_channels, groups;
+    std::array<int64_t, 2> kernel_size, stride, padding, dilation;
+};
+
+// Modules without tensors: ReLU, Sigmoid, Tanh, GELU, Identity, Flatten, Dropout,
+// Softmax(dim), LogSoftmax(dim). `extra` is their extra_repr.
+class Stateless : public Module {
+public:
+    Stateless(std::string type, std::string extra = {}) : Module(std::move(type)), m_extra(std::move(extra)) {}
+    std::string extra_repr() const override { return m_extra; }
+
+private:
+    std::string m_extra;
+};
+
+// Seed 000: count and running_average buffers, updated by
+// running_average = (running_average * (count - 1) + x) / count.
+class RunningAverage : public Module {
+public:
+    RunningAverage();
+};
+
+// Seed 002: running_avg = 0.9 * running_avg + 0.1 * mean(x).
+class ExponentialMovingAverage : public Module {
+public:
+    explicit ExponentialMovingAverage(double initial_value = 0.0);
+};
+
+// Seed 002: count (int64 scalar) += 1; stats += x.
+class Accumulator : public Module {
+public:
+    explicit Accumulator(int64_t size = 10);
+};
+
+} // namespace nnscope

@@ -1,0 +1,806 @@
+// tensor.cpp: the Tensor front end: shape checks, views, type promotion, dispatch to the
+// tensor's backend. Error texts are PyTorch's.
+#include "tensor.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <sstream>
+
+#include "errors.h"
+#include "tensor_format.h"
+
+namespace nnscope {
+
+namespace {
+constexpr size_t k_max_rank = 16;
+
+std::string scalar_type_name(DType d) {
+    // c10::ScalarType names, as PyTorch's casting errors print them.
+    switch (d) {
+    case DType::Float32: return "Float";
+    case DType::Float64: return "Double";
+    case DType::Float16: return "Half";
+    case DType::BFloat16: return "BFloat16";
+    case DType::Int64: return "Long";
+    case DType::Int32: return "Int";
+    case DType::Int16: return "Short";
+    case DType::Int8: return "Char";
+    case DType::UInt8: return "Byte";
+    case DType::Bool: return "Bool";
+    }
+    return "?";
+}
+
+int64_t wrap_dim(int64_t dim, int64_t ndim) {
+    int64_t n = std::max<int64_t>(ndim, 1); // scalars accept dims -1 and 0
+    if (dim < -n || dim >= n)
+        throw IndexError("Dimension out of range (expected to be in range of [" + std::to_string(-n) +
+                         ", " + std::to_string(n - 1) + "], but got " + std::to_string(dim) + ")");
+    return dim < 0 ? dim + n : dim;
+}
+
+std::shared_ptr<TensorImpl> make_impl(const Shape& shape, DType dtype, const Device& device) {
+    if (shape.size() > k_max_rank)
+        throw ValueError("tensors of rank " + std::to_string(shape.size()) + " are not supported (limit " +
+                         std::to_string(k_max_rank) + ")");
+    for (int64_t s : shape)
+        if (s < 0) throw Error("Trying to create tensor with negative dimension " + std::to_string(s) + ": " + shape_str(shape));
+    auto impl = std::make_shared<TensorImpl>();
+    int64_t n = shape_numel(shape);
+    impl->storage = Storage::allocate(device, size_t(n) * dtype_size(dtype));
+    impl->shape = shape;
+    impl->strides = contiguous_strides(shape);
+    impl->dtype = dtype;
+    return impl;
+}
+
+// A view sharing `base`'s storage with new geometry.
+Tensor make_view(const TensorImpl& base, Shape shape, Shape strides, int64_t offset) {
+    auto impl = std::make_shared<TensorImpl>();
+    impl->storage = base.storage;
+    impl->shape = std::move(shape);
+    impl->strides = std::move(strides);
+    impl->offset = offset;
+    impl->dtype = base.dtype;
+    return Tensor(std::move(impl));
+}
+
+// Wrapped Python number as a 0-dim CPU tensor of its natural dtype.
+Tensor scalar_tensor(Scalar s, const Device& device) {
+    Tensor t(make_impl({}, s.dtype(), device));
+    t.fill_(s);
+    return t;
+}
+
+enum class Category { Bool, Int, Float };
+Category category(DType d) {
+    return d == DType::Bool ? Category::Bool : dtype_is_floating(d) ? Category::Float : Category::Int;
+}
+
+// PyTorch's result_type: tensors with dims outrank 0-dim tensors, which outrank wrapped
+// numbers; a lower tier only counts when its category (bool < int < float) is higher.
+DType result_type(const Tensor& a, bool a_wrapped, const Tensor& b, bool b_wrapped) {
+    struct Tier {
+        bool set = false;
+        DType dtype = DType::Bool;
+        void add(DType d) {
+            dtype = set ? promote_types(dtype, d) : d;
+            set = true;
+        }
+    } tiers[3];
+    auto tier_of = [](const Tensor& t, bool wrapped) { return wrapped ? 2 : t.dim() == 0 ? 1 : 0; };
+    tiers[tier_of(a, a_wrapped)].add(a.dtype());
+    tiers[tier_of(b, b_wrapped)].add(b.dtype());
+    bool have = false;
+    DType r = DType::Bool;
+    for (int t = 0; t < 3; ++t) {
+        if (!tiers[t].set) continue;
+        if (!have) {
+            r = tiers[t].dtype;
+            if (t == 2 && dtype_is_floating(r)) r = default_float_dtype;
+            have = true;
+        } else if (category(tiers[t].dtype) > category(r)) {
+            if (t == 2)
+                r = category(tiers[t].dtype) == Category::Float ? default_float_dtype : DType::Int64;
+            else
+                r = tiers[t].dtype;
+        }
+    }
+    return r;
+}
+
+bool can_cast(DType from, DType to) {
+    if (dtype_is_floating(from) && !dtype_is_floating(to)) return false;
+    if (from != DType::Bool && to == DType::Bool) return false;
+    return true;
+}
+
+void check_same_device(const Tensor& a, const Tensor& b) {
+    if (a.device() != b.device())
+        throw DeviceError("Expected all tensors to be on the same device, but found at least two devices, " +
+                          (a.device().is_cpu() ? b.device() : a.device()).str() + " and " +
+                          (a.device().is_cpu() ? a.device() : b.device()).str() + "!");
+}
+
+// View description broadcast to `shape` (stride 0 on expanded dims).
+TensorView broadcast_view(const Tensor& t, const Shape& shape) {
+    TensorView v = t.view_desc();
+    const size_t nd = shape.size(), td = v.shape.size();
+    std::vector<int64_t> strides(nd, 0);
+    for (size_t i = 0; i < td; ++i) {
+        size_t d = nd - td + i;
+        strides[d] = v.shape[i] == 1 && shape[d] != 1 ? 0 : v.strides[i];
+    }
+    v.shape = shape;
+    v.strides = std::move(strides);
+    return v;
+}
+
+Tensor binary_op(BinaryOp op, const Tensor& a, bool a_wrapped, const Tensor& b, bool b_wrapped) {
+    check_same_device(a, b);
+    DType compute = result_type(a, a_wrapped, b, b_wrapped);
+    if (op == BinaryOp::Div && !dtype_is_floating(compute)) compute = default_float_dtype;
+    if (op == BinaryOp::Pow && dtype_is_integral(compute) && b_wrapped && b.item_int() < 0)
+        throw Error("Integers to negative integer powers are not allowed.");
+    Shape shape = broadcast_shapes(a.shape(), b.shape());
+    Tensor out(make_impl(shape, compute, a.device()));
+    backend_for(a.device()).binary(op, compute, out.view_desc(), broadcast_view(a, shape), broadcast_view(b, shape));
+    return out;
+}
+
+Tensor& binary_op_inplace(BinaryOp op, Tensor& self, const Tensor& b, bool b_wrapped) {
+    check_same_device(self, b);
+    DType compute = result_type(self, false, b, b_wrapped);
+    if (op == BinaryOp::Div && !dtype_is_floating(compute)) compute = default_float_dtype;
+    if (!can_cast(compute, self.dtype()))
+        throw Error("result type " + scalar_type_name(compute) + " can't be cast to the desired output type " +
+                    scalar_type_name(self.dtype()));
+    Shape shape = broadcast_shapes(self.shape(), b.shape());
+    if (shape != self.shape())
+        throw Error("output with shape " + shape_str(self.shape()) + " doesn't match the broadcast shape " +
+                    shape_str(shape));
+    backend_for(self.device()).binary(op, compute, self.view_desc(), self.view_desc(), broadcast_view(b, shape));
+    return self;
+}
+
+Tensor unary_op(UnaryOp op, const Tensor& a) {
+    bool keeps_int = op == UnaryOp::Neg || op == UnaryOp::Abs || op == UnaryOp::Relu;
+    DType out_dtype = keeps_int || a.is_floating_point() ? a.dtype() : default_float_dtype;
+    if (op == UnaryOp::Neg && a.dtype() == DType::Bool)
+        throw Error("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.");
+    Tensor out(make_impl(a.shape(), out_dtype, a.device()));
+    backend_for(a.device()).unary(op, out.view_desc(), a.view_desc());
+    return out;
+}
+
+// Reduces over `dims` (all when empty and `all` is set).
+Tensor reduce_op(ReduceOp op, const Tensor& a, std::vector<int64_t> dims, bool all, bool keepdim,
+                 int64_t correction, DType out_dtype) {
+    const int64_t nd = a.dim();
+    std::vector<bool> reduced(size_t(nd), all);
+    for (int64_t d : dims) {
+        int64_t w = wrap_dim(d, nd);
+        if (nd == 0) continue;
+        if (reduced[size_t(w)] && !all)
+            throw Error("dim " + std::to_string(w) + " appears multiple times in the list of dims");
+        reduced[size_t(w)] = true;
+    }
+    std::vector<int64_t> perm, out_shape, kept_shape;
+    for (int64_t d = 0; d < nd; ++d)
+        if (!reduced[size_t(d)]) { perm.push_back(d); out_shape.push_back(a.size(d)); }
+    int reduce_nd = 0;
+    for (int64_t d = 0; d < nd; ++d) {
+        kept_shape.push_back(reduced[size_t(d)] ? 1 : a.size(d));
+        if (reduced[size_t(d)]) { perm.push_back(d); ++reduce_nd; }
+    }
+    Tensor src = nd ? a.permute(perm) : a;
+    Tensor out(make_impl(out_shape, out_dtype, a.device()));
+    backend_for(a.device()).reduce(op, out.view_desc(), src.view_desc(), reduce_nd, correction);
+    return keepdim ? out.view(kept_shape) : out;
+}
+
+void check_floating(const Tensor& a, const char* what) {
+    if (a.is_floating_point()) return;
+    if (std::string(what) == "mean")
+        throw Error("mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: " +
+                    scalar_type_name(a.dtype()));
+    throw Error(std::string(what) + " only support floating point and complex dtypes");
+}
+
+} // namespace
+
+// --- storage ------------------------------------------------------------------------------
+
+Storage::~Storage() {
+    if (data && !keepalive && backend) backend->deallocate(data, nbytes);
+}
+
+std::shared_ptr<Storage> Storage::allocate(const Device& device, size_t nbytes) {
+    Backend& b = backend_for(device);
+    auto s = std::make_shared<Storage>();
+    s->device = device;
+    s->backend = &b;
+    s->data = b.allocate(nbytes);
+    s->nbytes = nbytes;
+    return s;
+}
+
+// --- shape helpers ------------------------------------------------------------------------
+
+int64_t shape_numel(const Shape& shape) {
+    int64_t n = 1;
+    for (int64_t s : shape) n *= s;
+    return n;
+}
+
+Shape contiguous_strides(const Shape& shape) {
+    Shape strides(shape.size());
+    int64_t s = 1;
+    for (size_t d = shape.size(); d-- > 0;) {
+        strides[d] = s;
+        s *= std::max<int64_t>(shape[d], 1);
+    }
+    return strides;
+}
+
+std::string shape_str(const Shape& shape) {
+    std::string s = "[";
+    for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+    return s + "]";
+}
+
+std::string torch_size_str(const Shape& shape) { return "torch.Size(" + shape_str(shape) + ")"; }
+
+Shape broadcast_shapes(const Shape& a, const Shape& b) {
+    const size_t nd = std::max(a.size(), b.size());
+    Shape out(nd);
+    for (size_t i = 0; i < nd; ++i) {
+        int64_t da = i < nd - a.size() ? 1 : a[i - (nd - a.size())];
+        int64_t db = i < nd - b.size() ? 1 : b[i - (nd - b.size())];
+        if (da != db && da != 1 && db != 1)
+            throw Error("The size of tensor a (" + std::to_string(da) + ") must match the size of tensor b (" +
+                        std::to_string(db) + ") at non-singleton dimension " + std::to_string(i));
+        out[i] = da == 1 ? db : da;
+    }
+    return out;
+}
+
+// --- properties -----------------------------------------------------------------------------
+
+const TensorImpl& Tensor::checked() const {
+    if (!m_impl) throw Error("undefined tensor (None)");
+    return *m_impl;
+}
+
+const Shape& Tensor::shape() const { return checked().shape; }
+const Shape& Tensor::strides() const { return checked().strides; }
+int64_t Tensor::size(int64_t d) const { return shape()[size_t(wrap_dim(d, dim()))]; }
+int64_t Tensor::numel() const { return shape_numel(shape()); }
+int64_t Tensor::storage_offset() const { return checked().offset; }
+DType Tensor::dtype() const { return checked().dtype; }
+Device Tensor::device() const { return checked().storage->device; }
+bool Tensor::requires_grad() const { return checked().requires_grad; }
+bool Tensor::is_parameter() const { return m_impl && m_impl->is_parameter; }
+
+bool Tensor::is_contiguous() const {
+    const auto& t = checked();
+    int64_t expected = 1;
+    for (size_t d = t.shape.size(); d-- > 0;) {
+        if (t.shape[d] != 1 && t.strides[d] != expected) return false;
+        expected *= t.shape[d];
+    }
+    return true;
+}
+
+bool Tensor::shares_storage_with(const Tensor& other) const {
+    return defined() && other.defined() && m_impl->storage == other.m_impl->storage;
+}
+
+Tensor& Tensor::set_requires_grad(bool value) {
+    if (value && !is_floating_point())
+        throw Error("only Tensors of floating point dtype can require gradients");
+    m_impl->requires_grad = value;
+    return *this;
+}
+
+Tensor Tensor::grad() const { return Tensor(checked().grad); }
+void Tensor::set_grad(const Tensor& g) { m_impl->grad = g.impl_ptr(); }
+
+void* Tensor::data_ptr() const {
+    const auto& t = checked();
+    if (!t.storage->device.is_cpu())
+        throw DeviceError("tensor is on " + t.storage->device.str() + ", not on the cpu");
+    return static_cast<char*>(t.storage->data) + t.offset * int64_t(dtype_size(t.dtype));
+}
+
+TensorView Tensor::view_desc() const {
+    const auto& t = checked();
+    return {static_cast<char*>(t.storage->data) + t.offset * int64_t(dtype_size(t.dtype)), t.dtype, t.shape,
+            t.strides};
+}
+
+// --- views ------------------------------------------------------------------------------------
+
+namespace {
+// Infers one -1 and checks the element count: "shape '[2, 5]' is invalid for input of size 6".
+Shape infer_size(Shape shape, int64_t numel) {
+    int64_t known = 1, infer = -1;
+    for (size_t i = 0; i < shape.size(); ++i) {
+        if (shape[i] == -1) {
+            if (infer >= 0) throw Error("only one dimension can be inferred");
+            infer = int64_t(i);
+        } else if (shape[i] < 0) {
+            throw Error("invalid shape dimension " + std::to_string(shape[i]));
+        } else {
+            known *= shape[i];
+        }
+    }
+    if (infer >= 0 && known != 0 && numel % known == 0) shape[size_t(infer)] = numel / known;
+    else if (known != numel || infer >= 0)
+        throw Error("shape '" + shape_str(shape) + "' is invalid for input of size " + std::to_string(numel));
+    return shape;
+}
+
+// ATen's computeStride: strides for viewing (shape, strides) as new_shape without a copy,
+// or false when a dimension would span two non-contiguous chunks.
+bool compute_view_strides(const Shape& shape, const Shape& strides, const Shape& new_shape, Shape& out) {
+    out.assign(new_shape.size(), 0);
+    if (shape_numel(shape) == 0) {
+        out = contiguous_strides(new_shape);
+        return true;
+    }
+    int64_t view_d = int64_t(new_shape.size()) - 1;
+    int64_t chunk_base_stride = strides.empty() ? 1 : strides.back();
+    int64_t tensor_numel = 1, view_numel = 1;
+    for (int64_t d = int64_t(shape.size()) - 1; d >= 0; --d) {
+        tensor_numel *= shape[size_t(d)];
+        if (d == 0 || (shape[size_t(d - 1)] != 1 && strides[size_t(d - 1)] != tensor_numel * chunk_base_stride)) {
+            while (view_d >= 0 && (view_numel < tensor_numel || new_shape[size_t(view_d)] == 1)) {
+                out[size_t(view_d)] = view_numel * chunk_base_stride;
+                view_numel *= new_shape[size_t(view_d)];
+                --view_d;
+            }
+            if (view_numel != tensor_numel) return false;
+            if (d > 0) {
+                chunk_base_stride = strides[size_t(d - 1)];
+                tensor_numel = 1;
+                view_numel = 1;
+            }
+        }
+    }
+    return view_d == -1;
+}
+} // namespace
+
+Tensor Tensor::view(Shape new_shape) const {
+    const auto& t = checked();
+    new_shape = infer_size(std::move(new_shape), numel());
+    Shape strides;
+    if (!compute_view_strides(t.shape, t.strides, new_shape, strides))
+        throw Error("view size is not compatible with input tensor's size and stride (at least one dimension spans "
+                    "across two contiguous subspaces). Use .reshape(...) instead.");
+    return make_view(t, new_shape, strides, t.offset);
+}
+
+Tensor Tensor::reshape(Shape new_shape) const {
+    const auto& t = checked();
+    new_shape = infer_size(std::move(new_shape), numel());
+    Shape strides;
+    if (compute_view_strides(t.shape, t.strides, new_shape, strides)) return make_view(t, new_shape, strides, t.offset);
+    return contiguous().view(new_shape);
+}
+
+Tensor Tensor::select(int64_t d, int64_t index) const {
+    const auto& t = checked();
+    if (t.shape.empty()) throw IndexError("select() cannot be applied to a 0-dim tensor.");
+    d = wrap_dim(d, dim());
+    int64_t n = t.shape[size_t(d)];
+    if (index < -n || index >= n)
+        throw IndexError("index " + std::to_string(index) + " is out of bounds for dimension " + std::to_string(d) +
+                         " with size " + std::to_string(n));
+    if (index < 0) index += n;
+    Shape shape = t.shape, strides = t.strides;
+    int64_t offset = t.offset + index * strides[size_t(d)];
+    shape.erase(shape.begin() + d);
+    strides.erase(strides.begin() + d);
+    return make_view(t, shape, strides, offset);
+}
+
+Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const {
+    const auto& t = checked();
+    d = wrap_dim(d, dim());
+    int64_t n = t.shape[size_t(d)];
+    if (start < 0) start += n;
+    if (start < 0 || length < 0 || start + length > n)
+        throw IndexError("start (" + std::to_string(start) + ") + length (" + std::to_string(length) +
+                         ") exceeds dimension size (" + std::to_string(n) + ").");
+    Shape shape = t.shape;
+    shape[size_t(d)] = length;
+    return make_view(t, shape, t.strides, t.offset + start * t.strides[size_t(d)]);
+}
+
+Tensor Tensor::transpose(int64_t d0, int64_t d1) const {
+    const auto& t = checked();
+    if (t.shape.empty()) return *this;
+    d0 = wrap_dim(d0, dim());
+    d1 = wrap_dim(d1, dim());
+    Shape shape = t.shape, strides = t.strides;
+    std::swap(shape[size_t(d0)], shape[size_t(d1)]);
+    std::swap(strides[size_t(d0)], strides[size_t(d1)]);
+    return make_view(t, shape, strides, t.offset);
+}
+
+Tensor Tensor::permute(const std::vector<int64_t>& dims) const {
+    const auto& t = checked();
+    if (int64_t(dims.size()) != dim())
+        throw Error("permute(sparse_coo): number of dimensions in the tensor input does not match the length of the "
+                    "desired ordering of dimensions i.e. input.dim() = " +
+                    std::to_string(dim()) + " is not equal to len(dims) = " + std::to_string(dims.size()));
+    Shape shape(dims.size()), strides(dims.size());
+    std::vector<bool> seen(dims.size());
+    for (size_t i = 0; i < dims.size(); ++i) {
+        int64_t d = wrap_dim(dims[i], dim());
+        if (seen[size_t(d)]) throw Error("permute(): duplicate dims are not allowed.");
+        seen[size_t(d)] = true;
+        shape[i] = t.shape[size_t(d)];
+        strides[i] = t.strides[size_t(d)];
+    }
+    return make_view(t, shape, strides, t.offset);
+}
+
+Tensor Tensor::expand(Shape new_shape) const {
+    const auto& t = checked();
+    if (new_shape.size() < t.shape.size())
+        throw Error("expand(" + dtype_legacy_type_name(t.dtype, false) + "{" + shape_str(t.shape) +
+                    "}, size=" + shape_str(new_shape) +
+                    "): the number of sizes provided (" + std::to_string(new_shape.size()) +
+                    ") must be greater or equal to the number of dimensions in the tensor (" +
+                    std::to_string(t.shape.size()) + ")");
+    Shape strides(new_shape.size(), 0);
+    const size_t lead = new_shape.size() - t.shape.size();
+    for (size_t i = 0; i < new_shape.size(); ++i) {
+        if (i < lead) continue;
+        int64_t have = t.shape[i - lead];
+        if (new_shape[i] == -1) new_shape[i] = have;
+        if (have == new_shape[i]) strides[i] = t.strides[i - lead];
+        else if (have != 1)
+            throw Error("The expanded size of the tensor (" + std::to_string(new_shape[i]) +
+                        ") must match the existing size (" + std::to_string(have) + ") at non-singleton dimension " +
+                        std::to_string(i) + ".  Target sizes: " + shape_str(new_shape) + ".  Tensor sizes: " +
+                        shape_str(t.shape));
+    }
+    return make_view(t, new_shape, strides, t.offset);
+}
+
+Tensor Tensor::unsqueeze(int64_t d) const {
+    const auto& t = checked();
+    d = wrap_dim(d, dim() + 1);
+    Shape shape = t.shape, strides = t.strides;
+    int64_t stride = size_t(d) < shape.size() ? shape[size_t(d)] * strides[size_t(d)] : 1;
+    shape.insert(shape.begin() + d, 1);
+    strides.insert(strides.begin() + d, stride);
+    return make_view(t, shape, strides, t.offset);
+}
+
+Tensor Tensor::squeeze(int64_t d) const {
+    const auto& t = checked();
+    if (t.shape.empty()) return *this;
+    d = wrap_dim(d, dim());
+    if (t.shape[size_t(d)] != 1) return *this;
+    Shape shape = t.shape, strides = t.strides;
+    shape.erase(shape.begin() + d);
+    strides.erase(strides.begin() + d);
+    return make_view(t, shape, strides, t.offset);
+}
+
+Tensor Tensor::flatten(int64_t start, int64_t end) const {
+    if (dim() == 0) return reshape({1});
+    start = wrap_dim(start, dim());
+    end = wrap_dim(end, dim());
+    if (start > end) throw Error("flatten() has invalid args: start_dim cannot come after end_dim");
+    Shape shape;
+    for (int64_t d = 0; d < start; ++d) shape.push_back(size(d));
+    int64_t n = 1;
+    for (int64_t d = start; d <= end; ++d) n *= size(d);
+    shape.push_back(n);
+    for (int64_t d = end + 1; d < dim(); ++d) shape.push_back(size(d));
+    return reshape(shape);
+}
+
+// --- copies ---------------------------------------------------------------------------------------
+
+Tensor Tensor::contiguous() const {
+    if (is_contiguous()) return *this;
+    return clone();
+}
+
+Tensor Tensor::clone() const {
+    const auto& t = checked();
+    Tensor out(make_impl(t.shape, t.dtype, device()));
+    backend_for(device()).copy(out.view_desc(), view_desc());
+    out.m_impl->requires_grad = false;
+    return out;
+}
+
+Tensor Tensor::detach() const {
+    const auto& t = checked();
+    return make_view(t, t.shape, t.strides, t.offset);
+}
+
+Tensor& Tensor::copy_(const Tensor& src) {
+    const auto& t = checked();
+    Shape shape = broadcast_shapes(t.shape, src.shape());
+    if (shape != t.shape)
+        throw Error("output with shape " + shape_str(t.shape) + " doesn't match the broadcast shape " +
+                    shape_str(shape));
+    if (src.device() == device()) {
+        backend_for(device()).copy(view_desc(), broadcast_view(src, shape));
+        return *this;
+    }
+    // Across devices: bring src to the host contiguously, then up to this tensor's device
+    // in its own dtype, then copy on this device (which also broadcasts and casts).
+    Tensor host(make_impl(src.shape(), src.dtype(), Device::cpu()));
+    Tensor src_c = src.contiguous();
+    backend_for(src.device()).copy_to_host(host.data_ptr(), src_c.view_desc().data, src_c.nbytes());
+    Tensor staged(make_impl(src.shape(), src.dtype(), device()));
+    backend_for(device()).copy_from_host(staged.view_desc().data, host.data_ptr(), host.nbytes());
+    backend_for(device()).copy(view_desc(), broadcast_view(staged, shape));
+    return *this;
+}
+
+Tensor Tensor::to(DType dtype) const {
+    if (this->dtype() == dtype) return *this;
+    Tensor out(make_impl(shape(), dtype, device()));
+    backend_for(device()).copy(out.view_desc(), view_desc());
+    return out;
+}
+
+Tensor Tensor::to(const Device& d) const {
+    if (device() == d) return *this;
+    Tensor out(make_impl(shape(), dtype(), d));
+    out.copy_(*this);
+    return out;
+}
+
+Tensor& Tensor::fill_(Scalar value) {
+    checked();
+    backend_for(device()).fill(view_desc(), value);
+    return *this;
+}
+
+// --- arithmetic ---------------------------------------------------------------------------------
+
+Tensor Tensor::add(const Tensor& o) const { return binary_op(BinaryOp::Add, *this, false, o, false); }
+Tensor Tensor::sub(const Tensor& o) const { return binary_op(BinaryOp::Sub, *this, false, o, false); }
+Tensor Tensor::mul(const Tensor& o) const { return binary_op(BinaryOp::Mul, *this, false, o, false); }
+Tensor Tensor::div(const Tensor& o) const { return binary_op(BinaryOp::Div, *this, false, o, false); }
+Tensor Tensor::maximum(const Tensor& o) const { return binary_op(BinaryOp::Maximum, *this, false, o, false); }
+Tensor Tensor::minimum(const Tensor& o) const { return binary_op(BinaryOp::Minimum, *this, false, o, false); }
+Tensor Tensor::pow(const Tensor& o) const { return binary_op(BinaryOp::Pow, *this, false, o, false); }
+Tensor Tensor::add(Scalar s) const { return binary_op(BinaryOp::Add, *this, false, scalar_tensor(s, device()), true); }
+Tensor Tensor::sub(Scalar s) const { return binary_op(BinaryOp::Sub, *this, false, scalar_tensor(s, device()), true); }
+Tensor Tensor::mul(Scalar s) const { return binary_op(BinaryOp::Mul, *this, false, scalar_tensor(s, device()), true); }
+Tensor Tensor::div(Scalar s) const { return binary_op(BinaryOp::Div, *this, false, scalar_tensor(s, device()), true); }
+Tensor Tensor::pow(Scalar s) const { return binary_op(BinaryOp::Pow, *this, false, scalar_tensor(s, device()), true); }
+Tensor& Tensor::add_(const Tensor& o) { return binary_op_inplace(BinaryOp::Add, *this, o, false); }
+Tensor& Tensor::sub_(const Tensor& o) { return binary_op_inplace(BinaryOp::Sub, *this, o, false); }
+Tensor& Tensor::mul_(const Tensor& o) { return binary_op_inplace(BinaryOp::Mul, *this, o, false); }
+Tensor& Tensor::div_(const Tensor& o) { return binary_op_inplace(BinaryOp::Div, *this, o, false); }
+Tensor& Tensor::add_(Scalar s) { return binary_op_inplace(BinaryOp::Add, *this, scalar_tensor(s, device()), true); }
+Tensor& Tensor::sub_(Scalar s) { return binary_op_inplace(BinaryOp::Sub, *this, scalar_tensor(s, device()), true); }
+Tensor& Tensor::mul_(Scalar s) { return binary_op_inplace(BinaryOp::Mul, *this, scalar_tensor(s, device()), true); }
+Tensor& Tensor::div_(Scalar s) { return binary_op_inplace(BinaryOp::Div, *this, scalar_tensor(s, device()), true); }
+Tensor Tensor::neg() const { return unary_op(UnaryOp::Neg, *this); }
+Tensor Tensor::abs() const { return unary_op(UnaryOp::Abs, *this); }
+Tensor Tensor::sqrt() const { return unary_op(UnaryOp::Sqrt, *this); }
+Tensor Tensor::exp() const { return unary_op(UnaryOp::Exp, *this); }
+Tensor Tensor::log() const { return unary_op(UnaryOp::Log, *this); }
+Tensor Tensor::relu() const { return unary_op(UnaryOp::Relu, *this); }
+Tensor Tensor::sigmoid() const { return unary_op(UnaryOp::Sigmoid, *this); }
+Tensor Tensor::tanh() const { return unary_op(UnaryOp::Tanh, *this); }
+
+Tensor Tensor::matmul(const Tensor& o) const {
+    check_same_device(*this, o);
+    if (dim() == 0 || o.dim() == 0)
+        throw Error("both arguments to matmul need to be at least 1D, but they are " + std::to_string(dim()) +
+                    "D and " + std::to_string(o.dim()) + "D");
+    if (dim() > 2 || o.dim() > 2) throw Error("matmul of tensors with more than 2 dimensions is not supported yet");
+    if (dtype() != o.dtype())
+        throw Error("expected scalar type " + scalar_type_name(dtype()) + " but found " + scalar_type_name(o.dtype()));
+    if (dtype() != DType::Float32 && dtype() != DType::Float64)
+        throw Error("\"addmm_impl_cpu_\" not implemented for '" + scalar_type_name(dtype()) + "'");
+    Tensor a = dim() == 1 ? unsqueeze(0) : *this;
+    Tensor b = o.dim() == 1 ? o.unsqueeze(1) : o;
+    if (a.size(1) != b.size(0))
+        throw Error("mat1 and mat2 shapes cannot be multiplied (" + std::to_string(a.size(0)) + "x" +
+                    std::to_string(a.size(1)) + " and " + std::to_string(b.size(0)) + "x" + std::to_string(b.size(1)) + ")");
+    // BLAS needs one unit stride per operand; anything else is copied first.
+    auto blas_ready = [](const Tensor& t) {
+        return (t.strides()[1] == 1 || t.strides()[0] == 1) ? t : t.contiguous();
+    };
+    a = blas_ready(a);
+    b = blas_ready(b);
+    Tensor c(make_impl({a.size(0), b.size(1)}, dtype(), device()));
+    if (c.numel() > 0) {
+        if (a.size(1) == 0) c.zero_();
+        else backend_for(device()).matmul(c.view_desc(), a.view_desc(), b.view_desc());
+    }
+    if (dim() == 1 && o.dim() == 1) return c.view({});
+    if (dim() == 1) return c.squeeze(0);
+    if (o.dim() == 1) return c.squeeze(1);
+    return c;
+}
+
+// --- reductions ------------------------------------------------------------------------------------
+
+namespace {
+DType sum_dtype(DType d) { return dtype_is_floating(d) ? d : DType::Int64; }
+} // namespace
+
+Tensor Tensor::sum() const { return reduce_op(ReduceOp::Sum, *this, {}, true, false, 0, sum_dtype(dtype())); }
+Tensor Tensor::mean() const {
+    check_floating(*this, "mean");
+    return reduce_op(ReduceOp::Mean, *this, {}, true, false, 0, dtype());
+}
+Tensor Tensor::var(int64_t correction) const {
+    check_floating(*this, "std and var");
+    return reduce_op(ReduceOp::Var, *this, {}, true, false, correction, dtype());
+}
+Tensor Tensor::std(int64_t correction) const { return var(correction).sqrt(); }
+Tensor Tensor::min() const {
+    if (numel() == 0)
+        throw Error("min(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.");
+    return reduce_op(ReduceOp::Min, *this, {}, true, false, 0, dtype());
+}
+Tensor Tensor::max() const {
+    if (numel() == 0)
+        throw Error("max(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.");
+    return reduce_op(ReduceOp::Max, *this, {}, true, false, 0, dtype());
+}
+Tensor Tensor::norm() const {
+    if (!is_floating_point()) throw Error("linalg.vector_norm: Expected a floating point or complex tensor as input. Got " + scalar_type_name(dtype()));
+    return reduce_op(ReduceOp::Norm2, *this, {}, true, false, 0, dtype());
+}
+Tensor Tensor::sum(const std::vector<int64_t>& dims, bool keepdim) const {
+    return reduce_op(ReduceOp::Sum, *this, dims, dims.empty(), keepdim, 0, sum_dtype(dtype()));
+}
+Tensor Tensor::mean(const std::vector<int64_t>& dims, bool keepdim) const {
+    check_floating(*this, "mean");
+    return reduce_op(ReduceOp::Mean, *this, dims, dims.empty(), keepdim, 0, dtype());
+}
+Tensor Tensor::var(const std::vector<int64_t>& dims, int64_t correction, bool keepdim) const {
+    check_floating(*this, "std and var");
+    return reduce_op(ReduceOp::Var, *this, dims, dims.empty(), keepdim, correction, dtype());
+}
+int64_t Tensor::count_nan() const {
+    if (!is_floating_point()) return 0;
+    return reduce_op(ReduceOp::CountNaN, *this, {}, true, false, 0, DType::Int64).item_int();
+}
+int64_t Tensor::count_inf() const {
+    if (!is_floating_point()) return 0;
+    return reduce_op(ReduceOp::CountInf, *this, {}, true, false, 0, DType::Int64).item_int();
+}
+
+double Tensor::item() const {
+    if (numel() != 1)
+        throw Error("a Tensor with " + std::to_string(numel()) + " elements cannot be converted to Scalar");
+    return to_doubles()[0];
+}
+
+int64_t Tensor::item_int() const {
+    if (numel() != 1)
+        throw Error("a Tensor with " + std::to_string(numel()) + " elements cannot be converted to Scalar");
+    return to_int64s()[0];
+}
+
+std::vector<double> Tensor::to_doubles() const {
+    Tensor host = to(Device::cpu()).to(DType::Float64).contiguous();
+    const double* p = host.data<double>();
+    return std::vector<double>(p, p + host.numel());
+}
+
+std::vector<int64_t> Tensor::to_int64s() const {
+    Tensor host = to(Device::cpu()).to(DType::Int64).contiguous();
+    const int64_t* p = host.data<int64_t>();
+    return std::vector<int64_t>(p, p + host.numel());
+}
+
+std::string Tensor::repr() const {
+    if (!defined()) return "None";
+    ReprInput in;
+    in.shape = shape();
+    in.dtype = dtype();
+    if (dtype_is_integral(dtype())) in.int_values = to_int64s();
+    else in.values = to_doubles();
+    in.device = device().str();
+    in.requires_grad = requires_grad();
+    in.is_parameter = is_parameter();
+    return format_repr(in);
+}
+
+// --- creation --------------------------------------------------------------------------------------
+
+Tensor empty(const Shape& shape, const TensorOptions& o) {
+    Tensor t(make_impl(shape, o.dtype, o.device));
+    if (o.requires_grad) t.set_requires_grad(true);
+    return t;
+}
+Tensor zeros(const Shape& shape, const TensorOptions& o) { return full(shape, Scalar(0), o); }
+Tensor ones(const Shape& shape, const TensorOptions& o) { return full(shape, Scalar(1), o); }
+Tensor full(const Shape& shape, Scalar value, const TensorOptions& o) {
+    Tensor t = empty(shape, o);
+    t.fill_(value);
+    return t;
+}
+
+Tensor arange(int64_t end, const TensorOptions& o) {
+    if (end < 0) throw Error("upper bound and larger bound inconsistent with step sign");
+    std::vector<int64_t> v(static_cast<size_t>(end));
+    for (int64_t i = 0; i < end; ++i) v[size_t(i)] = i;
+    return from_int64s(v, {end}, o);
+}
+
+Tensor arange(double start, double end, double step, const TensorOptions& o) {
+    if (step == 0) throw Error("step must be nonzero");
+    if ((step > 0 && start > end) || (step < 0 && start < end))
+        throw Error("upper bound and larger bound inconsistent with step sign");
+    int64_t n = int64_t(std::ceil((end - start) / step));
+    std::vector<double> v(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) v[size_t(i)] = start + double(i) * step;
+    return from_doubles(v, {n}, o);
+}
+
+Tensor from_doubles(const std::vector<double>& values, const Shape& shape, const TensorOptions& o) {
+    if (int64_t(values.size()) != shape_numel(shape))
+        throw ValueError("expected " + std::to_string(shape_numel(shape)) + " values for shape " + shape_str(shape) +
+                         ", got " + std::to_string(values.size()));
+    Tensor src = from_host_bytes(values.data(), values.size() * sizeof(double), shape, DType::Float64);
+    Tensor t = empty(shape, TensorOptions(o.dtype).with_device(o.device));
+    t.copy_(src);
+    if (o.requires_grad) t.set_requires_grad(true);
+    return t;
+}
+
+Tensor from_int64s(const std::vector<int64_t>& values, const Shape& shape, const TensorOptions& o) {
+    if (int64_t(values.size()) != shape_numel(shape))
+        throw ValueError("expected " + std::to_string(shape_numel(shape)) + " values for shape " + shape_str(shape) +
+                         ", got " + std::to_string(values.size()));
+    Tensor src = from_host_bytes(values.data(), values.size() * sizeof(int64_t), shape, DType::Int64);
+    Tensor t = empty(shape, TensorOptions(o.dtype).with_device(o.device));
+    t.copy_(src);
+    return t;
+}
+
+Tensor from_host_bytes(const void* data, size_t nbytes, const Shape& shape, DType dtype) {
+    Tensor t(make_impl(shape, dtype, Device::cpu()));
+    if (nbytes != t.nbytes())
+        throw ValueError("expected " + std::to_string(t.nbytes()) + " bytes for " + std::string(dtype_name(dtype)) +
+                         " " + shape_str(shape) + ", got " + std::to_string(nbytes));
+    if (nbytes) std::memcpy(t.data_ptr(), data, nbytes);
+    return t;
+}
+
+Tensor from_external(void* data, const Shape& shape, DType dtype, std::shared_ptr<void> keepalive) {
+    auto storage = std::make_shared<Storage>();
+    storage->device = Device::cpu();
+    storage->backend = &backend_for(Device::cpu());
+    storage->data = data;
+    storage->nbytes = size_t(shape_numel(shape)) * dtype_size(dtype);
+    storage->keepalive = std::move(keepalive);
+    auto impl = std::make_shared<TensorImpl>();
+    impl->storage = std::move(storage);
+    impl->shape = shape;
+    impl->strides = contiguous_strides(shape);
+    impl->dtype = dtype;
+    return Tensor(std::move(impl));
+}
+
+Tensor make_parameter(const Tensor& data, bool requires_grad) {
+    Tensor p = data.detach();
+    p.impl()->is_parameter = true;
+    if (requires_grad) p.set_requires_grad(true);
+    return p;
+}
+
+} // namespace nnscope
