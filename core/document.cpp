@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -63,12 +64,14 @@ bool parse_nnscope_meta(const std::string& path, const std::vector<std::pair<std
     const std::string* t = find_meta(meta, "nnscope.modules");
     if (!k || !t) return false;
     try {
-        for (auto& [name, v] : json::parse(*k).items()) {
+        const json kinds_json = json::parse(*k), types_json = json::parse(*t);
+        if (!kinds_json.is_object() || !types_json.is_object()) throw FormatError(path, "malformed nnscope metadata");
+        for (auto& [name, v] : kinds_json.items()) {
             std::string kind = v.get<std::string>();
             if (kind != "parameter" && kind != "buffer") throw FormatError(path, "nnscope.kinds: unknown kind '" + kind + "' for '" + name + "'");
             kinds.emplace_back(name, kind);
         }
-        for (auto& [name, v] : json::parse(*t).items()) types.emplace_back(name, v.is_null() ? "" : v.get<std::string>());
+        for (auto& [name, v] : types_json.items()) types.emplace_back(name, v.is_null() ? "" : v.get<std::string>());
     } catch (const json::exception& e) {
         throw FormatError(path, std::string("malformed nnscope metadata: ") + e.what());
     }
@@ -171,7 +174,14 @@ ModulePtr tree_from_state_dict(const std::vector<std::pair<std::string, Tensor>>
                 if (n == name) return t;
         return "";
     };
-    auto root = std::make_shared<Module>(type_of(""));
+    // A state dict may hold names no nn.Module attribute could have ("float", "to"): the
+    // tree built to show it accepts them.
+    auto make = [](const std::string& type) {
+        auto m = std::make_shared<Module>(type);
+        m->set_strict_names(false);
+        return m;
+    };
+    auto root = make(type_of(""));
     // Declared modules first, so childless modules (ReLU) are part of the tree too.
     auto module_at = [&](const std::string& prefix) {
         ModulePtr m = root;
@@ -187,7 +197,7 @@ ModulePtr tree_from_state_dict(const std::vector<std::pair<std::string, Tensor>>
             else {
                 if (m->own_parameters().contains(part) || m->own_buffers().contains(part))
                     throw Error("'" + path + "' is both a tensor and a module prefix");
-                auto c = std::make_shared<Module>(type_of(path));
+                auto c = make(type_of(path));
                 m->register_module(part, c);
                 m = c;
             }
@@ -252,13 +262,16 @@ void save_state_dict(const Module& root, const std::string& path,
     StateDict sd = root.state_dict();
     auto& mutable_root = const_cast<Module&>(root);
     json kinds = json::object(), types = json::object();
+    std::set<std::string> parameter_names;
+    for (const auto& e : mutable_root.tensor_entries())
+        if (e.kind == TensorKind::Parameter) parameter_names.insert(e.name);
     std::vector<Tensor> host; // keeps the contiguous host copies alive while writing
     std::vector<safetensors::WriteEntry> entries;
     for (const auto& [name, t] : sd.tensors) {
         Tensor h = t.to(Device::cpu()).contiguous();
         host.push_back(h);
         entries.push_back({name, h.dtype(), h.shape(), h.numel() ? h.data_ptr() : nullptr, h.nbytes()});
-        kinds[name] = t.is_parameter() ? "parameter" : "buffer";
+        kinds[name] = parameter_names.count(name) ? "parameter" : "buffer";
     }
     for (const auto& [name, m] : mutable_root.named_modules())
         types[name] = m->type_name().empty() ? json(nullptr) : json(m->type_name());

@@ -59,7 +59,7 @@ Module::Module(std::string type_name) : m_type_name(std::move(type_name)) {}
 
 bool Module::has_attr(const std::string& name) const {
     return m_parameters.contains(name) || m_buffers.contains(name) || m_children.contains(name) ||
-           m_attributes.contains(name) || is_module_attribute(name);
+           m_attributes.contains(name) || (m_strict_names && is_module_attribute(name));
 }
 
 void Module::check_new_name(const std::string& name, const char* what, bool in_own_map) const {
@@ -71,9 +71,11 @@ void Module::check_new_name(const std::string& name, const char* what, bool in_o
 
 Tensor Module::register_parameter(const std::string& name, const Tensor& param, bool requires_grad) {
     check_new_name(name, "parameter", m_parameters.contains(name));
+    if (param.defined() && requires_grad && !param.is_floating_point())
+        throw Error("Only Tensors of floating point and complex dtype can require gradients");
     Tensor p = param.defined() ? (param.is_parameter() && param.requires_grad() == requires_grad
                                       ? param
-                                      : make_parameter(param, requires_grad && param.is_floating_point()))
+                                      : make_parameter(param, requires_grad))
                                : Tensor();
     m_parameters.set(name, p);
     return p;

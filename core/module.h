@@ -58,6 +58,9 @@ public:
 
     const std::string& type_name() const { return m_type_name; }
     void set_type_name(std::string name) { m_type_name = std::move(name); }
+    // Off for trees rebuilt from files: nn.Module's own attribute names ("forward",
+    // "float") are then accepted as tensor and child names.
+    void set_strict_names(bool strict) { m_strict_names = strict; }
 
     // --- registration, with PyTorch's checks and messages (KeyError / TypeError)
     // An undefined `param` registers None. A defined one becomes an nn.Parameter sharing
@@ -144,6 +147,7 @@ private:
 
     std::string m_type_name;
     bool m_training = true;
+    bool m_strict_names = true;
     OrderedDict<Tensor> m_parameters;
     OrderedDict<Tensor> m_buffers;
     OrderedDict<bool> m_non_persistent; // used as an ordered set

@@ -397,8 +397,8 @@ Tensor Tensor::select(int64_t d, int64_t index) const {
     d = wrap_dim(d, dim());
     int64_t n = t.shape[size_t(d)];
     if (index < -n || index >= n)
-        throw IndexError("index " + std::to_string(index) + " is out of bounds for dimension " + std::to_string(d) +
-                         " with size " + std::to_string(n));
+        throw IndexError("select(): index " + std::to_string(index) + " out of range for tensor of size " +
+                         shape_str(t.shape) + " at dimension " + std::to_string(d));
     if (index < 0) index += n;
     Shape shape = t.shape, strides = t.strides;
     int64_t offset = t.offset + index * strides[size_t(d)];
@@ -683,14 +683,12 @@ int64_t Tensor::count_inf() const {
 }
 
 double Tensor::item() const {
-    if (numel() != 1)
-        throw Error("a Tensor with " + std::to_string(numel()) + " elements cannot be converted to Scalar");
+    if (numel() != 1) throw ValueError("only one element tensors can be converted to Python scalars");
     return to_doubles()[0];
 }
 
 int64_t Tensor::item_int() const {
-    if (numel() != 1)
-        throw Error("a Tensor with " + std::to_string(numel()) + " elements cannot be converted to Scalar");
+    if (numel() != 1) throw ValueError("only one element tensors can be converted to Python scalars");
     return to_int64s()[0];
 }
 

@@ -161,8 +161,8 @@ public:
     int64_t count_nan() const;
     int64_t count_inf() const;
 
-    // The value of a one-element tensor ("a Tensor with N elements cannot be converted
-    // to Scalar" otherwise).
+    // The value of a one-element tensor (ValueError "only one element tensors can be
+    // converted to Python scalars" otherwise).
     double item() const;
     int64_t item_int() const;
     // All elements, row-major, widened (copies device data to the host).

@@ -169,7 +169,7 @@ void build_custom(const Ctx& c, const json& spec, Module& m, int depth) {
     each("parameters", [&](const std::string& name, const json& v, const Ctx& sub) {
         check_keys(sub, v, {"shape", "dtype", "init", "requires_grad", "mean", "std", "low", "high"});
         Tensor t = build_tensor(sub, v);
-        m.register_parameter(name, t, get_bool(sub, v, "requires_grad", t.is_floating_point()));
+        m.register_parameter(name, t, get_bool(sub, v, "requires_grad", true));
     });
     each("buffers", [&](const std::string& name, const json& v, const Ctx& sub) {
         check_keys(sub, v, {"shape", "dtype", "init", "persistent", "mean", "std", "low", "high"});
@@ -238,8 +238,9 @@ ModulePtr build_module(const Ctx& c0, const json& spec, int depth) {
             m = seq;
         } else if (type == "Linear") {
             keys({"in_features", "out_features", "bias"});
-            m = std::make_shared<Linear>(get_int(c, spec, "in_features"), get_int(c, spec, "out_features"),
-                                         get_bool(c, spec, "bias", true), c.gen);
+            // Arguments read in order, so the first missing one is the one reported.
+            int64_t in = get_int(c, spec, "in_features"), out = get_int(c, spec, "out_features");
+            m = std::make_shared<Linear>(in, out, get_bool(c, spec, "bias", true), c.gen);
         } else if (type == "BatchNorm1d" || type == "BatchNorm2d") {
             keys({"num_features", "eps", "momentum", "affine", "track_running_stats"});
             std::optional<double> momentum = 0.1;
@@ -247,8 +248,10 @@ ModulePtr build_module(const Ctx& c0, const json& spec, int depth) {
                 if (mv->is_null()) momentum = std::nullopt;
                 else momentum = get_double(c, spec, "momentum", 0.1);
             }
-            m = std::make_shared<BatchNorm>(type, get_int(c, spec, "num_features"), get_double(c, spec, "eps", 1e-5),
-                                            momentum, get_bool(c, spec, "affine", true),
+            int64_t n = get_int(c, spec, "num_features");
+            double eps = get_double(c, spec, "eps", 1e-5);
+            bool affine = get_bool(c, spec, "affine", true);
+            m = std::make_shared<BatchNorm>(type, n, eps, momentum, affine,
                                             get_bool(c, spec, "track_running_stats", true));
         } else if (type == "LayerNorm") {
             keys({"normalized_shape", "eps", "elementwise_affine"});
@@ -266,15 +269,17 @@ ModulePtr build_module(const Ctx& c0, const json& spec, int depth) {
                                             get_bool(c, spec, "elementwise_affine", true));
         } else if (type == "Embedding") {
             keys({"num_embeddings", "embedding_dim", "padding_idx"});
-            m = std::make_shared<Embedding>(get_int(c, spec, "num_embeddings"), get_int(c, spec, "embedding_dim"),
-                                            get_opt_int(c, spec, "padding_idx"), c.gen);
+            int64_t num = get_int(c, spec, "num_embeddings"), dim = get_int(c, spec, "embedding_dim");
+            m = std::make_shared<Embedding>(num, dim, get_opt_int(c, spec, "padding_idx"), c.gen);
         } else if (type == "Conv2d") {
             keys({"in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias"});
+            int64_t in = get_int(c, spec, "in_channels"), out = get_int(c, spec, "out_channels");
             if (!get(spec, "kernel_size")) c.fail("missing required key 'kernel_size'");
-            m = std::make_shared<Conv2d>(get_int(c, spec, "in_channels"), get_int(c, spec, "out_channels"),
-                                         get_pair(c, spec, "kernel_size", 1), get_pair(c, spec, "stride", 1),
-                                         get_pair(c, spec, "padding", 0), get_pair(c, spec, "dilation", 1),
-                                         get_int(c, spec, "groups", 1), get_bool(c, spec, "bias", true), c.gen);
+            auto kernel = get_pair(c, spec, "kernel_size", 1), stride = get_pair(c, spec, "stride", 1);
+            auto padding = get_pair(c, spec, "padding", 0), dilation = get_pair(c, spec, "dilation", 1);
+            int64_t groups = get_int(c, spec, "groups", 1);
+            m = std::make_shared<Conv2d>(in, out, kernel, stride, padding, dilation, groups,
+                                         get_bool(c, spec, "bias", true), c.gen);
         } else if (type == "ReLU" || type == "Sigmoid" || type == "Tanh" || type == "Identity") {
             keys({});
             m = std::make_shared<Stateless>(type);

@@ -1,0 +1,157 @@
+// test_cli.cpp: nnscope-cli as a user runs it: output formats, exit codes (0 ok, 1 usage,
+// 2 bad input with one "error:" line naming the file), and no partial output files.
+#include "../test_support.h"
+
+#include <QProcess>
+
+using namespace nnscope::test;
+
+namespace {
+struct Run {
+    int code;
+    QString out, err;
+};
+
+Run cli(const QStringList& args) {
+    QProcess p;
+    p.start(NNSCOPE_CLI, args);
+    p.waitForFinished(60000);
+    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, QString::fromUtf8(p.readAllStandardOutput()),
+            QString::fromUtf8(p.readAllStandardError())};
+}
+
+json parse(const QString& s) { return json::parse(s.toStdString()); }
+QString fx(const char* name) { return QString::fromStdString(fixtures_dir()) + "/" + name; }
+} // namespace
+
+class TestCli : public QObject {
+    Q_OBJECT
+    QTemporaryDir tmp;
+
+private slots:
+    void inspect_json_schema_for_spec() {
+        Run r = cli({"inspect", "--example", "plain-attribute", "--json"});
+        QCOMPARE(r.code, 0);
+        json j = parse(r.out);
+        QStringList keys;
+        for (auto& [k, v] : j.items()) keys << QString::fromStdString(k);
+        QCOMPARE(keys, QStringList({"file", "format", "modules", "tensors", "totals"}));
+        QCOMPARE(QString::fromStdString(j["format"].get<std::string>()), QString("spec"));
+        QCOMPARE(j["modules"].dump(), std::string(R"([{"name":"","type":"MyModel"}])"));
+        // State-dict order (parameters first), then the unregistered attribute.
+        QStringList rows;
+        for (auto& t : j["tensors"])
+            rows << QString::fromStdString(t["name"].get<std::string>() + ":" + t["kind"].get<std::string>() + ":" +
+                                           t["kind_source"].get<std::string>() + ":" + (t["persistent"].get<bool>() ? "p" : "-") +
+                                           ":" + (t["requires_grad"].get<bool>() ? "g" : "-"));
+        QCOMPARE(rows, QStringList({"my_param:parameter:declared:p:g", "my_buffer:buffer:declared:p:-",
+                                    "my_tensor:attribute:declared:-:-"}));
+        QStringList tkeys;
+        for (auto& [k, v] : j["tensors"][0].items()) tkeys << QString::fromStdString(k);
+        QCOMPARE(tkeys, QStringList({"name", "kind", "kind_source", "persistent", "dtype", "shape", "device", "requires_grad"}));
+        QCOMPARE(j["totals"].dump(),
+                 std::string(R"({"parameters":1,"parameter_elements":1,"buffers":1,"buffer_elements":1,"attributes":1,"bytes":12})"));
+    }
+
+    void inspect_infers_kinds_of_bare_state_dict() {
+        Run r = cli({"inspect", fx("mlp_torch.safetensors"), "--json"});
+        QCOMPARE(r.code, 0);
+        json j = parse(r.out);
+        json expect = load_fixture("safetensors.json")["mlp_torch"];
+        QCOMPARE(int(j["tensors"].size()), int(expect["order"].size()));
+        for (auto& t : j["tensors"]) {
+            QCOMPARE(QString::fromStdString(t["kind_source"].get<std::string>()), QString("inferred"));
+            std::string name = t["name"].get<std::string>();
+            bool buffer = name.find("running") != std::string::npos || name.find("num_batches") != std::string::npos;
+            QCOMPARE(QString::fromStdString(t["kind"].get<std::string>()), QString(buffer ? "buffer" : "parameter"));
+        }
+        for (auto& m : j["modules"]) QVERIFY(m["type"].is_null());
+        QCOMPARE(j["totals"]["buffers"].get<int>(), 3);
+        QCOMPARE(j["totals"]["parameters"].get<int>(), 6);
+        Run text = cli({"inspect", fx("mlp_torch.safetensors")});
+        QCOMPARE(text.code, 0);
+        QVERIFY(text.out.contains("kinds inferred"));
+        QVERIFY(text.out.contains("1.running_mean"));
+    }
+
+    void show_prints_values() {
+        Run r = cli({"show", fx("mlp_torch.safetensors"), "1.running_var", "--json"});
+        QCOMPARE(r.code, 0);
+        json j = parse(r.out);
+        json want = load_fixture("safetensors.json")["mlp_torch"]["tensors"]["1.running_var"];
+        QCOMPARE(QString::fromStdString(j["dtype"].get<std::string>()), QString("float32"));
+        QCOMPARE(j["shape"].dump(), want["shape"].dump());
+        NNSCOPE_COMPARE_VALUES(fixture_values(j["values"]), fixture_values(want["values"]));
+        Run t = cli({"show", "--example", "running-average", "count"});
+        QCOMPARE(t.out, QString("tensor([0.])\n"));
+        Run nbt = cli({"show", fx("mlp_torch.safetensors"), "1.num_batches_tracked"});
+        QCOMPARE(nbt.out, QString("tensor(7)\n"));
+    }
+
+    void convert_and_diff() {
+        QString out = tmp.filePath("mlp.safetensors");
+        Run c = cli({"convert", fx("mlp_torch.safetensors"), out});
+        QCOMPARE(c.code, 0);
+        Run d = cli({"diff", fx("mlp_torch.safetensors"), out, "--json"});
+        QCOMPARE(d.code, 0);
+        QCOMPARE(parse(d.out)["differences"].get<int>(), 0);
+        // A spec against an unrelated checkpoint: keys only on either side and shape mismatches.
+        Run d2 = cli({"diff", "--example", "mlp-batchnorm", fx("mlp_torch.safetensors"), "--json"});
+        QCOMPARE(d2.code, 0);
+        json j = parse(d2.out);
+        QCOMPARE(j["only_in_a"].dump(), std::string(R"(["4.weight","4.bias","4.running_mean","4.running_var","4.num_batches_tracked","6.weight","6.bias"])"));
+        QCOMPARE(j["mismatches"][0]["name"].get<std::string>(), std::string("3.weight"));
+        QCOMPARE(j["mismatches"][0]["a"].get<std::string>(), std::string("[16, 16]"));
+        QCOMPARE(j["mismatches"][0]["b"].get<std::string>(), std::string("[4, 16]"));
+    }
+
+    void exit_codes_and_errors() {
+        Run usage = cli({});
+        QCOMPARE(usage.code, 1);
+        Run unknown = cli({"frobnicate"});
+        QCOMPARE(unknown.code, 1);
+        QVERIFY(unknown.err.startsWith("error: unknown command 'frobnicate'"));
+        Run missing = cli({"inspect"});
+        QCOMPARE(missing.code, 1);
+        Run nofile = cli({"inspect", tmp.filePath("nope.safetensors")});
+        QCOMPARE(nofile.code, 2);
+        QCOMPARE(nofile.err, "error: " + tmp.filePath("nope.safetensors") + ": cannot open: No such file or directory\n");
+        QString bad = QString::fromStdString(fixtures_dir()) + "/bad/bad_header_too_small.safetensors";
+        Run b = cli({"inspect", bad});
+        QCOMPARE(b.code, 2);
+        QVERIFY(b.err.startsWith("error: " + bad + ": header too small"));
+        QCOMPARE(b.err.count('\n'), 1);
+        Run nt = cli({"show", "--example", "mlp-batchnorm", "9.weight"});
+        QCOMPARE(nt.code, 2);
+        QCOMPARE(nt.err, QString("error: example:mlp-batchnorm: no tensor named '9.weight' (run 'nnscope-cli inspect' to list them)\n"));
+        // A failed convert leaves no output file, and keeps an existing one intact.
+        QString target = tmp.filePath("target.safetensors");
+        QCOMPARE(cli({"convert", "--example", "mlp-batchnorm", target}).code, 0);
+        QFile f(target);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QByteArray before = f.readAll();
+        f.close();
+        Run fail = cli({"convert", bad, target});
+        QCOMPARE(fail.code, 2);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QCOMPARE(f.readAll(), before);
+        Run ext = cli({"convert", "--example", "mlp-batchnorm", tmp.filePath("out.xyz")});
+        QCOMPARE(ext.code, 2);
+        QVERIFY(!QFile::exists(tmp.filePath("out.xyz")));
+    }
+
+    void examples_list() {
+        Run r = cli({"examples", "--json"});
+        QCOMPARE(r.code, 0);
+        json j = parse(r.out);
+        QStringList names;
+        for (auto& e : j) names << QString::fromStdString(e["name"].get<std::string>());
+        for (const char* n : {"mlp-batchnorm", "running-average", "parameter-vs-buffer", "buffer-patterns",
+                              "update-buffer", "plain-attribute", "tinymodel"})
+            QVERIFY2(names.contains(n), n);
+        for (const QString& n : names) QCOMPARE(cli({"inspect", "--example", n}).code, 0);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "test_cli.moc"

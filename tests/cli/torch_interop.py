@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+# torch_interop.py: PyTorch reads what nnscope writes. nnscope-cli converts a torch-written
+# checkpoint and every built-in example to safetensors; this script parses those files
+# with its own reader (struct + json, per the published format), loads them into the
+# matching PyTorch modules with load_state_dict(strict=True), and compares values.
+# Usage: torch_interop.py NNSCOPE_CLI FIXTURES_DIR. Exit 77 (skipped) without torch.
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+try:
+    import torch
+    import torch.nn as nn
+except ImportError:
+    print("python3-torch is not installed: skipped")
+    sys.exit(77)
+
+DT = {"F32": torch.float32, "F64": torch.float64, "F16": torch.float16, "BF16": torch.bfloat16,
+      "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
+      "BOOL": torch.bool}
+
+
+def read_safetensors(path):
+    data = open(path, "rb").read()
+    (n,) = struct.unpack("<Q", data[:8])
+    assert n % 8 == 0, "header not padded to 8 bytes"
+    header = json.loads(data[8:8 + n])
+    meta = header.pop("__metadata__", {})
+    body = data[8 + n:]
+    out = {}
+    for name, info in sorted(header.items(), key=lambda kv: kv[1]["data_offsets"][0]):
+        b, e = info["data_offsets"]
+        t = torch.frombuffer(bytearray(body[b:e]), dtype=DT[info["dtype"]]) if e > b else torch.empty(0, dtype=DT[info["dtype"]])
+        out[name] = t.reshape(info["shape"])
+    return out, meta
+
+
+def run(*args):
+    subprocess.run([cli] + list(args), check=True, stdout=subprocess.PIPE)
+
+
+cli, fixtures = sys.argv[1], sys.argv[2]
+failures = []
+with tempfile.TemporaryDirectory() as tmp:
+    # 1. A torch-written checkpoint goes through nnscope unchanged.
+    out = os.path.join(tmp, "mlp.safetensors")
+    run("convert", os.path.join(fixtures, "mlp_torch.safetensors"), out)
+    sd, meta = read_safetensors(out)
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Linear(6, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 4))
+    m.load_state_dict(sd, strict=True)
+    ref, _ = read_safetensors(os.path.join(fixtures, "mlp_torch.safetensors"))
+    for k, v in ref.items():
+        if not torch.equal(m.state_dict()[k], v):
+            failures.append("value changed: " + k)
+    kinds = json.loads(meta["nnscope.kinds"])
+    if kinds["1.running_mean"] != "buffer" or kinds["0.weight"] != "parameter":
+        failures.append("kinds metadata wrong: %r" % kinds)
+    if meta.get("format") != "pt":
+        failures.append("format metadata missing")
+
+    # 2. The default example loads into the same nn.Sequential, in state-dict order.
+    out = os.path.join(tmp, "example.safetensors")
+    run("convert", "--example", "mlp-batchnorm", out)
+    sd, meta = read_safetensors(out)
+    m = nn.Sequential(nn.Linear(6, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 16),
+                      nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 4))
+    m.load_state_dict(sd, strict=True)
+    if list(sd.keys()) != list(m.state_dict().keys()):
+        failures.append("file order is not state-dict order: %r" % list(sd.keys()))
+    if sd["1.num_batches_tracked"].dtype != torch.int64:
+        failures.append("num_batches_tracked is not int64")
+    bound = 1 / 6 ** 0.5
+    if not (sd["0.weight"].abs().max() <= bound and sd["0.weight"].abs().max() > bound / 2):
+        failures.append("Linear(6, 16) weight not in U(-1/sqrt(6), 1/sqrt(6))")
+    # show --json agrees with the file
+    shown = json.loads(subprocess.run([cli, "show", out, "0.bias", "--json"], check=True,
+                                      stdout=subprocess.PIPE).stdout)
+    if not torch.equal(torch.tensor(shown["values"], dtype=torch.float32), sd["0.bias"]):
+        failures.append("show --json values differ from the file")
+
+for f in failures:
+    print("FAIL:", f)
+print("torch interop: %s" % ("ok" if not failures else "%d failure(s)" % len(failures)))
+sys.exit(1 if failures else 0)

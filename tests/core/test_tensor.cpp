@@ -1,0 +1,172 @@
+// test_tensor.cpp: tensor ops against PyTorch (fixtures/expected/ops.json, repr_cases.json):
+// type promotion, broadcasting arithmetic, reductions, views, casts, error texts, repr.
+#include "../test_support.h"
+
+#include "random.h"
+#include "tensor.h"
+#include "tensor_format.h"
+
+using namespace nnscope;
+using namespace nnscope::test;
+
+namespace {
+DType dt(const json& name) { return *dtype_from_name(name.get<std::string>()); }
+Tensor from_fixture(const json& values, const Shape& shape, DType dtype = DType::Float32) {
+    return from_doubles(fixture_values(values), shape, TensorOptions(dtype));
+}
+QString qs(std::string_view s) { return QString::fromUtf8(s.data(), qsizetype(s.size())); }
+} // namespace
+
+class TestTensor : public QObject {
+    Q_OBJECT
+    json ops = load_fixture("ops.json");
+
+private slots:
+    void promote_types_matches_torch() {
+        for (const auto& row : ops["promote_types"])
+            QCOMPARE(qs(dtype_name(promote_types(dt(row[0]), dt(row[1])))), qs(row[2].get<std::string>()));
+    }
+
+    void result_type_with_scalars_and_zero_dim() {
+        for (const auto& row : ops["result_type"]) {
+            Tensor x = ones({2}, TensorOptions(dt(row[0])));
+            std::string what = row[1].get<std::string>();
+            Tensor sum, quot;
+            if (what == "int") sum = x.add(Scalar(2)), quot = x.div(Scalar(2));
+            else if (what == "float") sum = x.add(Scalar(2.5)), quot = x.div(Scalar(2.5));
+            else if (what == "bool") sum = x.add(Scalar(true));
+            else sum = x.add(ones({}, TensorOptions(*dtype_from_name(what.substr(5)))));
+            QVERIFY2(qs(dtype_name(sum.dtype())) == qs(row[2].get<std::string>()), (row.dump()).c_str());
+            if (!row[3].is_null()) QVERIFY2(qs(dtype_name(quot.dtype())) == qs(row[3].get<std::string>()), row.dump().c_str());
+        }
+    }
+
+    void arithmetic_matches_torch() {
+        const json& b = ops["binary"];
+        Tensor a = from_fixture(b["a"], {2, 3}), v = from_fixture(b["b"], {3});
+        NNSCOPE_COMPARE_VALUES((a + v).to_doubles(), fixture_values(b["add"]));
+        NNSCOPE_COMPARE_VALUES((a - v).to_doubles(), fixture_values(b["sub"]));
+        NNSCOPE_COMPARE_VALUES((a * v).to_doubles(), fixture_values(b["mul"]));
+        NNSCOPE_COMPARE_VALUES((a / v).to_doubles(), fixture_values(b["div"]));
+        NNSCOPE_COMPARE_VALUES(a.maximum(v).to_doubles(), fixture_values(b["maximum"]));
+        NNSCOPE_COMPARE_VALUES(a.minimum(v).to_doubles(), fixture_values(b["minimum"]));
+        NNSCOPE_COMPARE_VALUES((a * Scalar(0.1)).to_doubles(), fixture_values(b["scalar_mul"]));
+        NNSCOPE_COMPARE_VALUES(a.abs().pow(Scalar(1.5)).to_doubles(), fixture_values(b["scalar_pow"]));
+        NNSCOPE_COMPARE_VALUES(a.relu().to_doubles(), fixture_values(b["relu"]));
+        NNSCOPE_COMPARE_VALUES(a.sigmoid().to_doubles(), fixture_values(b["sigmoid"]));
+        NNSCOPE_COMPARE_VALUES(a.tanh().to_doubles(), fixture_values(b["tanh"]));
+        NNSCOPE_COMPARE_VALUES(a.exp().to_doubles(), fixture_values(b["exp"]));
+        NNSCOPE_COMPARE_VALUES(a.abs().sqrt().to_doubles(), fixture_values(b["sqrt_abs"]));
+        NNSCOPE_COMPARE_VALUES(a.matmul(v).to_doubles(), fixture_values(b["matmul"]));
+        NNSCOPE_COMPARE_VALUES(a.matmul(a.t()).to_doubles(), fixture_values(b["matmul_t"]));
+        // Exact float32 results, not just close: x * 0.1 rounds like PyTorch's float kernel.
+        QCOMPARE((a * Scalar(0.1)).to_doubles(), fixture_values(b["scalar_mul"]));
+    }
+
+    void reductions_and_views_match_torch() {
+        const json& r = ops["reduce"];
+        Tensor x = from_fixture(r["x"], {2, 3, 4});
+        NNSCOPE_COMPARE_VALUES(x.sum().to_doubles(), fixture_values(r["sum"]));
+        NNSCOPE_COMPARE_VALUES(x.mean().to_doubles(), fixture_values(r["mean"]));
+        NNSCOPE_COMPARE_VALUES(x.var().to_doubles(), fixture_values(r["var"]));
+        NNSCOPE_COMPARE_VALUES(x.var(0).to_doubles(), fixture_values(r["var_biased"]));
+        NNSCOPE_COMPARE_VALUES(x.std().to_doubles(), fixture_values(r["std"]));
+        NNSCOPE_COMPARE_VALUES(x.min().to_doubles(), fixture_values(r["min"]));
+        NNSCOPE_COMPARE_VALUES(x.max().to_doubles(), fixture_values(r["max"]));
+        NNSCOPE_COMPARE_VALUES(x.norm().to_doubles(), fixture_values(r["norm"]));
+        NNSCOPE_COMPARE_VALUES(x.sum({1}).to_doubles(), fixture_values(r["sum_dim1"]));
+        Tensor m = x.mean({0, 2}, true);
+        QCOMPARE(m.shape(), (Shape{1, 3, 1}));
+        NNSCOPE_COMPARE_VALUES(m.to_doubles(), fixture_values(r["mean_dims02_keep"]));
+        NNSCOPE_COMPARE_VALUES(x.var({0}, 0).to_doubles(), fixture_values(r["var_dim0_biased"]));
+        Tensor isum = arange(10).sum();
+        QCOMPARE(isum.dtype(), DType::Int64);
+        QCOMPARE(isum.item_int(), int64_t(45));
+        Tensor t = x.transpose(0, 2);
+        QVERIFY(!t.is_contiguous());
+        QVERIFY(t.shares_storage_with(x));
+        NNSCOPE_COMPARE_VALUES(t.contiguous().to_doubles(), fixture_values(r["transpose_contig"]));
+        NNSCOPE_COMPARE_VALUES(x.select(1, 2).narrow(1, 1, 2).to_doubles(), fixture_values(r["select_narrow"]));
+        // A view writes through to its base.
+        x.select(0, 1).select(0, 0).fill_(Scalar(7.0));
+        QCOMPARE(x.to_doubles()[12], 7.0);
+    }
+
+    void casts_match_torch() {
+        const json& c = ops["casts"];
+        Tensor src = from_fixture(c["src"], {int64_t(c["src"].size())});
+        for (const char* d : {"int64", "int32", "bool", "float16", "bfloat16", "float64"})
+            QVERIFY2(close(src.to(*dtype_from_name(d)).to_doubles(), fixture_values(c[d]), 0, 0), d);
+        Tensor usrc = from_fixture(c["uint8_src"], {int64_t(c["src"].size())});
+        QCOMPARE(usrc.to(DType::UInt8).to_doubles(), fixture_values(c["uint8"]));
+    }
+
+    void error_texts_match_torch() {
+        const json& e = ops["errors"];
+        NNSCOPE_EXPECT_ERROR(e["broadcast"], zeros({2, 3}) + zeros({4}));
+        NNSCOPE_EXPECT_ERROR(e["int_add_float_inplace"], zeros({2}, TensorOptions(DType::Int64)).add_(Scalar(1.5)));
+        NNSCOPE_EXPECT_ERROR(e["view_noncontig"], zeros({2, 3}).t().view({6}));
+        NNSCOPE_EXPECT_ERROR(e["view_bad_size"], zeros({6}).view({2, 5}));
+        NNSCOPE_EXPECT_ERROR(e["select_oob"], zeros({3, 2}).select(0, 5));
+        NNSCOPE_EXPECT_ERROR(e["dim_oob"], zeros({3, 2}).sum({2}));
+        NNSCOPE_EXPECT_ERROR(e["mean_int"], arange(3).mean());
+        NNSCOPE_EXPECT_ERROR(e["item_many"], zeros({3}).item());
+        NNSCOPE_EXPECT_ERROR(e["matmul_shapes"], zeros({2, 3}).matmul(zeros({2, 3})));
+        NNSCOPE_EXPECT_ERROR(e["inplace_broadcast"], zeros({3}).add_(zeros({2, 3})));
+        NNSCOPE_EXPECT_ERROR(e["requires_grad_int"], zeros({3}, TensorOptions(DType::Int64)).set_requires_grad(true));
+    }
+
+    void repr_matches_torch() {
+        json cases = load_fixture("repr_cases.json");
+        int n = 0;
+        for (const auto& c : cases) {
+            DType d = dt(c["dtype"]);
+            Shape shape = fixture_shape(c["shape"]);
+            Tensor t;
+            if (dtype_is_integral(d)) {
+                std::vector<int64_t> v;
+                for (const auto& x : c["values"]) v.push_back(x.get<int64_t>());
+                t = from_int64s(v, shape, TensorOptions(d));
+            } else {
+                t = from_doubles(fixture_values(c["values"]), shape, TensorOptions(d));
+            }
+            if (c["is_parameter"].get<bool>()) t = make_parameter(t, c["requires_grad"].get<bool>());
+            else if (c["requires_grad"].get<bool>()) t.set_requires_grad(true);
+            QCOMPARE(QString::fromStdString(t.repr()), QString::fromStdString(c["repr"].get<std::string>()));
+            ++n;
+        }
+        QVERIFY(n >= 40);
+    }
+
+    void half_precision_round_trips() {
+        // Every float16 bit pattern survives float16 -> float -> float16 (NaNs stay NaN).
+        for (uint32_t h = 0; h < 0x10000; ++h) {
+            float f = half_to_float(uint16_t(h));
+            if (std::isnan(f)) QVERIFY(std::isnan(half_to_float(float_to_half(f))));
+            else QCOMPARE(float_to_half(f), uint16_t(h));
+        }
+    }
+
+    void seeded_generator_is_reproducible() {
+        Generator g1(42), g2(42), g3(43);
+        Tensor a = randn({1000}, g1), b = randn({1000}, g2), c = randn({1000}, g3);
+        QCOMPARE(a.to_doubles(), b.to_doubles());
+        QVERIFY(a.to_doubles() != c.to_doubles());
+        // Standard normal: mean ~ 0 and std ~ 1 within 5 sigma of their sampling error.
+        QVERIFY(std::fabs(a.mean().item()) < 5.0 / std::sqrt(1000.0));
+        QVERIFY(std::fabs(a.std().item() - 1.0) < 5.0 * std::sqrt(0.5 / 1000.0));
+    }
+
+    void empty_tensors_work() {
+        Tensor e = zeros({0, 3});
+        QCOMPARE(e.numel(), int64_t(0));
+        QCOMPARE(e.sum().item(), 0.0);
+        QVERIFY(std::isnan(e.mean().item()));
+        QCOMPARE(e.count_nan(), int64_t(0));
+        QCOMPARE(QString::fromStdString(e.repr()), QString("tensor([], size=(0, 3))"));
+        QCOMPARE((e + ones({3})).shape(), (Shape{0, 3}));
+    }
+};
+
+QTEST_APPLESS_MAIN(TestTensor)
+#include "test_tensor.moc"

@@ -1,0 +1,168 @@
+// test_safetensors.cpp: reading files PyTorch-side tools wrote (values compared with
+// torch's), refusing malformed files with the right message, lazy mapping, sharded
+// indexes, round trips that restore the tree, and saves that never destroy a file.
+#include "../test_support.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "document.h"
+#include "io/safetensors.h"
+#include "layers/layers.h"
+
+using namespace nnscope;
+using namespace nnscope::test;
+namespace fs = std::filesystem;
+
+namespace {
+std::string file_bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+} // namespace
+
+class TestSafetensors : public QObject {
+    Q_OBJECT
+    json expect = load_fixture("safetensors.json");
+    QTemporaryDir tmp;
+
+private slots:
+    void reads_torch_state_dict() {
+        Document doc = open_document(fixtures_dir() + "/mlp_torch.safetensors");
+        QCOMPARE(QString::fromStdString(doc.format), QString("safetensors"));
+        QVERIFY(doc.kind_source == KindSource::Inferred);
+        const json& want = expect["mlp_torch"];
+        std::vector<std::string> keys;
+        for (auto& e : doc.root->tensor_entries()) {
+            keys.push_back(e.name);
+            const json& t = want["tensors"][e.name];
+            QCOMPARE(QString(dtype_name(e.tensor.dtype()).data()), QString::fromStdString(t["dtype"].get<std::string>()));
+            QCOMPARE(e.tensor.shape(), fixture_shape(t["shape"]));
+            QVERIFY2(close(e.tensor.to_doubles(), fixture_values(t["values"]), 0, 0), e.name.c_str());
+            // Kinds inferred from PyTorch's conventions.
+            bool buffer = e.name.find("running_") != std::string::npos || e.name.ends_with("num_batches_tracked");
+            QCOMPARE(e.kind, buffer ? TensorKind::Buffer : TensorKind::Parameter);
+        }
+        QCOMPARE(int(keys.size()), int(want["order"].size()));
+        // The tree is inferred from the dotted names; module types are unknown.
+        auto modules = doc.root->named_modules();
+        QCOMPARE(int(modules.size()), 4); // "", "0", "1", "3"
+        for (auto& [n, m] : modules) QVERIFY(m->type_name().empty());
+    }
+
+    void reads_every_dtype() {
+        Document doc = open_document(fixtures_dir() + "/dtypes.safetensors");
+        int n = 0;
+        for (const auto& [name, t] : expect["dtypes"].items()) {
+            Tensor got = doc.root->tensor_entries()[0].tensor;
+            for (auto& e : doc.root->tensor_entries())
+                if (e.name == name) got = e.tensor;
+            QCOMPARE(QString(dtype_name(got.dtype()).data()), QString::fromStdString(t["dtype"].get<std::string>()));
+            QCOMPARE(got.shape(), fixture_shape(t["shape"]));
+            QVERIFY2(close(got.to_doubles(), fixture_values(t["values"]), 0, 0), name.c_str());
+            ++n;
+        }
+        QCOMPARE(n, 12);
+    }
+
+    void tensors_map_the_file_lazily() {
+        Document doc = open_document(fixtures_dir() + "/mlp_torch.safetensors");
+        // Aligned entries point into the mapping: no copy was made when opening.
+        for (auto& e : doc.root->tensor_entries()) QVERIFY(e.tensor.impl()->storage->keepalive != nullptr);
+        // Writing to a mapped tensor never reaches the file (copy-on-write).
+        std::string before = file_bytes(fixtures_dir() + "/mlp_torch.safetensors");
+        doc.root->tensor_entries()[0].tensor.fill_(Scalar(123.0));
+        QCOMPARE(file_bytes(fixtures_dir() + "/mlp_torch.safetensors"), before);
+    }
+
+    void refuses_malformed_files() {
+        int n = 0;
+        for (const auto& c : expect["bad_files"]) {
+            std::string path = fixtures_dir() + "/bad/" + c["file"].get<std::string>();
+            auto got = catch_error([&] { open_document(path); });
+            QCOMPARE(QString::fromStdString(got.first), QString("FormatError"));
+            QVERIFY2(got.second.starts_with(path + ": "), got.second.c_str());
+            QVERIFY2(got.second.find(c["expect"].get<std::string>()) != std::string::npos,
+                     (got.second + " lacks " + c["expect"].get<std::string>()).c_str());
+            ++n;
+        }
+        QVERIFY(n >= 15);
+    }
+
+    void opens_sharded_index_as_one() {
+        Document doc = open_document(fixtures_dir() + "/sharded.safetensors.index.json");
+        Document whole = open_document(fixtures_dir() + "/mlp_torch.safetensors");
+        QCOMPARE(QString::fromStdString(doc.format), QString("safetensors-index"));
+        auto a = doc.root->state_dict(), b = whole.root->state_dict();
+        QCOMPARE(a.tensors.size(), b.tensors.size());
+        for (const auto& [k, v] : b.tensors) {
+            const Tensor* t = a.tensors.find(k);
+            QVERIFY2(t, k.c_str());
+            QCOMPARE(t->to_doubles(), v.to_doubles());
+        }
+        // An index naming a shard that lacks the tensor is refused.
+        std::string dir = tmp.path().toStdString();
+        fs::copy_file(fixtures_dir() + "/sharded-00001-of-00002.safetensors", dir + "/s1.safetensors");
+        std::ofstream(dir + "/bad.safetensors.index.json") << R"({"weight_map": {"0.weight": "s1.safetensors", "nope": "s1.safetensors"}})";
+        auto got = catch_error([&] { open_document(dir + "/bad.safetensors.index.json"); });
+        QVERIFY2(got.second.find("does not assign") != std::string::npos || got.second.find("does not hold") != std::string::npos,
+                 got.second.c_str());
+    }
+
+    void round_trip_restores_tree_and_values() {
+        Document ex = open_example("buffer-patterns");
+        std::string path = tmp.filePath("bp.safetensors").toStdString();
+        save_state_dict(*ex.root, path);
+        Document back = open_document(path);
+        QVERIFY(back.kind_source == KindSource::Declared);
+        auto a = ex.root->tensor_entries();
+        auto b = back.root->tensor_entries();
+        // Everything in the state dict comes back with its kind and values; the module types too.
+        std::vector<std::string> want, got;
+        for (auto& e : a)
+            if (e.persistent) want.push_back(e.name + ":" + tensor_kind_name(e.kind));
+        for (auto& e : b) got.push_back(e.name + ":" + tensor_kind_name(e.kind));
+        QCOMPARE(qlist(got), qlist(want));
+        for (auto& e : b) {
+            const StateDict sd = ex.root->state_dict();
+            Tensor orig = sd.tensors.find(e.name)->detach();
+            QCOMPARE(e.tensor.to_doubles(), orig.to_doubles());
+            QCOMPARE(e.tensor.dtype(), orig.dtype());
+        }
+        std::vector<std::string> ta, tb;
+        for (auto& [n, m] : ex.root->named_modules()) ta.push_back(n + ":" + m->type_name());
+        for (auto& [n, m] : back.root->named_modules()) tb.push_back(n + ":" + m->type_name());
+        QCOMPARE(qlist(tb), qlist(ta));
+        // A whole example round-trips into an equal model through load_state_dict.
+        Document fresh = open_example("buffer-patterns");
+        fresh.root->load_state_dict(back.root->state_dict());
+    }
+
+    void failed_save_keeps_the_old_file() {
+        std::string path = tmp.filePath("keep.safetensors").toStdString();
+        Document ex = open_example("mlp-batchnorm");
+        save_state_dict(*ex.root, path);
+        std::string before = file_bytes(path);
+        // A model whose state dict cannot be written (a tensor name refused by the writer).
+        auto bad = std::make_shared<Module>();
+        bad->set_strict_names(false);
+        bad->register_buffer("__metadata__", zeros({1}));
+        auto got = catch_error([&] { save_state_dict(*bad, path); });
+        QCOMPARE(QString::fromStdString(got.first), QString("FormatError"));
+        QCOMPARE(file_bytes(path), before);
+        // A folder that cannot be written to: the write fails and nothing is left behind.
+        QTemporaryDir ro;
+        fs::permissions(ro.path().toStdString(), fs::perms::owner_read | fs::perms::owner_exec);
+        if (::geteuid() != 0) { // root ignores permissions
+            auto got2 = catch_error([&] { save_state_dict(*ex.root, ro.filePath("x.safetensors").toStdString()); });
+            QCOMPARE(QString::fromStdString(got2.first), QString("FormatError"));
+        }
+        // No temporary files are left next to the target.
+        int files = 0;
+        for (auto& f : fs::directory_iterator(tmp.path().toStdString())) files += f.path().filename().string().starts_with(".");
+        QCOMPARE(files, 0);
+    }
+};
+
+QTEST_APPLESS_MAIN(TestSafetensors)
+#include "test_safetensors.moc"
