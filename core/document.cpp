@@ -78,8 +78,56 @@ bool parse_nnscope_meta(const std::string& path, const std::vector<std::pair<std
     return true;
 }
 
+// Dotted names compared component by component, numbers as numbers ("2" < "10").
+bool natural_less(const std::string& a, const std::string& b) {
+    size_t i = 0, j = 0;
+    while (i < a.size() && j < b.size()) {
+        size_t ie = a.find('.', i), je = b.find('.', j);
+        std::string ca = a.substr(i, ie == std::string::npos ? std::string::npos : ie - i);
+        std::string cb = b.substr(j, je == std::string::npos ? std::string::npos : je - j);
+        bool na = !ca.empty() && ca.size() < 19 && ca.find_first_not_of("0123456789") == std::string::npos;
+        bool nb = !cb.empty() && cb.size() < 19 && cb.find_first_not_of("0123456789") == std::string::npos;
+        if (ca != cb) {
+            if (na && nb) return std::stoll(ca) < std::stoll(cb);
+            return ca < cb;
+        }
+        if (ie == std::string::npos || je == std::string::npos) return ie == std::string::npos && je != std::string::npos;
+        i = ie + 1;
+        j = je + 1;
+    }
+    return a.size() < b.size();
+}
+
+// A bare safetensors file keeps no state-dict order (writers sort by dtype and name), so
+// the best guess is PyTorch's: modules in natural order, each module's own tensors before
+// its children's, and the standard layers' registration order within a module.
+void sort_like_state_dict(std::vector<std::pair<std::string, Tensor>>& entries) {
+    auto split = [](const std::string& name) {
+        size_t dot = name.rfind('.');
+        return dot == std::string::npos ? std::pair<std::string, std::string>{"", name}
+                                         : std::pair<std::string, std::string>{name.substr(0, dot), name.substr(dot + 1)};
+    };
+    auto rank = [](const std::string& leaf) {
+        static const char* order[] = {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"};
+        for (int i = 0; i < 5; ++i)
+            if (leaf == order[i]) return i;
+        return 5;
+    };
+    std::stable_sort(entries.begin(), entries.end(), [&](const auto& x, const auto& y) {
+        auto [px, lx] = split(x.first);
+        auto [py, ly] = split(y.first);
+        if (px != py) {
+            // A module's own tensors come before those of its descendants.
+            if (py.starts_with(px) && (px.empty() || py[px.size()] == '.')) return true;
+            if (px.starts_with(py) && (py.empty() || px[py.size()] == '.')) return false;
+            return natural_less(px, py);
+        }
+        return rank(lx) < rank(ly);
+    });
+}
+
 Document document_from_entries(const std::string& path, const std::string& format,
-                               const std::vector<std::pair<std::string, Tensor>>& entries,
+                               std::vector<std::pair<std::string, Tensor>> entries,
                                std::vector<std::pair<std::string, std::string>> meta) {
     Document doc;
     doc.path = path;
@@ -87,6 +135,7 @@ Document document_from_entries(const std::string& path, const std::string& forma
     doc.metadata = std::move(meta);
     std::vector<std::pair<std::string, std::string>> kinds, types;
     bool declared = parse_nnscope_meta(path, doc.metadata, kinds, types);
+    if (!declared && format != "safetensors-index") sort_like_state_dict(entries);
     try {
         doc.root = tree_from_state_dict(entries, declared ? &kinds : nullptr, declared ? &types : nullptr);
     } catch (const FormatError&) {

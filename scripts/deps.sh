@@ -1,0 +1,28 @@
+# deps.sh: sourced by scripts/run and scripts/test. Installs the Debian packages nnscope
+# needs, only those missing, so a second run costs a dpkg query and nothing else.
+NNSCOPE_PACKAGES=(
+  cmake g++ make ccache pkg-config
+  qt6-base-dev libqcustomplot-dev libqcustomplot2.1-qt6   # the window and Qt Test
+  nlohmann-json3-dev                                      # all JSON
+  libopenblas-dev                                         # CPU matrix products
+  python3 python3-torch                                   # the reference, tests only
+)
+
+nnscope_install_deps() {
+  local missing=()
+  for p in "${NNSCOPE_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "nnscope: installing ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+nnscope_build() {
+  local dir="$1"; shift
+  cmake -S "$NNSCOPE_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  cmake --build "$dir" -j2
+}

@@ -1,0 +1,136 @@
+// test_ui.cpp: the window headless (QT_QPA_PLATFORM=offscreen): the tree model passes
+// QAbstractItemModelTester on every example, rows carry the right kinds, the legend
+// toggles and the filter box hide what they should, selection fills the inspector, and a
+// failed open leaves the model exactly as it was.
+#include "../test_support.h"
+
+#include <QAbstractItemModelTester>
+#include <QCheckBox>
+#include <QLineEdit>
+#include <QTreeView>
+
+#include "examples.h"
+#include "inspector_panel.h"
+#include "main_window.h"
+#include "module_tree_model.h"
+
+using namespace nnscope;
+using namespace nnscope::ui;
+
+namespace {
+// Every visible row's full name, depth first.
+QStringList visible_names(QAbstractItemModel* m, const QModelIndex& parent = {}) {
+    QStringList out;
+    for (int r = 0; r < m->rowCount(parent); ++r) {
+        QModelIndex i = m->index(r, 0, parent);
+        out << i.data(ModuleTreeModel::FullNameRole).toString();
+        out << visible_names(m, i);
+    }
+    return out;
+}
+
+std::string state_hash(Module& m) {
+    std::string h;
+    for (const auto& [k, v] : m.state_dict().tensors) {
+        h += k + shape_str(v.shape());
+        for (double x : v.to_doubles()) h += std::to_string(x) + ",";
+    }
+    return h;
+}
+} // namespace
+
+class TestUi : public QObject {
+    Q_OBJECT
+private slots:
+    void model_passes_qt_model_tester() {
+        for (const auto& ex : builtin_examples()) {
+            ModuleTreeModel model;
+            QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+            model.set_root(open_example(ex.name).root);
+            ModuleTreeFilter filter;
+            filter.setSourceModel(&model);
+            QAbstractItemModelTester tester2(&filter, QAbstractItemModelTester::FailureReportingMode::QtTest);
+            filter.setFilterFixedString("running");
+            filter.set_style_visible(SlotStyle::Parameter, false);
+            model.refresh();
+        }
+    }
+
+    void rows_show_kinds_and_state_dict_membership() {
+        ModuleTreeModel model;
+        model.set_root(open_example("plain-attribute").root);
+        auto cell = [&](const QString& name, int col) { return model.index(model.index_of(name).row(), col, model.index_of(name).parent()).data().toString(); };
+        QCOMPARE(cell("my_param", ModuleTreeModel::KindCol), QString("parameter"));
+        QCOMPARE(cell("my_buffer", ModuleTreeModel::KindCol), QString("buffer"));
+        QCOMPARE(cell("my_tensor", ModuleTreeModel::KindCol), QString("attribute (not registered)"));
+        QCOMPARE(cell("my_param", ModuleTreeModel::InStateDictCol), QString("yes"));
+        QCOMPARE(cell("my_tensor", ModuleTreeModel::InStateDictCol), QString("no"));
+        QCOMPARE(cell("my_param", ModuleTreeModel::RequiresGradCol), QString("yes"));
+        // Children of the root come in PyTorch's order: parameters, buffers, attributes.
+        QCOMPARE(visible_names(&model), QStringList({"", "my_param", "my_buffer", "my_tensor"}));
+
+        // Non-persistent buffers are marked, and cells read the live tensor.
+        auto root = std::make_shared<Module>("M");
+        root->register_buffer("scratch", zeros({2}), false);
+        model.set_root(root);
+        QModelIndex i = model.index_of("scratch");
+        QCOMPARE(model.index(i.row(), ModuleTreeModel::KindCol, i.parent()).data().toString(), QString("buffer (not in state_dict)"));
+        root->set_attr("scratch", zeros({5, 3}));
+        QCOMPARE(model.index(i.row(), ModuleTreeModel::ShapeCol, i.parent()).data().toString(), QString("[5, 3]"));
+    }
+
+    void legend_and_filter_hide_rows() {
+        MainWindow w;
+        QVERIFY(w.open_builtin_example("mlp-batchnorm"));
+        w.show();
+        QAbstractItemModel* view_model = w.tree_view()->model();
+        QCOMPARE(visible_names(view_model).size(), 1 + 7 + 16);
+        auto* params = w.findChild<QCheckBox*>("legend_" + QString::number(int(SlotStyle::Parameter)));
+        QVERIFY(params);
+        QTest::mouseClick(params, Qt::LeftButton, {}, QPoint(5, params->height() / 2));
+        QVERIFY(!params->isChecked());
+        QStringList names = visible_names(view_model);
+        QCOMPARE(names.size(), 1 + 7 + 6); // only the six buffers are left
+        QVERIFY(names.contains("4.running_var"));
+        QVERIFY(!names.contains("0.weight"));
+        QTest::mouseClick(params, Qt::LeftButton, {}, QPoint(5, params->height() / 2));
+        auto* edit = w.findChild<QLineEdit*>();
+        QTest::keyClicks(edit, "num_batches");
+        QCOMPARE(visible_names(view_model), QStringList({"", "1", "1.num_batches_tracked", "4", "4.num_batches_tracked"}));
+    }
+
+    void selection_fills_inspector() {
+        MainWindow w;
+        QVERIFY(w.open_builtin_example("parameter-vs-buffer"));
+        w.show();
+        QModelIndex src = w.tree_model()->index_of("running_var");
+        auto* proxy = static_cast<QSortFilterProxyModel*>(w.tree_view()->model());
+        w.tree_view()->setCurrentIndex(proxy->mapFromSource(src));
+        QString text = w.inspector()->details_text();
+        QVERIFY2(text.startsWith("running_var\n"), qPrintable(text));
+        QVERIFY(text.contains("tensor([1., 1., 1.])"));
+        QVERIFY(text.contains("1 / 1")); // min / max
+        QVERIFY(w.status_text().contains("parameters: 2 (12 elements)"));
+        QVERIFY(w.status_text().contains("buffers: 2 (6 elements)"));
+    }
+
+    void failed_open_keeps_the_model() {
+        MainWindow w;
+        QVERIFY(w.open_builtin_example("mlp-batchnorm"));
+        std::string before = state_hash(*w.document().root);
+        QString bad = QString::fromStdString(test::fixtures_dir()) + "/bad/bad_header_too_small.safetensors";
+        QVERIFY(!w.open_path(bad));
+        QVERIFY(w.last_error().contains("header too small"));
+        QCOMPARE(state_hash(*w.document().root), before);
+        QCOMPARE(QString::fromStdString(w.document().path), QString("example:mlp-batchnorm"));
+        QVERIFY(!w.open_builtin_example("no-such-example"));
+        QCOMPARE(state_hash(*w.document().root), before);
+        // Opening a real file replaces the model, and the tree follows.
+        QVERIFY(w.open_path(QString::fromStdString(test::fixtures_dir()) + "/mlp_torch.safetensors"));
+        QVERIFY(w.status_text().contains("kinds inferred"));
+        QVERIFY(w.tree_model()->index_of("1.running_mean").isValid());
+    }
+};
+
+QTEST_MAIN(TestUi)
+#include "test_ui.moc"
