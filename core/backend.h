@@ -46,7 +46,8 @@ struct Scalar {
 };
 
 enum class BinaryOp { Add, Sub, Mul, Div, Maximum, Minimum, Pow };
-enum class UnaryOp { Neg, Abs, Sqrt, Exp, Log, Relu, Sigmoid, Tanh };
+enum class UnaryOp { Neg, Abs, Sqrt, Exp, Log, Relu, Sigmoid, Tanh, Erf, Step, Sign };
+// Step: 1 where x > 0, else 0 (ReLU's derivative).
 // Reductions over the trailing `reduce_ndim` dims of the source view.
 enum class ReduceOp { Sum, Mean, Var, Min, Max, Norm2, CountNaN, CountInf };
 
@@ -78,6 +79,18 @@ public:
                         int reduce_ndim, int64_t correction) = 0;
     // C = A(m,k) @ B(k,n), 2-D views with arbitrary strides, float32/float64.
     virtual void matmul(const TensorView& c, const TensorView& a, const TensorView& b) = 0;
+    // dst(N, D) = table(V, D)[index(N)]: embedding lookup; indices already checked.
+    virtual void index_select_rows(const TensorView& dst, const TensorView& table, const TensorView& index) = 0;
+    // dst(V, D)[index[i]] += src(N, D)[i]: the embedding gradient.
+    virtual void index_add_rows(const TensorView& dst, const TensorView& index, const TensorView& src) = 0;
+    // Convolution geometry for im2col / col2im.
+    struct ConvGeometry {
+        int64_t kh, kw, sh, sw, ph, pw, dh, dw, oh, ow;
+    };
+    // cols(N, C*kh*kw, oh*ow) from x(N, C, H, W), zero padding; both contiguous.
+    virtual void im2col(const TensorView& cols, const TensorView& x, const ConvGeometry& g) = 0;
+    // dx(N, C, H, W) += the columns folded back: im2col's adjoint.
+    virtual void col2im(const TensorView& dx, const TensorView& cols, const ConvGeometry& g) = 0;
 };
 
 } // namespace nnscope

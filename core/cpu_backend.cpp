@@ -141,6 +141,9 @@ double apply_unary(UnaryOp op, double x) {
     case UnaryOp::Relu: return x > 0 ? x : (std::isnan(x) ? x : 0.0);
     case UnaryOp::Sigmoid: return 1.0 / (1.0 + std::exp(-x));
     case UnaryOp::Tanh: return std::tanh(x);
+    case UnaryOp::Erf: return std::erf(x);
+    case UnaryOp::Step: return x > 0 ? 1.0 : 0.0;
+    case UnaryOp::Sign: return x > 0 ? 1.0 : x < 0 ? -1.0 : (std::isnan(x) ? x : 0.0);
     }
     return x;
 }
@@ -385,6 +388,75 @@ public:
             cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0,
                         static_cast<const double*>(a.data), lda, static_cast<const double*>(b.data), ldb, 0.0,
                         static_cast<double*>(c.data), ldc);
+    }
+
+    void index_select_rows(const TensorView& dst, const TensorView& table, const TensorView& index) override {
+        const int64_t n = dst.shape[0], d = dst.shape[1];
+        const size_t es = dtype_size(dst.dtype);
+        const char* idx = static_cast<const char*>(index.data);
+        for (int64_t i = 0; i < n; ++i) {
+            int64_t row = load_i(idx + i * index.strides[0] * int64_t(dtype_size(index.dtype)), index.dtype);
+            const char* src = static_cast<const char*>(table.data) + row * table.strides[0] * int64_t(es);
+            char* out = static_cast<char*>(dst.data) + i * dst.strides[0] * int64_t(es);
+            if (table.strides[1] == 1 && dst.strides[1] == 1) std::memcpy(out, src, size_t(d) * es);
+            else
+                for (int64_t j = 0; j < d; ++j)
+                    std::memcpy(out + j * dst.strides[1] * int64_t(es), src + j * table.strides[1] * int64_t(es), es);
+        }
+    }
+
+    void index_add_rows(const TensorView& dst, const TensorView& index, const TensorView& src) override {
+        const int64_t n = src.shape[0], d = src.shape[1];
+        const char* idx = static_cast<const char*>(index.data);
+        const size_t ds = dtype_size(dst.dtype), ss = dtype_size(src.dtype);
+        for (int64_t i = 0; i < n; ++i) {
+            int64_t row = load_i(idx + i * index.strides[0] * int64_t(dtype_size(index.dtype)), index.dtype);
+            for (int64_t j = 0; j < d; ++j) {
+                char* o = static_cast<char*>(dst.data) + (row * dst.strides[0] + j * dst.strides[1]) * int64_t(ds);
+                const char* x = static_cast<const char*>(src.data) + (i * src.strides[0] + j * src.strides[1]) * int64_t(ss);
+                store_f(o, dst.dtype, load_f(o, dst.dtype) + load_f(x, src.dtype));
+            }
+        }
+    }
+
+    // The loops of im2col and col2im share the index arithmetic; `fold` selects the direction.
+    template <bool fold, class T>
+    static void im2col_loop(T* cols, T* x, int64_t n, int64_t c, int64_t h, int64_t w, const ConvGeometry& g) {
+        const int64_t l = g.oh * g.ow, rows = c * g.kh * g.kw;
+        for (int64_t b = 0; b < n; ++b)
+            for (int64_t r = 0; r < rows; ++r) {
+                const int64_t ch = r / (g.kh * g.kw), ki = (r / g.kw) % g.kh, kj = r % g.kw;
+                T* crow = cols + (b * rows + r) * l;
+                T* xch = x + (b * c + ch) * h * w;
+                for (int64_t oy = 0; oy < g.oh; ++oy) {
+                    const int64_t iy = oy * g.sh - g.ph + ki * g.dh;
+                    for (int64_t ox = 0; ox < g.ow; ++ox) {
+                        const int64_t ix = ox * g.sw - g.pw + kj * g.dw;
+                        const bool inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
+                        if constexpr (fold) {
+                            if (inside) xch[iy * w + ix] += crow[oy * g.ow + ox];
+                        } else {
+                            crow[oy * g.ow + ox] = inside ? xch[iy * w + ix] : T(0);
+                        }
+                    }
+                }
+            }
+    }
+
+    void im2col(const TensorView& cols, const TensorView& x, const ConvGeometry& g) override {
+        const auto& s = x.shape;
+        if (x.dtype == DType::Float32)
+            im2col_loop<false>(static_cast<float*>(cols.data), static_cast<float*>(x.data), s[0], s[1], s[2], s[3], g);
+        else
+            im2col_loop<false>(static_cast<double*>(cols.data), static_cast<double*>(x.data), s[0], s[1], s[2], s[3], g);
+    }
+
+    void col2im(const TensorView& dx, const TensorView& cols, const ConvGeometry& g) override {
+        const auto& s = dx.shape;
+        if (dx.dtype == DType::Float32)
+            im2col_loop<true>(static_cast<float*>(cols.data), static_cast<float*>(dx.data), s[0], s[1], s[2], s[3], g);
+        else
+            im2col_loop<true>(static_cast<double*>(cols.data), static_cast<double*>(dx.data), s[0], s[1], s[2], s[3], g);
     }
 
 private:

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <set>
 
+#include "autograd.h"
 #include "errors.h"
 
 namespace nnscope {
@@ -355,7 +356,8 @@ LoadResult Module::load_state_dict(const StateDict& state_dict, bool strict) {
         throw Error(msg);
     }
     // All checks passed. Copy through host-staged temporaries first so that a failure in
-    // any conversion leaves the model untouched, then commit.
+    // any conversion leaves the model untouched, then commit (not recorded by autograd).
+    NoGradGuard no_grad;
     std::vector<Tensor> staged;
     staged.reserve(copies.size());
     for (auto& [dst, src] : copies) {

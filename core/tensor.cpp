@@ -7,6 +7,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "autograd.h"
 #include "errors.h"
 #include "tensor_format.h"
 
@@ -53,6 +54,13 @@ std::shared_ptr<TensorImpl> make_impl(const Shape& shape, DType dtype, const Dev
     impl->strides = contiguous_strides(shape);
     impl->dtype = dtype;
     return impl;
+}
+
+// Records a view's backward (how the view's gradient maps onto its base's shape).
+Tensor record_view(Tensor out, const Tensor& in, const char* name, std::function<Tensor(const Tensor&)> f) {
+    if (autograd::should_record({&in}))
+        autograd::record(out, name, {in}, [f](const Tensor& g) { return std::vector<Tensor>{f(g)}; });
+    return out;
 }
 
 // A view sharing `base`'s storage with new geometry.
@@ -137,6 +145,38 @@ TensorView broadcast_view(const Tensor& t, const Shape& shape) {
     return v;
 }
 
+// Backward of a binary op; gradients are summed back over broadcast dimensions.
+void record_binary(BinaryOp op, Tensor& out, const Tensor& a, const Tensor& b) {
+    using autograd::sum_to;
+    Tensor ad = a.detach(), bd = b.detach(), od = out.detach();
+    const Shape as = a.shape(), bs = b.shape();
+    const char* names[] = {"AddBackward0", "SubBackward0", "MulBackward0", "DivBackward0", "MaximumBackward0",
+                           "MinimumBackward0", "PowBackward1"};
+    Node::BackwardFn fn;
+    switch (op) {
+    case BinaryOp::Add: fn = [as, bs](const Tensor& g) { return std::vector<Tensor>{sum_to(g, as), sum_to(g, bs)}; }; break;
+    case BinaryOp::Sub: fn = [as, bs](const Tensor& g) { return std::vector<Tensor>{sum_to(g, as), sum_to(g.neg(), bs)}; }; break;
+    case BinaryOp::Mul:
+        fn = [ad, bd, as, bs](const Tensor& g) { return std::vector<Tensor>{sum_to(g.mul(bd), as), sum_to(g.mul(ad), bs)}; };
+        break;
+    case BinaryOp::Div:
+        fn = [ad, bd, as, bs](const Tensor& g) {
+            return std::vector<Tensor>{sum_to(g.div(bd), as), sum_to(g.neg().mul(ad).div(bd.mul(bd)), bs)};
+        };
+        break;
+    case BinaryOp::Pow:
+        fn = [ad, bd, od, as, bs, b_req = b.requires_grad()](const Tensor& g) {
+            Tensor ga = sum_to(g.mul(bd).mul(ad.pow(bd.sub(Scalar(1)))), as);
+            Tensor gb = b_req ? sum_to(g.mul(od).mul(ad.log()), bs) : Tensor();
+            return std::vector<Tensor>{ga, gb};
+        };
+        break;
+    default:
+        throw Error(std::string(names[int(op)]) + ": autograd is not implemented for this op");
+    }
+    autograd::record(out, names[int(op)], {a, b}, std::move(fn));
+}
+
 Tensor binary_op(BinaryOp op, const Tensor& a, bool a_wrapped, const Tensor& b, bool b_wrapped) {
     check_same_device(a, b);
     DType compute = result_type(a, a_wrapped, b, b_wrapped);
@@ -146,11 +186,15 @@ Tensor binary_op(BinaryOp op, const Tensor& a, bool a_wrapped, const Tensor& b, 
     Shape shape = broadcast_shapes(a.shape(), b.shape());
     Tensor out(make_impl(shape, compute, a.device()));
     backend_for(a.device()).binary(op, compute, out.view_desc(), broadcast_view(a, shape), broadcast_view(b, shape));
+    if (autograd::should_record({&a, &b})) record_binary(op, out, a, b);
     return out;
 }
 
 Tensor& binary_op_inplace(BinaryOp op, Tensor& self, const Tensor& b, bool b_wrapped) {
     check_same_device(self, b);
+    autograd::check_inplace(self);
+    if (autograd::should_record({&b}))
+        throw Error("in-place operations on tensors that are part of an autograd graph are not supported");
     DType compute = result_type(self, false, b, b_wrapped);
     if (op == BinaryOp::Div && !dtype_is_floating(compute)) compute = default_float_dtype;
     if (!can_cast(compute, self.dtype()))
@@ -171,6 +215,30 @@ Tensor unary_op(UnaryOp op, const Tensor& a) {
         throw Error("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.");
     Tensor out(make_impl(a.shape(), out_dtype, a.device()));
     backend_for(a.device()).unary(op, out.view_desc(), a.view_desc());
+    if (autograd::should_record({&a})) {
+        Tensor ad = a.detach(), od = out.detach();
+        const char* name = nullptr;
+        std::function<Tensor(const Tensor&)> f;
+        switch (op) {
+        case UnaryOp::Neg: name = "NegBackward0"; f = [](const Tensor& g) { return g.neg(); }; break;
+        case UnaryOp::Abs: name = "AbsBackward0"; f = [ad](const Tensor& g) { return g.mul(unary_op(UnaryOp::Sign, ad)); }; break;
+        case UnaryOp::Sqrt: name = "SqrtBackward0"; f = [od](const Tensor& g) { return g.div(od.mul(Scalar(2))); }; break;
+        case UnaryOp::Exp: name = "ExpBackward0"; f = [od](const Tensor& g) { return g.mul(od); }; break;
+        case UnaryOp::Log: name = "LogBackward0"; f = [ad](const Tensor& g) { return g.div(ad); }; break;
+        case UnaryOp::Relu: name = "ReluBackward0"; f = [od](const Tensor& g) { return g.mul(unary_op(UnaryOp::Step, od)); }; break;
+        case UnaryOp::Sigmoid:
+            name = "SigmoidBackward0";
+            f = [od](const Tensor& g) { return g.mul(od.mul(od.neg().add(Scalar(1)))); };
+            break;
+        case UnaryOp::Tanh: name = "TanhBackward0"; f = [od](const Tensor& g) { return g.mul(od.mul(od).neg().add(Scalar(1))); }; break;
+        case UnaryOp::Erf:
+            name = "ErfBackward0";
+            f = [ad](const Tensor& g) { return g.mul(ad.mul(ad).neg().exp().mul(Scalar(1.1283791670955126))); };
+            break;
+        default: throw Error("autograd is not implemented for this op");
+        }
+        autograd::record(out, name, {a}, [f](const Tensor& g) { return std::vector<Tensor>{f(g)}; });
+    }
     return out;
 }
 
@@ -194,9 +262,27 @@ Tensor reduce_op(ReduceOp op, const Tensor& a, std::vector<int64_t> dims, bool a
         kept_shape.push_back(reduced[size_t(d)] ? 1 : a.size(d));
         if (reduced[size_t(d)]) { perm.push_back(d); ++reduce_nd; }
     }
-    Tensor src = nd ? a.permute(perm) : a;
+    Tensor src = nd ? a.permute(perm).detach() : a.detach();
     Tensor out(make_impl(out_shape, out_dtype, a.device()));
     backend_for(a.device()).reduce(op, out.view_desc(), src.view_desc(), reduce_nd, correction);
+    if (autograd::should_record({&a}) && (op == ReduceOp::Sum || op == ReduceOp::Mean || op == ReduceOp::Var)) {
+        // The gradient of each output element spreads over the elements it reduced.
+        const Shape in_shape = a.shape();
+        const int64_t count = shape_numel(in_shape) / std::max<int64_t>(shape_numel(out_shape), 1);
+        Tensor ad = a.detach();
+        auto expand_back = [in_shape, kept_shape](const Tensor& g) { return g.reshape(kept_shape).expand(in_shape); };
+        std::vector<int64_t> rdims;
+        for (int64_t d = 0; d < nd; ++d)
+            if (reduced[size_t(d)]) rdims.push_back(d);
+        const char* name = op == ReduceOp::Sum ? "SumBackward1" : op == ReduceOp::Mean ? "MeanBackward1" : "VarBackward0";
+        autograd::record(out, name, {a}, [=](const Tensor& g) {
+            Tensor ge = expand_back(g);
+            if (op == ReduceOp::Sum) return std::vector<Tensor>{ge.contiguous()};
+            if (op == ReduceOp::Mean) return std::vector<Tensor>{ge.div(Scalar(double(count)))};
+            Tensor m = rdims.empty() ? ad : ad.mean(rdims, true);
+            return std::vector<Tensor>{ge.mul(ad.sub(m)).mul(Scalar(2.0 / double(count - correction)))};
+        });
+    }
     return keepdim ? out.view(kept_shape) : out;
 }
 
@@ -305,6 +391,9 @@ Tensor& Tensor::set_requires_grad(bool value) {
 }
 
 Tensor Tensor::grad() const { return Tensor(checked().grad); }
+bool Tensor::is_leaf() const { return !checked().grad_fn; }
+std::string Tensor::grad_fn_name() const { return checked().grad_fn ? checked().grad_fn->name : std::string(); }
+void Tensor::backward(const Tensor& grad) const { autograd::run_backward(*this, grad); }
 void Tensor::set_grad(const Tensor& g) { m_impl->grad = g.impl_ptr(); }
 
 void* Tensor::data_ptr() const {
@@ -380,14 +469,17 @@ Tensor Tensor::view(Shape new_shape) const {
     if (!compute_view_strides(t.shape, t.strides, new_shape, strides))
         throw Error("view size is not compatible with input tensor's size and stride (at least one dimension spans "
                     "across two contiguous subspaces). Use .reshape(...) instead.");
-    return make_view(t, new_shape, strides, t.offset);
+    return record_view(make_view(t, new_shape, strides, t.offset), *this, "ViewBackward0",
+                       [s = t.shape](const Tensor& g) { return g.reshape(s); });
 }
 
 Tensor Tensor::reshape(Shape new_shape) const {
     const auto& t = checked();
     new_shape = infer_size(std::move(new_shape), numel());
     Shape strides;
-    if (compute_view_strides(t.shape, t.strides, new_shape, strides)) return make_view(t, new_shape, strides, t.offset);
+    if (compute_view_strides(t.shape, t.strides, new_shape, strides))
+        return record_view(make_view(t, new_shape, strides, t.offset), *this, "ViewBackward0",
+                           [s = t.shape](const Tensor& g) { return g.reshape(s); });
     return contiguous().view(new_shape);
 }
 
@@ -404,7 +496,12 @@ Tensor Tensor::select(int64_t d, int64_t index) const {
     int64_t offset = t.offset + index * strides[size_t(d)];
     shape.erase(shape.begin() + d);
     strides.erase(strides.begin() + d);
-    return make_view(t, shape, strides, offset);
+    return record_view(make_view(t, shape, strides, offset), *this, "SelectBackward0",
+                       [s = t.shape, d, index, dt = t.dtype](const Tensor& g) {
+                           Tensor full = zeros(s, TensorOptions(dt).with_device(g.device()));
+                           full.select(d, index).copy_(g);
+                           return full;
+                       });
 }
 
 Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const {
@@ -417,7 +514,12 @@ Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const {
                          ") exceeds dimension size (" + std::to_string(n) + ").");
     Shape shape = t.shape;
     shape[size_t(d)] = length;
-    return make_view(t, shape, t.strides, t.offset + start * t.strides[size_t(d)]);
+    return record_view(make_view(t, shape, t.strides, t.offset + start * t.strides[size_t(d)]), *this,
+                       "SliceBackward0", [s = t.shape, d, start, length, dt = t.dtype](const Tensor& g) {
+                           Tensor full = zeros(s, TensorOptions(dt).with_device(g.device()));
+                           full.narrow(d, start, length).copy_(g);
+                           return full;
+                       });
 }
 
 Tensor Tensor::transpose(int64_t d0, int64_t d1) const {
@@ -428,7 +530,8 @@ Tensor Tensor::transpose(int64_t d0, int64_t d1) const {
     Shape shape = t.shape, strides = t.strides;
     std::swap(shape[size_t(d0)], shape[size_t(d1)]);
     std::swap(strides[size_t(d0)], strides[size_t(d1)]);
-    return make_view(t, shape, strides, t.offset);
+    return record_view(make_view(t, shape, strides, t.offset), *this, "TransposeBackward0",
+                       [d0, d1](const Tensor& g) { return g.transpose(d0, d1); });
 }
 
 Tensor Tensor::permute(const std::vector<int64_t>& dims) const {
@@ -446,7 +549,10 @@ Tensor Tensor::permute(const std::vector<int64_t>& dims) const {
         shape[i] = t.shape[size_t(d)];
         strides[i] = t.strides[size_t(d)];
     }
-    return make_view(t, shape, strides, t.offset);
+    std::vector<int64_t> inverse(dims.size());
+    for (size_t i = 0; i < dims.size(); ++i) inverse[size_t(wrap_dim(dims[i], dim()))] = int64_t(i);
+    return record_view(make_view(t, shape, strides, t.offset), *this, "PermuteBackward0",
+                       [inverse](const Tensor& g) { return g.permute(inverse); });
 }
 
 Tensor Tensor::expand(Shape new_shape) const {
@@ -470,7 +576,8 @@ Tensor Tensor::expand(Shape new_shape) const {
                         std::to_string(i) + ".  Target sizes: " + shape_str(new_shape) + ".  Tensor sizes: " +
                         shape_str(t.shape));
     }
-    return make_view(t, new_shape, strides, t.offset);
+    return record_view(make_view(t, new_shape, strides, t.offset), *this, "ExpandBackward0",
+                       [s = t.shape](const Tensor& g) { return autograd::sum_to(g, s); });
 }
 
 Tensor Tensor::unsqueeze(int64_t d) const {
@@ -480,7 +587,8 @@ Tensor Tensor::unsqueeze(int64_t d) const {
     int64_t stride = size_t(d) < shape.size() ? shape[size_t(d)] * strides[size_t(d)] : 1;
     shape.insert(shape.begin() + d, 1);
     strides.insert(strides.begin() + d, stride);
-    return make_view(t, shape, strides, t.offset);
+    return record_view(make_view(t, shape, strides, t.offset), *this, "UnsqueezeBackward0",
+                       [s = t.shape](const Tensor& g) { return g.reshape(s); });
 }
 
 Tensor Tensor::squeeze(int64_t d) const {
@@ -491,7 +599,8 @@ Tensor Tensor::squeeze(int64_t d) const {
     Shape shape = t.shape, strides = t.strides;
     shape.erase(shape.begin() + d);
     strides.erase(strides.begin() + d);
-    return make_view(t, shape, strides, t.offset);
+    return record_view(make_view(t, shape, strides, t.offset), *this, "SqueezeBackward1",
+                       [s = t.shape](const Tensor& g) { return g.reshape(s); });
 }
 
 Tensor Tensor::flatten(int64_t start, int64_t end) const {
@@ -519,8 +628,7 @@ Tensor Tensor::clone() const {
     const auto& t = checked();
     Tensor out(make_impl(t.shape, t.dtype, device()));
     backend_for(device()).copy(out.view_desc(), view_desc());
-    out.m_impl->requires_grad = false;
-    return out;
+    return record_view(out, *this, "CloneBackward0", [](const Tensor& g) { return g; });
 }
 
 Tensor Tensor::detach() const {
@@ -530,6 +638,7 @@ Tensor Tensor::detach() const {
 
 Tensor& Tensor::copy_(const Tensor& src) {
     const auto& t = checked();
+    autograd::check_inplace(*this);
     Shape shape = broadcast_shapes(t.shape, src.shape());
     if (shape != t.shape)
         throw Error("output with shape " + shape_str(t.shape) + " doesn't match the broadcast shape " +
@@ -553,7 +662,7 @@ Tensor Tensor::to(DType dtype) const {
     if (this->dtype() == dtype) return *this;
     Tensor out(make_impl(shape(), dtype, device()));
     backend_for(device()).copy(out.view_desc(), view_desc());
-    return out;
+    return record_view(out, *this, "ToCopyBackward0", [d = this->dtype()](const Tensor& g) { return g.to(d); });
 }
 
 Tensor Tensor::to(const Device& d) const {
@@ -565,6 +674,7 @@ Tensor Tensor::to(const Device& d) const {
 
 Tensor& Tensor::fill_(Scalar value) {
     checked();
+    autograd::check_inplace(*this);
     backend_for(device()).fill(view_desc(), value);
     return *this;
 }
@@ -599,6 +709,7 @@ Tensor Tensor::log() const { return unary_op(UnaryOp::Log, *this); }
 Tensor Tensor::relu() const { return unary_op(UnaryOp::Relu, *this); }
 Tensor Tensor::sigmoid() const { return unary_op(UnaryOp::Sigmoid, *this); }
 Tensor Tensor::tanh() const { return unary_op(UnaryOp::Tanh, *this); }
+Tensor Tensor::erf() const { return unary_op(UnaryOp::Erf, *this); }
 
 Tensor Tensor::matmul(const Tensor& o) const {
     check_same_device(*this, o);
@@ -626,10 +737,19 @@ Tensor Tensor::matmul(const Tensor& o) const {
         if (a.size(1) == 0) c.zero_();
         else backend_for(device()).matmul(c.view_desc(), a.view_desc(), b.view_desc());
     }
-    if (dim() == 1 && o.dim() == 1) return c.view({});
-    if (dim() == 1) return c.squeeze(0);
-    if (o.dim() == 1) return c.squeeze(1);
-    return c;
+    Tensor out = dim() == 1 && o.dim() == 1 ? c.view({}) : dim() == 1 ? c.squeeze(0) : o.dim() == 1 ? c.squeeze(1) : c;
+    out = out.detach(); // the views above were not recorded (c has no grad_fn); make it a fresh result
+    if (autograd::should_record({this, &o})) {
+        Tensor ad = detach(), bd = o.detach();
+        autograd::record(out, "MmBackward0", {*this, o}, [ad, bd](const Tensor& g) {
+            // Lift 1-D operands to matrices, take the 2-D gradients, drop the added dims.
+            Tensor a2 = ad.dim() == 1 ? ad.unsqueeze(0) : ad, b2 = bd.dim() == 1 ? bd.unsqueeze(1) : bd;
+            Tensor g2 = g.reshape({a2.size(0), b2.size(1)});
+            Tensor ga = g2.matmul(b2.t()), gb = a2.t().matmul(g2);
+            return std::vector<Tensor>{ga.reshape(ad.shape()), gb.reshape(bd.shape())};
+        });
+    }
+    return out;
 }
 
 // --- reductions ------------------------------------------------------------------------------------
@@ -799,6 +919,92 @@ Tensor make_parameter(const Tensor& data, bool requires_grad) {
     p.impl()->is_parameter = true;
     if (requires_grad) p.set_requires_grad(true);
     return p;
+}
+
+} // namespace nnscope
+
+// --- gathers and concatenation ------------------------------------------------------------------
+
+namespace nnscope {
+
+Tensor Tensor::amax(const std::vector<int64_t>& dims, bool keepdim) const {
+    if (numel() == 0) throw Error("amax(): Expected reduction dim to be specified for input.numel() == 0.");
+    NoGradGuard no_grad;
+    return reduce_op(ReduceOp::Max, *this, dims, dims.empty(), keepdim, 0, dtype());
+}
+
+Tensor Tensor::index_select_rows(const Tensor& index) const {
+    const auto& t = checked();
+    if (dim() != 2) throw Error("index_select_rows: expected a 2-D table, got " + std::to_string(dim()) + "-D");
+    if (index.dtype() != DType::Int64 && index.dtype() != DType::Int32)
+        throw Error("Expected tensor for argument #1 'indices' to have one of the following scalar types: Long, Int; "
+                    "but got " + dtype_legacy_type_name(index.dtype(), false) + " instead (while checking arguments for embedding)");
+    check_same_device(*this, index);
+    Tensor flat = index.reshape({index.numel()}).contiguous();
+    for (int64_t v : flat.to_int64s())
+        if (v < 0 || v >= t.shape[0]) throw IndexError("index out of range in self");
+    Tensor out(make_impl({flat.numel(), t.shape[1]}, t.dtype, device()));
+    backend_for(device()).index_select_rows(out.view_desc(), view_desc(), flat.view_desc());
+    if (autograd::should_record({this})) {
+        const Shape table_shape = t.shape;
+        const DType dt = t.dtype;
+        autograd::record(out, "EmbeddingBackward0", {*this}, [flat, table_shape, dt](const Tensor& g) {
+            Tensor grad = zeros(table_shape, TensorOptions(dt).with_device(g.device()));
+            backend_for(g.device()).index_add_rows(grad.view_desc(), flat.view_desc(), g.contiguous().view_desc());
+            return std::vector<Tensor>{grad};
+        });
+    }
+    Shape out_shape = index.shape();
+    out_shape.push_back(t.shape[1]);
+    return out.reshape(out_shape);
+}
+
+Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
+    if (tensors.empty()) throw Error("torch.cat(): expected a non-empty list of Tensors");
+    const Tensor& first = tensors[0];
+    dim = wrap_dim(dim, first.dim());
+    Shape shape = first.shape();
+    int64_t total = 0;
+    DType dtype = first.dtype();
+    for (size_t i = 0; i < tensors.size(); ++i) {
+        const Tensor& t = tensors[i];
+        check_same_device(first, t);
+        if (t.dim() != first.dim())
+            throw Error("Tensors must have same number of dimensions: got " + std::to_string(first.dim()) + " and " +
+                        std::to_string(t.dim()));
+        for (int64_t d = 0; d < t.dim(); ++d)
+            if (d != dim && t.size(d) != first.size(d))
+                throw Error("Sizes of tensors must match except in dimension " + std::to_string(dim) + ". Expected size " +
+                            std::to_string(first.size(d)) + " but got size " + std::to_string(t.size(d)) +
+                            " for tensor number " + std::to_string(i) + " in the list.");
+        total += t.size(dim);
+        dtype = promote_types(dtype, t.dtype());
+    }
+    shape[size_t(dim)] = total;
+    Tensor out(make_impl(shape, dtype, first.device()));
+    std::vector<int64_t> sizes;
+    {
+        NoGradGuard no_grad;
+        int64_t at = 0;
+        for (const Tensor& t : tensors) {
+            out.narrow(dim, at, t.size(dim)).copy_(t);
+            at += t.size(dim);
+            sizes.push_back(t.size(dim));
+        }
+    }
+    bool record = false;
+    for (const Tensor& t : tensors) record = record || autograd::should_record({&t});
+    if (record)
+        autograd::record(out, "CatBackward0", tensors, [dim, sizes](const Tensor& g) {
+            std::vector<Tensor> grads;
+            int64_t at = 0;
+            for (int64_t s : sizes) {
+                grads.push_back(g.narrow(dim, at, s));
+                at += s;
+            }
+            return grads;
+        });
+    return out;
 }
 
 } // namespace nnscope

@@ -19,6 +19,7 @@
 namespace nnscope {
 
 using Shape = std::vector<int64_t>;
+struct Node; // autograd.h
 
 // Bytes on one device. The backend that allocated them frees them, unless they belong to
 // something else (a memory-mapped file), which `keepalive` holds open.
@@ -42,6 +43,7 @@ struct TensorImpl {
     bool requires_grad = false;
     bool is_parameter = false; // nn.Parameter rather than a plain tensor
     std::shared_ptr<TensorImpl> grad;
+    std::shared_ptr<Node> grad_fn; // the op that made it, when recorded by autograd
 };
 
 struct TensorOptions {
@@ -85,6 +87,10 @@ public:
     bool is_parameter() const;
     Tensor grad() const;
     void set_grad(const Tensor& grad);
+    bool is_leaf() const; // no grad_fn: made by the user, not by a recorded op
+    std::string grad_fn_name() const; // "AddBackward0", or "" for a leaf
+    // Accumulates d(this)/d(leaf) * grad into every leaf's .grad (autograd.h).
+    void backward(const Tensor& grad = {}) const;
 
     // Host pointer to the first element; throws DeviceError for a tensor not on the CPU.
     void* data_ptr() const;
@@ -144,6 +150,8 @@ public:
     Tensor relu() const;
     Tensor sigmoid() const;
     Tensor tanh() const;
+    Tensor erf() const;
+    Tensor square() const { return mul(*this); }
     Tensor matmul(const Tensor& o) const; // 1-D and 2-D operands, float32/float64
 
     // --- reductions (0-dim results); dims versions keep or drop the reduced dims
@@ -158,6 +166,10 @@ public:
     Tensor mean(const std::vector<int64_t>& dims, bool keepdim = false) const;
     Tensor var(const std::vector<int64_t>& dims, int64_t correction = 1,
                bool keepdim = false) const;
+    // Largest element along dims (PyTorch's amax); never recorded by autograd.
+    Tensor amax(const std::vector<int64_t>& dims, bool keepdim = false) const;
+    // Rows of a 2-D table picked by an int64 index tensor of any shape: embedding lookup.
+    Tensor index_select_rows(const Tensor& index) const;
     int64_t count_nan() const;
     int64_t count_inf() const;
 
@@ -205,6 +217,8 @@ Tensor from_host_bytes(const void* data, size_t nbytes, const Shape& shape, DTyp
 // A CPU tensor whose bytes live in memory owned by `keepalive` (a mapped file): no copy.
 Tensor from_external(void* data, const Shape& shape, DType dtype,
                      std::shared_ptr<void> keepalive);
+// torch.cat along `dim`; every tensor has the same shape except along `dim`.
+Tensor cat(const std::vector<Tensor>& tensors, int64_t dim);
 // Wraps a plain tensor as an nn.Parameter (shares storage).
 Tensor make_parameter(const Tensor& data, bool requires_grad = true);
 

@@ -29,6 +29,20 @@ std::string py_float(double v) {
 std::string pair_str(const std::array<int64_t, 2>& p) {
     return "(" + std::to_string(p[0]) + ", " + std::to_string(p[1]) + ")";
 }
+// Linear's and Conv2d's reset_parameters(): kaiming_uniform_(a=sqrt(5)) on the weight
+// reduces to U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the bias uses the same bound.
+void register_weight_and_bias(Module& m, const Shape& weight_shape, int64_t fan_in, bool bias, Generator& gen) {
+    double bound = fan_in > 0 ? 1.0 / std::sqrt(double(fan_in)) : 0.0;
+    Tensor w = empty(weight_shape);
+    uniform_(w, -bound, bound, gen);
+    m.register_parameter("weight", w);
+    Tensor b;
+    if (bias) {
+        b = empty({weight_shape[0]});
+        uniform_(b, -bound, bound, gen);
+    }
+    m.register_parameter("bias", b);
+}
 void require_positive(int64_t v, const char* what) {
     if (v <= 0) throw ValueError(std::string(what) + " must be a positive integer, got " + std::to_string(v));
 }
@@ -41,18 +55,7 @@ void Sequential::append(ModulePtr m, const std::string& name) {
 Linear::Linear(int64_t in, int64_t out, bool bias, Generator& gen)
     : Module("Linear"), in_features(in), out_features(out) {
     if (in < 0 || out < 0) throw Error("Trying to create tensor with negative dimension");
-    // kaiming_uniform_(a=sqrt(5)) reduces to U(-1/sqrt(in), 1/sqrt(in)); so does the bias.
-    double bound = in > 0 ? 1.0 / std::sqrt(double(in)) : 0.0;
-    Tensor w = empty({out, in}); // (out_features, in_features)
-    uniform_(w, -bound, bound, gen);
-    register_parameter("weight", w);
-    if (bias) {
-        Tensor b = empty({out});
-        uniform_(b, -bound, bound, gen);
-        register_parameter("bias", b);
-    } else {
-        register_parameter("bias", Tensor());
-    }
+    register_weight_and_bias(*this, {out, in}, in, bias, gen); // (out_features, in_features)
 }
 
 std::string Linear::extra_repr() const {
@@ -130,19 +133,8 @@ Conv2d::Conv2d(int64_t in, int64_t out, std::array<int64_t, 2> k, std::array<int
     if (g <= 0) throw ValueError("groups must be a positive integer");
     if (in % g != 0) throw ValueError("in_channels must be divisible by groups");
     if (out % g != 0) throw ValueError("out_channels must be divisible by groups");
-    // (out_channels, in_channels / groups, kH, kW); kaiming_uniform(a=sqrt(5)) -> 1/sqrt(fan_in)
-    int64_t fan_in = in / g * k[0] * k[1];
-    double bound = fan_in > 0 ? 1.0 / std::sqrt(double(fan_in)) : 0.0;
-    Tensor w = empty({out, in / g, k[0], k[1]});
-    uniform_(w, -bound, bound, gen);
-    register_parameter("weight", w);
-    if (bias) {
-        Tensor b = empty({out});
-        uniform_(b, -bound, bound, gen);
-        register_parameter("bias", b);
-    } else {
-        register_parameter("bias", Tensor());
-    }
+    // (out_channels, in_channels / groups, kH, kW)
+    register_weight_and_bias(*this, {out, in / g, k[0], k[1]}, in / g * k[0] * k[1], bias, gen);
 }
 
 std::string Conv2d::extra_repr() const {
