@@ -38,6 +38,11 @@ public:
     using Error::Error;
     const char* kind() const noexcept override { return "AttributeError"; }
 };
+class NotImplementedError : public Error {
+public:
+    using Error::Error;
+    const char* kind() const noexcept override { return "NotImplementedError"; }
+};
 class IndexError : public Error {
 public:
     using Error::Error;

@@ -369,6 +369,11 @@ LoadResult Module::load_state_dict(const StateDict& state_dict, bool strict) {
     return result;
 }
 
+Tensor Module::forward(const Tensor&) {
+    throw NotImplementedError("Module [" + (m_type_name.empty() ? std::string("Module") : m_type_name) +
+                              "] is missing the required \"forward\" function");
+}
+
 // --- modes and devices -----------------------------------------------------------------------------
 
 void Module::train(bool mode) {

@@ -122,6 +122,15 @@ public:
     // floating point or complex dtypes" otherwise).
     void to(DType dtype);
 
+    // --- running
+    // The forward pass. Modules without one (custom modules declared in a spec, trees
+    // rebuilt from bare state dicts) are inspect-only: forward() raises PyTorch's
+    // NotImplementedError text.
+    virtual bool has_forward() const { return false; }
+    virtual Tensor forward(const Tensor& x);
+    // True when forward() can run: this module and every module it calls have one.
+    virtual bool runnable() const { return has_forward(); }
+
     // State-dict version of this module type (BatchNorm: 2), PyTorch's `_version`.
     virtual int version() const { return 1; }
     // "in_features=6, out_features=16, bias=True"

@@ -186,7 +186,8 @@ Tensor binary_op(BinaryOp op, const Tensor& a, bool a_wrapped, const Tensor& b, 
     Shape shape = broadcast_shapes(a.shape(), b.shape());
     Tensor out(make_impl(shape, compute, a.device()));
     backend_for(a.device()).binary(op, compute, out.view_desc(), broadcast_view(a, shape), broadcast_view(b, shape));
-    if (autograd::should_record({&a, &b})) record_binary(op, out, a, b);
+    // A wrapped Python number takes the result's dtype, so backward stays in that dtype.
+    if (autograd::should_record({&a, &b})) record_binary(op, out, a, b_wrapped ? b.to(compute) : b);
     return out;
 }
 
@@ -435,7 +436,7 @@ Shape infer_size(Shape shape, int64_t numel) {
 // or false when a dimension would span two non-contiguous chunks.
 bool compute_view_strides(const Shape& shape, const Shape& strides, const Shape& new_shape, Shape& out) {
     out.assign(new_shape.size(), 0);
-    if (shape_numel(shape) == 0) {
+    if (shape_numel(shape) == 0 || shape.empty()) { // empty or 0-dim: any shape of that size is a view
         out = contiguous_strides(new_shape);
         return true;
     }

@@ -47,5 +47,6 @@ int cmd_show(Args args);
 int cmd_convert(Args args);
 int cmd_diff(Args args);
 int cmd_examples(Args args);
+int cmd_run(const std::vector<std::string>& argv);
 
 } // namespace nnscope::cli

@@ -16,6 +16,10 @@ const char* k_usage =
     "  convert IN OUT               rewrite a state dict (output format by extension)\n"
     "  diff A B [--json]            compare two state dicts key by key\n"
     "  examples [--json]            list the built-in examples\n"
+    "  run SPEC --inputs FILE --steps N --mode train|eval --save OUT\n"
+    "      [--load SD] [--input-key x] [--target-key y] [--optimizer sgd:lr=0.05,momentum=0.9 | adam:lr=1e-3]\n"
+    "      [--loss mse|cross_entropy] [--device cpu] [--seed S] [--trace OUT.csv]\n"
+    "                               forward passes, or training steps with an optimizer\n"
     "\n"
     "FILE is a model spec (.json), a .safetensors file or a .safetensors.index.json;\n"
     "--example NAME stands for a built-in example wherever a FILE goes.\n"
@@ -37,6 +41,7 @@ int main(int argc, char** argv) {
         if (cmd == "convert") return cmd_convert(Args::parse(args, false));
         if (cmd == "diff") return cmd_diff(Args::parse(args));
         if (cmd == "examples") return cmd_examples(Args::parse(args));
+        if (cmd == "run") return cmd_run(args);
         throw UsageError("unknown command '" + cmd + "'");
     } catch (const UsageError& e) {
         std::cerr << "error: " << e.what() << "\n(run 'nnscope-cli --help' for usage)\n";

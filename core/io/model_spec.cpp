@@ -282,7 +282,9 @@ ModulePtr build_module(const Ctx& c0, const json& spec, int depth) {
                                          get_bool(c, spec, "bias", true), c.gen);
         } else if (type == "ReLU" || type == "Sigmoid" || type == "Tanh" || type == "Identity") {
             keys({});
-            m = std::make_shared<Stateless>(type);
+            using Op = Stateless::Op;
+            Op op = type == "ReLU" ? Op::ReLU : type == "Sigmoid" ? Op::Sigmoid : type == "Tanh" ? Op::Tanh : Op::Identity;
+            m = std::make_shared<Stateless>(op, type);
         } else if (type == "GELU") {
             keys({"approximate"});
             std::string approx = "none";
@@ -291,22 +293,36 @@ ModulePtr build_module(const Ctx& c0, const json& spec, int depth) {
                     c.fail("'approximate' must be \"none\" or \"tanh\"");
                 approx = a->get<std::string>();
             }
-            m = std::make_shared<Stateless>(type, "approximate='" + approx + "'");
+            auto s = std::make_shared<Stateless>(Stateless::Op::GELU, type, "approximate='" + approx + "'");
+            s->tanh_approximation = approx == "tanh";
+            m = s;
         } else if (type == "Flatten") {
             keys({"start_dim", "end_dim"});
-            m = std::make_shared<Stateless>(type, "start_dim=" + std::to_string(get_int(c, spec, "start_dim", 1)) +
-                                                      ", end_dim=" + std::to_string(get_int(c, spec, "end_dim", -1)));
+            int64_t start = get_int(c, spec, "start_dim", 1), end = get_int(c, spec, "end_dim", -1);
+            auto s = std::make_shared<Stateless>(Stateless::Op::Flatten, type,
+                                                 "start_dim=" + std::to_string(start) + ", end_dim=" + std::to_string(end));
+            s->start_dim = start;
+            s->end_dim = end;
+            m = s;
         } else if (type == "Dropout") {
             keys({"p", "seed"});
             double p = get_double(c, spec, "p", 0.5);
             if (p < 0 || p > 1) c.fail("dropout probability has to be between 0 and 1, but got " + std::to_string(p));
             char buf[64];
             std::snprintf(buf, sizeof buf, "p=%g, inplace=False", p);
-            m = std::make_shared<Stateless>(type, buf);
+            auto s = std::make_shared<Stateless>(Stateless::Op::Dropout, type, buf);
+            s->p = p;
+            const json* seed = get(spec, "seed");
+            if (seed && !seed->is_number_unsigned()) c.fail("'seed' must be a non-negative integer");
+            s->gen.manual_seed(seed ? seed->get<uint64_t>() : 0);
+            m = s;
         } else if (type == "Softmax" || type == "LogSoftmax") {
             keys({"dim"});
             auto dim = get_opt_int(c, spec, "dim");
-            m = std::make_shared<Stateless>(type, "dim=" + (dim ? std::to_string(*dim) : std::string("None")));
+            auto s = std::make_shared<Stateless>(type == "Softmax" ? Stateless::Op::Softmax : Stateless::Op::LogSoftmax, type,
+                                                 "dim=" + (dim ? std::to_string(*dim) : std::string("None")));
+            s->dim = dim;
+            m = s;
         } else if (type == "RunningAverage") {
             keys({});
             m = std::make_shared<RunningAverage>();
@@ -346,7 +362,7 @@ std::vector<std::string> spec_module_types() {
             "ExponentialMovingAverage", "Accumulator"};
 }
 
-ModelSpec parse_model_spec(const std::string& text, const std::string& path) {
+ModelSpec parse_model_spec(const std::string& text, const std::string& path, std::optional<uint64_t> seed_override) {
     json doc;
     try {
         doc = json::parse(text);
@@ -363,6 +379,7 @@ ModelSpec parse_model_spec(const std::string& text, const std::string& path) {
         if (!s->is_number_unsigned()) throw FormatError(path, "top level: 'seed' must be a non-negative integer");
         seed = s->get<uint64_t>();
     }
+    if (seed_override) seed = *seed_override;
     Generator gen(seed);
     Ctx c{path, "", gen};
     out.root = build_module(c, doc, 0);
@@ -372,12 +389,12 @@ ModelSpec parse_model_spec(const std::string& text, const std::string& path) {
     return out;
 }
 
-ModelSpec load_model_spec(const std::string& path) {
+ModelSpec load_model_spec(const std::string& path, std::optional<uint64_t> seed) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw FormatError(path, "cannot open: " + std::string(std::strerror(errno)));
     std::ostringstream ss;
     ss << in.rdbuf();
-    return parse_model_spec(ss.str(), path);
+    return parse_model_spec(ss.str(), path, seed);
 }
 
 } // namespace nnscope

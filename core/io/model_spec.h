@@ -10,6 +10,7 @@
 // the place in it ("children[1] (BatchNorm1d): ...").
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "../module.h"
@@ -23,9 +24,11 @@ struct ModelSpec {
     uint64_t seed = 0;
 };
 
-// Parses JSON text; `path` is only used in messages. Throws FormatError.
-ModelSpec parse_model_spec(const std::string& json_text, const std::string& path);
-ModelSpec load_model_spec(const std::string& path);
+// Parses JSON text; `path` is only used in messages. `seed` overrides the spec's own
+// initialisation seed. Throws FormatError.
+ModelSpec parse_model_spec(const std::string& json_text, const std::string& path,
+                           std::optional<uint64_t> seed = std::nullopt);
+ModelSpec load_model_spec(const std::string& path, std::optional<uint64_t> seed = std::nullopt);
 
 // The type names a spec may use, for `nnscope-cli examples` and error messages.
 std::vector<std::string> spec_module_types();

@@ -66,7 +66,7 @@ std::string Linear::extra_repr() const {
 BatchNorm::BatchNorm(std::string type, int64_t n, double eps_, std::optional<double> momentum_, bool affine_,
                      bool track)
     : Module(std::move(type)), num_features(n), eps(eps_), momentum(momentum_), affine(affine_),
-      track_running_stats(track) {
+      track_running_stats(track), m_dims(type_name() == "BatchNorm2d" ? 2 : 1) {
     require_positive(n, "num_features");
     // _NormBase registers weight, bias, then running_mean, running_var, num_batches_tracked.
     register_parameter("weight", affine ? ones({n}) : Tensor());

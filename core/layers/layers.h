@@ -18,12 +18,17 @@ public:
     Sequential() : Module("Sequential") {}
     // Children are named "0", "1", ... like nn.Sequential's, unless a name is given.
     void append(ModulePtr m, const std::string& name = {});
+    bool has_forward() const override { return true; }
+    bool runnable() const override;
+    Tensor forward(const Tensor& x) override;
 };
 
 class Linear : public Module {
 public:
     Linear(int64_t in_features, int64_t out_features, bool bias, Generator& gen);
     std::string extra_repr() const override;
+    bool has_forward() const override { return true; }
+    Tensor forward(const Tensor& x) override;
     int64_t in_features, out_features;
 };
 
@@ -34,10 +39,13 @@ public:
               bool affine, bool track_running_stats);
     int version() const override { return 2; }
     std::string extra_repr() const override;
+    bool has_forward() const override { return true; }
+    Tensor forward(const Tensor& x) override;
     int64_t num_features;
     double eps;
     std::optional<double> momentum;
     bool affine, track_running_stats;
+    int m_dims; // 1 for BatchNorm1d, 2 for BatchNorm2d: which input ranks are accepted
 
 protected:
     void before_load(StateDict& sd, const std::string& prefix) const override;
@@ -47,6 +55,8 @@ class LayerNorm : public Module {
 public:
     LayerNorm(Shape normalized_shape, double eps, bool elementwise_affine);
     std::string extra_repr() const override;
+    bool has_forward() const override { return true; }
+    Tensor forward(const Tensor& x) override;
     Shape normalized_shape;
     double eps;
     bool elementwise_affine;
@@ -57,6 +67,8 @@ public:
     Embedding(int64_t num_embeddings, int64_t embedding_dim, std::optional<int64_t> padding_idx,
               Generator& gen);
     std::string extra_repr() const override;
+    bool has_forward() const override { return true; }
+    Tensor forward(const Tensor& x) override;
     int64_t num_embeddings, embedding_dim;
     std::optional<int64_t> padding_idx;
 };
@@ -67,16 +79,29 @@ public:
            std::array<int64_t, 2> stride, std::array<int64_t, 2> padding,
            std::array<int64_t, 2> dilation, int64_t groups, bool bias, Generator& gen);
     std::string extra_repr() const override;
+    bool has_forward() const override { return true; }
+    Tensor forward(const Tensor& x) override;
     int64_t in_channels, out_channels, groups;
     std::array<int64_t, 2> kernel_size, stride, padding, dilation;
 };
 
-// Modules without tensors: ReLU, Sigmoid, Tanh, GELU, Identity, Flatten, Dropout,
-// Softmax(dim), LogSoftmax(dim). `extra` is their extra_repr.
+// Modules without tensors. `op` is the PyTorch type it computes (the displayed type
+// name may differ: a spec's "class").
 class Stateless : public Module {
 public:
-    Stateless(std::string type, std::string extra = {}) : Module(std::move(type)), m_extra(std::move(extra)) {}
+    enum class Op { ReLU, Sigmoid, Tanh, GELU, Identity, Flatten, Dropout, Softmax, LogSoftmax };
+    Stateless(Op op, std::string type, std::string extra = {})
+        : Module(std::move(type)), op(op), m_extra(std::move(extra)) {}
     std::string extra_repr() const override { return m_extra; }
+    bool has_forward() const override { return true; }
+    Tensor forward(const Tensor& x) override;
+
+    Op op;
+    std::optional<int64_t> dim;      // Softmax, LogSoftmax
+    int64_t start_dim = 1, end_dim = -1; // Flatten
+    double p = 0.5;                  // Dropout
+    bool tanh_approximation = false; // GELU
+    Generator gen{0};                // Dropout's masks, seedable
 
 private:
     std::string m_extra;
@@ -87,18 +112,24 @@ private:
 class RunningAverage : public Module {
 public:
     RunningAverage();
+    bool has_forward() const override { return true; }
+    Tensor forward(const Tensor& x) override;
 };
 
 // Seed 002: running_avg = 0.9 * running_avg + 0.1 * mean(x).
 class ExponentialMovingAverage : public Module {
 public:
     explicit ExponentialMovingAverage(double initial_value = 0.0);
+    bool has_forward() const override { return true; }
+    Tensor forward(const Tensor& x) override;
 };
 
 // Seed 002: count (int64 scalar) += 1; stats += x.
 class Accumulator : public Module {
 public:
     explicit Accumulator(int64_t size = 10);
+    bool has_forward() const override { return true; }
+    Tensor forward(const Tensor& x) override;
 };
 
 } // namespace nnscope

@@ -6,7 +6,6 @@
 # Usage: torch_interop.py NNSCOPE_CLI FIXTURES_DIR. Exit 77 (skipped) without torch.
 import json
 import os
-import struct
 import subprocess
 import sys
 import tempfile
@@ -18,24 +17,8 @@ except ImportError:
     print("python3-torch is not installed: skipped")
     sys.exit(77)
 
-DT = {"F32": torch.float32, "F64": torch.float64, "F16": torch.float16, "BF16": torch.bfloat16,
-      "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
-      "BOOL": torch.bool}
-
-
-def read_safetensors(path):
-    data = open(path, "rb").read()
-    (n,) = struct.unpack("<Q", data[:8])
-    assert n % 8 == 0, "header not padded to 8 bytes"
-    header = json.loads(data[8:8 + n])
-    meta = header.pop("__metadata__", {})
-    body = data[8 + n:]
-    out = {}
-    for name, info in sorted(header.items(), key=lambda kv: kv[1]["data_offsets"][0]):
-        b, e = info["data_offsets"]
-        t = torch.frombuffer(bytearray(body[b:e]), dtype=DT[info["dtype"]]) if e > b else torch.empty(0, dtype=DT[info["dtype"]])
-        out[name] = t.reshape(info["shape"])
-    return out, meta
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
+from st import read as read_safetensors  # noqa: E402
 
 
 def run(*args):

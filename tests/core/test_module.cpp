@@ -117,7 +117,7 @@ private slots:
         auto lin = std::make_shared<Linear>(2, 2, true, gen);
         auto seq = std::make_shared<Sequential>();
         seq->append(lin);
-        seq->append(std::make_shared<Stateless>("ReLU"));
+        seq->append(std::make_shared<Stateless>(Stateless::Op::ReLU, "ReLU"));
         seq->append(lin);
         auto extra = std::make_shared<Module>();
         seq->set_attr("extra", extra);

@@ -1,0 +1,43 @@
+// functional.h: PyTorch's torch.nn.functional for the layers nnscope implements, built
+// from recorded tensor ops so autograd differentiates them. Shape errors use PyTorch's
+// words. Buffer updates (BatchNorm's running statistics) happen here under no-grad.
+#pragma once
+
+#include <array>
+#include <optional>
+
+#include "random.h"
+#include "tensor.h"
+
+namespace nnscope::F {
+
+// x (*, in) @ weight(out, in)^T + bias(out)
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
+
+// BatchNorm over every dim but 1. With `training` (or without running statistics) it
+// normalises with the batch's biased variance and, when running statistics are given,
+// updates them with the unbiased variance: factor `momentum`, or 1/num_batches_tracked
+// when momentum is nullopt. Undefined weight/bias mean affine=False.
+Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, Tensor num_batches_tracked,
+                  const Tensor& weight, const Tensor& bias, bool training, std::optional<double> momentum, double eps);
+
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias, double eps);
+
+// Rows of weight for int64 indices of any shape; the padding row gets no gradient.
+Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<int64_t> padding_idx);
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, std::array<int64_t, 2> stride,
+              std::array<int64_t, 2> padding, std::array<int64_t, 2> dilation, int64_t groups);
+
+// PyTorch's implicit dim for Softmax(dim=None): 0 for 0-, 1- and 3-D input, else 1.
+int64_t softmax_default_dim(int64_t ndim);
+Tensor softmax(const Tensor& x, int64_t dim);
+Tensor log_softmax(const Tensor& x, int64_t dim);
+Tensor gelu(const Tensor& x, bool tanh_approximation);
+Tensor dropout(const Tensor& x, double p, bool training, Generator& gen);
+
+Tensor mse_loss(const Tensor& input, const Tensor& target);
+// input (N, C) logits, target (N) class indices; mean over the batch.
+Tensor cross_entropy(const Tensor& input, const Tensor& target);
+
+} // namespace nnscope::F

@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+# torch_training.py: whole trajectories against PyTorch. For each case the same model,
+# initial state dict and inputs go to PyTorch and to `nnscope-cli run`; after N forward
+# passes or training steps every parameter and buffer must agree (1e-5 relative for
+# forward passes, 1e-4 after training steps), eval mode must leave buffers untouched, and
+# optimizers must never touch buffers.
+# Usage: torch_training.py NNSCOPE_CLI. Exit 77 (skipped) without python3-torch.
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+try:
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+except ImportError:
+    print("python3-torch is not installed: skipped")
+    sys.exit(77)
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
+import st  # noqa: E402
+
+cli = sys.argv[1]
+failures = []
+passed = 0
+
+
+def mlp_spec(momentum=0.1):
+    return {"type": "Sequential", "children": [
+        {"type": "Linear", "in_features": 6, "out_features": 16},
+        {"type": "BatchNorm1d", "num_features": 16, "momentum": momentum},
+        {"type": "ReLU"},
+        {"type": "Linear", "in_features": 16, "out_features": 16},
+        {"type": "BatchNorm1d", "num_features": 16, "momentum": momentum},
+        {"type": "ReLU"},
+        {"type": "Linear", "in_features": 16, "out_features": 4}]}
+
+
+def mlp_torch(momentum=0.1):
+    return nn.Sequential(nn.Linear(6, 16), nn.BatchNorm1d(16, momentum=momentum), nn.ReLU(), nn.Linear(16, 16),
+                         nn.BatchNorm1d(16, momentum=momentum), nn.ReLU(), nn.Linear(16, 4))
+
+
+def conv_spec():
+    return {"type": "Sequential", "children": [
+        {"type": "Conv2d", "in_channels": 3, "out_channels": 6, "kernel_size": 3, "padding": 1},
+        {"type": "BatchNorm2d", "num_features": 6},
+        {"type": "ReLU"},
+        {"type": "Conv2d", "in_channels": 6, "out_channels": 4, "kernel_size": [3, 2], "stride": 2, "groups": 2, "dilation": 1},
+        {"type": "Tanh"},
+        {"type": "Flatten"},
+        {"type": "Linear", "in_features": 4 * 3 * 4, "out_features": 5}]}
+
+
+def conv_torch():
+    return nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(),
+                         nn.Conv2d(6, 4, (3, 2), stride=2, groups=2), nn.Tanh(), nn.Flatten(), nn.Linear(48, 5))
+
+
+def text_spec():
+    return {"type": "Sequential", "children": [
+        {"type": "Embedding", "num_embeddings": 20, "embedding_dim": 8, "padding_idx": 0},
+        {"type": "LayerNorm", "normalized_shape": 8},
+        {"type": "GELU"},
+        {"type": "Linear", "in_features": 8, "out_features": 8},
+        {"type": "Sigmoid"},
+        {"type": "Linear", "in_features": 8, "out_features": 3},
+        {"type": "LogSoftmax", "dim": -1}]}
+
+
+def text_torch():
+    return nn.Sequential(nn.Embedding(20, 8, padding_idx=0), nn.LayerNorm(8), nn.GELU(), nn.Linear(8, 8), nn.Sigmoid(),
+                         nn.Linear(8, 3), nn.LogSoftmax(dim=-1))
+
+
+def torch_run(model, x, y, steps, mode, optimizer, loss):
+    model.train(mode == "train")
+    opt = None
+    if optimizer:
+        kind, _, args = optimizer.partition(":")
+        kw = dict(a.split("=") for a in args.split(",") if a)
+        kw = {k: (v == "true" if k == "nesterov" else float(v)) for k, v in kw.items()}
+        opt = torch.optim.SGD(model.parameters(), **kw) if kind == "sgd" else torch.optim.Adam(model.parameters(), **kw)
+    for i in range(steps):
+        if opt:
+            opt.zero_grad()
+            out = model(x[i])
+            l = F.mse_loss(out, y[i]) if loss == "mse" else F.cross_entropy(out, y[i])
+            l.backward()
+            opt.step()
+        else:
+            with torch.no_grad():
+                model(x[i])
+    return model.state_dict()
+
+
+def case(name, spec, make, x, y=None, steps=10, mode="train", optimizer=None, loss="mse", rtol=1e-5):
+    global passed
+    with tempfile.TemporaryDirectory() as tmp:
+        torch.manual_seed(1)
+        model = make()
+        init = {k: v.clone() for k, v in model.state_dict().items()}
+        spec_path = os.path.join(tmp, "spec.json")
+        json.dump(spec, open(spec_path, "w"))
+        st.write(os.path.join(tmp, "init.safetensors"), init)
+        inputs = {"x": x} if y is None else {"x": x, "y": y}
+        st.write(os.path.join(tmp, "inputs.safetensors"), inputs)
+        args = [cli, "run", spec_path, "--load", os.path.join(tmp, "init.safetensors"), "--inputs",
+                os.path.join(tmp, "inputs.safetensors"), "--steps", str(steps), "--mode", mode,
+                "--save", os.path.join(tmp, "out.safetensors"), "--trace", os.path.join(tmp, "trace.csv")]
+        if optimizer:
+            args += ["--optimizer", optimizer, "--loss", loss]
+        r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if r.returncode != 0:
+            failures.append("%s: nnscope-cli run failed: %s" % (name, r.stderr.strip()))
+            return
+        got, _ = st.read(os.path.join(tmp, "out.safetensors"))
+        want = torch_run(model, x, y, steps, mode, optimizer, loss)
+        bad = []
+        for k, w in want.items():
+            g = got.get(k)
+            if g is None:
+                bad.append(k + " missing")
+                continue
+            if g.dtype != w.dtype or g.shape != w.shape:
+                bad.append("%s: %s %s vs %s %s" % (k, g.dtype, list(g.shape), w.dtype, list(w.shape)))
+                continue
+            if not w.is_floating_point():
+                if not torch.equal(g, w):
+                    bad.append("%s: %s vs %s" % (k, g.tolist(), w.tolist()))
+                continue
+            err = ((g.double() - w.double()).abs() / (w.double().abs() + 1e-3)).max().item() if w.numel() else 0
+            if err > rtol:
+                bad.append("%s: max relative error %.3g > %.0e" % (k, err, rtol))
+        if mode == "eval" or optimizer:
+            # Buffers: unchanged in eval mode; an optimizer never touches them (only forward does).
+            for k, b in model.named_buffers():
+                if mode == "eval" and not torch.equal(got[k], init[k]):
+                    bad.append(k + ": buffer changed in eval mode")
+        lines = open(os.path.join(tmp, "trace.csv")).read().splitlines()
+        if len(lines) != steps + 1:
+            bad.append("trace has %d rows, expected %d" % (len(lines) - 1, steps))
+        if bad:
+            failures.append(name + ": " + "; ".join(bad[:6]))
+        else:
+            passed += 1
+
+
+torch.manual_seed(0)
+drift = torch.randn(12, 32, 6) * 2 + torch.linspace(-3, 3, 12).reshape(12, 1, 1)
+targets = torch.randn(12, 32, 4)
+case("mlp forward, train mode: running statistics", mlp_spec(), mlp_torch, drift, steps=12)
+case("mlp forward, momentum=None: cumulative average", mlp_spec(None), lambda: mlp_torch(None), drift, steps=12)
+case("mlp forward, eval mode: buffers frozen", mlp_spec(), mlp_torch, drift, steps=12, mode="eval")
+case("mlp SGD momentum, mse", mlp_spec(), mlp_torch, drift, targets, steps=12,
+     optimizer="sgd:lr=0.05,momentum=0.9,weight_decay=0.01", rtol=1e-4)
+case("mlp SGD nesterov", mlp_spec(), mlp_torch, drift, targets, steps=12,
+     optimizer="sgd:lr=0.02,momentum=0.8,nesterov=true", rtol=1e-4)
+# Adam divides by sqrt(exp_avg_sq): a gradient that is zero in exact arithmetic (the bias
+# of a Linear right before BatchNorm) is rounding noise in both libraries and Adam turns it
+# into full-size steps, so the Adam case puts BatchNorm after the activation.
+relu_bn_spec = {"type": "Sequential", "children": [
+    {"type": "Linear", "in_features": 6, "out_features": 16}, {"type": "ReLU"},
+    {"type": "BatchNorm1d", "num_features": 16}, {"type": "Linear", "in_features": 16, "out_features": 4}]}
+case("mlp Adam, mse", relu_bn_spec, lambda: nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.BatchNorm1d(16), nn.Linear(16, 4)),
+     drift, targets, steps=12, optimizer="adam:lr=0.01,weight_decay=0.001", rtol=1e-4)
+case("mlp SGD in eval mode", mlp_spec(), mlp_torch, drift, targets, steps=5, mode="eval", optimizer="sgd:lr=0.1", rtol=1e-4)
+images = torch.randn(6, 4, 3, 7, 8)
+labels = torch.randint(0, 5, (6, 4))
+case("conv forward", conv_spec(), conv_torch, images, steps=6)
+case("conv SGD, cross entropy", conv_spec(), conv_torch, images, labels, steps=6,
+     optimizer="sgd:lr=0.1,momentum=0.9", loss="cross_entropy", rtol=1e-4)
+tokens = torch.randint(0, 20, (8, 5, 7))
+tok_targets = torch.randn(8, 5, 7, 3)
+case("embedding/layernorm/gelu Adam", text_spec(), text_torch, tokens, tok_targets, steps=8,
+     optimizer="adam:lr=0.05", rtol=1e-4)
+
+for f in failures:
+    print("FAIL:", f)
+print("torch training trajectories: %d matched, %d failed" % (passed, len(failures)))
+sys.exit(1 if failures else 0)
