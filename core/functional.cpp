@@ -23,9 +23,9 @@ Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, Tens
                   const Tensor& weight, const Tensor& bias, bool training, std::optional<double> momentum, double eps) {
     const int64_t c = x.size(1);
     if (running_mean.defined() && running_mean.numel() != c)
-        throw Error("running_mean should contain " + std::to_string(running_mean.numel()) + " elements not " + std::to_string(c));
+        throw Error("running_mean should contain " + std::to_string(c) + " elements not " + std::to_string(running_mean.numel()));
     if (weight.defined() && weight.numel() != c)
-        throw Error("weight should contain " + std::to_string(weight.numel()) + " elements not " + std::to_string(c));
+        throw Error("weight should contain " + std::to_string(c) + " elements not " + std::to_string(weight.numel()));
     std::vector<int64_t> dims{0};
     Shape stat_shape(size_t(x.dim()), 1);
     stat_shape[1] = c;

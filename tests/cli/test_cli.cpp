@@ -4,6 +4,8 @@
 
 #include <QProcess>
 
+#include "document.h"
+
 using namespace nnscope::test;
 
 namespace {
@@ -138,6 +140,38 @@ private slots:
         Run ext = cli({"convert", "--example", "mlp-batchnorm", tmp.filePath("out.xyz")});
         QCOMPARE(ext.code, 2);
         QVERIFY(!QFile::exists(tmp.filePath("out.xyz")));
+    }
+
+    void run_reproduces_seed_and_refuses_bad_input() {
+        // Inputs 10, 10, 5, 15, 1 (one per step) into the seed's running-average model.
+        auto inputs = std::make_shared<nnscope::Module>("Inputs");
+        inputs->register_buffer("x", nnscope::from_doubles({10, 10, 5, 15, 1}, {5, 1}));
+        QString in = tmp.filePath("seed_inputs.safetensors"), out = tmp.filePath("seed_out.safetensors"),
+                trace = tmp.filePath("seed_trace.csv");
+        nnscope::save_state_dict(*inputs, in.toStdString());
+        Run r = cli({"run", "--example", "running-average", "--inputs", in, "--steps", "5", "--mode", "eval", "--save", out,
+                     "--trace", trace});
+        QCOMPARE(r.code, 0);
+        QCOMPARE(cli({"show", out, "running_average"}).out, QString("tensor([8.2000])\n"));
+        QCOMPARE(cli({"show", out, "count"}).out, QString("tensor([5.])\n"));
+        QFile f(trace);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QStringList rows = QString::fromUtf8(f.readAll()).trimmed().split('\n');
+        QCOMPARE(rows.size(), 6);
+        QCOMPARE(rows[0], QString("step,loss,running_average,count"));
+        QCOMPARE(rows[3], QString("3,,8.33333302,3"));
+        // Inspect-only models, missing arguments and too few steps are refused clearly.
+        Run custom = cli({"run", "--example", "parameter-vs-buffer", "--inputs", in, "--steps", "1", "--mode", "train", "--save", out});
+        QCOMPARE(custom.code, 2);
+        QVERIFY(custom.err.contains("not runnable"));
+        QCOMPARE(cli({"run", "--example", "mlp-batchnorm", "--steps", "1"}).code, 1);
+        Run steps = cli({"run", "--example", "running-average", "--inputs", in, "--steps", "9", "--mode", "train", "--save", out});
+        QCOMPARE(steps.code, 2);
+        QVERIFY2(steps.err.contains("need [steps, ...] with at least 9 steps"), qPrintable(steps.err));
+        Run dev = cli({"run", "--example", "running-average", "--inputs", in, "--steps", "1", "--mode", "train", "--save", out,
+                       "--device", "cuda:0"});
+        QCOMPARE(dev.code, 2);
+        QVERIFY2(dev.err.startsWith("error: device cuda:0 is not available"), qPrintable(dev.err));
     }
 
     void examples_list() {

@@ -1,0 +1,225 @@
+// test_layers.cpp: every layer against PyTorch (fixtures/expected/layers.json): with
+// PyTorch's initial state dict loaded, the forward output, the input's gradient, every
+// parameter's gradient and the buffers after the pass agree to 1e-5; the shape errors
+// are PyTorch's texts. Also: autograd rules (buffers never get gradients, no-grad scopes,
+// zero_grad), optimizers that only see parameters, and the seed examples' printed values.
+#include "../test_support.h"
+
+#include "autograd.h"
+#include "document.h"
+#include "functional.h"
+#include "io/model_spec.h"
+#include "layers/layers.h"
+#include "optim/optimizer.h"
+
+using namespace nnscope;
+using namespace nnscope::test;
+
+namespace {
+Tensor from_json(const json& t) {
+    DType d = *dtype_from_name(t["dtype"].get<std::string>());
+    Shape shape = fixture_shape(t["shape"]);
+    if (dtype_is_integral(d)) {
+        std::vector<int64_t> v;
+        for (const auto& x : t["values"]) v.push_back(x.get<int64_t>());
+        return from_int64s(v, shape, TensorOptions(d));
+    }
+    return from_doubles(fixture_values(t["values"]), shape, TensorOptions(d));
+}
+
+void compare(const Tensor& got, const json& want, const std::string& what) {
+    QVERIFY2(got.defined(), (what + ": undefined").c_str());
+    QVERIFY2(got.shape() == fixture_shape(want["shape"]), (what + ": shape " + shape_str(got.shape())).c_str());
+    QCOMPARE(QString(dtype_name(got.dtype()).data()), QString::fromStdString(want["dtype"].get<std::string>()));
+    std::string why;
+    QVERIFY2(close(got.to_doubles(), fixture_values(want["values"]), 1e-5, 1e-6, &why), (what + ": " + why).c_str());
+}
+
+ModulePtr from_spec(const json& spec) { return parse_model_spec(spec.dump(), "case").root; }
+} // namespace
+
+class TestLayers : public QObject {
+    Q_OBJECT
+    json fixture = load_fixture("layers.json");
+
+private slots:
+    void layers_match_pytorch_data() {
+        QTest::addColumn<int>("index");
+        for (size_t i = 0; i < fixture["cases"].size(); ++i)
+            QTest::newRow(fixture["cases"][i]["name"].get<std::string>().c_str()) << int(i);
+    }
+
+    void layers_match_pytorch() {
+        QFETCH(int, index);
+        const json& c = fixture["cases"][size_t(index)];
+        ModulePtr m = from_spec(c["spec"]);
+        StateDict sd;
+        for (const auto& [k, v] : c["state_dict"].items()) sd.tensors.set(k, from_json(v));
+        m->load_state_dict(sd);
+        m->train(c["train"].get<bool>());
+        Tensor x = from_json(c["input"]);
+        if (x.is_floating_point()) x.set_requires_grad(true);
+        Tensor y = m->forward(x);
+        compare(y, c["output"], "output");
+        y.mul(from_json(c["upstream"])).sum().backward();
+        if (!c["input_grad"].is_null()) compare(x.grad(), c["input_grad"], "input grad");
+        for (const auto& [k, p] : m->named_parameters()) {
+            if (!c["param_grads"].contains(k)) {
+                QVERIFY2(!p.grad().defined(), (k + " has a gradient PyTorch does not").c_str());
+                continue;
+            }
+            compare(p.grad(), c["param_grads"][k], k + ".grad");
+        }
+        const StateDict after = m->state_dict();
+        for (const auto& [k, v] : c["state_after"].items()) compare(*after.tensors.find(k), v, k + " after");
+        // Buffers never get gradients.
+        for (const auto& [k, b] : m->named_buffers()) QVERIFY2(!b.grad().defined(), k.c_str());
+    }
+
+    void shape_errors_match_pytorch() {
+        const json& e = fixture["errors"];
+        Generator gen(0);
+        auto bn1 = [](int64_t n) { return std::make_shared<BatchNorm>("BatchNorm1d", n, 1e-5, 0.1, true, true); };
+        NNSCOPE_EXPECT_ERROR(e["batchnorm1d_4d"], bn1(16)->forward(zeros({2, 16, 3, 3})));
+        NNSCOPE_EXPECT_ERROR(e["batchnorm2d_2d"],
+                             std::make_shared<BatchNorm>("BatchNorm2d", 16, 1e-5, 0.1, true, true)->forward(zeros({2, 16})));
+        NNSCOPE_EXPECT_ERROR(e["batchnorm_one_value"], bn1(16)->forward(zeros({1, 16})));
+        NNSCOPE_EXPECT_ERROR(e["batchnorm_channels"], bn1(5)->forward(zeros({4, 16})));
+        NNSCOPE_EXPECT_ERROR(e["linear_in_features"], Linear(6, 16, true, gen).forward(zeros({4, 5})));
+        auto conv = [&] { return std::make_shared<Conv2d>(3, 8, std::array<int64_t, 2>{3, 3}, std::array<int64_t, 2>{1, 1},
+                                                          std::array<int64_t, 2>{0, 0}, std::array<int64_t, 2>{1, 1}, 1, true, gen); };
+        NNSCOPE_EXPECT_ERROR(e["conv_channels"], conv()->forward(zeros({2, 4, 8, 8})));
+        NNSCOPE_EXPECT_ERROR(e["conv_rank"], conv()->forward(zeros({2, 3})));
+        NNSCOPE_EXPECT_ERROR(e["conv_kernel_too_big"], conv()->forward(zeros({1, 3, 2, 2})));
+        NNSCOPE_EXPECT_ERROR(e["layernorm_shape"], LayerNorm({16}, 1e-5, true).forward(zeros({4, 8})));
+        NNSCOPE_EXPECT_ERROR(e["embedding_float"], Embedding(10, 3, std::nullopt, gen).forward(zeros({4})));
+        NNSCOPE_EXPECT_ERROR(e["embedding_range"], Embedding(10, 3, std::nullopt, gen).forward(from_int64s({3, 10}, {2})));
+        NNSCOPE_EXPECT_ERROR(e["cross_entropy_target"], F::cross_entropy(zeros({2, 3}), from_int64s({0, 5}, {2})));
+        Stateless softmax(Stateless::Op::Softmax, "Softmax");
+        softmax.dim = 2;
+        NNSCOPE_EXPECT_ERROR(e["softmax_dim"], softmax.forward(zeros({2, 3})));
+        NNSCOPE_EXPECT_ERROR(e["backward_no_grad"], zeros({2}).sum().backward());
+        NNSCOPE_EXPECT_ERROR(e["backward_non_scalar"], zeros({2}).set_requires_grad(true).mul(Scalar(2)).backward());
+        NNSCOPE_EXPECT_ERROR(e["inplace_leaf"], make_parameter(zeros({2})).add_(Scalar(1)));
+        NNSCOPE_EXPECT_ERROR(e["module_no_forward"], open_example("parameter-vs-buffer").root->forward(zeros({1})));
+    }
+
+    void autograd_rules() {
+        // Gradients accumulate across backward calls until zero_grad.
+        Tensor w = make_parameter(from_doubles({1, 2, 3}, {3}));
+        w.mul(Scalar(2)).sum().backward();
+        w.mul(w).sum().backward();
+        QCOMPARE(w.grad().to_doubles(), (std::vector<double>{4, 6, 8}));
+        QCOMPARE(QString::fromStdString(w.mul(w).grad_fn_name()), QString("MulBackward0"));
+        {
+            NoGradGuard no_grad;
+            Tensor y = w.mul(Scalar(2));
+            QVERIFY(!y.requires_grad());
+            QVERIFY(y.is_leaf());
+            w.add_(Scalar(1)); // parameter updates are allowed under no_grad
+        }
+        Sgd sgd({{"w", w}}, SgdOptions{});
+        sgd.zero_grad();
+        QVERIFY(!w.grad().defined()); // set_to_none=True
+    }
+
+    void optimizers_only_see_parameters() {
+        Document doc = open_example("mlp-batchnorm");
+        Module& m = *doc.root;
+        auto opt = make_optimizer("sgd:lr=0.1,momentum=0.9", m.named_parameters());
+        QCOMPARE(opt->params().size(), size_t(10));
+        for (const auto& [name, p] : opt->params()) QVERIFY2(name.find("running") == std::string::npos, name.c_str());
+        StateDict before = m.state_dict();
+        std::vector<double> rm_before = m.child("1")->attr("running_mean").to_doubles();
+        Generator gen(3);
+        Tensor x = randn({8, 6}, gen), target = randn({8, 4}, gen);
+        m.train();
+        F::mse_loss(m.forward(x), target).backward();
+        std::vector<double> rm_after_forward = m.child("1")->attr("running_mean").to_doubles();
+        QVERIFY(rm_after_forward != rm_before); // the forward pass moved the buffer
+        opt->step();
+        QCOMPARE(m.child("1")->attr("running_mean").to_doubles(), rm_after_forward); // the step did not
+        QCOMPARE(m.child("1")->attr("num_batches_tracked").item_int(), int64_t(1));
+        // Optimizer state is the optimizer's: one momentum_buffer per parameter, none in the model.
+        NamedTensors state = opt->state();
+        QCOMPARE(state.size(), size_t(10));
+        QCOMPARE(QString::fromStdString(state[0].first), QString("0.weight.momentum_buffer"));
+        QCOMPARE(m.named_buffers().size(), size_t(6));
+        auto adam = make_optimizer("adam:lr=0.01,betas=0.8/0.9", m.named_parameters());
+        adam->step();
+        QCOMPARE(QString::fromStdString(adam->state()[0].first), QString("0.weight.step"));
+        QCOMPARE(adam->state()[0].second.item(), 1.0);
+        auto bad = catch_error([&] { make_optimizer("rmsprop:lr=1", m.named_parameters()); });
+        QCOMPARE(QString::fromStdString(bad.first), QString("ValueError"));
+        // eval mode: forward passes leave every buffer as it was.
+        m.eval();
+        StateDict frozen = m.state_dict();
+        std::vector<double> nbt = m.child("4")->attr("running_var").to_doubles();
+        m.forward(x);
+        QCOMPARE(m.child("4")->attr("running_var").to_doubles(), nbt);
+    }
+
+    // The seed documents' printed outputs.
+    void seed_running_average_prints() {
+        Document doc = open_example("running-average");
+        Module& m = *doc.root;
+        QVERIFY(m.parameters().empty());
+        std::vector<std::string> printed;
+        for (double x : {10.0, 10.0, 5.0, 15.0, 1.0}) {
+            Tensor out = m.forward(full({}, Scalar(x)));
+            QCOMPARE(out.item(), x); // forward returns its input
+            printed.push_back(m.attr("count").repr() + ", " + m.attr("running_average").repr());
+        }
+        QCOMPARE(qlist(printed), QStringList({"tensor([1.]), tensor([10.])", "tensor([2.]), tensor([10.])",
+                                              "tensor([3.]), tensor([8.3333])", "tensor([4.]), tensor([10.])",
+                                              "tensor([5.]), tensor([8.2000])"}));
+        // The updates inside forward persisted and are in the state dict (seed 003's claim is wrong).
+        QCOMPARE(QString::fromStdString(m.state_dict().tensors.find("running_average")->repr()), QString("tensor([8.2000])"));
+    }
+
+    // Seed 001's printout of named_buffers(), and seed 003's in-place and indexed updates.
+    void seed_parameter_vs_buffer_and_updates() {
+        Document doc = open_example("parameter-vs-buffer");
+        std::vector<std::string> printed;
+        for (const auto& [n, b] : doc.root->named_buffers()) printed.push_back("('" + n + "', " + b.repr() + ")");
+        QCOMPARE(qlist(printed), QStringList({"('running_mean', tensor([0., 0., 0.]))", "('running_var', tensor([1., 1., 1.]))"}));
+        QCOMPARE(doc.root->parameters().size(), size_t(2));
+
+        Document upd = open_example("update-buffer");
+        Module& m = *upd.root;
+        Tensor my_buffer = m.attr("my_buffer");
+        my_buffer.fill_(Scalar(1));
+        QCOMPARE(QString::fromStdString(m.attr("my_buffer").repr()), QString("tensor([1., 1., 1., 1., 1., 1., 1., 1., 1., 1.])"));
+        std::vector<std::string> means;
+        Tensor input = from_doubles({1, 2, 3, 4, 5}, {5});
+        for (int i = 0; i < 5; ++i) {
+            m.attr("running_mean").add_(input.mean());
+            means.push_back(m.attr("running_mean").repr());
+        }
+        QCOMPARE(qlist(means), QStringList({"tensor([3.])", "tensor([6.])", "tensor([9.])", "tensor([12.])", "tensor([15.])"}));
+        Tensor table = m.attr("lookup_table");
+        for (int64_t i : {1, 3, 5}) table.select(0, i).mul_(Scalar(2));
+        QCOMPARE(QString::fromStdString(m.attr("lookup_table").repr()), QString("tensor([ 0,  2,  2,  6,  4, 10,  6,  7,  8,  9])"));
+    }
+
+    void seed_buffer_patterns() {
+        Document doc = open_example("buffer-patterns");
+        Module& m = *doc.root;
+        Tensor x = from_doubles({1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, {10});
+        m.child("running_average")->forward(x);
+        QCOMPARE(QString::fromStdString(m.child("running_average")->attr("running_avg").repr()), QString("tensor(0.5500)"));
+        m.child("complex")->forward(x);
+        m.child("complex")->forward(x);
+        QCOMPARE(QString::fromStdString(m.child("complex")->attr("count").repr()), QString("tensor(2)"));
+        QCOMPARE(m.child("complex")->attr("stats").to_doubles()[9], 20.0);
+        // Only embeddings.weight is a parameter; precomputed_embeddings is a buffer.
+        QCOMPARE(m.named_parameters().size(), size_t(1));
+        QCOMPARE(QString::fromStdString(m.named_parameters()[0].first), QString("embedding.embeddings.weight"));
+        Tensor idx = from_int64s({3, 99}, {2});
+        Tensor looked = m.child("embedding")->child("embeddings")->forward(idx);
+        QCOMPARE(looked.shape(), (Shape{2, 10}));
+    }
+};
+
+QTEST_APPLESS_MAIN(TestLayers)
+#include "test_layers.moc"
