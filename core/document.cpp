@@ -12,6 +12,7 @@
 #include "examples.h"
 #include "io/model_spec.h"
 #include "io/safetensors.h"
+#include "io/torch_pt.h"
 
 namespace nnscope {
 
@@ -281,7 +282,7 @@ ModulePtr tree_from_state_dict(const std::vector<std::pair<std::string, Tensor>>
     return root;
 }
 
-Document open_document(const std::string& path) {
+Document open_document(const std::string& path, const std::string& entry) {
     std::error_code ec;
     if (fs::is_directory(path, ec)) throw FormatError(path, "is a directory, not a model file");
     if (ends_with(path, ".safetensors.index.json") || ends_with(path, ".index.json")) return open_safetensors_index(path);
@@ -291,9 +292,9 @@ Document open_document(const std::string& path) {
         auto entries = map_safetensors(path, header);
         return document_from_entries(path, "safetensors", entries, header.metadata);
     }
-    if (ends_with(path, ".pt") || ends_with(path, ".pth") || ends_with(path, ".bin"))
-        throw FormatError(path, "PyTorch checkpoint files (.pt/.pth) are not supported yet");
-    throw FormatError(path, "unknown file type (expected .json, .safetensors or .safetensors.index.json)");
+    if (ends_with(path, ".pt") || ends_with(path, ".pth") || ends_with(path, ".bin") || ends_with(path, ".ckpt"))
+        return torchpt::open_pt(path, entry);
+    throw FormatError(path, "unknown file type (expected .json, .safetensors, .safetensors.index.json, .pt or .pth)");
 }
 
 Document open_example(const std::string& name) {
@@ -306,8 +307,9 @@ Document open_example(const std::string& name) {
 
 void save_state_dict(const Module& root, const std::string& path,
                      const std::vector<std::pair<std::string, std::string>>& extra_metadata) {
+    if (ends_with(path, ".pt") || ends_with(path, ".pth")) return torchpt::save_pt(root, path);
     if (!ends_with(path, ".safetensors"))
-        throw FormatError(path, "cannot write this file type (supported: .safetensors)");
+        throw FormatError(path, "cannot write this file type (supported: .safetensors, .pt, .pth)");
     StateDict sd = root.state_dict();
     auto& mutable_root = const_cast<Module&>(root);
     json kinds = json::object(), types = json::object();

@@ -24,11 +24,16 @@ struct Document {
     KindSource kind_source = KindSource::Declared;
     std::string title, lesson;
     std::vector<std::pair<std::string, std::string>> metadata; // safetensors __metadata__
+    // .pt checkpoint dicts: every entry with what it holds, and the one opened.
+    std::vector<std::pair<std::string, std::string>> checkpoint_entries;
+    std::string entry;
+    std::string note; // one line about how the file was read (entry chosen, classes not runnable)
 };
 
-// Opens a spec (.json), a safetensors file or a sharded index (.safetensors.index.json),
-// by extension and content. Never executes anything. Throws FormatError.
-Document open_document(const std::string& path);
+// Opens a spec (.json), a safetensors file, a sharded index (.safetensors.index.json) or
+// a PyTorch checkpoint (.pt/.pth; `entry` picks a checkpoint dict's entry), by extension.
+// Never executes anything. Throws FormatError.
+Document open_document(const std::string& path, const std::string& entry = {});
 // A built-in example (see examples.h); throws ValueError for an unknown name.
 Document open_example(const std::string& name);
 
@@ -41,7 +46,8 @@ ModulePtr tree_from_state_dict(const std::vector<std::pair<std::string, Tensor>>
 // The inference rule alone: "parameter" or "buffer".
 const char* infer_tensor_kind(const std::string& name, DType dtype);
 
-// Writes the module's state dict to `path`, format by extension (.safetensors), with
+// Writes the module's state dict to `path`, format by extension (.safetensors, or
+// .pt/.pth as torch.save writes a state dict), with
 // nnscope's kinds and module types in the metadata so a round trip restores the tree.
 // Atomic: a failure leaves any previous file intact. Throws FormatError.
 void save_state_dict(const Module& root, const std::string& path,

@@ -960,6 +960,27 @@ Tensor Tensor::index_select_rows(const Tensor& index) const {
     return out.reshape(out_shape);
 }
 
+Tensor as_strided(const Tensor& base, const Shape& size, const Shape& stride, int64_t offset) {
+    if (size.size() != stride.size())
+        throw Error("mismatch in length of strides and shape: " + shape_str(size) + " vs " + shape_str(stride));
+    if (size.size() > k_max_rank) throw ValueError("rank " + std::to_string(size.size()) + " exceeds the limit of 16");
+    const int64_t capacity = int64_t(base.impl()->storage->nbytes / dtype_size(base.dtype()));
+    if (offset < 0) throw Error("Tensor: invalid storage offset " + std::to_string(offset));
+    // Highest element touched, with overflow checks (hostile files).
+    __int128 last = offset;
+    bool empty_view = false;
+    for (size_t d = 0; d < size.size(); ++d) {
+        if (size[d] < 0 || stride[d] < 0) throw Error("as_strided: negative size or stride " + shape_str(size) + " " + shape_str(stride));
+        if (size[d] == 0) empty_view = true;
+        else last += __int128(size[d] - 1) * stride[d];
+    }
+    if (!empty_view && last >= capacity)
+        throw Error("setStorage: sizes " + shape_str(size) + ", strides " + shape_str(stride) + " and storage offset " +
+                    std::to_string(offset) + " require a storage of " + std::to_string(int64_t(last + 1)) +
+                    " elements, but the storage holds " + std::to_string(capacity));
+    return make_view(*base.impl(), size, stride, offset);
+}
+
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
     if (tensors.empty()) throw Error("torch.cat(): expected a non-empty list of Tensors");
     const Tensor& first = tensors[0];

@@ -217,6 +217,9 @@ Tensor from_host_bytes(const void* data, size_t nbytes, const Shape& shape, DTyp
 // A CPU tensor whose bytes live in memory owned by `keepalive` (a mapped file): no copy.
 Tensor from_external(void* data, const Shape& shape, DType dtype,
                      std::shared_ptr<void> keepalive);
+// A view of `base`'s storage with explicit geometry (torch.as_strided); checks that
+// every element lies inside the storage. Used to rebuild tensors from files.
+Tensor as_strided(const Tensor& base, const Shape& size, const Shape& stride, int64_t storage_offset);
 // torch.cat along `dim`; every tensor has the same shape except along `dim`.
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim);
 // Wraps a plain tensor as an nn.Parameter (shares storage).

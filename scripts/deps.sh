@@ -5,6 +5,7 @@ NNSCOPE_PACKAGES=(
   qt6-base-dev libqcustomplot-dev libqcustomplot2.1-qt6   # the window and Qt Test
   nlohmann-json3-dev                                      # all JSON
   libopenblas-dev                                         # CPU matrix products
+  libzip-dev                                              # PyTorch .pt archives
   python3 python3-torch                                   # the reference, tests only
 )
 

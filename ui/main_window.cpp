@@ -81,7 +81,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     QMenu* file = menuBar()->addMenu(tr("&File"));
     file->addAction(tr("&Open…"), QKeySequence::Open, this, [this] {
         QString path = QFileDialog::getOpenFileName(this, tr("Open model"), {},
-                                                    tr("Models (*.json *.safetensors);;All files (*)"));
+                                                    tr("Models (*.json *.safetensors *.pt *.pth);;All files (*)"));
         if (!path.isEmpty()) open_path(path);
     });
     QMenu* examples = file->addMenu(tr("Open &example"));
@@ -90,7 +90,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         examples->addAction(name, this, [this, name] { open_builtin_example(name); });
     }
     file->addAction(tr("&Save state dict as…"), QKeySequence::SaveAs, this, [this] {
-        QString path = QFileDialog::getSaveFileName(this, tr("Save state dict"), {}, tr("safetensors (*.safetensors)"));
+        QString path = QFileDialog::getSaveFileName(this, tr("Save state dict"), {}, tr("safetensors (*.safetensors);;PyTorch state dict (*.pt *.pth)"));
         if (!path.isEmpty()) save_state_dict_to(path);
     });
     file->addSeparator();

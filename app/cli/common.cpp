@@ -14,6 +14,9 @@ Args Args::parse(const std::vector<std::string>& argv, bool allow_json) {
         else if (s == "--example") {
             if (i + 1 >= argv.size()) throw UsageError("--example needs a NAME (see: nnscope-cli examples)");
             a.examples.push_back(argv[++i]);
+        } else if (s == "--entry") {
+            if (i + 1 >= argv.size()) throw UsageError("--entry needs a NAME (a checkpoint dict's key)");
+            a.entry = argv[++i];
         } else if (s.size() > 1 && s[0] == '-' && s != "-") throw UsageError("unknown option '" + s + "'");
         else a.positional.push_back(s);
     }
@@ -27,7 +30,7 @@ Document open_source(Args& args, size_t& next, const char* what) {
         return open_example(name);
     }
     if (next >= args.positional.size()) throw UsageError(std::string("missing ") + what);
-    return open_document(args.positional[next++]);
+    return open_document(args.positional[next++], args.entry);
 }
 
 json shape_json(const Shape& shape) {

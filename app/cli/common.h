@@ -29,6 +29,7 @@ struct Args {
     std::vector<std::string> positional;
     bool json = false;
     std::vector<std::string> examples; // --example NAME, in order
+    std::string entry;                 // --entry NAME: a .pt checkpoint's entry
 
     // Parses `argv`; `flags` lists the boolean flags the command accepts besides --json.
     static Args parse(const std::vector<std::string>& argv, bool allow_json = true);

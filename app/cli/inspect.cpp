@@ -46,6 +46,12 @@ void print_text(const Document& doc, std::vector<TensorEntry>& entries) {
     std::ostringstream out;
     out << "file: " << doc.path << "  (" << doc.format << ", kinds " << kind_source_name(doc.kind_source) << ")\n";
     if (!doc.title.empty()) out << "title: " << doc.title << "\n";
+    if (!doc.checkpoint_entries.empty()) {
+        out << "checkpoint entries:";
+        for (const auto& [k, what] : doc.checkpoint_entries) out << "  " << k << " (" << what << ")";
+        out << "\n";
+    }
+    if (!doc.note.empty()) out << "note: " << doc.note << "\n";
     out << "\n";
     const size_t wn = 40, wk = 11, ws = 16, wd = 10, wv = 8, we = 11;
     out << pad("name", wn) << pad("kind", wk) << pad("shape", ws) << pad("dtype", wd) << pad("device", wv)
@@ -91,6 +97,7 @@ int cmd_inspect(Args args) {
     json j;
     j["file"] = doc.path;
     j["format"] = doc.format;
+    if (!doc.entry.empty()) j["entry"] = doc.entry;
     json modules = json::array();
     for (auto& [name, m] : doc.root->named_modules())
         modules.push_back({{"name", name}, {"type", m->type_name().empty() ? json(nullptr) : json(m->type_name())}});

@@ -21,7 +21,8 @@ const char* k_usage =
     "      [--loss mse|cross_entropy] [--device cpu] [--seed S] [--trace OUT.csv]\n"
     "                               forward passes, or training steps with an optimizer\n"
     "\n"
-    "FILE is a model spec (.json), a .safetensors file or a .safetensors.index.json;\n"
+    "FILE is a model spec (.json), a .safetensors file, a .safetensors.index.json or a\n"
+    "PyTorch .pt/.pth file (--entry NAME picks a checkpoint dict's entry);\n"
     "--example NAME stands for a built-in example wherever a FILE goes.\n"
     "exit codes: 0 success, 1 usage error, 2 bad input or failed operation\n";
 }

@@ -21,7 +21,7 @@ namespace nnscope::cli {
 namespace {
 
 struct RunOptions {
-    std::string spec, load, inputs, input_key = "x", target_key = "y", mode, optimizer, loss = "mse", device = "cpu",
+    std::string spec, load, entry, inputs, input_key = "x", target_key = "y", mode, optimizer, loss = "mse", device = "cpu",
                 save, trace;
     std::optional<uint64_t> seed;
     int64_t steps = -1;
@@ -36,6 +36,7 @@ RunOptions parse_run(const std::vector<std::string>& argv) {
     for (size_t i = 0; i < argv.size(); ++i) {
         const std::string& a = argv[i];
         if (a == "--load") o.load = value(i);
+        else if (a == "--entry") o.entry = value(i);
         else if (a == "--inputs") o.inputs = value(i);
         else if (a == "--input-key") o.input_key = value(i);
         else if (a == "--target-key") o.target_key = value(i);
@@ -101,7 +102,7 @@ int cmd_run(const std::vector<std::string>& argv) {
         throw FormatError(o.spec, "the model is not runnable: a module without a forward pass ("
                                   "custom \"Module\" entries are inspect-only)");
     if (!o.load.empty()) {
-        Document sd = open_document(o.load);
+        Document sd = open_document(o.load, o.entry);
         model->load_state_dict(sd.root->state_dict());
     }
     const Device device = Device::parse(o.device);

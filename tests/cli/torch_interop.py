@@ -65,6 +65,29 @@ with tempfile.TemporaryDirectory() as tmp:
     if not torch.equal(torch.tensor(shown["values"], dtype=torch.float32), sd["0.bias"]):
         failures.append("show --json values differ from the file")
 
+    # 3. .pt files nnscope writes load with torch.load(weights_only=True), exactly.
+    out_pt = os.path.join(tmp, "example.pt")
+    run("convert", "--example", "mlp-batchnorm", out_pt)
+    loaded = torch.load(out_pt, weights_only=True)
+    if type(loaded).__name__ != "OrderedDict" or not hasattr(loaded, "_metadata"):
+        failures.append(".pt state dict is not an OrderedDict with _metadata")
+    elif loaded._metadata.get("1", {}).get("version") != 2:
+        failures.append("_metadata lacks BatchNorm's version 2: %r" % loaded._metadata)
+    if list(loaded.keys()) != list(sd.keys()):
+        failures.append(".pt key order differs from the safetensors one")
+    for k, v in sd.items():
+        if not torch.equal(loaded[k], v) or loaded[k].dtype != v.dtype:
+            failures.append(".pt value differs: " + k)
+    m.load_state_dict(loaded, strict=True)
+    # 4. A whole pickled module (user class) converted to a .pt state dict.
+    out_net = os.path.join(tmp, "net.pt")
+    run("convert", os.path.join(fixtures, "pt", "whole_net.pt"), out_net)
+    net_sd = torch.load(out_net, weights_only=True)
+    want_keys = ["encoder.weight", "encoder.bias", "norm.weight", "norm.bias", "norm.running_mean",
+                 "norm.running_var", "norm.num_batches_tracked", "decoder.weight", "tied.weight", "steps"]
+    if sorted(net_sd.keys()) != sorted(want_keys):
+        failures.append("whole-module state dict keys: %r" % list(net_sd.keys()))
+
 for f in failures:
     print("FAIL:", f)
 print("torch interop: %s" % ("ok" if not failures else "%d failure(s)" % len(failures)))

@@ -1,0 +1,158 @@
+// torch_zip.cpp: libzip reading and atomic writing of torch.save archives.
+#include "torch_zip.h"
+
+#include <zip.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <unistd.h>
+
+#include "../errors.h"
+
+namespace nnscope::torchzip {
+
+namespace fs = std::filesystem;
+
+ZipReader::ZipReader(const std::string& path) : m_path(path) {
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) throw FormatError(path, "cannot open: Is a directory");
+    int err = 0;
+    m_zip = zip_open(path.c_str(), ZIP_RDONLY, &err);
+    if (!m_zip) {
+        if (err == ZIP_ER_NOENT || err == ZIP_ER_OPEN) {
+            FILE* f = std::fopen(path.c_str(), "rb");
+            if (!f) throw FormatError(path, "cannot open: " + std::string(std::strerror(errno)));
+            std::fclose(f);
+        }
+        zip_error_t ze;
+        zip_error_init_with_code(&ze, err);
+        std::string what = zip_error_strerror(&ze);
+        zip_error_fini(&ze);
+        if (err == ZIP_ER_NOZIP || err == ZIP_ER_INCONS)
+            throw FormatError(path, "not a PyTorch zip archive (" + what + "); files from torch.save before PyTorch 1.6 "
+                                    "(legacy format) are not supported");
+        throw FormatError(path, "cannot read the zip archive: " + what);
+    }
+    zip_int64_t n = zip_get_num_entries(m_zip, 0);
+    for (zip_int64_t i = 0; i < n; ++i) {
+        const char* name = zip_get_name(m_zip, zip_uint64_t(i), ZIP_FL_ENC_RAW);
+        m_names.push_back(name ? name : "");
+    }
+}
+
+ZipReader::~ZipReader() {
+    if (m_zip) zip_discard(m_zip);
+}
+
+int64_t ZipReader::index_of(const std::string& name) const {
+    zip_int64_t i = zip_name_locate(m_zip, name.c_str(), ZIP_FL_ENC_RAW);
+    return i;
+}
+
+bool ZipReader::has(const std::string& name) const { return index_of(name) >= 0; }
+
+uint64_t ZipReader::size(const std::string& name) const {
+    zip_stat_t st;
+    zip_stat_init(&st);
+    int64_t i = index_of(name);
+    if (i < 0 || zip_stat_index(m_zip, zip_uint64_t(i), 0, &st) != 0 || !(st.valid & ZIP_STAT_SIZE))
+        throw FormatError(m_path, "archive entry '" + name + "' is missing");
+    return st.size;
+}
+
+void ZipReader::read_into(const std::string& name, void* dst, uint64_t size) const {
+    int64_t i = index_of(name);
+    if (i < 0) throw FormatError(m_path, "archive entry '" + name + "' is missing");
+    zip_stat_t st;
+    zip_stat_init(&st);
+    if (zip_stat_index(m_zip, zip_uint64_t(i), 0, &st) != 0)
+        throw FormatError(m_path, "archive entry '" + name + "': " + std::string(zip_strerror(m_zip)));
+    if (st.size > k_max_entry_size)
+        throw FormatError(m_path, "archive entry '" + name + "' declares " + std::to_string(st.size) + " bytes (limit " +
+                                      std::to_string(k_max_entry_size) + ")");
+    if ((st.valid & ZIP_STAT_COMP_SIZE) && st.comp_size > 0 && st.size > (uint64_t(1) << 20) &&
+        st.size / st.comp_size > k_max_ratio)
+        throw FormatError(m_path, "archive entry '" + name + "' expands " + std::to_string(st.size / st.comp_size) +
+                                      " times (limit " + std::to_string(k_max_ratio) + "): refused as a zip bomb");
+    if (st.size < size)
+        throw FormatError(m_path, "archive entry '" + name + "' holds " + std::to_string(st.size) + " bytes, " +
+                                      std::to_string(size) + " needed");
+    zip_file_t* f = zip_fopen_index(m_zip, zip_uint64_t(i), 0);
+    if (!f) throw FormatError(m_path, "archive entry '" + name + "': " + std::string(zip_strerror(m_zip)));
+    uint64_t done = 0;
+    while (done < size) {
+        zip_int64_t got = zip_fread(f, static_cast<char*>(dst) + done, size - done);
+        if (got <= 0) {
+            std::string why = got < 0 ? zip_file_strerror(f) : "unexpected end of data";
+            zip_fclose(f);
+            throw FormatError(m_path, "archive entry '" + name + "' is truncated or corrupt: " + why);
+        }
+        done += uint64_t(got);
+    }
+    zip_fclose(f);
+}
+
+std::string ZipReader::read(const std::string& name, uint64_t limit) const {
+    uint64_t n = size(name);
+    if (n > limit)
+        throw FormatError(m_path, "archive entry '" + name + "' is " + std::to_string(n) + " bytes (limit " +
+                                      std::to_string(limit) + ")");
+    std::string out(size_t(n), '\0');
+    if (n) read_into(name, out.data(), n);
+    return out;
+}
+
+void write_archive(const std::string& path, const std::vector<WriteEntry>& entries) {
+    std::error_code ec;
+    if (fs::exists(path, ec) && !fs::is_regular_file(path, ec)) throw FormatError(path, "cannot write: not a regular file");
+    static int counter = 0;
+    fs::path target(path);
+    fs::path tmp = target.parent_path() /
+                   ("." + target.filename().string() + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    auto fail = [&](const std::string& why) {
+        std::remove(tmp.c_str());
+        throw FormatError(path, why);
+    };
+    int err = 0;
+    zip_t* z = zip_open(tmp.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err);
+    if (!z) {
+        zip_error_t ze;
+        zip_error_init_with_code(&ze, err);
+        std::string what = zip_error_strerror(&ze);
+        zip_error_fini(&ze);
+        fail("cannot create temporary file '" + tmp.string() + "': " + what);
+    }
+    for (const auto& e : entries) {
+        zip_source_t* src = zip_source_buffer(z, e.data, e.size, 0);
+        if (!src) {
+            zip_discard(z);
+            fail("cannot add '" + e.name + "': " + std::string(zip_strerror(z)));
+        }
+        zip_int64_t idx = zip_file_add(z, e.name.c_str(), src, ZIP_FL_ENC_UTF_8 | ZIP_FL_OVERWRITE);
+        if (idx < 0) {
+            zip_source_free(src);
+            std::string why = zip_strerror(z);
+            zip_discard(z);
+            fail("cannot add '" + e.name + "': " + why);
+        }
+        // Stored, like torch.save: storages can be read (and mapped) without inflating.
+        zip_set_file_compression(z, zip_uint64_t(idx), ZIP_CM_STORE, 0);
+    }
+    if (zip_close(z) != 0) {
+        std::string why = zip_strerror(z);
+        zip_discard(z);
+        fail("cannot write temporary file '" + tmp.string() + "': " + why);
+    }
+    int fd = ::open(tmp.c_str(), O_RDONLY);
+    if (fd < 0 || ::fsync(fd) != 0) {
+        if (fd >= 0) ::close(fd);
+        fail("cannot fsync temporary file '" + tmp.string() + "': " + std::strerror(errno));
+    }
+    ::close(fd);
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) fail("cannot rename '" + tmp.string() + "' over it: " + std::strerror(errno));
+}
+
+} // namespace nnscope::torchzip

@@ -1,0 +1,188 @@
+// test_torch_pt.cpp: torch.save files (fixtures/expected/pt, written by PyTorch): state
+// dicts in file order with every dtype, storages shared by views, checkpoint entries,
+// whole pickled modules rebuilt with their exact tree (non-persistent buffers, plain
+// attributes, shared parameters, training flags, user classes), runnable when made of
+// layers nnscope implements (forward output equal to PyTorch's), hostile files refused
+// without executing anything, and round trips through nnscope's own .pt writer.
+#include "../test_support.h"
+
+#include <filesystem>
+
+#include "autograd.h"
+#include "document.h"
+
+using namespace nnscope;
+using namespace nnscope::test;
+
+namespace {
+std::string pt(const std::string& name) { return fixtures_dir() + "/pt/" + name; }
+
+Tensor from_json(const json& t) {
+    DType d = *dtype_from_name(t["dtype"].get<std::string>());
+    Shape shape = fixture_shape(t["shape"]);
+    if (dtype_is_integral(d)) {
+        std::vector<int64_t> v;
+        for (const auto& x : t["values"]) v.push_back(x.get<int64_t>());
+        return from_int64s(v, shape, TensorOptions(d));
+    }
+    return from_doubles(fixture_values(t["values"]), shape, TensorOptions(d));
+}
+
+// Every entry of `want` ({name: tensor json}) is in the document and equal; in the same
+// order when `ordered` (a real state dict; a flat dict mixing "a" and "b.c" keys comes back
+// in module-tree order: a module's own tensors before its children's).
+void compare_state(const Document& doc, const json& want, bool ordered = true) {
+    const StateDict sd = doc.root->state_dict();
+    QStringList got_keys, want_keys;
+    for (const auto& [k, v] : sd.tensors) got_keys << QString::fromStdString(k);
+    for (const auto& [k, v] : want.items()) want_keys << QString::fromStdString(k);
+    if (!ordered) {
+        got_keys.sort();
+        want_keys.sort();
+    }
+    QCOMPARE(got_keys, want_keys);
+    for (const auto& [k, v] : want.items()) {
+        const Tensor* t = sd.tensors.find(k);
+        QCOMPARE(QString(dtype_name(t->dtype()).data()), QString::fromStdString(v["dtype"].get<std::string>()));
+        QCOMPARE(t->shape(), fixture_shape(v["shape"]));
+        QVERIFY2(close(t->to_doubles(), fixture_values(v["values"]), 0, 0), k.c_str());
+    }
+}
+} // namespace
+
+class TestTorchPt : public QObject {
+    Q_OBJECT
+    json fixture = load_fixture("pt.json");
+    QTemporaryDir tmp;
+
+private slots:
+    void state_dicts_in_file_order() {
+        for (const char* f : {"sd_mlp.pt", "sd_mlp_proto4.pt"}) {
+            Document doc = open_document(pt(f));
+            QCOMPARE(QString::fromStdString(doc.format), QString("pt"));
+            QVERIFY(doc.kind_source == KindSource::Inferred);
+            compare_state(doc, fixture["expect"]["sd_mlp"]);
+        }
+        compare_state(open_document(pt("dtypes.pt")), fixture["expect"]["dtypes"], false);
+    }
+
+    void views_share_one_storage() {
+        Document doc = open_document(pt("views.pt"));
+        compare_state(doc, fixture["expect"]["views"]);
+        auto sd = doc.root->state_dict();
+        const Tensor& a = *sd.tensors.find("a");
+        for (const char* k : {"t", "row", "col", "tail"}) QVERIFY2(sd.tensors.find(k)->shares_storage_with(a), k);
+        QVERIFY(!sd.tensors.find("t")->is_contiguous());
+        // Writing through one view shows in the others, as in PyTorch.
+        NoGradGuard no_grad;
+        Tensor row = *sd.tensors.find("row");
+        row.fill_(Scalar(-1.0));
+        QCOMPARE(sd.tensors.find("col")->to_doubles()[1], -1.0);
+    }
+
+    void checkpoint_entries() {
+        Document doc = open_document(pt("checkpoint.pt"));
+        QCOMPARE(QString::fromStdString(doc.entry), QString("model")); // the only entry holding tensors
+        QCOMPARE(QString::fromStdString(doc.format), QString("pt-checkpoint"));
+        QCOMPARE(doc.checkpoint_entries.size(), size_t(3));
+        QCOMPARE(QString::fromStdString(doc.checkpoint_entries[2].first + ": " + doc.checkpoint_entries[2].second), QString("epoch: 3"));
+        compare_state(doc, fixture["expect"]["checkpoint_model"]);
+        auto two = catch_error([&] { open_document(pt("two_models.pt")); });
+        QVERIFY2(two.second.find("choose one with --entry NAME") != std::string::npos, two.second.c_str());
+        QVERIFY(two.second.find("generator (state dict (9 tensors))") != std::string::npos);
+        Document critic = open_document(pt("two_models.pt"), "critic");
+        QCOMPARE(QString::fromStdString(critic.entry), QString("critic"));
+        auto missing = catch_error([&] { open_document(pt("two_models.pt"), "nope"); });
+        QVERIFY2(missing.second.find("no entry 'nope' (entries: generator, critic, step)") != std::string::npos, missing.second.c_str());
+        auto step = catch_error([&] { open_document(pt("two_models.pt"), "step"); });
+        QVERIFY2(step.second.find("entry 'step': holds 10") != std::string::npos, step.second.c_str());
+    }
+
+    void whole_module_tree() {
+        Document doc = open_document(pt("whole_net.pt"));
+        const json& want = fixture["expect"]["whole_net"];
+        QVERIFY(doc.kind_source == KindSource::Declared);
+        QStringList modules, training;
+        for (auto& [n, m] : doc.root->named_modules()) {
+            modules << QString::fromStdString(n + ":" + m->type_name());
+            training << QString::fromStdString(n + ":" + (m->is_training() ? "1" : "0"));
+        }
+        QStringList want_modules, want_training;
+        for (auto& e : want["modules"]) want_modules << QString::fromStdString(e[0].get<std::string>() + ":" + e[1].get<std::string>());
+        for (auto& e : want["training"]) want_training << QString::fromStdString(e[0].get<std::string>() + ":" + (e[1].get<bool>() ? "1" : "0"));
+        QCOMPARE(modules, want_modules);
+        QCOMPARE(training, want_training);
+        std::vector<std::string> params, buffers, sd;
+        for (auto& [n, t] : doc.root->named_parameters()) params.push_back(n);
+        for (auto& [n, t] : doc.root->named_buffers()) buffers.push_back(n);
+        for (auto& [n, t] : doc.root->state_dict().tensors) sd.push_back(n);
+        QCOMPARE(qlist(params), qlist(want["parameters"])); // the tied weight listed once
+        QCOMPARE(qlist(buffers), qlist(want["buffers"]));
+        QCOMPARE(qlist(sd), qlist(want["state_dict"]));
+        QVERIFY(!doc.root->is_persistent_buffer("scratch"));
+        QCOMPARE(doc.root->attr("plain").to_doubles(), fixture_values(want["plain"]["values"]));
+        QVERIFY(doc.root->child("decoder")->attr("weight").is_same(doc.root->child("tied")->attr("weight")));
+        QVERIFY(!doc.root->runnable()); // Net is a user class
+        QVERIFY2(doc.note.find("__main__.Net") != std::string::npos, doc.note.c_str());
+        QVERIFY(doc.root->child("encoder")->runnable()); // its Linear is a real nnscope Linear
+    }
+
+    void whole_sequential_runs_like_pytorch() {
+        Document doc = open_document(pt("whole_seq.pt"));
+        const json& want = fixture["expect"]["whole_seq"];
+        QVERIFY(doc.root->runnable());
+        QVERIFY(doc.note.empty());
+        QStringList modules, want_modules;
+        for (auto& [n, m] : doc.root->named_modules()) modules << QString::fromStdString(n + ":" + m->type_name());
+        for (auto& e : want["modules"]) want_modules << QString::fromStdString(e[0].get<std::string>() + ":" + e[1].get<std::string>());
+        QCOMPARE(modules, want_modules);
+        QVERIFY(!doc.root->is_training()); // saved after .eval()
+        NoGradGuard no_grad;
+        Tensor y = doc.root->forward(from_json(want["input"]));
+        std::string why;
+        QVERIFY2(close(y.to_doubles(), fixture_values(want["output"]["values"]), 1e-5, 1e-6, &why), why.c_str());
+    }
+
+    void hostile_files_are_refused_inert() {
+        std::filesystem::remove("/tmp/nnscope-pwned");
+        for (const auto& [file, expect] : fixture["bad"].items()) {
+            auto got = catch_error([&] { open_document(pt(file)); });
+            QVERIFY2(!got.first.empty(), (file + " opened").c_str());
+            QVERIFY2(got.second.starts_with(pt(file)), got.second.c_str());
+            QVERIFY2(got.second.find(expect.get<std::string>()) != std::string::npos,
+                     (file + ": " + got.second + " lacks " + expect.get<std::string>()).c_str());
+        }
+        QVERIFY(!std::filesystem::exists("/tmp/nnscope-pwned")); // nothing was executed
+        auto evil = catch_error([&] { open_document(pt("evil_root.pt")); });
+        QVERIFY2(evil.second.find("system") != std::string::npos, evil.second.c_str()); // reported, by name
+        // A checkpoint whose other entry would call os.system opens inert, and lists it.
+        Document doc = open_document(pt("evil_value.pt"));
+        QCOMPARE(QString::fromStdString(doc.entry), QString("w"));
+        QCOMPARE(doc.checkpoint_entries.size(), size_t(2));
+        QVERIFY2(doc.checkpoint_entries[1].second.find("system") != std::string::npos, doc.checkpoint_entries[1].second.c_str());
+        QVERIFY(!std::filesystem::exists("/tmp/nnscope-pwned"));
+    }
+
+    void nnscope_pt_round_trip() {
+        Document ex = open_example("mlp-batchnorm");
+        std::string path = tmp.filePath("mlp.pt").toStdString();
+        save_state_dict(*ex.root, path);
+        Document back = open_document(path);
+        const StateDict a = ex.root->state_dict(), b = back.root->state_dict();
+        QCOMPARE(a.tensors.size(), b.tensors.size());
+        for (const auto& [k, v] : a.tensors) {
+            const Tensor* t = b.tensors.find(k);
+            QVERIFY2(t, k.c_str());
+            QCOMPARE(t->dtype(), v.dtype());
+            QCOMPARE(t->to_doubles(), v.to_doubles());
+        }
+        // A whole module's state dict, written and read back.
+        Document net = open_document(pt("whole_net.pt"));
+        save_state_dict(*net.root, tmp.filePath("net.pt").toStdString());
+        Document net_back = open_document(tmp.filePath("net.pt").toStdString());
+        QCOMPARE(net_back.root->state_dict().tensors.size(), net.root->state_dict().tensors.size());
+    }
+};
+
+QTEST_APPLESS_MAIN(TestTorchPt)
+#include "test_torch_pt.moc"
