@@ -9,11 +9,13 @@
 #include <cstdio>
 
 #include "examples.h"
+#include "gpu.h"
 #include "main_window.h"
 #include "module_tree_model.h"
 
 int main(int argc, char** argv) {
     QApplication app(argc, argv);
+    nnscope::gpu::register_devices();
     QApplication::setApplicationName("nnscope");
     QApplication::setApplicationVersion("0.1.0");
     QCommandLineParser parser;

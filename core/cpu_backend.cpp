@@ -221,7 +221,7 @@ public:
         }
         const TensorView* ops[2] = {&dst, &src};
         const DType dt = dst.dtype, st = src.dtype;
-        if (dtype_is_floating(st) && dtype_is_floating(dt) || dtype_is_floating(st) && dt == DType::Bool)
+        if ((dtype_is_floating(st) && dtype_is_floating(dt)) || (dtype_is_floating(st) && dt == DType::Bool))
             for_each_element(dst.shape, ops, [&](char** p) { store_f(p[0], dt, load_f(p[1], st)); });
         else
             for_each_element(dst.shape, ops, [&](char** p) { store_i(p[0], dt, load_i(p[1], st)); });

@@ -1,6 +1,7 @@
 // device.cpp: device names and the process-wide registry of backends.
 #include "device.h"
 
+#include <algorithm>
 #include <mutex>
 
 #include "backend.h"
@@ -92,6 +93,12 @@ std::vector<DeviceInfo> list_devices() {
     std::vector<DeviceInfo> out;
     for (auto& b : r.backends) out.push_back({b->device().str(), true, b->simulated(), {}});
     for (auto& u : r.unavailable) out.push_back(u);
+    // cpu, then cuda:N, then sim:N, each by index.
+    auto rank = [](const DeviceInfo& d) {
+        Device dev = Device::parse(d.name);
+        return std::pair<int, int>(int(dev.kind), dev.index);
+    };
+    std::stable_sort(out.begin(), out.end(), [&](const DeviceInfo& a, const DeviceInfo& b) { return rank(a) < rank(b); });
     return out;
 }
 

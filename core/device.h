@@ -24,7 +24,9 @@ struct Device {
     static Device parse(const std::string& text);
     std::string str() const;
     bool is_cpu() const { return kind == DeviceKind::CPU; }
-    bool operator==(const Device&) const = default;
+    // Spelled out (not "= default") so the CUDA compiler, in C++17 mode, can read this header.
+    bool operator==(const Device& o) const { return kind == o.kind && index == o.index; }
+    bool operator!=(const Device& o) const { return !(*this == o); }
 };
 
 struct DeviceInfo {

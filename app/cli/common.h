@@ -49,5 +49,6 @@ int cmd_convert(Args args);
 int cmd_diff(Args args);
 int cmd_examples(Args args);
 int cmd_run(const std::vector<std::string>& argv);
+int cmd_devices(Args args);
 
 } // namespace nnscope::cli

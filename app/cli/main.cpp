@@ -5,6 +5,7 @@
 
 #include "common.h"
 #include "errors.h"
+#include "gpu.h"
 
 namespace {
 const char* k_usage =
@@ -16,6 +17,7 @@ const char* k_usage =
     "  convert IN OUT               rewrite a state dict (output format by extension)\n"
     "  diff A B [--json]            compare two state dicts key by key\n"
     "  examples [--json]            list the built-in examples\n"
+    "  devices [--json]             devices, whether usable and why not, CUDA compiled in or not\n"
     "  run SPEC --inputs FILE --steps N --mode train|eval --save OUT\n"
     "      [--load SD] [--input-key x] [--target-key y] [--optimizer sgd:lr=0.05,momentum=0.9 | adam:lr=1e-3]\n"
     "      [--loss mse|cross_entropy] [--device cpu] [--seed S] [--trace OUT.csv]\n"
@@ -34,6 +36,7 @@ int main(int argc, char** argv) {
         std::fputs(k_usage, args.empty() ? stderr : stdout);
         return args.empty() ? k_exit_usage : k_exit_ok;
     }
+    nnscope::gpu::register_devices();
     const std::string cmd = args[0];
     args.erase(args.begin());
     try {
@@ -43,6 +46,7 @@ int main(int argc, char** argv) {
         if (cmd == "diff") return cmd_diff(Args::parse(args));
         if (cmd == "examples") return cmd_examples(Args::parse(args));
         if (cmd == "run") return cmd_run(args);
+        if (cmd == "devices") return cmd_devices(Args::parse(args));
         throw UsageError("unknown command '" + cmd + "'");
     } catch (const UsageError& e) {
         std::cerr << "error: " << e.what() << "\n(run 'nnscope-cli --help' for usage)\n";

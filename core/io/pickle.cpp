@@ -30,6 +30,7 @@ namespace nnscope::pickle {
 
 namespace {
 
+// clang-format off
 // Opcodes, named as in CPython's Lib/pickletools.py.
 enum Op : uint8_t {
     MARK = '(', STOP = '.', POP = '0', POP_MARK = '1', DUP = '2', FLOAT = 'F', INT = 'I',
@@ -51,100 +52,51 @@ enum Op : uint8_t {
     // protocol 5
     BYTEARRAY8 = 0x96, NEXT_BUFFER = 0x97, READONLY_BUFFER = 0x98,
 };
+// clang-format on
 
 constexpr int k_highest_protocol = 5;
 
+struct OpName {
+    uint8_t op;
+    const char* name;
+};
+
+// clang-format off
+constexpr OpName k_op_names[] = {
+    {MARK, "MARK"}, {STOP, "STOP"}, {POP, "POP"}, {POP_MARK, "POP_MARK"}, {DUP, "DUP"},
+    {FLOAT, "FLOAT"}, {INT, "INT"}, {BININT, "BININT"}, {BININT1, "BININT1"}, {LONG, "LONG"},
+    {BININT2, "BININT2"}, {NONE, "NONE"}, {PERSID, "PERSID"}, {BINPERSID, "BINPERSID"},
+    {REDUCE, "REDUCE"}, {STRING, "STRING"}, {BINSTRING, "BINSTRING"},
+    {SHORT_BINSTRING, "SHORT_BINSTRING"}, {UNICODE, "UNICODE"}, {BINUNICODE, "BINUNICODE"},
+    {APPEND, "APPEND"}, {BUILD, "BUILD"}, {GLOBAL, "GLOBAL"}, {DICT, "DICT"},
+    {EMPTY_DICT, "EMPTY_DICT"}, {APPENDS, "APPENDS"}, {GET, "GET"}, {BINGET, "BINGET"},
+    {INST, "INST"}, {LONG_BINGET, "LONG_BINGET"}, {LIST, "LIST"}, {EMPTY_LIST, "EMPTY_LIST"},
+    {OBJ, "OBJ"}, {PUT, "PUT"}, {BINPUT, "BINPUT"}, {LONG_BINPUT, "LONG_BINPUT"},
+    {SETITEM, "SETITEM"}, {TUPLE, "TUPLE"}, {EMPTY_TUPLE, "EMPTY_TUPLE"}, {SETITEMS, "SETITEMS"},
+    {BINFLOAT, "BINFLOAT"}, {PROTO, "PROTO"}, {NEWOBJ, "NEWOBJ"}, {EXT1, "EXT1"}, {EXT2, "EXT2"},
+    {EXT4, "EXT4"}, {TUPLE1, "TUPLE1"}, {TUPLE2, "TUPLE2"}, {TUPLE3, "TUPLE3"},
+    {NEWTRUE, "NEWTRUE"}, {NEWFALSE, "NEWFALSE"}, {LONG1, "LONG1"}, {LONG4, "LONG4"},
+    {BINBYTES, "BINBYTES"}, {SHORT_BINBYTES, "SHORT_BINBYTES"},
+    {SHORT_BINUNICODE, "SHORT_BINUNICODE"}, {BINUNICODE8, "BINUNICODE8"}, {BINBYTES8, "BINBYTES8"},
+    {EMPTY_SET, "EMPTY_SET"}, {ADDITEMS, "ADDITEMS"}, {FROZENSET, "FROZENSET"},
+    {NEWOBJ_EX, "NEWOBJ_EX"}, {STACK_GLOBAL, "STACK_GLOBAL"}, {MEMOIZE, "MEMOIZE"},
+    {FRAME, "FRAME"}, {BYTEARRAY8, "BYTEARRAY8"}, {NEXT_BUFFER, "NEXT_BUFFER"},
+    {READONLY_BUFFER, "READONLY_BUFFER"},
+};
+// clang-format on
+
 const char* op_name(uint8_t op) {
-    switch (op) {
-    case MARK: return "MARK";
-    case STOP: return "STOP";
-    case POP: return "POP";
-    case POP_MARK: return "POP_MARK";
-    case DUP: return "DUP";
-    case FLOAT: return "FLOAT";
-    case INT: return "INT";
-    case BININT: return "BININT";
-    case BININT1: return "BININT1";
-    case LONG: return "LONG";
-    case BININT2: return "BININT2";
-    case NONE: return "NONE";
-    case PERSID: return "PERSID";
-    case BINPERSID: return "BINPERSID";
-    case REDUCE: return "REDUCE";
-    case STRING: return "STRING";
-    case BINSTRING: return "BINSTRING";
-    case SHORT_BINSTRING: return "SHORT_BINSTRING";
-    case UNICODE: return "UNICODE";
-    case BINUNICODE: return "BINUNICODE";
-    case APPEND: return "APPEND";
-    case BUILD: return "BUILD";
-    case GLOBAL: return "GLOBAL";
-    case DICT: return "DICT";
-    case EMPTY_DICT: return "EMPTY_DICT";
-    case APPENDS: return "APPENDS";
-    case GET: return "GET";
-    case BINGET: return "BINGET";
-    case INST: return "INST";
-    case LONG_BINGET: return "LONG_BINGET";
-    case LIST: return "LIST";
-    case EMPTY_LIST: return "EMPTY_LIST";
-    case OBJ: return "OBJ";
-    case PUT: return "PUT";
-    case BINPUT: return "BINPUT";
-    case LONG_BINPUT: return "LONG_BINPUT";
-    case SETITEM: return "SETITEM";
-    case TUPLE: return "TUPLE";
-    case EMPTY_TUPLE: return "EMPTY_TUPLE";
-    case SETITEMS: return "SETITEMS";
-    case BINFLOAT: return "BINFLOAT";
-    case PROTO: return "PROTO";
-    case NEWOBJ: return "NEWOBJ";
-    case EXT1: return "EXT1";
-    case EXT2: return "EXT2";
-    case EXT4: return "EXT4";
-    case TUPLE1: return "TUPLE1";
-    case TUPLE2: return "TUPLE2";
-    case TUPLE3: return "TUPLE3";
-    case NEWTRUE: return "NEWTRUE";
-    case NEWFALSE: return "NEWFALSE";
-    case LONG1: return "LONG1";
-    case LONG4: return "LONG4";
-    case BINBYTES: return "BINBYTES";
-    case SHORT_BINBYTES: return "SHORT_BINBYTES";
-    case SHORT_BINUNICODE: return "SHORT_BINUNICODE";
-    case BINUNICODE8: return "BINUNICODE8";
-    case BINBYTES8: return "BINBYTES8";
-    case EMPTY_SET: return "EMPTY_SET";
-    case ADDITEMS: return "ADDITEMS";
-    case FROZENSET: return "FROZENSET";
-    case NEWOBJ_EX: return "NEWOBJ_EX";
-    case STACK_GLOBAL: return "STACK_GLOBAL";
-    case MEMOIZE: return "MEMOIZE";
-    case FRAME: return "FRAME";
-    case BYTEARRAY8: return "BYTEARRAY8";
-    case NEXT_BUFFER: return "NEXT_BUFFER";
-    case READONLY_BUFFER: return "READONLY_BUFFER";
-    default: return "?";
-    }
+    for (const auto& o : k_op_names)
+        if (o.op == op) return o.name;
+    return "?";
 }
 
+// Python's names for the kinds, in the order of enum Kind.
 const char* kind_name(Kind k) {
-    switch (k) {
-    case Kind::None: return "None";
-    case Kind::Bool: return "bool";
-    case Kind::Int: return "int";
-    case Kind::Float: return "float";
-    case Kind::String: return "str";
-    case Kind::Bytes: return "bytes";
-    case Kind::Tuple: return "tuple";
-    case Kind::List: return "list";
-    case Kind::Dict: return "dict";
-    case Kind::Set: return "set";
-    case Kind::Global: return "global";
-    case Kind::Object: return "object";
-    case Kind::PersistentId: return "persistent id";
-    }
-    return "?";
+    static const char* const names[] = {"None",   "bool",   "int",          "float", "str",
+                                        "bytes",  "tuple",  "list",         "dict",  "set",
+                                        "global", "object", "persistent id"};
+    return names[size_t(k)];
 }
 
 // Values that hold other values (and so can nest, share and form cycles).
@@ -155,8 +107,10 @@ bool is_container(Kind k) {
     case Kind::Dict:
     case Kind::Set:
     case Kind::Object:
-    case Kind::PersistentId: return true;
-    default: return false;
+    case Kind::PersistentId:
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -199,12 +153,9 @@ bool valid_utf8(std::string_view s) {
             ++i;
             continue;
         }
-        size_t len;
-        uint32_t cp;
-        if (c >= 0xc2 && c <= 0xdf) len = 2, cp = c & 0x1f;
-        else if (c >= 0xe0 && c <= 0xef) len = 3, cp = c & 0x0f;
-        else if (c >= 0xf0 && c <= 0xf4) len = 4, cp = c & 0x07;
-        else return false;
+        size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+        if (c < 0xc2 || c > 0xf4) return false; // continuation byte, overlong lead, or too high
+        uint32_t cp = c & (0x7f >> len);
         if (n - i < len) return false;
         for (size_t k = 1; k < len; ++k) {
             unsigned char cc = s[i + k];
@@ -262,7 +213,9 @@ std::string excerpt(std::string_view s) {
 }
 
 std::string_view trim(std::string_view s) {
-    auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; };
+    auto space = [](char c) {
+        return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+    };
     while (!s.empty() && space(s.front())) s.remove_prefix(1);
     while (!s.empty() && space(s.back())) s.remove_suffix(1);
     return s;
@@ -274,7 +227,7 @@ struct Slot {
 };
 
 class Machine {
-public:
+  public:
     Machine(const uint8_t* data, size_t size, const std::string& path, const Limits& limits)
         : m_data(data), m_size(size), m_path(path), m_limits(limits) {}
 
@@ -286,7 +239,7 @@ public:
 
     ValuePtr run();
 
-private:
+  private:
     const uint8_t* m_data;
     size_t m_size;
     size_t m_pos = 0;
@@ -359,18 +312,24 @@ private:
             char c = s[k];
             if (c == '_' && k > 0 && k + 1 < s.size() && s[k - 1] != '_') continue;
             if (c < '0' || c > '9') return false;
-            if (mag > (std::numeric_limits<uint64_t>::max() - 9) / 10) overflow = true;
-            else mag = mag * 10 + uint64_t(c - '0');
+            if (mag > (std::numeric_limits<uint64_t>::max() - 9) / 10)
+                overflow = true;
+            else
+                mag = mag * 10 + uint64_t(c - '0');
         }
         if (overflow) return true;
         if (neg) {
-            if (mag > uint64_t(std::numeric_limits<int64_t>::max()) + 1) overflow = true;
-            else out = mag == uint64_t(std::numeric_limits<int64_t>::max()) + 1
-                           ? std::numeric_limits<int64_t>::min()
-                           : -int64_t(mag);
+            if (mag > uint64_t(std::numeric_limits<int64_t>::max()) + 1)
+                overflow = true;
+            else
+                out = mag == uint64_t(std::numeric_limits<int64_t>::max()) + 1
+                          ? std::numeric_limits<int64_t>::min()
+                          : -int64_t(mag);
         } else {
-            if (mag > uint64_t(std::numeric_limits<int64_t>::max())) overflow = true;
-            else out = int64_t(mag);
+            if (mag > uint64_t(std::numeric_limits<int64_t>::max()))
+                overflow = true;
+            else
+                out = int64_t(mag);
         }
         return true;
     }
@@ -412,10 +371,13 @@ private:
             }
             size_t dot = mant.find('.');
             std::string_view ip = mant.substr(0, dot);
-            std::string_view fp = dot == std::string_view::npos ? std::string_view() : mant.substr(dot + 1);
+            std::string_view fp =
+                dot == std::string_view::npos ? std::string_view() : mant.substr(dot + 1);
             size_t first = ip.find_first_not_of('0');
-            long long mag = first != std::string_view::npos ? (long long)(ip.size() - first)
-                                                            : -(long long)fp.find_first_not_of('0');
+            size_t first_fp = fp.find_first_not_of('0');
+            long long mag = first != std::string_view::npos      ? (long long)(ip.size() - first)
+                            : first_fp != std::string_view::npos ? -(long long)first_fp
+                                                                 : -1'000'000'000'000LL;
             v = mag + exp10 > 0 ? std::numeric_limits<double>::infinity() : 0.0;
         }
         return neg ? -v : v;
@@ -442,7 +404,8 @@ private:
 
     // STRING's argument: a quoted Python 2 repr, decoded like codecs.escape_decode.
     std::string escape_decode(std::string_view line) {
-        if (line.size() < 2 || line.front() != line.back() || (line.front() != '\'' && line.front() != '"'))
+        if (line.size() < 2 || line.front() != line.back() ||
+            (line.front() != '\'' && line.front() != '"'))
             fail("the STRING argument must be quoted");
         std::string_view s = line.substr(1, line.size() - 2);
         std::string out;
@@ -455,36 +418,25 @@ private:
             }
             if (++k >= s.size()) fail("trailing \\ in STRING argument");
             c = s[k];
-            switch (c) {
-            case '\n': break;
-            case '\\': out += '\\'; break;
-            case '\'': out += '\''; break;
-            case '"': out += '"'; break;
-            case 'b': out += '\b'; break;
-            case 'f': out += '\f'; break;
-            case 't': out += '\t'; break;
-            case 'n': out += '\n'; break;
-            case 'r': out += '\r'; break;
-            case 'v': out += '\v'; break;
-            case 'a': out += '\a'; break;
-            case 'x': {
+            static constexpr std::string_view from = "\\'\"bftnrva", to = "\\'\"\b\f\t\n\r\v\a";
+            if (c == '\n') continue; // a line continuation
+            if (size_t e = from.find(c); e != std::string_view::npos) {
+                out += to[e];
+            } else if (c == 'x') {
                 int hi = k + 1 < s.size() ? hex_digit(s[k + 1]) : -1;
                 int lo = k + 2 < s.size() ? hex_digit(s[k + 2]) : -1;
                 if (hi < 0 || lo < 0) fail("invalid \\x escape in STRING argument");
                 out += char(hi * 16 + lo);
                 k += 2;
-                break;
-            }
-            default:
-                if (c >= '0' && c <= '7') {
-                    int v = c - '0';
-                    for (int d = 0; d < 2 && k + 1 < s.size() && s[k + 1] >= '0' && s[k + 1] <= '7'; ++d)
-                        v = v * 8 + (s[++k] - '0');
-                    out += char(v & 0xff);
-                } else {
-                    out += '\\';
-                    out += c;
-                }
+            } else if (c >= '0' && c <= '7') {
+                int v = c - '0';
+                for (int d = 0; d < 2 && k + 1 < s.size() && s[k + 1] >= '0' && s[k + 1] <= '7';
+                     ++d)
+                    v = v * 8 + (s[++k] - '0');
+                out += char(v & 0xff);
+            } else {
+                out += '\\';
+                out += c;
             }
         }
         return out;
@@ -507,8 +459,10 @@ private:
                 append_utf8(out, 0xfffd);
                 pending_high = 0;
             }
-            if (cp >= 0xd800 && cp <= 0xdbff) pending_high = cp;
-            else append_utf8(out, cp);
+            if (cp >= 0xd800 && cp <= 0xdbff)
+                pending_high = cp;
+            else
+                append_utf8(out, cp);
         };
         size_t k = 0;
         while (k < s.size()) {
@@ -521,7 +475,8 @@ private:
             size_t run = 0;
             while (k + run < s.size() && s[k + run] == '\\') ++run;
             size_t after = k + run;
-            bool escape = (run % 2 == 1) && after < s.size() && (s[after] == 'u' || s[after] == 'U');
+            bool escape =
+                (run % 2 == 1) && after < s.size() && (s[after] == 'u' || s[after] == 'U');
             for (size_t b = 0; b < (escape ? run - 1 : run); ++b) put('\\');
             k = after;
             if (!escape) continue;
@@ -530,7 +485,9 @@ private:
             uint32_t cp = 0;
             for (size_t d = 0; d < digits; ++d, ++k) {
                 int h = k < s.size() ? hex_digit(s[k]) : -1;
-                if (h < 0) fail(std::string("truncated \\") + (digits == 4 ? "uXXXX" : "UXXXXXXXX") + " escape in UNICODE argument");
+                if (h < 0)
+                    fail(std::string("truncated \\") + (digits == 4 ? "uXXXX" : "UXXXXXXXX") +
+                         " escape in UNICODE argument");
                 cp = cp * 16 + uint32_t(h);
             }
             if (cp > 0x10ffff) fail("\\U escape out of range in UNICODE argument");
@@ -636,7 +593,8 @@ private:
     int64_t memo_key_arg(std::string_view text) {
         int64_t v = 0;
         bool overflow = false;
-        if (!parse_int(text, v, overflow) || overflow) fail("invalid " + op() + " argument " + excerpt(text));
+        if (!parse_int(text, v, overflow) || overflow)
+            fail("invalid " + op() + " argument " + excerpt(text));
         return v;
     }
 
@@ -717,27 +675,49 @@ void Machine::step() {
         m_marks.push_back(m_stack.size());
         break;
     case POP:
-        if (m_stack.size() > fence()) m_stack.pop_back();
-        else if (!m_marks.empty()) m_marks.pop_back(); // as CPython: POP at a MARK drops it
-        else fail("stack underflow in POP");
+        if (m_stack.size() > fence())
+            m_stack.pop_back();
+        else if (!m_marks.empty())
+            m_marks.pop_back(); // as CPython: POP at a MARK drops it
+        else
+            fail("stack underflow in POP");
         break;
-    case POP_MARK: m_stack.resize(pop_mark()); break;
-    case DUP: push_slot(top()); break;
+    case POP_MARK:
+        m_stack.resize(pop_mark());
+        break;
+    case DUP:
+        push_slot(top());
+        break;
 
     // --- scalars ---
-    case NONE: push_scalar(Kind::None); break;
-    case NEWTRUE: push_bool(true); break;
-    case NEWFALSE: push_bool(false); break;
+    case NONE:
+        push_scalar(Kind::None);
+        break;
+    case NEWTRUE:
+        push_bool(true);
+        break;
+    case NEWFALSE:
+        push_bool(false);
+        break;
     case INT: {
         std::string_view line = read_line();
-        if (line == "00") push_bool(false);
-        else if (line == "01") push_bool(true);
-        else push_int(int_arg(line));
+        if (line == "00")
+            push_bool(false);
+        else if (line == "01")
+            push_bool(true);
+        else
+            push_int(int_arg(line));
         break;
     }
-    case BININT: push_int(int32_t(read_le<uint32_t>())); break;
-    case BININT1: push_int(*read(1)); break;
-    case BININT2: push_int(read_le<uint16_t>()); break;
+    case BININT:
+        push_int(int32_t(read_le<uint32_t>()));
+        break;
+    case BININT1:
+        push_int(*read(1));
+        break;
+    case BININT2:
+        push_int(read_le<uint16_t>());
+        break;
     case LONG: {
         std::string_view line = read_line();
         if (!line.empty() && line.back() == 'L') line.remove_suffix(1);
@@ -755,7 +735,9 @@ void Machine::step() {
         push_int(long_bytes(read_counted(uint64_t(n))));
         break;
     }
-    case FLOAT: push_float(float_arg(read_line())); break;
+    case FLOAT:
+        push_float(float_arg(read_line()));
+        break;
     case BINFLOAT: {
         const uint8_t* p = read(8);
         uint64_t u = 0;
@@ -765,33 +747,66 @@ void Machine::step() {
     }
 
     // --- strings and bytes ---
-    case STRING: push_py2_str(escape_decode(read_line())); break;
+    case STRING:
+        push_py2_str(escape_decode(read_line()));
+        break;
     case BINSTRING: {
         int32_t n = int32_t(read_le<uint32_t>());
         if (n < 0) fail("negative BINSTRING byte count");
         push_py2_str(std::string(read_counted(uint64_t(n))));
         break;
     }
-    case SHORT_BINSTRING: push_py2_str(std::string(read_counted(*read(1)))); break;
-    case UNICODE: push_text(Kind::String, raw_unicode_decode(read_line())); break;
-    case SHORT_BINUNICODE: push_unicode(read_counted(*read(1))); break;
-    case BINUNICODE: push_unicode(read_counted(read_le<uint32_t>())); break;
-    case BINUNICODE8: push_unicode(read_counted(read_le<uint64_t>())); break;
-    case SHORT_BINBYTES: push_text(Kind::Bytes, std::string(read_counted(*read(1)))); break;
-    case BINBYTES: push_text(Kind::Bytes, std::string(read_counted(read_le<uint32_t>()))); break;
+    case SHORT_BINSTRING:
+        push_py2_str(std::string(read_counted(*read(1))));
+        break;
+    case UNICODE:
+        push_text(Kind::String, raw_unicode_decode(read_line()));
+        break;
+    case SHORT_BINUNICODE:
+        push_unicode(read_counted(*read(1)));
+        break;
+    case BINUNICODE:
+        push_unicode(read_counted(read_le<uint32_t>()));
+        break;
+    case BINUNICODE8:
+        push_unicode(read_counted(read_le<uint64_t>()));
+        break;
+    case SHORT_BINBYTES:
+        push_text(Kind::Bytes, std::string(read_counted(*read(1))));
+        break;
+    case BINBYTES:
+        push_text(Kind::Bytes, std::string(read_counted(read_le<uint32_t>())));
+        break;
     case BINBYTES8:
-    case BYTEARRAY8: push_text(Kind::Bytes, std::string(read_counted(read_le<uint64_t>()))); break;
+    case BYTEARRAY8:
+        push_text(Kind::Bytes, std::string(read_counted(read_le<uint64_t>())));
+        break;
     case NEXT_BUFFER:
-    case READONLY_BUFFER: fail("out-of-band buffers unsupported (" + op() + ")");
+    case READONLY_BUFFER:
+        fail("out-of-band buffers unsupported (" + op() + ")");
 
     // --- containers ---
-    case EMPTY_TUPLE: push(make(Kind::Tuple), 1); break;
-    case EMPTY_LIST: push(make(Kind::List), 1); break;
-    case EMPTY_DICT: push(make(Kind::Dict), 1); break;
-    case EMPTY_SET: push(make(Kind::Set), 1); break;
-    case TUPLE: push_slot(collect(Kind::Tuple, pop_mark())); break;
-    case LIST: push_slot(collect(Kind::List, pop_mark())); break;
-    case FROZENSET: push_slot(collect(Kind::Set, pop_mark())); break;
+    case EMPTY_TUPLE:
+        push(make(Kind::Tuple), 1);
+        break;
+    case EMPTY_LIST:
+        push(make(Kind::List), 1);
+        break;
+    case EMPTY_DICT:
+        push(make(Kind::Dict), 1);
+        break;
+    case EMPTY_SET:
+        push(make(Kind::Set), 1);
+        break;
+    case TUPLE:
+        push_slot(collect(Kind::Tuple, pop_mark()));
+        break;
+    case LIST:
+        push_slot(collect(Kind::List, pop_mark()));
+        break;
+    case FROZENSET:
+        push_slot(collect(Kind::Set, pop_mark()));
+        break;
     case TUPLE1:
     case TUPLE2:
     case TUPLE3: {
@@ -818,9 +833,12 @@ void Machine::step() {
     case APPEND: {
         Slot v = pop();
         Slot& t = top();
-        if (t.v->is(Kind::List)) t.v->items.push_back(std::move(v.v));
-        else if (t.v->is(Kind::Object)) t.v->list_items.push_back(std::move(v.v));
-        else fail(std::string("APPEND to a ") + kind_name(t.v->kind));
+        if (t.v->is(Kind::List))
+            t.v->items.push_back(std::move(v.v));
+        else if (t.v->is(Kind::Object))
+            t.v->list_items.push_back(std::move(v.v));
+        else
+            fail(std::string("APPEND to a ") + kind_name(t.v->kind));
         grow(t, v.depth);
         break;
     }
@@ -828,9 +846,12 @@ void Machine::step() {
         size_t m = pop_mark();
         Slot& t = target_below(m);
         std::vector<ValuePtr>* into = nullptr;
-        if (t.v->is(Kind::List)) into = &t.v->items;
-        else if (t.v->is(Kind::Object)) into = &t.v->list_items;
-        else fail(std::string("APPENDS to a ") + kind_name(t.v->kind));
+        if (t.v->is(Kind::List))
+            into = &t.v->items;
+        else if (t.v->is(Kind::Object))
+            into = &t.v->list_items;
+        else
+            fail(std::string("APPENDS to a ") + kind_name(t.v->kind));
         for (size_t k = m; k < m_stack.size(); ++k) {
             grow(t, m_stack[k].depth);
             into->push_back(std::move(m_stack[k].v));
@@ -881,17 +902,27 @@ void Machine::step() {
         memo_get(uint64_t(key));
         break;
     }
-    case BINGET: memo_get(*read(1)); break;
-    case LONG_BINGET: memo_get(read_le<uint32_t>()); break;
+    case BINGET:
+        memo_get(*read(1));
+        break;
+    case LONG_BINGET:
+        memo_get(read_le<uint32_t>());
+        break;
     case PUT: {
         int64_t key = memo_key_arg(read_line());
         if (key < 0) fail("negative PUT argument");
         memo_put(uint64_t(key));
         break;
     }
-    case BINPUT: memo_put(*read(1)); break;
-    case LONG_BINPUT: memo_put(read_le<uint32_t>()); break;
-    case MEMOIZE: memo_put(m_memo.size()); break;
+    case BINPUT:
+        memo_put(*read(1));
+        break;
+    case LONG_BINPUT:
+        memo_put(read_le<uint32_t>());
+        break;
+    case MEMOIZE:
+        memo_put(m_memo.size());
+        break;
 
     // --- globals and objects, recorded, never called ---
     case GLOBAL: {
@@ -904,7 +935,8 @@ void Machine::step() {
         need(2);
         Slot name = pop();
         Slot module = pop();
-        if (!module.v->is(Kind::String) || !name.v->is(Kind::String)) fail("STACK_GLOBAL requires str");
+        if (!module.v->is(Kind::String) || !name.v->is(Kind::String))
+            fail("STACK_GLOBAL requires str");
         push_global(module.v->s, name.v->s);
         break;
     }
@@ -928,7 +960,8 @@ void Machine::step() {
         Slot args = pop();
         Slot cls = pop();
         if (!kwargs.v->is(Kind::Dict))
-            fail(std::string("NEWOBJ_EX keyword arguments are not a dict (got ") + kind_name(kwargs.v->kind) + ")");
+            fail(std::string("NEWOBJ_EX keyword arguments are not a dict (got ") +
+                 kind_name(kwargs.v->kind) + ")");
         Slot obj = make_object(cls, std::move(args), "NEWOBJ_EX class");
         obj.v->kwargs = std::move(kwargs.v);
         grow(obj, kwargs.depth);
@@ -985,10 +1018,14 @@ void Machine::step() {
         push(std::move(p), pid.depth + 1);
         break;
     }
-    case EXT1: fail("extension registry unsupported (EXT1 code " + std::to_string(*read(1)) + ")");
-    case EXT2: fail("extension registry unsupported (EXT2 code " + std::to_string(read_le<uint16_t>()) + ")");
+    case EXT1:
+        fail("extension registry unsupported (EXT1 code " + std::to_string(*read(1)) + ")");
+    case EXT2:
+        fail("extension registry unsupported (EXT2 code " + std::to_string(read_le<uint16_t>()) +
+             ")");
     case EXT4:
-        fail("extension registry unsupported (EXT4 code " + std::to_string(int32_t(read_le<uint32_t>())) + ")");
+        fail("extension registry unsupported (EXT4 code " +
+             std::to_string(int32_t(read_le<uint32_t>())) + ")");
     default: {
         char hex[8];
         std::snprintf(hex, sizeof hex, "0x%02x", m_op);
@@ -1056,9 +1093,9 @@ ValuePtr Machine::finish(Slot result) {
 
 // --- describe ---------------------------------------------------------------------------
 
-constexpr size_t k_max_elements = 8;   // elements shown per container
-constexpr size_t k_max_text = 64;      // bytes shown of a str / bytes
-constexpr size_t k_max_output = 4000;  // total length, roughly
+constexpr size_t k_max_elements = 8;  // elements shown per container
+constexpr size_t k_max_text = 64;     // bytes shown of a str / bytes
+constexpr size_t k_max_output = 4000; // total length, roughly
 
 // Python's repr() of a float: the shortest round-trip digits, exponent form when the
 // decimal point would be before -4 or after 16 digits.
@@ -1101,11 +1138,21 @@ std::string float_repr(double d) {
 void escape_char(std::string& out, unsigned char c) {
     static const char hex[] = "0123456789abcdef";
     switch (c) {
-    case '\\': out += "\\\\"; return;
-    case '\'': out += "\\'"; return;
-    case '\n': out += "\\n"; return;
-    case '\r': out += "\\r"; return;
-    case '\t': out += "\\t"; return;
+    case '\\':
+        out += "\\\\";
+        return;
+    case '\'':
+        out += "\\'";
+        return;
+    case '\n':
+        out += "\\n";
+        return;
+    case '\r':
+        out += "\\r";
+        return;
+    case '\t':
+        out += "\\t";
+        return;
     default:
         if (c < 0x20 || c == 0x7f) {
             out += "\\x";
@@ -1139,7 +1186,7 @@ void text_repr(std::string& out, const std::string& s, bool bytes) {
 }
 
 class Describer {
-public:
+  public:
     std::string out;
 
     void value(const Value* v, int depth) {
@@ -1152,13 +1199,27 @@ public:
             return;
         }
         switch (v->kind) {
-        case Kind::None: out += "None"; return;
-        case Kind::Bool: out += v->b ? "True" : "False"; return;
-        case Kind::Int: out += std::to_string(v->i); return;
-        case Kind::Float: out += float_repr(v->f); return;
-        case Kind::String: text_repr(out, v->s, false); return;
-        case Kind::Bytes: text_repr(out, v->s, true); return;
-        case Kind::Global: out += v->qualified_name(); return;
+        case Kind::None:
+            out += "None";
+            return;
+        case Kind::Bool:
+            out += v->b ? "True" : "False";
+            return;
+        case Kind::Int:
+            out += std::to_string(v->i);
+            return;
+        case Kind::Float:
+            out += float_repr(v->f);
+            return;
+        case Kind::String:
+            text_repr(out, v->s, false);
+            return;
+        case Kind::Bytes:
+            text_repr(out, v->s, true);
+            return;
+        case Kind::Global:
+            out += v->qualified_name();
+            return;
         case Kind::Tuple:
             out += '(';
             seq(v->items, depth);
@@ -1186,15 +1247,19 @@ public:
             return;
         case Kind::PersistentId:
             out += "persistent_id(";
-            if (depth <= 0) out += "...";
-            else value(v->pid.get(), depth - 1);
+            if (depth <= 0)
+                out += "...";
+            else
+                value(v->pid.get(), depth - 1);
             out += ')';
             return;
-        case Kind::Object: object(*v, depth); return;
+        case Kind::Object:
+            object(*v, depth);
+            return;
         }
     }
 
-private:
+  private:
     // Elements of a container at `depth` (each one level down), at most k_max_elements.
     void seq(const std::vector<ValuePtr>& items, int depth) {
         if (items.empty()) return;
@@ -1240,8 +1305,8 @@ private:
             if (any) out += ", ";
             any = true;
         };
-        bool has_more = (v.args && !v.args->items.empty()) || v.kwargs || v.state || !v.dict.empty() ||
-                        !v.list_items.empty();
+        bool has_more = (v.args && !v.args->items.empty()) || v.kwargs || v.state ||
+                        !v.dict.empty() || !v.list_items.empty();
         if (depth <= 0) {
             if (has_more) out += "...";
             out += ')';
@@ -1268,8 +1333,10 @@ private:
                         out += "...";
                         break;
                     }
-                    if (key && key->is(Kind::String)) out += key->s;
-                    else value(key.get(), depth - 1);
+                    if (key && key->is(Kind::String))
+                        out += key->s;
+                    else
+                        value(key.get(), depth - 1);
                     out += '=';
                     value(val.get(), depth - 1);
                 }

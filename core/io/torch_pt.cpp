@@ -39,10 +39,6 @@ const char* storage_name(DType d) {
     return "ByteStorage";
 }
 
-bool is_global(const ValuePtr& v, const char* module, const char* name) {
-    return v && (v->is(Kind::Global) || v->is(Kind::Object)) && v->module == module && v->name == name;
-}
-
 // Items of a dict or an OrderedDict object (REDUCE'd, then SETITEMS).
 const std::vector<std::pair<ValuePtr, ValuePtr>>* dict_items(const ValuePtr& v) {
     if (!v) return nullptr;
@@ -99,6 +95,10 @@ public:
         m_root = pickle::load(reinterpret_cast<const uint8_t*>(pkl.data()), pkl.size(), path + ": data.pkl");
     }
 
+    ~Archive() { pickle::release(m_root); } // frees self-referencing values too
+    Archive(const Archive&) = delete;
+    Archive& operator=(const Archive&) = delete;
+
     const ValuePtr& root() const { return m_root; }
     const std::string& path() const { return m_zip.path(); }
 
@@ -112,7 +112,10 @@ public:
     // The tensor `v` rebuilds; the same pickle value always gives the same tensor.
     Tensor tensor(const ValuePtr& v, const std::string& where) {
         if (auto it = m_tensors.find(v.get()); it != m_tensors.end()) return it->second;
+        // A record whose data is itself (possible through the memo) must not recurse forever.
+        if (!m_building.insert(v.get()).second) fail(where, "a tensor record refers to itself");
         Tensor t = build_tensor(v, where);
+        m_building.erase(v.get());
         m_tensors[v.get()] = t;
         return t;
     }
@@ -234,6 +237,7 @@ private:
     ValuePtr m_root;
     std::map<std::string, Tensor> m_storages;
     std::map<const pickle::Value*, Tensor> m_tensors;
+    std::set<const pickle::Value*> m_building;
 };
 
 // --- what the file holds ----------------------------------------------------------------------
