@@ -332,6 +332,9 @@ ModulePtr build_module(const Ctx& c0, const json& spec, int depth) {
         } else if (type == "Accumulator") {
             keys({"size"});
             m = std::make_shared<Accumulator>(get_int(c, spec, "size", 10));
+        } else if (type == "PlainAttributeModel") {
+            keys({});
+            m = std::make_shared<PlainAttributeModel>(c.gen);
         } else if (type == "Module") {
             keys({"parameters", "buffers", "attributes", "children"});
             m = std::make_shared<Module>("Module");
@@ -359,7 +362,7 @@ std::vector<std::string> spec_module_types() {
     return {"Sequential", "Module",  "Linear",     "Conv2d",  "BatchNorm1d", "BatchNorm2d",
             "LayerNorm",  "Embedding", "Dropout",  "Flatten", "ReLU",        "Sigmoid",
             "Tanh",       "GELU",    "Softmax",    "LogSoftmax", "Identity", "RunningAverage",
-            "ExponentialMovingAverage", "Accumulator"};
+            "ExponentialMovingAverage", "Accumulator", "PlainAttributeModel"};
 }
 
 ModelSpec parse_model_spec(const std::string& text, const std::string& path, std::optional<uint64_t> seed_override) {

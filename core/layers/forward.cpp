@@ -91,4 +91,8 @@ Tensor Accumulator::forward(const Tensor& x) {
     return x;
 }
 
+Tensor PlainAttributeModel::forward(const Tensor& x) {
+    return x.mul(own(*this, "my_param")).add(own(*this, "my_buffer")).add(attr("my_tensor"));
+}
+
 } // namespace nnscope

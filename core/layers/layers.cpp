@@ -156,6 +156,13 @@ ExponentialMovingAverage::ExponentialMovingAverage(double initial) : Module("Exp
     register_buffer("running_avg", full({}, Scalar(initial)));
 }
 
+PlainAttributeModel::PlainAttributeModel(Generator& gen) : Module("PlainAttributeModel") {
+    // The seed's order: my_tensor, then my_buffer, then my_param, each torch.randn(1).
+    set_attr("my_tensor", randn({1}, gen));
+    register_buffer("my_buffer", randn({1}, gen));
+    register_parameter("my_param", randn({1}, gen));
+}
+
 Accumulator::Accumulator(int64_t size) : Module("Accumulator") {
     register_buffer("count", zeros({}, TensorOptions(DType::Int64)));
     register_buffer("stats", zeros({size}));

@@ -132,4 +132,14 @@ public:
     Tensor forward(const Tensor& x) override;
 };
 
+// Seed 004: my_tensor is a plain attribute, my_buffer a buffer, my_param a parameter; the
+// forward pass uses all three (x * my_param + my_buffer + my_tensor), so after a move to
+// another device the unregistered my_tensor, left behind, makes it fail as in PyTorch.
+class PlainAttributeModel : public Module {
+public:
+    explicit PlainAttributeModel(Generator& gen);
+    bool has_forward() const override { return true; }
+    Tensor forward(const Tensor& x) override;
+};
+
 } // namespace nnscope

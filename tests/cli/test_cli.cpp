@@ -174,6 +174,31 @@ private slots:
         QVERIFY2(dev.err.startsWith("error: device cuda:0 is not available"), qPrintable(dev.err));
     }
 
+    void devices_listed_with_reasons() {
+        Run r = cli({"devices", "--json"});
+        QCOMPARE(r.code, 0);
+        json j = parse(r.out);
+        QVERIFY(j["cuda_compiled"].is_boolean());
+        QStringList names;
+        for (auto& d : j["devices"]) names << QString::fromStdString(d["name"].get<std::string>());
+        QCOMPARE(names.first(), QString("cpu"));
+        QVERIFY(names.contains("sim:0"));
+        QVERIFY(names.contains("cuda:0"));
+        for (auto& d : j["devices"]) {
+            if (d["name"] == "sim:0") QVERIFY(d["simulated"].get<bool>() && d["available"].get<bool>());
+            if (!d["available"].get<bool>()) QVERIFY(!d["reason"].get<std::string>().empty());
+        }
+        // The seed's unregistered attribute, after a move: PyTorch's error, exit code 2.
+        auto inputs = std::make_shared<nnscope::Module>("Inputs");
+        inputs->register_buffer("x", nnscope::ones({1, 1}));
+        QString in = tmp.filePath("one.safetensors");
+        nnscope::save_state_dict(*inputs, in.toStdString());
+        Run moved = cli({"run", "--example", "plain-attribute", "--inputs", in, "--steps", "1", "--mode", "eval", "--save",
+                         tmp.filePath("o.safetensors"), "--device", "sim:0"});
+        QCOMPARE(moved.code, 2);
+        QCOMPARE(moved.err, QString("error: Expected all tensors to be on the same device, but found at least two devices, sim:0 and cpu!\n"));
+    }
+
     void examples_list() {
         Run r = cli({"examples", "--json"});
         QCOMPARE(r.code, 0);

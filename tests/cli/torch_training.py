@@ -96,7 +96,7 @@ def torch_run(model, x, y, steps, mode, optimizer, loss):
     return model.state_dict()
 
 
-def case(name, spec, make, x, y=None, steps=10, mode="train", optimizer=None, loss="mse", rtol=1e-5):
+def case(name, spec, make, x, y=None, steps=10, mode="train", optimizer=None, loss="mse", rtol=1e-5, device="cpu"):
     global passed
     with tempfile.TemporaryDirectory() as tmp:
         torch.manual_seed(1)
@@ -109,7 +109,8 @@ def case(name, spec, make, x, y=None, steps=10, mode="train", optimizer=None, lo
         st.write(os.path.join(tmp, "inputs.safetensors"), inputs)
         args = [cli, "run", spec_path, "--load", os.path.join(tmp, "init.safetensors"), "--inputs",
                 os.path.join(tmp, "inputs.safetensors"), "--steps", str(steps), "--mode", mode,
-                "--save", os.path.join(tmp, "out.safetensors"), "--trace", os.path.join(tmp, "trace.csv")]
+                "--save", os.path.join(tmp, "out.safetensors"), "--trace", os.path.join(tmp, "trace.csv"),
+                "--device", device]
         if optimizer:
             args += ["--optimizer", optimizer, "--loss", loss]
         r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -172,6 +173,11 @@ labels = torch.randint(0, 5, (6, 4))
 case("conv forward", conv_spec(), conv_torch, images, steps=6)
 case("conv SGD, cross entropy", conv_spec(), conv_torch, images, labels, steps=6,
      optimizer="sgd:lr=0.1,momentum=0.9", loss="cross_entropy", rtol=1e-4)
+# The same trajectories on the simulated GPU (the CUDA backend's kernel bodies on the host).
+case("mlp SGD momentum on sim:0", mlp_spec(), mlp_torch, drift, targets, steps=12,
+     optimizer="sgd:lr=0.05,momentum=0.9,weight_decay=0.01", rtol=1e-4, device="sim:0")
+case("conv SGD on sim:0", conv_spec(), conv_torch, images, labels, steps=6,
+     optimizer="sgd:lr=0.1,momentum=0.9", loss="cross_entropy", rtol=1e-4, device="sim:0")
 tokens = torch.randint(0, 20, (8, 5, 7))
 tok_targets = torch.randn(8, 5, 7, 3)
 case("embedding/layernorm/gelu Adam", text_spec(), text_torch, tokens, tok_targets, steps=8,
