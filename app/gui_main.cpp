@@ -25,7 +25,19 @@ int main(int argc, char** argv) {
     parser.addPositionalArgument("FILE", "model spec (.json), .safetensors or .safetensors.index.json");
     QCommandLineOption example({"e", "example"}, "open a built-in example", "NAME");
     QCommandLineOption screenshot("screenshot", "save a screenshot of the window to PNG and exit", "PNG");
-    QCommandLineOption select("select", "select a tensor or module by dotted name (with --screenshot)", "NAME");
+    QCommandLineOption select("select", "select a tensor or module by dotted name", "NAME");
+    QCommandLineOption steps("steps", "run N steps before showing (or before the screenshot)", "N");
+    QCommandLineOption watch("watch", "watch a tensor in the plots (repeatable)", "NAME");
+    QCommandLineOption train_step("train", "enable training steps (SGD) before stepping");
+    QCommandLineOption eval_after("eval-after", "switch to eval mode after N of the --steps steps", "N");
+    QCommandLineOption device("device", "move the model to DEVICE (cpu, sim:0, cuda:0) first", "DEVICE");
+    QCommandLineOption tab("tab", "show the 'plots' or 'inspector' tab", "NAME");
+    parser.addOption(steps);
+    parser.addOption(watch);
+    parser.addOption(train_step);
+    parser.addOption(eval_after);
+    parser.addOption(device);
+    parser.addOption(tab);
     parser.addOption(example);
     parser.addOption(screenshot);
     parser.addOption(select);
@@ -39,6 +51,18 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "error: %s\n", window.last_error().toUtf8().constData());
         if (parser.isSet(screenshot)) return 2;
         window.open_builtin_example(nnscope::k_default_example);
+    }
+    if (parser.isSet(device)) window.move_model_to(parser.value(device));
+    for (const QString& w : parser.values(watch)) window.watch(w);
+    if (parser.isSet(train_step)) window.set_training_step(true);
+    if (parser.isSet(steps)) {
+        const int n = parser.value(steps).toInt();
+        const int switch_at = parser.isSet(eval_after) ? parser.value(eval_after).toInt() : n;
+        window.step_blocking(std::min(n, switch_at));
+        if (switch_at < n) {
+            window.set_training_mode(false);
+            window.step_blocking(n - switch_at);
+        }
     }
     if (parser.isSet(select)) {
         QModelIndex src = window.tree_model()->index_of(parser.value(select));

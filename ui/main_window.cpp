@@ -1,9 +1,13 @@
-// main_window.cpp: layout, file actions and selection handling. Every action catches the
-// core's exceptions and reports them; a failed open or save changes nothing.
+// main_window.cpp: layout, actions and the glue between the step worker, the model and the
+// views. Every action catches the core's exceptions and reports them in the log and a
+// message; a failed open, load or save changes nothing.
 #include "main_window.h"
 
 #include <QApplication>
 #include <QCheckBox>
+#include <QComboBox>
+#include <QDockWidget>
+#include <QElapsedTimer>
 #include <QFileDialog>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -11,25 +15,40 @@
 #include <QLineEdit>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QPlainTextEdit>
 #include <QSplitter>
 #include <QStatusBar>
+#include <QTabWidget>
 #include <QTextBrowser>
+#include <QToolBar>
 #include <QTreeView>
 #include <QVBoxLayout>
 #include <set>
 
+#include "autograd.h"
 #include "examples.h"
 #include "inspector_panel.h"
+#include "layers/layers.h"
 #include "module_tree_model.h"
+#include "plot_panel.h"
+#include "step_engine.h"
+#include "step_worker.h"
 #include "tensor_kind_style.h"
 
 namespace nnscope::ui {
 
+namespace {
+QString kib(uint64_t bytes) {
+    return bytes < 1024 ? QString::number(bytes) + " B" : QString::number(double(bytes) / 1024.0, 'f', 1) + " KiB";
+}
+} // namespace
+
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     setWindowTitle(tr("nnscope"));
-    resize(1280, 800);
+    resize(1400, 880);
 
     m_model = new ModuleTreeModel(this);
+    m_model->set_model_mutex(&m_model_mutex);
     m_filter = new ModuleTreeFilter(this);
     m_filter->setSourceModel(m_model);
 
@@ -48,54 +67,72 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     m_tree->setUniformRowHeights(true); // large trees stay fast
     m_tree->setAlternatingRowColors(true);
     m_tree->header()->setStretchLastSection(false);
-    m_tree->header()->setSectionResizeMode(QHeaderView::Interactive);
-    const int widths[] = {210, 170, 80, 70, 55, 70, 95, 110};
-    for (int c = 0; c < ModuleTreeModel::ColumnCount; ++c) m_tree->setColumnWidth(c, widths[c]);
+    const int widths[] = {190, 160, 75, 65, 50, 65, 90, 95};
+    for (int c = 0; c < 8; ++c) m_tree->setColumnWidth(c, widths[c]);
     connect(m_tree->selectionModel(), &QItemSelectionModel::currentChanged, this,
             [this](const QModelIndex& current) { on_selection(current); });
+    connect(m_tree, &QTreeView::doubleClicked, this, [this](const QModelIndex& idx) {
+        QModelIndex src = m_filter->mapToSource(idx);
+        if (src.data(ModuleTreeModel::IsTensorRole).toBool()) watch(m_model->full_name(src));
+    });
     left_layout->addWidget(m_filter_edit);
     left_layout->addWidget(make_legend());
     left_layout->addWidget(m_tree, 1);
 
+    // Right: plots and inspector in tabs above, lesson and log below.
     auto* right = new QSplitter(Qt::Vertical, this);
-    m_inspector = new InspectorPanel(right);
-    m_lesson = new QTextBrowser(right);
-    m_lesson->setOpenExternalLinks(false);
-    right->addWidget(m_inspector);
-    right->addWidget(m_lesson);
-    right->setStretchFactor(0, 3);
-    right->setStretchFactor(1, 1);
+    auto* tabs = new QTabWidget(right);
+    m_plots = new PlotPanel(tabs);
+    m_inspector = new InspectorPanel(tabs);
+    tabs->addTab(m_plots, tr("Plots"));
+    tabs->addTab(m_inspector, tr("Inspector"));
+    connect(m_tree->selectionModel(), &QItemSelectionModel::currentChanged, tabs,
+            [tabs, this] { if (!m_stepping) tabs->setCurrentWidget(m_inspector); });
+    auto* bottom = new QTabWidget(right);
+    m_lesson = new QTextBrowser(bottom);
+    m_log = new QPlainTextEdit(bottom);
+    m_log->setReadOnly(true);
+    m_log->setMaximumBlockCount(5000);
+    bottom->addTab(m_lesson, tr("Lesson"));
+    bottom->addTab(m_log, tr("Log"));
+    right->addWidget(tabs);
+    right->addWidget(bottom);
+    right->setSizes({620, 180});
 
     auto* split = new QSplitter(Qt::Horizontal, this);
     split->addWidget(left);
     split->addWidget(right);
-    split->setStretchFactor(0, 3);
-    split->setStretchFactor(1, 2);
-    split->setSizes({800, 480});
-    right->setSizes({560, 200});
+    split->setSizes({760, 640});
     setCentralWidget(split);
 
     m_totals = new QLabel(this);
+    m_step_label = new QLabel(this);
     statusBar()->addPermanentWidget(m_totals, 1);
+    statusBar()->addPermanentWidget(m_step_label);
 
-    QMenu* file = menuBar()->addMenu(tr("&File"));
-    file->addAction(tr("&Open…"), QKeySequence::Open, this, [this] {
-        QString path = QFileDialog::getOpenFileName(this, tr("Open model"), {},
-                                                    tr("Models (*.json *.safetensors *.pt *.pth);;All files (*)"));
-        if (!path.isEmpty()) open_path(path);
+    m_worker = new StepWorker(m_model_mutex);
+    m_worker->moveToThread(&m_thread);
+    connect(&m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
+    connect(m_worker, &StepWorker::progressed, this, [this](std::shared_ptr<StepBatch> b) { on_progress(b); });
+    connect(m_worker, &StepWorker::finished, this, [this] {
+        m_stepping = false;
+        if (m_run_action) m_run_action->setText(tr("Run"));
+        refresh_selection();
+        update_totals();
     });
-    QMenu* examples = file->addMenu(tr("Open &example"));
-    for (const auto& ex : builtin_examples()) {
-        QString name = QString::fromStdString(ex.name);
-        examples->addAction(name, this, [this, name] { open_builtin_example(name); });
-    }
-    file->addAction(tr("&Save state dict as…"), QKeySequence::SaveAs, this, [this] {
-        QString path = QFileDialog::getSaveFileName(this, tr("Save state dict"), {}, tr("safetensors (*.safetensors);;PyTorch state dict (*.pt *.pth)"));
-        if (!path.isEmpty()) save_state_dict_to(path);
-    });
-    file->addSeparator();
-    file->addAction(tr("&Quit"), QKeySequence::Quit, qApp, &QApplication::quit);
+    m_thread.start();
+
+    make_toolbar();
+    make_menus();
 }
+
+MainWindow::~MainWindow() {
+    stop_running();
+    m_thread.quit();
+    m_thread.wait();
+}
+
+// --- layout pieces ----------------------------------------------------------------------------
 
 QWidget* MainWindow::make_legend() {
     // The legend is also the kind filter: unticking a kind hides its rows.
@@ -114,15 +151,160 @@ QWidget* MainWindow::make_legend() {
     return w;
 }
 
+void MainWindow::make_toolbar() {
+    QToolBar* bar = addToolBar(tr("Stepping"));
+    bar->setObjectName("stepping");
+    m_step_action = bar->addAction(tr("Step"), this, [this] { step_blocking(1); });
+    m_step_action->setShortcut(QKeySequence(Qt::Key_F10));
+    m_step_action->setToolTip(tr("One step (F10): a forward pass, or a training step when enabled"));
+    m_run_action = bar->addAction(tr("Run"), this, [this] { m_stepping ? stop_running() : start_running(); });
+    m_run_action->setShortcut(QKeySequence(Qt::Key_F5));
+    m_run_action->setToolTip(tr("Run / Pause (F5)"));
+    m_rate_box = new QComboBox(bar);
+    m_rate_box->addItem(tr("10 steps/s"), 10.0);
+    m_rate_box->addItem(tr("100 steps/s"), 100.0);
+    m_rate_box->addItem(tr("as fast as possible"), 0.0);
+    m_rate_box->setCurrentIndex(1);
+    connect(m_rate_box, &QComboBox::currentIndexChanged, this,
+            [this] { m_worker->set_rate(m_rate_box->currentData().toDouble()); });
+    m_worker->set_rate(100.0);
+    bar->addWidget(m_rate_box);
+    bar->addSeparator();
+    m_train_action = bar->addAction(tr("Train mode"));
+    m_train_action->setCheckable(true);
+    m_train_action->setChecked(true);
+    m_train_action->setShortcut(QKeySequence(tr("Ctrl+E")));
+    m_train_action->setToolTip(tr("model.train() when checked, model.eval() when not (Ctrl+E)"));
+    connect(m_train_action, &QAction::toggled, this, [this](bool on) { set_training_mode(on); });
+    bar->addSeparator();
+    m_training_box = new QCheckBox(tr("Training step"), bar);
+    m_training_box->setToolTip(tr("forward, MSE loss, backward, optimizer step: parameters change, buffers only through forward"));
+    connect(m_training_box, &QCheckBox::toggled, this, [this](bool on) { set_training_step(on); });
+    bar->addWidget(m_training_box);
+    m_optimizer_box = new QComboBox(bar);
+    m_optimizer_box->addItem("SGD lr=0.05 momentum=0.9", "sgd:lr=0.05,momentum=0.9");
+    m_optimizer_box->addItem("SGD lr=0.01", "sgd:lr=0.01");
+    m_optimizer_box->addItem("Adam lr=1e-3", "adam:lr=1e-3");
+    m_optimizer_box->addItem("Adam lr=1e-2", "adam:lr=1e-2");
+    connect(m_optimizer_box, &QComboBox::currentIndexChanged, this, [this] {
+        if (m_training_box->isChecked()) set_training_step(true);
+    });
+    bar->addWidget(m_optimizer_box);
+    bar->addSeparator();
+    bar->addAction(tr("Reset running stats"), this, [this] {
+        stop_running();
+        std::lock_guard lock(m_model_mutex);
+        NoGradGuard no_grad;
+        int n = 0;
+        for (auto& [name, m] : m_doc.root->named_modules())
+            if (auto* bn = dynamic_cast<BatchNorm*>(m.get())) {
+                if (!bn->track_running_stats) continue;
+                bn->attr("running_mean").zero_();
+                bn->attr("running_var").fill_(Scalar(1.0));
+                bn->attr("num_batches_tracked").zero_();
+                ++n;
+            }
+        log(QString("reset_running_stats() on %1 BatchNorm module(s)").arg(n));
+        m_plots->clear();
+        refresh_selection();
+    });
+}
+
+void MainWindow::make_menus() {
+    QMenu* file = menuBar()->addMenu(tr("&File"));
+    file->addAction(tr("&Open…"), QKeySequence::Open, this, [this] {
+        QString path = QFileDialog::getOpenFileName(this, tr("Open model"), {},
+                                                    tr("Models (*.json *.safetensors *.pt *.pth);;All files (*)"));
+        if (!path.isEmpty()) open_path(path);
+    });
+    QMenu* examples = file->addMenu(tr("Open &example"));
+    for (const auto& ex : builtin_examples()) {
+        QString name = QString::fromStdString(ex.name);
+        examples->addAction(name, this, [this, name] { open_builtin_example(name); });
+    }
+    file->addAction(tr("&Save state dict as…"), QKeySequence::SaveAs, this, [this] {
+        QString path = QFileDialog::getSaveFileName(this, tr("Save state dict"), {},
+                                                    tr("safetensors (*.safetensors);;PyTorch state dict (*.pt *.pth)"));
+        if (!path.isEmpty()) save_state_dict_to(path);
+    });
+    file->addSeparator();
+    file->addAction(tr("&Quit"), QKeySequence::Quit, qApp, &QApplication::quit);
+
+    QMenu* model = menuBar()->addMenu(tr("&Model"));
+    for (bool strict : {true, false})
+        model->addAction(strict ? tr("Load state dict (strict)…") : tr("Load state dict (strict=False)…"), this, [this, strict] {
+            QString path = QFileDialog::getOpenFileName(this, tr("Load state dict"), {},
+                                                        tr("State dicts (*.safetensors *.pt *.pth);;All files (*)"));
+            if (!path.isEmpty()) load_state_dict_from(path, strict);
+        });
+    model->addAction(tr("Watch selected tensor"), QKeySequence(tr("W")), this, [this] {
+        if (!m_selected.isEmpty()) watch(m_selected);
+    });
+    model->addAction(tr("Unwatch selected tensor"), this, [this] { unwatch(m_selected); });
+    model->addAction(tr("Export plots as PNG…"), this, [this] {
+        QString path = QFileDialog::getSaveFileName(this, tr("Export plot"), "plot.png", tr("PNG (*.png)"));
+        if (!path.isEmpty() && !m_plots->export_png(path)) report_error(path + ": cannot write the image");
+    });
+    model->addAction(tr("Export plots as CSV…"), this, [this] {
+        QString path = QFileDialog::getSaveFileName(this, tr("Export plot data"), "plot.csv", tr("CSV (*.csv)"));
+        if (!path.isEmpty() && !m_plots->export_csv(path)) report_error(path + ": cannot write the file");
+    });
+
+    QMenu* devices = menuBar()->addMenu(tr("&Devices"));
+    for (const auto& d : list_devices()) {
+        QString name = QString::fromStdString(d.name);
+        QString label = tr("Move model to %1").arg(name) + (d.simulated ? tr(" (simulated)") : QString());
+        QAction* a = devices->addAction(label, this, [this, name] { move_model_to(name); });
+        a->setEnabled(d.available);
+        if (!d.available) a->setToolTip(QString::fromStdString(d.reason));
+        a->setStatusTip(d.available ? QString() : name + ": " + QString::fromStdString(d.reason));
+    }
+    devices->addSeparator();
+    devices->addAction(tr("Move selected tensor to the model's device"), this, [this] {
+        if (m_selected.isEmpty()) return;
+        stop_running();
+        std::lock_guard lock(m_model_mutex);
+        try {
+            Device target = Device::cpu();
+            auto params = m_doc.root->parameters();
+            if (!params.empty()) target = params[0].device();
+            for (auto& e : m_doc.root->tensor_entries())
+                if (QString::fromStdString(e.name) == m_selected) {
+                    e.owner->set_attr(e.local_name, e.tensor.to(target));
+                    log(QString("model.%1 = model.%1.to('%2')").arg(m_selected, QString::fromStdString(target.str())));
+                    break;
+                }
+            if (m_engine) m_engine->model_changed();
+        } catch (const std::exception& e) {
+            report_error(QString::fromStdString(e.what()));
+        }
+        m_model->refresh();
+        refresh_selection();
+        update_totals();
+    });
+}
+
+// --- messages -----------------------------------------------------------------------------------
+
+void MainWindow::log(const QString& line) { m_log->appendPlainText(line); }
+
+QString MainWindow::log_text() const { return m_log->toPlainText(); }
+
 void MainWindow::report_error(const QString& what) {
     m_last_error = what;
+    log("error: " + what);
     statusBar()->showMessage(what, 10000);
-    if (isVisible()) QMessageBox::warning(this, tr("nnscope"), what);
+    if (isVisible() && QApplication::platformName() != "offscreen") QMessageBox::warning(this, tr("nnscope"), what);
 }
+
+// --- documents ------------------------------------------------------------------------------------
 
 bool MainWindow::open_path(const QString& path) {
     try {
-        set_document(open_document(path.toStdString()));
+        Document doc = open_document(path.toStdString());
+        stop_running();
+        set_document(std::move(doc));
+        log("opened " + path);
         return true;
     } catch (const std::exception& e) {
         report_error(QString::fromStdString(e.what()));
@@ -132,7 +314,10 @@ bool MainWindow::open_path(const QString& path) {
 
 bool MainWindow::open_builtin_example(const QString& name) {
     try {
-        set_document(open_example(name.toStdString()));
+        Document doc = open_example(name.toStdString());
+        stop_running();
+        set_document(std::move(doc));
+        log("opened example " + name);
         return true;
     } catch (const std::exception& e) {
         report_error(QString::fromStdString(e.what()));
@@ -142,8 +327,11 @@ bool MainWindow::open_builtin_example(const QString& name) {
 
 bool MainWindow::save_state_dict_to(const QString& path) {
     if (!m_doc.root) return false;
+    stop_running();
+    std::lock_guard lock(m_model_mutex);
     try {
         save_state_dict(*m_doc.root, path.toStdString(), m_doc.metadata);
+        log(QString("torch.save(model.state_dict(), '%1'): %2 tensors").arg(path).arg(m_doc.root->state_dict().tensors.size()));
         statusBar()->showMessage(tr("Saved state dict to %1").arg(path), 5000);
         return true;
     } catch (const std::exception& e) {
@@ -152,30 +340,263 @@ bool MainWindow::save_state_dict_to(const QString& path) {
     }
 }
 
+bool MainWindow::load_state_dict_from(const QString& path, bool strict) {
+    if (!m_doc.root) return false;
+    stop_running();
+    std::lock_guard lock(m_model_mutex);
+    const QString call = QString("model.load_state_dict(sd, strict=%1)").arg(strict ? "True" : "False");
+    try {
+        Document sd = open_document(path.toStdString());
+        LoadResult r = m_doc.root->load_state_dict(sd.root->state_dict(), strict);
+        if (r.missing_keys.empty() && r.unexpected_keys.empty()) log(call + ": <All keys matched successfully>");
+        else {
+            auto list = [](const std::vector<std::string>& v) {
+                QStringList l;
+                for (const auto& s : v) l << "'" + QString::fromStdString(s) + "'";
+                return "[" + l.join(", ") + "]";
+            };
+            log(call + ": _IncompatibleKeys(missing_keys=" + list(r.missing_keys) + ", unexpected_keys=" + list(r.unexpected_keys) + ")");
+        }
+        if (m_engine) m_engine->model_changed();
+        m_model->refresh();
+        refresh_selection();
+        return true;
+    } catch (const std::exception& e) {
+        report_error(call + " failed, the model is unchanged: " + QString::fromStdString(e.what()));
+        return false;
+    }
+}
+
+bool MainWindow::move_model_to(const QString& device) {
+    if (!m_doc.root) return false;
+    stop_running();
+    std::lock_guard lock(m_model_mutex);
+    try {
+        const Device target = Device::parse(device.toStdString());
+        int params = 0, buffers = 0;
+        uint64_t bytes = 0;
+        QStringList stayed;
+        std::set<const TensorImpl*> seen;
+        for (const auto& e : m_doc.root->tensor_entries()) {
+            if (!seen.insert(e.tensor.impl()).second) continue;
+            if (e.kind == TensorKind::Attribute) {
+                stayed << QString("attribute %1 stayed on %2").arg(QString::fromStdString(e.name), QString::fromStdString(e.tensor.device().str()));
+                continue;
+            }
+            if (e.tensor.device() == target) continue;
+            (e.kind == TensorKind::Parameter ? params : buffers)++;
+            bytes += e.tensor.nbytes();
+        }
+        m_doc.root->to(target);
+        if (m_engine) m_engine->model_changed();
+        QString msg = QString("model.to('%1'): moved %2 parameters and %3 buffers (%4) to %1")
+                          .arg(device).arg(params).arg(buffers).arg(kib(bytes));
+        if (!stayed.isEmpty()) msg += "; " + stayed.join("; ");
+        log(msg);
+        statusBar()->showMessage(msg, 10000);
+        m_model->refresh();
+        refresh_selection();
+        update_totals();
+        return true;
+    } catch (const std::exception& e) {
+        report_error(QString::fromStdString(e.what()));
+        return false;
+    }
+}
+
 void MainWindow::set_document(Document doc) {
-    m_doc = std::move(doc);
-    m_model->set_root(m_doc.root);
+    {
+        std::lock_guard lock(m_model_mutex);
+        m_doc = std::move(doc);
+        m_model->set_root(m_doc.root);
+    }
     m_tree->expandToDepth(1);
     QString title = m_doc.title.empty() ? QString::fromStdString(m_doc.path) : QString::fromStdString(m_doc.title);
     setWindowTitle(title + " — nnscope");
-    QString lesson = m_doc.lesson.empty()
-                         ? (m_doc.kind_source == KindSource::Inferred
-                                ? tr("This file is a bare state dict: it does not say which tensors are parameters and which are "
-                                     "buffers. nnscope inferred the kinds from PyTorch's names (running_mean, running_var, "
-                                     "num_batches_tracked and integer tensors are buffers); module types are unknown.")
-                                : QString())
-                         : QString::fromStdString(m_doc.lesson);
+    QString lesson = QString::fromStdString(m_doc.lesson);
+    if (lesson.isEmpty() && m_doc.kind_source == KindSource::Inferred)
+        lesson = tr("This file is a bare state dict: it does not say which tensors are parameters and which are buffers. "
+                    "nnscope inferred the kinds from PyTorch's names (running_mean, running_var, num_batches_tracked and "
+                    "integer tensors are buffers); module types are unknown.");
+    if (!m_doc.note.empty()) lesson += (lesson.isEmpty() ? "" : "\n\n") + QString::fromStdString(m_doc.note);
     m_lesson->setPlainText(lesson);
     m_inspector->clear();
+    m_selected.clear();
+    m_train_action->blockSignals(true);
+    m_train_action->setChecked(m_doc.root->is_training());
+    m_train_action->blockSignals(false);
+    rebuild_engine();
+    default_watches();
     update_totals();
 }
 
+void MainWindow::rebuild_engine() {
+    m_engine.reset();
+    m_engine_error.clear();
+    m_steps_done = 0;
+    try {
+        m_engine = std::make_shared<StepEngine>(m_doc.root);
+        if (m_training_box->isChecked()) m_engine->set_optimizer(m_optimizer_box->currentData().toString().toStdString());
+        m_worker->set_engine(m_engine, m_doc.root);
+        log("inputs: " + QString::fromStdString(m_engine->input_description()));
+    } catch (const std::exception& e) {
+        m_engine_error = QString::fromStdString(e.what());
+        m_worker->set_engine(nullptr, m_doc.root);
+    }
+    for (QAction* a : {m_step_action, m_run_action}) {
+        a->setEnabled(m_engine != nullptr);
+        a->setToolTip(m_engine ? a->toolTip() : tr("Not runnable: %1").arg(m_engine_error));
+    }
+    m_step_label->setText(m_engine ? tr("step 0") : tr("inspect-only"));
+}
+
+// --- watches and stepping ------------------------------------------------------------------------
+
+void MainWindow::default_watches() {
+    // BatchNorm's running statistics, or else every floating-point buffer (the seed modules').
+    QStringList names;
+    for (const auto& e : m_doc.root->tensor_entries()) {
+        if (e.kind != TensorKind::Buffer) continue;
+        const bool stat = e.local_name == "running_mean" || e.local_name == "running_var";
+        if (stat) names << QString::fromStdString(e.name);
+    }
+    if (names.isEmpty())
+        for (const auto& e : m_doc.root->tensor_entries())
+            if (e.kind == TensorKind::Buffer && e.tensor.numel() <= 1000) names << QString::fromStdString(e.name);
+    while (names.size() > 6) names.removeLast();
+    m_plots->set_watches({}, {});
+    for (const auto& n : names) watch(n);
+    if (names.isEmpty()) push_watches();
+}
+
+QStringList MainWindow::watches() const { return m_plots->watches(); }
+
+void MainWindow::watch(const QString& name) {
+    QStringList names = m_plots->watches();
+    if (names.contains(name)) return;
+    names << name;
+    std::vector<bool> band;
+    {
+        std::lock_guard lock(m_model_mutex);
+        for (const QString& n : names) {
+            int64_t numel = 0;
+            for (const auto& e : m_doc.root->tensor_entries())
+                if (QString::fromStdString(e.name) == n) numel = e.tensor.numel();
+            band.push_back(numel > k_watch_elements);
+        }
+    }
+    stop_running();
+    m_plots->set_watches(names, band);
+    push_watches();
+    log("watching " + name);
+}
+
+void MainWindow::unwatch(const QString& name) {
+    QStringList names = m_plots->watches();
+    if (!names.removeOne(name)) return;
+    stop_running();
+    std::vector<bool> band;
+    {
+        std::lock_guard lock(m_model_mutex);
+        for (const QString& n : names) {
+            int64_t numel = 0;
+            for (const auto& e : m_doc.root->tensor_entries())
+                if (QString::fromStdString(e.name) == n) numel = e.tensor.numel();
+            band.push_back(numel > k_watch_elements);
+        }
+    }
+    m_plots->set_watches(names, band);
+    push_watches();
+}
+
+void MainWindow::push_watches() { m_worker->set_watches(m_plots->watches()); }
+
+bool MainWindow::can_step() const { return m_engine != nullptr; }
+
+void MainWindow::set_training_mode(bool train) {
+    stop_running();
+    {
+        std::lock_guard lock(m_model_mutex);
+        m_doc.root->train(train);
+    }
+    log(train ? "model.train()" : "model.eval(): BatchNorm now uses its running statistics and stops updating them");
+    m_train_action->blockSignals(true);
+    m_train_action->setChecked(train);
+    m_train_action->blockSignals(false);
+    refresh_selection();
+}
+
+void MainWindow::set_training_step(bool on) {
+    stop_running();
+    if (!m_engine) return;
+    std::lock_guard lock(m_model_mutex);
+    try {
+        const std::string spec = on ? m_optimizer_box->currentData().toString().toStdString() : std::string();
+        m_engine->set_optimizer(spec);
+        if (on)
+            log(QString("optimizer = torch.optim.%1(model.parameters(), %2): %3 parameters, no buffers")
+                    .arg(QString::fromStdString(m_engine->optimizer()->name()), m_optimizer_box->currentText())
+                    .arg(m_engine->optimizer()->params().size()));
+        else log("training steps off: forward passes only");
+    } catch (const std::exception& e) {
+        report_error(QString::fromStdString(e.what()));
+    }
+    m_training_box->blockSignals(true);
+    m_training_box->setChecked(on);
+    m_training_box->blockSignals(false);
+}
+
+void MainWindow::start_running() {
+    if (!m_engine || m_stepping) return;
+    m_stepping = true;
+    m_run_action->setText(tr("Pause"));
+    QMetaObject::invokeMethod(m_worker, "run", Qt::QueuedConnection, Q_ARG(qint64, 0));
+}
+
+void MainWindow::stop_running() {
+    if (!m_stepping) return;
+    m_worker->request_stop();
+    QElapsedTimer t;
+    t.start();
+    while (m_stepping && t.elapsed() < 10000) QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+}
+
+void MainWindow::step_blocking(int n) {
+    if (!m_engine || n <= 0) return;
+    stop_running();
+    const double rate = m_rate_box->currentData().toDouble();
+    m_worker->set_rate(0);
+    m_stepping = true;
+    QMetaObject::invokeMethod(m_worker, "run", Qt::QueuedConnection, Q_ARG(qint64, qint64(n)));
+    QElapsedTimer t;
+    t.start();
+    while (m_stepping && t.elapsed() < 600000) QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+    m_worker->set_rate(rate);
+    m_plots->replot_now();
+}
+
+void MainWindow::on_progress(const std::shared_ptr<StepBatch>& batch) {
+    m_plots->add(*batch);
+    if (!batch->samples.empty()) {
+        const StepSample& last = batch->samples.back();
+        m_steps_done = last.step;
+        QString text = tr("step %1 · %2").arg(last.step).arg(last.training ? tr("train") : tr("eval"));
+        if (!std::isnan(last.loss)) text += tr(" · loss %1").arg(last.loss, 0, 'g', 4);
+        m_step_label->setText(text);
+    }
+    if (!batch->error.isEmpty()) report_error("step " + QString::number(m_steps_done + 1) + ": " + batch->error);
+}
+
+// --- selection and totals ------------------------------------------------------------------------
+
 void MainWindow::on_selection(const QModelIndex& proxy_index) {
     QModelIndex idx = m_filter->mapToSource(proxy_index);
+    m_selected = idx.isValid() && idx.data(ModuleTreeModel::IsTensorRole).toBool() ? m_model->full_name(idx) : QString();
     if (!idx.isValid()) {
         m_inspector->clear();
         return;
     }
+    std::lock_guard lock(m_model_mutex);
     try {
         if (Module* m = m_model->module_at(idx)) {
             m_inspector->show_module(m_model->full_name(idx), *m);
@@ -185,15 +606,17 @@ void MainWindow::on_selection(const QModelIndex& proxy_index) {
         TensorKind kind = style == SlotStyle::Parameter ? TensorKind::Parameter
                           : style == SlotStyle::Attribute ? TensorKind::Attribute
                                                           : TensorKind::Buffer;
-        m_inspector->show_tensor(m_model->full_name(idx), kind, style != SlotStyle::NonPersistentBuffer,
-                                 m_model->tensor_at(idx));
+        m_inspector->show_tensor(m_model->full_name(idx), kind, style != SlotStyle::NonPersistentBuffer, m_model->tensor_at(idx));
     } catch (const std::exception& e) {
         report_error(QString::fromStdString(e.what()));
     }
 }
 
+void MainWindow::refresh_selection() { on_selection(m_tree->currentIndex()); }
+
 void MainWindow::update_totals() {
     if (!m_doc.root) return;
+    std::lock_guard lock(m_model_mutex);
     int64_t np = 0, ne_p = 0, nb = 0, ne_b = 0, na = 0, ne_a = 0;
     uint64_t bytes = 0;
     std::set<const TensorImpl*> seen;
@@ -207,14 +630,17 @@ void MainWindow::update_totals() {
     }
     QLocale c = QLocale::c();
     QString kinds = m_doc.kind_source == KindSource::Inferred ? tr("  (kinds inferred from names)") : QString();
-    const QString size = bytes < 1024 ? QString::number(bytes) + " B" : QString::number(double(bytes) / 1024.0, 'f', 1) + " KiB";
-    m_totals->setText(tr("%1 · parameters: %2 (%3 elements) · buffers: %4 (%5 elements) · attributes: %6 (%7 elements) · %8%9")
+    QString memory;
+    for (const auto& d : list_devices())
+        if (d.available) memory += QString(" · %1: %2").arg(QString::fromStdString(d.name), kib(backend_for(Device::parse(d.name)).bytes_in_use()));
+    m_totals->setText(tr("%1 · parameters: %2 (%3 elements) · buffers: %4 (%5 elements) · attributes: %6 (%7 elements) · %8%9%10")
                           .arg(QString::fromStdString(m_doc.format))
                           .arg(np).arg(c.toString(qlonglong(ne_p)))
                           .arg(nb).arg(c.toString(qlonglong(ne_b)))
                           .arg(na).arg(c.toString(qlonglong(ne_a)))
-                          .arg(size)
-                          .arg(kinds));
+                          .arg(kib(bytes))
+                          .arg(kinds)
+                          .arg(memory));
 }
 
 QString MainWindow::status_text() const { return m_totals->text(); }

@@ -1,57 +1,120 @@
 // main_window.h: nnscope's main window: the module tree (parameters, buffers and
-// attributes apart, with a legend that doubles as kind filters), the inspector, the
-// example's lesson, and totals in the status bar.
+// attributes apart, with a legend that doubles as kind filters), the inspector, live plots
+// of watched tensors and the loss, step controls (step, run/pause, rate, train/eval,
+// optional training step), device moves, state-dict load/save, the lesson and an action
+// log in PyTorch's terms. Steps run on a worker thread that shares the model with the UI
+// through one lock.
 #pragma once
 
 #include <QMainWindow>
+#include <QThread>
+#include <memory>
+#include <mutex>
 
 #include "document.h"
 
+class QAction;
+class QCheckBox;
+class QComboBox;
+class QLabel;
 class QLineEdit;
+class QPlainTextEdit;
 class QTextBrowser;
 class QTreeView;
-class QLabel;
+
+namespace nnscope {
+class StepEngine;
+}
 
 namespace nnscope::ui {
 
 class InspectorPanel;
 class ModuleTreeFilter;
 class ModuleTreeModel;
+class PlotPanel;
+class StepWorker;
+struct StepBatch;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
 public:
     explicit MainWindow(QWidget* parent = nullptr);
+    ~MainWindow() override;
 
     // Both return false (after telling the user why) and keep the current model when the
     // file or example cannot be opened.
     bool open_path(const QString& path);
     bool open_builtin_example(const QString& name);
     bool save_state_dict_to(const QString& path);
+    // model.load_state_dict(file, strict): PyTorch's report in the log; nothing changes on failure.
+    bool load_state_dict_from(const QString& path, bool strict);
+    // model.to(device) with the what-moved message; false (and the reason logged) on failure.
+    bool move_model_to(const QString& device);
+
+    // Stepping. step_blocking runs n steps and waits for them (screenshots, tests).
+    void step_blocking(int n);
+    void start_running();
+    void stop_running();
+    bool is_running() const { return m_stepping; }
+    void set_training_mode(bool train);        // model.train() / model.eval()
+    void set_training_step(bool on);           // optimizer steps on or off
+    bool can_step() const;
+    void watch(const QString& name);
+    void unwatch(const QString& name);
+    QStringList watches() const;
 
     const Document& document() const { return m_doc; }
     ModuleTreeModel* tree_model() const { return m_model; }
     QTreeView* tree_view() const { return m_tree; }
     InspectorPanel* inspector() const { return m_inspector; }
+    PlotPanel* plots() const { return m_plots; }
     QString status_text() const;
+    QString log_text() const;
     QString last_error() const { return m_last_error; }
+    std::recursive_mutex& model_mutex() { return m_model_mutex; }
 
 private:
     void set_document(Document doc);
     void on_selection(const QModelIndex& proxy_index);
+    void refresh_selection();
     void update_totals();
     void report_error(const QString& what);
+    void log(const QString& line);
+    void on_progress(const std::shared_ptr<StepBatch>& batch);
+    void rebuild_engine();
+    void default_watches();
+    void push_watches();
     QWidget* make_legend();
+    void make_toolbar();
+    void make_menus();
 
     Document m_doc;
+    std::recursive_mutex m_model_mutex;
+    std::shared_ptr<StepEngine> m_engine;
+    QString m_engine_error;
+    QThread m_thread;
+    StepWorker* m_worker = nullptr;
+    bool m_stepping = false;
+    int64_t m_steps_done = 0;
+
     ModuleTreeModel* m_model;
     ModuleTreeFilter* m_filter;
     QTreeView* m_tree;
     QLineEdit* m_filter_edit;
     InspectorPanel* m_inspector;
+    PlotPanel* m_plots;
     QTextBrowser* m_lesson;
+    QPlainTextEdit* m_log;
     QLabel* m_totals;
+    QLabel* m_step_label;
+    QAction* m_step_action = nullptr;
+    QAction* m_run_action = nullptr;
+    QAction* m_train_action = nullptr;
+    QCheckBox* m_training_box = nullptr;
+    QComboBox* m_optimizer_box = nullptr;
+    QComboBox* m_rate_box = nullptr;
     QString m_last_error;
+    QString m_selected;
 };
 
 } // namespace nnscope::ui

@@ -187,6 +187,8 @@ QVariant ModuleTreeModel::data(const QModelIndex& index, int role) const {
         default: return {};
         }
     }
+    std::unique_lock<std::recursive_mutex> lock;
+    if (m_mutex) lock = std::unique_lock(*m_mutex);
     Tensor t = node_tensor(n);
     if (!t.defined()) return {};
     const bool persistent = n->kind != TensorKind::Attribute && n->owner->is_persistent_buffer(n->local);

@@ -10,6 +10,7 @@
 #include <QAbstractItemModel>
 #include <QSortFilterProxyModel>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "module.h"
@@ -26,6 +27,9 @@ public:
     explicit ModuleTreeModel(QObject* parent = nullptr);
     ~ModuleTreeModel() override;
 
+    // The lock the step worker holds while it writes the model: data() takes it, so cells
+    // are never read while a step runs.
+    void set_model_mutex(std::recursive_mutex* mutex) { m_mutex = mutex; }
     void set_root(ModulePtr root);
     ModulePtr root() const { return m_root; }
     void rebuild();
@@ -53,6 +57,7 @@ private:
 
     ModulePtr m_root;
     std::unique_ptr<Node> m_tree;
+    std::recursive_mutex* m_mutex = nullptr;
 };
 
 // Filter box plus kind toggles: shows matching rows and their ancestors.

@@ -9,7 +9,10 @@
 #include <QLineEdit>
 #include <QTreeView>
 
+#include "autograd.h"
 #include "examples.h"
+#include "gpu.h"
+#include "plot_panel.h"
 #include "inspector_panel.h"
 #include "main_window.h"
 #include "module_tree_model.h"
@@ -42,6 +45,8 @@ std::string state_hash(Module& m) {
 class TestUi : public QObject {
     Q_OBJECT
 private slots:
+    void initTestCase() { nnscope::gpu::register_devices(); }
+
     void model_passes_qt_model_tester() {
         for (const auto& ex : builtin_examples()) {
             ModuleTreeModel model;
@@ -112,6 +117,86 @@ private slots:
         QVERIFY(text.contains("1 / 1")); // min / max
         QVERIFY(w.status_text().contains("parameters: 2 (12 elements)"));
         QVERIFY(w.status_text().contains("buffers: 2 (6 elements)"));
+    }
+
+    // Drive the real window: step, switch modes, train, move devices, load state dicts.
+    void stepping_updates_buffers_and_plots() {
+        MainWindow w;
+        QVERIFY(w.open_builtin_example("mlp-batchnorm"));
+        QVERIFY(w.can_step());
+        QCOMPARE(w.watches(), QStringList({"1.running_mean", "1.running_var", "4.running_mean", "4.running_var"}));
+        auto bn = w.document().root->child("1");
+        w.step_blocking(20);
+        QCOMPARE(bn->attr("num_batches_tracked").item_int(), int64_t(20));
+        QCOMPARE(w.plots()->points(0), size_t(20));
+        QCOMPARE(w.plots()->loss_points(), size_t(0)); // forward passes only: no loss
+        // eval mode: running statistics freeze; a marker shows the switch.
+        std::vector<double> frozen = bn->attr("running_mean").to_doubles();
+        w.set_training_mode(false);
+        w.step_blocking(10);
+        QCOMPARE(bn->attr("running_mean").to_doubles(), frozen);
+        QCOMPARE(bn->attr("num_batches_tracked").item_int(), int64_t(20));
+        QCOMPARE(w.plots()->mode_markers(), 1);
+        QVERIFY(w.log_text().contains("model.eval()"));
+        // Training steps: parameters move, the loss is plotted, buffers change only by forward.
+        w.set_training_mode(true);
+        w.set_training_step(true);
+        std::vector<double> weight = w.document().root->child("0")->attr("weight").to_doubles();
+        w.step_blocking(15);
+        QVERIFY(w.document().root->child("0")->attr("weight").to_doubles() != weight);
+        QCOMPARE(w.plots()->loss_points(), size_t(15));
+        QVERIFY(w.log_text().contains("optimizer = torch.optim.SGD(model.parameters()"));
+        // Running continuously in the background, then pausing.
+        w.start_running();
+        QTest::qWait(150);
+        w.stop_running();
+        QVERIFY(!w.is_running());
+        QVERIFY(bn->attr("num_batches_tracked").item_int() > 35);
+        QVERIFY(w.plots()->frames_drawn() > 0);
+        QTemporaryDir tmp;
+        QVERIFY(w.plots()->export_csv(tmp.filePath("p.csv")));
+        QVERIFY(w.plots()->export_png(tmp.filePath("p.png")));
+        QVERIFY(QFileInfo(tmp.filePath("p.png")).size() > 1000);
+    }
+
+    void devices_and_state_dicts() {
+        MainWindow w;
+        QVERIFY(w.open_builtin_example("plain-attribute"));
+        QVERIFY(w.move_model_to("sim:0"));
+        QVERIFY2(w.log_text().contains("model.to('sim:0'): moved 1 parameters and 1 buffers (8 B) to sim:0; attribute my_tensor stayed on cpu"),
+                 qPrintable(w.log_text()));
+        QModelIndex i = w.tree_model()->index_of("my_param");
+        QCOMPARE(w.tree_model()->index(i.row(), ModuleTreeModel::DeviceCol, i.parent()).data().toString(), QString("sim:0"));
+        QVERIFY(w.status_text().contains("sim:0: 8 B"));
+        // The forward pass now fails with PyTorch's words, in the log; the window goes on.
+        w.step_blocking(1);
+        QVERIFY2(w.log_text().contains("Expected all tensors to be on the same device, but found at least two devices, sim:0 and cpu!"),
+                 qPrintable(w.log_text()));
+        // Load a good and a bad state dict into the MLP.
+        MainWindow m;
+        QVERIFY(m.open_builtin_example("mlp-batchnorm"));
+        QTemporaryDir tmp;
+        Document other = open_example("mlp-batchnorm");
+        {
+            NoGradGuard no_grad;
+            other.root->child("1")->attr("running_var").fill_(Scalar(3.0));
+        }
+        save_state_dict(*other.root, tmp.filePath("good.safetensors").toStdString());
+        QVERIFY(m.load_state_dict_from(tmp.filePath("good.safetensors"), true));
+        QVERIFY(m.log_text().contains("model.load_state_dict(sd, strict=True): <All keys matched successfully>"));
+        QCOMPARE(m.document().root->child("1")->attr("running_var").to_doubles()[0], 3.0);
+        std::string before = state_hash(*m.document().root);
+        QString bad = QString::fromStdString(test::fixtures_dir()) + "/mlp_torch.safetensors"; // a different architecture
+        QVERIFY(!m.load_state_dict_from(bad, true));
+        QVERIFY(m.log_text().contains("size mismatch for 3.weight"));
+        QCOMPARE(state_hash(*m.document().root), before); // nothing changed
+        QVERIFY(m.load_state_dict_from(tmp.filePath("good.safetensors"), false));
+        QVERIFY(m.save_state_dict_to(tmp.filePath("out.pt")));
+        QVERIFY(QFileInfo(tmp.filePath("out.pt")).size() > 0);
+        // Inspect-only models say so and cannot step.
+        MainWindow c;
+        QVERIFY(c.open_builtin_example("parameter-vs-buffer"));
+        QVERIFY(!c.can_step());
     }
 
     void failed_open_keeps_the_model() {

@@ -1,0 +1,98 @@
+// input_generator.cpp: shapes from the first layer, drifting normal features, teacher targets.
+#include "input_generator.h"
+
+#include <cmath>
+
+#include "autograd.h"
+#include "errors.h"
+#include "layers/layers.h"
+
+namespace nnscope {
+
+namespace {
+// The first module that consumes the input: descend through Sequentials and containers.
+Module* first_layer(Module& m) {
+    if (m.own_parameters().size() || m.own_buffers().size() || m.own_children().empty()) return &m;
+    for (const auto& [n, c] : m.own_children())
+        if (c) return first_layer(*c);
+    return &m;
+}
+} // namespace
+
+InputGenerator::InputGenerator(Module& model, InputGeneratorOptions o) : m_options(o), m_gen(o.seed) {
+    Module* first = first_layer(model);
+    const int64_t b = o.batch;
+    if (auto* lin = dynamic_cast<Linear*>(first)) {
+        m_kind = Kind::Features;
+        m_shape = {lin->in_features};
+        m_description = "normal features (" + std::to_string(b) + ", " + std::to_string(lin->in_features) + ")";
+    } else if (auto* bn = dynamic_cast<BatchNorm*>(first)) {
+        m_kind = bn->type_name() == "BatchNorm2d" ? Kind::Images : Kind::Features;
+        m_shape = m_kind == Kind::Images ? Shape{bn->num_features, 8, 8} : Shape{bn->num_features};
+    } else if (auto* ln = dynamic_cast<LayerNorm*>(first)) {
+        m_kind = Kind::Features;
+        m_shape = ln->normalized_shape;
+    } else if (auto* conv = dynamic_cast<Conv2d*>(first)) {
+        m_kind = Kind::Images;
+        m_shape = {conv->in_channels, 8, 8};
+    } else if (auto* emb = dynamic_cast<Embedding*>(first)) {
+        m_kind = Kind::Indices;
+        m_shape = {8};
+        m_vocabulary = emb->num_embeddings;
+    } else if (dynamic_cast<RunningAverage*>(first)) {
+        m_kind = Kind::Scalar;
+        m_shape = {1};
+    } else if (auto* acc = dynamic_cast<Accumulator*>(first)) {
+        m_kind = Kind::Vector;
+        m_shape = {acc->own_buffers().find("stats")->shape()};
+    } else if (dynamic_cast<ExponentialMovingAverage*>(first) || dynamic_cast<PlainAttributeModel*>(first)) {
+        m_kind = Kind::Vector;
+        m_shape = {10};
+    } else {
+        throw ValueError("cannot derive an input shape for a model starting with " +
+                         (first->type_name().empty() ? std::string("a module of unknown type") : first->type_name()));
+    }
+    if (m_description.empty()) {
+        Shape full = m_kind == Kind::Scalar || m_kind == Kind::Vector ? m_shape : Shape{b};
+        if (m_kind != Kind::Scalar && m_kind != Kind::Vector) full.insert(full.end(), m_shape.begin(), m_shape.end());
+        m_description = std::string(m_kind == Kind::Indices ? "integer indices " : "normal values ") + shape_str(full);
+    }
+    if (m_kind == Kind::Features || m_kind == Kind::Images || m_kind == Kind::Vector || m_kind == Kind::Scalar) {
+        const int64_t features = m_kind == Kind::Images ? m_shape[0] : shape_numel(m_shape);
+        m_feature_offsets = randn({features}, m_gen);
+    }
+}
+
+Tensor InputGenerator::input(int64_t step) {
+    NoGradGuard no_grad;
+    const auto& o = m_options;
+    const double phase = o.drift_period > 0 ? std::sin(2 * M_PI * double(step) / o.drift_period) : 0.0;
+    if (m_kind == Kind::Indices) {
+        std::vector<int64_t> v(size_t(o.batch * m_shape[0]));
+        for (auto& x : v) x = int64_t(m_gen.uniform() * double(m_vocabulary)) % m_vocabulary;
+        return from_int64s(v, {o.batch, m_shape[0]});
+    }
+    Shape shape = m_kind == Kind::Scalar || m_kind == Kind::Vector ? m_shape : Shape{o.batch};
+    if (m_kind == Kind::Features || m_kind == Kind::Images) shape.insert(shape.end(), m_shape.begin(), m_shape.end());
+    Tensor noise = randn(shape, m_gen).mul(Scalar(o.std));
+    // Per-feature mean: a fixed offset plus a shared drift; images drift per channel.
+    Tensor mean = m_feature_offsets.mul(Scalar(0.5)).add(Scalar(o.mean + o.drift * phase));
+    if (m_kind == Kind::Images) mean = mean.reshape({1, m_shape[0], 1, 1});
+    else if (m_kind == Kind::Scalar || m_kind == Kind::Vector) mean = mean.reshape(m_shape);
+    if (m_kind == Kind::Scalar) return noise.mul(Scalar(5)).add(Scalar(10 + 5 * phase)); // around 10, like the seed
+    return noise.add(mean);
+}
+
+Tensor InputGenerator::target(const Tensor& x, const Tensor& output) {
+    NoGradGuard no_grad;
+    const int64_t batch = output.dim() > 0 ? output.size(0) : 1;
+    const int64_t out_flat = output.numel() / std::max<int64_t>(batch, 1);
+    Tensor xf = x.is_floating_point() ? x.to(Device::cpu()) : x.to(Device::cpu()).to(DType::Float32);
+    xf = xf.reshape({batch, -1});
+    if (!m_teacher.defined() || m_teacher.size(0) != xf.size(1) || m_teacher.size(1) != out_flat)
+        m_teacher = randn({xf.size(1), out_flat}, m_gen).div(Scalar(std::sqrt(double(std::max<int64_t>(xf.size(1), 1)))));
+    Tensor t = xf.matmul(m_teacher).tanh().reshape(output.shape()).to(output.dtype());
+    return t.to(output.device());
+}
+
+} // namespace nnscope

@@ -1,0 +1,47 @@
+// input_generator.h: synthetic inputs for stepping a model: what the window feeds a model
+// when no input file is given.
+//
+// The input's shape follows the model's first layer: (batch, in_features) for Linear,
+// (batch, C, 8, 8) for Conv2d, integer indices (batch, 8) for Embedding, one value for the
+// seed's RunningAverage, (size) for Accumulator. Features are normal with a per-feature
+// mean that drifts slowly (a sine over steps), so running statistics have something to
+// follow. Training targets come from a fixed random "teacher" map of the input, so the
+// loss can fall.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "module.h"
+#include "random.h"
+
+namespace nnscope {
+
+struct InputGeneratorOptions {
+    int64_t batch = 32;
+    double mean = 0.0, std = 1.0;
+    double drift = 2.0;        // amplitude of the mean's drift
+    double drift_period = 500; // steps per full cycle; 0 disables drift
+    uint64_t seed = 0;
+};
+
+class InputGenerator {
+public:
+    // Throws ValueError when no input shape can be derived from the model.
+    InputGenerator(Module& model, InputGeneratorOptions options = {});
+    Tensor input(int64_t step);                // the input of step `step`
+    Tensor target(const Tensor& x, const Tensor& output); // a learnable target shaped like output
+    const std::string& description() const { return m_description; }
+
+private:
+    enum class Kind { Features, Images, Indices, Scalar, Vector } m_kind = Kind::Features;
+    Shape m_shape;          // one sample's shape (without batch for batched kinds)
+    int64_t m_vocabulary = 0;
+    InputGeneratorOptions m_options;
+    Generator m_gen;
+    Tensor m_feature_offsets; // per-feature base mean
+    Tensor m_teacher;         // (flat input, flat output)
+    std::string m_description;
+};
+
+} // namespace nnscope

@@ -1,0 +1,64 @@
+// step_engine.cpp: forward passes and training steps for interactive stepping.
+#include "step_engine.h"
+
+#include "autograd.h"
+#include "errors.h"
+#include "functional.h"
+#include "tensor_stats.h"
+
+namespace nnscope {
+
+std::vector<double> watch_sample(const Tensor& t) {
+    if (!t.defined()) return {};
+    if (t.numel() <= k_watch_elements) return t.to_doubles();
+    TensorStats s = tensor_stats(t);
+    return {s.mean, s.min, s.max};
+}
+
+StepEngine::StepEngine(ModulePtr model, InputGeneratorOptions inputs)
+    : m_model(std::move(model)), m_inputs(*m_model, inputs) {
+    if (!m_model->runnable())
+        throw ValueError("this model cannot run: " + (m_model->type_name().empty() ? std::string("its modules' types are unknown")
+                                                                                  : "a module has no forward pass (inspect-only)"));
+}
+
+void StepEngine::set_optimizer(const std::string& spec) {
+    if (spec.empty()) {
+        m_optimizer.reset();
+        m_optimizer_spec.clear();
+        return;
+    }
+    m_optimizer = make_optimizer(spec, m_model->named_parameters());
+    m_optimizer_spec = spec;
+}
+
+void StepEngine::model_changed() {
+    if (!m_optimizer_spec.empty()) set_optimizer(m_optimizer_spec);
+}
+
+StepEngine::Result StepEngine::step() {
+    Result r;
+    const Device device = [&] {
+        auto params = m_model->parameters();
+        if (!params.empty()) return params[0].device();
+        auto buffers = m_model->buffers();
+        return buffers.empty() ? Device::cpu() : buffers[0].device();
+    }();
+    Tensor x = m_inputs.input(m_steps).to(device);
+    if (m_optimizer) {
+        m_optimizer->zero_grad();
+        Tensor y = m_model->forward(x);
+        if (!y.is_floating_point()) throw ValueError("training needs a floating-point output, got " + std::string(dtype_name(y.dtype())));
+        Tensor loss = F::mse_loss(y, m_inputs.target(x, y));
+        loss.backward();
+        m_optimizer->step();
+        r.loss = loss.item();
+    } else {
+        NoGradGuard no_grad;
+        m_model->forward(x);
+    }
+    r.step = ++m_steps;
+    return r;
+}
+
+} // namespace nnscope

@@ -1,0 +1,51 @@
+// step_engine.h: one step at a time of what a user steps in the window: a forward pass
+// (no grad; buffers update in train mode) or a training step (forward, MSE loss against the
+// generator's target, backward, optimizer step). No Qt, no threads: the window runs it on
+// a worker thread under its model lock, tests run it directly.
+#pragma once
+
+#include <limits>
+#include <memory>
+#include <string>
+
+#include "input_generator.h"
+#include "module.h"
+#include "optim/optimizer.h"
+
+namespace nnscope {
+
+// What one watch records per step: the values of a small tensor (at most 8 elements), or
+// mean, min and max of a larger one (over finite elements).
+std::vector<double> watch_sample(const Tensor& t);
+inline constexpr int64_t k_watch_elements = 8;
+
+class StepEngine {
+public:
+    // Throws ValueError when the model cannot run or no input can be generated for it.
+    StepEngine(ModulePtr model, InputGeneratorOptions inputs = {});
+
+    // Enables training steps with an optimizer ("sgd:lr=0.01,momentum=0.9", "adam:lr=1e-3")
+    // over the model's parameters; an empty spec goes back to forward passes only.
+    void set_optimizer(const std::string& spec);
+    const std::string& optimizer_spec() const { return m_optimizer_spec; }
+    Optimizer* optimizer() const { return m_optimizer.get(); }
+
+    struct Result {
+        int64_t step = 0; // 1-based count of steps done
+        double loss = std::numeric_limits<double>::quiet_NaN();
+    };
+    Result step();
+    int64_t steps_done() const { return m_steps; }
+    const std::string& input_description() const { return m_inputs.description(); }
+    // The model's parameters changed identity or device (a load, a move): rebuild the optimizer.
+    void model_changed();
+
+private:
+    ModulePtr m_model;
+    InputGenerator m_inputs;
+    std::unique_ptr<Optimizer> m_optimizer;
+    std::string m_optimizer_spec;
+    int64_t m_steps = 0;
+};
+
+} // namespace nnscope

@@ -1,0 +1,205 @@
+// plot_panel.cpp: series storage, graph setup, coalesced redraws and exports.
+#include "plot_panel.h"
+
+#include <QFile>
+#include <QTextStream>
+#include <QVBoxLayout>
+#include <cmath>
+#include <qcustomplot.h>
+
+namespace nnscope::ui {
+
+namespace {
+const QColor k_palette[] = {QColor(31, 119, 180), QColor(255, 127, 14), QColor(44, 160, 44), QColor(214, 39, 40),
+                            QColor(148, 103, 189), QColor(140, 86, 75), QColor(227, 119, 194), QColor(127, 127, 127)};
+}
+
+PlotPanel::PlotPanel(QWidget* parent) : QWidget(parent) {
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    m_plot = new QCustomPlot(this);
+    m_loss_plot = new QCustomPlot(this);
+    for (QCustomPlot* p : {m_plot, m_loss_plot}) {
+        p->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+        p->xAxis->setLabel("step");
+        p->legend->setVisible(true);
+        QFont f = p->legend->font();
+        f.setPointSizeF(f.pointSizeF() * 0.8);
+        p->legend->setFont(f);
+        p->setNoAntialiasingOnDrag(true);
+    }
+    m_plot->yAxis->setLabel("watched values");
+    m_loss_plot->yAxis->setLabel("loss");
+    layout->addWidget(m_plot, 3);
+    layout->addWidget(m_loss_plot, 1);
+    m_replot_timer.setSingleShot(true);
+    m_replot_timer.setInterval(33); // coalesced: at most ~30 frames per second
+    connect(&m_replot_timer, &QTimer::timeout, this, &PlotPanel::replot_now);
+}
+
+void PlotPanel::set_watches(const QStringList& names, const std::vector<bool>& band) {
+    m_names = names;
+    m_series.assign(size_t(names.size()), Series{});
+    for (size_t i = 0; i < m_series.size() && i < band.size(); ++i) m_series[i].band = band[i];
+    m_dirty_graphs = true;
+    m_replot_timer.start();
+}
+
+void PlotPanel::clear() {
+    for (auto& s : m_series) {
+        const bool band = s.band;
+        s = Series{};
+        s.band = band;
+    }
+    m_loss = Series{};
+    m_markers.clear();
+    m_have_mode = false;
+    m_dirty_graphs = true;
+    m_replot_timer.start();
+}
+
+size_t PlotPanel::points(int watch) const { return watch < int(m_series.size()) ? m_series[size_t(watch)].x.size() : 0; }
+
+void PlotPanel::decimate(Series& s) {
+    // Keep every other point: the history stays bounded however long a run goes.
+    size_t out = 0;
+    for (size_t i = 0; i < s.x.size(); i += 2, ++out) {
+        s.x[out] = s.x[i];
+        for (auto& col : s.y) col[out] = col[i];
+    }
+    s.x.resize(out);
+    for (auto& col : s.y) col.resize(out);
+}
+
+void PlotPanel::add(const StepBatch& batch) {
+    for (const auto& sample : batch.samples) {
+        const double x = double(sample.step);
+        if (m_have_mode && sample.training != m_last_training) {
+            m_markers.emplace_back(x - 0.5, sample.training);
+            m_dirty_graphs = true;
+        }
+        m_last_training = sample.training;
+        m_have_mode = true;
+        for (size_t w = 0; w < m_series.size() && w < sample.watches.size(); ++w) {
+            Series& s = m_series[w];
+            const auto& v = sample.watches[w];
+            if (v.empty()) continue;
+            if (s.y.empty()) {
+                s.y.assign(v.size(), {});
+                m_dirty_graphs = true;
+            }
+            if (s.y.size() != v.size()) continue; // the tensor changed shape: keep the first layout
+            s.x.push_back(x);
+            for (size_t k = 0; k < v.size(); ++k) s.y[k].push_back(v[k]);
+            if (s.x.size() > k_max_points) decimate(s);
+        }
+        if (!std::isnan(sample.loss)) {
+            if (m_loss.y.empty()) m_loss.y.assign(1, {});
+            m_loss.x.push_back(x);
+            m_loss.y[0].push_back(sample.loss);
+            if (m_loss.x.size() > k_max_points) decimate(m_loss);
+        }
+    }
+    if (!m_replot_timer.isActive()) m_replot_timer.start();
+}
+
+void PlotPanel::rebuild_graphs() {
+    m_plot->clearGraphs();
+    m_plot->clearItems();
+    m_loss_plot->clearGraphs();
+    m_loss_plot->clearItems();
+    for (size_t w = 0; w < m_series.size(); ++w) {
+        const Series& s = m_series[w];
+        const QColor color = k_palette[w % 8];
+        const QString name = m_names[int(w)];
+        if (s.band && s.y.size() == 3) {
+            // mean as a line, min and max as the edges of a translucent band
+            QCPGraph* mean = m_plot->addGraph();
+            mean->setPen(QPen(color, 1.8));
+            mean->setName(name + " (mean, min-max band)");
+            QCPGraph* lo = m_plot->addGraph();
+            QCPGraph* hi = m_plot->addGraph();
+            QColor edge = color;
+            edge.setAlpha(90);
+            QColor fill = color;
+            fill.setAlpha(40);
+            for (QCPGraph* g : {lo, hi}) {
+                g->setPen(QPen(edge, 1));
+                m_plot->legend->removeItem(m_plot->legend->itemCount() - 1);
+            }
+            hi->setBrush(fill);
+            hi->setChannelFillGraph(lo);
+            continue;
+        }
+        for (size_t k = 0; k < s.y.size(); ++k) {
+            QCPGraph* g = m_plot->addGraph();
+            QColor c = s.y.size() == 1 ? color : k_palette[(w + k) % 8];
+            g->setPen(QPen(c, 1.5));
+            g->setName(s.y.size() == 1 ? name : name + "[" + QString::number(k) + "]");
+        }
+    }
+    QCPGraph* loss = m_loss_plot->addGraph();
+    loss->setPen(QPen(QColor(214, 39, 40), 1.5));
+    loss->setName("loss (mse)");
+    for (const auto& [x, training] : m_markers)
+        for (QCustomPlot* p : {m_plot, m_loss_plot}) {
+            auto* line = new QCPItemStraightLine(p);
+            line->point1->setCoords(x, 0);
+            line->point2->setCoords(x, 1);
+            line->setPen(QPen(training ? QColor(44, 160, 44) : QColor(120, 120, 120), 1, Qt::DashLine));
+            auto* label = new QCPItemText(p);
+            label->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
+            label->position->setCoords(x, 0.02);
+            label->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
+            label->setText(training ? " train" : " eval");
+            label->setColor(training ? QColor(44, 160, 44) : QColor(100, 100, 100));
+        }
+    m_dirty_graphs = false;
+}
+
+void PlotPanel::replot_now() {
+    if (m_dirty_graphs) rebuild_graphs();
+    int g = 0;
+    for (size_t w = 0; w < m_series.size(); ++w) {
+        const Series& s = m_series[w];
+        for (size_t k = 0; k < s.y.size(); ++k, ++g) {
+            QVector<double> xs(s.x.begin(), s.x.end()), ys(s.y[k].begin(), s.y[k].end());
+            m_plot->graph(g)->setData(xs, ys, true);
+        }
+    }
+    if (!m_loss.y.empty()) {
+        QVector<double> xs(m_loss.x.begin(), m_loss.x.end()), ys(m_loss.y[0].begin(), m_loss.y[0].end());
+        m_loss_plot->graph(0)->setData(xs, ys, true);
+    }
+    for (QCustomPlot* p : {m_plot, m_loss_plot}) {
+        p->rescaleAxes();
+        // Keep a little room around flat lines.
+        QCPRange r = p->yAxis->range();
+        if (r.size() < 1e-9) p->yAxis->setRange(r.lower - 1, r.upper + 1);
+        else p->yAxis->scaleRange(1.1, r.center());
+        p->replot(QCustomPlot::rpQueuedReplot);
+    }
+    ++m_frames;
+}
+
+bool PlotPanel::export_png(const QString& path, int width, int height) {
+    replot_now();
+    return m_plot->savePng(path, width, height);
+}
+
+bool PlotPanel::export_csv(const QString& path) const {
+    QFile f(path);
+    if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate)) return false;
+    QTextStream out(&f);
+    out << "watch,step,values\n";
+    for (size_t w = 0; w < m_series.size(); ++w)
+        for (size_t i = 0; i < m_series[w].x.size(); ++i) {
+            out << m_names[int(w)] << "," << m_series[w].x[i];
+            for (const auto& col : m_series[w].y) out << "," << col[i];
+            out << "\n";
+        }
+    for (size_t i = 0; i < m_loss.x.size(); ++i) out << "loss," << m_loss.x[i] << "," << m_loss.y[0][i] << "\n";
+    return out.status() == QTextStream::Ok;
+}
+
+} // namespace nnscope::ui

@@ -1,0 +1,66 @@
+// plot_panel.h: live plots of watched tensors and the loss against the step (QCustomPlot).
+//
+// A tensor of at most 8 elements gets one line per element; a larger one a mean line in a
+// min-max band. Vertical markers show where the mode switched between train and eval, so
+// running statistics visibly freeze in eval. Samples arrive in batches from the step
+// worker; redraws are coalesced by a single-shot timer (at most ~30 per second), and the
+// history is bounded: past a limit every other point is dropped (older data decimated).
+#pragma once
+
+#include <QWidget>
+#include <QTimer>
+#include <memory>
+#include <vector>
+
+#include "step_worker.h"
+
+class QCustomPlot;
+
+namespace nnscope::ui {
+
+class PlotPanel : public QWidget {
+    Q_OBJECT
+public:
+    explicit PlotPanel(QWidget* parent = nullptr);
+
+    // `band[i]`: watch i is a large tensor sampled as mean, min, max (drawn as a band).
+    void set_watches(const QStringList& names, const std::vector<bool>& band);
+    const QStringList& watches() const { return m_names; }
+    void clear();
+    void add(const StepBatch& batch);
+
+    bool export_png(const QString& path, int width = 1000, int height = 700);
+    bool export_csv(const QString& path) const;
+
+    // For tests and the benchmark.
+    int frames_drawn() const { return m_frames; }
+    size_t points(int watch) const;
+    size_t loss_points() const { return m_loss.x.size(); }
+    int mode_markers() const { return int(m_markers.size()); }
+    void replot_now();
+
+    static constexpr size_t k_max_points = 20000;
+
+private:
+    struct Series {
+        std::vector<double> x;
+        std::vector<std::vector<double>> y; // one column per element, or mean/min/max
+        bool band = false;                   // mean with a min-max band
+    };
+    void rebuild_graphs();
+    void decimate(Series& s);
+
+    QCustomPlot* m_plot;
+    QCustomPlot* m_loss_plot;
+    QStringList m_names;
+    std::vector<Series> m_series;
+    Series m_loss;
+    std::vector<std::pair<double, bool>> m_markers; // step, new mode is training
+    bool m_last_training = true;
+    bool m_have_mode = false;
+    QTimer m_replot_timer;
+    int m_frames = 0;
+    bool m_dirty_graphs = true;
+};
+
+} // namespace nnscope::ui

@@ -1,0 +1,67 @@
+// step_worker.h: runs the StepEngine on a worker thread. The model is shared with the UI
+// through one mutex: the worker holds it for a slice of steps (a few milliseconds), the UI
+// takes it to read or change the model between slices, so it never reads a tensor while
+// it is being written. Each slice's samples (step, mode, loss, watched values) come back
+// by a queued signal.
+#pragma once
+
+#include <QObject>
+#include <QString>
+#include <QStringList>
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "step_engine.h"
+
+namespace nnscope::ui {
+
+struct StepSample {
+    int64_t step = 0;
+    bool training = true;
+    double loss = 0;                          // NaN without an optimizer
+    std::vector<std::vector<double>> watches; // per watch: values, or {mean, min, max}
+};
+
+struct StepBatch {
+    std::vector<StepSample> samples;
+    QString error; // set when a step failed; stepping stops
+};
+
+class StepWorker : public QObject {
+    Q_OBJECT
+public:
+    StepWorker(std::recursive_mutex& model_mutex, QObject* parent = nullptr);
+
+    // Called from the UI thread with the model mutex held (or while stopped).
+    void set_engine(std::shared_ptr<StepEngine> engine, ModulePtr model);
+    void set_watches(const QStringList& names); // dotted tensor names
+    void set_rate(double steps_per_second);     // 0 = as fast as possible
+    void request_stop() { m_stop = true; }
+    bool running() const { return m_running; }
+
+public slots:
+    // Runs `count` steps (or until request_stop() when count <= 0). Executed on the
+    // worker thread through a queued call.
+    void run(qint64 count);
+
+signals:
+    void progressed(std::shared_ptr<nnscope::ui::StepBatch> batch);
+    void finished();
+
+private:
+    StepSample sample(const StepEngine::Result& r);
+
+    std::recursive_mutex& m_mutex;
+    std::shared_ptr<StepEngine> m_engine;
+    ModulePtr m_model;
+    std::vector<std::string> m_watches;
+    std::atomic<double> m_rate{0};
+    std::atomic<bool> m_stop{false};
+    std::atomic<bool> m_running{false};
+};
+
+} // namespace nnscope::ui
+
+Q_DECLARE_METATYPE(std::shared_ptr<nnscope::ui::StepBatch>)
