@@ -13,6 +13,7 @@
 #include "examples.h"
 #include "gpu.h"
 #include "plot_panel.h"
+#include "tensor_table_model.h"
 #include "inspector_panel.h"
 #include "main_window.h"
 #include "module_tree_model.h"
@@ -197,6 +198,50 @@ private slots:
         MainWindow c;
         QVERIFY(c.open_builtin_example("parameter-vs-buffer"));
         QVERIFY(!c.can_step());
+    }
+
+    void tensor_table_slices_and_exports() {
+        TensorTableModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        Tensor t = arange(24).reshape({2, 3, 4}).to(DType::Float32);
+        {
+            NoGradGuard no_grad;
+            t.select(0, 1).select(0, 2).select(0, 3).fill_(Scalar(NAN));
+        }
+        model.set_tensor(t);
+        QCOMPARE(model.rowCount(), 3);
+        QCOMPARE(model.columnCount(), 4);
+        QCOMPARE(model.index(2, 3).data().toString(), QString("11"));
+        model.set_slice({1});
+        QCOMPARE(model.index(0, 0).data().toString(), QString("12"));
+        QCOMPARE(model.index(2, 3).data().toString(), QString("nan"));
+        QVERIFY(model.index(2, 3).data(Qt::BackgroundRole).isValid()); // highlighted
+        QCOMPARE(model.slice_tsv().split('\n').first(), QString("12\t13\t14\t15"));
+        model.set_tensor(full({}, Scalar(2.5)));
+        QCOMPARE(model.index(0, 0).data().toString(), QString("2.5"));
+        // .npy: NumPy's header and the raw little-endian data.
+        QTemporaryDir tmp;
+        QString err;
+        QVERIFY(write_npy(arange(6).reshape({2, 3}), tmp.filePath("a.npy"), &err));
+        QFile f(tmp.filePath("a.npy"));
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QByteArray bytes = f.readAll();
+        QVERIFY(bytes.startsWith(QByteArray("\x93NUMPY\x01\x00", 8)));
+        QVERIFY(bytes.contains("{'descr': '<i8', 'fortran_order': False, 'shape': (2, 3), }"));
+        QCOMPARE(bytes.size() % 64, (6 * 8) % 64); // header padded to 64 bytes
+        QVERIFY(write_csv(arange(6).reshape({2, 3}), tmp.filePath("a.csv"), &err));
+        QFile c(tmp.filePath("a.csv"));
+        QVERIFY(c.open(QIODevice::ReadOnly));
+        QCOMPARE(QString::fromUtf8(c.readAll()), QString("0,1,2\n3,4,5\n"));
+        // The inspector shows the histogram and the table for a selected tensor.
+        MainWindow w;
+        QVERIFY(w.open_builtin_example("tinymodel"));
+        QModelIndex src = w.tree_model()->index_of("tinymodel.linear1.weight");
+        auto* proxy = static_cast<QSortFilterProxyModel*>(w.tree_view()->model());
+        w.tree_view()->setCurrentIndex(proxy->mapFromSource(src));
+        QCOMPARE(w.inspector()->histogram_bins(), 30);
+        QCOMPARE(w.inspector()->table_model()->rowCount(), 200);
+        QCOMPARE(w.inspector()->table_model()->columnCount(), 100);
     }
 
     void failed_open_keeps_the_model() {
