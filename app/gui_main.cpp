@@ -13,6 +13,10 @@
 #include "main_window.h"
 #include "module_tree_model.h"
 
+namespace nnscope::ui {
+int run_gui_benchmark(double seconds); // gui_benchmark.cpp
+}
+
 int main(int argc, char** argv) {
     QApplication app(argc, argv);
     nnscope::gpu::register_devices();
@@ -32,6 +36,10 @@ int main(int argc, char** argv) {
     QCommandLineOption eval_after("eval-after", "switch to eval mode after N of the --steps steps", "N");
     QCommandLineOption device("device", "move the model to DEVICE (cpu, sim:0, cuda:0) first", "DEVICE");
     QCommandLineOption tab("tab", "show the 'plots' or 'inspector' tab", "NAME");
+    QCommandLineOption benchmark("benchmark", "measure stepping with live plots and a 10,000-tensor tree, print JSON, exit");
+    QCommandLineOption seconds("seconds", "seconds per benchmark case (default 3)", "S");
+    parser.addOption(benchmark);
+    parser.addOption(seconds);
     parser.addOption(steps);
     parser.addOption(watch);
     parser.addOption(train_step);
@@ -43,6 +51,8 @@ int main(int argc, char** argv) {
     parser.addOption(select);
     parser.process(app);
 
+    if (parser.isSet(benchmark))
+        return nnscope::ui::run_gui_benchmark(parser.isSet(seconds) ? parser.value(seconds).toDouble() : 3.0);
     nnscope::ui::MainWindow window;
     bool ok = true;
     if (!parser.positionalArguments().isEmpty()) ok = window.open_path(parser.positionalArguments().first());

@@ -48,7 +48,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     resize(1400, 880);
 
     m_model = new ModuleTreeModel(this);
-    m_model->set_model_mutex(&m_model_mutex);
+    m_model->set_model_lock(&m_lock);
     m_filter = new ModuleTreeFilter(this);
     m_filter->setSourceModel(m_model);
 
@@ -110,7 +110,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     statusBar()->addPermanentWidget(m_totals, 1);
     statusBar()->addPermanentWidget(m_step_label);
 
-    m_worker = new StepWorker(m_model_mutex);
+    m_worker = new StepWorker(m_lock);
     m_worker->moveToThread(&m_thread);
     connect(&m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
     connect(m_worker, &StepWorker::progressed, this, [this](std::shared_ptr<StepBatch> b) { on_progress(b); });
@@ -161,6 +161,7 @@ void MainWindow::make_toolbar() {
     m_run_action->setShortcut(QKeySequence(Qt::Key_F5));
     m_run_action->setToolTip(tr("Run / Pause (F5)"));
     m_rate_box = new QComboBox(bar);
+    m_rate_box->setObjectName("rate");
     m_rate_box->addItem(tr("10 steps/s"), 10.0);
     m_rate_box->addItem(tr("100 steps/s"), 100.0);
     m_rate_box->addItem(tr("as fast as possible"), 0.0);
@@ -193,7 +194,7 @@ void MainWindow::make_toolbar() {
     bar->addSeparator();
     bar->addAction(tr("Reset running stats"), this, [this] {
         stop_running();
-        std::lock_guard lock(m_model_mutex);
+        UiLock lock(m_lock);
         NoGradGuard no_grad;
         int n = 0;
         for (auto& [name, m] : m_doc.root->named_modules())
@@ -263,7 +264,7 @@ void MainWindow::make_menus() {
     devices->addAction(tr("Move selected tensor to the model's device"), this, [this] {
         if (m_selected.isEmpty()) return;
         stop_running();
-        std::lock_guard lock(m_model_mutex);
+        UiLock lock(m_lock);
         try {
             Device target = Device::cpu();
             auto params = m_doc.root->parameters();
@@ -328,7 +329,7 @@ bool MainWindow::open_builtin_example(const QString& name) {
 bool MainWindow::save_state_dict_to(const QString& path) {
     if (!m_doc.root) return false;
     stop_running();
-    std::lock_guard lock(m_model_mutex);
+    UiLock lock(m_lock);
     try {
         save_state_dict(*m_doc.root, path.toStdString(), m_doc.metadata);
         log(QString("torch.save(model.state_dict(), '%1'): %2 tensors").arg(path).arg(m_doc.root->state_dict().tensors.size()));
@@ -343,7 +344,7 @@ bool MainWindow::save_state_dict_to(const QString& path) {
 bool MainWindow::load_state_dict_from(const QString& path, bool strict) {
     if (!m_doc.root) return false;
     stop_running();
-    std::lock_guard lock(m_model_mutex);
+    UiLock lock(m_lock);
     const QString call = QString("model.load_state_dict(sd, strict=%1)").arg(strict ? "True" : "False");
     try {
         Document sd = open_document(path.toStdString());
@@ -370,7 +371,7 @@ bool MainWindow::load_state_dict_from(const QString& path, bool strict) {
 bool MainWindow::move_model_to(const QString& device) {
     if (!m_doc.root) return false;
     stop_running();
-    std::lock_guard lock(m_model_mutex);
+    UiLock lock(m_lock);
     try {
         const Device target = Device::parse(device.toStdString());
         int params = 0, buffers = 0;
@@ -406,7 +407,7 @@ bool MainWindow::move_model_to(const QString& device) {
 
 void MainWindow::set_document(Document doc) {
     {
-        std::lock_guard lock(m_model_mutex);
+        UiLock lock(m_lock);
         m_doc = std::move(doc);
         m_model->set_root(m_doc.root);
     }
@@ -477,7 +478,7 @@ void MainWindow::watch(const QString& name) {
     names << name;
     std::vector<bool> band;
     {
-        std::lock_guard lock(m_model_mutex);
+        UiLock lock(m_lock);
         for (const QString& n : names) {
             int64_t numel = 0;
             for (const auto& e : m_doc.root->tensor_entries())
@@ -497,7 +498,7 @@ void MainWindow::unwatch(const QString& name) {
     stop_running();
     std::vector<bool> band;
     {
-        std::lock_guard lock(m_model_mutex);
+        UiLock lock(m_lock);
         for (const QString& n : names) {
             int64_t numel = 0;
             for (const auto& e : m_doc.root->tensor_entries())
@@ -513,10 +514,16 @@ void MainWindow::push_watches() { m_worker->set_watches(m_plots->watches()); }
 
 bool MainWindow::can_step() const { return m_engine != nullptr; }
 
+void MainWindow::set_rate(double steps_per_second) {
+    const int i = m_rate_box->findData(steps_per_second);
+    if (i >= 0) m_rate_box->setCurrentIndex(i);
+    m_worker->set_rate(steps_per_second);
+}
+
 void MainWindow::set_training_mode(bool train) {
     stop_running();
     {
-        std::lock_guard lock(m_model_mutex);
+        UiLock lock(m_lock);
         m_doc.root->train(train);
     }
     log(train ? "model.train()" : "model.eval(): BatchNorm now uses its running statistics and stops updating them");
@@ -529,7 +536,7 @@ void MainWindow::set_training_mode(bool train) {
 void MainWindow::set_training_step(bool on) {
     stop_running();
     if (!m_engine) return;
-    std::lock_guard lock(m_model_mutex);
+    UiLock lock(m_lock);
     try {
         const std::string spec = on ? m_optimizer_box->currentData().toString().toStdString() : std::string();
         m_engine->set_optimizer(spec);
@@ -596,7 +603,7 @@ void MainWindow::on_selection(const QModelIndex& proxy_index) {
         m_inspector->clear();
         return;
     }
-    std::lock_guard lock(m_model_mutex);
+    UiLock lock(m_lock);
     try {
         if (Module* m = m_model->module_at(idx)) {
             m_inspector->show_module(m_model->full_name(idx), *m);
@@ -616,7 +623,7 @@ void MainWindow::refresh_selection() { on_selection(m_tree->currentIndex()); }
 
 void MainWindow::update_totals() {
     if (!m_doc.root) return;
-    std::lock_guard lock(m_model_mutex);
+    UiLock lock(m_lock);
     int64_t np = 0, ne_p = 0, nb = 0, ne_b = 0, na = 0, ne_a = 0;
     uint64_t bytes = 0;
     std::set<const TensorImpl*> seen;

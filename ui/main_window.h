@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "document.h"
+#include "model_lock.h"
 
 class QAction;
 class QCheckBox;
@@ -56,6 +57,7 @@ public:
     void start_running();
     void stop_running();
     bool is_running() const { return m_stepping; }
+    void set_rate(double steps_per_second); // 0 = as fast as possible
     void set_training_mode(bool train);        // model.train() / model.eval()
     void set_training_step(bool on);           // optimizer steps on or off
     bool can_step() const;
@@ -71,7 +73,7 @@ public:
     QString status_text() const;
     QString log_text() const;
     QString last_error() const { return m_last_error; }
-    std::recursive_mutex& model_mutex() { return m_model_mutex; }
+    ModelLock& model_lock() { return m_lock; }
 
 private:
     void set_document(Document doc);
@@ -89,7 +91,7 @@ private:
     void make_menus();
 
     Document m_doc;
-    std::recursive_mutex m_model_mutex;
+    ModelLock m_lock;
     std::shared_ptr<StepEngine> m_engine;
     QString m_engine_error;
     QThread m_thread;

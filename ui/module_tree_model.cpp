@@ -3,6 +3,7 @@
 
 #include <QFont>
 #include <QLocale>
+#include <optional>
 
 namespace nnscope::ui {
 
@@ -15,6 +16,11 @@ struct ModuleTreeModel::Node {
     std::string local;        // name within the owner / child name
     std::string full;         // dotted name
     std::vector<std::unique_ptr<Node>> children;
+    // Cell contents of a tensor row, copied from the tensor by refresh(): painting never
+    // touches a tensor, so a running step is never waited for.
+    bool defined = false, requires_grad = false, persistent = true;
+    QString shape, dtype, device;
+    qlonglong numel = 0;
 
     Node* add(std::unique_ptr<Node> n) {
         n->parent = this;
@@ -46,7 +52,30 @@ void ModuleTreeModel::rebuild() {
         Node* t = m_tree->add(std::move(top));
         build(t, m_root.get(), "", 0);
     }
+    update_cache();
     endResetModel();
+}
+
+void ModuleTreeModel::update_cache() {
+    if (!m_tree) return;
+    std::optional<UiLock> lock;
+    if (m_lock) lock.emplace(*m_lock);
+    std::vector<Node*> stack{m_tree.get()};
+    while (!stack.empty()) {
+        Node* n = stack.back();
+        stack.pop_back();
+        for (auto& c : n->children) stack.push_back(c.get());
+        if (!n->is_tensor) continue;
+        Tensor t = node_tensor(n);
+        n->defined = t.defined();
+        if (!t.defined()) continue;
+        n->shape = QString::fromStdString(shape_str(t.shape()));
+        n->dtype = QString::fromUtf8(dtype_name(t.dtype()).data());
+        n->device = QString::fromStdString(t.device().str());
+        n->numel = t.numel();
+        n->requires_grad = t.requires_grad();
+        n->persistent = n->kind != TensorKind::Attribute && n->owner->is_persistent_buffer(n->local);
+    }
 }
 
 void ModuleTreeModel::build(Node* node, Module* module, const std::string& prefix, int depth) {
@@ -79,6 +108,7 @@ void ModuleTreeModel::build(Node* node, Module* module, const std::string& prefi
 
 void ModuleTreeModel::refresh() {
     if (!m_tree || m_tree->children.empty()) return;
+    update_cache();
     // One dataChanged per parent, as views repaint only what they show.
     std::vector<const Node*> stack{m_tree->children[0].get()};
     while (!stack.empty()) {
@@ -187,22 +217,18 @@ QVariant ModuleTreeModel::data(const QModelIndex& index, int role) const {
         default: return {};
         }
     }
-    std::unique_lock<std::recursive_mutex> lock;
-    if (m_mutex) lock = std::unique_lock(*m_mutex);
-    Tensor t = node_tensor(n);
-    if (!t.defined()) return {};
-    const bool persistent = n->kind != TensorKind::Attribute && n->owner->is_persistent_buffer(n->local);
-    const SlotStyle style = slot_style(n->kind, n->kind == TensorKind::Parameter || persistent);
+    if (!n->defined) return {};
+    const SlotStyle style = slot_style(n->kind, n->kind == TensorKind::Parameter || n->persistent);
     switch (role) {
     case Qt::DisplayRole:
         switch (col) {
         case NameCol: return QString::fromStdString(n->local);
         case KindCol: return style_label(style);
-        case ShapeCol: return QString::fromStdString(shape_str(t.shape()));
-        case DTypeCol: return QString::fromUtf8(dtype_name(t.dtype()).data());
-        case DeviceCol: return QString::fromStdString(t.device().str());
-        case ElementsCol: return QLocale::c().toString(qlonglong(t.numel()));
-        case RequiresGradCol: return t.requires_grad() ? QStringLiteral("yes") : QString();
+        case ShapeCol: return n->shape;
+        case DTypeCol: return n->dtype;
+        case DeviceCol: return n->device;
+        case ElementsCol: return QLocale::c().toString(n->numel);
+        case RequiresGradCol: return n->requires_grad ? QStringLiteral("yes") : QString();
         case InStateDictCol:
             return style == SlotStyle::Attribute || style == SlotStyle::NonPersistentBuffer ? QStringLiteral("no")
                                                                                           : QStringLiteral("yes");

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <vector>
 
+#include "model_lock.h"
 #include "module.h"
 #include "tensor_kind_style.h"
 
@@ -29,11 +30,12 @@ public:
 
     // The lock the step worker holds while it writes the model: data() takes it, so cells
     // are never read while a step runs.
-    void set_model_mutex(std::recursive_mutex* mutex) { m_mutex = mutex; }
+    void set_model_lock(ModelLock* lock) { m_lock = lock; }
     void set_root(ModulePtr root);
     ModulePtr root() const { return m_root; }
     void rebuild();
-    // Every visible cell may have changed (after a step, a load, a device move).
+    // Every visible cell may have changed (after a step, a load, a device move): copies
+    // the tensors' shapes, dtypes and devices under the model lock, then repaints.
     void refresh();
 
     // The tensor or module behind an index (of this model).
@@ -53,11 +55,12 @@ private:
     struct Node;
     void build(Node* node, Module* module, const std::string& prefix, int depth);
     Tensor node_tensor(const Node* n) const;
+    void update_cache();
     QModelIndex find(const Node* n, const std::string& name) const;
 
     ModulePtr m_root;
     std::unique_ptr<Node> m_tree;
-    std::recursive_mutex* m_mutex = nullptr;
+    ModelLock* m_lock = nullptr;
 };
 
 // Filter box plus kind toggles: shows matching rows and their ancestors.

@@ -27,6 +27,7 @@ PlotPanel::PlotPanel(QWidget* parent) : QWidget(parent) {
         f.setPointSizeF(f.pointSizeF() * 0.8);
         p->legend->setFont(f);
         p->setNoAntialiasingOnDrag(true);
+        p->setNotAntialiasedElements(QCP::aeFills); // band fills are the costliest part of a frame
     }
     m_plot->yAxis->setLabel("watched values");
     m_loss_plot->yAxis->setLabel("loss");
@@ -159,16 +160,34 @@ void PlotPanel::rebuild_graphs() {
 
 void PlotPanel::replot_now() {
     if (m_dirty_graphs) rebuild_graphs();
+    // Drawing cost is bounded too: at most k_display_points per line (every k-th point
+    // of the stored history, the newest always included).
+    auto thin = [](const std::vector<double>& xs, const std::vector<double>& ys, QVector<double>& ox, QVector<double>& oy) {
+        const size_t n = xs.size(), stride = n > k_display_points ? (n + k_display_points - 1) / k_display_points : 1;
+        ox.clear();
+        oy.clear();
+        ox.reserve(int(n / stride + 2));
+        oy.reserve(int(n / stride + 2));
+        for (size_t i = 0; i < n; i += stride) {
+            ox.push_back(xs[i]);
+            oy.push_back(ys[i]);
+        }
+        if (n && (n - 1) % stride) {
+            ox.push_back(xs[n - 1]);
+            oy.push_back(ys[n - 1]);
+        }
+    };
+    QVector<double> xs, ys;
     int g = 0;
     for (size_t w = 0; w < m_series.size(); ++w) {
         const Series& s = m_series[w];
         for (size_t k = 0; k < s.y.size(); ++k, ++g) {
-            QVector<double> xs(s.x.begin(), s.x.end()), ys(s.y[k].begin(), s.y[k].end());
+            thin(s.x, s.y[k], xs, ys);
             m_plot->graph(g)->setData(xs, ys, true);
         }
     }
     if (!m_loss.y.empty()) {
-        QVector<double> xs(m_loss.x.begin(), m_loss.x.end()), ys(m_loss.y[0].begin(), m_loss.y[0].end());
+        thin(m_loss.x, m_loss.y[0], xs, ys);
         m_loss_plot->graph(0)->setData(xs, ys, true);
     }
     for (QCustomPlot* p : {m_plot, m_loss_plot}) {

@@ -39,7 +39,8 @@ public:
     int mode_markers() const { return int(m_markers.size()); }
     void replot_now();
 
-    static constexpr size_t k_max_points = 20000;
+    static constexpr size_t k_max_points = 20000;    // stored per series
+    static constexpr size_t k_display_points = 800;  // drawn per line
 
 private:
     struct Series {

@@ -7,18 +7,28 @@
 
 namespace nnscope::ui {
 
-StepWorker::StepWorker(std::recursive_mutex& model_mutex, QObject* parent) : QObject(parent), m_mutex(model_mutex) {
+StepWorker::StepWorker(ModelLock& lock, QObject* parent) : QObject(parent), m_lock(lock) {
     qRegisterMetaType<std::shared_ptr<nnscope::ui::StepBatch>>();
 }
 
 void StepWorker::set_engine(std::shared_ptr<StepEngine> engine, ModulePtr model) {
     m_engine = std::move(engine);
     m_model = std::move(model);
+    resolve_watches();
 }
 
 void StepWorker::set_watches(const QStringList& names) {
     m_watches.clear();
     for (const auto& n : names) m_watches.push_back(n.toStdString());
+    resolve_watches();
+}
+
+void StepWorker::resolve_watches() {
+    m_slots.assign(m_watches.size(), Slot{});
+    if (!m_model) return;
+    for (const auto& e : m_model->tensor_entries())
+        for (size_t i = 0; i < m_watches.size(); ++i)
+            if (e.name == m_watches[i]) m_slots[i] = {e.owner, e.local_name, e.kind};
 }
 
 void StepWorker::set_rate(double steps_per_second) { m_rate = steps_per_second; }
@@ -28,15 +38,14 @@ StepSample StepWorker::sample(const StepEngine::Result& r) {
     s.step = r.step;
     s.training = m_model->is_training();
     s.loss = r.loss;
-    // Watched tensors are looked up by name each step: forward passes may replace a
-    // buffer's tensor (the seed's running_average = ...).
-    for (const auto& name : m_watches) {
+    for (const Slot& slot : m_slots) {
         Tensor t;
-        for (const auto& e : m_model->tensor_entries())
-            if (e.name == name) {
-                t = e.tensor;
-                break;
-            }
+        if (slot.owner) {
+            const OrderedDict<Tensor>& d = slot.kind == TensorKind::Parameter ? slot.owner->own_parameters()
+                                           : slot.kind == TensorKind::Buffer  ? slot.owner->own_buffers()
+                                                                              : slot.owner->own_attributes();
+            if (const Tensor* found = d.find(slot.name)) t = *found;
+        }
         s.watches.push_back(watch_sample(t));
     }
     return s;
@@ -52,7 +61,7 @@ void StepWorker::run(qint64 count) {
         auto batch = std::make_shared<StepBatch>();
         {
             // One slice: at most ~8 ms with the lock held, then the UI gets a turn.
-            std::lock_guard lock(m_mutex);
+            std::lock_guard lock(m_lock.mutex);
             QElapsedTimer slice;
             slice.start();
             try {
@@ -67,6 +76,7 @@ void StepWorker::run(qint64 count) {
             }
         }
         emit progressed(batch);
+        m_lock.yield_to_ui(); // a UI thread waiting for the model goes first
         const double rate = m_rate;
         if (rate > 0 && !m_stop) {
             // Sleep until the next step is due.

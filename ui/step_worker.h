@@ -13,6 +13,7 @@
 #include <mutex>
 #include <vector>
 
+#include "model_lock.h"
 #include "step_engine.h"
 
 namespace nnscope::ui {
@@ -32,7 +33,7 @@ struct StepBatch {
 class StepWorker : public QObject {
     Q_OBJECT
 public:
-    StepWorker(std::recursive_mutex& model_mutex, QObject* parent = nullptr);
+    StepWorker(ModelLock& lock, QObject* parent = nullptr);
 
     // Called from the UI thread with the model mutex held (or while stopped).
     void set_engine(std::shared_ptr<StepEngine> engine, ModulePtr model);
@@ -53,10 +54,21 @@ signals:
 private:
     StepSample sample(const StepEngine::Result& r);
 
-    std::recursive_mutex& m_mutex;
+    void resolve_watches();
+
+    ModelLock& m_lock;
     std::shared_ptr<StepEngine> m_engine;
     ModulePtr m_model;
     std::vector<std::string> m_watches;
+    // Each watch resolved once to its slot (owner, name, kind): read every step without
+    // walking the tree. The slot is read each time because a forward pass may replace a
+    // buffer's tensor (the seed's running_average = ...).
+    struct Slot {
+        Module* owner = nullptr;
+        std::string name;
+        TensorKind kind = TensorKind::Buffer;
+    };
+    std::vector<Slot> m_slots;
     std::atomic<double> m_rate{0};
     std::atomic<bool> m_stop{false};
     std::atomic<bool> m_running{false};

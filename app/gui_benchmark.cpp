@@ -1,0 +1,106 @@
+// gui_benchmark.cpp: `nnscope --benchmark [--seconds S]`: the window's own measurements.
+// For the default example, stepping as fast as possible with the plots live (forward
+// passes, then training steps): steps per second, plot frames drawn per second, and the
+// longest time the event loop was blocked (a 1 ms timer records the largest gap). Then a
+// model with about 10,000 tensors: time to open its tree, to expand it, and to step it.
+// Prints one JSON object per case. Runs offscreen (QT_QPA_PLATFORM=offscreen) as well.
+#include <QApplication>
+#include <QElapsedTimer>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTemporaryFile>
+#include <QDir>
+#include <QTimer>
+#include <QTreeView>
+#include <cstdio>
+
+#include "main_window.h"
+#include "plot_panel.h"
+
+namespace nnscope::ui {
+
+namespace {
+
+// The largest gap between two ticks of a 1 ms timer while `work` runs the event loop.
+struct BlockProbe {
+    QTimer timer;
+    QElapsedTimer clock;
+    qint64 last = 0, worst = 0;
+    BlockProbe() {
+        timer.setInterval(1);
+        QObject::connect(&timer, &QTimer::timeout, [this] {
+            qint64 now = clock.elapsed();
+            worst = std::max(worst, now - last);
+            last = now;
+        });
+        clock.start();
+        timer.start();
+    }
+};
+
+QJsonObject run_case(MainWindow& w, const QString& name, double seconds) {
+    const int frames0 = w.plots()->frames_drawn();
+    BlockProbe probe;
+    QElapsedTimer t;
+    t.start();
+    w.start_running();
+    while (t.elapsed() < qint64(seconds * 1000)) QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+    w.stop_running();
+    const double elapsed = double(t.elapsed()) / 1000.0;
+    const QString status = w.status_text();
+    QJsonObject o;
+    o["case"] = name;
+    o["seconds"] = elapsed;
+    o["steps"] = double(w.plots()->points(0));
+    o["steps_per_second"] = double(w.plots()->points(0)) / elapsed;
+    o["frames_per_second"] = double(w.plots()->frames_drawn() - frames0) / elapsed;
+    o["longest_block_ms"] = double(probe.worst);
+    return o;
+}
+
+} // namespace
+
+int run_gui_benchmark(double seconds) {
+    MainWindow w;
+    w.show();
+    w.open_builtin_example("mlp-batchnorm");
+    QCoreApplication::processEvents();
+    w.set_rate(0); // as fast as possible
+    auto print = [](const QJsonObject& o) { std::printf("%s\n", QJsonDocument(o).toJson(QJsonDocument::Compact).constData()); };
+    print(run_case(w, "mlp-batchnorm forward passes, plots live", seconds));
+    w.open_builtin_example("mlp-batchnorm");
+    w.set_training_step(true);
+    print(run_case(w, "mlp-batchnorm training steps (SGD), plots live", seconds));
+
+    // About 10,000 tensors: 1,500 x (Linear(4, 4) + BatchNorm1d(4)) = 10,500 tensors.
+    QString spec = R"({"type": "Sequential", "children": [)";
+    for (int i = 0; i < 1500; ++i)
+        spec += QString(R"(%1{"type": "Linear", "in_features": 4, "out_features": 4}, {"type": "BatchNorm1d", "num_features": 4})")
+                    .arg(i ? "," : "");
+    spec += "]}";
+    QTemporaryFile file(QDir::tempPath() + "/nnscope-bench-XXXXXX.json");
+    file.open();
+    file.write(spec.toUtf8());
+    file.flush();
+    QElapsedTimer t;
+    t.start();
+    w.open_path(file.fileName());
+    QCoreApplication::processEvents();
+    const double open_ms = double(t.nsecsElapsed()) / 1e6;
+    t.restart();
+    w.tree_view()->expandAll();
+    QCoreApplication::processEvents();
+    const double expand_ms = double(t.nsecsElapsed()) / 1e6;
+    t.restart();
+    w.step_blocking(10);
+    const double step_ms = double(t.nsecsElapsed()) / 1e6 / 10;
+    QJsonObject big;
+    big["case"] = "10,500-tensor model";
+    big["open_ms"] = open_ms;
+    big["expand_all_ms"] = expand_ms;
+    big["step_ms"] = step_ms;
+    print(big);
+    return 0;
+}
+
+} // namespace nnscope::ui
