@@ -82,6 +82,9 @@ private slots:
         QModelIndex i = model.index_of("scratch");
         QCOMPARE(model.index(i.row(), ModuleTreeModel::KindCol, i.parent()).data().toString(), QString("buffer (not in state_dict)"));
         root->set_attr("scratch", zeros({5, 3}));
+        QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
+        model.refresh(); // cells show what refresh() copied from the live tensors
+        QVERIFY(changed.count() > 0);
         QCOMPARE(model.index(i.row(), ModuleTreeModel::ShapeCol, i.parent()).data().toString(), QString("[5, 3]"));
     }
 
