@@ -39,7 +39,9 @@ namespace nnscope::ui {
 
 namespace {
 QString kib(uint64_t bytes) {
-    return bytes < 1024 ? QString::number(bytes) + " B" : QString::number(double(bytes) / 1024.0, 'f', 1) + " KiB";
+    if (bytes < 1024) return QString::number(bytes) + " B";
+    if (bytes < 1024 * 1024) return QString::number(double(bytes) / 1024.0, 'f', 1) + " KiB";
+    return QString::number(double(bytes) / (1024.0 * 1024.0), 'f', 1) + " MiB";
 }
 } // namespace
 
