@@ -63,8 +63,20 @@ InputGenerator::InputGenerator(Module& model, InputGeneratorOptions o) : m_optio
     }
 }
 
+void InputGenerator::use_file_inputs(const Tensor& xs, const Tensor& ys, const std::string& description) {
+    if (!xs.defined() || xs.dim() < 1 || xs.size(0) == 0)
+        throw ValueError("inputs must have shape [steps, ...] with at least one step");
+    if (ys.defined() && (ys.dim() < 1 || ys.size(0) != xs.size(0)))
+        throw ValueError("targets must have shape [steps, ...] with as many steps as the inputs (" + std::to_string(xs.size(0)) + ")");
+    m_file_x = xs;
+    m_file_y = ys;
+    m_description = description;
+}
+
 Tensor InputGenerator::input(int64_t step) {
     NoGradGuard no_grad;
+    m_last_step = step;
+    if (m_file_x.defined()) return m_file_x.select(0, step % m_file_x.size(0)).contiguous();
     const auto& o = m_options;
     const double phase = o.drift_period > 0 ? std::sin(2 * M_PI * double(step) / o.drift_period) : 0.0;
     if (m_kind == Kind::Indices) {
@@ -85,6 +97,7 @@ Tensor InputGenerator::input(int64_t step) {
 
 Tensor InputGenerator::target(const Tensor& x, const Tensor& output) {
     NoGradGuard no_grad;
+    if (m_file_y.defined()) return m_file_y.select(0, m_last_step % m_file_y.size(0)).to(output.device());
     const int64_t batch = output.dim() > 0 ? output.size(0) : 1;
     const int64_t out_flat = output.numel() / std::max<int64_t>(batch, 1);
     Tensor xf = x.is_floating_point() ? x.to(Device::cpu()) : x.to(Device::cpu()).to(DType::Float32);

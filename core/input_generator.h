@@ -31,6 +31,9 @@ public:
     InputGenerator(Module& model, InputGeneratorOptions options = {});
     Tensor input(int64_t step);                // the input of step `step`
     Tensor target(const Tensor& x, const Tensor& output); // a learnable target shaped like output
+    // Inputs from a file instead: step i feeds xs[i % steps] (and ys[i % steps] as the target
+    // when given), as `nnscope-cli run` does. Throws ValueError on a 0-d or empty xs.
+    void use_file_inputs(const Tensor& xs, const Tensor& ys, const std::string& description);
     const std::string& description() const { return m_description; }
 
 private:
@@ -41,6 +44,8 @@ private:
     Generator m_gen;
     Tensor m_feature_offsets; // per-feature base mean
     Tensor m_teacher;         // (flat input, flat output)
+    Tensor m_file_x, m_file_y;
+    int64_t m_last_step = 0;
     std::string m_description;
 };
 

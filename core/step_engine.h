@@ -37,6 +37,7 @@ public:
     Result step();
     int64_t steps_done() const { return m_steps; }
     const std::string& input_description() const { return m_inputs.description(); }
+    InputGenerator& inputs() { return m_inputs; }
     // The model's parameters changed identity or device (a load, a move): rebuild the optimizer.
     void model_changed();
 

@@ -4,10 +4,16 @@
 #include "main_window.h"
 
 #include <QApplication>
+#include <QCloseEvent>
+#include <QDragEnterEvent>
+#include <QDropEvent>
+#include <QMimeData>
+#include <QSettings>
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDockWidget>
 #include <QElapsedTimer>
+#include <QFileInfo>
 #include <QFileDialog>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -26,6 +32,9 @@
 #include <set>
 
 #include "autograd.h"
+#include "diff_dialog.h"
+#include "errors.h"
+#include "state_diff.h"
 #include "examples.h"
 #include "inspector_panel.h"
 #include "layers/layers.h"
@@ -126,6 +135,99 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 
     make_toolbar();
     make_menus();
+    setAcceptDrops(true);
+    QSettings settings;
+    restoreGeometry(settings.value("window/geometry").toByteArray());
+    restoreState(settings.value("window/state").toByteArray());
+    apply_plot_palette();
+}
+
+void MainWindow::apply_plot_palette() {
+    // A dark system palette gets dark plots.
+    m_plots->set_dark(palette().color(QPalette::Window).lightness() < 128);
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+    stop_running();
+    QSettings settings;
+    settings.setValue("window/geometry", saveGeometry());
+    settings.setValue("window/state", saveState());
+    QMainWindow::closeEvent(event);
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
+    if (event->mimeData()->hasUrls()) event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event) {
+    const auto urls = event->mimeData()->urls();
+    if (!urls.isEmpty() && urls.first().isLocalFile()) open_path(urls.first().toLocalFile());
+}
+
+QStringList MainWindow::recent_files() const { return QSettings().value("recent").toStringList(); }
+
+void MainWindow::remember(const QString& path) {
+    QSettings settings;
+    QStringList recent = settings.value("recent").toStringList();
+    recent.removeAll(path);
+    recent.prepend(path);
+    while (recent.size() > 8) recent.removeLast();
+    settings.setValue("recent", recent);
+    rebuild_recent_menu();
+}
+
+void MainWindow::rebuild_recent_menu() {
+    if (!m_recent_menu) return;
+    m_recent_menu->clear();
+    for (const QString& path : recent_files()) m_recent_menu->addAction(path, this, [this, path] { open_path(path); });
+    m_recent_menu->setEnabled(!m_recent_menu->isEmpty());
+}
+
+bool MainWindow::use_inputs_from(const QString& path) {
+    if (!m_engine) {
+        report_error(tr("this model cannot step: %1").arg(m_engine_error));
+        return false;
+    }
+    stop_running();
+    try {
+        Document doc = open_document(path.toStdString());
+        Tensor xs, ys;
+        for (const auto& e : doc.root->tensor_entries()) {
+            if (e.name == "x") xs = e.tensor;
+            if (e.name == "y") ys = e.tensor;
+        }
+        if (!xs.defined()) throw nnscope::FormatError(path.toStdString(), "no tensor named 'x' (inputs are x [steps, ...], targets y)");
+        UiLock lock(m_lock);
+        const std::string what = "inputs x" + shape_str(xs.shape()) + (ys.defined() ? ", targets y" + shape_str(ys.shape()) : "") +
+                                 " from " + path.toStdString();
+        m_engine->inputs().use_file_inputs(xs, ys, what);
+        log("inputs: " + QString::fromStdString(what));
+        return true;
+    } catch (const std::exception& e) {
+        report_error(QString::fromStdString(e.what()));
+        return false;
+    }
+}
+
+DiffDialog* MainWindow::diff_with(const QString& path) {
+    if (!m_doc.root) return nullptr;
+    stop_running();
+    try {
+        Document other = open_document(path.toStdString());
+        StateDiff d;
+        {
+            UiLock lock(m_lock);
+            d = diff_state_dicts(m_doc.root->state_dict(), other.root->state_dict());
+        }
+        auto* dialog = new DiffDialog(d, tr("model"), QFileInfo(path).fileName(), this);
+        dialog->setAttribute(Qt::WA_DeleteOnClose);
+        if (QApplication::platformName() != "offscreen") dialog->show();
+        log(QString("diff with %1: %2 difference(s)").arg(path).arg(d.differences));
+        return dialog;
+    } catch (const std::exception& e) {
+        report_error(QString::fromStdString(e.what()));
+        return nullptr;
+    }
 }
 
 MainWindow::~MainWindow() {
@@ -220,6 +322,8 @@ void MainWindow::make_menus() {
                                                     tr("Models (*.json *.safetensors *.pt *.pth);;All files (*)"));
         if (!path.isEmpty()) open_path(path);
     });
+    m_recent_menu = file->addMenu(tr("Open &recent"));
+    rebuild_recent_menu();
     QMenu* examples = file->addMenu(tr("Open &example"));
     for (const auto& ex : builtin_examples()) {
         QString name = QString::fromStdString(ex.name);
@@ -240,6 +344,16 @@ void MainWindow::make_menus() {
                                                         tr("State dicts (*.safetensors *.pt *.pth);;All files (*)"));
             if (!path.isEmpty()) load_state_dict_from(path, strict);
         });
+    model->addAction(tr("Diff with file…"), this, [this] {
+        QString path = QFileDialog::getOpenFileName(this, tr("Diff with"), {}, tr("State dicts (*.safetensors *.pt *.pth *.json);;All files (*)"));
+        if (!path.isEmpty()) diff_with(path);
+    });
+    model->addAction(tr("Step inputs from file…"), this, [this] {
+        QString path = QFileDialog::getOpenFileName(this, tr("Inputs (x [steps, ...], optional y)"), {},
+                                                    tr("Tensors (*.safetensors *.pt *.pth);;All files (*)"));
+        if (!path.isEmpty()) use_inputs_from(path);
+    });
+    model->addSeparator();
     model->addAction(tr("Watch selected tensor"), QKeySequence(tr("W")), this, [this] {
         if (!m_selected.isEmpty()) watch(m_selected);
     });
@@ -308,6 +422,7 @@ bool MainWindow::open_path(const QString& path) {
         stop_running();
         set_document(std::move(doc));
         log("opened " + path);
+        remember(path);
         return true;
     } catch (const std::exception& e) {
         report_error(QString::fromStdString(e.what()));

@@ -51,6 +51,18 @@ public:
     bool load_state_dict_from(const QString& path, bool strict);
     // model.to(device) with the what-moved message; false (and the reason logged) on failure.
     bool move_model_to(const QString& device);
+    // Steps feed x[i] (and y[i] as the target) from a file instead of the generator.
+    bool use_inputs_from(const QString& path);
+    // The diff view between the model's state dict and a file's; nullptr on failure.
+    class DiffDialog* diff_with(const QString& path);
+    QStringList recent_files() const;
+
+protected:
+    void dragEnterEvent(class QDragEnterEvent* event) override;
+    void dropEvent(class QDropEvent* event) override;
+    void closeEvent(class QCloseEvent* event) override;
+
+public:
 
     // Stepping. step_blocking runs n steps and waits for them (screenshots, tests).
     void step_blocking(int n);
@@ -89,6 +101,10 @@ private:
     QWidget* make_legend();
     void make_toolbar();
     void make_menus();
+    void remember(const QString& path);
+    void rebuild_recent_menu();
+    void apply_plot_palette();
+    class QMenu* m_recent_menu = nullptr;
 
     Document m_doc;
     ModelLock m_lock;

@@ -201,6 +201,23 @@ void PlotPanel::replot_now() {
     ++m_frames;
 }
 
+void PlotPanel::set_dark(bool dark) {
+    const QColor bg = dark ? QColor(37, 37, 38) : Qt::white, fg = dark ? QColor(210, 210, 210) : Qt::black;
+    for (QCustomPlot* p : {m_plot, m_loss_plot}) {
+        p->setBackground(bg);
+        p->legend->setBrush(bg);
+        p->legend->setTextColor(fg);
+        for (QCPAxis* a : {p->xAxis, p->yAxis}) {
+            a->setBasePen(QPen(fg));
+            a->setTickPen(QPen(fg));
+            a->setSubTickPen(QPen(fg));
+            a->setTickLabelColor(fg);
+            a->setLabelColor(fg);
+        }
+    }
+    m_replot_timer.start();
+}
+
 bool PlotPanel::export_png(const QString& path, int width, int height) {
     replot_now();
     return m_plot->savePng(path, width, height);

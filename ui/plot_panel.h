@@ -38,6 +38,7 @@ public:
     size_t loss_points() const { return m_loss.x.size(); }
     int mode_markers() const { return int(m_markers.size()); }
     void replot_now();
+    void set_dark(bool dark);
 
     static constexpr size_t k_max_points = 20000;    // stored per series
     static constexpr size_t k_display_points = 800;  // drawn per line

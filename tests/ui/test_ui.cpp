@@ -13,7 +13,13 @@
 #include "examples.h"
 #include "gpu.h"
 #include "plot_panel.h"
+#include "diff_dialog.h"
+#include "random.h"
 #include "tensor_table_model.h"
+
+#include <QSettings>
+#include <QStandardItemModel>
+#include <QStandardPaths>
 #include "inspector_panel.h"
 #include "main_window.h"
 #include "module_tree_model.h"
@@ -46,7 +52,43 @@ std::string state_hash(Module& m) {
 class TestUi : public QObject {
     Q_OBJECT
 private slots:
-    void initTestCase() { nnscope::gpu::register_devices(); }
+    void initTestCase() {
+        nnscope::gpu::register_devices();
+        QStandardPaths::setTestModeEnabled(true); // QSettings go to a test location
+        QSettings().clear();
+    }
+
+    void diff_inputs_and_recent_files() {
+        MainWindow w;
+        QVERIFY(w.open_builtin_example("mlp-batchnorm"));
+        const QString torch_file = QString::fromStdString(test::fixtures_dir()) + "/mlp_torch.safetensors";
+        DiffDialog* d = w.diff_with(torch_file);
+        QVERIFY(d);
+        QStringList rows;
+        for (int r = 0; r < d->table()->rowCount(); ++r)
+            rows << d->table()->item(r, 0)->text() + ": " + d->table()->item(r, 1)->text();
+        QVERIFY2(rows.contains("4.weight: only in model"), qPrintable(rows.join("; ")));
+        QVERIFY(rows.contains("3.weight: shape differs"));
+        QVERIFY(rows.contains("0.weight: values differ"));
+        // Steps fed from a file: x [3, 4, 6] and targets y [3, 4, 4].
+        QTemporaryDir tmp;
+        auto inputs = std::make_shared<Module>("Inputs");
+        Generator gen(1);
+        inputs->register_buffer("x", randn({3, 4, 6}, gen));
+        inputs->register_buffer("y", randn({3, 4, 4}, gen));
+        save_state_dict(*inputs, tmp.filePath("in.safetensors").toStdString());
+        QVERIFY(w.use_inputs_from(tmp.filePath("in.safetensors")));
+        w.set_training_step(true);
+        w.step_blocking(5);
+        QCOMPARE(w.document().root->child("1")->attr("num_batches_tracked").item_int(), int64_t(5));
+        QCOMPARE(w.plots()->loss_points(), size_t(5));
+        QVERIFY(w.log_text().contains("inputs: inputs x[3, 4, 6], targets y[3, 4, 4]"));
+        QVERIFY(!w.use_inputs_from(torch_file)); // no x: refused, stepping goes on as before
+        // Opened files are remembered.
+        QVERIFY(w.open_path(torch_file));
+        QCOMPARE(w.recent_files().value(0), torch_file);
+    }
+
 
     void model_passes_qt_model_tester() {
         for (const auto& ex : builtin_examples()) {
