@@ -1,6 +1,8 @@
 // dtype.cpp: names, sizes, promotion and half-precision conversions of nnscope's dtypes.
 #include "dtype.h"
 
+#include "half.h"
+
 #include <cmath>
 
 namespace nnscope {
@@ -87,60 +89,10 @@ DType promote_types(DType a, DType b) {
     return dtype_size(a) >= dtype_size(b) ? a : b;
 }
 
-// --- half precision ---------------------------------------------------------------------
+// --- half precision (core/half.h holds the code the GPU kernels share) -------------------
 
-float half_to_float(uint16_t h) {
-    uint32_t sign = uint32_t(h & 0x8000) << 16;
-    uint32_t exp = (h >> 10) & 0x1f;
-    uint32_t mant = h & 0x3ff;
-    uint32_t bits;
-    if (exp == 0) {
-        if (mant == 0) {
-            bits = sign;
-        } else { // subnormal: renormalise
-            int e = -1;
-            do {
-                ++e;
-                mant <<= 1;
-            } while ((mant & 0x400) == 0);
-            bits = sign | uint32_t(127 - 15 - e) << 23 | (mant & 0x3ff) << 13;
-        }
-    } else if (exp == 0x1f) {
-        bits = sign | 0x7f800000u | mant << 13;
-    } else {
-        bits = sign | (exp + 127 - 15) << 23 | mant << 13;
-    }
-    float f;
-    std::memcpy(&f, &bits, 4);
-    return f;
-}
-
-uint16_t float_to_half(float f) {
-    uint32_t x;
-    std::memcpy(&x, &f, 4);
-    uint32_t sign = (x >> 16) & 0x8000;
-    uint32_t absx = x & 0x7fffffff;
-    if (absx >= 0x7f800000) // inf or nan
-        return uint16_t(sign | 0x7c00 | (absx > 0x7f800000 ? 0x200 : 0));
-    if (absx >= 0x477ff000) // rounds to >= 65520: overflow to inf
-        return uint16_t(sign | 0x7c00);
-    if (absx < 0x38800000) { // result is subnormal or zero
-        float a;
-        std::memcpy(&a, &absx, 4);
-        // Scale so the subnormal mantissa lands in the integer part; rint rounds to even.
-        return uint16_t(sign | uint32_t(std::nearbyint(a * 16777216.0f)));
-    }
-    uint32_t mant_odd = (absx >> 13) & 1;
-    absx += 0xc8000fffu + mant_odd; // rebias exponent (-112 << 23) and round to nearest even
-    return uint16_t(sign | (absx >> 13));
-}
-
-uint16_t float_to_bfloat16(float f) {
-    uint32_t x;
-    std::memcpy(&x, &f, 4);
-    if ((x & 0x7fffffff) > 0x7f800000) return uint16_t((x >> 16) | 0x40); // quiet nan
-    uint32_t rounding = 0x7fff + ((x >> 16) & 1);
-    return uint16_t((x + rounding) >> 16);
-}
+float half_to_float(uint16_t h) { return half::to_float(h); }
+uint16_t float_to_half(float f) { return half::from_float(f); }
+uint16_t float_to_bfloat16(float f) { return half::bf16_from_float(f); }
 
 } // namespace nnscope

@@ -12,11 +12,7 @@
 #include <cstdint>
 #include <cstring>
 
-#ifdef __CUDACC__
-#define NNSCOPE_HD __host__ __device__
-#else
-#define NNSCOPE_HD
-#endif
+#include "half.h" // NNSCOPE_HD and the 16-bit float conversions
 
 namespace nnscope::gpu {
 
@@ -67,56 +63,12 @@ NNSCOPE_HD inline char* element(const Operand& op, const Shape& shape, int64_t l
     return op.data + offset * dtype_bytes(op.dtype);
 }
 
-// --- 16-bit floats (round to nearest even), as core/dtype.cpp ---------------------------------
+// --- 16-bit floats: core/half.h, the same code the CPU backend uses ----------------------
 
-NNSCOPE_HD inline float half_to_float(uint16_t h) {
-    uint32_t sign = uint32_t(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
-    if (exp == 0) {
-        if (mant == 0) bits = sign;
-        else {
-            int e = -1;
-            do {
-                ++e;
-                mant <<= 1;
-            } while ((mant & 0x400) == 0);
-            bits = sign | uint32_t(127 - 15 - e) << 23 | (mant & 0x3ff) << 13;
-        }
-    } else if (exp == 0x1f) bits = sign | 0x7f800000u | mant << 13;
-    else bits = sign | (exp + 127 - 15) << 23 | mant << 13;
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
-NNSCOPE_HD inline uint16_t float_to_half(float f) {
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    uint32_t sign = (x >> 16) & 0x8000, absx = x & 0x7fffffff;
-    if (absx >= 0x7f800000) return uint16_t(sign | 0x7c00 | (absx > 0x7f800000 ? 0x200 : 0));
-    if (absx >= 0x477ff000) return uint16_t(sign | 0x7c00);
-    if (absx < 0x38800000) {
-        float a;
-        memcpy(&a, &absx, 4);
-        return uint16_t(sign | uint32_t(rintf(a * 16777216.0f)));
-    }
-    uint32_t mant_odd = (absx >> 13) & 1;
-    absx += 0xc8000fffu + mant_odd;
-    return uint16_t(sign | (absx >> 13));
-}
-
-NNSCOPE_HD inline float bf16_to_float(uint16_t b) {
-    uint32_t bits = uint32_t(b) << 16;
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
-NNSCOPE_HD inline uint16_t float_to_bf16(float f) {
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    if ((x & 0x7fffffff) > 0x7f800000) return uint16_t((x >> 16) | 0x40);
-    return uint16_t((x + 0x7fff + ((x >> 16) & 1)) >> 16);
-}
+NNSCOPE_HD inline float half_to_float(uint16_t h) { return half::to_float(h); }
+NNSCOPE_HD inline uint16_t float_to_half(float f) { return half::from_float(f); }
+NNSCOPE_HD inline float bf16_to_float(uint16_t b) { return half::bf16_to_float(b); }
+NNSCOPE_HD inline uint16_t float_to_bf16(float f) { return half::bf16_from_float(f); }
 
 // --- loads and stores ------------------------------------------------------------------------------
 

@@ -49,6 +49,18 @@ inline Shape fixture_shape(const json& arr) {
     return s;
 }
 
+// A tensor from a fixture {"dtype", "shape", "values"}.
+inline Tensor tensor_from_fixture(const json& t) {
+    DType d = *dtype_from_name(t["dtype"].get<std::string>());
+    Shape shape = fixture_shape(t["shape"]);
+    if (dtype_is_integral(d)) {
+        std::vector<int64_t> v;
+        for (const auto& x : t["values"]) v.push_back(x.get<int64_t>());
+        return from_int64s(v, shape, TensorOptions(d));
+    }
+    return from_doubles(fixture_values(t["values"]), shape, TensorOptions(d));
+}
+
 // Element-wise comparison with a relative tolerance; NaN equals NaN.
 inline bool close(const std::vector<double>& got, const std::vector<double>& want, double rtol = 1e-6,
                   double atol = 1e-7, std::string* why = nullptr) {

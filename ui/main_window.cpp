@@ -593,27 +593,19 @@ void MainWindow::watch(const QString& name) {
     QStringList names = m_plots->watches();
     if (names.contains(name)) return;
     names << name;
-    std::vector<bool> band;
-    {
-        UiLock lock(m_lock);
-        for (const QString& n : names) {
-            int64_t numel = 0;
-            for (const auto& e : m_doc.root->tensor_entries())
-                if (QString::fromStdString(e.name) == n) numel = e.tensor.numel();
-            band.push_back(numel > k_watch_elements);
-        }
-    }
-    stop_running();
-    m_plots->set_watches(names, band);
-    push_watches();
+    set_watch_list(names);
     log("watching " + name);
 }
 
 void MainWindow::unwatch(const QString& name) {
     QStringList names = m_plots->watches();
     if (!names.removeOne(name)) return;
+    set_watch_list(names);
+}
+
+void MainWindow::set_watch_list(const QStringList& names) {
     stop_running();
-    std::vector<bool> band;
+    std::vector<bool> band; // large tensors are plotted as mean in a min-max band
     {
         UiLock lock(m_lock);
         for (const QString& n : names) {

@@ -98,6 +98,7 @@ private:
     void rebuild_engine();
     void default_watches();
     void push_watches();
+    void set_watch_list(const QStringList& names);
     QWidget* make_legend();
     void make_toolbar();
     void make_menus();

@@ -17,16 +17,7 @@ using namespace nnscope::test;
 namespace {
 std::string pt(const std::string& name) { return fixtures_dir() + "/pt/" + name; }
 
-Tensor from_json(const json& t) {
-    DType d = *dtype_from_name(t["dtype"].get<std::string>());
-    Shape shape = fixture_shape(t["shape"]);
-    if (dtype_is_integral(d)) {
-        std::vector<int64_t> v;
-        for (const auto& x : t["values"]) v.push_back(x.get<int64_t>());
-        return from_int64s(v, shape, TensorOptions(d));
-    }
-    return from_doubles(fixture_values(t["values"]), shape, TensorOptions(d));
-}
+Tensor from_json(const json& t) { return tensor_from_fixture(t); }
 
 // Every entry of `want` ({name: tensor json}) is in the document and equal; in the same
 // order when `ordered` (a real state dict; a flat dict mixing "a" and "b.c" keys comes back

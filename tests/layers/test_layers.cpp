@@ -16,16 +16,7 @@ using namespace nnscope;
 using namespace nnscope::test;
 
 namespace {
-Tensor from_json(const json& t) {
-    DType d = *dtype_from_name(t["dtype"].get<std::string>());
-    Shape shape = fixture_shape(t["shape"]);
-    if (dtype_is_integral(d)) {
-        std::vector<int64_t> v;
-        for (const auto& x : t["values"]) v.push_back(x.get<int64_t>());
-        return from_int64s(v, shape, TensorOptions(d));
-    }
-    return from_doubles(fixture_values(t["values"]), shape, TensorOptions(d));
-}
+Tensor from_json(const json& t) { return tensor_from_fixture(t); }
 
 void compare(const Tensor& got, const json& want, const std::string& what) {
     QVERIFY2(got.defined(), (what + ": undefined").c_str());
