@@ -13,6 +13,9 @@
 #include <QComboBox>
 #include <QDockWidget>
 #include <QElapsedTimer>
+#include <QFutureWatcher>
+#include <QProgressDialog>
+#include <QtConcurrent/QtConcurrentRun>
 #include <QFileInfo>
 #include <QFileDialog>
 #include <QHBoxLayout>
@@ -161,7 +164,7 @@ void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
 
 void MainWindow::dropEvent(QDropEvent* event) {
     const auto urls = event->mimeData()->urls();
-    if (!urls.isEmpty() && urls.first().isLocalFile()) open_path(urls.first().toLocalFile());
+    if (!urls.isEmpty() && urls.first().isLocalFile()) open_path_async(urls.first().toLocalFile());
 }
 
 QStringList MainWindow::recent_files() const { return QSettings().value("recent").toStringList(); }
@@ -179,7 +182,7 @@ void MainWindow::remember(const QString& path) {
 void MainWindow::rebuild_recent_menu() {
     if (!m_recent_menu) return;
     m_recent_menu->clear();
-    for (const QString& path : recent_files()) m_recent_menu->addAction(path, this, [this, path] { open_path(path); });
+    for (const QString& path : recent_files()) m_recent_menu->addAction(path, this, [this, path] { open_path_async(path); });
     m_recent_menu->setEnabled(!m_recent_menu->isEmpty());
 }
 
@@ -320,7 +323,7 @@ void MainWindow::make_menus() {
     file->addAction(tr("&Open…"), QKeySequence::Open, this, [this] {
         QString path = QFileDialog::getOpenFileName(this, tr("Open model"), {},
                                                     tr("Models (*.json *.safetensors *.pt *.pth);;All files (*)"));
-        if (!path.isEmpty()) open_path(path);
+        if (!path.isEmpty()) open_path_async(path);
     });
     m_recent_menu = file->addMenu(tr("Open &recent"));
     rebuild_recent_menu();
@@ -329,6 +332,14 @@ void MainWindow::make_menus() {
         QString name = QString::fromStdString(ex.name);
         examples->addAction(name, this, [this, name] { open_builtin_example(name); });
     }
+    file->addAction(tr("&Save state dict"), QKeySequence::Save, this, [this] {
+        if (!m_save_path.isEmpty()) save_state_dict_to(m_save_path);
+        else {
+            QString path = QFileDialog::getSaveFileName(this, tr("Save state dict"), {},
+                                                        tr("safetensors (*.safetensors);;PyTorch state dict (*.pt *.pth)"));
+            if (!path.isEmpty()) save_state_dict_to(path);
+        }
+    });
     file->addAction(tr("&Save state dict as…"), QKeySequence::SaveAs, this, [this] {
         QString path = QFileDialog::getSaveFileName(this, tr("Save state dict"), {},
                                                     tr("safetensors (*.safetensors);;PyTorch state dict (*.pt *.pth)"));
@@ -377,28 +388,40 @@ void MainWindow::make_menus() {
         a->setStatusTip(d.available ? QString() : name + ": " + QString::fromStdString(d.reason));
     }
     devices->addSeparator();
-    devices->addAction(tr("Move selected tensor to the model's device"), this, [this] {
-        if (m_selected.isEmpty()) return;
-        stop_running();
+    QMenu* one = devices->addMenu(tr("Move selected tensor to"));
+    for (const auto& d : list_devices()) {
+        QString name = QString::fromStdString(d.name);
+        QAction* a = one->addAction(name, this, [this, name] { move_tensor_to(m_selected, name); });
+        a->setEnabled(d.available);
+    }
+}
+
+bool MainWindow::move_tensor_to(const QString& tensor, const QString& device) {
+    if (tensor.isEmpty() || !m_doc.root) return false;
+    stop_running();
+    bool moved = false;
+    {
         UiLock lock(m_lock);
         try {
-            Device target = Device::cpu();
-            auto params = m_doc.root->parameters();
-            if (!params.empty()) target = params[0].device();
+            const Device target = Device::parse(device.toStdString());
             for (auto& e : m_doc.root->tensor_entries())
-                if (QString::fromStdString(e.name) == m_selected) {
-                    e.owner->set_attr(e.local_name, e.tensor.to(target));
-                    log(QString("model.%1 = model.%1.to('%2')").arg(m_selected, QString::fromStdString(target.str())));
+                if (QString::fromStdString(e.name) == tensor) {
+                    // tensor.to(device) is a copy; assigning it back moves this one slot.
+                    e.owner->set_attr(e.local_name, e.kind == TensorKind::Parameter ? make_parameter(e.tensor.to(target).detach(), e.tensor.requires_grad())
+                                                                                    : e.tensor.to(target));
+                    log(QString("model.%1 = model.%1.to('%2')").arg(tensor, device));
+                    moved = true;
                     break;
                 }
             if (m_engine) m_engine->model_changed();
         } catch (const std::exception& e) {
             report_error(QString::fromStdString(e.what()));
         }
-        m_model->refresh();
-        refresh_selection();
-        update_totals();
-    });
+    }
+    m_model->refresh();
+    refresh_selection();
+    update_totals();
+    return moved;
 }
 
 // --- messages -----------------------------------------------------------------------------------
@@ -430,6 +453,43 @@ bool MainWindow::open_path(const QString& path) {
     }
 }
 
+void MainWindow::open_path_async(const QString& path) {
+    // Reading runs on a pool thread; past 300 ms a progress dialog offers Cancel, which
+    // abandons the result (the model shown stays as it was).
+    auto* watcher = new QFutureWatcher<std::shared_ptr<Document>>(this);
+    auto error = std::make_shared<QString>();
+    auto* progress = new QProgressDialog(tr("Opening %1…").arg(QFileInfo(path).fileName()), tr("Cancel"), 0, 0, this);
+    progress->setMinimumDuration(300);
+    progress->setWindowModality(Qt::WindowModal);
+    auto cancelled = std::make_shared<bool>(false);
+    connect(progress, &QProgressDialog::canceled, this, [this, cancelled, path] {
+        *cancelled = true;
+        log("cancelled opening " + path);
+    });
+    connect(watcher, &QFutureWatcher<std::shared_ptr<Document>>::finished, this, [this, watcher, progress, error, cancelled, path] {
+        progress->deleteLater();
+        watcher->deleteLater();
+        if (*cancelled) return;
+        std::shared_ptr<Document> doc = watcher->result();
+        if (!doc) {
+            report_error(*error);
+            return;
+        }
+        stop_running();
+        set_document(std::move(*doc));
+        log("opened " + path);
+        remember(path);
+    });
+    watcher->setFuture(QtConcurrent::run([path, error]() -> std::shared_ptr<Document> {
+        try {
+            return std::make_shared<Document>(open_document(path.toStdString()));
+        } catch (const std::exception& e) {
+            *error = QString::fromStdString(e.what());
+            return nullptr;
+        }
+    }));
+}
+
 bool MainWindow::open_builtin_example(const QString& name) {
     try {
         Document doc = open_example(name.toStdString());
@@ -450,6 +510,7 @@ bool MainWindow::save_state_dict_to(const QString& path) {
     try {
         save_state_dict(*m_doc.root, path.toStdString(), m_doc.metadata);
         log(QString("torch.save(model.state_dict(), '%1'): %2 tensors").arg(path).arg(m_doc.root->state_dict().tensors.size()));
+        m_save_path = path;
         statusBar()->showMessage(tr("Saved state dict to %1").arg(path), 5000);
         return true;
     } catch (const std::exception& e) {

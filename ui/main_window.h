@@ -45,12 +45,16 @@ public:
     // Both return false (after telling the user why) and keep the current model when the
     // file or example cannot be opened.
     bool open_path(const QString& path);
+    // The same on a pool thread with a cancellable progress dialog (menu, drop, recent files).
+    void open_path_async(const QString& path);
     bool open_builtin_example(const QString& name);
     bool save_state_dict_to(const QString& path);
     // model.load_state_dict(file, strict): PyTorch's report in the log; nothing changes on failure.
     bool load_state_dict_from(const QString& path, bool strict);
     // model.to(device) with the what-moved message; false (and the reason logged) on failure.
     bool move_model_to(const QString& device);
+    // model.<tensor> = model.<tensor>.to(device): moves one slot.
+    bool move_tensor_to(const QString& tensor, const QString& device);
     // Steps feed x[i] (and y[i] as the target) from a file instead of the generator.
     bool use_inputs_from(const QString& path);
     // The diff view between the model's state dict and a file's; nullptr on failure.
@@ -134,6 +138,7 @@ private:
     QComboBox* m_rate_box = nullptr;
     QString m_last_error;
     QString m_selected;
+    QString m_save_path;
 };
 
 } // namespace nnscope::ui

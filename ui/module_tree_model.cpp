@@ -1,6 +1,7 @@
 // module_tree_model.cpp: the tree's shape as Nodes; cell contents read live from modules.
 #include "module_tree_model.h"
 
+#include <QColor>
 #include <QFont>
 #include <QLocale>
 #include <optional>
@@ -235,7 +236,14 @@ QVariant ModuleTreeModel::data(const QModelIndex& index, int role) const {
         }
         return {};
     case Qt::DecorationRole: return col == NameCol ? style_icon(style) : QVariant();
-    case Qt::ForegroundRole: return col == KindCol || col == InStateDictCol ? QVariant(style_color(style)) : QVariant();
+    case Qt::ForegroundRole:
+        if (col == DeviceCol && n->device != QLatin1String("cpu"))
+            return QColor(255, 255, 255); // a badge: white on the device's colour
+        return col == KindCol || col == InStateDictCol ? QVariant(style_color(style)) : QVariant();
+    case Qt::BackgroundRole:
+        if (col == DeviceCol && n->device.startsWith("sim")) return QColor(128, 90, 170);  // simulated GPU
+        if (col == DeviceCol && n->device.startsWith("cuda")) return QColor(60, 140, 60); // NVIDIA green
+        return {};
     case Qt::TextAlignmentRole: return col == ElementsCol ? QVariant(Qt::AlignRight | Qt::AlignVCenter) : QVariant();
     case Qt::ToolTipRole:
         return QString::fromStdString(n->full) + " — " +

@@ -218,6 +218,18 @@ private slots:
         w.step_blocking(1);
         QVERIFY2(w.log_text().contains("Expected all tensors to be on the same device, but found at least two devices, sim:0 and cpu!"),
                  qPrintable(w.log_text()));
+        // Moving the one unregistered tensor too makes the forward pass work.
+        QVERIFY(w.move_tensor_to("my_tensor", "sim:0"));
+        QVERIFY(w.log_text().contains("model.my_tensor = model.my_tensor.to('sim:0')"));
+        const int errors_before = w.log_text().count("error:");
+        w.step_blocking(3);
+        QCOMPARE(w.log_text().count("error:"), errors_before);
+        QModelIndex t = w.tree_model()->index_of("my_tensor");
+        QCOMPARE(w.tree_model()->index(t.row(), ModuleTreeModel::DeviceCol, t.parent()).data().toString(), QString("sim:0"));
+        QVERIFY(w.tree_model()->index(t.row(), ModuleTreeModel::DeviceCol, t.parent()).data(Qt::BackgroundRole).isValid()); // badge
+        // Opening on a pool thread: the model is replaced when the read finishes.
+        w.open_path_async(QString::fromStdString(test::fixtures_dir()) + "/pt/whole_net.pt");
+        QTRY_COMPARE(QString::fromStdString(w.document().root->type_name()), QString("Net"));
         // Load a good and a bad state dict into the MLP.
         MainWindow m;
         QVERIFY(m.open_builtin_example("mlp-batchnorm"));
