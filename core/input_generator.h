@@ -35,6 +35,13 @@ public:
     // when given), as `nnscope-cli run` does. Throws ValueError on a 0-d or empty xs.
     void use_file_inputs(const Tensor& xs, const Tensor& ys, const std::string& description);
     const std::string& description() const { return m_description; }
+    // Changes the generator's distribution from the next step on.
+    void set_distribution(double std, double drift, double drift_period) {
+        m_options.std = std;
+        m_options.drift = drift;
+        m_options.drift_period = drift_period;
+    }
+    const InputGeneratorOptions& options() const { return m_options; }
 
 private:
     enum class Kind { Features, Images, Indices, Scalar, Vector } m_kind = Kind::Features;

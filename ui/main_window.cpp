@@ -12,6 +12,7 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDockWidget>
+#include <QDoubleSpinBox>
 #include <QElapsedTimer>
 #include <QFutureWatcher>
 #include <QProgressDialog>
@@ -299,6 +300,25 @@ void MainWindow::make_toolbar() {
     });
     bar->addWidget(m_optimizer_box);
     bar->addSeparator();
+    // Input generator: noise std and the amplitude of the drifting mean.
+    auto* inputs = addToolBar(tr("Inputs"));
+    inputs->setObjectName("inputs");
+    inputs->addWidget(new QLabel(tr(" input std "), inputs));
+    m_std_box = new QDoubleSpinBox(inputs);
+    m_std_box->setRange(0, 100);
+    m_std_box->setSingleStep(0.1);
+    m_std_box->setValue(1.0);
+    inputs->addWidget(m_std_box);
+    inputs->addWidget(new QLabel(tr(" mean drift "), inputs));
+    m_drift_box = new QDoubleSpinBox(inputs);
+    m_drift_box->setRange(0, 100);
+    m_drift_box->setSingleStep(0.5);
+    m_drift_box->setValue(2.0);
+    m_drift_box->setToolTip(tr("amplitude of the slow sine drift of every feature's mean (period 500 steps)"));
+    inputs->addWidget(m_drift_box);
+    auto apply_inputs = [this] { set_input_distribution(m_std_box->value(), m_drift_box->value()); };
+    connect(m_std_box, &QDoubleSpinBox::valueChanged, this, apply_inputs);
+    connect(m_drift_box, &QDoubleSpinBox::valueChanged, this, apply_inputs);
     bar->addAction(tr("Reset running stats"), this, [this] {
         stop_running();
         UiLock lock(m_lock);
@@ -616,6 +636,7 @@ void MainWindow::rebuild_engine() {
     try {
         m_engine = std::make_shared<StepEngine>(m_doc.root);
         if (m_training_box->isChecked()) m_engine->set_optimizer(m_optimizer_box->currentData().toString().toStdString());
+        m_engine->inputs().set_distribution(m_std_box->value(), m_drift_box->value(), 500);
         m_worker->set_engine(m_engine, m_doc.root);
         log("inputs: " + QString::fromStdString(m_engine->input_description()));
     } catch (const std::exception& e) {
@@ -683,6 +704,13 @@ void MainWindow::set_watch_list(const QStringList& names) {
 void MainWindow::push_watches() { m_worker->set_watches(m_plots->watches()); }
 
 bool MainWindow::can_step() const { return m_engine != nullptr; }
+
+void MainWindow::set_input_distribution(double std, double drift) {
+    if (!m_engine) return;
+    UiLock lock(m_lock); // the worker reads the generator between our slices
+    m_engine->inputs().set_distribution(std, drift, 500);
+    log(QString("inputs: normal, std %1, mean drifting by ±%2 over 500 steps").arg(std).arg(drift));
+}
 
 void MainWindow::set_rate(double steps_per_second) {
     const int i = m_rate_box->findData(steps_per_second);

@@ -17,6 +17,7 @@
 class QAction;
 class QCheckBox;
 class QComboBox;
+class QDoubleSpinBox;
 class QLabel;
 class QLineEdit;
 class QPlainTextEdit;
@@ -76,6 +77,7 @@ public:
     void set_rate(double steps_per_second); // 0 = as fast as possible
     void set_training_mode(bool train);        // model.train() / model.eval()
     void set_training_step(bool on);           // optimizer steps on or off
+    void set_input_distribution(double std, double drift); // the generator's noise and drift
     bool can_step() const;
     void watch(const QString& name);
     void unwatch(const QString& name);
@@ -136,6 +138,8 @@ private:
     QCheckBox* m_training_box = nullptr;
     QComboBox* m_optimizer_box = nullptr;
     QComboBox* m_rate_box = nullptr;
+    QDoubleSpinBox* m_std_box = nullptr;
+    QDoubleSpinBox* m_drift_box = nullptr;
     QString m_last_error;
     QString m_selected;
     QString m_save_path;
