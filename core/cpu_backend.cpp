@@ -467,4 +467,8 @@ private:
 
 std::shared_ptr<Backend> make_cpu_backend() { return std::make_shared<CpuBackend>(); }
 
+void set_cpu_threads(int threads) {
+    if (threads > 0) openblas_set_num_threads(threads);
+}
+
 } // namespace nnscope

@@ -50,5 +50,6 @@ int cmd_diff(Args args);
 int cmd_examples(Args args);
 int cmd_run(const std::vector<std::string>& argv);
 int cmd_devices(Args args);
+int cmd_bench(const std::vector<std::string>& argv);
 
 } // namespace nnscope::cli

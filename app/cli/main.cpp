@@ -18,6 +18,8 @@ const char* k_usage =
     "  diff A B [--json]            compare two state dicts key by key\n"
     "  examples [--json]            list the built-in examples\n"
     "  devices [--json]             devices, whether usable and why not, CUDA compiled in or not\n"
+    "  bench [--json] [--threads N] [--device D] [--cases small,large]\n"
+    "                               median ms of forward passes and training steps\n"
     "  run SPEC --inputs FILE --steps N --mode train|eval --save OUT\n"
     "      [--load SD] [--input-key x] [--target-key y] [--optimizer sgd:lr=0.05,momentum=0.9 | adam:lr=1e-3]\n"
     "      [--loss mse|cross_entropy] [--device cpu] [--seed S] [--trace OUT.csv]\n"
@@ -47,6 +49,7 @@ int main(int argc, char** argv) {
         if (cmd == "examples") return cmd_examples(Args::parse(args));
         if (cmd == "run") return cmd_run(args);
         if (cmd == "devices") return cmd_devices(Args::parse(args));
+        if (cmd == "bench") return cmd_bench(args);
         throw UsageError("unknown command '" + cmd + "'");
     } catch (const UsageError& e) {
         std::cerr << "error: " << e.what() << "\n(run 'nnscope-cli --help' for usage)\n";

@@ -199,6 +199,18 @@ private slots:
         QCOMPARE(moved.err, QString("error: Expected all tensors to be on the same device, but found at least two devices, sim:0 and cpu!\n"));
     }
 
+    void bench_reports_medians() {
+        Run r = cli({"bench", "--json", "--cases", "small"});
+        QCOMPARE(r.code, 0);
+        json j = parse(r.out.trimmed());
+        QCOMPARE(QString::fromStdString(j["case"].get<std::string>()), QString("small"));
+        QCOMPARE(j["batch"].get<int>(), 32);
+        for (const char* k : {"train_forward_ms", "eval_forward_ms", "train_step_ms"}) QVERIFY2(j[k].get<double>() > 0, k);
+        // A training step does more work than a forward pass.
+        QVERIFY(j["train_step_ms"].get<double>() > j["eval_forward_ms"].get<double>());
+        QCOMPARE(cli({"bench", "--bogus"}).code, 1);
+    }
+
     void examples_list() {
         Run r = cli({"examples", "--json"});
         QCOMPARE(r.code, 0);
