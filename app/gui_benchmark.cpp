@@ -5,11 +5,11 @@
 // model with about 10,000 tensors: time to open its tree, to expand it, and to step it.
 // Prints one JSON object per case. Runs offscreen (QT_QPA_PLATFORM=offscreen) as well.
 #include <QApplication>
+#include <QDir>
 #include <QElapsedTimer>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QTemporaryFile>
-#include <QDir>
 #include <QTimer>
 #include <QTreeView>
 #include <cstdio>
@@ -44,7 +44,8 @@ QJsonObject run_case(MainWindow& w, const QString& name, double seconds) {
     QElapsedTimer t;
     t.start();
     w.start_running();
-    while (t.elapsed() < qint64(seconds * 1000)) QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+    while (t.elapsed() < qint64(seconds * 1000))
+        QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
     w.stop_running();
     const double elapsed = double(t.elapsed()) / 1000.0;
     const QString status = w.status_text();
@@ -66,7 +67,9 @@ int run_gui_benchmark(double seconds) {
     w.open_builtin_example("mlp-batchnorm");
     QCoreApplication::processEvents();
     w.set_rate(0); // as fast as possible
-    auto print = [](const QJsonObject& o) { std::printf("%s\n", QJsonDocument(o).toJson(QJsonDocument::Compact).constData()); };
+    auto print = [](const QJsonObject& o) {
+        std::printf("%s\n", QJsonDocument(o).toJson(QJsonDocument::Compact).constData());
+    };
     print(run_case(w, "mlp-batchnorm forward passes, plots live", seconds));
     w.open_builtin_example("mlp-batchnorm");
     w.set_training_step(true);
@@ -75,8 +78,10 @@ int run_gui_benchmark(double seconds) {
     // About 10,000 tensors: 1,500 x (Linear(4, 4) + BatchNorm1d(4)) = 10,500 tensors.
     QString spec = R"({"type": "Sequential", "children": [)";
     for (int i = 0; i < 1500; ++i)
-        spec += QString(R"(%1{"type": "Linear", "in_features": 4, "out_features": 4}, {"type": "BatchNorm1d", "num_features": 4})")
-                    .arg(i ? "," : "");
+        spec +=
+            QString(
+                R"(%1{"type": "Linear", "in_features": 4, "out_features": 4}, {"type": "BatchNorm1d", "num_features": 4})")
+                .arg(i ? "," : "");
     spec += "]}";
     QTemporaryFile file(QDir::tempPath() + "/nnscope-bench-XXXXXX.json");
     file.open();

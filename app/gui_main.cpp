@@ -26,17 +26,22 @@ int main(int argc, char** argv) {
     parser.setApplicationDescription("nnscope: see inside a PyTorch-style model");
     parser.addHelpOption();
     parser.addVersionOption();
-    parser.addPositionalArgument("FILE", "model spec (.json), .safetensors or .safetensors.index.json");
+    parser.addPositionalArgument("FILE",
+                                 "model spec (.json), .safetensors or .safetensors.index.json");
     QCommandLineOption example({"e", "example"}, "open a built-in example", "NAME");
-    QCommandLineOption screenshot("screenshot", "save a screenshot of the window to PNG and exit", "PNG");
+    QCommandLineOption screenshot("screenshot", "save a screenshot of the window to PNG and exit",
+                                  "PNG");
     QCommandLineOption select("select", "select a tensor or module by dotted name", "NAME");
     QCommandLineOption steps("steps", "run N steps before showing (or before the screenshot)", "N");
     QCommandLineOption watch("watch", "watch a tensor in the plots (repeatable)", "NAME");
     QCommandLineOption train_step("train", "enable training steps (SGD) before stepping");
-    QCommandLineOption eval_after("eval-after", "switch to eval mode after N of the --steps steps", "N");
-    QCommandLineOption device("device", "move the model to DEVICE (cpu, sim:0, cuda:0) first", "DEVICE");
+    QCommandLineOption eval_after("eval-after", "switch to eval mode after N of the --steps steps",
+                                  "N");
+    QCommandLineOption device("device", "move the model to DEVICE (cpu, sim:0, cuda:0) first",
+                              "DEVICE");
     QCommandLineOption tab("tab", "show the 'plots' or 'inspector' tab", "NAME");
-    QCommandLineOption benchmark("benchmark", "measure stepping with live plots and a 10,000-tensor tree, print JSON, exit");
+    QCommandLineOption benchmark(
+        "benchmark", "measure stepping with live plots and a 10,000-tensor tree, print JSON, exit");
     QCommandLineOption seconds("seconds", "seconds per benchmark case (default 3)", "S");
     parser.addOption(benchmark);
     parser.addOption(seconds);
@@ -52,11 +57,15 @@ int main(int argc, char** argv) {
     parser.process(app);
 
     if (parser.isSet(benchmark))
-        return nnscope::ui::run_gui_benchmark(parser.isSet(seconds) ? parser.value(seconds).toDouble() : 3.0);
+        return nnscope::ui::run_gui_benchmark(
+            parser.isSet(seconds) ? parser.value(seconds).toDouble() : 3.0);
     nnscope::ui::MainWindow window;
     bool ok = true;
-    if (!parser.positionalArguments().isEmpty()) ok = window.open_path(parser.positionalArguments().first());
-    else ok = window.open_builtin_example(parser.isSet(example) ? parser.value(example) : nnscope::k_default_example);
+    if (!parser.positionalArguments().isEmpty())
+        ok = window.open_path(parser.positionalArguments().first());
+    else
+        ok = window.open_builtin_example(parser.isSet(example) ? parser.value(example)
+                                                               : nnscope::k_default_example);
     if (!ok) {
         std::fprintf(stderr, "error: %s\n", window.last_error().toUtf8().constData());
         if (parser.isSet(screenshot)) return 2;
@@ -86,7 +95,9 @@ int main(int argc, char** argv) {
         const QString path = parser.value(screenshot);
         QTimer::singleShot(200, &window, [&] {
             bool saved = window.grab().save(path);
-            if (!saved) std::fprintf(stderr, "error: %s: cannot write the screenshot\n", path.toUtf8().constData());
+            if (!saved)
+                std::fprintf(stderr, "error: %s: cannot write the screenshot\n",
+                             path.toUtf8().constData());
             QApplication::exit(saved ? 0 : 2);
         });
     }

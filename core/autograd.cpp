@@ -13,10 +13,16 @@ namespace {
 thread_local bool t_grad_enabled = true;
 } // namespace
 
-bool grad_enabled() { return t_grad_enabled; }
+bool grad_enabled() {
+    return t_grad_enabled;
+}
 
-NoGradGuard::NoGradGuard() : m_previous(t_grad_enabled) { t_grad_enabled = false; }
-NoGradGuard::~NoGradGuard() { t_grad_enabled = m_previous; }
+NoGradGuard::NoGradGuard() : m_previous(t_grad_enabled) {
+    t_grad_enabled = false;
+}
+NoGradGuard::~NoGradGuard() {
+    t_grad_enabled = m_previous;
+}
 
 namespace autograd {
 
@@ -50,7 +56,8 @@ void check_inplace(const Tensor& t) {
     if (!t_grad_enabled || !t.requires_grad()) return;
     if (!t.impl()->grad_fn)
         throw Error("a leaf Variable that requires grad is being used in an in-place operation.");
-    throw Error("in-place operations on tensors that are part of an autograd graph are not supported");
+    throw Error(
+        "in-place operations on tensors that are part of an autograd graph are not supported");
 }
 
 void run_backward(const Tensor& root, const Tensor& grad_in) {
@@ -58,14 +65,17 @@ void run_backward(const Tensor& root, const Tensor& grad_in) {
         throw Error("element 0 of tensors does not require grad and does not have a grad_fn");
     Tensor grad = grad_in;
     if (!grad.defined()) {
-        if (root.numel() != 1) throw Error("grad can be implicitly created only for scalar outputs");
+        if (root.numel() != 1)
+            throw Error("grad can be implicitly created only for scalar outputs");
         grad = ones(root.shape(), TensorOptions(root.dtype()).with_device(root.device()));
     }
     NoGradGuard no_grad; // the backward pass itself is not recorded
     auto accumulate_leaf = [](const Tensor& leaf, const Tensor& g) {
         Tensor gg = g.dtype() == leaf.dtype() ? g : g.to(leaf.dtype());
-        if (!leaf.impl()->grad) leaf.impl()->grad = gg.contiguous().clone().impl_ptr();
-        else Tensor(leaf.impl()->grad).add_(gg);
+        if (!leaf.impl()->grad)
+            leaf.impl()->grad = gg.contiguous().clone().impl_ptr();
+        else
+            Tensor(leaf.impl()->grad).add_(gg);
     };
     Node* root_fn = root.impl()->grad_fn.get();
     if (!root_fn) { // backward on a leaf

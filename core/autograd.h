@@ -19,8 +19,8 @@ namespace nnscope {
 // One recorded op: the inputs it read and how to map its output's gradient to theirs.
 struct Node {
     using BackwardFn = std::function<std::vector<Tensor>(const Tensor& grad_output)>;
-    std::string name;            // PyTorch's grad_fn name, e.g. "AddBackward0"
-    std::vector<Tensor> inputs;  // edges; inputs that do not require grad get no gradient
+    std::string name;           // PyTorch's grad_fn name, e.g. "AddBackward0"
+    std::vector<Tensor> inputs; // edges; inputs that do not require grad get no gradient
     BackwardFn backward;
 };
 
@@ -28,13 +28,13 @@ bool grad_enabled();
 
 // torch.no_grad(): nothing recorded while one is alive (per thread).
 class NoGradGuard {
-public:
+  public:
     NoGradGuard();
     ~NoGradGuard();
     NoGradGuard(const NoGradGuard&) = delete;
     NoGradGuard& operator=(const NoGradGuard&) = delete;
 
-private:
+  private:
     bool m_previous;
 };
 

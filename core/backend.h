@@ -41,7 +41,9 @@ struct Scalar {
     Scalar(int64_t v) : kind(Kind::Int), f(static_cast<double>(v)), i(v) {}
     Scalar(bool v) : kind(Kind::Bool), f(v), i(v) {}
     DType dtype() const {
-        return kind == Kind::Float ? DType::Float64 : kind == Kind::Int ? DType::Int64 : DType::Bool;
+        return kind == Kind::Float ? DType::Float64
+               : kind == Kind::Int ? DType::Int64
+                                   : DType::Bool;
     }
 };
 
@@ -52,7 +54,7 @@ enum class UnaryOp { Neg, Abs, Sqrt, Exp, Log, Relu, Sigmoid, Tanh, Erf, Step, S
 enum class ReduceOp { Sum, Mean, Var, Min, Max, Norm2, CountNaN, CountInf };
 
 class Backend {
-public:
+  public:
     virtual ~Backend() = default;
 
     virtual Device device() const = 0;
@@ -75,14 +77,16 @@ public:
     virtual void binary(BinaryOp op, DType compute, const TensorView& dst, const TensorView& a,
                         const TensorView& b) = 0;
     // dst has the leading dims of src; `correction` is var's Bessel correction (0 or 1).
-    virtual void reduce(ReduceOp op, const TensorView& dst, const TensorView& src,
-                        int reduce_ndim, int64_t correction) = 0;
+    virtual void reduce(ReduceOp op, const TensorView& dst, const TensorView& src, int reduce_ndim,
+                        int64_t correction) = 0;
     // C = A(m,k) @ B(k,n), 2-D views with arbitrary strides, float32/float64.
     virtual void matmul(const TensorView& c, const TensorView& a, const TensorView& b) = 0;
     // dst(N, D) = table(V, D)[index(N)]: embedding lookup; indices already checked.
-    virtual void index_select_rows(const TensorView& dst, const TensorView& table, const TensorView& index) = 0;
+    virtual void index_select_rows(const TensorView& dst, const TensorView& table,
+                                   const TensorView& index) = 0;
     // dst(V, D)[index[i]] += src(N, D)[i]: the embedding gradient.
-    virtual void index_add_rows(const TensorView& dst, const TensorView& index, const TensorView& src) = 0;
+    virtual void index_add_rows(const TensorView& dst, const TensorView& index,
+                                const TensorView& src) = 0;
     // Convolution geometry for im2col / col2im.
     struct ConvGeometry {
         int64_t kh, kw, sh, sw, ph, pw, dh, dw, oh, ow;

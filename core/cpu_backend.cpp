@@ -23,28 +23,74 @@ namespace {
 
 double load_f(const char* p, DType t) {
     switch (t) {
-    case DType::Float32: { float v; std::memcpy(&v, p, 4); return v; }
-    case DType::Float64: { double v; std::memcpy(&v, p, 8); return v; }
-    case DType::Float16: { uint16_t v; std::memcpy(&v, p, 2); return half_to_float(v); }
-    case DType::BFloat16: { uint16_t v; std::memcpy(&v, p, 2); return bfloat16_to_float(v); }
-    case DType::Int64: { int64_t v; std::memcpy(&v, p, 8); return double(v); }
-    case DType::Int32: { int32_t v; std::memcpy(&v, p, 4); return v; }
-    case DType::Int16: { int16_t v; std::memcpy(&v, p, 2); return v; }
-    case DType::Int8: return *reinterpret_cast<const int8_t*>(p);
-    case DType::UInt8: return *reinterpret_cast<const uint8_t*>(p);
-    case DType::Bool: return *p != 0 ? 1.0 : 0.0;
+    case DType::Float32: {
+        float v;
+        std::memcpy(&v, p, 4);
+        return v;
+    }
+    case DType::Float64: {
+        double v;
+        std::memcpy(&v, p, 8);
+        return v;
+    }
+    case DType::Float16: {
+        uint16_t v;
+        std::memcpy(&v, p, 2);
+        return half_to_float(v);
+    }
+    case DType::BFloat16: {
+        uint16_t v;
+        std::memcpy(&v, p, 2);
+        return bfloat16_to_float(v);
+    }
+    case DType::Int64: {
+        int64_t v;
+        std::memcpy(&v, p, 8);
+        return double(v);
+    }
+    case DType::Int32: {
+        int32_t v;
+        std::memcpy(&v, p, 4);
+        return v;
+    }
+    case DType::Int16: {
+        int16_t v;
+        std::memcpy(&v, p, 2);
+        return v;
+    }
+    case DType::Int8:
+        return *reinterpret_cast<const int8_t*>(p);
+    case DType::UInt8:
+        return *reinterpret_cast<const uint8_t*>(p);
+    case DType::Bool:
+        return *p != 0 ? 1.0 : 0.0;
     }
     return 0;
 }
 
 int64_t load_i(const char* p, DType t) {
     switch (t) {
-    case DType::Int64: { int64_t v; std::memcpy(&v, p, 8); return v; }
-    case DType::Int32: { int32_t v; std::memcpy(&v, p, 4); return v; }
-    case DType::Int16: { int16_t v; std::memcpy(&v, p, 2); return v; }
-    case DType::Int8: return *reinterpret_cast<const int8_t*>(p);
-    case DType::UInt8: return *reinterpret_cast<const uint8_t*>(p);
-    case DType::Bool: return *p != 0;
+    case DType::Int64: {
+        int64_t v;
+        std::memcpy(&v, p, 8);
+        return v;
+    }
+    case DType::Int32: {
+        int32_t v;
+        std::memcpy(&v, p, 4);
+        return v;
+    }
+    case DType::Int16: {
+        int16_t v;
+        std::memcpy(&v, p, 2);
+        return v;
+    }
+    case DType::Int8:
+        return *reinterpret_cast<const int8_t*>(p);
+    case DType::UInt8:
+        return *reinterpret_cast<const uint8_t*>(p);
+    case DType::Bool:
+        return *p != 0;
     default: {
         // Float to integer truncates toward zero, as a C cast; out-of-range values
         // (and NaN) saturate instead of being undefined behaviour.
@@ -59,24 +105,59 @@ int64_t load_i(const char* p, DType t) {
 
 void store_f(char* p, DType t, double v) {
     switch (t) {
-    case DType::Float32: { float f = float(v); std::memcpy(p, &f, 4); return; }
-    case DType::Float64: std::memcpy(p, &v, 8); return;
-    case DType::Float16: { uint16_t h = float_to_half(float(v)); std::memcpy(p, &h, 2); return; }
-    case DType::BFloat16: { uint16_t h = float_to_bfloat16(float(v)); std::memcpy(p, &h, 2); return; }
-    case DType::Bool: *p = v != 0; return;
+    case DType::Float32: {
+        float f = float(v);
+        std::memcpy(p, &f, 4);
+        return;
+    }
+    case DType::Float64:
+        std::memcpy(p, &v, 8);
+        return;
+    case DType::Float16: {
+        uint16_t h = float_to_half(float(v));
+        std::memcpy(p, &h, 2);
+        return;
+    }
+    case DType::BFloat16: {
+        uint16_t h = float_to_bfloat16(float(v));
+        std::memcpy(p, &h, 2);
+        return;
+    }
+    case DType::Bool:
+        *p = v != 0;
+        return;
     default: {
         int64_t i;
-        if (std::isnan(v)) i = std::numeric_limits<int64_t>::min();
-        else if (v >= 9.2233720368547758e18) i = std::numeric_limits<int64_t>::max();
-        else if (v <= -9.2233720368547758e18) i = std::numeric_limits<int64_t>::min();
-        else i = static_cast<int64_t>(v);
+        if (std::isnan(v))
+            i = std::numeric_limits<int64_t>::min();
+        else if (v >= 9.2233720368547758e18)
+            i = std::numeric_limits<int64_t>::max();
+        else if (v <= -9.2233720368547758e18)
+            i = std::numeric_limits<int64_t>::min();
+        else
+            i = static_cast<int64_t>(v);
         switch (t) {
-        case DType::Int64: std::memcpy(p, &i, 8); return;
-        case DType::Int32: { int32_t x = int32_t(i); std::memcpy(p, &x, 4); return; }
-        case DType::Int16: { int16_t x = int16_t(i); std::memcpy(p, &x, 2); return; }
-        case DType::Int8: *reinterpret_cast<int8_t*>(p) = int8_t(i); return;
-        case DType::UInt8: *reinterpret_cast<uint8_t*>(p) = uint8_t(i); return;
-        default: return;
+        case DType::Int64:
+            std::memcpy(p, &i, 8);
+            return;
+        case DType::Int32: {
+            int32_t x = int32_t(i);
+            std::memcpy(p, &x, 4);
+            return;
+        }
+        case DType::Int16: {
+            int16_t x = int16_t(i);
+            std::memcpy(p, &x, 2);
+            return;
+        }
+        case DType::Int8:
+            *reinterpret_cast<int8_t*>(p) = int8_t(i);
+            return;
+        case DType::UInt8:
+            *reinterpret_cast<uint8_t*>(p) = uint8_t(i);
+            return;
+        default:
+            return;
         }
     }
     }
@@ -84,13 +165,31 @@ void store_f(char* p, DType t, double v) {
 
 void store_i(char* p, DType t, int64_t v) {
     switch (t) {
-    case DType::Int64: std::memcpy(p, &v, 8); return;
-    case DType::Int32: { int32_t x = int32_t(v); std::memcpy(p, &x, 4); return; }
-    case DType::Int16: { int16_t x = int16_t(v); std::memcpy(p, &x, 2); return; }
-    case DType::Int8: *reinterpret_cast<int8_t*>(p) = int8_t(v); return;
-    case DType::UInt8: *reinterpret_cast<uint8_t*>(p) = uint8_t(v); return;
-    case DType::Bool: *p = v != 0; return;
-    default: store_f(p, t, double(v)); return;
+    case DType::Int64:
+        std::memcpy(p, &v, 8);
+        return;
+    case DType::Int32: {
+        int32_t x = int32_t(v);
+        std::memcpy(p, &x, 4);
+        return;
+    }
+    case DType::Int16: {
+        int16_t x = int16_t(v);
+        std::memcpy(p, &x, 2);
+        return;
+    }
+    case DType::Int8:
+        *reinterpret_cast<int8_t*>(p) = int8_t(v);
+        return;
+    case DType::UInt8:
+        *reinterpret_cast<uint8_t*>(p) = uint8_t(v);
+        return;
+    case DType::Bool:
+        *p = v != 0;
+        return;
+    default:
+        store_f(p, t, double(v));
+        return;
     }
 }
 
@@ -133,30 +232,48 @@ bool is_contiguous(const TensorView& v) {
 
 double apply_unary(UnaryOp op, double x) {
     switch (op) {
-    case UnaryOp::Neg: return -x;
-    case UnaryOp::Abs: return std::fabs(x);
-    case UnaryOp::Sqrt: return std::sqrt(x);
-    case UnaryOp::Exp: return std::exp(x);
-    case UnaryOp::Log: return std::log(x);
-    case UnaryOp::Relu: return x > 0 ? x : (std::isnan(x) ? x : 0.0);
-    case UnaryOp::Sigmoid: return 1.0 / (1.0 + std::exp(-x));
-    case UnaryOp::Tanh: return std::tanh(x);
-    case UnaryOp::Erf: return std::erf(x);
-    case UnaryOp::Step: return x > 0 ? 1.0 : 0.0;
-    case UnaryOp::Sign: return x > 0 ? 1.0 : x < 0 ? -1.0 : (std::isnan(x) ? x : 0.0);
+    case UnaryOp::Neg:
+        return -x;
+    case UnaryOp::Abs:
+        return std::fabs(x);
+    case UnaryOp::Sqrt:
+        return std::sqrt(x);
+    case UnaryOp::Exp:
+        return std::exp(x);
+    case UnaryOp::Log:
+        return std::log(x);
+    case UnaryOp::Relu:
+        return x > 0 ? x : (std::isnan(x) ? x : 0.0);
+    case UnaryOp::Sigmoid:
+        return 1.0 / (1.0 + std::exp(-x));
+    case UnaryOp::Tanh:
+        return std::tanh(x);
+    case UnaryOp::Erf:
+        return std::erf(x);
+    case UnaryOp::Step:
+        return x > 0 ? 1.0 : 0.0;
+    case UnaryOp::Sign:
+        return x > 0 ? 1.0 : x < 0 ? -1.0 : (std::isnan(x) ? x : 0.0);
     }
     return x;
 }
 
 double apply_binary_f(BinaryOp op, double a, double b) {
     switch (op) {
-    case BinaryOp::Add: return a + b;
-    case BinaryOp::Sub: return a - b;
-    case BinaryOp::Mul: return a * b;
-    case BinaryOp::Div: return a / b;
-    case BinaryOp::Maximum: return (std::isnan(a) || std::isnan(b)) ? NAN : (a > b ? a : b);
-    case BinaryOp::Minimum: return (std::isnan(a) || std::isnan(b)) ? NAN : (a < b ? a : b);
-    case BinaryOp::Pow: return std::pow(a, b);
+    case BinaryOp::Add:
+        return a + b;
+    case BinaryOp::Sub:
+        return a - b;
+    case BinaryOp::Mul:
+        return a * b;
+    case BinaryOp::Div:
+        return a / b;
+    case BinaryOp::Maximum:
+        return (std::isnan(a) || std::isnan(b)) ? NAN : (a > b ? a : b);
+    case BinaryOp::Minimum:
+        return (std::isnan(a) || std::isnan(b)) ? NAN : (a < b ? a : b);
+    case BinaryOp::Pow:
+        return std::pow(a, b);
     }
     return 0;
 }
@@ -178,19 +295,26 @@ int64_t ipow(int64_t base, int64_t exp) {
 int64_t apply_binary_i(BinaryOp op, int64_t a, int64_t b) {
     // Wrapping arithmetic, as PyTorch's integer tensors (two's complement overflow).
     switch (op) {
-    case BinaryOp::Add: return int64_t(uint64_t(a) + uint64_t(b));
-    case BinaryOp::Sub: return int64_t(uint64_t(a) - uint64_t(b));
-    case BinaryOp::Mul: return int64_t(uint64_t(a) * uint64_t(b));
-    case BinaryOp::Div: return b == 0 ? 0 : a / b; // not used: true division runs in float
-    case BinaryOp::Maximum: return a > b ? a : b;
-    case BinaryOp::Minimum: return a < b ? a : b;
-    case BinaryOp::Pow: return ipow(a, b);
+    case BinaryOp::Add:
+        return int64_t(uint64_t(a) + uint64_t(b));
+    case BinaryOp::Sub:
+        return int64_t(uint64_t(a) - uint64_t(b));
+    case BinaryOp::Mul:
+        return int64_t(uint64_t(a) * uint64_t(b));
+    case BinaryOp::Div:
+        return b == 0 ? 0 : a / b; // not used: true division runs in float
+    case BinaryOp::Maximum:
+        return a > b ? a : b;
+    case BinaryOp::Minimum:
+        return a < b ? a : b;
+    case BinaryOp::Pow:
+        return ipow(a, b);
     }
     return 0;
 }
 
 class CpuBackend final : public Backend {
-public:
+  public:
     Device device() const override { return Device::cpu(); }
     std::string name() const override { return "cpu"; }
 
@@ -221,18 +345,23 @@ public:
         }
         const TensorView* ops[2] = {&dst, &src};
         const DType dt = dst.dtype, st = src.dtype;
-        if ((dtype_is_floating(st) && dtype_is_floating(dt)) || (dtype_is_floating(st) && dt == DType::Bool))
-            for_each_element(dst.shape, ops, [&](char** p) { store_f(p[0], dt, load_f(p[1], st)); });
+        if ((dtype_is_floating(st) && dtype_is_floating(dt)) ||
+            (dtype_is_floating(st) && dt == DType::Bool))
+            for_each_element(dst.shape, ops,
+                             [&](char** p) { store_f(p[0], dt, load_f(p[1], st)); });
         else
-            for_each_element(dst.shape, ops, [&](char** p) { store_i(p[0], dt, load_i(p[1], st)); });
+            for_each_element(dst.shape, ops,
+                             [&](char** p) { store_i(p[0], dt, load_i(p[1], st)); });
     }
 
     void fill(const TensorView& dst, Scalar value) override {
         const TensorView* ops[1] = {&dst};
         const DType dt = dst.dtype;
         char bytes[8];
-        if (value.kind == Scalar::Kind::Float) store_f(bytes, dt, value.f);
-        else store_i(bytes, dt, value.i);
+        if (value.kind == Scalar::Kind::Float)
+            store_f(bytes, dt, value.f);
+        else
+            store_i(bytes, dt, value.i);
         const size_t es = dtype_size(dt);
         for_each_element(dst.shape, ops, [&](char** p) { std::memcpy(p[0], bytes, es); });
     }
@@ -240,15 +369,19 @@ public:
     void unary(UnaryOp op, const TensorView& dst, const TensorView& src) override {
         const TensorView* ops[2] = {&dst, &src};
         const DType dt = dst.dtype, st = src.dtype;
-        if (dtype_is_integral(dt) && (op == UnaryOp::Neg || op == UnaryOp::Abs || op == UnaryOp::Relu)) {
+        if (dtype_is_integral(dt) &&
+            (op == UnaryOp::Neg || op == UnaryOp::Abs || op == UnaryOp::Relu)) {
             for_each_element(dst.shape, ops, [&](char** p) {
                 int64_t x = load_i(p[1], st);
-                int64_t r = op == UnaryOp::Neg ? int64_t(0 - uint64_t(x)) : op == UnaryOp::Abs ? (x < 0 ? -x : x) : (x > 0 ? x : 0);
+                int64_t r = op == UnaryOp::Neg   ? int64_t(0 - uint64_t(x))
+                            : op == UnaryOp::Abs ? (x < 0 ? -x : x)
+                                                 : (x > 0 ? x : 0);
                 store_i(p[0], dt, r);
             });
             return;
         }
-        for_each_element(dst.shape, ops, [&](char** p) { store_f(p[0], dt, apply_unary(op, load_f(p[1], st))); });
+        for_each_element(dst.shape, ops,
+                         [&](char** p) { store_f(p[0], dt, apply_unary(op, load_f(p[1], st))); });
     }
 
     void binary(BinaryOp op, DType compute, const TensorView& dst, const TensorView& a,
@@ -262,21 +395,34 @@ public:
             const float* y = static_cast<const float*>(b.data);
             const int64_t n = dst.numel();
             switch (op) {
-            case BinaryOp::Add: for (int64_t i = 0; i < n; ++i) d[i] = x[i] + y[i]; return;
-            case BinaryOp::Sub: for (int64_t i = 0; i < n; ++i) d[i] = x[i] - y[i]; return;
-            case BinaryOp::Mul: for (int64_t i = 0; i < n; ++i) d[i] = x[i] * y[i]; return;
-            case BinaryOp::Div: for (int64_t i = 0; i < n; ++i) d[i] = x[i] / y[i]; return;
-            default: break;
+            case BinaryOp::Add:
+                for (int64_t i = 0; i < n; ++i) d[i] = x[i] + y[i];
+                return;
+            case BinaryOp::Sub:
+                for (int64_t i = 0; i < n; ++i) d[i] = x[i] - y[i];
+                return;
+            case BinaryOp::Mul:
+                for (int64_t i = 0; i < n; ++i) d[i] = x[i] * y[i];
+                return;
+            case BinaryOp::Div:
+                for (int64_t i = 0; i < n; ++i) d[i] = x[i] / y[i];
+                return;
+            default:
+                break;
             }
         }
         if (dtype_is_floating(compute)) {
             // Round through the compute type so float32 results equal PyTorch's float32 ones.
             auto round = [compute](double v) {
                 switch (compute) {
-                case DType::Float32: return double(float(v));
-                case DType::Float16: return double(half_to_float(float_to_half(float(v))));
-                case DType::BFloat16: return double(bfloat16_to_float(float_to_bfloat16(float(v))));
-                default: return v;
+                case DType::Float32:
+                    return double(float(v));
+                case DType::Float16:
+                    return double(half_to_float(float_to_half(float(v))));
+                case DType::BFloat16:
+                    return double(bfloat16_to_float(float_to_bfloat16(float(v))));
+                default:
+                    return v;
                 }
             };
             auto cast_in = [&](double v) { return round(v); };
@@ -287,8 +433,9 @@ public:
         } else if (compute == DType::Bool) {
             for_each_element(dst.shape, ops, [&](char** p) {
                 bool x = load_i(p[1], at) != 0, y = load_i(p[2], bt) != 0;
-                bool r = op == BinaryOp::Add || op == BinaryOp::Maximum ? (x || y)
-                         : op == BinaryOp::Mul || op == BinaryOp::Minimum ? (x && y) : (x != y);
+                bool r = op == BinaryOp::Add || op == BinaryOp::Maximum   ? (x || y)
+                         : op == BinaryOp::Mul || op == BinaryOp::Minimum ? (x && y)
+                                                                          : (x != y);
                 store_i(p[0], dt, r);
             });
         } else {
@@ -318,12 +465,15 @@ public:
             const TensorView* in[1] = {&inner};
             if (integral && op == ReduceOp::Sum) {
                 int64_t s = 0;
-                for_each_element(inner.shape, in, [&](char** q) { s = int64_t(uint64_t(s) + uint64_t(load_i(q[0], st))); });
+                for_each_element(inner.shape, in, [&](char** q) {
+                    s = int64_t(uint64_t(s) + uint64_t(load_i(q[0], st)));
+                });
                 store_i(p[0], dt, s);
                 return;
             }
             if (integral && (op == ReduceOp::Min || op == ReduceOp::Max)) {
-                int64_t m = op == ReduceOp::Min ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
+                int64_t m = op == ReduceOp::Min ? std::numeric_limits<int64_t>::max()
+                                                : std::numeric_limits<int64_t>::min();
                 for_each_element(inner.shape, in, [&](char** q) {
                     int64_t v = load_i(q[0], st);
                     m = op == ReduceOp::Min ? std::min(m, v) : std::max(m, v);
@@ -338,8 +488,13 @@ public:
             for_each_element(inner.shape, in, [&](char** q) {
                 double v = load_f(q[0], st);
                 switch (op) {
-                case ReduceOp::Sum: case ReduceOp::Mean: acc += v; break;
-                case ReduceOp::Norm2: acc += v * v; break;
+                case ReduceOp::Sum:
+                case ReduceOp::Mean:
+                    acc += v;
+                    break;
+                case ReduceOp::Norm2:
+                    acc += v * v;
+                    break;
                 case ReduceOp::Var: { // Welford: stable for large means
                     ++n;
                     double d = v - mean;
@@ -347,20 +502,48 @@ public:
                     m2 += d * (v - mean);
                     break;
                 }
-                case ReduceOp::Min: if (std::isnan(v)) nan = true; else if (v < ext) ext = v; break;
-                case ReduceOp::Max: if (std::isnan(v)) nan = true; else if (v > ext) ext = v; break;
-                case ReduceOp::CountNaN: hits += std::isnan(v); break;
-                case ReduceOp::CountInf: hits += std::isinf(v); break;
+                case ReduceOp::Min:
+                    if (std::isnan(v))
+                        nan = true;
+                    else if (v < ext)
+                        ext = v;
+                    break;
+                case ReduceOp::Max:
+                    if (std::isnan(v))
+                        nan = true;
+                    else if (v > ext)
+                        ext = v;
+                    break;
+                case ReduceOp::CountNaN:
+                    hits += std::isnan(v);
+                    break;
+                case ReduceOp::CountInf:
+                    hits += std::isinf(v);
+                    break;
                 }
             });
             double r = 0;
             switch (op) {
-            case ReduceOp::Sum: r = acc; break;
-            case ReduceOp::Mean: r = count ? acc / double(count) : NAN; break;
-            case ReduceOp::Norm2: r = std::sqrt(acc); break;
-            case ReduceOp::Var: r = count - correction > 0 ? m2 / double(count - correction) : NAN; break;
-            case ReduceOp::Min: case ReduceOp::Max: r = nan ? NAN : ext; break;
-            case ReduceOp::CountNaN: case ReduceOp::CountInf: store_i(p[0], dt, hits); return;
+            case ReduceOp::Sum:
+                r = acc;
+                break;
+            case ReduceOp::Mean:
+                r = count ? acc / double(count) : NAN;
+                break;
+            case ReduceOp::Norm2:
+                r = std::sqrt(acc);
+                break;
+            case ReduceOp::Var:
+                r = count - correction > 0 ? m2 / double(count - correction) : NAN;
+                break;
+            case ReduceOp::Min:
+            case ReduceOp::Max:
+                r = nan ? NAN : ext;
+                break;
+            case ReduceOp::CountNaN:
+            case ReduceOp::CountInf:
+                store_i(p[0], dt, hits);
+                return;
             }
             store_f(p[0], dt, r);
         });
@@ -371,8 +554,13 @@ public:
         // matrix (a transposed view) is passed as is; anything else is made contiguous by
         // the front end before it gets here.
         auto layout = [](const TensorView& v, bool& trans, int& ld) {
-            if (v.strides[1] == 1 || v.shape[1] == 1) { trans = false; ld = int(std::max<int64_t>(v.strides[0], v.shape[1])); }
-            else { trans = true; ld = int(std::max<int64_t>(v.strides[1], v.shape[0])); }
+            if (v.strides[1] == 1 || v.shape[1] == 1) {
+                trans = false;
+                ld = int(std::max<int64_t>(v.strides[0], v.shape[1]));
+            } else {
+                trans = true;
+                ld = int(std::max<int64_t>(v.strides[1], v.shape[0]));
+            }
         };
         const int m = int(a.shape[0]), k = int(a.shape[1]), n = int(b.shape[1]);
         bool ta, tb;
@@ -381,39 +569,50 @@ public:
         layout(b, tb, ldb);
         const int ldc = int(std::max<int64_t>(c.strides[0], n));
         if (c.dtype == DType::Float32)
-            cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f,
-                        static_cast<const float*>(a.data), lda, static_cast<const float*>(b.data), ldb, 0.0f,
-                        static_cast<float*>(c.data), ldc);
+            cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+                        tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f,
+                        static_cast<const float*>(a.data), lda, static_cast<const float*>(b.data),
+                        ldb, 0.0f, static_cast<float*>(c.data), ldc);
         else
-            cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0,
-                        static_cast<const double*>(a.data), lda, static_cast<const double*>(b.data), ldb, 0.0,
-                        static_cast<double*>(c.data), ldc);
+            cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+                        tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0,
+                        static_cast<const double*>(a.data), lda, static_cast<const double*>(b.data),
+                        ldb, 0.0, static_cast<double*>(c.data), ldc);
     }
 
-    void index_select_rows(const TensorView& dst, const TensorView& table, const TensorView& index) override {
+    void index_select_rows(const TensorView& dst, const TensorView& table,
+                           const TensorView& index) override {
         const int64_t n = dst.shape[0], d = dst.shape[1];
         const size_t es = dtype_size(dst.dtype);
         const char* idx = static_cast<const char*>(index.data);
         for (int64_t i = 0; i < n; ++i) {
-            int64_t row = load_i(idx + i * index.strides[0] * int64_t(dtype_size(index.dtype)), index.dtype);
-            const char* src = static_cast<const char*>(table.data) + row * table.strides[0] * int64_t(es);
+            int64_t row =
+                load_i(idx + i * index.strides[0] * int64_t(dtype_size(index.dtype)), index.dtype);
+            const char* src =
+                static_cast<const char*>(table.data) + row * table.strides[0] * int64_t(es);
             char* out = static_cast<char*>(dst.data) + i * dst.strides[0] * int64_t(es);
-            if (table.strides[1] == 1 && dst.strides[1] == 1) std::memcpy(out, src, size_t(d) * es);
+            if (table.strides[1] == 1 && dst.strides[1] == 1)
+                std::memcpy(out, src, size_t(d) * es);
             else
                 for (int64_t j = 0; j < d; ++j)
-                    std::memcpy(out + j * dst.strides[1] * int64_t(es), src + j * table.strides[1] * int64_t(es), es);
+                    std::memcpy(out + j * dst.strides[1] * int64_t(es),
+                                src + j * table.strides[1] * int64_t(es), es);
         }
     }
 
-    void index_add_rows(const TensorView& dst, const TensorView& index, const TensorView& src) override {
+    void index_add_rows(const TensorView& dst, const TensorView& index,
+                        const TensorView& src) override {
         const int64_t n = src.shape[0], d = src.shape[1];
         const char* idx = static_cast<const char*>(index.data);
         const size_t ds = dtype_size(dst.dtype), ss = dtype_size(src.dtype);
         for (int64_t i = 0; i < n; ++i) {
-            int64_t row = load_i(idx + i * index.strides[0] * int64_t(dtype_size(index.dtype)), index.dtype);
+            int64_t row =
+                load_i(idx + i * index.strides[0] * int64_t(dtype_size(index.dtype)), index.dtype);
             for (int64_t j = 0; j < d; ++j) {
-                char* o = static_cast<char*>(dst.data) + (row * dst.strides[0] + j * dst.strides[1]) * int64_t(ds);
-                const char* x = static_cast<const char*>(src.data) + (i * src.strides[0] + j * src.strides[1]) * int64_t(ss);
+                char* o = static_cast<char*>(dst.data) +
+                          (row * dst.strides[0] + j * dst.strides[1]) * int64_t(ds);
+                const char* x = static_cast<const char*>(src.data) +
+                                (i * src.strides[0] + j * src.strides[1]) * int64_t(ss);
                 store_f(o, dst.dtype, load_f(o, dst.dtype) + load_f(x, src.dtype));
             }
         }
@@ -421,7 +620,8 @@ public:
 
     // The loops of im2col and col2im share the index arithmetic; `fold` selects the direction.
     template <bool fold, class T>
-    static void im2col_loop(T* cols, T* x, int64_t n, int64_t c, int64_t h, int64_t w, const ConvGeometry& g) {
+    static void im2col_loop(T* cols, T* x, int64_t n, int64_t c, int64_t h, int64_t w,
+                            const ConvGeometry& g) {
         const int64_t l = g.oh * g.ow, rows = c * g.kh * g.kw;
         for (int64_t b = 0; b < n; ++b)
             for (int64_t r = 0; r < rows; ++r) {
@@ -446,26 +646,32 @@ public:
     void im2col(const TensorView& cols, const TensorView& x, const ConvGeometry& g) override {
         const auto& s = x.shape;
         if (x.dtype == DType::Float32)
-            im2col_loop<false>(static_cast<float*>(cols.data), static_cast<float*>(x.data), s[0], s[1], s[2], s[3], g);
+            im2col_loop<false>(static_cast<float*>(cols.data), static_cast<float*>(x.data), s[0],
+                               s[1], s[2], s[3], g);
         else
-            im2col_loop<false>(static_cast<double*>(cols.data), static_cast<double*>(x.data), s[0], s[1], s[2], s[3], g);
+            im2col_loop<false>(static_cast<double*>(cols.data), static_cast<double*>(x.data), s[0],
+                               s[1], s[2], s[3], g);
     }
 
     void col2im(const TensorView& dx, const TensorView& cols, const ConvGeometry& g) override {
         const auto& s = dx.shape;
         if (dx.dtype == DType::Float32)
-            im2col_loop<true>(static_cast<float*>(cols.data), static_cast<float*>(dx.data), s[0], s[1], s[2], s[3], g);
+            im2col_loop<true>(static_cast<float*>(cols.data), static_cast<float*>(dx.data), s[0],
+                              s[1], s[2], s[3], g);
         else
-            im2col_loop<true>(static_cast<double*>(cols.data), static_cast<double*>(dx.data), s[0], s[1], s[2], s[3], g);
+            im2col_loop<true>(static_cast<double*>(cols.data), static_cast<double*>(dx.data), s[0],
+                              s[1], s[2], s[3], g);
     }
 
-private:
+  private:
     std::atomic<size_t> m_in_use{0};
 };
 
 } // namespace
 
-std::shared_ptr<Backend> make_cpu_backend() { return std::make_shared<CpuBackend>(); }
+std::shared_ptr<Backend> make_cpu_backend() {
+    return std::make_shared<CpuBackend>();
+}
 
 void set_cpu_threads(int threads) {
     if (threads > 0) openblas_set_num_threads(threads);

@@ -26,21 +26,28 @@ Device Device::parse(const std::string& text) {
     }
     Device d;
     if (type == "cpu") {
-        if (!index.empty() && index != "0") throw ValueError("Invalid device string: '" + text + "'");
+        if (!index.empty() && index != "0")
+            throw ValueError("Invalid device string: '" + text + "'");
         return d;
     }
-    if (type == "cuda") d.kind = DeviceKind::CUDA;
-    else if (type == "sim") d.kind = DeviceKind::Sim;
-    else return fail();
+    if (type == "cuda")
+        d.kind = DeviceKind::CUDA;
+    else if (type == "sim")
+        d.kind = DeviceKind::Sim;
+    else
+        return fail();
     d.index = index.empty() ? 0 : std::stoi(index);
     return d;
 }
 
 std::string Device::str() const {
     switch (kind) {
-    case DeviceKind::CPU: return "cpu";
-    case DeviceKind::CUDA: return "cuda:" + std::to_string(index);
-    case DeviceKind::Sim: return "sim:" + std::to_string(index);
+    case DeviceKind::CPU:
+        return "cpu";
+    case DeviceKind::CUDA:
+        return "cuda:" + std::to_string(index);
+    case DeviceKind::Sim:
+        return "sim:" + std::to_string(index);
     }
     return "?";
 }
@@ -98,7 +105,8 @@ std::vector<DeviceInfo> list_devices() {
         Device dev = Device::parse(d.name);
         return std::pair<int, int>(int(dev.kind), dev.index);
     };
-    std::stable_sort(out.begin(), out.end(), [&](const DeviceInfo& a, const DeviceInfo& b) { return rank(a) < rank(b); });
+    std::stable_sort(out.begin(), out.end(),
+                     [&](const DeviceInfo& a, const DeviceInfo& b) { return rank(a) < rank(b); });
     return out;
 }
 

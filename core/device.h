@@ -30,10 +30,10 @@ struct Device {
 };
 
 struct DeviceInfo {
-    std::string name;    // "cpu", "cuda:0", "sim:0"
+    std::string name; // "cpu", "cuda:0", "sim:0"
     bool available = false;
     bool simulated = false;
-    std::string reason;  // why not available
+    std::string reason; // why not available
 };
 
 // Registers a backend for its device. Later registrations replace earlier ones.

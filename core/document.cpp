@@ -22,7 +22,8 @@ using json = nlohmann::ordered_json;
 namespace {
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+    return s.size() >= suffix.size() &&
+           s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 std::string read_text(const std::string& path) {
@@ -35,7 +36,7 @@ std::string read_text(const std::string& path) {
 
 // Tensors of one safetensors file, pointing into its mapping (no data is read).
 std::vector<std::pair<std::string, Tensor>> map_safetensors(const std::string& path,
-                                                           safetensors::Header& header_out) {
+                                                            safetensors::Header& header_out) {
     auto file = safetensors::MappedFile::open(path);
     header_out = safetensors::parse_header(file->data(), file->size(), file->size(), path);
     std::vector<std::pair<std::string, Tensor>> out;
@@ -51,14 +52,16 @@ std::vector<std::pair<std::string, Tensor>> map_safetensors(const std::string& p
     return out;
 }
 
-const std::string* find_meta(const std::vector<std::pair<std::string, std::string>>& meta, const std::string& key) {
+const std::string* find_meta(const std::vector<std::pair<std::string, std::string>>& meta,
+                             const std::string& key) {
     for (const auto& [k, v] : meta)
         if (k == key) return &v;
     return nullptr;
 }
 
 // nnscope's own metadata: {"name": "parameter"|"buffer"} and {"module": "Type"}.
-bool parse_nnscope_meta(const std::string& path, const std::vector<std::pair<std::string, std::string>>& meta,
+bool parse_nnscope_meta(const std::string& path,
+                        const std::vector<std::pair<std::string, std::string>>& meta,
                         std::vector<std::pair<std::string, std::string>>& kinds,
                         std::vector<std::pair<std::string, std::string>>& types) {
     const std::string* k = find_meta(meta, "nnscope.kinds");
@@ -66,13 +69,17 @@ bool parse_nnscope_meta(const std::string& path, const std::vector<std::pair<std
     if (!k || !t) return false;
     try {
         const json kinds_json = json::parse(*k), types_json = json::parse(*t);
-        if (!kinds_json.is_object() || !types_json.is_object()) throw FormatError(path, "malformed nnscope metadata");
+        if (!kinds_json.is_object() || !types_json.is_object())
+            throw FormatError(path, "malformed nnscope metadata");
         for (auto& [name, v] : kinds_json.items()) {
             std::string kind = v.get<std::string>();
-            if (kind != "parameter" && kind != "buffer") throw FormatError(path, "nnscope.kinds: unknown kind '" + kind + "' for '" + name + "'");
+            if (kind != "parameter" && kind != "buffer")
+                throw FormatError(path,
+                                  "nnscope.kinds: unknown kind '" + kind + "' for '" + name + "'");
             kinds.emplace_back(name, kind);
         }
-        for (auto& [name, v] : types_json.items()) types.emplace_back(name, v.is_null() ? "" : v.get<std::string>());
+        for (auto& [name, v] : types_json.items())
+            types.emplace_back(name, v.is_null() ? "" : v.get<std::string>());
     } catch (const json::exception& e) {
         throw FormatError(path, std::string("malformed nnscope metadata: ") + e.what());
     }
@@ -86,13 +93,16 @@ bool natural_less(const std::string& a, const std::string& b) {
         size_t ie = a.find('.', i), je = b.find('.', j);
         std::string ca = a.substr(i, ie == std::string::npos ? std::string::npos : ie - i);
         std::string cb = b.substr(j, je == std::string::npos ? std::string::npos : je - j);
-        bool na = !ca.empty() && ca.size() < 19 && ca.find_first_not_of("0123456789") == std::string::npos;
-        bool nb = !cb.empty() && cb.size() < 19 && cb.find_first_not_of("0123456789") == std::string::npos;
+        bool na = !ca.empty() && ca.size() < 19 &&
+                  ca.find_first_not_of("0123456789") == std::string::npos;
+        bool nb = !cb.empty() && cb.size() < 19 &&
+                  cb.find_first_not_of("0123456789") == std::string::npos;
         if (ca != cb) {
             if (na && nb) return std::stoll(ca) < std::stoll(cb);
             return ca < cb;
         }
-        if (ie == std::string::npos || je == std::string::npos) return ie == std::string::npos && je != std::string::npos;
+        if (ie == std::string::npos || je == std::string::npos)
+            return ie == std::string::npos && je != std::string::npos;
         i = ie + 1;
         j = je + 1;
     }
@@ -105,11 +115,13 @@ bool natural_less(const std::string& a, const std::string& b) {
 void sort_like_state_dict(std::vector<std::pair<std::string, Tensor>>& entries) {
     auto split = [](const std::string& name) {
         size_t dot = name.rfind('.');
-        return dot == std::string::npos ? std::pair<std::string, std::string>{"", name}
-                                         : std::pair<std::string, std::string>{name.substr(0, dot), name.substr(dot + 1)};
+        return dot == std::string::npos
+                   ? std::pair<std::string, std::string>{"", name}
+                   : std::pair<std::string, std::string>{name.substr(0, dot), name.substr(dot + 1)};
     };
     auto rank = [](const std::string& leaf) {
-        static const char* order[] = {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"};
+        static const char* order[] = {"weight", "bias", "running_mean", "running_var",
+                                      "num_batches_tracked"};
         for (int i = 0; i < 5; ++i)
             if (leaf == order[i]) return i;
         return 5;
@@ -138,7 +150,8 @@ Document document_from_entries(const std::string& path, const std::string& forma
     bool declared = parse_nnscope_meta(path, doc.metadata, kinds, types);
     if (!declared && format != "safetensors-index") sort_like_state_dict(entries);
     try {
-        doc.root = tree_from_state_dict(entries, declared ? &kinds : nullptr, declared ? &types : nullptr);
+        doc.root =
+            tree_from_state_dict(entries, declared ? &kinds : nullptr, declared ? &types : nullptr);
     } catch (const FormatError&) {
         throw;
     } catch (const Error& e) {
@@ -162,12 +175,15 @@ Document open_safetensors_index(const std::string& path) {
     std::vector<std::string> shard_names;
     std::vector<std::pair<std::string, std::string>> wanted; // tensor -> shard
     for (auto& [name, shard] : index["weight_map"].items()) {
-        if (!shard.is_string()) throw FormatError(path, "weight_map[\"" + name + "\"] is not a file name");
+        if (!shard.is_string())
+            throw FormatError(path, "weight_map[\"" + name + "\"] is not a file name");
         std::string s = shard.get<std::string>();
         if (s.empty() || s.find('/') != std::string::npos || s == "..")
-            throw FormatError(path, "weight_map[\"" + name + "\"]: shard '" + s + "' must be a file name in the index's folder");
+            throw FormatError(path, "weight_map[\"" + name + "\"]: shard '" + s +
+                                        "' must be a file name in the index's folder");
         wanted.emplace_back(name, s);
-        if (std::find(shard_names.begin(), shard_names.end(), s) == shard_names.end()) shard_names.push_back(s);
+        if (std::find(shard_names.begin(), shard_names.end(), s) == shard_names.end())
+            shard_names.push_back(s);
     }
     std::vector<std::pair<std::string, std::vector<std::pair<std::string, Tensor>>>> shards;
     std::vector<std::pair<std::string, std::string>> meta;
@@ -176,21 +192,30 @@ Document open_safetensors_index(const std::string& path) {
         auto tensors = map_safetensors((dir / s).string(), header);
         if (meta.empty()) meta = header.metadata;
         for (const auto& [n, t] : tensors) {
-            bool listed = std::any_of(wanted.begin(), wanted.end(), [&](auto& w) { return w.first == n && w.second == s; });
-            if (!listed) throw FormatError(path, "shard '" + s + "' holds tensor '" + n + "' that the weight_map does not assign to it");
+            bool listed = std::any_of(wanted.begin(), wanted.end(),
+                                      [&](auto& w) { return w.first == n && w.second == s; });
+            if (!listed)
+                throw FormatError(path, "shard '" + s + "' holds tensor '" + n +
+                                            "' that the weight_map does not assign to it");
         }
         shards.emplace_back(s, std::move(tensors));
     }
     std::vector<std::pair<std::string, Tensor>> entries;
     for (const auto& [name, s] : wanted) {
-        auto& tensors = std::find_if(shards.begin(), shards.end(), [&](auto& sh) { return sh.first == s; })->second;
-        auto it = std::find_if(tensors.begin(), tensors.end(), [&](auto& t) { return t.first == name; });
-        if (it == tensors.end()) throw FormatError(path, "weight_map assigns '" + name + "' to shard '" + s + "', which does not hold it");
+        auto& tensors = std::find_if(shards.begin(), shards.end(), [&](auto& sh) {
+                            return sh.first == s;
+                        })->second;
+        auto it =
+            std::find_if(tensors.begin(), tensors.end(), [&](auto& t) { return t.first == name; });
+        if (it == tensors.end())
+            throw FormatError(path, "weight_map assigns '" + name + "' to shard '" + s +
+                                        "', which does not hold it");
         entries.push_back(*it);
     }
     if (index.contains("metadata") && index["metadata"].is_object())
         for (auto& [k, v] : index["metadata"].items())
-            if (!find_meta(meta, k)) meta.emplace_back(k, v.is_string() ? v.get<std::string>() : v.dump());
+            if (!find_meta(meta, k))
+                meta.emplace_back(k, v.is_string() ? v.get<std::string>() : v.dump());
     return document_from_entries(path, "safetensors-index", entries, std::move(meta));
 }
 
@@ -208,16 +233,18 @@ Document from_spec(const std::string& path, const ModelSpec& spec) {
 
 const char* infer_tensor_kind(const std::string& name, DType dtype) {
     std::string leaf = name.substr(name.rfind('.') == std::string::npos ? 0 : name.rfind('.') + 1);
-    if (leaf == "running_mean" || leaf == "running_var" || leaf == "num_batches_tracked") return "buffer";
+    if (leaf == "running_mean" || leaf == "running_var" || leaf == "num_batches_tracked")
+        return "buffer";
     // nn.Parameter must be floating point to require grad, so integer and bool tensors in
     // a state dict are in practice buffers (counters, index tables, masks).
     if (!dtype_is_floating(dtype)) return "buffer";
     return "parameter";
 }
 
-ModulePtr tree_from_state_dict(const std::vector<std::pair<std::string, Tensor>>& entries,
-                               const std::vector<std::pair<std::string, std::string>>* declared_kinds,
-                               const std::vector<std::pair<std::string, std::string>>* module_types) {
+ModulePtr
+tree_from_state_dict(const std::vector<std::pair<std::string, Tensor>>& entries,
+                     const std::vector<std::pair<std::string, std::string>>* declared_kinds,
+                     const std::vector<std::pair<std::string, std::string>>* module_types) {
     auto type_of = [&](const std::string& name) -> std::string {
         if (module_types)
             for (const auto& [n, t] : *module_types)
@@ -239,11 +266,13 @@ ModulePtr tree_from_state_dict(const std::vector<std::pair<std::string, Tensor>>
         size_t start = 0;
         while (start < prefix.size()) {
             size_t dot = prefix.find('.', start);
-            std::string part = prefix.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+            std::string part =
+                prefix.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
             if (part.empty()) throw Error("key '" + prefix + "' has an empty name component");
             path = path.empty() ? part : path + "." + part;
             const ModulePtr* child = m->own_children().find(part);
-            if (child && *child) m = *child;
+            if (child && *child)
+                m = *child;
             else {
                 if (m->own_parameters().contains(part) || m->own_buffers().contains(part))
                     throw Error("'" + path + "' is both a tensor and a module prefix");
@@ -266,15 +295,19 @@ ModulePtr tree_from_state_dict(const std::vector<std::pair<std::string, Tensor>>
         std::string leaf = dot == std::string::npos ? name : name.substr(dot + 1);
         if (leaf.empty()) throw Error("key '" + name + "' has an empty name component");
         ModulePtr m = module_at(prefix);
-        if (m->own_children().contains(leaf)) throw Error("'" + name + "' is both a tensor and a module prefix");
+        if (m->own_children().contains(leaf))
+            throw Error("'" + name + "' is both a tensor and a module prefix");
         std::string kind = infer_tensor_kind(name, t.dtype());
         if (declared_kinds) {
-            auto it = std::find_if(declared_kinds->begin(), declared_kinds->end(), [&](auto& k) { return k.first == name; });
+            auto it = std::find_if(declared_kinds->begin(), declared_kinds->end(),
+                                   [&](auto& k) { return k.first == name; });
             if (it != declared_kinds->end()) kind = it->second;
         }
         try {
-            if (kind == "parameter") m->register_parameter(leaf, t, t.is_floating_point());
-            else m->register_buffer(leaf, t, true);
+            if (kind == "parameter")
+                m->register_parameter(leaf, t, t.is_floating_point());
+            else
+                m->register_buffer(leaf, t, true);
         } catch (const Error& e) {
             throw Error("cannot place '" + name + "' in a module tree: " + e.what());
         }
@@ -285,21 +318,26 @@ ModulePtr tree_from_state_dict(const std::vector<std::pair<std::string, Tensor>>
 Document open_document(const std::string& path, const std::string& entry) {
     std::error_code ec;
     if (fs::is_directory(path, ec)) throw FormatError(path, "is a directory, not a model file");
-    if (ends_with(path, ".safetensors.index.json") || ends_with(path, ".index.json")) return open_safetensors_index(path);
+    if (ends_with(path, ".safetensors.index.json") || ends_with(path, ".index.json"))
+        return open_safetensors_index(path);
     if (ends_with(path, ".json")) return from_spec(path, load_model_spec(path));
     if (ends_with(path, ".safetensors")) {
         safetensors::Header header;
         auto entries = map_safetensors(path, header);
         return document_from_entries(path, "safetensors", entries, header.metadata);
     }
-    if (ends_with(path, ".pt") || ends_with(path, ".pth") || ends_with(path, ".bin") || ends_with(path, ".ckpt"))
+    if (ends_with(path, ".pt") || ends_with(path, ".pth") || ends_with(path, ".bin") ||
+        ends_with(path, ".ckpt"))
         return torchpt::open_pt(path, entry);
-    throw FormatError(path, "unknown file type (expected .json, .safetensors, .safetensors.index.json, .pt or .pth)");
+    throw FormatError(
+        path,
+        "unknown file type (expected .json, .safetensors, .safetensors.index.json, .pt or .pth)");
 }
 
 Document open_example(const std::string& name) {
     for (const auto& ex : builtin_examples())
-        if (ex.name == name) return from_spec("example:" + name, parse_model_spec(ex.json, "example:" + name));
+        if (ex.name == name)
+            return from_spec("example:" + name, parse_model_spec(ex.json, "example:" + name));
     std::string known;
     for (const auto& ex : builtin_examples()) known += (known.empty() ? "" : ", ") + ex.name;
     throw ValueError("unknown example '" + name + "' (known: " + known + ")");
@@ -321,7 +359,8 @@ void save_state_dict(const Module& root, const std::string& path,
     for (const auto& [name, t] : sd.tensors) {
         Tensor h = t.to(Device::cpu()).contiguous();
         host.push_back(h);
-        entries.push_back({name, h.dtype(), h.shape(), h.numel() ? h.data_ptr() : nullptr, h.nbytes()});
+        entries.push_back(
+            {name, h.dtype(), h.shape(), h.numel() ? h.data_ptr() : nullptr, h.nbytes()});
         kinds[name] = parameter_names.count(name) ? "parameter" : "buffer";
     }
     for (const auto& [name, m] : mutable_root.named_modules())

@@ -40,9 +40,10 @@ Document open_example(const std::string& name);
 // A tree from a bare state dict: modules from the dotted prefixes, kinds from the names
 // (running_mean, running_var, num_batches_tracked and integer tensors are buffers) or, when
 // given, from `declared_kinds` / `module_types` (what nnscope writes into files).
-ModulePtr tree_from_state_dict(const std::vector<std::pair<std::string, Tensor>>& entries,
-                               const std::vector<std::pair<std::string, std::string>>* declared_kinds,
-                               const std::vector<std::pair<std::string, std::string>>* module_types);
+ModulePtr
+tree_from_state_dict(const std::vector<std::pair<std::string, Tensor>>& entries,
+                     const std::vector<std::pair<std::string, std::string>>* declared_kinds,
+                     const std::vector<std::pair<std::string, std::string>>* module_types);
 // The inference rule alone: "parameter" or "buffer".
 const char* infer_tensor_kind(const std::string& name, DType dtype);
 

@@ -27,12 +27,20 @@ constexpr DTypeInfo k_dtypes[] = {
     {DType::UInt8, "uint8", "U8", "ByteTensor", 1},
     {DType::Bool, "bool", "BOOL", "BoolTensor", 1},
 };
-const DTypeInfo& info(DType d) { return k_dtypes[static_cast<int>(d)]; }
+const DTypeInfo& info(DType d) {
+    return k_dtypes[static_cast<int>(d)];
+}
 } // namespace
 
-std::string_view dtype_name(DType d) { return info(d).name; }
-std::string_view dtype_safetensors_code(DType d) { return info(d).st_code; }
-size_t dtype_size(DType d) { return info(d).size; }
+std::string_view dtype_name(DType d) {
+    return info(d).name;
+}
+std::string_view dtype_safetensors_code(DType d) {
+    return info(d).st_code;
+}
+size_t dtype_size(DType d) {
+    return info(d).size;
+}
 
 std::string dtype_legacy_type_name(DType d, bool cuda) {
     return std::string(cuda ? "torch.cuda." : "torch.") + std::string(info(d).legacy);
@@ -65,7 +73,9 @@ bool dtype_is_floating(DType d) {
     return d == DType::Float32 || d == DType::Float64 || d == DType::Float16 ||
            d == DType::BFloat16;
 }
-bool dtype_is_integral(DType d) { return !dtype_is_floating(d) && d != DType::Bool; }
+bool dtype_is_integral(DType d) {
+    return !dtype_is_floating(d) && d != DType::Bool;
+}
 
 DType promote_types(DType a, DType b) {
     if (a == b) return a;
@@ -91,8 +101,14 @@ DType promote_types(DType a, DType b) {
 
 // --- half precision (core/half.h holds the code the GPU kernels share) -------------------
 
-float half_to_float(uint16_t h) { return half::to_float(h); }
-uint16_t float_to_half(float f) { return half::from_float(f); }
-uint16_t float_to_bfloat16(float f) { return half::bf16_from_float(f); }
+float half_to_float(uint16_t h) {
+    return half::to_float(h);
+}
+uint16_t float_to_half(float f) {
+    return half::from_float(f);
+}
+uint16_t float_to_bfloat16(float f) {
+    return half::bf16_from_float(f);
+}
 
 } // namespace nnscope

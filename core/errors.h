@@ -12,46 +12,46 @@
 namespace nnscope {
 
 class Error : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
     virtual const char* kind() const noexcept { return "RuntimeError"; }
 };
 
 // PyTorch's ValueError / KeyError / TypeError / IndexError, with the same meaning.
 class ValueError : public Error {
-public:
+  public:
     using Error::Error;
     const char* kind() const noexcept override { return "ValueError"; }
 };
 class KeyError : public Error {
-public:
+  public:
     using Error::Error;
     const char* kind() const noexcept override { return "KeyError"; }
 };
 class TypeError : public Error {
-public:
+  public:
     using Error::Error;
     const char* kind() const noexcept override { return "TypeError"; }
 };
 class AttributeError : public Error {
-public:
+  public:
     using Error::Error;
     const char* kind() const noexcept override { return "AttributeError"; }
 };
 class NotImplementedError : public Error {
-public:
+  public:
     using Error::Error;
     const char* kind() const noexcept override { return "NotImplementedError"; }
 };
 class IndexError : public Error {
-public:
+  public:
     using Error::Error;
     const char* kind() const noexcept override { return "IndexError"; }
 };
 
 // A tensor on the wrong device, or a device that is not available.
 class DeviceError : public Error {
-public:
+  public:
     using Error::Error;
     const char* kind() const noexcept override { return "DeviceError"; }
 };
@@ -59,13 +59,13 @@ public:
 // A file that cannot be read or written, or whose content is malformed. The message
 // always starts with the file's path.
 class FormatError : public Error {
-public:
+  public:
     FormatError(const std::string& path, const std::string& what)
         : Error(path + ": " + what), m_path(path) {}
     const char* kind() const noexcept override { return "FormatError"; }
     const std::string& path() const noexcept { return m_path; }
 
-private:
+  private:
     std::string m_path;
 };
 

@@ -7,8 +7,8 @@
 namespace nnscope {
 
 struct Example {
-    std::string name;  // file stem, e.g. "mlp-batchnorm"
-    std::string json;  // the spec text
+    std::string name; // file stem, e.g. "mlp-batchnorm"
+    std::string json; // the spec text
 };
 
 // In name order; "mlp-batchnorm" is the default example.

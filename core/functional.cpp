@@ -9,7 +9,8 @@
 namespace nnscope::F {
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
-    if (x.dim() == 0) throw Error("both arguments to linear need to be at least 1D, but they are 0D and 2D");
+    if (x.dim() == 0)
+        throw Error("both arguments to linear need to be at least 1D, but they are 0D and 2D");
     // Leading dims are flattened so one GEMM serves any batch shape.
     Shape out_shape = x.shape();
     out_shape.back() = weight.size(0);
@@ -19,13 +20,16 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     return y.reshape(out_shape);
 }
 
-Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, Tensor num_batches_tracked,
-                  const Tensor& weight, const Tensor& bias, bool training, std::optional<double> momentum, double eps) {
+Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var,
+                  Tensor num_batches_tracked, const Tensor& weight, const Tensor& bias,
+                  bool training, std::optional<double> momentum, double eps) {
     const int64_t c = x.size(1);
     if (running_mean.defined() && running_mean.numel() != c)
-        throw Error("running_mean should contain " + std::to_string(c) + " elements not " + std::to_string(running_mean.numel()));
+        throw Error("running_mean should contain " + std::to_string(c) + " elements not " +
+                    std::to_string(running_mean.numel()));
     if (weight.defined() && weight.numel() != c)
-        throw Error("weight should contain " + std::to_string(c) + " elements not " + std::to_string(weight.numel()));
+        throw Error("weight should contain " + std::to_string(c) + " elements not " +
+                    std::to_string(weight.numel()));
     std::vector<int64_t> dims{0};
     Shape stat_shape(size_t(x.dim()), 1);
     stat_shape[1] = c;
@@ -35,8 +39,9 @@ Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, Tens
     if (use_batch) {
         const int64_t n = x.numel() / c;
         if (training && n <= 1)
-            throw ValueError("Expected more than 1 value per channel when training, got input size " +
-                             torch_size_str(x.shape()));
+            throw ValueError(
+                "Expected more than 1 value per channel when training, got input size " +
+                torch_size_str(x.shape()));
         mean = x.mean(dims, true);
         var = x.var(dims, 0, true); // biased, for normalising
         if (training && running_mean.defined()) {
@@ -47,7 +52,8 @@ Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, Tens
                 if (!momentum) factor = 1.0 / double(num_batches_tracked.item_int());
             }
             Tensor unbiased = var.detach().mul(Scalar(double(n) / double(n - 1))).reshape({c});
-            running_mean.mul_(Scalar(1.0 - factor)).add_(mean.detach().reshape({c}).mul(Scalar(factor)));
+            running_mean.mul_(Scalar(1.0 - factor))
+                .add_(mean.detach().reshape({c}).mul(Scalar(factor)));
             running_var.mul_(Scalar(1.0 - factor)).add_(unbiased.mul(Scalar(factor)));
         }
     } else {
@@ -60,15 +66,18 @@ Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, Tens
     return y;
 }
 
-Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias, double eps) {
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,
+                  const Tensor& bias, double eps) {
     const int64_t k = int64_t(normalized_shape.size());
     bool ok = x.dim() >= k;
-    for (int64_t i = 0; ok && i < k; ++i) ok = x.size(x.dim() - k + i) == normalized_shape[size_t(i)];
+    for (int64_t i = 0; ok && i < k; ++i)
+        ok = x.size(x.dim() - k + i) == normalized_shape[size_t(i)];
     if (!ok) {
         std::string expect = "[*";
         for (int64_t s : normalized_shape) expect += ", " + std::to_string(s);
-        throw Error("Given normalized_shape=" + shape_str(normalized_shape) + ", expected input with shape " + expect +
-                    "], but got input of size" + shape_str(x.shape()));
+        throw Error("Given normalized_shape=" + shape_str(normalized_shape) +
+                    ", expected input with shape " + expect + "], but got input of size" +
+                    shape_str(x.shape()));
     }
     std::vector<int64_t> dims;
     for (int64_t d = x.dim() - k; d < x.dim(); ++d) dims.push_back(d);
@@ -81,34 +90,53 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
 }
 
 Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<int64_t> padding_idx) {
-    if (!padding_idx || !weight.requires_grad() || !grad_enabled()) return weight.index_select_rows(indices);
+    if (!padding_idx || !weight.requires_grad() || !grad_enabled())
+        return weight.index_select_rows(indices);
     // The padding row's gradient is dropped: look it up through a detached copy of that row.
     Tensor out = weight.index_select_rows(indices);
-    Tensor mask = indices.to(DType::Int64).sub(Scalar(*padding_idx)).abs().to(DType::Bool).to(weight.dtype()).unsqueeze(-1);
+    Tensor mask = indices.to(DType::Int64)
+                      .sub(Scalar(*padding_idx))
+                      .abs()
+                      .to(DType::Bool)
+                      .to(weight.dtype())
+                      .unsqueeze(-1);
     Tensor pad_rows = weight.detach().index_select_rows(indices);
     return out.mul(mask).add(pad_rows.mul(mask.neg().add(Scalar(1))));
 }
 
-Tensor conv2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias, std::array<int64_t, 2> stride,
-              std::array<int64_t, 2> padding, std::array<int64_t, 2> dilation, int64_t groups) {
+Tensor conv2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias,
+              std::array<int64_t, 2> stride, std::array<int64_t, 2> padding,
+              std::array<int64_t, 2> dilation, int64_t groups) {
     if (x_in.dim() != 3 && x_in.dim() != 4)
-        throw Error("Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: " + shape_str(x_in.shape()));
+        throw Error(
+            "Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: " +
+            shape_str(x_in.shape()));
     const bool unbatched = x_in.dim() == 3;
     Tensor x = unbatched ? x_in.unsqueeze(0) : x_in;
     const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-    const int64_t out_c = weight.size(0), cg = weight.size(1), kh = weight.size(2), kw = weight.size(3);
+    const int64_t out_c = weight.size(0), cg = weight.size(1), kh = weight.size(2),
+                  kw = weight.size(3);
     if (c != cg * groups)
-        throw Error("Given groups=" + std::to_string(groups) + ", weight of size " + shape_str(weight.shape()) +
-                    ", expected input" + shape_str(x.shape()) + " to have " + std::to_string(cg * groups) +
-                    " channels, but got " + std::to_string(c) + " channels instead");
+        throw Error("Given groups=" + std::to_string(groups) + ", weight of size " +
+                    shape_str(weight.shape()) + ", expected input" + shape_str(x.shape()) +
+                    " to have " + std::to_string(cg * groups) + " channels, but got " +
+                    std::to_string(c) + " channels instead");
     const int64_t ph = h + 2 * padding[0], pw = w + 2 * padding[1];
     const int64_t ekh = dilation[0] * (kh - 1) + 1, ekw = dilation[1] * (kw - 1) + 1;
     if (ph < ekh || pw < ekw)
-        throw Error("Calculated padded input size per channel: (" + std::to_string(ph) + " x " + std::to_string(pw) +
-                    "). Kernel size: (" + std::to_string(ekh) + " x " + std::to_string(ekw) +
-                    "). Kernel size can't be greater than actual input size");
-    Backend::ConvGeometry g{kh, kw, stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1],
-                            (ph - ekh) / stride[0] + 1, (pw - ekw) / stride[1] + 1};
+        throw Error("Calculated padded input size per channel: (" + std::to_string(ph) + " x " +
+                    std::to_string(pw) + "). Kernel size: (" + std::to_string(ekh) + " x " +
+                    std::to_string(ekw) + "). Kernel size can't be greater than actual input size");
+    Backend::ConvGeometry g{kh,
+                            kw,
+                            stride[0],
+                            stride[1],
+                            padding[0],
+                            padding[1],
+                            dilation[0],
+                            dilation[1],
+                            (ph - ekh) / stride[0] + 1,
+                            (pw - ekw) / stride[1] + 1};
     const int64_t l = g.oh * g.ow, k = cg * kh * kw;
     // im2col: (N, C*kh*kw, L), recorded with col2im as its backward.
     Tensor xc = x.contiguous();
@@ -126,7 +154,8 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias, std:
     Tensor cols_t = cols.permute({1, 0, 2}).reshape({c * kh * kw, n * l});
     std::vector<Tensor> outs;
     for (int64_t gi = 0; gi < groups; ++gi) {
-        Tensor wg = weight.narrow(0, gi * (out_c / groups), out_c / groups).reshape({out_c / groups, k});
+        Tensor wg =
+            weight.narrow(0, gi * (out_c / groups), out_c / groups).reshape({out_c / groups, k});
         outs.push_back(wg.matmul(cols_t.narrow(0, gi * k, k)));
     }
     Tensor y = groups == 1 ? outs[0] : cat(outs, 0); // (out, N*L)
@@ -136,10 +165,13 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias, std:
     return unbatched ? y.squeeze(0) : y;
 }
 
-int64_t softmax_default_dim(int64_t ndim) { return (ndim == 0 || ndim == 1 || ndim == 3) ? 0 : 1; }
+int64_t softmax_default_dim(int64_t ndim) {
+    return (ndim == 0 || ndim == 1 || ndim == 3) ? 0 : 1;
+}
 
 Tensor softmax(const Tensor& x, int64_t dim) {
-    Tensor shifted = x.sub(x.amax({dim}, true)); // the max is a constant: softmax is shift-invariant
+    Tensor shifted =
+        x.sub(x.amax({dim}, true)); // the max is a constant: softmax is shift-invariant
     Tensor e = shifted.exp();
     return e.div(e.sum({dim}, true));
 }
@@ -174,20 +206,24 @@ Tensor mse_loss(const Tensor& input, const Tensor& target) {
 
 Tensor cross_entropy(const Tensor& input, const Tensor& target) {
     if (input.dim() != 2)
-        throw ValueError("cross_entropy: expected input of shape (N, C), got " + shape_str(input.shape()));
+        throw ValueError("cross_entropy: expected input of shape (N, C), got " +
+                         shape_str(input.shape()));
     if (dtype_is_floating(target.dtype()))
-        throw Error("expected scalar type Long but found " + std::string(target.dtype() == DType::Float64 ? "Double" : "Float"));
+        throw Error("expected scalar type Long but found " +
+                    std::string(target.dtype() == DType::Float64 ? "Double" : "Float"));
     const int64_t n = input.size(0), c = input.size(1);
     if (target.dim() != 1 || target.size(0) != n)
-        throw ValueError("Expected input batch_size (" + std::to_string(n) + ") to match target batch_size (" +
-                         std::to_string(target.numel()) + ").");
+        throw ValueError("Expected input batch_size (" + std::to_string(n) +
+                         ") to match target batch_size (" + std::to_string(target.numel()) + ").");
     std::vector<double> onehot(size_t(n * c), 0.0);
     std::vector<int64_t> t = target.to_int64s();
     for (int64_t i = 0; i < n; ++i) {
-        if (t[size_t(i)] < 0 || t[size_t(i)] >= c) throw IndexError("Target " + std::to_string(t[size_t(i)]) + " is out of bounds.");
+        if (t[size_t(i)] < 0 || t[size_t(i)] >= c)
+            throw IndexError("Target " + std::to_string(t[size_t(i)]) + " is out of bounds.");
         onehot[size_t(i * c + t[size_t(i)])] = 1.0;
     }
-    Tensor mask = from_doubles(onehot, {n, c}, TensorOptions(input.dtype()).with_device(input.device()));
+    Tensor mask =
+        from_doubles(onehot, {n, c}, TensorOptions(input.dtype()).with_device(input.device()));
     return log_softmax(input, 1).mul(mask).sum().neg().div(Scalar(double(n)));
 }
 

@@ -18,16 +18,19 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
 // normalises with the batch's biased variance and, when running statistics are given,
 // updates them with the unbiased variance: factor `momentum`, or 1/num_batches_tracked
 // when momentum is nullopt. Undefined weight/bias mean affine=False.
-Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, Tensor num_batches_tracked,
-                  const Tensor& weight, const Tensor& bias, bool training, std::optional<double> momentum, double eps);
+Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var,
+                  Tensor num_batches_tracked, const Tensor& weight, const Tensor& bias,
+                  bool training, std::optional<double> momentum, double eps);
 
-Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias, double eps);
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,
+                  const Tensor& bias, double eps);
 
 // Rows of weight for int64 indices of any shape; the padding row gets no gradient.
 Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<int64_t> padding_idx);
 
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, std::array<int64_t, 2> stride,
-              std::array<int64_t, 2> padding, std::array<int64_t, 2> dilation, int64_t groups);
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
+              std::array<int64_t, 2> stride, std::array<int64_t, 2> padding,
+              std::array<int64_t, 2> dilation, int64_t groups);
 
 // PyTorch's implicit dim for Softmax(dim=None): 0 for 0-, 1- and 3-D input, else 1.
 int64_t softmax_default_dim(int64_t ndim);

@@ -18,7 +18,8 @@ namespace nnscope::half {
 NNSCOPE_HD inline float to_float(uint16_t h) {
     uint32_t sign = uint32_t(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
     if (exp == 0) {
-        if (mant == 0) bits = sign;
+        if (mant == 0)
+            bits = sign;
         else { // subnormal: renormalise
             int e = -1;
             do {
@@ -27,8 +28,10 @@ NNSCOPE_HD inline float to_float(uint16_t h) {
             } while ((mant & 0x400) == 0);
             bits = sign | uint32_t(127 - 15 - e) << 23 | (mant & 0x3ff) << 13;
         }
-    } else if (exp == 0x1f) bits = sign | 0x7f800000u | mant << 13;
-    else bits = sign | (exp + 127 - 15) << 23 | mant << 13;
+    } else if (exp == 0x1f)
+        bits = sign | 0x7f800000u | mant << 13;
+    else
+        bits = sign | (exp + 127 - 15) << 23 | mant << 13;
     float f;
     memcpy(&f, &bits, 4);
     return f;
@@ -38,7 +41,8 @@ NNSCOPE_HD inline uint16_t from_float(float f) {
     uint32_t x;
     memcpy(&x, &f, 4);
     uint32_t sign = (x >> 16) & 0x8000, absx = x & 0x7fffffff;
-    if (absx >= 0x7f800000) return uint16_t(sign | 0x7c00 | (absx > 0x7f800000 ? 0x200 : 0)); // inf, nan
+    if (absx >= 0x7f800000)
+        return uint16_t(sign | 0x7c00 | (absx > 0x7f800000 ? 0x200 : 0)); // inf, nan
     if (absx >= 0x477ff000) return uint16_t(sign | 0x7c00); // rounds to >= 65520: overflow to inf
     if (absx < 0x38800000) { // subnormal or zero: scale the mantissa into the integer part
         float a;

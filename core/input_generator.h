@@ -26,10 +26,10 @@ struct InputGeneratorOptions {
 };
 
 class InputGenerator {
-public:
+  public:
     // Throws ValueError when no input shape can be derived from the model.
     InputGenerator(Module& model, InputGeneratorOptions options = {});
-    Tensor input(int64_t step);                // the input of step `step`
+    Tensor input(int64_t step);                           // the input of step `step`
     Tensor target(const Tensor& x, const Tensor& output); // a learnable target shaped like output
     // Inputs from a file instead: step i feeds xs[i % steps] (and ys[i % steps] as the target
     // when given), as `nnscope-cli run` does. Throws ValueError on a 0-d or empty xs.
@@ -43,9 +43,9 @@ public:
     }
     const InputGeneratorOptions& options() const { return m_options; }
 
-private:
+  private:
     enum class Kind { Features, Images, Indices, Scalar, Vector } m_kind = Kind::Features;
-    Shape m_shape;          // one sample's shape (without batch for batched kinds)
+    Shape m_shape; // one sample's shape (without batch for batched kinds)
     int64_t m_vocabulary = 0;
     InputGeneratorOptions m_options;
     Generator m_gen;

@@ -13,20 +13,76 @@ namespace {
 // Attributes every torch.nn.Module has (dir(nn.Module()) in PyTorch 1.13, without the
 // dunders): registering a tensor under one of these names is refused, as in PyTorch.
 constexpr const char* k_module_attributes[] = {
-    "T_destination", "_apply", "_backward_hooks", "_buffers", "_call_impl", "_forward_hooks",
-    "_forward_pre_hooks", "_get_backward_hooks", "_get_name", "_is_full_backward_hook",
-    "_load_from_state_dict", "_load_state_dict_post_hooks", "_load_state_dict_pre_hooks",
-    "_maybe_warn_non_full_backward_hook", "_modules", "_named_members", "_non_persistent_buffers_set",
-    "_parameters", "_register_load_state_dict_pre_hook", "_register_state_dict_hook",
-    "_replicate_for_data_parallel", "_save_to_state_dict", "_slow_forward", "_state_dict_hooks",
-    "_version", "add_module", "apply", "bfloat16", "buffers", "children", "cpu", "cuda", "double",
-    "dump_patches", "eval", "extra_repr", "float", "forward", "get_buffer", "get_extra_state",
-    "get_parameter", "get_submodule", "half", "ipu", "load_state_dict", "modules", "named_buffers",
-    "named_children", "named_modules", "named_parameters", "parameters", "register_backward_hook",
-    "register_buffer", "register_forward_hook", "register_forward_pre_hook",
-    "register_full_backward_hook", "register_load_state_dict_post_hook", "register_module",
-    "register_parameter", "requires_grad_", "set_extra_state", "share_memory", "state_dict", "to",
-    "to_empty", "train", "training", "type", "xpu", "zero_grad",
+    "T_destination",
+    "_apply",
+    "_backward_hooks",
+    "_buffers",
+    "_call_impl",
+    "_forward_hooks",
+    "_forward_pre_hooks",
+    "_get_backward_hooks",
+    "_get_name",
+    "_is_full_backward_hook",
+    "_load_from_state_dict",
+    "_load_state_dict_post_hooks",
+    "_load_state_dict_pre_hooks",
+    "_maybe_warn_non_full_backward_hook",
+    "_modules",
+    "_named_members",
+    "_non_persistent_buffers_set",
+    "_parameters",
+    "_register_load_state_dict_pre_hook",
+    "_register_state_dict_hook",
+    "_replicate_for_data_parallel",
+    "_save_to_state_dict",
+    "_slow_forward",
+    "_state_dict_hooks",
+    "_version",
+    "add_module",
+    "apply",
+    "bfloat16",
+    "buffers",
+    "children",
+    "cpu",
+    "cuda",
+    "double",
+    "dump_patches",
+    "eval",
+    "extra_repr",
+    "float",
+    "forward",
+    "get_buffer",
+    "get_extra_state",
+    "get_parameter",
+    "get_submodule",
+    "half",
+    "ipu",
+    "load_state_dict",
+    "modules",
+    "named_buffers",
+    "named_children",
+    "named_modules",
+    "named_parameters",
+    "parameters",
+    "register_backward_hook",
+    "register_buffer",
+    "register_forward_hook",
+    "register_forward_pre_hook",
+    "register_full_backward_hook",
+    "register_load_state_dict_post_hook",
+    "register_module",
+    "register_parameter",
+    "requires_grad_",
+    "set_extra_state",
+    "share_memory",
+    "state_dict",
+    "to",
+    "to_empty",
+    "train",
+    "training",
+    "type",
+    "xpu",
+    "zero_grad",
 };
 
 bool is_module_attribute(const std::string& name) {
@@ -43,9 +99,12 @@ std::string join_name(const std::string& prefix, const std::string& name) {
 
 const char* tensor_kind_name(TensorKind kind) {
     switch (kind) {
-    case TensorKind::Parameter: return "parameter";
-    case TensorKind::Buffer: return "buffer";
-    case TensorKind::Attribute: return "attribute";
+    case TensorKind::Parameter:
+        return "parameter";
+    case TensorKind::Buffer:
+        return "buffer";
+    case TensorKind::Attribute:
+        return "attribute";
     }
     return "?";
 }
@@ -70,7 +129,8 @@ void Module::check_new_name(const std::string& name, const char* what, bool in_o
     if (has_attr(name) && !in_own_map) throw KeyError("attribute '" + name + "' already exists");
 }
 
-Tensor Module::register_parameter(const std::string& name, const Tensor& param, bool requires_grad) {
+Tensor Module::register_parameter(const std::string& name, const Tensor& param,
+                                  bool requires_grad) {
     check_new_name(name, "parameter", m_parameters.contains(name));
     if (param.defined() && requires_grad && !param.is_floating_point())
         throw Error("Only Tensors of floating point and complex dtype can require gradients");
@@ -85,15 +145,19 @@ Tensor Module::register_parameter(const std::string& name, const Tensor& param, 
 Tensor Module::register_buffer(const std::string& name, const Tensor& tensor, bool persistent) {
     check_new_name(name, "buffer", m_buffers.contains(name));
     m_buffers.set(name, tensor);
-    if (persistent) m_non_persistent.erase(name);
-    else m_non_persistent.set(name, true);
+    if (persistent)
+        m_non_persistent.erase(name);
+    else
+        m_non_persistent.set(name, true);
     return tensor;
 }
 
 ModulePtr Module::register_module(const std::string& name, ModulePtr module) {
     // add_module checks the existing attribute before the dot and the empty name.
-    if (has_attr(name) && !m_children.contains(name)) throw KeyError("attribute '" + name + "' already exists");
-    if (name.find('.') != std::string::npos) throw KeyError("module name can't contain \".\", got: " + name);
+    if (has_attr(name) && !m_children.contains(name))
+        throw KeyError("attribute '" + name + "' already exists");
+    if (name.find('.') != std::string::npos)
+        throw KeyError("module name can't contain \".\", got: " + name);
     if (name.empty()) throw KeyError("module name can't be empty string \"\"");
     m_children.set(name, module);
     return module;
@@ -110,15 +174,15 @@ void Module::set_attr(const std::string& name, const Tensor& value) {
     }
     if (m_parameters.contains(name)) {
         if (value.defined())
-            throw TypeError("cannot assign '" + tensor_type_name(value) + "' as parameter '" + name +
-                            "' (torch.nn.Parameter or None expected)");
+            throw TypeError("cannot assign '" + tensor_type_name(value) + "' as parameter '" +
+                            name + "' (torch.nn.Parameter or None expected)");
         m_parameters.set(name, Tensor());
         return;
     }
     if (m_children.contains(name)) {
         if (value.defined())
-            throw TypeError("cannot assign '" + tensor_type_name(value) + "' as child module '" + name +
-                            "' (torch.nn.Module or None expected)");
+            throw TypeError("cannot assign '" + tensor_type_name(value) + "' as child module '" +
+                            name + "' (torch.nn.Module or None expected)");
         m_children.set(name, nullptr);
         return;
     }
@@ -197,13 +261,15 @@ std::vector<std::pair<std::string, ModulePtr>> Module::named_children() const {
 
 namespace {
 template <class GetMembers>
-NamedTensors named_members(Module& self, const std::string& prefix, bool recurse, bool remove_duplicate,
-                           GetMembers&& get) {
+NamedTensors named_members(Module& self, const std::string& prefix, bool recurse,
+                           bool remove_duplicate, GetMembers&& get) {
     NamedTensors out;
     std::set<const TensorImpl*> memo;
     std::vector<std::pair<std::string, ModulePtr>> modules;
-    if (recurse) modules = self.named_modules(prefix, remove_duplicate);
-    else modules.emplace_back(prefix, self.shared_from_this());
+    if (recurse)
+        modules = self.named_modules(prefix, remove_duplicate);
+    else
+        modules.emplace_back(prefix, self.shared_from_this());
     for (const auto& [module_prefix, module] : modules)
         for (const auto& [k, v] : get(*module)) {
             if (!v.defined()) continue;
@@ -214,13 +280,16 @@ NamedTensors named_members(Module& self, const std::string& prefix, bool recurse
 }
 } // namespace
 
-NamedTensors Module::named_parameters(const std::string& prefix, bool recurse, bool remove_duplicate) const {
+NamedTensors Module::named_parameters(const std::string& prefix, bool recurse,
+                                      bool remove_duplicate) const {
     auto& self = const_cast<Module&>(*this);
-    return named_members(self, prefix, recurse, remove_duplicate,
-                         [](const Module& m) -> const OrderedDict<Tensor>& { return m.m_parameters; });
+    return named_members(
+        self, prefix, recurse, remove_duplicate,
+        [](const Module& m) -> const OrderedDict<Tensor>& { return m.m_parameters; });
 }
 
-NamedTensors Module::named_buffers(const std::string& prefix, bool recurse, bool remove_duplicate) const {
+NamedTensors Module::named_buffers(const std::string& prefix, bool recurse,
+                                   bool remove_duplicate) const {
     auto& self = const_cast<Module&>(*this);
     return named_members(self, prefix, recurse, remove_duplicate,
                          [](const Module& m) -> const OrderedDict<Tensor>& { return m.m_buffers; });
@@ -252,7 +321,8 @@ std::vector<TensorEntry> Module::tensor_entries() {
         stack.pop_back();
         Module& m = *f.module;
         for (auto& [k, v] : m.m_parameters)
-            if (v.defined()) in_state.push_back({join_name(f.prefix, k), TensorKind::Parameter, true, v, &m, k});
+            if (v.defined())
+                in_state.push_back({join_name(f.prefix, k), TensorKind::Parameter, true, v, &m, k});
         for (auto& [k, v] : m.m_buffers)
             if (v.defined() && m.is_persistent_buffer(k))
                 in_state.push_back({join_name(f.prefix, k), TensorKind::Buffer, true, v, &m, k});
@@ -261,7 +331,9 @@ std::vector<TensorEntry> Module::tensor_entries() {
                 if (v.defined() && !m.is_persistent_buffer(k))
                     rest.push_back({join_name(f.prefix, k), TensorKind::Buffer, false, v, &m, k});
             for (auto& [k, v] : m.m_attributes)
-                if (v.defined()) rest.push_back({join_name(f.prefix, k), TensorKind::Attribute, false, v, &m, k});
+                if (v.defined())
+                    rest.push_back(
+                        {join_name(f.prefix, k), TensorKind::Attribute, false, v, &m, k});
         }
         const auto& children = m.m_children.items();
         for (auto it = children.rbegin(); it != children.rend(); ++it)
@@ -310,7 +382,8 @@ void Module::collect_load(StateDict& sd, const std::string& prefix, LoadResult& 
         if (param.dim() == 0 && input.dim() == 1 && input.size(0) > 0) input = input.select(0, 0);
         if (input.shape() != param.shape()) {
             errors.push_back("size mismatch for " + key + ": copying a param with shape " +
-                             torch_size_str(input.shape()) + " from checkpoint, the shape in current model is " +
+                             torch_size_str(input.shape()) +
+                             " from checkpoint, the shape in current model is " +
                              torch_size_str(param.shape()) + ".");
             continue;
         }
@@ -320,7 +393,8 @@ void Module::collect_load(StateDict& sd, const std::string& prefix, LoadResult& 
         if (!key.starts_with(prefix)) continue;
         std::string input_name = key.substr(prefix.size());
         input_name = input_name.substr(0, input_name.find('.'));
-        if (!m_children.contains(input_name) && !local.contains(input_name)) result.unexpected_keys.push_back(key);
+        if (!m_children.contains(input_name) && !local.contains(input_name))
+            result.unexpected_keys.push_back(key);
     }
     for (const auto& [name, child] : m_children) {
         if (!child) continue;
@@ -346,9 +420,11 @@ LoadResult Module::load_state_dict(const StateDict& state_dict, bool strict) {
             return s;
         };
         if (!result.unexpected_keys.empty())
-            errors.insert(errors.begin(), "Unexpected key(s) in state_dict: " + quoted(result.unexpected_keys) + ". ");
+            errors.insert(errors.begin(), "Unexpected key(s) in state_dict: " +
+                                              quoted(result.unexpected_keys) + ". ");
         if (!result.missing_keys.empty())
-            errors.insert(errors.begin(), "Missing key(s) in state_dict: " + quoted(result.missing_keys) + ". ");
+            errors.insert(errors.begin(),
+                          "Missing key(s) in state_dict: " + quoted(result.missing_keys) + ". ");
     }
     if (!errors.empty()) {
         std::string msg = "Error(s) in loading state_dict for " + m_type_name + ":";
@@ -370,11 +446,13 @@ LoadResult Module::load_state_dict(const StateDict& state_dict, bool strict) {
 }
 
 Tensor Module::forward(const Tensor&) {
-    throw NotImplementedError("Module [" + (m_type_name.empty() ? std::string("Module") : m_type_name) +
+    throw NotImplementedError("Module [" +
+                              (m_type_name.empty() ? std::string("Module") : m_type_name) +
                               "] is missing the required \"forward\" function");
 }
 
-// --- modes and devices -----------------------------------------------------------------------------
+// --- modes and devices
+// -----------------------------------------------------------------------------
 
 void Module::train(bool mode) {
     for (auto& [name, m] : named_modules()) m->m_training = mode;
@@ -400,7 +478,8 @@ void Module::to(const Device& device) {
 
 void Module::to(DType dtype) {
     if (!dtype_is_floating(dtype))
-        throw TypeError("nn.Module.to only accepts floating point or complex dtypes, but got desired dtype=torch." +
+        throw TypeError("nn.Module.to only accepts floating point or complex dtypes, but got "
+                        "desired dtype=torch." +
                         std::string(dtype_name(dtype)));
     for (auto& [name, m] : named_modules())
         for (auto* slots : {&m->m_parameters, &m->m_buffers})
@@ -414,7 +493,8 @@ void Module::to(DType dtype) {
             }
 }
 
-// --- repr ------------------------------------------------------------------------------------------
+// --- repr
+// ------------------------------------------------------------------------------------------
 
 std::string Module::repr() const {
     // PyTorch's Module.__repr__: "Name(extra)" or "Name(\n  (child): ...\n)".
@@ -423,7 +503,8 @@ std::string Module::repr() const {
     size_t start = 0;
     while (!extra.empty() && start <= extra.size()) {
         size_t nl = extra.find('\n', start);
-        lines.push_back(extra.substr(start, nl == std::string::npos ? std::string::npos : nl - start));
+        lines.push_back(
+            extra.substr(start, nl == std::string::npos ? std::string::npos : nl - start));
         if (nl == std::string::npos) break;
         start = nl + 1;
     }
@@ -441,7 +522,8 @@ std::string Module::repr() const {
     std::string name = m_type_name.empty() ? "Module" : m_type_name;
     std::string s = name + "(";
     if (!lines.empty()) {
-        if (lines.size() == 1 && child_lines.empty()) s += extra;
+        if (lines.size() == 1 && child_lines.empty())
+            s += extra;
         else {
             s += "\n";
             for (const auto& l : lines) s += "  " + l + "\n";

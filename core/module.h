@@ -48,7 +48,7 @@ struct TensorEntry {
 };
 
 class Module : public std::enable_shared_from_this<Module> {
-public:
+  public:
     // `type_name` is the class name PyTorch prints ("Linear", "MyModel"); empty when the
     // type is unknown (a tree inferred from a bare state dict).
     explicit Module(std::string type_name = "Module");
@@ -65,7 +65,8 @@ public:
     // --- registration, with PyTorch's checks and messages (KeyError / TypeError)
     // An undefined `param` registers None. A defined one becomes an nn.Parameter sharing
     // the tensor's storage.
-    Tensor register_parameter(const std::string& name, const Tensor& param, bool requires_grad = true);
+    Tensor register_parameter(const std::string& name, const Tensor& param,
+                              bool requires_grad = true);
     Tensor register_buffer(const std::string& name, const Tensor& tensor, bool persistent = true);
     ModulePtr register_module(const std::string& name, ModulePtr module);
 
@@ -90,7 +91,9 @@ public:
     const OrderedDict<Tensor>& own_buffers() const { return m_buffers; }
     const OrderedDict<Tensor>& own_attributes() const { return m_attributes; }
     const OrderedDict<ModulePtr>& own_children() const { return m_children; }
-    bool is_persistent_buffer(const std::string& name) const { return !m_non_persistent.contains(name); }
+    bool is_persistent_buffer(const std::string& name) const {
+        return !m_non_persistent.contains(name);
+    }
 
     // --- queries, PyTorch's order and de-duplication (by tensor / module identity)
     NamedTensors named_parameters(const std::string& prefix = "", bool recurse = true,
@@ -138,7 +141,7 @@ public:
     // print(model)
     std::string repr() const;
 
-protected:
+  protected:
     // Hook before loading this module's own entries, e.g. BatchNorm fills a missing
     // num_batches_tracked from an old checkpoint. `sd` is the loader's private copy.
     virtual void before_load(StateDict& sd, const std::string& prefix) const {
@@ -147,7 +150,7 @@ protected:
     }
     void set_training_flag(bool mode) { m_training = mode; }
 
-private:
+  private:
     void check_new_name(const std::string& name, const char* what, bool in_own_map) const;
     void collect_state(StateDict& sd, const std::string& prefix) const;
     void collect_load(StateDict& sd, const std::string& prefix, LoadResult& result,

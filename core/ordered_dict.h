@@ -12,7 +12,7 @@
 namespace nnscope {
 
 template <class T> class OrderedDict {
-public:
+  public:
     using Item = std::pair<std::string, T>;
 
     T* find(const std::string& key) {
@@ -20,7 +20,9 @@ public:
             if (item.first == key) return &item.second;
         return nullptr;
     }
-    const T* find(const std::string& key) const { return const_cast<OrderedDict*>(this)->find(key); }
+    const T* find(const std::string& key) const {
+        return const_cast<OrderedDict*>(this)->find(key);
+    }
     bool contains(const std::string& key) const { return find(key) != nullptr; }
 
     // Inserts at the end, or replaces in place when the key exists.
@@ -30,7 +32,8 @@ public:
         return m_items.back().second;
     }
     bool erase(const std::string& key) {
-        auto it = std::find_if(m_items.begin(), m_items.end(), [&](const Item& i) { return i.first == key; });
+        auto it = std::find_if(m_items.begin(), m_items.end(),
+                               [&](const Item& i) { return i.first == key; });
         if (it == m_items.end()) return false;
         m_items.erase(it);
         return true;
@@ -44,7 +47,7 @@ public:
     auto end() { return m_items.end(); }
     const std::vector<Item>& items() const { return m_items; }
 
-private:
+  private:
     std::vector<Item> m_items;
 };
 

@@ -13,7 +13,7 @@
 namespace nnscope {
 
 class Generator {
-public:
+  public:
     explicit Generator(uint64_t seed = 0) : m_engine(seed) {}
     void manual_seed(uint64_t seed) {
         m_engine.seed(seed);
@@ -23,7 +23,7 @@ public:
     double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
     double normal();
 
-private:
+  private:
     std::mt19937_64 m_engine;
     bool m_has_spare = false;
     double m_spare = 0;

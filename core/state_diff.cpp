@@ -20,7 +20,8 @@ StateDiff diff_state_dicts(const StateDict& sa, const StateDict& sb) {
             continue;
         }
         if (ta.dtype() != tb->dtype()) {
-            d.mismatches.push_back({key, "dtype", std::string(dtype_name(ta.dtype())), std::string(dtype_name(tb->dtype()))});
+            d.mismatches.push_back({key, "dtype", std::string(dtype_name(ta.dtype())),
+                                    std::string(dtype_name(tb->dtype()))});
             ++d.differences;
         }
         std::vector<double> va = ta.to_doubles(), vb = tb->to_doubles();
@@ -30,8 +31,10 @@ StateDiff diff_state_dicts(const StateDict& sa, const StateDict& sb) {
             if (std::isnan(va[i]) && std::isnan(vb[i])) continue;
             if (va[i] == vb[i]) continue; // also equal infinities
             double diff = std::fabs(va[i] - vb[i]);
-            if (std::isnan(diff)) nan = true;
-            else max_diff = std::max(max_diff, diff);
+            if (std::isnan(diff))
+                nan = true;
+            else
+                max_diff = std::max(max_diff, diff);
         }
         if (nan || max_diff > 0) ++d.differences;
         d.common.push_back({key, nan ? std::nan("") : max_diff});

@@ -18,8 +18,10 @@ std::vector<double> watch_sample(const Tensor& t) {
 StepEngine::StepEngine(ModulePtr model, InputGeneratorOptions inputs)
     : m_model(std::move(model)), m_inputs(*m_model, inputs) {
     if (!m_model->runnable())
-        throw ValueError("this model cannot run: " + (m_model->type_name().empty() ? std::string("its modules' types are unknown")
-                                                                                  : "a module has no forward pass (inspect-only)"));
+        throw ValueError("this model cannot run: " +
+                         (m_model->type_name().empty()
+                              ? std::string("its modules' types are unknown")
+                              : "a module has no forward pass (inspect-only)"));
 }
 
 void StepEngine::set_optimizer(const std::string& spec) {
@@ -48,7 +50,9 @@ StepEngine::Result StepEngine::step() {
     if (m_optimizer) {
         m_optimizer->zero_grad();
         Tensor y = m_model->forward(x);
-        if (!y.is_floating_point()) throw ValueError("training needs a floating-point output, got " + std::string(dtype_name(y.dtype())));
+        if (!y.is_floating_point())
+            throw ValueError("training needs a floating-point output, got " +
+                             std::string(dtype_name(y.dtype())));
         Tensor loss = F::mse_loss(y, m_inputs.target(x, y));
         loss.backward();
         m_optimizer->step();

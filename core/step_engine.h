@@ -20,7 +20,7 @@ std::vector<double> watch_sample(const Tensor& t);
 inline constexpr int64_t k_watch_elements = 8;
 
 class StepEngine {
-public:
+  public:
     // Throws ValueError when the model cannot run or no input can be generated for it.
     StepEngine(ModulePtr model, InputGeneratorOptions inputs = {});
 
@@ -41,7 +41,7 @@ public:
     // The model's parameters changed identity or device (a load, a move): rebuild the optimizer.
     void model_changed();
 
-private:
+  private:
     ModulePtr m_model;
     InputGenerator m_inputs;
     std::unique_ptr<Optimizer> m_optimizer;

@@ -19,16 +19,26 @@ constexpr size_t k_max_rank = 16;
 std::string scalar_type_name(DType d) {
     // c10::ScalarType names, as PyTorch's casting errors print them.
     switch (d) {
-    case DType::Float32: return "Float";
-    case DType::Float64: return "Double";
-    case DType::Float16: return "Half";
-    case DType::BFloat16: return "BFloat16";
-    case DType::Int64: return "Long";
-    case DType::Int32: return "Int";
-    case DType::Int16: return "Short";
-    case DType::Int8: return "Char";
-    case DType::UInt8: return "Byte";
-    case DType::Bool: return "Bool";
+    case DType::Float32:
+        return "Float";
+    case DType::Float64:
+        return "Double";
+    case DType::Float16:
+        return "Half";
+    case DType::BFloat16:
+        return "BFloat16";
+    case DType::Int64:
+        return "Long";
+    case DType::Int32:
+        return "Int";
+    case DType::Int16:
+        return "Short";
+    case DType::Int8:
+        return "Char";
+    case DType::UInt8:
+        return "Byte";
+    case DType::Bool:
+        return "Bool";
     }
     return "?";
 }
@@ -36,17 +46,20 @@ std::string scalar_type_name(DType d) {
 int64_t wrap_dim(int64_t dim, int64_t ndim) {
     int64_t n = std::max<int64_t>(ndim, 1); // scalars accept dims -1 and 0
     if (dim < -n || dim >= n)
-        throw IndexError("Dimension out of range (expected to be in range of [" + std::to_string(-n) +
-                         ", " + std::to_string(n - 1) + "], but got " + std::to_string(dim) + ")");
+        throw IndexError("Dimension out of range (expected to be in range of [" +
+                         std::to_string(-n) + ", " + std::to_string(n - 1) + "], but got " +
+                         std::to_string(dim) + ")");
     return dim < 0 ? dim + n : dim;
 }
 
 std::shared_ptr<TensorImpl> make_impl(const Shape& shape, DType dtype, const Device& device) {
     if (shape.size() > k_max_rank)
-        throw ValueError("tensors of rank " + std::to_string(shape.size()) + " are not supported (limit " +
-                         std::to_string(k_max_rank) + ")");
+        throw ValueError("tensors of rank " + std::to_string(shape.size()) +
+                         " are not supported (limit " + std::to_string(k_max_rank) + ")");
     for (int64_t s : shape)
-        if (s < 0) throw Error("Trying to create tensor with negative dimension " + std::to_string(s) + ": " + shape_str(shape));
+        if (s < 0)
+            throw Error("Trying to create tensor with negative dimension " + std::to_string(s) +
+                        ": " + shape_str(shape));
     auto impl = std::make_shared<TensorImpl>();
     int64_t n = shape_numel(shape);
     impl->storage = Storage::allocate(device, size_t(n) * dtype_size(dtype));
@@ -57,9 +70,11 @@ std::shared_ptr<TensorImpl> make_impl(const Shape& shape, DType dtype, const Dev
 }
 
 // Records a view's backward (how the view's gradient maps onto its base's shape).
-Tensor record_view(Tensor out, const Tensor& in, const char* name, std::function<Tensor(const Tensor&)> f) {
+Tensor record_view(Tensor out, const Tensor& in, const char* name,
+                   std::function<Tensor(const Tensor&)> f) {
     if (autograd::should_record({&in}))
-        autograd::record(out, name, {in}, [f](const Tensor& g) { return std::vector<Tensor>{f(g)}; });
+        autograd::record(out, name, {in},
+                         [f](const Tensor& g) { return std::vector<Tensor>{f(g)}; });
     return out;
 }
 
@@ -83,7 +98,9 @@ Tensor scalar_tensor(Scalar s, const Device& device) {
 
 enum class Category { Bool, Int, Float };
 Category category(DType d) {
-    return d == DType::Bool ? Category::Bool : dtype_is_floating(d) ? Category::Float : Category::Int;
+    return d == DType::Bool       ? Category::Bool
+           : dtype_is_floating(d) ? Category::Float
+                                  : Category::Int;
 }
 
 // PyTorch's result_type: tensors with dims outrank 0-dim tensors, which outrank wrapped
@@ -110,7 +127,8 @@ DType result_type(const Tensor& a, bool a_wrapped, const Tensor& b, bool b_wrapp
             have = true;
         } else if (category(tiers[t].dtype) > category(r)) {
             if (t == 2)
-                r = category(tiers[t].dtype) == Category::Float ? default_float_dtype : DType::Int64;
+                r = category(tiers[t].dtype) == Category::Float ? default_float_dtype
+                                                                : DType::Int64;
             else
                 r = tiers[t].dtype;
         }
@@ -126,9 +144,10 @@ bool can_cast(DType from, DType to) {
 
 void check_same_device(const Tensor& a, const Tensor& b) {
     if (a.device() != b.device())
-        throw DeviceError("Expected all tensors to be on the same device, but found at least two devices, " +
-                          (a.device().is_cpu() ? b.device() : a.device()).str() + " and " +
-                          (a.device().is_cpu() ? a.device() : b.device()).str() + "!");
+        throw DeviceError(
+            "Expected all tensors to be on the same device, but found at least two devices, " +
+            (a.device().is_cpu() ? b.device() : a.device()).str() + " and " +
+            (a.device().is_cpu() ? a.device() : b.device()).str() + "!");
 }
 
 // View description broadcast to `shape` (stride 0 on expanded dims).
@@ -150,18 +169,29 @@ void record_binary(BinaryOp op, Tensor& out, const Tensor& a, const Tensor& b) {
     using autograd::sum_to;
     Tensor ad = a.detach(), bd = b.detach(), od = out.detach();
     const Shape as = a.shape(), bs = b.shape();
-    const char* names[] = {"AddBackward0", "SubBackward0", "MulBackward0", "DivBackward0", "MaximumBackward0",
-                           "MinimumBackward0", "PowBackward1"};
+    const char* names[] = {"AddBackward0",     "SubBackward0",     "MulBackward0", "DivBackward0",
+                           "MaximumBackward0", "MinimumBackward0", "PowBackward1"};
     Node::BackwardFn fn;
     switch (op) {
-    case BinaryOp::Add: fn = [as, bs](const Tensor& g) { return std::vector<Tensor>{sum_to(g, as), sum_to(g, bs)}; }; break;
-    case BinaryOp::Sub: fn = [as, bs](const Tensor& g) { return std::vector<Tensor>{sum_to(g, as), sum_to(g.neg(), bs)}; }; break;
+    case BinaryOp::Add:
+        fn = [as, bs](const Tensor& g) {
+            return std::vector<Tensor>{sum_to(g, as), sum_to(g, bs)};
+        };
+        break;
+    case BinaryOp::Sub:
+        fn = [as, bs](const Tensor& g) {
+            return std::vector<Tensor>{sum_to(g, as), sum_to(g.neg(), bs)};
+        };
+        break;
     case BinaryOp::Mul:
-        fn = [ad, bd, as, bs](const Tensor& g) { return std::vector<Tensor>{sum_to(g.mul(bd), as), sum_to(g.mul(ad), bs)}; };
+        fn = [ad, bd, as, bs](const Tensor& g) {
+            return std::vector<Tensor>{sum_to(g.mul(bd), as), sum_to(g.mul(ad), bs)};
+        };
         break;
     case BinaryOp::Div:
         fn = [ad, bd, as, bs](const Tensor& g) {
-            return std::vector<Tensor>{sum_to(g.div(bd), as), sum_to(g.neg().mul(ad).div(bd.mul(bd)), bs)};
+            return std::vector<Tensor>{sum_to(g.div(bd), as),
+                                       sum_to(g.neg().mul(ad).div(bd.mul(bd)), bs)};
         };
         break;
     case BinaryOp::Pow:
@@ -185,7 +215,8 @@ Tensor binary_op(BinaryOp op, const Tensor& a, bool a_wrapped, const Tensor& b, 
         throw Error("Integers to negative integer powers are not allowed.");
     Shape shape = broadcast_shapes(a.shape(), b.shape());
     Tensor out(make_impl(shape, compute, a.device()));
-    backend_for(a.device()).binary(op, compute, out.view_desc(), broadcast_view(a, shape), broadcast_view(b, shape));
+    backend_for(a.device())
+        .binary(op, compute, out.view_desc(), broadcast_view(a, shape), broadcast_view(b, shape));
     // A wrapped Python number takes the result's dtype, so backward stays in that dtype.
     if (autograd::should_record({&a, &b})) record_binary(op, out, a, b_wrapped ? b.to(compute) : b);
     return out;
@@ -195,17 +226,19 @@ Tensor& binary_op_inplace(BinaryOp op, Tensor& self, const Tensor& b, bool b_wra
     check_same_device(self, b);
     autograd::check_inplace(self);
     if (autograd::should_record({&b}))
-        throw Error("in-place operations on tensors that are part of an autograd graph are not supported");
+        throw Error(
+            "in-place operations on tensors that are part of an autograd graph are not supported");
     DType compute = result_type(self, false, b, b_wrapped);
     if (op == BinaryOp::Div && !dtype_is_floating(compute)) compute = default_float_dtype;
     if (!can_cast(compute, self.dtype()))
-        throw Error("result type " + scalar_type_name(compute) + " can't be cast to the desired output type " +
-                    scalar_type_name(self.dtype()));
+        throw Error("result type " + scalar_type_name(compute) +
+                    " can't be cast to the desired output type " + scalar_type_name(self.dtype()));
     Shape shape = broadcast_shapes(self.shape(), b.shape());
     if (shape != self.shape())
-        throw Error("output with shape " + shape_str(self.shape()) + " doesn't match the broadcast shape " +
-                    shape_str(shape));
-    backend_for(self.device()).binary(op, compute, self.view_desc(), self.view_desc(), broadcast_view(b, shape));
+        throw Error("output with shape " + shape_str(self.shape()) +
+                    " doesn't match the broadcast shape " + shape_str(shape));
+    backend_for(self.device())
+        .binary(op, compute, self.view_desc(), self.view_desc(), broadcast_view(b, shape));
     return self;
 }
 
@@ -213,7 +246,8 @@ Tensor unary_op(UnaryOp op, const Tensor& a) {
     bool keeps_int = op == UnaryOp::Neg || op == UnaryOp::Abs || op == UnaryOp::Relu;
     DType out_dtype = keeps_int || a.is_floating_point() ? a.dtype() : default_float_dtype;
     if (op == UnaryOp::Neg && a.dtype() == DType::Bool)
-        throw Error("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.");
+        throw Error("Negation, the `-` operator, on a bool tensor is not supported. If you are "
+                    "trying to invert a mask, use the `~` or `logical_not()` operator instead.");
     Tensor out(make_impl(a.shape(), out_dtype, a.device()));
     backend_for(a.device()).unary(op, out.view_desc(), a.view_desc());
     if (autograd::should_record({&a})) {
@@ -221,24 +255,49 @@ Tensor unary_op(UnaryOp op, const Tensor& a) {
         const char* name = nullptr;
         std::function<Tensor(const Tensor&)> f;
         switch (op) {
-        case UnaryOp::Neg: name = "NegBackward0"; f = [](const Tensor& g) { return g.neg(); }; break;
-        case UnaryOp::Abs: name = "AbsBackward0"; f = [ad](const Tensor& g) { return g.mul(unary_op(UnaryOp::Sign, ad)); }; break;
-        case UnaryOp::Sqrt: name = "SqrtBackward0"; f = [od](const Tensor& g) { return g.div(od.mul(Scalar(2))); }; break;
-        case UnaryOp::Exp: name = "ExpBackward0"; f = [od](const Tensor& g) { return g.mul(od); }; break;
-        case UnaryOp::Log: name = "LogBackward0"; f = [ad](const Tensor& g) { return g.div(ad); }; break;
-        case UnaryOp::Relu: name = "ReluBackward0"; f = [od](const Tensor& g) { return g.mul(unary_op(UnaryOp::Step, od)); }; break;
+        case UnaryOp::Neg:
+            name = "NegBackward0";
+            f = [](const Tensor& g) { return g.neg(); };
+            break;
+        case UnaryOp::Abs:
+            name = "AbsBackward0";
+            f = [ad](const Tensor& g) { return g.mul(unary_op(UnaryOp::Sign, ad)); };
+            break;
+        case UnaryOp::Sqrt:
+            name = "SqrtBackward0";
+            f = [od](const Tensor& g) { return g.div(od.mul(Scalar(2))); };
+            break;
+        case UnaryOp::Exp:
+            name = "ExpBackward0";
+            f = [od](const Tensor& g) { return g.mul(od); };
+            break;
+        case UnaryOp::Log:
+            name = "LogBackward0";
+            f = [ad](const Tensor& g) { return g.div(ad); };
+            break;
+        case UnaryOp::Relu:
+            name = "ReluBackward0";
+            f = [od](const Tensor& g) { return g.mul(unary_op(UnaryOp::Step, od)); };
+            break;
         case UnaryOp::Sigmoid:
             name = "SigmoidBackward0";
             f = [od](const Tensor& g) { return g.mul(od.mul(od.neg().add(Scalar(1)))); };
             break;
-        case UnaryOp::Tanh: name = "TanhBackward0"; f = [od](const Tensor& g) { return g.mul(od.mul(od).neg().add(Scalar(1))); }; break;
+        case UnaryOp::Tanh:
+            name = "TanhBackward0";
+            f = [od](const Tensor& g) { return g.mul(od.mul(od).neg().add(Scalar(1))); };
+            break;
         case UnaryOp::Erf:
             name = "ErfBackward0";
-            f = [ad](const Tensor& g) { return g.mul(ad.mul(ad).neg().exp().mul(Scalar(1.1283791670955126))); };
+            f = [ad](const Tensor& g) {
+                return g.mul(ad.mul(ad).neg().exp().mul(Scalar(1.1283791670955126)));
+            };
             break;
-        default: throw Error("autograd is not implemented for this op");
+        default:
+            throw Error("autograd is not implemented for this op");
         }
-        autograd::record(out, name, {a}, [f](const Tensor& g) { return std::vector<Tensor>{f(g)}; });
+        autograd::record(out, name, {a},
+                         [f](const Tensor& g) { return std::vector<Tensor>{f(g)}; });
     }
     return out;
 }
@@ -257,31 +316,43 @@ Tensor reduce_op(ReduceOp op, const Tensor& a, std::vector<int64_t> dims, bool a
     }
     std::vector<int64_t> perm, out_shape, kept_shape;
     for (int64_t d = 0; d < nd; ++d)
-        if (!reduced[size_t(d)]) { perm.push_back(d); out_shape.push_back(a.size(d)); }
+        if (!reduced[size_t(d)]) {
+            perm.push_back(d);
+            out_shape.push_back(a.size(d));
+        }
     int reduce_nd = 0;
     for (int64_t d = 0; d < nd; ++d) {
         kept_shape.push_back(reduced[size_t(d)] ? 1 : a.size(d));
-        if (reduced[size_t(d)]) { perm.push_back(d); ++reduce_nd; }
+        if (reduced[size_t(d)]) {
+            perm.push_back(d);
+            ++reduce_nd;
+        }
     }
     Tensor src = nd ? a.permute(perm).detach() : a.detach();
     Tensor out(make_impl(out_shape, out_dtype, a.device()));
     backend_for(a.device()).reduce(op, out.view_desc(), src.view_desc(), reduce_nd, correction);
-    if (autograd::should_record({&a}) && (op == ReduceOp::Sum || op == ReduceOp::Mean || op == ReduceOp::Var)) {
+    if (autograd::should_record({&a}) &&
+        (op == ReduceOp::Sum || op == ReduceOp::Mean || op == ReduceOp::Var)) {
         // The gradient of each output element spreads over the elements it reduced.
         const Shape in_shape = a.shape();
         const int64_t count = shape_numel(in_shape) / std::max<int64_t>(shape_numel(out_shape), 1);
         Tensor ad = a.detach();
-        auto expand_back = [in_shape, kept_shape](const Tensor& g) { return g.reshape(kept_shape).expand(in_shape); };
+        auto expand_back = [in_shape, kept_shape](const Tensor& g) {
+            return g.reshape(kept_shape).expand(in_shape);
+        };
         std::vector<int64_t> rdims;
         for (int64_t d = 0; d < nd; ++d)
             if (reduced[size_t(d)]) rdims.push_back(d);
-        const char* name = op == ReduceOp::Sum ? "SumBackward1" : op == ReduceOp::Mean ? "MeanBackward1" : "VarBackward0";
+        const char* name = op == ReduceOp::Sum    ? "SumBackward1"
+                           : op == ReduceOp::Mean ? "MeanBackward1"
+                                                  : "VarBackward0";
         autograd::record(out, name, {a}, [=](const Tensor& g) {
             Tensor ge = expand_back(g);
             if (op == ReduceOp::Sum) return std::vector<Tensor>{ge.contiguous()};
             if (op == ReduceOp::Mean) return std::vector<Tensor>{ge.div(Scalar(double(count)))};
             Tensor m = rdims.empty() ? ad : ad.mean(rdims, true);
-            return std::vector<Tensor>{ge.mul(ad.sub(m)).mul(Scalar(2.0 / double(count - correction)))};
+            return std::vector<Tensor>{
+                ge.mul(ad.sub(m)).mul(Scalar(2.0 / double(count - correction)))};
         });
     }
     return keepdim ? out.view(kept_shape) : out;
@@ -290,7 +361,8 @@ Tensor reduce_op(ReduceOp op, const Tensor& a, std::vector<int64_t> dims, bool a
 void check_floating(const Tensor& a, const char* what) {
     if (a.is_floating_point()) return;
     if (std::string(what) == "mean")
-        throw Error("mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: " +
+        throw Error("mean(): could not infer output dtype. Input dtype must be either a floating "
+                    "point or complex dtype. Got: " +
                     scalar_type_name(a.dtype()));
     throw Error(std::string(what) + " only support floating point and complex dtypes");
 }
@@ -337,7 +409,9 @@ std::string shape_str(const Shape& shape) {
     return s + "]";
 }
 
-std::string torch_size_str(const Shape& shape) { return "torch.Size(" + shape_str(shape) + ")"; }
+std::string torch_size_str(const Shape& shape) {
+    return "torch.Size(" + shape_str(shape) + ")";
+}
 
 Shape broadcast_shapes(const Shape& a, const Shape& b) {
     const size_t nd = std::max(a.size(), b.size());
@@ -346,8 +420,9 @@ Shape broadcast_shapes(const Shape& a, const Shape& b) {
         int64_t da = i < nd - a.size() ? 1 : a[i - (nd - a.size())];
         int64_t db = i < nd - b.size() ? 1 : b[i - (nd - b.size())];
         if (da != db && da != 1 && db != 1)
-            throw Error("The size of tensor a (" + std::to_string(da) + ") must match the size of tensor b (" +
-                        std::to_string(db) + ") at non-singleton dimension " + std::to_string(i));
+            throw Error("The size of tensor a (" + std::to_string(da) +
+                        ") must match the size of tensor b (" + std::to_string(db) +
+                        ") at non-singleton dimension " + std::to_string(i));
         out[i] = da == 1 ? db : da;
     }
     return out;
@@ -360,15 +435,33 @@ const TensorImpl& Tensor::checked() const {
     return *m_impl;
 }
 
-const Shape& Tensor::shape() const { return checked().shape; }
-const Shape& Tensor::strides() const { return checked().strides; }
-int64_t Tensor::size(int64_t d) const { return shape()[size_t(wrap_dim(d, dim()))]; }
-int64_t Tensor::numel() const { return shape_numel(shape()); }
-int64_t Tensor::storage_offset() const { return checked().offset; }
-DType Tensor::dtype() const { return checked().dtype; }
-Device Tensor::device() const { return checked().storage->device; }
-bool Tensor::requires_grad() const { return checked().requires_grad; }
-bool Tensor::is_parameter() const { return m_impl && m_impl->is_parameter; }
+const Shape& Tensor::shape() const {
+    return checked().shape;
+}
+const Shape& Tensor::strides() const {
+    return checked().strides;
+}
+int64_t Tensor::size(int64_t d) const {
+    return shape()[size_t(wrap_dim(d, dim()))];
+}
+int64_t Tensor::numel() const {
+    return shape_numel(shape());
+}
+int64_t Tensor::storage_offset() const {
+    return checked().offset;
+}
+DType Tensor::dtype() const {
+    return checked().dtype;
+}
+Device Tensor::device() const {
+    return checked().storage->device;
+}
+bool Tensor::requires_grad() const {
+    return checked().requires_grad;
+}
+bool Tensor::is_parameter() const {
+    return m_impl && m_impl->is_parameter;
+}
 
 bool Tensor::is_contiguous() const {
     const auto& t = checked();
@@ -391,11 +484,21 @@ Tensor& Tensor::set_requires_grad(bool value) {
     return *this;
 }
 
-Tensor Tensor::grad() const { return Tensor(checked().grad); }
-bool Tensor::is_leaf() const { return !checked().grad_fn; }
-std::string Tensor::grad_fn_name() const { return checked().grad_fn ? checked().grad_fn->name : std::string(); }
-void Tensor::backward(const Tensor& grad) const { autograd::run_backward(*this, grad); }
-void Tensor::set_grad(const Tensor& g) { m_impl->grad = g.impl_ptr(); }
+Tensor Tensor::grad() const {
+    return Tensor(checked().grad);
+}
+bool Tensor::is_leaf() const {
+    return !checked().grad_fn;
+}
+std::string Tensor::grad_fn_name() const {
+    return checked().grad_fn ? checked().grad_fn->name : std::string();
+}
+void Tensor::backward(const Tensor& grad) const {
+    autograd::run_backward(*this, grad);
+}
+void Tensor::set_grad(const Tensor& g) {
+    m_impl->grad = g.impl_ptr();
+}
 
 void* Tensor::data_ptr() const {
     const auto& t = checked();
@@ -406,8 +509,8 @@ void* Tensor::data_ptr() const {
 
 TensorView Tensor::view_desc() const {
     const auto& t = checked();
-    return {static_cast<char*>(t.storage->data) + t.offset * int64_t(dtype_size(t.dtype)), t.dtype, t.shape,
-            t.strides};
+    return {static_cast<char*>(t.storage->data) + t.offset * int64_t(dtype_size(t.dtype)), t.dtype,
+            t.shape, t.strides};
 }
 
 // --- views ------------------------------------------------------------------------------------
@@ -426,17 +529,21 @@ Shape infer_size(Shape shape, int64_t numel) {
             known *= shape[i];
         }
     }
-    if (infer >= 0 && known != 0 && numel % known == 0) shape[size_t(infer)] = numel / known;
+    if (infer >= 0 && known != 0 && numel % known == 0)
+        shape[size_t(infer)] = numel / known;
     else if (known != numel || infer >= 0)
-        throw Error("shape '" + shape_str(shape) + "' is invalid for input of size " + std::to_string(numel));
+        throw Error("shape '" + shape_str(shape) + "' is invalid for input of size " +
+                    std::to_string(numel));
     return shape;
 }
 
 // ATen's computeStride: strides for viewing (shape, strides) as new_shape without a copy,
 // or false when a dimension would span two non-contiguous chunks.
-bool compute_view_strides(const Shape& shape, const Shape& strides, const Shape& new_shape, Shape& out) {
+bool compute_view_strides(const Shape& shape, const Shape& strides, const Shape& new_shape,
+                          Shape& out) {
     out.assign(new_shape.size(), 0);
-    if (shape_numel(shape) == 0 || shape.empty()) { // empty or 0-dim: any shape of that size is a view
+    if (shape_numel(shape) == 0 ||
+        shape.empty()) { // empty or 0-dim: any shape of that size is a view
         out = contiguous_strides(new_shape);
         return true;
     }
@@ -445,7 +552,8 @@ bool compute_view_strides(const Shape& shape, const Shape& strides, const Shape&
     int64_t tensor_numel = 1, view_numel = 1;
     for (int64_t d = int64_t(shape.size()) - 1; d >= 0; --d) {
         tensor_numel *= shape[size_t(d)];
-        if (d == 0 || (shape[size_t(d - 1)] != 1 && strides[size_t(d - 1)] != tensor_numel * chunk_base_stride)) {
+        if (d == 0 || (shape[size_t(d - 1)] != 1 &&
+                       strides[size_t(d - 1)] != tensor_numel * chunk_base_stride)) {
             while (view_d >= 0 && (view_numel < tensor_numel || new_shape[size_t(view_d)] == 1)) {
                 out[size_t(view_d)] = view_numel * chunk_base_stride;
                 view_numel *= new_shape[size_t(view_d)];
@@ -468,7 +576,8 @@ Tensor Tensor::view(Shape new_shape) const {
     new_shape = infer_size(std::move(new_shape), numel());
     Shape strides;
     if (!compute_view_strides(t.shape, t.strides, new_shape, strides))
-        throw Error("view size is not compatible with input tensor's size and stride (at least one dimension spans "
+        throw Error("view size is not compatible with input tensor's size and stride (at least one "
+                    "dimension spans "
                     "across two contiguous subspaces). Use .reshape(...) instead.");
     return record_view(make_view(t, new_shape, strides, t.offset), *this, "ViewBackward0",
                        [s = t.shape](const Tensor& g) { return g.reshape(s); });
@@ -490,8 +599,9 @@ Tensor Tensor::select(int64_t d, int64_t index) const {
     d = wrap_dim(d, dim());
     int64_t n = t.shape[size_t(d)];
     if (index < -n || index >= n)
-        throw IndexError("select(): index " + std::to_string(index) + " out of range for tensor of size " +
-                         shape_str(t.shape) + " at dimension " + std::to_string(d));
+        throw IndexError("select(): index " + std::to_string(index) +
+                         " out of range for tensor of size " + shape_str(t.shape) +
+                         " at dimension " + std::to_string(d));
     if (index < 0) index += n;
     Shape shape = t.shape, strides = t.strides;
     int64_t offset = t.offset + index * strides[size_t(d)];
@@ -511,12 +621,14 @@ Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const {
     int64_t n = t.shape[size_t(d)];
     if (start < 0) start += n;
     if (start < 0 || length < 0 || start + length > n)
-        throw IndexError("start (" + std::to_string(start) + ") + length (" + std::to_string(length) +
-                         ") exceeds dimension size (" + std::to_string(n) + ").");
+        throw IndexError("start (" + std::to_string(start) + ") + length (" +
+                         std::to_string(length) + ") exceeds dimension size (" + std::to_string(n) +
+                         ").");
     Shape shape = t.shape;
     shape[size_t(d)] = length;
-    return record_view(make_view(t, shape, t.strides, t.offset + start * t.strides[size_t(d)]), *this,
-                       "SliceBackward0", [s = t.shape, d, start, length, dt = t.dtype](const Tensor& g) {
+    return record_view(make_view(t, shape, t.strides, t.offset + start * t.strides[size_t(d)]),
+                       *this, "SliceBackward0",
+                       [s = t.shape, d, start, length, dt = t.dtype](const Tensor& g) {
                            Tensor full = zeros(s, TensorOptions(dt).with_device(g.device()));
                            full.narrow(d, start, length).copy_(g);
                            return full;
@@ -538,9 +650,11 @@ Tensor Tensor::transpose(int64_t d0, int64_t d1) const {
 Tensor Tensor::permute(const std::vector<int64_t>& dims) const {
     const auto& t = checked();
     if (int64_t(dims.size()) != dim())
-        throw Error("permute(sparse_coo): number of dimensions in the tensor input does not match the length of the "
+        throw Error("permute(sparse_coo): number of dimensions in the tensor input does not match "
+                    "the length of the "
                     "desired ordering of dimensions i.e. input.dim() = " +
-                    std::to_string(dim()) + " is not equal to len(dims) = " + std::to_string(dims.size()));
+                    std::to_string(dim()) +
+                    " is not equal to len(dims) = " + std::to_string(dims.size()));
     Shape shape(dims.size()), strides(dims.size());
     std::vector<bool> seen(dims.size());
     for (size_t i = 0; i < dims.size(); ++i) {
@@ -560,8 +674,8 @@ Tensor Tensor::expand(Shape new_shape) const {
     const auto& t = checked();
     if (new_shape.size() < t.shape.size())
         throw Error("expand(" + dtype_legacy_type_name(t.dtype, false) + "{" + shape_str(t.shape) +
-                    "}, size=" + shape_str(new_shape) +
-                    "): the number of sizes provided (" + std::to_string(new_shape.size()) +
+                    "}, size=" + shape_str(new_shape) + "): the number of sizes provided (" +
+                    std::to_string(new_shape.size()) +
                     ") must be greater or equal to the number of dimensions in the tensor (" +
                     std::to_string(t.shape.size()) + ")");
     Shape strides(new_shape.size(), 0);
@@ -570,12 +684,13 @@ Tensor Tensor::expand(Shape new_shape) const {
         if (i < lead) continue;
         int64_t have = t.shape[i - lead];
         if (new_shape[i] == -1) new_shape[i] = have;
-        if (have == new_shape[i]) strides[i] = t.strides[i - lead];
+        if (have == new_shape[i])
+            strides[i] = t.strides[i - lead];
         else if (have != 1)
             throw Error("The expanded size of the tensor (" + std::to_string(new_shape[i]) +
-                        ") must match the existing size (" + std::to_string(have) + ") at non-singleton dimension " +
-                        std::to_string(i) + ".  Target sizes: " + shape_str(new_shape) + ".  Tensor sizes: " +
-                        shape_str(t.shape));
+                        ") must match the existing size (" + std::to_string(have) +
+                        ") at non-singleton dimension " + std::to_string(i) + ".  Target sizes: " +
+                        shape_str(new_shape) + ".  Tensor sizes: " + shape_str(t.shape));
     }
     return record_view(make_view(t, new_shape, strides, t.offset), *this, "ExpandBackward0",
                        [s = t.shape](const Tensor& g) { return autograd::sum_to(g, s); });
@@ -618,7 +733,8 @@ Tensor Tensor::flatten(int64_t start, int64_t end) const {
     return reshape(shape);
 }
 
-// --- copies ---------------------------------------------------------------------------------------
+// --- copies
+// ---------------------------------------------------------------------------------------
 
 Tensor Tensor::contiguous() const {
     if (is_contiguous()) return *this;
@@ -642,8 +758,8 @@ Tensor& Tensor::copy_(const Tensor& src) {
     autograd::check_inplace(*this);
     Shape shape = broadcast_shapes(t.shape, src.shape());
     if (shape != t.shape)
-        throw Error("output with shape " + shape_str(t.shape) + " doesn't match the broadcast shape " +
-                    shape_str(shape));
+        throw Error("output with shape " + shape_str(t.shape) +
+                    " doesn't match the broadcast shape " + shape_str(shape));
     if (src.device() == device()) {
         backend_for(device()).copy(view_desc(), broadcast_view(src, shape));
         return *this;
@@ -663,7 +779,8 @@ Tensor Tensor::to(DType dtype) const {
     if (this->dtype() == dtype) return *this;
     Tensor out(make_impl(shape(), dtype, device()));
     backend_for(device()).copy(out.view_desc(), view_desc());
-    return record_view(out, *this, "ToCopyBackward0", [d = this->dtype()](const Tensor& g) { return g.to(d); });
+    return record_view(out, *this, "ToCopyBackward0",
+                       [d = this->dtype()](const Tensor& g) { return g.to(d); });
 }
 
 Tensor Tensor::to(const Device& d) const {
@@ -682,51 +799,112 @@ Tensor& Tensor::fill_(Scalar value) {
 
 // --- arithmetic ---------------------------------------------------------------------------------
 
-Tensor Tensor::add(const Tensor& o) const { return binary_op(BinaryOp::Add, *this, false, o, false); }
-Tensor Tensor::sub(const Tensor& o) const { return binary_op(BinaryOp::Sub, *this, false, o, false); }
-Tensor Tensor::mul(const Tensor& o) const { return binary_op(BinaryOp::Mul, *this, false, o, false); }
-Tensor Tensor::div(const Tensor& o) const { return binary_op(BinaryOp::Div, *this, false, o, false); }
-Tensor Tensor::maximum(const Tensor& o) const { return binary_op(BinaryOp::Maximum, *this, false, o, false); }
-Tensor Tensor::minimum(const Tensor& o) const { return binary_op(BinaryOp::Minimum, *this, false, o, false); }
-Tensor Tensor::pow(const Tensor& o) const { return binary_op(BinaryOp::Pow, *this, false, o, false); }
-Tensor Tensor::add(Scalar s) const { return binary_op(BinaryOp::Add, *this, false, scalar_tensor(s, device()), true); }
-Tensor Tensor::sub(Scalar s) const { return binary_op(BinaryOp::Sub, *this, false, scalar_tensor(s, device()), true); }
-Tensor Tensor::mul(Scalar s) const { return binary_op(BinaryOp::Mul, *this, false, scalar_tensor(s, device()), true); }
-Tensor Tensor::div(Scalar s) const { return binary_op(BinaryOp::Div, *this, false, scalar_tensor(s, device()), true); }
-Tensor Tensor::pow(Scalar s) const { return binary_op(BinaryOp::Pow, *this, false, scalar_tensor(s, device()), true); }
-Tensor& Tensor::add_(const Tensor& o) { return binary_op_inplace(BinaryOp::Add, *this, o, false); }
-Tensor& Tensor::sub_(const Tensor& o) { return binary_op_inplace(BinaryOp::Sub, *this, o, false); }
-Tensor& Tensor::mul_(const Tensor& o) { return binary_op_inplace(BinaryOp::Mul, *this, o, false); }
-Tensor& Tensor::div_(const Tensor& o) { return binary_op_inplace(BinaryOp::Div, *this, o, false); }
-Tensor& Tensor::add_(Scalar s) { return binary_op_inplace(BinaryOp::Add, *this, scalar_tensor(s, device()), true); }
-Tensor& Tensor::sub_(Scalar s) { return binary_op_inplace(BinaryOp::Sub, *this, scalar_tensor(s, device()), true); }
-Tensor& Tensor::mul_(Scalar s) { return binary_op_inplace(BinaryOp::Mul, *this, scalar_tensor(s, device()), true); }
-Tensor& Tensor::div_(Scalar s) { return binary_op_inplace(BinaryOp::Div, *this, scalar_tensor(s, device()), true); }
-Tensor Tensor::neg() const { return unary_op(UnaryOp::Neg, *this); }
-Tensor Tensor::abs() const { return unary_op(UnaryOp::Abs, *this); }
-Tensor Tensor::sqrt() const { return unary_op(UnaryOp::Sqrt, *this); }
-Tensor Tensor::exp() const { return unary_op(UnaryOp::Exp, *this); }
-Tensor Tensor::log() const { return unary_op(UnaryOp::Log, *this); }
-Tensor Tensor::relu() const { return unary_op(UnaryOp::Relu, *this); }
-Tensor Tensor::sigmoid() const { return unary_op(UnaryOp::Sigmoid, *this); }
-Tensor Tensor::tanh() const { return unary_op(UnaryOp::Tanh, *this); }
-Tensor Tensor::erf() const { return unary_op(UnaryOp::Erf, *this); }
+Tensor Tensor::add(const Tensor& o) const {
+    return binary_op(BinaryOp::Add, *this, false, o, false);
+}
+Tensor Tensor::sub(const Tensor& o) const {
+    return binary_op(BinaryOp::Sub, *this, false, o, false);
+}
+Tensor Tensor::mul(const Tensor& o) const {
+    return binary_op(BinaryOp::Mul, *this, false, o, false);
+}
+Tensor Tensor::div(const Tensor& o) const {
+    return binary_op(BinaryOp::Div, *this, false, o, false);
+}
+Tensor Tensor::maximum(const Tensor& o) const {
+    return binary_op(BinaryOp::Maximum, *this, false, o, false);
+}
+Tensor Tensor::minimum(const Tensor& o) const {
+    return binary_op(BinaryOp::Minimum, *this, false, o, false);
+}
+Tensor Tensor::pow(const Tensor& o) const {
+    return binary_op(BinaryOp::Pow, *this, false, o, false);
+}
+Tensor Tensor::add(Scalar s) const {
+    return binary_op(BinaryOp::Add, *this, false, scalar_tensor(s, device()), true);
+}
+Tensor Tensor::sub(Scalar s) const {
+    return binary_op(BinaryOp::Sub, *this, false, scalar_tensor(s, device()), true);
+}
+Tensor Tensor::mul(Scalar s) const {
+    return binary_op(BinaryOp::Mul, *this, false, scalar_tensor(s, device()), true);
+}
+Tensor Tensor::div(Scalar s) const {
+    return binary_op(BinaryOp::Div, *this, false, scalar_tensor(s, device()), true);
+}
+Tensor Tensor::pow(Scalar s) const {
+    return binary_op(BinaryOp::Pow, *this, false, scalar_tensor(s, device()), true);
+}
+Tensor& Tensor::add_(const Tensor& o) {
+    return binary_op_inplace(BinaryOp::Add, *this, o, false);
+}
+Tensor& Tensor::sub_(const Tensor& o) {
+    return binary_op_inplace(BinaryOp::Sub, *this, o, false);
+}
+Tensor& Tensor::mul_(const Tensor& o) {
+    return binary_op_inplace(BinaryOp::Mul, *this, o, false);
+}
+Tensor& Tensor::div_(const Tensor& o) {
+    return binary_op_inplace(BinaryOp::Div, *this, o, false);
+}
+Tensor& Tensor::add_(Scalar s) {
+    return binary_op_inplace(BinaryOp::Add, *this, scalar_tensor(s, device()), true);
+}
+Tensor& Tensor::sub_(Scalar s) {
+    return binary_op_inplace(BinaryOp::Sub, *this, scalar_tensor(s, device()), true);
+}
+Tensor& Tensor::mul_(Scalar s) {
+    return binary_op_inplace(BinaryOp::Mul, *this, scalar_tensor(s, device()), true);
+}
+Tensor& Tensor::div_(Scalar s) {
+    return binary_op_inplace(BinaryOp::Div, *this, scalar_tensor(s, device()), true);
+}
+Tensor Tensor::neg() const {
+    return unary_op(UnaryOp::Neg, *this);
+}
+Tensor Tensor::abs() const {
+    return unary_op(UnaryOp::Abs, *this);
+}
+Tensor Tensor::sqrt() const {
+    return unary_op(UnaryOp::Sqrt, *this);
+}
+Tensor Tensor::exp() const {
+    return unary_op(UnaryOp::Exp, *this);
+}
+Tensor Tensor::log() const {
+    return unary_op(UnaryOp::Log, *this);
+}
+Tensor Tensor::relu() const {
+    return unary_op(UnaryOp::Relu, *this);
+}
+Tensor Tensor::sigmoid() const {
+    return unary_op(UnaryOp::Sigmoid, *this);
+}
+Tensor Tensor::tanh() const {
+    return unary_op(UnaryOp::Tanh, *this);
+}
+Tensor Tensor::erf() const {
+    return unary_op(UnaryOp::Erf, *this);
+}
 
 Tensor Tensor::matmul(const Tensor& o) const {
     check_same_device(*this, o);
     if (dim() == 0 || o.dim() == 0)
-        throw Error("both arguments to matmul need to be at least 1D, but they are " + std::to_string(dim()) +
-                    "D and " + std::to_string(o.dim()) + "D");
-    if (dim() > 2 || o.dim() > 2) throw Error("matmul of tensors with more than 2 dimensions is not supported yet");
+        throw Error("both arguments to matmul need to be at least 1D, but they are " +
+                    std::to_string(dim()) + "D and " + std::to_string(o.dim()) + "D");
+    if (dim() > 2 || o.dim() > 2)
+        throw Error("matmul of tensors with more than 2 dimensions is not supported yet");
     if (dtype() != o.dtype())
-        throw Error("expected scalar type " + scalar_type_name(dtype()) + " but found " + scalar_type_name(o.dtype()));
+        throw Error("expected scalar type " + scalar_type_name(dtype()) + " but found " +
+                    scalar_type_name(o.dtype()));
     if (dtype() != DType::Float32 && dtype() != DType::Float64)
         throw Error("\"addmm_impl_cpu_\" not implemented for '" + scalar_type_name(dtype()) + "'");
     Tensor a = dim() == 1 ? unsqueeze(0) : *this;
     Tensor b = o.dim() == 1 ? o.unsqueeze(1) : o;
     if (a.size(1) != b.size(0))
-        throw Error("mat1 and mat2 shapes cannot be multiplied (" + std::to_string(a.size(0)) + "x" +
-                    std::to_string(a.size(1)) + " and " + std::to_string(b.size(0)) + "x" + std::to_string(b.size(1)) + ")");
+        throw Error("mat1 and mat2 shapes cannot be multiplied (" + std::to_string(a.size(0)) +
+                    "x" + std::to_string(a.size(1)) + " and " + std::to_string(b.size(0)) + "x" +
+                    std::to_string(b.size(1)) + ")");
     // BLAS needs one unit stride per operand; anything else is copied first.
     auto blas_ready = [](const Tensor& t) {
         return (t.strides()[1] == 1 || t.strides()[0] == 1) ? t : t.contiguous();
@@ -735,16 +913,23 @@ Tensor Tensor::matmul(const Tensor& o) const {
     b = blas_ready(b);
     Tensor c(make_impl({a.size(0), b.size(1)}, dtype(), device()));
     if (c.numel() > 0) {
-        if (a.size(1) == 0) c.zero_();
-        else backend_for(device()).matmul(c.view_desc(), a.view_desc(), b.view_desc());
+        if (a.size(1) == 0)
+            c.zero_();
+        else
+            backend_for(device()).matmul(c.view_desc(), a.view_desc(), b.view_desc());
     }
-    Tensor out = dim() == 1 && o.dim() == 1 ? c.view({}) : dim() == 1 ? c.squeeze(0) : o.dim() == 1 ? c.squeeze(1) : c;
-    out = out.detach(); // the views above were not recorded (c has no grad_fn); make it a fresh result
+    Tensor out = dim() == 1 && o.dim() == 1 ? c.view({})
+                 : dim() == 1               ? c.squeeze(0)
+                 : o.dim() == 1             ? c.squeeze(1)
+                                            : c;
+    out = out.detach(); // the views above were not recorded (c has no grad_fn); make it a fresh
+                        // result
     if (autograd::should_record({this, &o})) {
         Tensor ad = detach(), bd = o.detach();
         autograd::record(out, "MmBackward0", {*this, o}, [ad, bd](const Tensor& g) {
             // Lift 1-D operands to matrices, take the 2-D gradients, drop the added dims.
-            Tensor a2 = ad.dim() == 1 ? ad.unsqueeze(0) : ad, b2 = bd.dim() == 1 ? bd.unsqueeze(1) : bd;
+            Tensor a2 = ad.dim() == 1 ? ad.unsqueeze(0) : ad,
+                   b2 = bd.dim() == 1 ? bd.unsqueeze(1) : bd;
             Tensor g2 = g.reshape({a2.size(0), b2.size(1)});
             Tensor ga = g2.matmul(b2.t()), gb = a2.t().matmul(g2);
             return std::vector<Tensor>{ga.reshape(ad.shape()), gb.reshape(bd.shape())};
@@ -753,13 +938,18 @@ Tensor Tensor::matmul(const Tensor& o) const {
     return out;
 }
 
-// --- reductions ------------------------------------------------------------------------------------
+// --- reductions
+// ------------------------------------------------------------------------------------
 
 namespace {
-DType sum_dtype(DType d) { return dtype_is_floating(d) ? d : DType::Int64; }
+DType sum_dtype(DType d) {
+    return dtype_is_floating(d) ? d : DType::Int64;
+}
 } // namespace
 
-Tensor Tensor::sum() const { return reduce_op(ReduceOp::Sum, *this, {}, true, false, 0, sum_dtype(dtype())); }
+Tensor Tensor::sum() const {
+    return reduce_op(ReduceOp::Sum, *this, {}, true, false, 0, sum_dtype(dtype()));
+}
 Tensor Tensor::mean() const {
     check_floating(*this, "mean");
     return reduce_op(ReduceOp::Mean, *this, {}, true, false, 0, dtype());
@@ -768,19 +958,26 @@ Tensor Tensor::var(int64_t correction) const {
     check_floating(*this, "std and var");
     return reduce_op(ReduceOp::Var, *this, {}, true, false, correction, dtype());
 }
-Tensor Tensor::std(int64_t correction) const { return var(correction).sqrt(); }
+Tensor Tensor::std(int64_t correction) const {
+    return var(correction).sqrt();
+}
 Tensor Tensor::min() const {
     if (numel() == 0)
-        throw Error("min(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.");
+        throw Error("min(): Expected reduction dim to be specified for input.numel() == 0. Specify "
+                    "the reduction dim with the 'dim' argument.");
     return reduce_op(ReduceOp::Min, *this, {}, true, false, 0, dtype());
 }
 Tensor Tensor::max() const {
     if (numel() == 0)
-        throw Error("max(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.");
+        throw Error("max(): Expected reduction dim to be specified for input.numel() == 0. Specify "
+                    "the reduction dim with the 'dim' argument.");
     return reduce_op(ReduceOp::Max, *this, {}, true, false, 0, dtype());
 }
 Tensor Tensor::norm() const {
-    if (!is_floating_point()) throw Error("linalg.vector_norm: Expected a floating point or complex tensor as input. Got " + scalar_type_name(dtype()));
+    if (!is_floating_point())
+        throw Error(
+            "linalg.vector_norm: Expected a floating point or complex tensor as input. Got " +
+            scalar_type_name(dtype()));
     return reduce_op(ReduceOp::Norm2, *this, {}, true, false, 0, dtype());
 }
 Tensor Tensor::sum(const std::vector<int64_t>& dims, bool keepdim) const {
@@ -804,12 +1001,14 @@ int64_t Tensor::count_inf() const {
 }
 
 double Tensor::item() const {
-    if (numel() != 1) throw ValueError("only one element tensors can be converted to Python scalars");
+    if (numel() != 1)
+        throw ValueError("only one element tensors can be converted to Python scalars");
     return to_doubles()[0];
 }
 
 int64_t Tensor::item_int() const {
-    if (numel() != 1) throw ValueError("only one element tensors can be converted to Python scalars");
+    if (numel() != 1)
+        throw ValueError("only one element tensors can be converted to Python scalars");
     return to_int64s()[0];
 }
 
@@ -830,23 +1029,30 @@ std::string Tensor::repr() const {
     ReprInput in;
     in.shape = shape();
     in.dtype = dtype();
-    if (dtype_is_integral(dtype())) in.int_values = to_int64s();
-    else in.values = to_doubles();
+    if (dtype_is_integral(dtype()))
+        in.int_values = to_int64s();
+    else
+        in.values = to_doubles();
     in.device = device().str();
     in.requires_grad = requires_grad();
     in.is_parameter = is_parameter();
     return format_repr(in);
 }
 
-// --- creation --------------------------------------------------------------------------------------
+// --- creation
+// --------------------------------------------------------------------------------------
 
 Tensor empty(const Shape& shape, const TensorOptions& o) {
     Tensor t(make_impl(shape, o.dtype, o.device));
     if (o.requires_grad) t.set_requires_grad(true);
     return t;
 }
-Tensor zeros(const Shape& shape, const TensorOptions& o) { return full(shape, Scalar(0), o); }
-Tensor ones(const Shape& shape, const TensorOptions& o) { return full(shape, Scalar(1), o); }
+Tensor zeros(const Shape& shape, const TensorOptions& o) {
+    return full(shape, Scalar(0), o);
+}
+Tensor ones(const Shape& shape, const TensorOptions& o) {
+    return full(shape, Scalar(1), o);
+}
 Tensor full(const Shape& shape, Scalar value, const TensorOptions& o) {
     Tensor t = empty(shape, o);
     t.fill_(value);
@@ -872,9 +1078,10 @@ Tensor arange(double start, double end, double step, const TensorOptions& o) {
 
 Tensor from_doubles(const std::vector<double>& values, const Shape& shape, const TensorOptions& o) {
     if (int64_t(values.size()) != shape_numel(shape))
-        throw ValueError("expected " + std::to_string(shape_numel(shape)) + " values for shape " + shape_str(shape) +
-                         ", got " + std::to_string(values.size()));
-    Tensor src = from_host_bytes(values.data(), values.size() * sizeof(double), shape, DType::Float64);
+        throw ValueError("expected " + std::to_string(shape_numel(shape)) + " values for shape " +
+                         shape_str(shape) + ", got " + std::to_string(values.size()));
+    Tensor src =
+        from_host_bytes(values.data(), values.size() * sizeof(double), shape, DType::Float64);
     Tensor t = empty(shape, TensorOptions(o.dtype).with_device(o.device));
     t.copy_(src);
     if (o.requires_grad) t.set_requires_grad(true);
@@ -883,9 +1090,10 @@ Tensor from_doubles(const std::vector<double>& values, const Shape& shape, const
 
 Tensor from_int64s(const std::vector<int64_t>& values, const Shape& shape, const TensorOptions& o) {
     if (int64_t(values.size()) != shape_numel(shape))
-        throw ValueError("expected " + std::to_string(shape_numel(shape)) + " values for shape " + shape_str(shape) +
-                         ", got " + std::to_string(values.size()));
-    Tensor src = from_host_bytes(values.data(), values.size() * sizeof(int64_t), shape, DType::Int64);
+        throw ValueError("expected " + std::to_string(shape_numel(shape)) + " values for shape " +
+                         shape_str(shape) + ", got " + std::to_string(values.size()));
+    Tensor src =
+        from_host_bytes(values.data(), values.size() * sizeof(int64_t), shape, DType::Int64);
     Tensor t = empty(shape, TensorOptions(o.dtype).with_device(o.device));
     t.copy_(src);
     return t;
@@ -894,8 +1102,9 @@ Tensor from_int64s(const std::vector<int64_t>& values, const Shape& shape, const
 Tensor from_host_bytes(const void* data, size_t nbytes, const Shape& shape, DType dtype) {
     Tensor t(make_impl(shape, dtype, Device::cpu()));
     if (nbytes != t.nbytes())
-        throw ValueError("expected " + std::to_string(t.nbytes()) + " bytes for " + std::string(dtype_name(dtype)) +
-                         " " + shape_str(shape) + ", got " + std::to_string(nbytes));
+        throw ValueError("expected " + std::to_string(t.nbytes()) + " bytes for " +
+                         std::string(dtype_name(dtype)) + " " + shape_str(shape) + ", got " +
+                         std::to_string(nbytes));
     if (nbytes) std::memcpy(t.data_ptr(), data, nbytes);
     return t;
 }
@@ -929,17 +1138,22 @@ Tensor make_parameter(const Tensor& data, bool requires_grad) {
 namespace nnscope {
 
 Tensor Tensor::amax(const std::vector<int64_t>& dims, bool keepdim) const {
-    if (numel() == 0) throw Error("amax(): Expected reduction dim to be specified for input.numel() == 0.");
+    if (numel() == 0)
+        throw Error("amax(): Expected reduction dim to be specified for input.numel() == 0.");
     NoGradGuard no_grad;
     return reduce_op(ReduceOp::Max, *this, dims, dims.empty(), keepdim, 0, dtype());
 }
 
 Tensor Tensor::index_select_rows(const Tensor& index) const {
     const auto& t = checked();
-    if (dim() != 2) throw Error("index_select_rows: expected a 2-D table, got " + std::to_string(dim()) + "-D");
+    if (dim() != 2)
+        throw Error("index_select_rows: expected a 2-D table, got " + std::to_string(dim()) + "-D");
     if (index.dtype() != DType::Int64 && index.dtype() != DType::Int32)
-        throw Error("Expected tensor for argument #1 'indices' to have one of the following scalar types: Long, Int; "
-                    "but got " + dtype_legacy_type_name(index.dtype(), false) + " instead (while checking arguments for embedding)");
+        throw Error("Expected tensor for argument #1 'indices' to have one of the following scalar "
+                    "types: Long, Int; "
+                    "but got " +
+                    dtype_legacy_type_name(index.dtype(), false) +
+                    " instead (while checking arguments for embedding)");
     check_same_device(*this, index);
     Tensor flat = index.reshape({index.numel()}).contiguous();
     for (int64_t v : flat.to_int64s())
@@ -949,11 +1163,13 @@ Tensor Tensor::index_select_rows(const Tensor& index) const {
     if (autograd::should_record({this})) {
         const Shape table_shape = t.shape;
         const DType dt = t.dtype;
-        autograd::record(out, "EmbeddingBackward0", {*this}, [flat, table_shape, dt](const Tensor& g) {
-            Tensor grad = zeros(table_shape, TensorOptions(dt).with_device(g.device()));
-            backend_for(g.device()).index_add_rows(grad.view_desc(), flat.view_desc(), g.contiguous().view_desc());
-            return std::vector<Tensor>{grad};
-        });
+        autograd::record(
+            out, "EmbeddingBackward0", {*this}, [flat, table_shape, dt](const Tensor& g) {
+                Tensor grad = zeros(table_shape, TensorOptions(dt).with_device(g.device()));
+                backend_for(g.device())
+                    .index_add_rows(grad.view_desc(), flat.view_desc(), g.contiguous().view_desc());
+                return std::vector<Tensor>{grad};
+            });
     }
     Shape out_shape = index.shape();
     out_shape.push_back(t.shape[1]);
@@ -962,22 +1178,29 @@ Tensor Tensor::index_select_rows(const Tensor& index) const {
 
 Tensor as_strided(const Tensor& base, const Shape& size, const Shape& stride, int64_t offset) {
     if (size.size() != stride.size())
-        throw Error("mismatch in length of strides and shape: " + shape_str(size) + " vs " + shape_str(stride));
-    if (size.size() > k_max_rank) throw ValueError("rank " + std::to_string(size.size()) + " exceeds the limit of 16");
+        throw Error("mismatch in length of strides and shape: " + shape_str(size) + " vs " +
+                    shape_str(stride));
+    if (size.size() > k_max_rank)
+        throw ValueError("rank " + std::to_string(size.size()) + " exceeds the limit of 16");
     const int64_t capacity = int64_t(base.impl()->storage->nbytes / dtype_size(base.dtype()));
     if (offset < 0) throw Error("Tensor: invalid storage offset " + std::to_string(offset));
     // Highest element touched, with overflow checks (hostile files).
     __int128 last = offset;
     bool empty_view = false;
     for (size_t d = 0; d < size.size(); ++d) {
-        if (size[d] < 0 || stride[d] < 0) throw Error("as_strided: negative size or stride " + shape_str(size) + " " + shape_str(stride));
-        if (size[d] == 0) empty_view = true;
-        else last += __int128(size[d] - 1) * stride[d];
+        if (size[d] < 0 || stride[d] < 0)
+            throw Error("as_strided: negative size or stride " + shape_str(size) + " " +
+                        shape_str(stride));
+        if (size[d] == 0)
+            empty_view = true;
+        else
+            last += __int128(size[d] - 1) * stride[d];
     }
     if (!empty_view && last >= capacity)
-        throw Error("setStorage: sizes " + shape_str(size) + ", strides " + shape_str(stride) + " and storage offset " +
-                    std::to_string(offset) + " require a storage of " + std::to_string(int64_t(last + 1)) +
-                    " elements, but the storage holds " + std::to_string(capacity));
+        throw Error("setStorage: sizes " + shape_str(size) + ", strides " + shape_str(stride) +
+                    " and storage offset " + std::to_string(offset) + " require a storage of " +
+                    std::to_string(int64_t(last + 1)) + " elements, but the storage holds " +
+                    std::to_string(capacity));
     return make_view(*base.impl(), size, stride, offset);
 }
 
@@ -992,13 +1215,15 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
         const Tensor& t = tensors[i];
         check_same_device(first, t);
         if (t.dim() != first.dim())
-            throw Error("Tensors must have same number of dimensions: got " + std::to_string(first.dim()) + " and " +
-                        std::to_string(t.dim()));
+            throw Error("Tensors must have same number of dimensions: got " +
+                        std::to_string(first.dim()) + " and " + std::to_string(t.dim()));
         for (int64_t d = 0; d < t.dim(); ++d)
             if (d != dim && t.size(d) != first.size(d))
-                throw Error("Sizes of tensors must match except in dimension " + std::to_string(dim) + ". Expected size " +
-                            std::to_string(first.size(d)) + " but got size " + std::to_string(t.size(d)) +
-                            " for tensor number " + std::to_string(i) + " in the list.");
+                throw Error("Sizes of tensors must match except in dimension " +
+                            std::to_string(dim) + ". Expected size " +
+                            std::to_string(first.size(d)) + " but got size " +
+                            std::to_string(t.size(d)) + " for tensor number " + std::to_string(i) +
+                            " in the list.");
         total += t.size(dim);
         dtype = promote_types(dtype, t.dtype());
     }

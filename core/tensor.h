@@ -53,11 +53,14 @@ struct TensorOptions {
 
     TensorOptions() = default;
     TensorOptions(DType d) : dtype(d) {}
-    TensorOptions& with_device(Device d) { device = d; return *this; }
+    TensorOptions& with_device(Device d) {
+        device = d;
+        return *this;
+    }
 };
 
 class Tensor {
-public:
+  public:
     Tensor() = default;
     explicit Tensor(std::shared_ptr<TensorImpl> impl) : m_impl(std::move(impl)) {}
 
@@ -87,7 +90,7 @@ public:
     bool is_parameter() const;
     Tensor grad() const;
     void set_grad(const Tensor& grad);
-    bool is_leaf() const; // no grad_fn: made by the user, not by a recorded op
+    bool is_leaf() const;             // no grad_fn: made by the user, not by a recorded op
     std::string grad_fn_name() const; // "AddBackward0", or "" for a leaf
     // Accumulates d(this)/d(leaf) * grad into every leaf's .grad (autograd.h).
     void backward(const Tensor& grad = {}) const;
@@ -114,9 +117,9 @@ public:
     // --- copies
     Tensor contiguous() const;
     Tensor clone() const;
-    Tensor detach() const; // same storage, no grad, not a parameter
+    Tensor detach() const;            // same storage, no grad, not a parameter
     Tensor& copy_(const Tensor& src); // broadcasts src, casts dtype, crosses devices
-    Tensor to(DType dtype) const;      // returns *this when already of that dtype
+    Tensor to(DType dtype) const;     // returns *this when already of that dtype
     Tensor to(const Device& device) const;
     Tensor& fill_(Scalar value);
     Tensor& zero_() { return fill_(Scalar(0)); }
@@ -184,20 +187,38 @@ public:
     // Python's repr(t), e.g. "tensor([0., 0., 0.])".
     std::string repr() const;
 
-private:
+  private:
     const TensorImpl& checked() const;
     std::shared_ptr<TensorImpl> m_impl;
 };
 
-inline Tensor operator+(const Tensor& a, const Tensor& b) { return a.add(b); }
-inline Tensor operator-(const Tensor& a, const Tensor& b) { return a.sub(b); }
-inline Tensor operator*(const Tensor& a, const Tensor& b) { return a.mul(b); }
-inline Tensor operator/(const Tensor& a, const Tensor& b) { return a.div(b); }
-inline Tensor operator+(const Tensor& a, Scalar b) { return a.add(b); }
-inline Tensor operator-(const Tensor& a, Scalar b) { return a.sub(b); }
-inline Tensor operator*(const Tensor& a, Scalar b) { return a.mul(b); }
-inline Tensor operator/(const Tensor& a, Scalar b) { return a.div(b); }
-inline Tensor operator-(const Tensor& a) { return a.neg(); }
+inline Tensor operator+(const Tensor& a, const Tensor& b) {
+    return a.add(b);
+}
+inline Tensor operator-(const Tensor& a, const Tensor& b) {
+    return a.sub(b);
+}
+inline Tensor operator*(const Tensor& a, const Tensor& b) {
+    return a.mul(b);
+}
+inline Tensor operator/(const Tensor& a, const Tensor& b) {
+    return a.div(b);
+}
+inline Tensor operator+(const Tensor& a, Scalar b) {
+    return a.add(b);
+}
+inline Tensor operator-(const Tensor& a, Scalar b) {
+    return a.sub(b);
+}
+inline Tensor operator*(const Tensor& a, Scalar b) {
+    return a.mul(b);
+}
+inline Tensor operator/(const Tensor& a, Scalar b) {
+    return a.div(b);
+}
+inline Tensor operator-(const Tensor& a) {
+    return a.neg();
+}
 
 // --- creation -------------------------------------------------------------------------
 Tensor empty(const Shape& shape, const TensorOptions& options = {});
@@ -215,11 +236,11 @@ Tensor from_int64s(const std::vector<int64_t>& values, const Shape& shape,
 // Copies `nbytes` of host memory holding a contiguous tensor of that dtype and shape.
 Tensor from_host_bytes(const void* data, size_t nbytes, const Shape& shape, DType dtype);
 // A CPU tensor whose bytes live in memory owned by `keepalive` (a mapped file): no copy.
-Tensor from_external(void* data, const Shape& shape, DType dtype,
-                     std::shared_ptr<void> keepalive);
+Tensor from_external(void* data, const Shape& shape, DType dtype, std::shared_ptr<void> keepalive);
 // A view of `base`'s storage with explicit geometry (torch.as_strided); checks that
 // every element lies inside the storage. Used to rebuild tensors from files.
-Tensor as_strided(const Tensor& base, const Shape& size, const Shape& stride, int64_t storage_offset);
+Tensor as_strided(const Tensor& base, const Shape& size, const Shape& stride,
+                  int64_t storage_offset);
 // torch.cat along `dim`; every tensor has the same shape except along `dim`.
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim);
 // Wraps a plain tensor as an nn.Parameter (shares storage).

@@ -13,13 +13,13 @@
 namespace nnscope {
 
 struct ReprInput {
-    std::vector<int64_t> shape;       // () for a scalar
+    std::vector<int64_t> shape; // () for a scalar
     DType dtype = DType::Float32;
-    std::vector<double> values;       // row-major, one per element (floating and bool dtypes)
-    std::vector<int64_t> int_values;  // row-major, one per element (integral dtypes)
-    std::string device = "cpu";       // "cpu", "cuda:0", ...
+    std::vector<double> values;      // row-major, one per element (floating and bool dtypes)
+    std::vector<int64_t> int_values; // row-major, one per element (integral dtypes)
+    std::string device = "cpu";      // "cpu", "cuda:0", ...
     bool requires_grad = false;
-    bool is_parameter = false;        // "Parameter containing:\n" prefix
+    bool is_parameter = false; // "Parameter containing:\n" prefix
 };
 
 // The text of Python's `repr(t)` for a tensor (or nn.Parameter) with these properties.

@@ -16,8 +16,14 @@ TensorStats tensor_stats(const Tensor& t) {
     s.count = int64_t(v.size());
     double mean = 0, m2 = 0, sq = 0, lo = INFINITY, hi = -INFINITY;
     for (double x : v) {
-        if (std::isnan(x)) { ++s.nan; continue; }
-        if (std::isinf(x)) { ++s.inf; continue; }
+        if (std::isnan(x)) {
+            ++s.nan;
+            continue;
+        }
+        if (std::isinf(x)) {
+            ++s.inf;
+            continue;
+        }
         ++s.finite;
         double d = x - mean;
         mean += d / double(s.finite);

@@ -11,8 +11,8 @@
 namespace nnscope {
 
 struct TensorStats {
-    int64_t count = 0;   // all elements
-    int64_t finite = 0;  // elements the statistics cover
+    int64_t count = 0;  // all elements
+    int64_t finite = 0; // elements the statistics cover
     int64_t nan = 0, inf = 0;
     double min = 0, max = 0, mean = 0, std = 0, norm = 0; // std unbiased, as torch.std
 };

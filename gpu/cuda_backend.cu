@@ -20,7 +20,8 @@ namespace {
 
 template <class Args, void (*Body)(const Args&, int64_t)>
 __global__ void grid_stride(Args args, int64_t n) {
-    for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+         i += int64_t(gridDim.x) * blockDim.x)
         Body(args, i);
 }
 
@@ -29,7 +30,7 @@ struct CublasDeleter {
 };
 
 class CudaBackend final : public Backend {
-public:
+  public:
     explicit CudaBackend(int index) : m_index(index) {
         CUDA_CHECK(cudaSetDevice(index));
         CUDA_CHECK(cudaStreamCreateWithFlags(&m_stream, cudaStreamNonBlocking));
@@ -63,7 +64,8 @@ public:
         if (!n) return;
         select();
         CUDA_CHECK(cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, m_stream));
-        CUDA_CHECK(cudaStreamSynchronize(m_stream)); // src is the caller's, valid only until we return
+        CUDA_CHECK(
+            cudaStreamSynchronize(m_stream)); // src is the caller's, valid only until we return
     }
     void copy_to_host(void* dst, const void* src, size_t n) override {
         if (!n) return;
@@ -82,10 +84,12 @@ public:
     void unary(UnaryOp op, const TensorView& dst, const TensorView& src) override {
         launch<UnaryArgs, unary_element>(unary_args(op, dst, src), dst.numel());
     }
-    void binary(BinaryOp op, DType compute, const TensorView& dst, const TensorView& a, const TensorView& b) override {
+    void binary(BinaryOp op, DType compute, const TensorView& dst, const TensorView& a,
+                const TensorView& b) override {
         launch<BinaryArgs, binary_element>(binary_args(op, compute, dst, a, b), dst.numel());
     }
-    void reduce(ReduceOp op, const TensorView& dst, const TensorView& src, int reduce_ndim, int64_t correction) override {
+    void reduce(ReduceOp op, const TensorView& dst, const TensorView& src, int reduce_ndim,
+                int64_t correction) override {
         ReduceArgs args = reduce_args(op, dst, src, reduce_ndim, correction);
         launch<ReduceArgs, reduce_element>(args, args.outer.numel());
     }
@@ -95,8 +99,13 @@ public:
         select();
         const int m = int(a.shape[0]), k = int(a.shape[1]), n = int(b.shape[1]);
         auto layout = [](const TensorView& v, cublasOperation_t& op, int& ld) {
-            if (v.strides[1] == 1 || v.shape[1] == 1) { op = CUBLAS_OP_N; ld = int(std::max<int64_t>(v.strides[0], v.shape[1])); }
-            else { op = CUBLAS_OP_T; ld = int(std::max<int64_t>(v.strides[1], v.shape[0])); }
+            if (v.strides[1] == 1 || v.shape[1] == 1) {
+                op = CUBLAS_OP_N;
+                ld = int(std::max<int64_t>(v.strides[0], v.shape[1]));
+            } else {
+                op = CUBLAS_OP_T;
+                ld = int(std::max<int64_t>(v.strides[1], v.shape[0]));
+            }
         };
         cublasOperation_t op_a, op_b;
         int lda, ldb;
@@ -105,20 +114,24 @@ public:
         const int ldc = int(std::max<int64_t>(c.strides[0], n));
         if (c.dtype == DType::Float32) {
             const float one = 1, zero = 0;
-            CUBLAS_CHECK(cublasSgemm(m_cublas.get(), op_b, op_a, n, m, k, &one, static_cast<const float*>(b.data), ldb,
-                                     static_cast<const float*>(a.data), lda, &zero, static_cast<float*>(c.data), ldc));
+            CUBLAS_CHECK(cublasSgemm(
+                m_cublas.get(), op_b, op_a, n, m, k, &one, static_cast<const float*>(b.data), ldb,
+                static_cast<const float*>(a.data), lda, &zero, static_cast<float*>(c.data), ldc));
         } else {
             const double one = 1, zero = 0;
-            CUBLAS_CHECK(cublasDgemm(m_cublas.get(), op_b, op_a, n, m, k, &one, static_cast<const double*>(b.data), ldb,
-                                     static_cast<const double*>(a.data), lda, &zero, static_cast<double*>(c.data), ldc));
+            CUBLAS_CHECK(cublasDgemm(
+                m_cublas.get(), op_b, op_a, n, m, k, &one, static_cast<const double*>(b.data), ldb,
+                static_cast<const double*>(a.data), lda, &zero, static_cast<double*>(c.data), ldc));
         }
         CUDA_CHECK(cudaStreamSynchronize(m_stream));
     }
-    void index_select_rows(const TensorView& dst, const TensorView& table, const TensorView& index) override {
+    void index_select_rows(const TensorView& dst, const TensorView& table,
+                           const TensorView& index) override {
         RowsArgs args = rows_args(dst, table, index);
         launch<RowsArgs, index_select_element>(args, args.rows * args.cols);
     }
-    void index_add_rows(const TensorView& dst, const TensorView& index, const TensorView& src) override {
+    void index_add_rows(const TensorView& dst, const TensorView& index,
+                        const TensorView& src) override {
         RowsArgs args = rows_args(dst, src, index);
         args.cols = dst.shape[1];
         launch<RowsArgs, index_add_element>(args, dst.shape[0] * dst.shape[1]);
@@ -130,10 +143,11 @@ public:
         launch<ConvArgs, col2im_element>(conv_args(cols.data, dx, g), dx.numel());
     }
 
-private:
+  private:
     void select() const { CUDA_CHECK(cudaSetDevice(m_index)); }
 
-    template <class Args, void (*Body)(const Args&, int64_t)> void launch(const Args& args, int64_t n) {
+    template <class Args, void (*Body)(const Args&, int64_t)>
+    void launch(const Args& args, int64_t n) {
         if (n <= 0) return;
         select();
         const int threads = 256;

@@ -9,18 +9,20 @@
 
 #include "errors.h"
 
-#define CUDA_CHECK(call)                                                                               \
-    do {                                                                                               \
-        cudaError_t err_ = (call);                                                                     \
-        if (err_ != cudaSuccess)                                                                       \
-            throw ::nnscope::DeviceError(std::string(#call) + " failed: " + cudaGetErrorString(err_) + \
-                                         " (" __FILE__ ":" + std::to_string(__LINE__) + ")");           \
+#define CUDA_CHECK(call)                                                                           \
+    do {                                                                                           \
+        cudaError_t err_ = (call);                                                                 \
+        if (err_ != cudaSuccess)                                                                   \
+            throw ::nnscope::DeviceError(std::string(#call) +                                      \
+                                         " failed: " + cudaGetErrorString(err_) +                  \
+                                         " (" __FILE__ ":" + std::to_string(__LINE__) + ")");      \
     } while (0)
 
-#define CUBLAS_CHECK(call)                                                                                 \
-    do {                                                                                                   \
-        cublasStatus_t st_ = (call);                                                                       \
-        if (st_ != CUBLAS_STATUS_SUCCESS)                                                                  \
-            throw ::nnscope::DeviceError(std::string(#call) + " failed: cuBLAS status " + std::to_string(int(st_)) + \
-                                         " (" __FILE__ ":" + std::to_string(__LINE__) + ")");               \
+#define CUBLAS_CHECK(call)                                                                         \
+    do {                                                                                           \
+        cublasStatus_t st_ = (call);                                                               \
+        if (st_ != CUBLAS_STATUS_SUCCESS)                                                          \
+            throw ::nnscope::DeviceError(std::string(#call) + " failed: cuBLAS status " +          \
+                                         std::to_string(int(st_)) + " (" __FILE__ ":" +            \
+                                         std::to_string(__LINE__) + ")");                          \
     } while (0)

@@ -43,14 +43,24 @@ struct Shape {
 
 NNSCOPE_HD inline int dtype_bytes(int t) {
     switch (t) {
-    case F64: case I64: return 8;
-    case F32: case I32: return 4;
-    case F16: case BF16: case I16: return 2;
-    default: return 1;
+    case F64:
+    case I64:
+        return 8;
+    case F32:
+    case I32:
+        return 4;
+    case F16:
+    case BF16:
+    case I16:
+        return 2;
+    default:
+        return 1;
     }
 }
 
-NNSCOPE_HD inline bool is_floating(int t) { return t == F32 || t == F64 || t == F16 || t == BF16; }
+NNSCOPE_HD inline bool is_floating(int t) {
+    return t == F32 || t == F64 || t == F16 || t == BF16;
+}
 
 // Address of element `linear` (row-major over `shape`) of `op`.
 NNSCOPE_HD inline char* element(const Operand& op, const Shape& shape, int64_t linear) {
@@ -65,25 +75,65 @@ NNSCOPE_HD inline char* element(const Operand& op, const Shape& shape, int64_t l
 
 // --- 16-bit floats: core/half.h, the same code the CPU backend uses ----------------------
 
-NNSCOPE_HD inline float half_to_float(uint16_t h) { return half::to_float(h); }
-NNSCOPE_HD inline uint16_t float_to_half(float f) { return half::from_float(f); }
-NNSCOPE_HD inline float bf16_to_float(uint16_t b) { return half::bf16_to_float(b); }
-NNSCOPE_HD inline uint16_t float_to_bf16(float f) { return half::bf16_from_float(f); }
+NNSCOPE_HD inline float half_to_float(uint16_t h) {
+    return half::to_float(h);
+}
+NNSCOPE_HD inline uint16_t float_to_half(float f) {
+    return half::from_float(f);
+}
+NNSCOPE_HD inline float bf16_to_float(uint16_t b) {
+    return half::bf16_to_float(b);
+}
+NNSCOPE_HD inline uint16_t float_to_bf16(float f) {
+    return half::bf16_from_float(f);
+}
 
-// --- loads and stores ------------------------------------------------------------------------------
+// --- loads and stores
+// ------------------------------------------------------------------------------
 
 NNSCOPE_HD inline double load_f(const char* p, int t) {
     switch (t) {
-    case F32: { float v; memcpy(&v, p, 4); return v; }
-    case F64: { double v; memcpy(&v, p, 8); return v; }
-    case F16: { uint16_t v; memcpy(&v, p, 2); return half_to_float(v); }
-    case BF16: { uint16_t v; memcpy(&v, p, 2); return bf16_to_float(v); }
-    case I64: { int64_t v; memcpy(&v, p, 8); return double(v); }
-    case I32: { int32_t v; memcpy(&v, p, 4); return v; }
-    case I16: { int16_t v; memcpy(&v, p, 2); return v; }
-    case I8: return *reinterpret_cast<const int8_t*>(p);
-    case U8: return *reinterpret_cast<const uint8_t*>(p);
-    default: return *p != 0 ? 1.0 : 0.0;
+    case F32: {
+        float v;
+        memcpy(&v, p, 4);
+        return v;
+    }
+    case F64: {
+        double v;
+        memcpy(&v, p, 8);
+        return v;
+    }
+    case F16: {
+        uint16_t v;
+        memcpy(&v, p, 2);
+        return half_to_float(v);
+    }
+    case BF16: {
+        uint16_t v;
+        memcpy(&v, p, 2);
+        return bf16_to_float(v);
+    }
+    case I64: {
+        int64_t v;
+        memcpy(&v, p, 8);
+        return double(v);
+    }
+    case I32: {
+        int32_t v;
+        memcpy(&v, p, 4);
+        return v;
+    }
+    case I16: {
+        int16_t v;
+        memcpy(&v, p, 2);
+        return v;
+    }
+    case I8:
+        return *reinterpret_cast<const int8_t*>(p);
+    case U8:
+        return *reinterpret_cast<const uint8_t*>(p);
+    default:
+        return *p != 0 ? 1.0 : 0.0;
     }
 }
 
@@ -96,89 +146,183 @@ NNSCOPE_HD inline int64_t saturate(double v) {
 
 NNSCOPE_HD inline int64_t load_i(const char* p, int t) {
     switch (t) {
-    case I64: { int64_t v; memcpy(&v, p, 8); return v; }
-    case I32: { int32_t v; memcpy(&v, p, 4); return v; }
-    case I16: { int16_t v; memcpy(&v, p, 2); return v; }
-    case I8: return *reinterpret_cast<const int8_t*>(p);
-    case U8: return *reinterpret_cast<const uint8_t*>(p);
-    case BOOL: return *p != 0;
-    default: return saturate(load_f(p, t));
+    case I64: {
+        int64_t v;
+        memcpy(&v, p, 8);
+        return v;
+    }
+    case I32: {
+        int32_t v;
+        memcpy(&v, p, 4);
+        return v;
+    }
+    case I16: {
+        int16_t v;
+        memcpy(&v, p, 2);
+        return v;
+    }
+    case I8:
+        return *reinterpret_cast<const int8_t*>(p);
+    case U8:
+        return *reinterpret_cast<const uint8_t*>(p);
+    case BOOL:
+        return *p != 0;
+    default:
+        return saturate(load_f(p, t));
     }
 }
 
 NNSCOPE_HD inline void store_i(char* p, int t, int64_t v) {
     switch (t) {
-    case I64: memcpy(p, &v, 8); return;
-    case I32: { int32_t x = int32_t(v); memcpy(p, &x, 4); return; }
-    case I16: { int16_t x = int16_t(v); memcpy(p, &x, 2); return; }
-    case I8: *reinterpret_cast<int8_t*>(p) = int8_t(v); return;
-    case U8: *reinterpret_cast<uint8_t*>(p) = uint8_t(v); return;
-    case BOOL: *p = v != 0; return;
-    case F32: { float f = float(v); memcpy(p, &f, 4); return; }
-    case F64: { double d = double(v); memcpy(p, &d, 8); return; }
-    case F16: { uint16_t h = float_to_half(float(v)); memcpy(p, &h, 2); return; }
-    default: { uint16_t h = float_to_bf16(float(v)); memcpy(p, &h, 2); return; }
+    case I64:
+        memcpy(p, &v, 8);
+        return;
+    case I32: {
+        int32_t x = int32_t(v);
+        memcpy(p, &x, 4);
+        return;
+    }
+    case I16: {
+        int16_t x = int16_t(v);
+        memcpy(p, &x, 2);
+        return;
+    }
+    case I8:
+        *reinterpret_cast<int8_t*>(p) = int8_t(v);
+        return;
+    case U8:
+        *reinterpret_cast<uint8_t*>(p) = uint8_t(v);
+        return;
+    case BOOL:
+        *p = v != 0;
+        return;
+    case F32: {
+        float f = float(v);
+        memcpy(p, &f, 4);
+        return;
+    }
+    case F64: {
+        double d = double(v);
+        memcpy(p, &d, 8);
+        return;
+    }
+    case F16: {
+        uint16_t h = float_to_half(float(v));
+        memcpy(p, &h, 2);
+        return;
+    }
+    default: {
+        uint16_t h = float_to_bf16(float(v));
+        memcpy(p, &h, 2);
+        return;
+    }
     }
 }
 
 NNSCOPE_HD inline void store_f(char* p, int t, double v) {
     switch (t) {
-    case F32: { float f = float(v); memcpy(p, &f, 4); return; }
-    case F64: memcpy(p, &v, 8); return;
-    case F16: { uint16_t h = float_to_half(float(v)); memcpy(p, &h, 2); return; }
-    case BF16: { uint16_t h = float_to_bf16(float(v)); memcpy(p, &h, 2); return; }
-    case BOOL: *p = v != 0; return;
-    default: store_i(p, t, saturate(v)); return;
+    case F32: {
+        float f = float(v);
+        memcpy(p, &f, 4);
+        return;
+    }
+    case F64:
+        memcpy(p, &v, 8);
+        return;
+    case F16: {
+        uint16_t h = float_to_half(float(v));
+        memcpy(p, &h, 2);
+        return;
+    }
+    case BF16: {
+        uint16_t h = float_to_bf16(float(v));
+        memcpy(p, &h, 2);
+        return;
+    }
+    case BOOL:
+        *p = v != 0;
+        return;
+    default:
+        store_i(p, t, saturate(v));
+        return;
     }
 }
 
 // Rounds a double to the precision of `compute`, so results equal the CPU backend's.
 NNSCOPE_HD inline double round_to(int compute, double v) {
     switch (compute) {
-    case F32: return double(float(v));
-    case F16: return double(half_to_float(float_to_half(float(v))));
-    case BF16: return double(bf16_to_float(float_to_bf16(float(v))));
-    default: return v;
+    case F32:
+        return double(float(v));
+    case F16:
+        return double(half_to_float(float_to_half(float(v))));
+    case BF16:
+        return double(bf16_to_float(float_to_bf16(float(v))));
+    default:
+        return v;
     }
 }
 
-// --- scalar math ------------------------------------------------------------------------------------
+// --- scalar math
+// ------------------------------------------------------------------------------------
 
 NNSCOPE_HD inline double unary_f(int op, double x) {
     switch (op) {
-    case U_NEG: return -x;
-    case U_ABS: return fabs(x);
-    case U_SQRT: return sqrt(x);
-    case U_EXP: return exp(x);
-    case U_LOG: return log(x);
-    case U_RELU: return x > 0 ? x : (x != x ? x : 0.0);
-    case U_SIGMOID: return 1.0 / (1.0 + exp(-x));
-    case U_TANH: return tanh(x);
-    case U_ERF: return erf(x);
-    case U_STEP: return x > 0 ? 1.0 : 0.0;
-    default: return x > 0 ? 1.0 : x < 0 ? -1.0 : (x != x ? x : 0.0);
+    case U_NEG:
+        return -x;
+    case U_ABS:
+        return fabs(x);
+    case U_SQRT:
+        return sqrt(x);
+    case U_EXP:
+        return exp(x);
+    case U_LOG:
+        return log(x);
+    case U_RELU:
+        return x > 0 ? x : (x != x ? x : 0.0);
+    case U_SIGMOID:
+        return 1.0 / (1.0 + exp(-x));
+    case U_TANH:
+        return tanh(x);
+    case U_ERF:
+        return erf(x);
+    case U_STEP:
+        return x > 0 ? 1.0 : 0.0;
+    default:
+        return x > 0 ? 1.0 : x < 0 ? -1.0 : (x != x ? x : 0.0);
     }
 }
 
 NNSCOPE_HD inline double binary_f(int op, double a, double b) {
     switch (op) {
-    case B_ADD: return a + b;
-    case B_SUB: return a - b;
-    case B_MUL: return a * b;
-    case B_DIV: return a / b;
-    case B_MAX: return (a != a || b != b) ? NAN : (a > b ? a : b);
-    case B_MIN: return (a != a || b != b) ? NAN : (a < b ? a : b);
-    default: return pow(a, b);
+    case B_ADD:
+        return a + b;
+    case B_SUB:
+        return a - b;
+    case B_MUL:
+        return a * b;
+    case B_DIV:
+        return a / b;
+    case B_MAX:
+        return (a != a || b != b) ? NAN : (a > b ? a : b);
+    case B_MIN:
+        return (a != a || b != b) ? NAN : (a < b ? a : b);
+    default:
+        return pow(a, b);
     }
 }
 
 NNSCOPE_HD inline int64_t binary_i(int op, int64_t a, int64_t b) {
     switch (op) {
-    case B_ADD: return int64_t(uint64_t(a) + uint64_t(b));
-    case B_SUB: return int64_t(uint64_t(a) - uint64_t(b));
-    case B_MUL: return int64_t(uint64_t(a) * uint64_t(b));
-    case B_MAX: return a > b ? a : b;
-    case B_MIN: return a < b ? a : b;
+    case B_ADD:
+        return int64_t(uint64_t(a) + uint64_t(b));
+    case B_SUB:
+        return int64_t(uint64_t(a) - uint64_t(b));
+    case B_MUL:
+        return int64_t(uint64_t(a) * uint64_t(b));
+    case B_MAX:
+        return a > b ? a : b;
+    case B_MIN:
+        return a < b ? a : b;
     case B_POW: {
         if (b < 0) return a == 1 ? 1 : (a == -1 ? ((b & 1) ? -1 : 1) : 0);
         int64_t r = 1;
@@ -189,7 +333,8 @@ NNSCOPE_HD inline int64_t binary_i(int op, int64_t a, int64_t b) {
         }
         return r;
     }
-    default: return b == 0 ? 0 : a / b;
+    default:
+        return b == 0 ? 0 : a / b;
     }
 }
 
@@ -202,9 +347,11 @@ struct CopyArgs {
 NNSCOPE_HD inline void copy_element(const CopyArgs& a, int64_t i) {
     char* d = element(a.dst, a.shape, i);
     const char* s = element(a.src, a.shape, i);
-    if ((is_floating(a.src.dtype) && is_floating(a.dst.dtype)) || (is_floating(a.src.dtype) && a.dst.dtype == BOOL))
+    if ((is_floating(a.src.dtype) && is_floating(a.dst.dtype)) ||
+        (is_floating(a.src.dtype) && a.dst.dtype == BOOL))
         store_f(d, a.dst.dtype, load_f(s, a.src.dtype));
-    else store_i(d, a.dst.dtype, load_i(s, a.src.dtype));
+    else
+        store_i(d, a.dst.dtype, load_i(s, a.src.dtype));
 }
 
 struct FillArgs {
@@ -227,7 +374,9 @@ NNSCOPE_HD inline void unary_element(const UnaryArgs& a, int64_t i) {
     const bool int_op = a.op == U_NEG || a.op == U_ABS || a.op == U_RELU;
     if (!is_floating(a.dst.dtype) && a.dst.dtype != BOOL && int_op) {
         int64_t x = load_i(s, a.src.dtype);
-        int64_t r = a.op == U_NEG ? int64_t(0 - uint64_t(x)) : a.op == U_ABS ? (x < 0 ? -x : x) : (x > 0 ? x : 0);
+        int64_t r = a.op == U_NEG   ? int64_t(0 - uint64_t(x))
+                    : a.op == U_ABS ? (x < 0 ? -x : x)
+                                    : (x > 0 ? x : 0);
         store_i(d, a.dst.dtype, r);
         return;
     }
@@ -244,11 +393,14 @@ NNSCOPE_HD inline void binary_element(const BinaryArgs& a, int64_t i) {
     const char* x = element(a.a, a.shape, i);
     const char* y = element(a.b, a.shape, i);
     if (is_floating(a.compute)) {
-        double r = binary_f(a.op, round_to(a.compute, load_f(x, a.a.dtype)), round_to(a.compute, load_f(y, a.b.dtype)));
+        double r = binary_f(a.op, round_to(a.compute, load_f(x, a.a.dtype)),
+                            round_to(a.compute, load_f(y, a.b.dtype)));
         store_f(d, a.dst.dtype, round_to(a.compute, r));
     } else if (a.compute == BOOL) {
         bool p = load_i(x, a.a.dtype) != 0, q = load_i(y, a.b.dtype) != 0;
-        bool r = a.op == B_ADD || a.op == B_MAX ? (p || q) : a.op == B_MUL || a.op == B_MIN ? (p && q) : (p != q);
+        bool r = a.op == B_ADD || a.op == B_MAX   ? (p || q)
+                 : a.op == B_MUL || a.op == B_MIN ? (p && q)
+                                                  : (p != q);
         store_i(d, a.dst.dtype, r);
     } else {
         char tmp[8];
@@ -282,7 +434,9 @@ NNSCOPE_HD inline void reduce_element(const ReduceArgs& a, int64_t o) {
         int64_t acc = a.op == R_SUM ? 0 : a.op == R_MIN ? INT64_MAX : INT64_MIN;
         for (int64_t k = 0; k < n; ++k) {
             int64_t v = load_i(element(in, a.inner, k), a.src.dtype);
-            acc = a.op == R_SUM ? int64_t(uint64_t(acc) + uint64_t(v)) : a.op == R_MIN ? (v < acc ? v : acc) : (v > acc ? v : acc);
+            acc = a.op == R_SUM   ? int64_t(uint64_t(acc) + uint64_t(v))
+                  : a.op == R_MIN ? (v < acc ? v : acc)
+                                  : (v > acc ? v : acc);
         }
         store_i(out, a.dst.dtype, acc);
         return;
@@ -293,20 +447,49 @@ NNSCOPE_HD inline void reduce_element(const ReduceArgs& a, int64_t o) {
     for (int64_t k = 0; k < n; ++k) {
         double v = load_f(element(in, a.inner, k), a.src.dtype);
         switch (a.op) {
-        case R_SUM: case R_MEAN: case R_VAR: acc += v; break;
-        case R_NORM2: acc += v * v; break;
-        case R_MIN: if (v != v) nan = true; else if (v < ext) ext = v; break;
-        case R_MAX: if (v != v) nan = true; else if (v > ext) ext = v; break;
-        case R_COUNT_NAN: hits += v != v; break;
-        default: hits += (v == INFINITY || v == -INFINITY) ? 1 : 0; break;
+        case R_SUM:
+        case R_MEAN:
+        case R_VAR:
+            acc += v;
+            break;
+        case R_NORM2:
+            acc += v * v;
+            break;
+        case R_MIN:
+            if (v != v)
+                nan = true;
+            else if (v < ext)
+                ext = v;
+            break;
+        case R_MAX:
+            if (v != v)
+                nan = true;
+            else if (v > ext)
+                ext = v;
+            break;
+        case R_COUNT_NAN:
+            hits += v != v;
+            break;
+        default:
+            hits += (v == INFINITY || v == -INFINITY) ? 1 : 0;
+            break;
         }
     }
     double r = 0;
     switch (a.op) {
-    case R_SUM: r = acc; break;
-    case R_MEAN: r = n ? acc / double(n) : NAN; break;
-    case R_NORM2: r = sqrt(acc); break;
-    case R_MIN: case R_MAX: r = nan ? NAN : ext; break;
+    case R_SUM:
+        r = acc;
+        break;
+    case R_MEAN:
+        r = n ? acc / double(n) : NAN;
+        break;
+    case R_NORM2:
+        r = sqrt(acc);
+        break;
+    case R_MIN:
+    case R_MAX:
+        r = nan ? NAN : ext;
+        break;
     case R_VAR: {
         // Two passes (mean, then squared deviations): stable without shared state.
         const double mean = n ? acc / double(n) : 0;
@@ -318,7 +501,9 @@ NNSCOPE_HD inline void reduce_element(const ReduceArgs& a, int64_t o) {
         r = n - a.correction > 0 ? m2 / double(n - a.correction) : NAN;
         break;
     }
-    default: store_i(out, a.dst.dtype, hits); return;
+    default:
+        store_i(out, a.dst.dtype, hits);
+        return;
     }
     store_f(out, a.dst.dtype, r);
 }
@@ -346,7 +531,8 @@ struct RowsArgs {
 };
 NNSCOPE_HD inline void index_select_element(const RowsArgs& a, int64_t idx) {
     const int64_t r = idx / a.cols, j = idx % a.cols;
-    int64_t row = load_i(a.index.data + r * a.index.strides[0] * dtype_bytes(a.index.dtype), a.index.dtype);
+    int64_t row =
+        load_i(a.index.data + r * a.index.strides[0] * dtype_bytes(a.index.dtype), a.index.dtype);
     const int es = dtype_bytes(a.dst.dtype);
     memcpy(a.dst.data + (r * a.dst.strides[0] + j * a.dst.strides[1]) * es,
            a.table.data + (row * a.table.strides[0] + j * a.table.strides[1]) * es, es);
@@ -360,8 +546,10 @@ NNSCOPE_HD inline void index_add_element(const RowsArgs& a, int64_t idx) {
     char* out = a.dst.data + (v * a.dst.strides[0] + j * a.dst.strides[1]) * ds;
     double acc = load_f(out, a.dst.dtype);
     for (int64_t r = 0; r < a.rows; ++r)
-        if (load_i(a.index.data + r * a.index.strides[0] * dtype_bytes(a.index.dtype), a.index.dtype) == v)
-            acc += load_f(a.table.data + (r * a.table.strides[0] + j * a.table.strides[1]) * ss, a.table.dtype);
+        if (load_i(a.index.data + r * a.index.strides[0] * dtype_bytes(a.index.dtype),
+                   a.index.dtype) == v)
+            acc += load_f(a.table.data + (r * a.table.strides[0] + j * a.table.strides[1]) * ss,
+                          a.table.dtype);
     store_f(out, a.dst.dtype, acc);
 }
 
@@ -379,12 +567,15 @@ NNSCOPE_HD inline void im2col_element(const ConvArgs& a, int64_t idx) {
     const int64_t iy = oy * a.sh - a.ph + ki * a.dh, ix = ox * a.sw - a.pw + kj * a.dw;
     const int es = dtype_bytes(a.dtype);
     char* out = a.cols + idx * es;
-    if (iy >= 0 && iy < a.h && ix >= 0 && ix < a.w) memcpy(out, a.x + (((b * a.c + ch) * a.h + iy) * a.w + ix) * es, es);
-    else memset(out, 0, es);
+    if (iy >= 0 && iy < a.h && ix >= 0 && ix < a.w)
+        memcpy(out, a.x + (((b * a.c + ch) * a.h + iy) * a.w + ix) * es, es);
+    else
+        memset(out, 0, es);
 }
 // dx[b, ch, iy, ix] += every column entry that im2col read from there (gather form).
 NNSCOPE_HD inline void col2im_element(const ConvArgs& a, int64_t idx) {
-    const int64_t ix = idx % a.w, iy = (idx / a.w) % a.h, ch = (idx / (a.w * a.h)) % a.c, b = idx / (a.w * a.h * a.c);
+    const int64_t ix = idx % a.w, iy = (idx / a.w) % a.h, ch = (idx / (a.w * a.h)) % a.c,
+                  b = idx / (a.w * a.h * a.c);
     const int64_t l = a.oh * a.ow, rows = a.c * a.kh * a.kw;
     const int es = dtype_bytes(a.dtype);
     char* out = a.x + idx * es;

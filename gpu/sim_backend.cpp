@@ -19,14 +19,17 @@ template <class Args, class Body> void run(const Args& args, int64_t n, Body bod
 }
 
 class SimBackend final : public Backend {
-public:
+  public:
     explicit SimBackend(int index) : m_index(index) {}
     Device device() const override { return {DeviceKind::Sim, m_index}; }
-    std::string name() const override { return "sim:" + std::to_string(m_index) + " (simulated GPU)"; }
+    std::string name() const override {
+        return "sim:" + std::to_string(m_index) + " (simulated GPU)";
+    }
     bool simulated() const override { return true; }
 
     void* allocate(size_t nbytes) override {
-        void* p = std::aligned_alloc(256, (nbytes + 255) / 256 * 256 + 256); // like cudaMalloc's alignment
+        void* p = std::aligned_alloc(256, (nbytes + 255) / 256 * 256 +
+                                              256); // like cudaMalloc's alignment
         if (!p) throw std::bad_alloc();
         m_in_use += nbytes;
         return p;
@@ -46,14 +49,18 @@ public:
     void copy(const TensorView& dst, const TensorView& src) override {
         run(copy_args(dst, src), dst.numel(), copy_element);
     }
-    void fill(const TensorView& dst, Scalar value) override { run(fill_args(dst, value), dst.numel(), fill_element); }
+    void fill(const TensorView& dst, Scalar value) override {
+        run(fill_args(dst, value), dst.numel(), fill_element);
+    }
     void unary(UnaryOp op, const TensorView& dst, const TensorView& src) override {
         run(unary_args(op, dst, src), dst.numel(), unary_element);
     }
-    void binary(BinaryOp op, DType compute, const TensorView& dst, const TensorView& a, const TensorView& b) override {
+    void binary(BinaryOp op, DType compute, const TensorView& dst, const TensorView& a,
+                const TensorView& b) override {
         run(binary_args(op, compute, dst, a, b), dst.numel(), binary_element);
     }
-    void reduce(ReduceOp op, const TensorView& dst, const TensorView& src, int reduce_ndim, int64_t correction) override {
+    void reduce(ReduceOp op, const TensorView& dst, const TensorView& src, int reduce_ndim,
+                int64_t correction) override {
         ReduceArgs args = reduce_args(op, dst, src, reduce_ndim, correction);
         run(args, args.outer.numel(), reduce_element);
     }
@@ -61,11 +68,13 @@ public:
         GemmArgs g{operand(c), operand(a), operand(b), a.shape[0], b.shape[1], a.shape[1]};
         run(g, g.m * g.n, gemm_element);
     }
-    void index_select_rows(const TensorView& dst, const TensorView& table, const TensorView& index) override {
+    void index_select_rows(const TensorView& dst, const TensorView& table,
+                           const TensorView& index) override {
         RowsArgs args = rows_args(dst, table, index);
         run(args, args.rows * args.cols, index_select_element);
     }
-    void index_add_rows(const TensorView& dst, const TensorView& index, const TensorView& src) override {
+    void index_add_rows(const TensorView& dst, const TensorView& index,
+                        const TensorView& src) override {
         RowsArgs args = rows_args(dst, src, index);
         args.cols = dst.shape[1];
         run(args, dst.shape[0] * dst.shape[1], index_add_element);
@@ -79,13 +88,15 @@ public:
         run(args, dx.numel(), col2im_element);
     }
 
-private:
+  private:
     int m_index;
     std::atomic<size_t> m_in_use{0};
 };
 
 } // namespace
 
-std::shared_ptr<Backend> make_sim_backend(int index) { return std::make_shared<SimBackend>(index); }
+std::shared_ptr<Backend> make_sim_backend(int index) {
+    return std::make_shared<SimBackend>(index);
+}
 
 } // namespace nnscope::gpu

@@ -18,7 +18,9 @@ namespace nnscope::test {
 
 using json = nlohmann::ordered_json;
 
-inline std::string fixtures_dir() { return NNSCOPE_FIXTURES_DIR; }
+inline std::string fixtures_dir() {
+    return NNSCOPE_FIXTURES_DIR;
+}
 
 inline json load_fixture(const std::string& name) {
     std::ifstream in(fixtures_dir() + "/" + name);
@@ -62,8 +64,8 @@ inline Tensor tensor_from_fixture(const json& t) {
 }
 
 // Element-wise comparison with a relative tolerance; NaN equals NaN.
-inline bool close(const std::vector<double>& got, const std::vector<double>& want, double rtol = 1e-6,
-                  double atol = 1e-7, std::string* why = nullptr) {
+inline bool close(const std::vector<double>& got, const std::vector<double>& want,
+                  double rtol = 1e-6, double atol = 1e-7, std::string* why = nullptr) {
     if (got.size() != want.size()) {
         if (why) *why = "size " + std::to_string(got.size()) + " vs " + std::to_string(want.size());
         return false;
@@ -72,16 +74,18 @@ inline bool close(const std::vector<double>& got, const std::vector<double>& wan
         if (std::isnan(want[i]) && std::isnan(got[i])) continue;
         if (got[i] == want[i]) continue;
         if (std::fabs(got[i] - want[i]) <= atol + rtol * std::fabs(want[i])) continue;
-        if (why) *why = "element " + std::to_string(i) + ": " + std::to_string(got[i]) + " vs " + std::to_string(want[i]);
+        if (why)
+            *why = "element " + std::to_string(i) + ": " + std::to_string(got[i]) + " vs " +
+                   std::to_string(want[i]);
         return false;
     }
     return true;
 }
 
-#define NNSCOPE_COMPARE_VALUES(got, want)                                                    \
-    do {                                                                                     \
-        std::string why_;                                                                    \
-        QVERIFY2(::nnscope::test::close((got), (want), 1e-6, 1e-7, &why_), why_.c_str());     \
+#define NNSCOPE_COMPARE_VALUES(got, want)                                                          \
+    do {                                                                                           \
+        std::string why_;                                                                          \
+        QVERIFY2(::nnscope::test::close((got), (want), 1e-6, 1e-7, &why_), why_.c_str());          \
     } while (0)
 
 // Runs `f` and returns {kind, message} of the nnscope::Error it throws, or {"", ""}.
@@ -95,13 +99,13 @@ inline std::pair<std::string, std::string> catch_error(const std::function<void(
 }
 
 // Compares an outcome with a fixture case {"ok": false, "error_type", "message"}.
-#define NNSCOPE_EXPECT_ERROR(fixture_case, body)                                              \
-    do {                                                                                      \
-        auto got_ = ::nnscope::test::catch_error([&] { body; });                              \
-        QCOMPARE(QString::fromStdString(got_.first),                                          \
-                 QString::fromStdString((fixture_case)["error_type"].get<std::string>()));    \
-        QCOMPARE(QString::fromStdString(got_.second),                                         \
-                 QString::fromStdString((fixture_case)["message"].get<std::string>()));       \
+#define NNSCOPE_EXPECT_ERROR(fixture_case, body)                                                   \
+    do {                                                                                           \
+        auto got_ = ::nnscope::test::catch_error([&] { body; });                                   \
+        QCOMPARE(QString::fromStdString(got_.first),                                               \
+                 QString::fromStdString((fixture_case)["error_type"].get<std::string>()));         \
+        QCOMPARE(QString::fromStdString(got_.second),                                              \
+                 QString::fromStdString((fixture_case)["message"].get<std::string>()));            \
     } while (0)
 
 inline QStringList qlist(const std::vector<std::string>& v) {

@@ -12,11 +12,12 @@ namespace nnscope::ui {
 
 class DiffDialog : public QDialog {
     Q_OBJECT
-public:
-    DiffDialog(const StateDiff& diff, const QString& a, const QString& b, QWidget* parent = nullptr);
+  public:
+    DiffDialog(const StateDiff& diff, const QString& a, const QString& b,
+               QWidget* parent = nullptr);
     QStandardItemModel* table() const { return m_table; }
 
-private:
+  private:
     QStandardItemModel* m_table;
 };
 

@@ -30,7 +30,9 @@ QString num(double v) {
     if (std::isnan(v)) return QStringLiteral("–");
     return QString::number(v, 'g', 6);
 }
-QString row(const QString& k, const QString& v) { return "<tr><td><b>" + k + "</b></td><td>" + v + "</td></tr>"; }
+QString row(const QString& k, const QString& v) {
+    return "<tr><td><b>" + k + "</b></td><td>" + v + "</td></tr>";
+}
 constexpr int k_bins = 30;
 } // namespace
 
@@ -78,18 +80,23 @@ InspectorPanel::InspectorPanel(QWidget* parent) : QWidget(parent) {
     auto* actions = new QHBoxLayout(m_actions);
     actions->setContentsMargins(0, 0, 0, 0);
     auto* copy = new QPushButton(tr("Copy values"), m_actions);
-    connect(copy, &QPushButton::clicked, this, [this] { QApplication::clipboard()->setText(m_table_model->slice_tsv()); });
+    connect(copy, &QPushButton::clicked, this,
+            [this] { QApplication::clipboard()->setText(m_table_model->slice_tsv()); });
     auto* npy = new QPushButton(tr("Export .npy…"), m_actions);
     connect(npy, &QPushButton::clicked, this, [this] {
-        QString path = QFileDialog::getSaveFileName(this, tr("Export tensor"), m_name + ".npy", tr("NumPy (*.npy)"));
+        QString path = QFileDialog::getSaveFileName(this, tr("Export tensor"), m_name + ".npy",
+                                                    tr("NumPy (*.npy)"));
         QString err;
-        if (!path.isEmpty() && !write_npy(m_snapshot, path, &err)) m_details->setText(m_details->text() + "<p style='color:#c00'>" + err + "</p>");
+        if (!path.isEmpty() && !write_npy(m_snapshot, path, &err))
+            m_details->setText(m_details->text() + "<p style='color:#c00'>" + err + "</p>");
     });
     auto* csv = new QPushButton(tr("Export CSV…"), m_actions);
     connect(csv, &QPushButton::clicked, this, [this] {
-        QString path = QFileDialog::getSaveFileName(this, tr("Export tensor"), m_name + ".csv", tr("CSV (*.csv)"));
+        QString path = QFileDialog::getSaveFileName(this, tr("Export tensor"), m_name + ".csv",
+                                                    tr("CSV (*.csv)"));
         QString err;
-        if (!path.isEmpty() && !write_csv(m_snapshot, path, &err)) m_details->setText(m_details->text() + "<p style='color:#c00'>" + err + "</p>");
+        if (!path.isEmpty() && !write_csv(m_snapshot, path, &err))
+            m_details->setText(m_details->text() + "<p style='color:#c00'>" + err + "</p>");
     });
     actions->addWidget(copy);
     actions->addWidget(npy);
@@ -108,10 +115,11 @@ InspectorPanel::InspectorPanel(QWidget* parent) : QWidget(parent) {
 
 void InspectorPanel::clear() {
     m_title->setText(tr("Select a module or a tensor"));
-    m_details->setText(tr("Parameters (●) are trained by an optimizer. Buffers (■) are state that forward "
-                          "passes update and the state_dict saves; hollow ones are not saved. Plain "
-                          "attributes (dashed) are neither saved nor moved with the model. Double-click a "
-                          "tensor to watch it in the plots."));
+    m_details->setText(
+        tr("Parameters (●) are trained by an optimizer. Buffers (■) are state that forward "
+           "passes update and the state_dict saves; hollow ones are not saved. Plain "
+           "attributes (dashed) are neither saved nor moved with the model. Double-click a "
+           "tensor to watch it in the plots."));
     m_values->clear();
     m_table_model->set_tensor(Tensor());
     m_snapshot = Tensor();
@@ -174,7 +182,8 @@ void InspectorPanel::rebuild_pickers() {
         connect(box, &QSpinBox::valueChanged, this, [this] {
             std::vector<int64_t> leading;
             for (int i = 0; i < m_pickers_layout->count(); ++i)
-                if (auto* b = qobject_cast<QSpinBox*>(m_pickers_layout->itemAt(i)->widget())) leading.push_back(b->value());
+                if (auto* b = qobject_cast<QSpinBox*>(m_pickers_layout->itemAt(i)->widget()))
+                    leading.push_back(b->value());
             m_table_model->set_slice(leading);
         });
         m_pickers_layout->addWidget(box);
@@ -183,16 +192,18 @@ void InspectorPanel::rebuild_pickers() {
     m_pickers_layout->addStretch(1);
 }
 
-void InspectorPanel::show_tensor(const QString& name, TensorKind kind, bool persistent, const Tensor& t) {
+void InspectorPanel::show_tensor(const QString& name, TensorKind kind, bool persistent,
+                                 const Tensor& t) {
     const SlotStyle style = slot_style(kind, persistent);
     m_name = name;
     m_title->setText(name);
     const QString color = style_color(style).name();
     QString html = "<table cellspacing=3>";
     html += row(tr("kind"), "<span style='color:" + color + "'>" + style_label(style) + "</span>");
-    QString saved = style == SlotStyle::Attribute ? tr("no: plain attribute, not registered, not moved by to()")
-                    : style == SlotStyle::NonPersistentBuffer ? tr("no: registered with persistent=False")
-                                                              : tr("yes");
+    QString saved =
+        style == SlotStyle::Attribute ? tr("no: plain attribute, not registered, not moved by to()")
+        : style == SlotStyle::NonPersistentBuffer ? tr("no: registered with persistent=False")
+                                                  : tr("yes");
     html += row(tr("in state_dict"), saved);
     html += row(tr("shape"), QString::fromStdString(shape_str(t.shape())));
     html += row(tr("dtype"), QString::fromUtf8(dtype_name(t.dtype()).data()));
@@ -205,7 +216,8 @@ void InspectorPanel::show_tensor(const QString& name, TensorKind kind, bool pers
     html += row(tr("mean / std"), num(s.mean) + " / " + num(s.std));
     html += row(tr("norm"), num(s.norm));
     QString bad = QString::number(s.nan) + " NaN, " + QString::number(s.inf) + " Inf";
-    html += row(tr("non-finite"), s.nan || s.inf ? "<span style='color:#c00'>" + bad + "</span>" : bad);
+    html +=
+        row(tr("non-finite"), s.nan || s.inf ? "<span style='color:#c00'>" + bad + "</span>" : bad);
     html += "</table>";
     m_details->setText(html);
     m_values->setPlainText(QString::fromStdString(t.repr()));
@@ -223,7 +235,8 @@ void InspectorPanel::show_tensor(const QString& name, TensorKind kind, bool pers
 void InspectorPanel::show_module(const QString& name, const Module& m) {
     m_title->setText(name.isEmpty() ? tr("(model)") : name);
     QString html = "<table cellspacing=3>";
-    html += row(tr("type"), m.type_name().empty() ? tr("unknown (inferred from a state dict)") : QString::fromStdString(m.type_name()));
+    html += row(tr("type"), m.type_name().empty() ? tr("unknown (inferred from a state dict)")
+                                                  : QString::fromStdString(m.type_name()));
     html += row(tr("mode"), m.is_training() ? tr("train") : tr("eval"));
     html += row(tr("runnable"), m.runnable() ? tr("yes") : tr("no (inspect-only)"));
     html += row(tr("parameters"), QString::number(m.named_parameters().size()));
@@ -239,6 +252,8 @@ void InspectorPanel::show_module(const QString& name, const Module& m) {
     m_views->setCurrentWidget(m_values);
 }
 
-QString InspectorPanel::details_text() const { return m_title->text() + "\n" + m_details->text() + "\n" + m_values->toPlainText(); }
+QString InspectorPanel::details_text() const {
+    return m_title->text() + "\n" + m_details->text() + "\n" + m_values->toPlainText();
+}
 
 } // namespace nnscope::ui

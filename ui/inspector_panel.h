@@ -22,17 +22,18 @@ class TensorTableModel;
 
 class InspectorPanel : public QWidget {
     Q_OBJECT
-public:
+  public:
     explicit InspectorPanel(QWidget* parent = nullptr);
     // Call with the model lock held: everything shown is copied from the tensor here.
-    void show_tensor(const QString& full_name, TensorKind kind, bool persistent, const Tensor& tensor);
+    void show_tensor(const QString& full_name, TensorKind kind, bool persistent,
+                     const Tensor& tensor);
     void show_module(const QString& full_name, const Module& module);
     void clear();
     QString details_text() const;
     TensorTableModel* table_model() const { return m_table_model; }
     int histogram_bins() const;
 
-private:
+  private:
     void set_histogram(const Tensor& t);
     void rebuild_pickers();
 

@@ -4,28 +4,27 @@
 #include "main_window.h"
 
 #include <QApplication>
-#include <QCloseEvent>
-#include <QDragEnterEvent>
-#include <QDropEvent>
-#include <QMimeData>
-#include <QSettings>
 #include <QCheckBox>
+#include <QCloseEvent>
 #include <QComboBox>
 #include <QDockWidget>
 #include <QDoubleSpinBox>
+#include <QDragEnterEvent>
+#include <QDropEvent>
 #include <QElapsedTimer>
-#include <QFutureWatcher>
-#include <QProgressDialog>
-#include <QtConcurrent/QtConcurrentRun>
-#include <QFileInfo>
 #include <QFileDialog>
+#include <QFileInfo>
+#include <QFutureWatcher>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QMimeData>
 #include <QPlainTextEdit>
+#include <QProgressDialog>
+#include <QSettings>
 #include <QSplitter>
 #include <QStatusBar>
 #include <QTabWidget>
@@ -33,17 +32,18 @@
 #include <QToolBar>
 #include <QTreeView>
 #include <QVBoxLayout>
+#include <QtConcurrent/QtConcurrentRun>
 #include <set>
 
 #include "autograd.h"
 #include "diff_dialog.h"
 #include "errors.h"
-#include "state_diff.h"
 #include "examples.h"
 #include "inspector_panel.h"
 #include "layers/layers.h"
 #include "module_tree_model.h"
 #include "plot_panel.h"
+#include "state_diff.h"
 #include "step_engine.h"
 #include "step_worker.h"
 #include "tensor_kind_style.h"
@@ -101,8 +101,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     m_inspector = new InspectorPanel(tabs);
     tabs->addTab(m_plots, tr("Plots"));
     tabs->addTab(m_inspector, tr("Inspector"));
-    connect(m_tree->selectionModel(), &QItemSelectionModel::currentChanged, tabs,
-            [tabs, this] { if (!m_stepping) tabs->setCurrentWidget(m_inspector); });
+    connect(m_tree->selectionModel(), &QItemSelectionModel::currentChanged, tabs, [tabs, this] {
+        if (!m_stepping) tabs->setCurrentWidget(m_inspector);
+    });
     auto* bottom = new QTabWidget(right);
     m_lesson = new QTextBrowser(bottom);
     m_log = new QPlainTextEdit(bottom);
@@ -128,7 +129,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     m_worker = new StepWorker(m_lock);
     m_worker->moveToThread(&m_thread);
     connect(&m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
-    connect(m_worker, &StepWorker::progressed, this, [this](std::shared_ptr<StepBatch> b) { on_progress(b); });
+    connect(m_worker, &StepWorker::progressed, this,
+            [this](std::shared_ptr<StepBatch> b) { on_progress(b); });
     connect(m_worker, &StepWorker::finished, this, [this] {
         m_stepping = false;
         if (m_run_action) m_run_action->setText(tr("Run"));
@@ -168,7 +170,9 @@ void MainWindow::dropEvent(QDropEvent* event) {
     if (!urls.isEmpty() && urls.first().isLocalFile()) open_path_async(urls.first().toLocalFile());
 }
 
-QStringList MainWindow::recent_files() const { return QSettings().value("recent").toStringList(); }
+QStringList MainWindow::recent_files() const {
+    return QSettings().value("recent").toStringList();
+}
 
 void MainWindow::remember(const QString& path) {
     QSettings settings;
@@ -183,7 +187,8 @@ void MainWindow::remember(const QString& path) {
 void MainWindow::rebuild_recent_menu() {
     if (!m_recent_menu) return;
     m_recent_menu->clear();
-    for (const QString& path : recent_files()) m_recent_menu->addAction(path, this, [this, path] { open_path_async(path); });
+    for (const QString& path : recent_files())
+        m_recent_menu->addAction(path, this, [this, path] { open_path_async(path); });
     m_recent_menu->setEnabled(!m_recent_menu->isEmpty());
 }
 
@@ -200,9 +205,12 @@ bool MainWindow::use_inputs_from(const QString& path) {
             if (e.name == "x") xs = e.tensor;
             if (e.name == "y") ys = e.tensor;
         }
-        if (!xs.defined()) throw nnscope::FormatError(path.toStdString(), "no tensor named 'x' (inputs are x [steps, ...], targets y)");
+        if (!xs.defined())
+            throw nnscope::FormatError(
+                path.toStdString(), "no tensor named 'x' (inputs are x [steps, ...], targets y)");
         UiLock lock(m_lock);
-        const std::string what = "inputs x" + shape_str(xs.shape()) + (ys.defined() ? ", targets y" + shape_str(ys.shape()) : "") +
+        const std::string what = "inputs x" + shape_str(xs.shape()) +
+                                 (ys.defined() ? ", targets y" + shape_str(ys.shape()) : "") +
                                  " from " + path.toStdString();
         m_engine->inputs().use_file_inputs(xs, ys, what);
         log("inputs: " + QString::fromStdString(what));
@@ -247,12 +255,14 @@ QWidget* MainWindow::make_legend() {
     auto* w = new QWidget(this);
     auto* l = new QHBoxLayout(w);
     l->setContentsMargins(0, 0, 0, 0);
-    for (SlotStyle s : {SlotStyle::Parameter, SlotStyle::Buffer, SlotStyle::NonPersistentBuffer, SlotStyle::Attribute}) {
+    for (SlotStyle s : {SlotStyle::Parameter, SlotStyle::Buffer, SlotStyle::NonPersistentBuffer,
+                        SlotStyle::Attribute}) {
         auto* box = new QCheckBox(style_label(s), w);
         box->setIcon(style_icon(s));
         box->setChecked(true);
         box->setObjectName(QStringLiteral("legend_") + QString::number(int(s)));
-        connect(box, &QCheckBox::toggled, this, [this, s](bool on) { m_filter->set_style_visible(s, on); });
+        connect(box, &QCheckBox::toggled, this,
+                [this, s](bool on) { m_filter->set_style_visible(s, on); });
         l->addWidget(box);
     }
     l->addStretch(1);
@@ -264,8 +274,10 @@ void MainWindow::make_toolbar() {
     bar->setObjectName("stepping");
     m_step_action = bar->addAction(tr("Step"), this, [this] { step_blocking(1); });
     m_step_action->setShortcut(QKeySequence(Qt::Key_F10));
-    m_step_action->setToolTip(tr("One step (F10): a forward pass, or a training step when enabled"));
-    m_run_action = bar->addAction(tr("Run"), this, [this] { m_stepping ? stop_running() : start_running(); });
+    m_step_action->setToolTip(
+        tr("One step (F10): a forward pass, or a training step when enabled"));
+    m_run_action =
+        bar->addAction(tr("Run"), this, [this] { m_stepping ? stop_running() : start_running(); });
     m_run_action->setShortcut(QKeySequence(Qt::Key_F5));
     m_run_action->setToolTip(tr("Run / Pause (F5)"));
     m_rate_box = new QComboBox(bar);
@@ -287,7 +299,8 @@ void MainWindow::make_toolbar() {
     connect(m_train_action, &QAction::toggled, this, [this](bool on) { set_training_mode(on); });
     bar->addSeparator();
     m_training_box = new QCheckBox(tr("Training step"), bar);
-    m_training_box->setToolTip(tr("forward, MSE loss, backward, optimizer step: parameters change, buffers only through forward"));
+    m_training_box->setToolTip(tr("forward, MSE loss, backward, optimizer step: parameters change, "
+                                  "buffers only through forward"));
     connect(m_training_box, &QCheckBox::toggled, this, [this](bool on) { set_training_step(on); });
     bar->addWidget(m_training_box);
     m_optimizer_box = new QComboBox(bar);
@@ -314,9 +327,12 @@ void MainWindow::make_toolbar() {
     m_drift_box->setRange(0, 100);
     m_drift_box->setSingleStep(0.5);
     m_drift_box->setValue(2.0);
-    m_drift_box->setToolTip(tr("amplitude of the slow sine drift of every feature's mean (period 500 steps)"));
+    m_drift_box->setToolTip(
+        tr("amplitude of the slow sine drift of every feature's mean (period 500 steps)"));
     inputs->addWidget(m_drift_box);
-    auto apply_inputs = [this] { set_input_distribution(m_std_box->value(), m_drift_box->value()); };
+    auto apply_inputs = [this] {
+        set_input_distribution(m_std_box->value(), m_drift_box->value());
+    };
     connect(m_std_box, &QDoubleSpinBox::valueChanged, this, apply_inputs);
     connect(m_drift_box, &QDoubleSpinBox::valueChanged, this, apply_inputs);
     bar->addAction(tr("Reset running stats"), this, [this] {
@@ -341,8 +357,9 @@ void MainWindow::make_toolbar() {
 void MainWindow::make_menus() {
     QMenu* file = menuBar()->addMenu(tr("&File"));
     file->addAction(tr("&Open…"), QKeySequence::Open, this, [this] {
-        QString path = QFileDialog::getOpenFileName(this, tr("Open model"), {},
-                                                    tr("Models (*.json *.safetensors *.pt *.pth);;All files (*)"));
+        QString path = QFileDialog::getOpenFileName(
+            this, tr("Open model"), {},
+            tr("Models (*.json *.safetensors *.pt *.pth);;All files (*)"));
         if (!path.isEmpty()) open_path_async(path);
     });
     m_recent_menu = file->addMenu(tr("Open &recent"));
@@ -353,16 +370,19 @@ void MainWindow::make_menus() {
         examples->addAction(name, this, [this, name] { open_builtin_example(name); });
     }
     file->addAction(tr("&Save state dict"), QKeySequence::Save, this, [this] {
-        if (!m_save_path.isEmpty()) save_state_dict_to(m_save_path);
+        if (!m_save_path.isEmpty())
+            save_state_dict_to(m_save_path);
         else {
-            QString path = QFileDialog::getSaveFileName(this, tr("Save state dict"), {},
-                                                        tr("safetensors (*.safetensors);;PyTorch state dict (*.pt *.pth)"));
+            QString path = QFileDialog::getSaveFileName(
+                this, tr("Save state dict"), {},
+                tr("safetensors (*.safetensors);;PyTorch state dict (*.pt *.pth)"));
             if (!path.isEmpty()) save_state_dict_to(path);
         }
     });
     file->addAction(tr("&Save state dict as…"), QKeySequence::SaveAs, this, [this] {
-        QString path = QFileDialog::getSaveFileName(this, tr("Save state dict"), {},
-                                                    tr("safetensors (*.safetensors);;PyTorch state dict (*.pt *.pth)"));
+        QString path = QFileDialog::getSaveFileName(
+            this, tr("Save state dict"), {},
+            tr("safetensors (*.safetensors);;PyTorch state dict (*.pt *.pth)"));
         if (!path.isEmpty()) save_state_dict_to(path);
     });
     file->addSeparator();
@@ -370,18 +390,24 @@ void MainWindow::make_menus() {
 
     QMenu* model = menuBar()->addMenu(tr("&Model"));
     for (bool strict : {true, false})
-        model->addAction(strict ? tr("Load state dict (strict)…") : tr("Load state dict (strict=False)…"), this, [this, strict] {
-            QString path = QFileDialog::getOpenFileName(this, tr("Load state dict"), {},
-                                                        tr("State dicts (*.safetensors *.pt *.pth);;All files (*)"));
-            if (!path.isEmpty()) load_state_dict_from(path, strict);
-        });
+        model->addAction(strict ? tr("Load state dict (strict)…")
+                                : tr("Load state dict (strict=False)…"),
+                         this, [this, strict] {
+                             QString path = QFileDialog::getOpenFileName(
+                                 this, tr("Load state dict"), {},
+                                 tr("State dicts (*.safetensors *.pt *.pth);;All files (*)"));
+                             if (!path.isEmpty()) load_state_dict_from(path, strict);
+                         });
     model->addAction(tr("Diff with file…"), this, [this] {
-        QString path = QFileDialog::getOpenFileName(this, tr("Diff with"), {}, tr("State dicts (*.safetensors *.pt *.pth *.json);;All files (*)"));
+        QString path = QFileDialog::getOpenFileName(
+            this, tr("Diff with"), {},
+            tr("State dicts (*.safetensors *.pt *.pth *.json);;All files (*)"));
         if (!path.isEmpty()) diff_with(path);
     });
     model->addAction(tr("Step inputs from file…"), this, [this] {
-        QString path = QFileDialog::getOpenFileName(this, tr("Inputs (x [steps, ...], optional y)"), {},
-                                                    tr("Tensors (*.safetensors *.pt *.pth);;All files (*)"));
+        QString path =
+            QFileDialog::getOpenFileName(this, tr("Inputs (x [steps, ...], optional y)"), {},
+                                         tr("Tensors (*.safetensors *.pt *.pth);;All files (*)"));
         if (!path.isEmpty()) use_inputs_from(path);
     });
     model->addSeparator();
@@ -390,18 +416,23 @@ void MainWindow::make_menus() {
     });
     model->addAction(tr("Unwatch selected tensor"), this, [this] { unwatch(m_selected); });
     model->addAction(tr("Export plots as PNG…"), this, [this] {
-        QString path = QFileDialog::getSaveFileName(this, tr("Export plot"), "plot.png", tr("PNG (*.png)"));
-        if (!path.isEmpty() && !m_plots->export_png(path)) report_error(path + ": cannot write the image");
+        QString path =
+            QFileDialog::getSaveFileName(this, tr("Export plot"), "plot.png", tr("PNG (*.png)"));
+        if (!path.isEmpty() && !m_plots->export_png(path))
+            report_error(path + ": cannot write the image");
     });
     model->addAction(tr("Export plots as CSV…"), this, [this] {
-        QString path = QFileDialog::getSaveFileName(this, tr("Export plot data"), "plot.csv", tr("CSV (*.csv)"));
-        if (!path.isEmpty() && !m_plots->export_csv(path)) report_error(path + ": cannot write the file");
+        QString path = QFileDialog::getSaveFileName(this, tr("Export plot data"), "plot.csv",
+                                                    tr("CSV (*.csv)"));
+        if (!path.isEmpty() && !m_plots->export_csv(path))
+            report_error(path + ": cannot write the file");
     });
 
     QMenu* devices = menuBar()->addMenu(tr("&Devices"));
     for (const auto& d : list_devices()) {
         QString name = QString::fromStdString(d.name);
-        QString label = tr("Move model to %1").arg(name) + (d.simulated ? tr(" (simulated)") : QString());
+        QString label =
+            tr("Move model to %1").arg(name) + (d.simulated ? tr(" (simulated)") : QString());
         QAction* a = devices->addAction(label, this, [this, name] { move_model_to(name); });
         a->setEnabled(d.available);
         if (!d.available) a->setToolTip(QString::fromStdString(d.reason));
@@ -427,8 +458,11 @@ bool MainWindow::move_tensor_to(const QString& tensor, const QString& device) {
             for (auto& e : m_doc.root->tensor_entries())
                 if (QString::fromStdString(e.name) == tensor) {
                     // tensor.to(device) is a copy; assigning it back moves this one slot.
-                    e.owner->set_attr(e.local_name, e.kind == TensorKind::Parameter ? make_parameter(e.tensor.to(target).detach(), e.tensor.requires_grad())
-                                                                                    : e.tensor.to(target));
+                    e.owner->set_attr(
+                        e.local_name,
+                        e.kind == TensorKind::Parameter
+                            ? make_parameter(e.tensor.to(target).detach(), e.tensor.requires_grad())
+                            : e.tensor.to(target));
                     log(QString("model.%1 = model.%1.to('%2')").arg(tensor, device));
                     moved = true;
                     break;
@@ -446,18 +480,24 @@ bool MainWindow::move_tensor_to(const QString& tensor, const QString& device) {
 
 // --- messages -----------------------------------------------------------------------------------
 
-void MainWindow::log(const QString& line) { m_log->appendPlainText(line); }
+void MainWindow::log(const QString& line) {
+    m_log->appendPlainText(line);
+}
 
-QString MainWindow::log_text() const { return m_log->toPlainText(); }
+QString MainWindow::log_text() const {
+    return m_log->toPlainText();
+}
 
 void MainWindow::report_error(const QString& what) {
     m_last_error = what;
     log("error: " + what);
     statusBar()->showMessage(what, 10000);
-    if (isVisible() && QApplication::platformName() != "offscreen") QMessageBox::warning(this, tr("nnscope"), what);
+    if (isVisible() && QApplication::platformName() != "offscreen")
+        QMessageBox::warning(this, tr("nnscope"), what);
 }
 
-// --- documents ------------------------------------------------------------------------------------
+// --- documents
+// ------------------------------------------------------------------------------------
 
 bool MainWindow::open_path(const QString& path) {
     try {
@@ -478,7 +518,8 @@ void MainWindow::open_path_async(const QString& path) {
     // abandons the result (the model shown stays as it was).
     auto* watcher = new QFutureWatcher<std::shared_ptr<Document>>(this);
     auto error = std::make_shared<QString>();
-    auto* progress = new QProgressDialog(tr("Opening %1…").arg(QFileInfo(path).fileName()), tr("Cancel"), 0, 0, this);
+    auto* progress = new QProgressDialog(tr("Opening %1…").arg(QFileInfo(path).fileName()),
+                                         tr("Cancel"), 0, 0, this);
     progress->setMinimumDuration(300);
     progress->setWindowModality(Qt::WindowModal);
     auto cancelled = std::make_shared<bool>(false);
@@ -486,20 +527,21 @@ void MainWindow::open_path_async(const QString& path) {
         *cancelled = true;
         log("cancelled opening " + path);
     });
-    connect(watcher, &QFutureWatcher<std::shared_ptr<Document>>::finished, this, [this, watcher, progress, error, cancelled, path] {
-        progress->deleteLater();
-        watcher->deleteLater();
-        if (*cancelled) return;
-        std::shared_ptr<Document> doc = watcher->result();
-        if (!doc) {
-            report_error(*error);
-            return;
-        }
-        stop_running();
-        set_document(std::move(*doc));
-        log("opened " + path);
-        remember(path);
-    });
+    connect(watcher, &QFutureWatcher<std::shared_ptr<Document>>::finished, this,
+            [this, watcher, progress, error, cancelled, path] {
+                progress->deleteLater();
+                watcher->deleteLater();
+                if (*cancelled) return;
+                std::shared_ptr<Document> doc = watcher->result();
+                if (!doc) {
+                    report_error(*error);
+                    return;
+                }
+                stop_running();
+                set_document(std::move(*doc));
+                log("opened " + path);
+                remember(path);
+            });
     watcher->setFuture(QtConcurrent::run([path, error]() -> std::shared_ptr<Document> {
         try {
             return std::make_shared<Document>(open_document(path.toStdString()));
@@ -529,7 +571,9 @@ bool MainWindow::save_state_dict_to(const QString& path) {
     UiLock lock(m_lock);
     try {
         save_state_dict(*m_doc.root, path.toStdString(), m_doc.metadata);
-        log(QString("torch.save(model.state_dict(), '%1'): %2 tensors").arg(path).arg(m_doc.root->state_dict().tensors.size()));
+        log(QString("torch.save(model.state_dict(), '%1'): %2 tensors")
+                .arg(path)
+                .arg(m_doc.root->state_dict().tensors.size()));
         m_save_path = path;
         statusBar()->showMessage(tr("Saved state dict to %1").arg(path), 5000);
         return true;
@@ -543,18 +587,21 @@ bool MainWindow::load_state_dict_from(const QString& path, bool strict) {
     if (!m_doc.root) return false;
     stop_running();
     UiLock lock(m_lock);
-    const QString call = QString("model.load_state_dict(sd, strict=%1)").arg(strict ? "True" : "False");
+    const QString call =
+        QString("model.load_state_dict(sd, strict=%1)").arg(strict ? "True" : "False");
     try {
         Document sd = open_document(path.toStdString());
         LoadResult r = m_doc.root->load_state_dict(sd.root->state_dict(), strict);
-        if (r.missing_keys.empty() && r.unexpected_keys.empty()) log(call + ": <All keys matched successfully>");
+        if (r.missing_keys.empty() && r.unexpected_keys.empty())
+            log(call + ": <All keys matched successfully>");
         else {
             auto list = [](const std::vector<std::string>& v) {
                 QStringList l;
                 for (const auto& s : v) l << "'" + QString::fromStdString(s) + "'";
                 return "[" + l.join(", ") + "]";
             };
-            log(call + ": _IncompatibleKeys(missing_keys=" + list(r.missing_keys) + ", unexpected_keys=" + list(r.unexpected_keys) + ")");
+            log(call + ": _IncompatibleKeys(missing_keys=" + list(r.missing_keys) +
+                ", unexpected_keys=" + list(r.unexpected_keys) + ")");
         }
         if (m_engine) m_engine->model_changed();
         m_model->refresh();
@@ -579,7 +626,9 @@ bool MainWindow::move_model_to(const QString& device) {
         for (const auto& e : m_doc.root->tensor_entries()) {
             if (!seen.insert(e.tensor.impl()).second) continue;
             if (e.kind == TensorKind::Attribute) {
-                stayed << QString("attribute %1 stayed on %2").arg(QString::fromStdString(e.name), QString::fromStdString(e.tensor.device().str()));
+                stayed << QString("attribute %1 stayed on %2")
+                              .arg(QString::fromStdString(e.name),
+                                   QString::fromStdString(e.tensor.device().str()));
                 continue;
             }
             if (e.tensor.device() == target) continue;
@@ -589,7 +638,10 @@ bool MainWindow::move_model_to(const QString& device) {
         m_doc.root->to(target);
         if (m_engine) m_engine->model_changed();
         QString msg = QString("model.to('%1'): moved %2 parameters and %3 buffers (%4) to %1")
-                          .arg(device).arg(params).arg(buffers).arg(kib(bytes));
+                          .arg(device)
+                          .arg(params)
+                          .arg(buffers)
+                          .arg(kib(bytes));
         if (!stayed.isEmpty()) msg += "; " + stayed.join("; ");
         log(msg);
         statusBar()->showMessage(msg, 10000);
@@ -610,14 +662,18 @@ void MainWindow::set_document(Document doc) {
         m_model->set_root(m_doc.root);
     }
     m_tree->expandToDepth(1);
-    QString title = m_doc.title.empty() ? QString::fromStdString(m_doc.path) : QString::fromStdString(m_doc.title);
+    QString title = m_doc.title.empty() ? QString::fromStdString(m_doc.path)
+                                        : QString::fromStdString(m_doc.title);
     setWindowTitle(title + " — nnscope");
     QString lesson = QString::fromStdString(m_doc.lesson);
     if (lesson.isEmpty() && m_doc.kind_source == KindSource::Inferred)
-        lesson = tr("This file is a bare state dict: it does not say which tensors are parameters and which are buffers. "
-                    "nnscope inferred the kinds from PyTorch's names (running_mean, running_var, num_batches_tracked and "
+        lesson = tr("This file is a bare state dict: it does not say which tensors are parameters "
+                    "and which are buffers. "
+                    "nnscope inferred the kinds from PyTorch's names (running_mean, running_var, "
+                    "num_batches_tracked and "
                     "integer tensors are buffers); module types are unknown.");
-    if (!m_doc.note.empty()) lesson += (lesson.isEmpty() ? "" : "\n\n") + QString::fromStdString(m_doc.note);
+    if (!m_doc.note.empty())
+        lesson += (lesson.isEmpty() ? "" : "\n\n") + QString::fromStdString(m_doc.note);
     m_lesson->setPlainText(lesson);
     m_inspector->clear();
     m_selected.clear();
@@ -635,7 +691,8 @@ void MainWindow::rebuild_engine() {
     m_steps_done = 0;
     try {
         m_engine = std::make_shared<StepEngine>(m_doc.root);
-        if (m_training_box->isChecked()) m_engine->set_optimizer(m_optimizer_box->currentData().toString().toStdString());
+        if (m_training_box->isChecked())
+            m_engine->set_optimizer(m_optimizer_box->currentData().toString().toStdString());
         m_engine->inputs().set_distribution(m_std_box->value(), m_drift_box->value(), 500);
         m_worker->set_engine(m_engine, m_doc.root);
         log("inputs: " + QString::fromStdString(m_engine->input_description()));
@@ -662,14 +719,17 @@ void MainWindow::default_watches() {
     }
     if (names.isEmpty())
         for (const auto& e : m_doc.root->tensor_entries())
-            if (e.kind == TensorKind::Buffer && e.tensor.numel() <= 1000) names << QString::fromStdString(e.name);
+            if (e.kind == TensorKind::Buffer && e.tensor.numel() <= 1000)
+                names << QString::fromStdString(e.name);
     while (names.size() > 6) names.removeLast();
     m_plots->set_watches({}, {});
     for (const auto& n : names) watch(n);
     if (names.isEmpty()) push_watches();
 }
 
-QStringList MainWindow::watches() const { return m_plots->watches(); }
+QStringList MainWindow::watches() const {
+    return m_plots->watches();
+}
 
 void MainWindow::watch(const QString& name) {
     QStringList names = m_plots->watches();
@@ -701,9 +761,13 @@ void MainWindow::set_watch_list(const QStringList& names) {
     push_watches();
 }
 
-void MainWindow::push_watches() { m_worker->set_watches(m_plots->watches()); }
+void MainWindow::push_watches() {
+    m_worker->set_watches(m_plots->watches());
+}
 
-bool MainWindow::can_step() const { return m_engine != nullptr; }
+bool MainWindow::can_step() const {
+    return m_engine != nullptr;
+}
 
 void MainWindow::set_input_distribution(double std, double drift) {
     if (!m_engine) return;
@@ -724,7 +788,8 @@ void MainWindow::set_training_mode(bool train) {
         UiLock lock(m_lock);
         m_doc.root->train(train);
     }
-    log(train ? "model.train()" : "model.eval(): BatchNorm now uses its running statistics and stops updating them");
+    log(train ? "model.train()"
+              : "model.eval(): BatchNorm now uses its running statistics and stops updating them");
     m_train_action->blockSignals(true);
     m_train_action->setChecked(train);
     m_train_action->blockSignals(false);
@@ -736,13 +801,17 @@ void MainWindow::set_training_step(bool on) {
     if (!m_engine) return;
     UiLock lock(m_lock);
     try {
-        const std::string spec = on ? m_optimizer_box->currentData().toString().toStdString() : std::string();
+        const std::string spec =
+            on ? m_optimizer_box->currentData().toString().toStdString() : std::string();
         m_engine->set_optimizer(spec);
         if (on)
-            log(QString("optimizer = torch.optim.%1(model.parameters(), %2): %3 parameters, no buffers")
-                    .arg(QString::fromStdString(m_engine->optimizer()->name()), m_optimizer_box->currentText())
+            log(QString(
+                    "optimizer = torch.optim.%1(model.parameters(), %2): %3 parameters, no buffers")
+                    .arg(QString::fromStdString(m_engine->optimizer()->name()),
+                         m_optimizer_box->currentText())
                     .arg(m_engine->optimizer()->params().size()));
-        else log("training steps off: forward passes only");
+        else
+            log("training steps off: forward passes only");
     } catch (const std::exception& e) {
         report_error(QString::fromStdString(e.what()));
     }
@@ -763,7 +832,8 @@ void MainWindow::stop_running() {
     m_worker->request_stop();
     QElapsedTimer t;
     t.start();
-    while (m_stepping && t.elapsed() < 10000) QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+    while (m_stepping && t.elapsed() < 10000)
+        QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
 }
 
 void MainWindow::step_blocking(int n) {
@@ -775,7 +845,8 @@ void MainWindow::step_blocking(int n) {
     QMetaObject::invokeMethod(m_worker, "run", Qt::QueuedConnection, Q_ARG(qint64, qint64(n)));
     QElapsedTimer t;
     t.start();
-    while (m_stepping && t.elapsed() < 600000) QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+    while (m_stepping && t.elapsed() < 600000)
+        QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
     m_worker->set_rate(rate);
     m_plots->replot_now();
 }
@@ -785,18 +856,22 @@ void MainWindow::on_progress(const std::shared_ptr<StepBatch>& batch) {
     if (!batch->samples.empty()) {
         const StepSample& last = batch->samples.back();
         m_steps_done = last.step;
-        QString text = tr("step %1 · %2").arg(last.step).arg(last.training ? tr("train") : tr("eval"));
+        QString text =
+            tr("step %1 · %2").arg(last.step).arg(last.training ? tr("train") : tr("eval"));
         if (!std::isnan(last.loss)) text += tr(" · loss %1").arg(last.loss, 0, 'g', 4);
         m_step_label->setText(text);
     }
-    if (!batch->error.isEmpty()) report_error("step " + QString::number(m_steps_done + 1) + ": " + batch->error);
+    if (!batch->error.isEmpty())
+        report_error("step " + QString::number(m_steps_done + 1) + ": " + batch->error);
 }
 
 // --- selection and totals ------------------------------------------------------------------------
 
 void MainWindow::on_selection(const QModelIndex& proxy_index) {
     QModelIndex idx = m_filter->mapToSource(proxy_index);
-    m_selected = idx.isValid() && idx.data(ModuleTreeModel::IsTensorRole).toBool() ? m_model->full_name(idx) : QString();
+    m_selected = idx.isValid() && idx.data(ModuleTreeModel::IsTensorRole).toBool()
+                     ? m_model->full_name(idx)
+                     : QString();
     if (!idx.isValid()) {
         m_inspector->clear();
         return;
@@ -808,16 +883,19 @@ void MainWindow::on_selection(const QModelIndex& proxy_index) {
             return;
         }
         SlotStyle style = SlotStyle(idx.data(ModuleTreeModel::StyleRole).toInt());
-        TensorKind kind = style == SlotStyle::Parameter ? TensorKind::Parameter
+        TensorKind kind = style == SlotStyle::Parameter   ? TensorKind::Parameter
                           : style == SlotStyle::Attribute ? TensorKind::Attribute
                                                           : TensorKind::Buffer;
-        m_inspector->show_tensor(m_model->full_name(idx), kind, style != SlotStyle::NonPersistentBuffer, m_model->tensor_at(idx));
+        m_inspector->show_tensor(m_model->full_name(idx), kind,
+                                 style != SlotStyle::NonPersistentBuffer, m_model->tensor_at(idx));
     } catch (const std::exception& e) {
         report_error(QString::fromStdString(e.what()));
     }
 }
 
-void MainWindow::refresh_selection() { on_selection(m_tree->currentIndex()); }
+void MainWindow::refresh_selection() {
+    on_selection(m_tree->currentIndex());
+}
 
 void MainWindow::update_totals() {
     if (!m_doc.root) return;
@@ -829,25 +907,38 @@ void MainWindow::update_totals() {
         if (!seen.insert(e.tensor.impl()).second) continue;
         int64_t n = e.tensor.numel();
         bytes += e.tensor.nbytes();
-        if (e.kind == TensorKind::Parameter) ++np, ne_p += n;
-        else if (e.kind == TensorKind::Buffer) ++nb, ne_b += n;
-        else ++na, ne_a += n;
+        if (e.kind == TensorKind::Parameter)
+            ++np, ne_p += n;
+        else if (e.kind == TensorKind::Buffer)
+            ++nb, ne_b += n;
+        else
+            ++na, ne_a += n;
     }
     QLocale c = QLocale::c();
-    QString kinds = m_doc.kind_source == KindSource::Inferred ? tr("  (kinds inferred from names)") : QString();
+    QString kinds =
+        m_doc.kind_source == KindSource::Inferred ? tr("  (kinds inferred from names)") : QString();
     QString memory;
     for (const auto& d : list_devices())
-        if (d.available) memory += QString(" · %1: %2").arg(QString::fromStdString(d.name), kib(backend_for(Device::parse(d.name)).bytes_in_use()));
-    m_totals->setText(tr("%1 · parameters: %2 (%3 elements) · buffers: %4 (%5 elements) · attributes: %6 (%7 elements) · %8%9%10")
+        if (d.available)
+            memory += QString(" · %1: %2")
+                          .arg(QString::fromStdString(d.name),
+                               kib(backend_for(Device::parse(d.name)).bytes_in_use()));
+    m_totals->setText(tr("%1 · parameters: %2 (%3 elements) · buffers: %4 (%5 elements) · "
+                         "attributes: %6 (%7 elements) · %8%9%10")
                           .arg(QString::fromStdString(m_doc.format))
-                          .arg(np).arg(c.toString(qlonglong(ne_p)))
-                          .arg(nb).arg(c.toString(qlonglong(ne_b)))
-                          .arg(na).arg(c.toString(qlonglong(ne_a)))
+                          .arg(np)
+                          .arg(c.toString(qlonglong(ne_p)))
+                          .arg(nb)
+                          .arg(c.toString(qlonglong(ne_b)))
+                          .arg(na)
+                          .arg(c.toString(qlonglong(ne_a)))
                           .arg(kib(bytes))
                           .arg(kinds)
                           .arg(memory));
 }
 
-QString MainWindow::status_text() const { return m_totals->text(); }
+QString MainWindow::status_text() const {
+    return m_totals->text();
+}
 
 } // namespace nnscope::ui

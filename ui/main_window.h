@@ -39,7 +39,7 @@ struct StepBatch;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
-public:
+  public:
     explicit MainWindow(QWidget* parent = nullptr);
     ~MainWindow() override;
 
@@ -62,21 +62,20 @@ public:
     class DiffDialog* diff_with(const QString& path);
     QStringList recent_files() const;
 
-protected:
+  protected:
     void dragEnterEvent(class QDragEnterEvent* event) override;
     void dropEvent(class QDropEvent* event) override;
     void closeEvent(class QCloseEvent* event) override;
 
-public:
-
+  public:
     // Stepping. step_blocking runs n steps and waits for them (screenshots, tests).
     void step_blocking(int n);
     void start_running();
     void stop_running();
     bool is_running() const { return m_stepping; }
-    void set_rate(double steps_per_second); // 0 = as fast as possible
-    void set_training_mode(bool train);        // model.train() / model.eval()
-    void set_training_step(bool on);           // optimizer steps on or off
+    void set_rate(double steps_per_second);                // 0 = as fast as possible
+    void set_training_mode(bool train);                    // model.train() / model.eval()
+    void set_training_step(bool on);                       // optimizer steps on or off
     void set_input_distribution(double std, double drift); // the generator's noise and drift
     bool can_step() const;
     void watch(const QString& name);
@@ -93,7 +92,7 @@ public:
     QString last_error() const { return m_last_error; }
     ModelLock& model_lock() { return m_lock; }
 
-private:
+  private:
     void set_document(Document doc);
     void on_selection(const QModelIndex& proxy_index);
     void refresh_selection();

@@ -25,7 +25,7 @@ struct ModelLock {
 
 // UI side: announces the wait, then locks.
 class UiLock {
-public:
+  public:
     explicit UiLock(ModelLock& l) : m_lock(l) {
         ++m_lock.ui_waiting;
         m_lock.mutex.lock();
@@ -35,7 +35,7 @@ public:
     UiLock(const UiLock&) = delete;
     UiLock& operator=(const UiLock&) = delete;
 
-private:
+  private:
     ModelLock& m_lock;
 };
 

@@ -11,11 +11,11 @@ namespace nnscope::ui {
 struct ModuleTreeModel::Node {
     Node* parent = nullptr;
     int row = 0;
-    Module* owner = nullptr;  // the module itself (module rows) or the tensor's module
+    Module* owner = nullptr; // the module itself (module rows) or the tensor's module
     bool is_tensor = false;
     TensorKind kind = TensorKind::Parameter;
-    std::string local;        // name within the owner / child name
-    std::string full;         // dotted name
+    std::string local; // name within the owner / child name
+    std::string full;  // dotted name
     std::vector<std::unique_ptr<Node>> children;
     // Cell contents of a tensor row, copied from the tensor by refresh(): painting never
     // touches a tensor, so a running step is never waited for.
@@ -33,7 +33,9 @@ struct ModuleTreeModel::Node {
 
 namespace {
 constexpr int k_max_depth = 256; // a cyclic tree (possible by hand) must not recurse forever
-std::string join(const std::string& prefix, const std::string& name) { return prefix.empty() ? name : prefix + "." + name; }
+std::string join(const std::string& prefix, const std::string& name) {
+    return prefix.empty() ? name : prefix + "." + name;
+}
 } // namespace
 
 ModuleTreeModel::ModuleTreeModel(QObject* parent) : QAbstractItemModel(parent) {}
@@ -75,7 +77,8 @@ void ModuleTreeModel::update_cache() {
         n->device = QString::fromStdString(t.device().str());
         n->numel = t.numel();
         n->requires_grad = t.requires_grad();
-        n->persistent = n->kind != TensorKind::Attribute && n->owner->is_persistent_buffer(n->local);
+        n->persistent =
+            n->kind != TensorKind::Attribute && n->owner->is_persistent_buffer(n->local);
     }
 }
 
@@ -117,16 +120,18 @@ void ModuleTreeModel::refresh() {
         stack.pop_back();
         if (n->children.empty()) continue;
         QModelIndex parent = createIndex(n->row, 0, const_cast<Node*>(n));
-        emit dataChanged(index(0, 0, parent), index(int(n->children.size()) - 1, ColumnCount - 1, parent));
+        emit dataChanged(index(0, 0, parent),
+                         index(int(n->children.size()) - 1, ColumnCount - 1, parent));
         for (const auto& c : n->children) stack.push_back(c.get());
     }
 }
 
 Tensor ModuleTreeModel::node_tensor(const Node* n) const {
     if (!n || !n->is_tensor) return {};
-    const OrderedDict<Tensor>& entries = n->kind == TensorKind::Parameter ? n->owner->own_parameters()
-                                       : n->kind == TensorKind::Buffer  ? n->owner->own_buffers()
-                                                                        : n->owner->own_attributes();
+    const OrderedDict<Tensor>& entries =
+        n->kind == TensorKind::Parameter ? n->owner->own_parameters()
+        : n->kind == TensorKind::Buffer  ? n->owner->own_buffers()
+                                         : n->owner->own_attributes();
     const Tensor* t = entries.find(n->local);
     return t ? *t : Tensor();
 }
@@ -142,7 +147,9 @@ Module* ModuleTreeModel::module_at(const QModelIndex& index) const {
 }
 
 QString ModuleTreeModel::full_name(const QModelIndex& index) const {
-    return index.isValid() ? QString::fromStdString(static_cast<Node*>(index.internalPointer())->full) : QString();
+    return index.isValid()
+               ? QString::fromStdString(static_cast<Node*>(index.internalPointer())->full)
+               : QString();
 }
 
 QModelIndex ModuleTreeModel::find(const Node* n, const std::string& name) const {
@@ -184,11 +191,14 @@ int ModuleTreeModel::rowCount(const QModelIndex& parent) const {
     return int(p->children.size());
 }
 
-int ModuleTreeModel::columnCount(const QModelIndex&) const { return ColumnCount; }
+int ModuleTreeModel::columnCount(const QModelIndex&) const {
+    return ColumnCount;
+}
 
 QVariant ModuleTreeModel::headerData(int section, Qt::Orientation orientation, int role) const {
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole) return {};
-    static const char* names[] = {"name", "kind", "shape", "dtype", "device", "elements", "requires_grad", "in state_dict"};
+    static const char* names[] = {"name",   "kind",     "shape",         "dtype",
+                                  "device", "elements", "requires_grad", "in state_dict"};
     return section >= 0 && section < ColumnCount ? QString(names[section]) : QVariant();
 }
 
@@ -197,25 +207,35 @@ QVariant ModuleTreeModel::data(const QModelIndex& index, int role) const {
     const Node* n = static_cast<Node*>(index.internalPointer());
     const int col = index.column();
     if (!n->is_tensor) {
-        const QString type = n->owner->type_name().empty() ? QStringLiteral("?") : QString::fromStdString(n->owner->type_name());
+        const QString type = n->owner->type_name().empty()
+                                 ? QStringLiteral("?")
+                                 : QString::fromStdString(n->owner->type_name());
         switch (role) {
         case Qt::DisplayRole:
-            if (col == NameCol) return n->full.empty() ? QStringLiteral("(model)") : QString::fromStdString(n->local);
+            if (col == NameCol)
+                return n->full.empty() ? QStringLiteral("(model)")
+                                       : QString::fromStdString(n->local);
             if (col == KindCol) return type;
             return {};
-        case Qt::DecorationRole: return col == NameCol ? style_icon(SlotStyle::Module) : QVariant();
+        case Qt::DecorationRole:
+            return col == NameCol ? style_icon(SlotStyle::Module) : QVariant();
         case Qt::FontRole: {
             QFont f;
             f.setBold(true);
             return col == NameCol ? QVariant(f) : QVariant();
         }
         case Qt::ToolTipRole:
-            return n->owner->type_name().empty() ? QStringLiteral("module of unknown type (inferred from a state dict)")
-                                                 : QString::fromStdString(n->owner->repr()).left(2000);
-        case StyleRole: return int(SlotStyle::Module);
-        case FullNameRole: return QString::fromStdString(n->full);
-        case IsTensorRole: return false;
-        default: return {};
+            return n->owner->type_name().empty()
+                       ? QStringLiteral("module of unknown type (inferred from a state dict)")
+                       : QString::fromStdString(n->owner->repr()).left(2000);
+        case StyleRole:
+            return int(SlotStyle::Module);
+        case FullNameRole:
+            return QString::fromStdString(n->full);
+        case IsTensorRole:
+            return false;
+        default:
+            return {};
         }
     }
     if (!n->defined) return {};
@@ -223,38 +243,61 @@ QVariant ModuleTreeModel::data(const QModelIndex& index, int role) const {
     switch (role) {
     case Qt::DisplayRole:
         switch (col) {
-        case NameCol: return QString::fromStdString(n->local);
-        case KindCol: return style_label(style);
-        case ShapeCol: return n->shape;
-        case DTypeCol: return n->dtype;
-        case DeviceCol: return n->device;
-        case ElementsCol: return QLocale::c().toString(n->numel);
-        case RequiresGradCol: return n->requires_grad ? QStringLiteral("yes") : QString();
+        case NameCol:
+            return QString::fromStdString(n->local);
+        case KindCol:
+            return style_label(style);
+        case ShapeCol:
+            return n->shape;
+        case DTypeCol:
+            return n->dtype;
+        case DeviceCol:
+            return n->device;
+        case ElementsCol:
+            return QLocale::c().toString(n->numel);
+        case RequiresGradCol:
+            return n->requires_grad ? QStringLiteral("yes") : QString();
         case InStateDictCol:
-            return style == SlotStyle::Attribute || style == SlotStyle::NonPersistentBuffer ? QStringLiteral("no")
-                                                                                          : QStringLiteral("yes");
+            return style == SlotStyle::Attribute || style == SlotStyle::NonPersistentBuffer
+                       ? QStringLiteral("no")
+                       : QStringLiteral("yes");
         }
         return {};
-    case Qt::DecorationRole: return col == NameCol ? style_icon(style) : QVariant();
+    case Qt::DecorationRole:
+        return col == NameCol ? style_icon(style) : QVariant();
     case Qt::ForegroundRole:
         if (col == DeviceCol && n->device != QLatin1String("cpu"))
             return QColor(255, 255, 255); // a badge: white on the device's colour
         return col == KindCol || col == InStateDictCol ? QVariant(style_color(style)) : QVariant();
     case Qt::BackgroundRole:
-        if (col == DeviceCol && n->device.startsWith("sim")) return QColor(128, 90, 170);  // simulated GPU
-        if (col == DeviceCol && n->device.startsWith("cuda")) return QColor(60, 140, 60); // NVIDIA green
+        if (col == DeviceCol && n->device.startsWith("sim"))
+            return QColor(128, 90, 170); // simulated GPU
+        if (col == DeviceCol && n->device.startsWith("cuda"))
+            return QColor(60, 140, 60); // NVIDIA green
         return {};
-    case Qt::TextAlignmentRole: return col == ElementsCol ? QVariant(Qt::AlignRight | Qt::AlignVCenter) : QVariant();
+    case Qt::TextAlignmentRole:
+        return col == ElementsCol ? QVariant(Qt::AlignRight | Qt::AlignVCenter) : QVariant();
     case Qt::ToolTipRole:
         return QString::fromStdString(n->full) + " — " +
-               (style == SlotStyle::Attribute ? QStringLiteral("plain attribute: not registered, not in state_dict, not moved by to()")
-                : style == SlotStyle::NonPersistentBuffer ? QStringLiteral("buffer registered with persistent=False: moved by to(), not in state_dict")
-                : style == SlotStyle::Buffer ? QStringLiteral("buffer: in state_dict, moved by to(), never updated by an optimizer")
-                                             : QStringLiteral("parameter: in state_dict, moved by to(), updated by an optimizer"));
-    case StyleRole: return int(style);
-    case FullNameRole: return QString::fromStdString(n->full);
-    case IsTensorRole: return true;
-    default: return {};
+               (style == SlotStyle::Attribute
+                    ? QStringLiteral(
+                          "plain attribute: not registered, not in state_dict, not moved by to()")
+                : style == SlotStyle::NonPersistentBuffer
+                    ? QStringLiteral("buffer registered with persistent=False: moved by to(), not "
+                                     "in state_dict")
+                : style == SlotStyle::Buffer
+                    ? QStringLiteral(
+                          "buffer: in state_dict, moved by to(), never updated by an optimizer")
+                    : QStringLiteral(
+                          "parameter: in state_dict, moved by to(), updated by an optimizer"));
+    case StyleRole:
+        return int(style);
+    case FullNameRole:
+        return QString::fromStdString(n->full);
+    case IsTensorRole:
+        return true;
+    default:
+        return {};
     }
 }
 
@@ -272,7 +315,9 @@ void ModuleTreeFilter::set_style_visible(SlotStyle style, bool visible) {
     invalidateFilter();
 }
 
-bool ModuleTreeFilter::style_visible(SlotStyle style) const { return m_visible[int(style)]; }
+bool ModuleTreeFilter::style_visible(SlotStyle style) const {
+    return m_visible[int(style)];
+}
 
 bool ModuleTreeFilter::filterAcceptsRow(int row, const QModelIndex& parent) const {
     QModelIndex idx = sourceModel()->index(row, 0, parent);
@@ -280,7 +325,8 @@ bool ModuleTreeFilter::filterAcceptsRow(int row, const QModelIndex& parent) cons
     if (!is_tensor) {
         // Modules show when their own name matches (or through a matching descendant,
         // which recursive filtering handles); with an empty filter, always.
-        return filterRegularExpression().pattern().isEmpty() || QSortFilterProxyModel::filterAcceptsRow(row, parent);
+        return filterRegularExpression().pattern().isEmpty() ||
+               QSortFilterProxyModel::filterAcceptsRow(row, parent);
     }
     if (!m_visible[idx.data(ModuleTreeModel::StyleRole).toInt()]) return false;
     return QSortFilterProxyModel::filterAcceptsRow(row, parent);

@@ -21,8 +21,18 @@ namespace nnscope::ui {
 
 class ModuleTreeModel : public QAbstractItemModel {
     Q_OBJECT
-public:
-    enum Column { NameCol, KindCol, ShapeCol, DTypeCol, DeviceCol, ElementsCol, RequiresGradCol, InStateDictCol, ColumnCount };
+  public:
+    enum Column {
+        NameCol,
+        KindCol,
+        ShapeCol,
+        DTypeCol,
+        DeviceCol,
+        ElementsCol,
+        RequiresGradCol,
+        InStateDictCol,
+        ColumnCount
+    };
     enum Role { StyleRole = Qt::UserRole + 1, FullNameRole, IsTensorRole };
 
     explicit ModuleTreeModel(QObject* parent = nullptr);
@@ -49,9 +59,10 @@ public:
     int rowCount(const QModelIndex& parent = {}) const override;
     int columnCount(const QModelIndex& parent = {}) const override;
     QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
-    QVariant headerData(int section, Qt::Orientation orientation, int role = Qt::DisplayRole) const override;
+    QVariant headerData(int section, Qt::Orientation orientation,
+                        int role = Qt::DisplayRole) const override;
 
-private:
+  private:
     struct Node;
     void build(Node* node, Module* module, const std::string& prefix, int depth);
     Tensor node_tensor(const Node* n) const;
@@ -66,15 +77,15 @@ private:
 // Filter box plus kind toggles: shows matching rows and their ancestors.
 class ModuleTreeFilter : public QSortFilterProxyModel {
     Q_OBJECT
-public:
+  public:
     explicit ModuleTreeFilter(QObject* parent = nullptr);
     void set_style_visible(SlotStyle style, bool visible);
     bool style_visible(SlotStyle style) const;
 
-protected:
+  protected:
     bool filterAcceptsRow(int source_row, const QModelIndex& source_parent) const override;
 
-private:
+  private:
     bool m_visible[5] = {true, true, true, true, true};
 };
 

@@ -10,8 +10,9 @@
 namespace nnscope::ui {
 
 namespace {
-const QColor k_palette[] = {QColor(31, 119, 180), QColor(255, 127, 14), QColor(44, 160, 44), QColor(214, 39, 40),
-                            QColor(148, 103, 189), QColor(140, 86, 75), QColor(227, 119, 194), QColor(127, 127, 127)};
+const QColor k_palette[] = {QColor(31, 119, 180),  QColor(255, 127, 14),  QColor(44, 160, 44),
+                            QColor(214, 39, 40),   QColor(148, 103, 189), QColor(140, 86, 75),
+                            QColor(227, 119, 194), QColor(127, 127, 127)};
 }
 
 PlotPanel::PlotPanel(QWidget* parent) : QWidget(parent) {
@@ -59,7 +60,9 @@ void PlotPanel::clear() {
     m_replot_timer.start();
 }
 
-size_t PlotPanel::points(int watch) const { return watch < int(m_series.size()) ? m_series[size_t(watch)].x.size() : 0; }
+size_t PlotPanel::points(int watch) const {
+    return watch < int(m_series.size()) ? m_series[size_t(watch)].x.size() : 0;
+}
 
 void PlotPanel::decimate(Series& s) {
     // Keep every other point: the history stays bounded however long a run goes.
@@ -147,7 +150,8 @@ void PlotPanel::rebuild_graphs() {
             auto* line = new QCPItemStraightLine(p);
             line->point1->setCoords(x, 0);
             line->point2->setCoords(x, 1);
-            line->setPen(QPen(training ? QColor(44, 160, 44) : QColor(120, 120, 120), 1, Qt::DashLine));
+            line->setPen(
+                QPen(training ? QColor(44, 160, 44) : QColor(120, 120, 120), 1, Qt::DashLine));
             auto* label = new QCPItemText(p);
             label->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
             label->position->setCoords(x, 0.02);
@@ -162,8 +166,11 @@ void PlotPanel::replot_now() {
     if (m_dirty_graphs) rebuild_graphs();
     // Drawing cost is bounded too: at most k_display_points per line (every k-th point
     // of the stored history, the newest always included).
-    auto thin = [](const std::vector<double>& xs, const std::vector<double>& ys, QVector<double>& ox, QVector<double>& oy) {
-        const size_t n = xs.size(), stride = n > k_display_points ? (n + k_display_points - 1) / k_display_points : 1;
+    auto thin = [](const std::vector<double>& xs, const std::vector<double>& ys,
+                   QVector<double>& ox, QVector<double>& oy) {
+        const size_t n = xs.size(), stride = n > k_display_points
+                                                 ? (n + k_display_points - 1) / k_display_points
+                                                 : 1;
         ox.clear();
         oy.clear();
         ox.reserve(int(n / stride + 2));
@@ -194,15 +201,18 @@ void PlotPanel::replot_now() {
         p->rescaleAxes();
         // Keep a little room around flat lines.
         QCPRange r = p->yAxis->range();
-        if (r.size() < 1e-9) p->yAxis->setRange(r.lower - 1, r.upper + 1);
-        else p->yAxis->scaleRange(1.1, r.center());
+        if (r.size() < 1e-9)
+            p->yAxis->setRange(r.lower - 1, r.upper + 1);
+        else
+            p->yAxis->scaleRange(1.1, r.center());
         p->replot(QCustomPlot::rpQueuedReplot);
     }
     ++m_frames;
 }
 
 void PlotPanel::set_dark(bool dark) {
-    const QColor bg = dark ? QColor(37, 37, 38) : Qt::white, fg = dark ? QColor(210, 210, 210) : Qt::black;
+    const QColor bg = dark ? QColor(37, 37, 38) : Qt::white,
+                 fg = dark ? QColor(210, 210, 210) : Qt::black;
     for (QCustomPlot* p : {m_plot, m_loss_plot}) {
         p->setBackground(bg);
         p->legend->setBrush(bg);
@@ -234,7 +244,8 @@ bool PlotPanel::export_csv(const QString& path) const {
             for (const auto& col : m_series[w].y) out << "," << col[i];
             out << "\n";
         }
-    for (size_t i = 0; i < m_loss.x.size(); ++i) out << "loss," << m_loss.x[i] << "," << m_loss.y[0][i] << "\n";
+    for (size_t i = 0; i < m_loss.x.size(); ++i)
+        out << "loss," << m_loss.x[i] << "," << m_loss.y[0][i] << "\n";
     return out.status() == QTextStream::Ok;
 }
 

@@ -7,8 +7,8 @@
 // history is bounded: past a limit every other point is dropped (older data decimated).
 #pragma once
 
-#include <QWidget>
 #include <QTimer>
+#include <QWidget>
 #include <memory>
 #include <vector>
 
@@ -20,7 +20,7 @@ namespace nnscope::ui {
 
 class PlotPanel : public QWidget {
     Q_OBJECT
-public:
+  public:
     explicit PlotPanel(QWidget* parent = nullptr);
 
     // `band[i]`: watch i is a large tensor sampled as mean, min, max (drawn as a band).
@@ -40,14 +40,14 @@ public:
     void replot_now();
     void set_dark(bool dark);
 
-    static constexpr size_t k_max_points = 20000;    // stored per series
-    static constexpr size_t k_display_points = 800;  // drawn per line
+    static constexpr size_t k_max_points = 20000;   // stored per series
+    static constexpr size_t k_display_points = 800; // drawn per line
 
-private:
+  private:
     struct Series {
         std::vector<double> x;
         std::vector<std::vector<double>> y; // one column per element, or mean/min/max
-        bool band = false;                   // mean with a min-max band
+        bool band = false;                  // mean with a min-max band
     };
     void rebuild_graphs();
     void decimate(Series& s);

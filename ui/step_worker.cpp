@@ -31,7 +31,9 @@ void StepWorker::resolve_watches() {
             if (e.name == m_watches[i]) m_slots[i] = {e.owner, e.local_name, e.kind};
 }
 
-void StepWorker::set_rate(double steps_per_second) { m_rate = steps_per_second; }
+void StepWorker::set_rate(double steps_per_second) {
+    m_rate = steps_per_second;
+}
 
 StepSample StepWorker::sample(const StepEngine::Result& r) {
     StepSample s;
@@ -41,9 +43,10 @@ StepSample StepWorker::sample(const StepEngine::Result& r) {
     for (const Slot& slot : m_slots) {
         Tensor t;
         if (slot.owner) {
-            const OrderedDict<Tensor>& d = slot.kind == TensorKind::Parameter ? slot.owner->own_parameters()
-                                           : slot.kind == TensorKind::Buffer  ? slot.owner->own_buffers()
-                                                                              : slot.owner->own_attributes();
+            const OrderedDict<Tensor>& d =
+                slot.kind == TensorKind::Parameter ? slot.owner->own_parameters()
+                : slot.kind == TensorKind::Buffer  ? slot.owner->own_buffers()
+                                                   : slot.owner->own_attributes();
             if (const Tensor* found = d.find(slot.name)) t = *found;
         }
         s.watches.push_back(watch_sample(t));

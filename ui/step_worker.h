@@ -32,7 +32,7 @@ struct StepBatch {
 
 class StepWorker : public QObject {
     Q_OBJECT
-public:
+  public:
     StepWorker(ModelLock& lock, QObject* parent = nullptr);
 
     // Called from the UI thread with the model mutex held (or while stopped).
@@ -42,16 +42,16 @@ public:
     void request_stop() { m_stop = true; }
     bool running() const { return m_running; }
 
-public slots:
+  public slots:
     // Runs `count` steps (or until request_stop() when count <= 0). Executed on the
     // worker thread through a queued call.
     void run(qint64 count);
 
-signals:
+  signals:
     void progressed(std::shared_ptr<nnscope::ui::StepBatch> batch);
     void finished();
 
-private:
+  private:
     StepSample sample(const StepEngine::Result& r);
 
     void resolve_watches();

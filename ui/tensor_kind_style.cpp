@@ -9,20 +9,28 @@ namespace nnscope::ui {
 
 SlotStyle slot_style(TensorKind kind, bool persistent) {
     switch (kind) {
-    case TensorKind::Parameter: return SlotStyle::Parameter;
-    case TensorKind::Buffer: return persistent ? SlotStyle::Buffer : SlotStyle::NonPersistentBuffer;
-    case TensorKind::Attribute: return SlotStyle::Attribute;
+    case TensorKind::Parameter:
+        return SlotStyle::Parameter;
+    case TensorKind::Buffer:
+        return persistent ? SlotStyle::Buffer : SlotStyle::NonPersistentBuffer;
+    case TensorKind::Attribute:
+        return SlotStyle::Attribute;
     }
     return SlotStyle::Attribute;
 }
 
 QColor style_color(SlotStyle s) {
     switch (s) {
-    case SlotStyle::Module: return QColor(60, 60, 60);
-    case SlotStyle::Parameter: return QColor(31, 119, 180);
-    case SlotStyle::Buffer: return QColor(44, 160, 44);
-    case SlotStyle::NonPersistentBuffer: return QColor(230, 140, 20);
-    case SlotStyle::Attribute: return QColor(140, 140, 140);
+    case SlotStyle::Module:
+        return QColor(60, 60, 60);
+    case SlotStyle::Parameter:
+        return QColor(31, 119, 180);
+    case SlotStyle::Buffer:
+        return QColor(44, 160, 44);
+    case SlotStyle::NonPersistentBuffer:
+        return QColor(230, 140, 20);
+    case SlotStyle::Attribute:
+        return QColor(140, 140, 140);
     }
     return {};
 }
@@ -63,11 +71,16 @@ QIcon style_icon(SlotStyle s) {
 
 QString style_label(SlotStyle s) {
     switch (s) {
-    case SlotStyle::Module: return QStringLiteral("module");
-    case SlotStyle::Parameter: return QStringLiteral("parameter");
-    case SlotStyle::Buffer: return QStringLiteral("buffer");
-    case SlotStyle::NonPersistentBuffer: return QStringLiteral("buffer (not in state_dict)");
-    case SlotStyle::Attribute: return QStringLiteral("attribute (not registered)");
+    case SlotStyle::Module:
+        return QStringLiteral("module");
+    case SlotStyle::Parameter:
+        return QStringLiteral("parameter");
+    case SlotStyle::Buffer:
+        return QStringLiteral("buffer");
+    case SlotStyle::NonPersistentBuffer:
+        return QStringLiteral("buffer (not in state_dict)");
+    case SlotStyle::Attribute:
+        return QStringLiteral("attribute (not registered)");
     }
     return {};
 }

@@ -18,7 +18,9 @@ void TensorTableModel::set_tensor(const Tensor& t) {
     beginResetModel();
     if (t.defined()) {
         NoGradGuard no_grad;
-        m_tensor = t.to(Device::cpu()).detach().clone(); // a snapshot: the table never reads the live tensor
+        m_tensor = t.to(Device::cpu())
+                       .detach()
+                       .clone(); // a snapshot: the table never reads the live tensor
         m_shape = t.shape();
         m_dtype = t.dtype();
     } else {
@@ -47,22 +49,29 @@ void TensorTableModel::load_slice() {
         if (s.size(0) == 0) break;
         s = s.select(0, idx);
     }
-    if (s.dim() == 0) s = s.reshape({1, 1});
-    else if (s.dim() == 1) s = s.reshape({s.size(0), 1});
+    if (s.dim() == 0)
+        s = s.reshape({1, 1});
+    else if (s.dim() == 1)
+        s = s.reshape({s.size(0), 1});
     m_rows = s.size(0);
     m_cols = s.size(1);
     m_values = s.to_doubles();
 }
 
-int TensorTableModel::rowCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : int(m_rows); }
-int TensorTableModel::columnCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : int(m_cols); }
+int TensorTableModel::rowCount(const QModelIndex& parent) const {
+    return parent.isValid() ? 0 : int(m_rows);
+}
+int TensorTableModel::columnCount(const QModelIndex& parent) const {
+    return parent.isValid() ? 0 : int(m_cols);
+}
 
 QVariant TensorTableModel::data(const QModelIndex& index, int role) const {
     if (!index.isValid() || index.row() >= m_rows || index.column() >= m_cols) return {};
     const double v = m_values[size_t(index.row() * m_cols + index.column())];
     switch (role) {
     case Qt::DisplayRole:
-        if (m_dtype == DType::Bool) return v != 0 ? QStringLiteral("True") : QStringLiteral("False");
+        if (m_dtype == DType::Bool)
+            return v != 0 ? QStringLiteral("True") : QStringLiteral("False");
         if (dtype_is_integral(m_dtype)) return QString::number(qint64(v));
         if (std::isnan(v)) return QStringLiteral("nan");
         if (std::isinf(v)) return v > 0 ? QStringLiteral("inf") : QStringLiteral("-inf");
@@ -70,9 +79,12 @@ QVariant TensorTableModel::data(const QModelIndex& index, int role) const {
     case Qt::BackgroundRole:
         if (std::isnan(v) || std::isinf(v)) return QBrush(QColor(255, 205, 205));
         return {};
-    case Qt::TextAlignmentRole: return int(Qt::AlignRight | Qt::AlignVCenter);
-    case Qt::UserRole: return v;
-    default: return {};
+    case Qt::TextAlignmentRole:
+        return int(Qt::AlignRight | Qt::AlignVCenter);
+    case Qt::UserRole:
+        return v;
+    default:
+        return {};
     }
 }
 
@@ -97,16 +109,26 @@ QString TensorTableModel::slice_tsv() const {
 namespace {
 const char* npy_descr(DType d) {
     switch (d) {
-    case DType::Float32: return "<f4";
-    case DType::Float64: return "<f8";
-    case DType::Float16: return "<f2";
-    case DType::Int64: return "<i8";
-    case DType::Int32: return "<i4";
-    case DType::Int16: return "<i2";
-    case DType::Int8: return "|i1";
-    case DType::UInt8: return "|u1";
-    case DType::Bool: return "|b1";
-    case DType::BFloat16: return nullptr; // NumPy has no bfloat16: written as float32
+    case DType::Float32:
+        return "<f4";
+    case DType::Float64:
+        return "<f8";
+    case DType::Float16:
+        return "<f2";
+    case DType::Int64:
+        return "<i8";
+    case DType::Int32:
+        return "<i4";
+    case DType::Int16:
+        return "<i2";
+    case DType::Int8:
+        return "|i1";
+    case DType::UInt8:
+        return "|u1";
+    case DType::Bool:
+        return "|b1";
+    case DType::BFloat16:
+        return nullptr; // NumPy has no bfloat16: written as float32
     }
     return nullptr;
 }
@@ -117,10 +139,14 @@ bool write_npy(const Tensor& t_in, const QString& path, QString* error) {
     if (t.dtype() == DType::BFloat16) t = t.to(DType::Float32);
     QString shape = "(";
     for (int64_t s : t.shape()) shape += QString::number(s) + ", ";
-    if (t.dim() > 1) shape.chop(2);
-    else if (t.dim() == 1) shape.chop(1);
+    if (t.dim() > 1)
+        shape.chop(2);
+    else if (t.dim() == 1)
+        shape.chop(1);
     shape += ")";
-    QByteArray header = QString("{'descr': '%1', 'fortran_order': False, 'shape': %2, }").arg(npy_descr(t.dtype()), shape).toLatin1();
+    QByteArray header = QString("{'descr': '%1', 'fortran_order': False, 'shape': %2, }")
+                            .arg(npy_descr(t.dtype()), shape)
+                            .toLatin1();
     // Magic (6) + version (2) + length (2) + header, padded with spaces and '\n' to 64 bytes.
     const int total = 10 + header.size() + 1;
     header += QByteArray((64 - total % 64) % 64, ' ');

@@ -14,7 +14,7 @@ namespace nnscope::ui {
 
 class TensorTableModel : public QAbstractTableModel {
     Q_OBJECT
-public:
+  public:
     explicit TensorTableModel(QObject* parent = nullptr);
 
     // Call with the model lock held.
@@ -29,9 +29,10 @@ public:
     int rowCount(const QModelIndex& parent = {}) const override;
     int columnCount(const QModelIndex& parent = {}) const override;
     QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
-    QVariant headerData(int section, Qt::Orientation orientation, int role = Qt::DisplayRole) const override;
+    QVariant headerData(int section, Qt::Orientation orientation,
+                        int role = Qt::DisplayRole) const override;
 
-private:
+  private:
     void load_slice();
     Tensor m_tensor; // a host snapshot (detached copy)
     Shape m_shape;

@@ -3,7 +3,8 @@
 // update, no grad), an eval-mode forward pass, and a full training step (forward, MSE,
 // backward, SGD momentum 0.9), for the two reference models:
 //   small: Linear(6,16) BatchNorm1d ReLU Linear(16,16) BatchNorm1d ReLU Linear(16,4), batch 32
-//   large: Linear(512,512) BatchNorm1d ReLU Linear(512,512) BatchNorm1d ReLU Linear(512,10), batch 256
+//   large: Linear(512,512) BatchNorm1d ReLU Linear(512,512) BatchNorm1d ReLU Linear(512,10), batch
+//   256
 // One JSON object per case. On --device cuda:0 it is the GPU benchmark.
 #include <algorithm>
 #include <chrono>
@@ -22,11 +23,15 @@ namespace {
 
 std::string mlp_spec(int in, int hidden, int out) {
     auto lin = [](int i, int o) {
-        return R"({"type": "Linear", "in_features": )" + std::to_string(i) + R"(, "out_features": )" + std::to_string(o) + "}";
+        return R"({"type": "Linear", "in_features": )" + std::to_string(i) +
+               R"(, "out_features": )" + std::to_string(o) + "}";
     };
-    auto bn = [](int n) { return R"({"type": "BatchNorm1d", "num_features": )" + std::to_string(n) + "}"; };
-    return R"({"type": "Sequential", "seed": 0, "children": [)" + lin(in, hidden) + "," + bn(hidden) + R"(,{"type": "ReLU"},)" +
-           lin(hidden, hidden) + "," + bn(hidden) + R"(,{"type": "ReLU"},)" + lin(hidden, out) + "]}";
+    auto bn = [](int n) {
+        return R"({"type": "BatchNorm1d", "num_features": )" + std::to_string(n) + "}";
+    };
+    return R"({"type": "Sequential", "seed": 0, "children": [)" + lin(in, hidden) + "," +
+           bn(hidden) + R"(,{"type": "ReLU"},)" + lin(hidden, hidden) + "," + bn(hidden) +
+           R"(,{"type": "ReLU"},)" + lin(hidden, out) + "]}";
 }
 
 template <class F> double median_ms(F&& f, int warmup, int runs) {
@@ -53,11 +58,16 @@ int cmd_bench(const std::vector<std::string>& argv) {
             if (i + 1 >= argv.size()) throw UsageError(argv[i] + " needs a value");
             return argv[++i];
         };
-        if (argv[i] == "--json") as_json = true;
-        else if (argv[i] == "--threads") threads = std::stoi(value());
-        else if (argv[i] == "--device") device = value();
-        else if (argv[i] == "--cases") cases = value();
-        else throw UsageError("unknown option '" + argv[i] + "'");
+        if (argv[i] == "--json")
+            as_json = true;
+        else if (argv[i] == "--threads")
+            threads = std::stoi(value());
+        else if (argv[i] == "--device")
+            device = value();
+        else if (argv[i] == "--cases")
+            cases = value();
+        else
+            throw UsageError("unknown option '" + argv[i] + "'");
     }
     set_cpu_threads(threads);
     const Device dev = Device::parse(device);
@@ -71,32 +81,46 @@ int cmd_bench(const std::vector<std::string>& argv) {
         model->to(dev);
         Generator gen(1);
         Tensor x = randn({c.batch, c.in}, gen).to(dev), y = randn({c.batch, c.out}, gen).to(dev);
-        auto sync = [&](const Tensor& t) { (void)t.item(); }; // waits for the device: a scalar comes back
+        auto sync = [&](const Tensor& t) {
+            (void)t.item();
+        }; // waits for the device: a scalar comes back
         model->train();
-        const double train_forward = median_ms([&] {
-            NoGradGuard no_grad;
-            sync(model->forward(x).sum());
-        }, 5, c.runs);
+        const double train_forward = median_ms(
+            [&] {
+                NoGradGuard no_grad;
+                sync(model->forward(x).sum());
+            },
+            5, c.runs);
         model->eval();
-        const double eval_forward = median_ms([&] {
-            NoGradGuard no_grad;
-            sync(model->forward(x).sum());
-        }, 5, c.runs);
+        const double eval_forward = median_ms(
+            [&] {
+                NoGradGuard no_grad;
+                sync(model->forward(x).sum());
+            },
+            5, c.runs);
         model->train();
         auto opt = make_optimizer("sgd:lr=0.01,momentum=0.9", model->named_parameters());
-        const double train_step = median_ms([&] {
-            opt->zero_grad();
-            Tensor loss = F::mse_loss(model->forward(x), y);
-            loss.backward();
-            opt->step();
-            sync(loss);
-        }, 5, c.runs);
-        json j = {{"case", c.name}, {"batch", c.batch}, {"device", device}, {"train_forward_ms", train_forward},
-                  {"eval_forward_ms", eval_forward}, {"train_step_ms", train_step}};
-        if (as_json) std::cout << j.dump() << "\n";
+        const double train_step = median_ms(
+            [&] {
+                opt->zero_grad();
+                Tensor loss = F::mse_loss(model->forward(x), y);
+                loss.backward();
+                opt->step();
+                sync(loss);
+            },
+            5, c.runs);
+        json j = {{"case", c.name},
+                  {"batch", c.batch},
+                  {"device", device},
+                  {"train_forward_ms", train_forward},
+                  {"eval_forward_ms", eval_forward},
+                  {"train_step_ms", train_step}};
+        if (as_json)
+            std::cout << j.dump() << "\n";
         else
-            std::cout << c.name << " (batch " << c.batch << ", " << device << "): train forward " << train_forward
-                      << " ms, eval forward " << eval_forward << " ms, training step " << train_step << " ms\n";
+            std::cout << c.name << " (batch " << c.batch << ", " << device << "): train forward "
+                      << train_forward << " ms, eval forward " << eval_forward
+                      << " ms, training step " << train_step << " ms\n";
     }
     return k_exit_ok;
 }

@@ -10,15 +10,20 @@ Args Args::parse(const std::vector<std::string>& argv, bool allow_json) {
     Args a;
     for (size_t i = 0; i < argv.size(); ++i) {
         const std::string& s = argv[i];
-        if (s == "--json" && allow_json) a.json = true;
+        if (s == "--json" && allow_json)
+            a.json = true;
         else if (s == "--example") {
-            if (i + 1 >= argv.size()) throw UsageError("--example needs a NAME (see: nnscope-cli examples)");
+            if (i + 1 >= argv.size())
+                throw UsageError("--example needs a NAME (see: nnscope-cli examples)");
             a.examples.push_back(argv[++i]);
         } else if (s == "--entry") {
-            if (i + 1 >= argv.size()) throw UsageError("--entry needs a NAME (a checkpoint dict's key)");
+            if (i + 1 >= argv.size())
+                throw UsageError("--entry needs a NAME (a checkpoint dict's key)");
             a.entry = argv[++i];
-        } else if (s.size() > 1 && s[0] == '-' && s != "-") throw UsageError("unknown option '" + s + "'");
-        else a.positional.push_back(s);
+        } else if (s.size() > 1 && s[0] == '-' && s != "-")
+            throw UsageError("unknown option '" + s + "'");
+        else
+            a.positional.push_back(s);
     }
     return a;
 }
@@ -49,9 +54,12 @@ json tensor_values_json(const Tensor& t) {
         // JSON has no NaN or infinity: they are written as the strings Python's json
         // module would read back with float(): "nan", "inf", "-inf".
         for (double v : t.to_doubles()) {
-            if (std::isnan(v)) values.push_back("nan");
-            else if (std::isinf(v)) values.push_back(v > 0 ? "inf" : "-inf");
-            else values.push_back(v);
+            if (std::isnan(v))
+                values.push_back("nan");
+            else if (std::isinf(v))
+                values.push_back(v > 0 ? "inf" : "-inf");
+            else
+                values.push_back(v);
         }
     }
     return values;
@@ -66,8 +74,10 @@ std::string human_bytes(uint64_t bytes) {
         ++u;
     }
     char buf[32];
-    if (u == 0) std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
-    else std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+    if (u == 0)
+        std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
+    else
+        std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
     return buf;
 }
 

@@ -19,16 +19,20 @@ int cmd_devices(Args args) {
         list.push_back(j);
     }
     if (args.json) {
-        std::cout << json{{"cuda_compiled", gpu::cuda_compiled()}, {"devices", list}}.dump(2) << "\n";
+        std::cout << json{{"cuda_compiled", gpu::cuda_compiled()}, {"devices", list}}.dump(2)
+                  << "\n";
         return k_exit_ok;
     }
     for (const auto& d : list) {
-        std::cout << d["name"].get<std::string>() << "  " << (d["available"].get<bool>() ? "available" : "not available");
-        if (d.contains("simulated")) std::cout << "  (simulated: host memory standing in for a GPU)";
+        std::cout << d["name"].get<std::string>() << "  "
+                  << (d["available"].get<bool>() ? "available" : "not available");
+        if (d.contains("simulated"))
+            std::cout << "  (simulated: host memory standing in for a GPU)";
         if (d.contains("reason")) std::cout << ": " << d["reason"].get<std::string>();
         std::cout << "\n";
     }
-    std::cout << "CUDA support " << (gpu::cuda_compiled() ? "compiled in" : "not compiled in") << "\n";
+    std::cout << "CUDA support " << (gpu::cuda_compiled() ? "compiled in" : "not compiled in")
+              << "\n";
     return k_exit_ok;
 }
 

@@ -21,8 +21,8 @@ namespace nnscope::cli {
 namespace {
 
 struct RunOptions {
-    std::string spec, load, entry, inputs, input_key = "x", target_key = "y", mode, optimizer, loss = "mse", device = "cpu",
-                save, trace;
+    std::string spec, load, entry, inputs, input_key = "x", target_key = "y", mode, optimizer,
+                                           loss = "mse", device = "cpu", save, trace;
     std::optional<uint64_t> seed;
     int64_t steps = -1;
 };
@@ -35,45 +35,64 @@ RunOptions parse_run(const std::vector<std::string>& argv) {
     };
     for (size_t i = 0; i < argv.size(); ++i) {
         const std::string& a = argv[i];
-        if (a == "--load") o.load = value(i);
-        else if (a == "--entry") o.entry = value(i);
-        else if (a == "--inputs") o.inputs = value(i);
-        else if (a == "--input-key") o.input_key = value(i);
-        else if (a == "--target-key") o.target_key = value(i);
+        if (a == "--load")
+            o.load = value(i);
+        else if (a == "--entry")
+            o.entry = value(i);
+        else if (a == "--inputs")
+            o.inputs = value(i);
+        else if (a == "--input-key")
+            o.input_key = value(i);
+        else if (a == "--target-key")
+            o.target_key = value(i);
         else if (a == "--steps") {
             std::string v = value(i);
-            if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 12)
+            if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos ||
+                v.size() > 12)
                 throw UsageError("--steps needs a non-negative integer, got '" + v + "'");
             o.steps = std::stoll(v);
-        } else if (a == "--mode") o.mode = value(i);
-        else if (a == "--optimizer") o.optimizer = value(i);
-        else if (a == "--loss") o.loss = value(i);
-        else if (a == "--device") o.device = value(i);
+        } else if (a == "--mode")
+            o.mode = value(i);
+        else if (a == "--optimizer")
+            o.optimizer = value(i);
+        else if (a == "--loss")
+            o.loss = value(i);
+        else if (a == "--device")
+            o.device = value(i);
         else if (a == "--seed") {
             std::string v = value(i);
-            if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 19)
+            if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos ||
+                v.size() > 19)
                 throw UsageError("--seed needs a non-negative integer, got '" + v + "'");
             o.seed = std::stoull(v);
-        } else if (a == "--save") o.save = value(i);
-        else if (a == "--trace") o.trace = value(i);
-        else if (a == "--example") o.spec = "example:" + value(i);
-        else if (a.size() > 1 && a[0] == '-') throw UsageError("unknown option '" + a + "'");
-        else if (o.spec.empty()) o.spec = a;
-        else throw UsageError("run takes one SPEC");
+        } else if (a == "--save")
+            o.save = value(i);
+        else if (a == "--trace")
+            o.trace = value(i);
+        else if (a == "--example")
+            o.spec = "example:" + value(i);
+        else if (a.size() > 1 && a[0] == '-')
+            throw UsageError("unknown option '" + a + "'");
+        else if (o.spec.empty())
+            o.spec = a;
+        else
+            throw UsageError("run takes one SPEC");
     }
     if (o.spec.empty()) throw UsageError("missing SPEC (a model spec .json or --example NAME)");
     if (o.inputs.empty()) throw UsageError("missing --inputs FILE");
     if (o.steps < 0) throw UsageError("missing --steps N");
     if (o.mode != "train" && o.mode != "eval") throw UsageError("--mode must be train or eval");
     if (o.save.empty()) throw UsageError("missing --save OUT");
-    if (o.loss != "mse" && o.loss != "cross_entropy") throw UsageError("--loss must be mse or cross_entropy");
+    if (o.loss != "mse" && o.loss != "cross_entropy")
+        throw UsageError("--loss must be mse or cross_entropy");
     return o;
 }
 
 ModulePtr build_model(const RunOptions& o) {
     if (o.spec.starts_with("example:")) {
         for (const auto& ex : builtin_examples())
-            if ("example:" + ex.name == o.spec) return parse_model_spec(ex.json, o.spec, o.seed).root;
+            if ("example:" + ex.name == o.spec)
+                return parse_model_spec(ex.json, o.spec, o.seed).root;
         throw FormatError(o.spec, "no such example (see: nnscope-cli examples)");
     }
     return load_model_spec(o.spec, o.seed).root;
@@ -110,7 +129,8 @@ int cmd_run(const std::vector<std::string>& argv) {
     Document inputs = open_document(o.inputs);
     Tensor xs = entry(inputs, o.input_key);
     if (xs.dim() < 1 || xs.size(0) < o.steps)
-        throw FormatError(o.inputs, "'" + o.input_key + "' has shape " + shape_str(xs.shape()) + ": need [steps, ...] with at least " +
+        throw FormatError(o.inputs, "'" + o.input_key + "' has shape " + shape_str(xs.shape()) +
+                                        ": need [steps, ...] with at least " +
                                         std::to_string(o.steps) + " steps");
     std::unique_ptr<Optimizer> optimizer;
     Tensor ys;
@@ -118,7 +138,9 @@ int cmd_run(const std::vector<std::string>& argv) {
         optimizer = make_optimizer(o.optimizer, model->named_parameters());
         ys = entry(inputs, o.target_key);
         if (ys.dim() < 1 || ys.size(0) < o.steps)
-            throw FormatError(o.inputs, "'" + o.target_key + "' has shape " + shape_str(ys.shape()) + ": need [steps, ...] with at least " +
+            throw FormatError(o.inputs, "'" + o.target_key + "' has shape " +
+                                            shape_str(ys.shape()) +
+                                            ": need [steps, ...] with at least " +
                                             std::to_string(o.steps) + " steps");
     }
     model->train(o.mode == "train");
@@ -127,10 +149,12 @@ int cmd_run(const std::vector<std::string>& argv) {
     NamedTensors buffers = model->named_buffers();
     if (!o.trace.empty()) {
         trace.open(o.trace + ".partial");
-        if (!trace) throw FormatError(o.trace, "cannot write: " + std::string(std::strerror(errno)));
+        if (!trace)
+            throw FormatError(o.trace, "cannot write: " + std::string(std::strerror(errno)));
         trace << "step,loss";
         for (const auto& [name, b] : buffers) {
-            if (b.numel() == 1) trace << "," << name;
+            if (b.numel() == 1)
+                trace << "," << name;
             else
                 for (int64_t i = 0; i < b.numel(); ++i) trace << "," << name << "[" << i << "]";
         }
@@ -167,9 +191,12 @@ int cmd_run(const std::vector<std::string>& argv) {
         if (!trace || std::rename((o.trace + ".partial").c_str(), o.trace.c_str()) != 0)
             throw FormatError(o.trace, "cannot write the trace");
     }
-    std::cerr << "ran " << o.steps << (optimizer ? " training steps (" + optimizer->name() + ", " + o.loss + " loss)" : " forward passes")
+    std::cerr << "ran " << o.steps
+              << (optimizer ? " training steps (" + optimizer->name() + ", " + o.loss + " loss)"
+                            : " forward passes")
               << " in " << o.mode << " mode";
-    if (optimizer && o.steps > 0) std::cerr << "; loss " << csv_number(first_loss) << " -> " << csv_number(last_loss);
+    if (optimizer && o.steps > 0)
+        std::cerr << "; loss " << csv_number(first_loss) << " -> " << csv_number(last_loss);
     std::cerr << "; saved " << o.save << "\n";
     return k_exit_ok;
 }

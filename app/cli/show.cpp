@@ -9,7 +9,8 @@ namespace nnscope::cli {
 int cmd_show(Args args) {
     size_t next = 0;
     Document doc = open_source(args, next, "FILE");
-    if (next >= args.positional.size()) throw UsageError("missing TENSOR (a dotted name, see: nnscope-cli inspect)");
+    if (next >= args.positional.size())
+        throw UsageError("missing TENSOR (a dotted name, see: nnscope-cli inspect)");
     const std::string name = args.positional[next++];
     if (next < args.positional.size()) throw UsageError("show takes one FILE and one TENSOR");
     for (const auto& e : doc.root->tensor_entries()) {
@@ -26,7 +27,8 @@ int cmd_show(Args args) {
         }
         return k_exit_ok;
     }
-    throw FormatError(doc.path, "no tensor named '" + name + "' (run 'nnscope-cli inspect' to list them)");
+    throw FormatError(doc.path,
+                      "no tensor named '" + name + "' (run 'nnscope-cli inspect' to list them)");
 }
 
 } // namespace nnscope::cli

@@ -2,8 +2,8 @@
 // registration order is the file's order).
 #include "model_spec.h"
 
-#include <fstream>
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <sstream>
 
@@ -36,13 +36,15 @@ const json* get(const json& obj, const char* key) {
     return it == obj.end() ? nullptr : &*it;
 }
 
-int64_t get_int(const Ctx& c, const json& obj, const char* key, std::optional<int64_t> def = std::nullopt) {
+int64_t get_int(const Ctx& c, const json& obj, const char* key,
+                std::optional<int64_t> def = std::nullopt) {
     const json* v = get(obj, key);
     if (!v) {
         if (def) return *def;
         c.fail(std::string("missing required key '") + key + "'");
     }
-    if (!v->is_number_integer()) c.fail(std::string("'") + key + "' must be an integer, got " + v->dump());
+    if (!v->is_number_integer())
+        c.fail(std::string("'") + key + "' must be an integer, got " + v->dump());
     return v->get<int64_t>();
 }
 
@@ -56,7 +58,8 @@ double get_double(const Ctx& c, const json& obj, const char* key, double def) {
 bool get_bool(const Ctx& c, const json& obj, const char* key, bool def) {
     const json* v = get(obj, key);
     if (!v) return def;
-    if (!v->is_boolean()) c.fail(std::string("'") + key + "' must be true or false, got " + v->dump());
+    if (!v->is_boolean())
+        c.fail(std::string("'") + key + "' must be true or false, got " + v->dump());
     return v->get<bool>();
 }
 
@@ -70,9 +73,11 @@ std::array<int64_t, 2> get_pair(const Ctx& c, const json& obj, const char* key, 
     const json* v = get(obj, key);
     if (!v) return {def, def};
     if (v->is_number_integer()) return {v->get<int64_t>(), v->get<int64_t>()};
-    if (v->is_array() && v->size() == 2 && (*v)[0].is_number_integer() && (*v)[1].is_number_integer())
+    if (v->is_array() && v->size() == 2 && (*v)[0].is_number_integer() &&
+        (*v)[1].is_number_integer())
         return {(*v)[0].get<int64_t>(), (*v)[1].get<int64_t>()};
-    c.fail(std::string("'") + key + "' must be an integer or a list of two integers, got " + v->dump());
+    c.fail(std::string("'") + key + "' must be an integer or a list of two integers, got " +
+           v->dump());
 }
 
 void check_keys(const Ctx& c, const json& obj, std::initializer_list<const char*> allowed) {
@@ -85,13 +90,17 @@ void check_keys(const Ctx& c, const json& obj, std::initializer_list<const char*
 
 // --- declared tensors of a "Module" entry -----------------------------------------------------
 
-void flatten_values(const Ctx& c, const json& v, std::vector<double>& out, Shape& shape, size_t depth) {
+void flatten_values(const Ctx& c, const json& v, std::vector<double>& out, Shape& shape,
+                    size_t depth) {
     if (v.is_array()) {
-        if (depth == shape.size()) shape.push_back(int64_t(v.size()));
-        else if (shape[depth] != int64_t(v.size())) c.fail("literal values are ragged (not a rectangular nested list)");
+        if (depth == shape.size())
+            shape.push_back(int64_t(v.size()));
+        else if (shape[depth] != int64_t(v.size()))
+            c.fail("literal values are ragged (not a rectangular nested list)");
         for (const auto& e : v) flatten_values(c, e, out, shape, depth + 1);
     } else if (v.is_number() || v.is_boolean()) {
-        if (depth != shape.size()) c.fail("literal values are ragged (not a rectangular nested list)");
+        if (depth != shape.size())
+            c.fail("literal values are ragged (not a rectangular nested list)");
         out.push_back(v.is_boolean() ? double(v.get<bool>()) : v.get<double>());
     } else {
         c.fail("literal values must be numbers, got " + v.dump());
@@ -99,7 +108,8 @@ void flatten_values(const Ctx& c, const json& v, std::vector<double>& out, Shape
 }
 
 Tensor build_tensor(const Ctx& c, const json& spec) {
-    if (!spec.is_object()) c.fail("must be an object with shape, dtype and init, got " + spec.dump());
+    if (!spec.is_object())
+        c.fail("must be an object with shape, dtype and init, got " + spec.dump());
     DType dtype = DType::Float32;
     if (const json* d = get(spec, "dtype")) {
         auto parsed = d->is_string() ? dtype_from_name(d->get<std::string>()) : std::nullopt;
@@ -111,26 +121,35 @@ Tensor build_tensor(const Ctx& c, const json& spec) {
         if (!s->is_array()) c.fail("'shape' must be a list of integers, got " + s->dump());
         Shape sh;
         for (const auto& e : *s) {
-            if (!e.is_number_integer() || e.get<int64_t>() < 0) c.fail("'shape' must be a list of non-negative integers, got " + s->dump());
+            if (!e.is_number_integer() || e.get<int64_t>() < 0)
+                c.fail("'shape' must be a list of non-negative integers, got " + s->dump());
             sh.push_back(e.get<int64_t>());
         }
-        if (sh.size() > 16) c.fail("rank " + std::to_string(sh.size()) + " exceeds the limit of 16");
+        if (sh.size() > 16)
+            c.fail("rank " + std::to_string(sh.size()) + " exceeds the limit of 16");
         shape = sh;
     }
     const json* init = get(spec, "init");
-    std::string kind = init == nullptr ? "zeros" : init->is_string() ? init->get<std::string>() : "";
+    std::string kind = init == nullptr     ? "zeros"
+                       : init->is_string() ? init->get<std::string>()
+                                           : "";
     if (init && (init->is_array())) {
         std::vector<double> values;
         Shape lit_shape;
         flatten_values(c, *init, values, lit_shape, 0);
         if (shape && shape_numel(*shape) != int64_t(values.size()))
-            c.fail("init has " + std::to_string(values.size()) + " values but shape " + shape_str(*shape) + " needs " +
-                   std::to_string(shape_numel(*shape)));
+            c.fail("init has " + std::to_string(values.size()) + " values but shape " +
+                   shape_str(*shape) + " needs " + std::to_string(shape_numel(*shape)));
         return from_doubles(values, shape ? *shape : lit_shape, TensorOptions(dtype));
     }
     if (!shape) c.fail("missing required key 'shape'");
-    if (shape_numel(*shape) > (int64_t(1) << 31)) c.fail("shape " + shape_str(*shape) + " is too large for a spec");
-    if (init && init->is_number()) return full(*shape, init->is_number_integer() ? Scalar(init->get<int64_t>()) : Scalar(init->get<double>()), TensorOptions(dtype));
+    if (shape_numel(*shape) > (int64_t(1) << 31))
+        c.fail("shape " + shape_str(*shape) + " is too large for a spec");
+    if (init && init->is_number())
+        return full(*shape,
+                    init->is_number_integer() ? Scalar(init->get<int64_t>())
+                                              : Scalar(init->get<double>()),
+                    TensorOptions(dtype));
     if (kind == "zeros") return zeros(*shape, TensorOptions(dtype));
     if (kind == "ones") return ones(*shape, TensorOptions(dtype));
     if (kind == "arange") {
@@ -140,18 +159,22 @@ Tensor build_tensor(const Ctx& c, const json& spec) {
     if (kind == "randn" || kind == "rand" || kind == "uniform") {
         if (!dtype_is_floating(dtype)) c.fail("init '" + kind + "' needs a floating-point dtype");
         Tensor t = empty(*shape, TensorOptions(dtype));
-        if (kind == "randn") normal_(t, get_double(c, spec, "mean", 0), get_double(c, spec, "std", 1), c.gen);
-        else uniform_(t, get_double(c, spec, "low", 0), get_double(c, spec, "high", 1), c.gen);
+        if (kind == "randn")
+            normal_(t, get_double(c, spec, "mean", 0), get_double(c, spec, "std", 1), c.gen);
+        else
+            uniform_(t, get_double(c, spec, "low", 0), get_double(c, spec, "high", 1), c.gen);
         return t;
     }
     c.fail("unknown init " + (init ? init->dump() : std::string()) +
-           " (expected zeros, ones, arange, randn, rand, uniform, a number or a nested list of values)");
+           " (expected zeros, ones, arange, randn, rand, uniform, a number or a nested list of "
+           "values)");
 }
 
 ModulePtr build_module(const Ctx& c, const json& spec, int depth);
 
 void build_custom(const Ctx& c, const json& spec, Module& m, int depth) {
-    auto each = [&](const char* key, const std::function<void(const std::string&, const json&, const Ctx&)>& f) {
+    auto each = [&](const char* key,
+                    const std::function<void(const std::string&, const json&, const Ctx&)>& f) {
         const json* obj = get(spec, key);
         if (!obj) return;
         if (!obj->is_object()) c.fail(std::string("'") + key + "' must be an object of name: spec");
@@ -167,7 +190,8 @@ void build_custom(const Ctx& c, const json& spec, Module& m, int depth) {
         }
     };
     each("parameters", [&](const std::string& name, const json& v, const Ctx& sub) {
-        check_keys(sub, v, {"shape", "dtype", "init", "requires_grad", "mean", "std", "low", "high"});
+        check_keys(sub, v,
+                   {"shape", "dtype", "init", "requires_grad", "mean", "std", "low", "high"});
         Tensor t = build_tensor(sub, v);
         m.register_parameter(name, t, get_bool(sub, v, "requires_grad", true));
     });
@@ -181,7 +205,8 @@ void build_custom(const Ctx& c, const json& spec, Module& m, int depth) {
         m.set_attr(name, build_tensor(sub, v));
     });
     if (const json* children = get(spec, "children")) {
-        if (!children->is_object()) c.fail("'children' of a Module must be an object of name: spec");
+        if (!children->is_object())
+            c.fail("'children' of a Module must be an object of name: spec");
         for (auto it = children->begin(); it != children->end(); ++it) {
             Ctx sub{c.path, c.where + (c.where.empty() ? "" : ".") + "children." + it.key(), c.gen};
             ModulePtr child = build_module(sub, it.value(), depth + 1);
@@ -195,8 +220,10 @@ void build_custom(const Ctx& c, const json& spec, Module& m, int depth) {
 }
 
 ModulePtr build_module(const Ctx& c0, const json& spec, int depth) {
-    if (depth > k_max_depth) c0.fail("modules nested deeper than " + std::to_string(k_max_depth) + " levels");
-    if (!spec.is_object()) c0.fail("a module must be a JSON object, got " + spec.dump().substr(0, 40));
+    if (depth > k_max_depth)
+        c0.fail("modules nested deeper than " + std::to_string(k_max_depth) + " levels");
+    if (!spec.is_object())
+        c0.fail("a module must be a JSON object, got " + spec.dump().substr(0, 40));
     const json* type_v = get(spec, "type");
     if (!type_v || !type_v->is_string()) c0.fail("missing required key 'type'");
     const std::string type = type_v->get<std::string>();
@@ -218,7 +245,8 @@ ModulePtr build_module(const Ctx& c0, const json& spec, int depth) {
             keys({"children"});
             auto seq = std::make_shared<Sequential>();
             const json* children = get(spec, "children");
-            if (children && !children->is_array()) c.fail("'children' of a Sequential must be a list");
+            if (children && !children->is_array())
+                c.fail("'children' of a Sequential must be a list");
             if (children)
                 for (size_t i = 0; i < children->size(); ++i) {
                     Ctx sub{c.path, c.where + ".children[" + std::to_string(i) + "]", c.gen};
@@ -245,8 +273,10 @@ ModulePtr build_module(const Ctx& c0, const json& spec, int depth) {
             keys({"num_features", "eps", "momentum", "affine", "track_running_stats"});
             std::optional<double> momentum = 0.1;
             if (const json* mv = get(spec, "momentum")) {
-                if (mv->is_null()) momentum = std::nullopt;
-                else momentum = get_double(c, spec, "momentum", 0.1);
+                if (mv->is_null())
+                    momentum = std::nullopt;
+                else
+                    momentum = get_double(c, spec, "momentum", 0.1);
             }
             int64_t n = get_int(c, spec, "num_features");
             double eps = get_double(c, spec, "eps", 1e-5);
@@ -258,69 +288,86 @@ ModulePtr build_module(const Ctx& c0, const json& spec, int depth) {
             const json* ns = get(spec, "normalized_shape");
             if (!ns) c.fail("missing required key 'normalized_shape'");
             Shape shape;
-            if (ns->is_number_integer()) shape = {ns->get<int64_t>()};
+            if (ns->is_number_integer())
+                shape = {ns->get<int64_t>()};
             else if (ns->is_array())
                 for (const auto& e : *ns) {
-                    if (!e.is_number_integer()) c.fail("'normalized_shape' must be an integer or a list of integers");
+                    if (!e.is_number_integer())
+                        c.fail("'normalized_shape' must be an integer or a list of integers");
                     shape.push_back(e.get<int64_t>());
                 }
-            else c.fail("'normalized_shape' must be an integer or a list of integers");
+            else
+                c.fail("'normalized_shape' must be an integer or a list of integers");
             m = std::make_shared<LayerNorm>(shape, get_double(c, spec, "eps", 1e-5),
                                             get_bool(c, spec, "elementwise_affine", true));
         } else if (type == "Embedding") {
             keys({"num_embeddings", "embedding_dim", "padding_idx"});
-            int64_t num = get_int(c, spec, "num_embeddings"), dim = get_int(c, spec, "embedding_dim");
+            int64_t num = get_int(c, spec, "num_embeddings"),
+                    dim = get_int(c, spec, "embedding_dim");
             m = std::make_shared<Embedding>(num, dim, get_opt_int(c, spec, "padding_idx"), c.gen);
         } else if (type == "Conv2d") {
-            keys({"in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias"});
+            keys({"in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation",
+                  "groups", "bias"});
             int64_t in = get_int(c, spec, "in_channels"), out = get_int(c, spec, "out_channels");
             if (!get(spec, "kernel_size")) c.fail("missing required key 'kernel_size'");
-            auto kernel = get_pair(c, spec, "kernel_size", 1), stride = get_pair(c, spec, "stride", 1);
-            auto padding = get_pair(c, spec, "padding", 0), dilation = get_pair(c, spec, "dilation", 1);
+            auto kernel = get_pair(c, spec, "kernel_size", 1),
+                 stride = get_pair(c, spec, "stride", 1);
+            auto padding = get_pair(c, spec, "padding", 0),
+                 dilation = get_pair(c, spec, "dilation", 1);
             int64_t groups = get_int(c, spec, "groups", 1);
             m = std::make_shared<Conv2d>(in, out, kernel, stride, padding, dilation, groups,
                                          get_bool(c, spec, "bias", true), c.gen);
         } else if (type == "ReLU" || type == "Sigmoid" || type == "Tanh" || type == "Identity") {
             keys({});
             using Op = Stateless::Op;
-            Op op = type == "ReLU" ? Op::ReLU : type == "Sigmoid" ? Op::Sigmoid : type == "Tanh" ? Op::Tanh : Op::Identity;
+            Op op = type == "ReLU"      ? Op::ReLU
+                    : type == "Sigmoid" ? Op::Sigmoid
+                    : type == "Tanh"    ? Op::Tanh
+                                        : Op::Identity;
             m = std::make_shared<Stateless>(op, type);
         } else if (type == "GELU") {
             keys({"approximate"});
             std::string approx = "none";
             if (const json* a = get(spec, "approximate")) {
-                if (!a->is_string() || (a->get<std::string>() != "none" && a->get<std::string>() != "tanh"))
+                if (!a->is_string() ||
+                    (a->get<std::string>() != "none" && a->get<std::string>() != "tanh"))
                     c.fail("'approximate' must be \"none\" or \"tanh\"");
                 approx = a->get<std::string>();
             }
-            auto s = std::make_shared<Stateless>(Stateless::Op::GELU, type, "approximate='" + approx + "'");
+            auto s = std::make_shared<Stateless>(Stateless::Op::GELU, type,
+                                                 "approximate='" + approx + "'");
             s->tanh_approximation = approx == "tanh";
             m = s;
         } else if (type == "Flatten") {
             keys({"start_dim", "end_dim"});
             int64_t start = get_int(c, spec, "start_dim", 1), end = get_int(c, spec, "end_dim", -1);
             auto s = std::make_shared<Stateless>(Stateless::Op::Flatten, type,
-                                                 "start_dim=" + std::to_string(start) + ", end_dim=" + std::to_string(end));
+                                                 "start_dim=" + std::to_string(start) +
+                                                     ", end_dim=" + std::to_string(end));
             s->start_dim = start;
             s->end_dim = end;
             m = s;
         } else if (type == "Dropout") {
             keys({"p", "seed"});
             double p = get_double(c, spec, "p", 0.5);
-            if (p < 0 || p > 1) c.fail("dropout probability has to be between 0 and 1, but got " + std::to_string(p));
+            if (p < 0 || p > 1)
+                c.fail("dropout probability has to be between 0 and 1, but got " +
+                       std::to_string(p));
             char buf[64];
             std::snprintf(buf, sizeof buf, "p=%g, inplace=False", p);
             auto s = std::make_shared<Stateless>(Stateless::Op::Dropout, type, buf);
             s->p = p;
             const json* seed = get(spec, "seed");
-            if (seed && !seed->is_number_unsigned()) c.fail("'seed' must be a non-negative integer");
+            if (seed && !seed->is_number_unsigned())
+                c.fail("'seed' must be a non-negative integer");
             s->gen.manual_seed(seed ? seed->get<uint64_t>() : 0);
             m = s;
         } else if (type == "Softmax" || type == "LogSoftmax") {
             keys({"dim"});
             auto dim = get_opt_int(c, spec, "dim");
-            auto s = std::make_shared<Stateless>(type == "Softmax" ? Stateless::Op::Softmax : Stateless::Op::LogSoftmax, type,
-                                                 "dim=" + (dim ? std::to_string(*dim) : std::string("None")));
+            auto s = std::make_shared<Stateless>(
+                type == "Softmax" ? Stateless::Op::Softmax : Stateless::Op::LogSoftmax, type,
+                "dim=" + (dim ? std::to_string(*dim) : std::string("None")));
             s->dim = dim;
             m = s;
         } else if (type == "RunningAverage") {
@@ -328,7 +375,8 @@ ModulePtr build_module(const Ctx& c0, const json& spec, int depth) {
             m = std::make_shared<RunningAverage>();
         } else if (type == "ExponentialMovingAverage") {
             keys({"initial_value"});
-            m = std::make_shared<ExponentialMovingAverage>(get_double(c, spec, "initial_value", 0.0));
+            m = std::make_shared<ExponentialMovingAverage>(
+                get_double(c, spec, "initial_value", 0.0));
         } else if (type == "Accumulator") {
             keys({"size"});
             m = std::make_shared<Accumulator>(get_int(c, spec, "size", 10));
@@ -350,7 +398,8 @@ ModulePtr build_module(const Ctx& c0, const json& spec, int depth) {
         c.fail(e.what());
     }
     if (const json* cls = get(spec, "class")) {
-        if (!cls->is_string() || cls->get<std::string>().empty()) c.fail("'class' must be a non-empty string");
+        if (!cls->is_string() || cls->get<std::string>().empty())
+            c.fail("'class' must be a non-empty string");
         m->set_type_name(cls->get<std::string>());
     }
     return m;
@@ -359,13 +408,31 @@ ModulePtr build_module(const Ctx& c0, const json& spec, int depth) {
 } // namespace
 
 std::vector<std::string> spec_module_types() {
-    return {"Sequential", "Module",  "Linear",     "Conv2d",  "BatchNorm1d", "BatchNorm2d",
-            "LayerNorm",  "Embedding", "Dropout",  "Flatten", "ReLU",        "Sigmoid",
-            "Tanh",       "GELU",    "Softmax",    "LogSoftmax", "Identity", "RunningAverage",
-            "ExponentialMovingAverage", "Accumulator", "PlainAttributeModel"};
+    return {"Sequential",
+            "Module",
+            "Linear",
+            "Conv2d",
+            "BatchNorm1d",
+            "BatchNorm2d",
+            "LayerNorm",
+            "Embedding",
+            "Dropout",
+            "Flatten",
+            "ReLU",
+            "Sigmoid",
+            "Tanh",
+            "GELU",
+            "Softmax",
+            "LogSoftmax",
+            "Identity",
+            "RunningAverage",
+            "ExponentialMovingAverage",
+            "Accumulator",
+            "PlainAttributeModel"};
 }
 
-ModelSpec parse_model_spec(const std::string& text, const std::string& path, std::optional<uint64_t> seed_override) {
+ModelSpec parse_model_spec(const std::string& text, const std::string& path,
+                           std::optional<uint64_t> seed_override) {
     json doc;
     try {
         doc = json::parse(text);
@@ -379,7 +446,8 @@ ModelSpec parse_model_spec(const std::string& text, const std::string& path, std
     ModelSpec out;
     uint64_t seed = 0;
     if (const json* s = get(doc, "seed")) {
-        if (!s->is_number_unsigned()) throw FormatError(path, "top level: 'seed' must be a non-negative integer");
+        if (!s->is_number_unsigned())
+            throw FormatError(path, "top level: 'seed' must be a non-negative integer");
         seed = s->get<uint64_t>();
     }
     if (seed_override) seed = *seed_override;

@@ -18,22 +18,37 @@ namespace nnscope::pickle {
 struct Value;
 using ValuePtr = std::shared_ptr<Value>;
 
-enum class Kind { None, Bool, Int, Float, String, Bytes, Tuple, List, Dict, Set, Global, Object, PersistentId };
+enum class Kind {
+    None,
+    Bool,
+    Int,
+    Float,
+    String,
+    Bytes,
+    Tuple,
+    List,
+    Dict,
+    Set,
+    Global,
+    Object,
+    PersistentId
+};
 
 struct Value {
     Kind kind = Kind::None;
     bool b = false;
     int64_t i = 0;
     double f = 0;
-    std::string s;                                    // String (UTF-8) and Bytes
-    std::vector<ValuePtr> items;                      // Tuple, List, Set (and FROZENSET)
-    std::vector<std::pair<ValuePtr, ValuePtr>> dict;  // Dict, in insertion order; an Object's SETITEMS
-    std::string module, name;                         // Global; an Object's class
-    ValuePtr args;                                    // Object: the argument tuple of REDUCE / NEWOBJ
-    ValuePtr kwargs;                                  // Object: NEWOBJ_EX's keyword arguments
-    ValuePtr state;                                   // Object: BUILD's argument (__setstate__ / __dict__)
-    std::vector<ValuePtr> list_items;                 // Object: APPEND(S) applied to it
-    ValuePtr pid;                                     // PersistentId: the persistent id value
+    std::string s;               // String (UTF-8) and Bytes
+    std::vector<ValuePtr> items; // Tuple, List, Set (and FROZENSET)
+    std::vector<std::pair<ValuePtr, ValuePtr>>
+        dict;                         // Dict, in insertion order; an Object's SETITEMS
+    std::string module, name;         // Global; an Object's class
+    ValuePtr args;                    // Object: the argument tuple of REDUCE / NEWOBJ
+    ValuePtr kwargs;                  // Object: NEWOBJ_EX's keyword arguments
+    ValuePtr state;                   // Object: BUILD's argument (__setstate__ / __dict__)
+    std::vector<ValuePtr> list_items; // Object: APPEND(S) applied to it
+    ValuePtr pid;                     // PersistentId: the persistent id value
 
     bool is(Kind k) const { return kind == k; }
     // For an Object or a Global: "module.name".
@@ -41,10 +56,10 @@ struct Value {
 };
 
 struct Limits {
-    size_t max_stack = 1'000'000;     // values on the stack, marks included
-    size_t max_memo = 10'000'000;     // memo entries
-    size_t max_depth = 1'000;         // nesting of containers built (and of describe())
-    size_t max_values = 50'000'000;   // values created in total
+    size_t max_stack = 1'000'000;   // values on the stack, marks included
+    size_t max_memo = 10'000'000;   // memo entries
+    size_t max_depth = 1'000;       // nesting of containers built (and of describe())
+    size_t max_values = 50'000'000; // values created in total
 };
 
 // Runs the pickle in bytes [data, data + size) and returns the value STOP returns.

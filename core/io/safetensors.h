@@ -21,7 +21,7 @@ inline constexpr uint64_t k_max_header_size = 100'000'000; // as the reference r
 
 // A read-only-file, copy-on-write memory mapping (writes never reach the file).
 class MappedFile {
-public:
+  public:
     // Throws FormatError(path, "cannot open: <strerror>") etc.
     static std::shared_ptr<MappedFile> open(const std::string& path);
     ~MappedFile();
@@ -32,7 +32,7 @@ public:
     size_t size() const { return m_size; }
     const std::string& path() const { return m_path; }
 
-private:
+  private:
     MappedFile() = default;
     uint8_t* m_data = nullptr;
     size_t m_size = 0;

@@ -27,10 +27,12 @@ struct StorageType {
     DType dtype;
 };
 constexpr StorageType k_storage_types[] = {
-    {"FloatStorage", DType::Float32}, {"DoubleStorage", DType::Float64}, {"HalfStorage", DType::Float16},
-    {"BFloat16Storage", DType::BFloat16}, {"LongStorage", DType::Int64}, {"IntStorage", DType::Int32},
-    {"ShortStorage", DType::Int16}, {"CharStorage", DType::Int8}, {"ByteStorage", DType::UInt8},
-    {"BoolStorage", DType::Bool}, {"UntypedStorage", DType::UInt8},
+    {"FloatStorage", DType::Float32}, {"DoubleStorage", DType::Float64},
+    {"HalfStorage", DType::Float16},  {"BFloat16Storage", DType::BFloat16},
+    {"LongStorage", DType::Int64},    {"IntStorage", DType::Int32},
+    {"ShortStorage", DType::Int16},   {"CharStorage", DType::Int8},
+    {"ByteStorage", DType::UInt8},    {"BoolStorage", DType::Bool},
+    {"UntypedStorage", DType::UInt8},
 };
 
 const char* storage_name(DType d) {
@@ -43,7 +45,8 @@ const char* storage_name(DType d) {
 const std::vector<std::pair<ValuePtr, ValuePtr>>* dict_items(const ValuePtr& v) {
     if (!v) return nullptr;
     if (v->is(Kind::Dict)) return &v->dict;
-    if (v->is(Kind::Object) && v->module == "collections" && v->name == "OrderedDict") return &v->dict;
+    if (v->is(Kind::Object) && v->module == "collections" && v->name == "OrderedDict")
+        return &v->dict;
     return nullptr;
 }
 
@@ -59,9 +62,10 @@ std::vector<std::string> string_set(const ValuePtr& v) {
     std::vector<std::string> out;
     if (!v) return out;
     const std::vector<ValuePtr>* items = nullptr;
-    if (v->is(Kind::Set) || v->is(Kind::List) || v->is(Kind::Tuple)) items = &v->items;
-    else if (v->is(Kind::Object) && (v->name == "set") && v->args && v->args->is(Kind::Tuple) && !v->args->items.empty() &&
-             v->args->items[0] && v->args->items[0]->is(Kind::List))
+    if (v->is(Kind::Set) || v->is(Kind::List) || v->is(Kind::Tuple))
+        items = &v->items;
+    else if (v->is(Kind::Object) && (v->name == "set") && v->args && v->args->is(Kind::Tuple) &&
+             !v->args->items.empty() && v->args->items[0] && v->args->items[0]->is(Kind::List))
         items = &v->args->items[0]->items;
     if (items)
         for (const auto& x : *items)
@@ -72,9 +76,10 @@ std::vector<std::string> string_set(const ValuePtr& v) {
 // --- the archive and its tensors --------------------------------------------------------------
 
 class Archive {
-public:
+  public:
     explicit Archive(const std::string& path) : m_zip(path) {
-        if (m_zip.names().empty()) throw FormatError(path, "empty zip archive: not a torch.save file");
+        if (m_zip.names().empty())
+            throw FormatError(path, "empty zip archive: not a torch.save file");
         const std::string& first = m_zip.names()[0];
         auto slash = first.find('/');
         m_prefix = slash == std::string::npos ? "" : first.substr(0, slash + 1);
@@ -84,15 +89,19 @@ public:
                     m_prefix = n.substr(0, n.size() - 8);
                     break;
                 }
-            if (!m_zip.has(m_prefix + "data.pkl")) throw FormatError(path, "no data.pkl in the archive: not a torch.save file");
+            if (!m_zip.has(m_prefix + "data.pkl"))
+                throw FormatError(path, "no data.pkl in the archive: not a torch.save file");
         }
         if (m_zip.has(m_prefix + "byteorder")) {
             std::string order = m_zip.read(m_prefix + "byteorder", 16);
-            if (order == "big") m_big_endian = true;
-            else if (order != "little") throw FormatError(path, "unknown byteorder '" + order.substr(0, 16) + "'");
+            if (order == "big")
+                m_big_endian = true;
+            else if (order != "little")
+                throw FormatError(path, "unknown byteorder '" + order.substr(0, 16) + "'");
         }
         std::string pkl = m_zip.read(m_prefix + "data.pkl", torchzip::k_max_pickle_size);
-        m_root = pickle::load(reinterpret_cast<const uint8_t*>(pkl.data()), pkl.size(), path + ": data.pkl");
+        m_root = pickle::load(reinterpret_cast<const uint8_t*>(pkl.data()), pkl.size(),
+                              path + ": data.pkl");
     }
 
     ~Archive() { pickle::release(m_root); } // frees self-referencing values too
@@ -106,7 +115,8 @@ public:
     static bool is_tensor(const ValuePtr& v) {
         return v && v->is(Kind::Object) && v->module.starts_with("torch") &&
                (v->name == "_rebuild_tensor_v2" || v->name == "_rebuild_parameter" ||
-                v->name == "_rebuild_parameter_with_state" || v->name == "_rebuild_from_type_v2" || v->name == "_rebuild_tensor");
+                v->name == "_rebuild_parameter_with_state" || v->name == "_rebuild_from_type_v2" ||
+                v->name == "_rebuild_tensor");
     }
 
     // The tensor `v` rebuilds; the same pickle value always gives the same tensor.
@@ -120,15 +130,16 @@ public:
         return t;
     }
 
-private:
+  private:
     [[noreturn]] void fail(const std::string& where, const std::string& what) const {
         throw FormatError(path(), (where.empty() ? "" : where + ": ") + what);
     }
 
-    const std::vector<ValuePtr>& args_of(const ValuePtr& v, size_t min, const std::string& where) const {
+    const std::vector<ValuePtr>& args_of(const ValuePtr& v, size_t min,
+                                         const std::string& where) const {
         if (!v->args || !v->args->is(Kind::Tuple) || v->args->items.size() < min)
-            fail(where, v->qualified_name() + " expects at least " + std::to_string(min) + " arguments, got " +
-                            pickle::describe(v->args, 1));
+            fail(where, v->qualified_name() + " expects at least " + std::to_string(min) +
+                            " arguments, got " + pickle::describe(v->args, 1));
         return v->args->items;
     }
 
@@ -140,22 +151,31 @@ private:
     }
 
     Shape int_tuple(const ValuePtr& v, const char* what, const std::string& where) const {
-        if (!v || !(v->is(Kind::Tuple) || v->is(Kind::List) || (v->is(Kind::Object) && v->name == "Size")))
-            fail(where, std::string(what) + " must be a tuple of integers, got " + pickle::describe(v, 1));
-        const auto& items = v->is(Kind::Object) ? (v->args && !v->args->items.empty() ? v->args->items[0]->items : v->items) : v->items;
+        if (!v || !(v->is(Kind::Tuple) || v->is(Kind::List) ||
+                    (v->is(Kind::Object) && v->name == "Size")))
+            fail(where,
+                 std::string(what) + " must be a tuple of integers, got " + pickle::describe(v, 1));
+        const auto& items =
+            v->is(Kind::Object)
+                ? (v->args && !v->args->items.empty() ? v->args->items[0]->items : v->items)
+                : v->items;
         Shape out;
         for (const auto& x : items) {
             bool ok = true;
             out.push_back(as_int(x, ok));
-            if (!ok) fail(where, std::string(what) + " must be a tuple of integers, got " + pickle::describe(v, 1));
+            if (!ok)
+                fail(where, std::string(what) + " must be a tuple of integers, got " +
+                                pickle::describe(v, 1));
         }
         return out;
     }
 
     Tensor storage(const ValuePtr& pid_value, const std::string& where) {
-        if (!pid_value || !pid_value->is(Kind::PersistentId)) fail(where, "tensor storage is not a persistent id: " + pickle::describe(pid_value, 2));
+        if (!pid_value || !pid_value->is(Kind::PersistentId))
+            fail(where, "tensor storage is not a persistent id: " + pickle::describe(pid_value, 2));
         const ValuePtr& pid = pid_value->pid;
-        if (!pid || !pid->is(Kind::Tuple) || pid->items.size() < 5 || !pid->items[0]->is(Kind::String) || pid->items[0]->s != "storage")
+        if (!pid || !pid->is(Kind::Tuple) || pid->items.size() < 5 ||
+            !pid->items[0]->is(Kind::String) || pid->items[0]->s != "storage")
             fail(where, "unknown persistent id " + pickle::describe(pid, 2));
         const ValuePtr& type = pid->items[1];
         const ValuePtr& key = pid->items[2];
@@ -165,23 +185,33 @@ private:
             fail(where, "malformed storage record " + pickle::describe(pid, 2));
         std::optional<DType> dtype;
         for (const auto& s : k_storage_types)
-            if ((type->module == "torch" || type->module == "torch.storage") && type->name == s.name) dtype = s.dtype;
-        if (!dtype) fail(where, "unsupported storage type " + type->qualified_name() + " (storage '" + key->s + "')");
+            if ((type->module == "torch" || type->module == "torch.storage") &&
+                type->name == s.name)
+                dtype = s.dtype;
+        if (!dtype)
+            fail(where, "unsupported storage type " + type->qualified_name() + " (storage '" +
+                            key->s + "')");
         if (auto it = m_storages.find(key->s); it != m_storages.end()) {
-            if (it->second.dtype() != *dtype) fail(where, "storage '" + key->s + "' is used with two dtypes");
+            if (it->second.dtype() != *dtype)
+                fail(where, "storage '" + key->s + "' is used with two dtypes");
             return it->second;
         }
-        if (key->s.empty() || key->s.find('/') != std::string::npos || key->s.find("..") != std::string::npos)
+        if (key->s.empty() || key->s.find('/') != std::string::npos ||
+            key->s.find("..") != std::string::npos)
             fail(where, "invalid storage key '" + key->s + "'");
         const std::string entry = m_prefix + "data/" + key->s;
-        if (!m_zip.has(entry)) fail(where, "storage '" + key->s + "' is missing from the archive (" + entry + ")");
+        if (!m_zip.has(entry))
+            fail(where, "storage '" + key->s + "' is missing from the archive (" + entry + ")");
         const uint64_t es = dtype_size(*dtype);
         if (uint64_t(numel) > torchzip::k_max_entry_size / es)
-            fail(where, "storage '" + key->s + "' declares " + std::to_string(numel) + " elements: too large");
+            fail(where, "storage '" + key->s + "' declares " + std::to_string(numel) +
+                            " elements: too large");
         const uint64_t nbytes = uint64_t(numel) * es;
         if (m_zip.size(entry) < nbytes)
-            fail(where, "storage '" + key->s + "' declares " + std::to_string(numel) + " elements (" + std::to_string(nbytes) +
-                            " bytes) but the archive entry holds " + std::to_string(m_zip.size(entry)) + " bytes");
+            fail(where, "storage '" + key->s + "' declares " + std::to_string(numel) +
+                            " elements (" + std::to_string(nbytes) +
+                            " bytes) but the archive entry holds " +
+                            std::to_string(m_zip.size(entry)) + " bytes");
         Tensor s = empty({numel}, TensorOptions(*dtype));
         if (nbytes) m_zip.read_into(entry, s.data_ptr(), nbytes);
         if (m_big_endian && es > 1) {
@@ -213,7 +243,8 @@ private:
             if (a[1] && a[1]->name == "Parameter") return make_parameter(t, t.is_floating_point());
             return t;
         }
-        if (v->name == "_rebuild_tensor") fail(where, "legacy tensor records (_rebuild_tensor) are not supported");
+        if (v->name == "_rebuild_tensor")
+            fail(where, "legacy tensor records (_rebuild_tensor) are not supported");
         const auto& a = args_of(v, 4, where);
         Tensor s = storage(a[0], where);
         bool ok = true;
@@ -222,7 +253,8 @@ private:
         Shape size = int_tuple(a[2], "size", where), stride = int_tuple(a[3], "stride", where);
         try {
             Tensor t = as_strided(s, size, stride, offset);
-            if (a.size() > 4 && a[4] && a[4]->is(Kind::Bool) && a[4]->b && t.is_floating_point()) t.set_requires_grad(true);
+            if (a.size() > 4 && a[4] && a[4]->is(Kind::Bool) && a[4]->b && t.is_floating_point())
+                t.set_requires_grad(true);
             return t;
         } catch (const FormatError&) {
             throw;
@@ -243,7 +275,8 @@ private:
 // --- what the file holds ----------------------------------------------------------------------
 
 bool is_module_object(const ValuePtr& v) {
-    return v && v->is(Kind::Object) && v->state && dict_get(v->state, "_modules") && dict_get(v->state, "_parameters");
+    return v && v->is(Kind::Object) && v->state && dict_get(v->state, "_modules") &&
+           dict_get(v->state, "_parameters");
 }
 
 // A dict whose keys are strings and values tensors (or None): a state dict.
@@ -253,8 +286,10 @@ bool is_state_dict(const ValuePtr& v) {
     bool any = false;
     for (const auto& [k, val] : *items) {
         if (!k || !k->is(Kind::String)) return false;
-        if (Archive::is_tensor(val)) any = true;
-        else if (!(val && val->is(Kind::None))) return false;
+        if (Archive::is_tensor(val))
+            any = true;
+        else if (!(val && val->is(Kind::None)))
+            return false;
     }
     return any || items->empty();
 }
@@ -262,7 +297,8 @@ bool is_state_dict(const ValuePtr& v) {
 std::string entry_summary(const ValuePtr& v) {
     if (is_module_object(v)) return "module " + v->name;
     if (Archive::is_tensor(v)) return "tensor";
-    if (is_state_dict(v)) return "state dict (" + std::to_string(dict_items(v)->size()) + " tensors)";
+    if (is_state_dict(v))
+        return "state dict (" + std::to_string(dict_items(v)->size()) + " tensors)";
     if (auto items = dict_items(v)) return "dict (" + std::to_string(items->size()) + " entries)";
     return pickle::describe(v, 1);
 }
@@ -295,7 +331,8 @@ struct ModuleBuilder {
         const ValuePtr* v = dict_get(state, key);
         if (!v || !*v) return std::nullopt;
         if ((*v)->is(Kind::Int)) return std::array<int64_t, 2>{(*v)->i, (*v)->i};
-        if ((*v)->is(Kind::Tuple) && (*v)->items.size() == 2 && (*v)->items[0]->is(Kind::Int) && (*v)->items[1]->is(Kind::Int))
+        if ((*v)->is(Kind::Tuple) && (*v)->items.size() == 2 && (*v)->items[0]->is(Kind::Int) &&
+            (*v)->items[1]->is(Kind::Int))
             return std::array<int64_t, 2>{(*v)->items[0]->i, (*v)->items[1]->i};
         return std::nullopt;
     }
@@ -326,19 +363,24 @@ struct ModuleBuilder {
             return std::make_shared<Linear>(*in, *out, has_tensor(st, "_parameters", "bias"), gen);
         }
         if (cls == "Conv2d") {
-            auto in = get_int(st, "in_channels"), out = get_int(st, "out_channels"), groups = get_int(st, "groups");
-            auto k = get_pair(st, "kernel_size"), s = get_pair(st, "stride"), p = get_pair(st, "padding"), d = get_pair(st, "dilation");
+            auto in = get_int(st, "in_channels"), out = get_int(st, "out_channels"),
+                 groups = get_int(st, "groups");
+            auto k = get_pair(st, "kernel_size"), s = get_pair(st, "stride"),
+                 p = get_pair(st, "padding"), d = get_pair(st, "dilation");
             const ValuePtr* mode = dict_get(st, "padding_mode");
-            if (!in || !out || !groups || !k || !s || !p || !d || !mode || !(*mode)->is(Kind::String) || (*mode)->s != "zeros")
+            if (!in || !out || !groups || !k || !s || !p || !d || !mode ||
+                !(*mode)->is(Kind::String) || (*mode)->s != "zeros")
                 return nullptr;
-            return std::make_shared<Conv2d>(*in, *out, *k, *s, *p, *d, *groups, has_tensor(st, "_parameters", "bias"), gen);
+            return std::make_shared<Conv2d>(*in, *out, *k, *s, *p, *d, *groups,
+                                            has_tensor(st, "_parameters", "bias"), gen);
         }
         if (cls == "BatchNorm1d" || cls == "BatchNorm2d") {
             auto n = get_int(st, "num_features");
             auto eps = get_float(st, "eps");
             auto affine = get_bool(st, "affine"), track = get_bool(st, "track_running_stats");
             std::optional<double> momentum = get_float(st, "momentum");
-            if (!n || !eps || !affine || !track || (!momentum && !is_none(st, "momentum"))) return nullptr;
+            if (!n || !eps || !affine || !track || (!momentum && !is_none(st, "momentum")))
+                return nullptr;
             return std::make_shared<BatchNorm>(cls, *n, *eps, momentum, *affine, *track);
         }
         if (cls == "LayerNorm") {
@@ -356,7 +398,8 @@ struct ModuleBuilder {
         if (cls == "Embedding") {
             auto num = get_int(st, "num_embeddings"), dim = get_int(st, "embedding_dim");
             std::optional<int64_t> pad = get_int(st, "padding_idx");
-            if (!num || !dim || (!pad && !is_none(st, "padding_idx")) || !is_none(st, "max_norm")) return nullptr;
+            if (!num || !dim || (!pad && !is_none(st, "padding_idx")) || !is_none(st, "max_norm"))
+                return nullptr;
             return std::make_shared<Embedding>(*num, *dim, pad, gen);
         }
         if (cls == "ReLU") return stateless(Op::ReLU);
@@ -394,7 +437,8 @@ struct ModuleBuilder {
     }
 
     ModulePtr build(const ValuePtr& obj, const std::string& where, int depth) {
-        if (depth > 200) throw FormatError(archive.path(), where + ": modules nested deeper than 200 levels");
+        if (depth > 200)
+            throw FormatError(archive.path(), where + ": modules nested deeper than 200 levels");
         const ValuePtr& st = obj->state;
         ModulePtr m = runnable_layer(obj);
         const bool known = m != nullptr;
@@ -423,14 +467,17 @@ struct ModuleBuilder {
                 not_runnable.push_back(obj->module + "." + obj->name);
             }
         }
-        const std::vector<std::string> non_persistent = string_set(dict_get(st, "_non_persistent_buffers_set")
-                                                                       ? *dict_get(st, "_non_persistent_buffers_set")
-                                                                       : nullptr);
+        const std::vector<std::string> non_persistent =
+            string_set(dict_get(st, "_non_persistent_buffers_set")
+                           ? *dict_get(st, "_non_persistent_buffers_set")
+                           : nullptr);
         auto prefixed = [&](const std::string& k) { return where.empty() ? k : where + "." + k; };
-        if (auto items = dict_items(dict_get(st, "_parameters") ? *dict_get(st, "_parameters") : nullptr))
+        if (auto items =
+                dict_items(dict_get(st, "_parameters") ? *dict_get(st, "_parameters") : nullptr))
             for (const auto& [k, v] : *items) {
                 if (!k || !k->is(Kind::String)) continue;
-                if (v && v->is(Kind::None)) m->register_parameter(k->s, Tensor());
+                if (v && v->is(Kind::None))
+                    m->register_parameter(k->s, Tensor());
                 else {
                     Tensor t = archive.tensor(v, prefixed(k->s));
                     m->register_parameter(k->s, t, t.requires_grad());
@@ -439,25 +486,34 @@ struct ModuleBuilder {
         if (auto items = dict_items(dict_get(st, "_buffers") ? *dict_get(st, "_buffers") : nullptr))
             for (const auto& [k, v] : *items) {
                 if (!k || !k->is(Kind::String)) continue;
-                bool persistent = std::find(non_persistent.begin(), non_persistent.end(), k->s) == non_persistent.end();
-                m->register_buffer(k->s, v && v->is(Kind::None) ? Tensor() : archive.tensor(v, prefixed(k->s)), persistent);
+                bool persistent = std::find(non_persistent.begin(), non_persistent.end(), k->s) ==
+                                  non_persistent.end();
+                m->register_buffer(
+                    k->s, v && v->is(Kind::None) ? Tensor() : archive.tensor(v, prefixed(k->s)),
+                    persistent);
             }
         if (auto items = dict_items(dict_get(st, "_modules") ? *dict_get(st, "_modules") : nullptr))
             for (const auto& [k, v] : *items) {
                 if (!k || !k->is(Kind::String)) continue;
-                if (v && v->is(Kind::None)) m->register_module(k->s, nullptr);
-                else if (is_module_object(v)) m->register_module(k->s, build(v, prefixed(k->s), depth + 1));
-                else throw FormatError(archive.path(), prefixed(k->s) + ": child is not a module: " + pickle::describe(v, 1));
+                if (v && v->is(Kind::None))
+                    m->register_module(k->s, nullptr);
+                else if (is_module_object(v))
+                    m->register_module(k->s, build(v, prefixed(k->s), depth + 1));
+                else
+                    throw FormatError(archive.path(), prefixed(k->s) + ": child is not a module: " +
+                                                          pickle::describe(v, 1));
             }
         // Plain tensor attributes: tensors in __dict__ outside the three registries.
         if (auto items = dict_items(st))
             for (const auto& [k, v] : *items)
-                if (k && k->is(Kind::String) && Archive::is_tensor(v)) m->set_attr(k->s, archive.tensor(v, prefixed(k->s)));
+                if (k && k->is(Kind::String) && Archive::is_tensor(v))
+                    m->set_attr(k->s, archive.tensor(v, prefixed(k->s)));
         if (auto training = get_bool(st, "training")) {
             // train() recurses; set this module's flag alone, children set theirs.
             bool mode = *training;
             std::vector<bool> child_modes;
-            for (const auto& [n, c] : m->own_children()) child_modes.push_back(c ? c->is_training() : false);
+            for (const auto& [n, c] : m->own_children())
+                child_modes.push_back(c ? c->is_training() : false);
             m->train(mode);
             size_t i = 0;
             for (const auto& [n, c] : m->own_children()) {
@@ -469,7 +525,8 @@ struct ModuleBuilder {
     }
 };
 
-Document from_value(Archive& archive, const ValuePtr& v, const std::string& path, const std::string& label) {
+Document from_value(Archive& archive, const ValuePtr& v, const std::string& path,
+                    const std::string& label) {
     Document doc;
     doc.path = path;
     doc.format = "pt";
@@ -492,7 +549,8 @@ Document from_value(Archive& archive, const ValuePtr& v, const std::string& path
         for (const auto& [k, t] : *dict_items(v))
             if (!t->is(Kind::None)) entries.emplace_back(k->s, archive.tensor(t, k->s));
     } else {
-        throw FormatError(path, std::string(label.empty() ? "" : "entry '" + label + "': ") + "holds " + entry_summary(v) +
+        throw FormatError(path, std::string(label.empty() ? "" : "entry '" + label + "': ") +
+                                    "holds " + entry_summary(v) +
                                     ", not a state dict, a tensor or a module");
     }
     try {
@@ -518,14 +576,17 @@ Document open_pt(const std::string& path, const std::string& entry) {
         for (const auto& [k, v] : *dict_items(root)) {
             std::string key = k && k->is(Kind::String) ? k->s : pickle::describe(k, 1);
             entries.emplace_back(key, entry_summary(v));
-            if (is_state_dict(v) || is_module_object(v) || Archive::is_tensor(v)) openable.push_back(key);
+            if (is_state_dict(v) || is_module_object(v) || Archive::is_tensor(v))
+                openable.push_back(key);
         }
         std::string chosen = entry;
         if (chosen.empty()) {
             if (openable.size() != 1) {
                 std::string list;
-                for (const auto& [k, what] : entries) list += (list.empty() ? "" : ", ") + k + " (" + what + ")";
-                throw FormatError(path, "a checkpoint with entries " + list + ": choose one with --entry NAME");
+                for (const auto& [k, what] : entries)
+                    list += (list.empty() ? "" : ", ") + k + " (" + what + ")";
+                throw FormatError(path, "a checkpoint with entries " + list +
+                                            ": choose one with --entry NAME");
             }
             chosen = openable[0];
         }
@@ -543,7 +604,8 @@ Document open_pt(const std::string& path, const std::string& entry) {
         doc.note = doc.note.empty() ? note : note + "; " + doc.note;
         return doc;
     }
-    if (!entry.empty()) throw FormatError(path, "--entry " + entry + ": the file is not a checkpoint dict");
+    if (!entry.empty())
+        throw FormatError(path, "--entry " + entry + ": the file is not a checkpoint dict");
     return from_value(archive, root, path, "");
 }
 
@@ -553,11 +615,13 @@ namespace {
 
 // Protocol 2 opcodes, only those torch's weights_only unpickler accepts.
 class PickleWriter {
-public:
+  public:
     std::string out;
     void op(char c) { out.push_back(c); }
     void proto() { out += "\x80\x02"; }
-    void global(const std::string& module, const std::string& name) { out += "c" + module + "\n" + name + "\n"; }
+    void global(const std::string& module, const std::string& name) {
+        out += "c" + module + "\n" + name + "\n";
+    }
     void str(const std::string& s) {
         op('X');
         uint32_t n = uint32_t(s.size());
@@ -610,7 +674,9 @@ void save_pt(const Module& root, const std::string& path) {
     int64_t key = 0;
     for (const auto& [name, t] : sd.tensors) {
         Tensor h = t.to(Device::cpu()).contiguous();
-        if (h.storage_offset() != 0 || size_t(h.numel()) * h.element_size() != h.impl()->storage->nbytes) h = h.clone();
+        if (h.storage_offset() != 0 ||
+            size_t(h.numel()) * h.element_size() != h.impl()->storage->nbytes)
+            h = h.clone();
         storages.push_back(h);
         w.str(name);
         w.global("torch._utils", "_rebuild_tensor_v2");
@@ -626,7 +692,7 @@ void save_pt(const Module& root, const std::string& path) {
         w.integer(0);
         w.int_tuple(h.shape());
         w.int_tuple(h.strides());
-        w.op('\x89'); // requires_grad=False
+        w.op('\x89');     // requires_grad=False
         w.ordered_dict(); // backward hooks
         w.op('t');
         w.op('R');
@@ -651,14 +717,16 @@ void save_pt(const Module& root, const std::string& path) {
 
     // The archive's top folder: the file's stem, as torch.save names it.
     std::string stem = fs::path(path).stem().string(), archive;
-    for (char c : stem) archive += (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-') ? c : '_';
+    for (char c : stem)
+        archive += (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-') ? c : '_';
     if (archive.empty()) archive = "archive";
     static const std::string version = "3\n", byteorder = "little";
     std::vector<torchzip::WriteEntry> entries;
     entries.push_back({archive + "/data.pkl", w.out.data(), w.out.size()});
     entries.push_back({archive + "/byteorder", byteorder.data(), byteorder.size()});
     for (size_t i = 0; i < storages.size(); ++i)
-        entries.push_back({archive + "/data/" + std::to_string(i), storages[i].numel() ? storages[i].data_ptr() : "",
+        entries.push_back({archive + "/data/" + std::to_string(i),
+                           storages[i].numel() ? storages[i].data_ptr() : "",
                            storages[i].nbytes()});
     entries.push_back({archive + "/version", version.data(), version.size()});
     torchzip::write_archive(path, entries);

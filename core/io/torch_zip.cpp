@@ -32,8 +32,9 @@ ZipReader::ZipReader(const std::string& path) : m_path(path) {
         std::string what = zip_error_strerror(&ze);
         zip_error_fini(&ze);
         if (err == ZIP_ER_NOZIP || err == ZIP_ER_INCONS)
-            throw FormatError(path, "not a PyTorch zip archive (" + what + "); files from torch.save before PyTorch 1.6 "
-                                    "(legacy format) are not supported");
+            throw FormatError(path, "not a PyTorch zip archive (" + what +
+                                        "); files from torch.save before PyTorch 1.6 "
+                                        "(legacy format) are not supported");
         throw FormatError(path, "cannot read the zip archive: " + what);
     }
     zip_int64_t n = zip_get_num_entries(m_zip, 0);
@@ -52,7 +53,9 @@ int64_t ZipReader::index_of(const std::string& name) const {
     return i;
 }
 
-bool ZipReader::has(const std::string& name) const { return index_of(name) >= 0; }
+bool ZipReader::has(const std::string& name) const {
+    return index_of(name) >= 0;
+}
 
 uint64_t ZipReader::size(const std::string& name) const {
     zip_stat_t st;
@@ -69,26 +72,32 @@ void ZipReader::read_into(const std::string& name, void* dst, uint64_t size) con
     zip_stat_t st;
     zip_stat_init(&st);
     if (zip_stat_index(m_zip, zip_uint64_t(i), 0, &st) != 0)
-        throw FormatError(m_path, "archive entry '" + name + "': " + std::string(zip_strerror(m_zip)));
+        throw FormatError(m_path,
+                          "archive entry '" + name + "': " + std::string(zip_strerror(m_zip)));
     if (st.size > k_max_entry_size)
-        throw FormatError(m_path, "archive entry '" + name + "' declares " + std::to_string(st.size) + " bytes (limit " +
+        throw FormatError(m_path, "archive entry '" + name + "' declares " +
+                                      std::to_string(st.size) + " bytes (limit " +
                                       std::to_string(k_max_entry_size) + ")");
     if ((st.valid & ZIP_STAT_COMP_SIZE) && st.comp_size > 0 && st.size > (uint64_t(1) << 20) &&
         st.size / st.comp_size > k_max_ratio)
-        throw FormatError(m_path, "archive entry '" + name + "' expands " + std::to_string(st.size / st.comp_size) +
-                                      " times (limit " + std::to_string(k_max_ratio) + "): refused as a zip bomb");
+        throw FormatError(m_path, "archive entry '" + name + "' expands " +
+                                      std::to_string(st.size / st.comp_size) + " times (limit " +
+                                      std::to_string(k_max_ratio) + "): refused as a zip bomb");
     if (st.size < size)
-        throw FormatError(m_path, "archive entry '" + name + "' holds " + std::to_string(st.size) + " bytes, " +
-                                      std::to_string(size) + " needed");
+        throw FormatError(m_path, "archive entry '" + name + "' holds " + std::to_string(st.size) +
+                                      " bytes, " + std::to_string(size) + " needed");
     zip_file_t* f = zip_fopen_index(m_zip, zip_uint64_t(i), 0);
-    if (!f) throw FormatError(m_path, "archive entry '" + name + "': " + std::string(zip_strerror(m_zip)));
+    if (!f)
+        throw FormatError(m_path,
+                          "archive entry '" + name + "': " + std::string(zip_strerror(m_zip)));
     uint64_t done = 0;
     while (done < size) {
         zip_int64_t got = zip_fread(f, static_cast<char*>(dst) + done, size - done);
         if (got <= 0) {
             std::string why = got < 0 ? zip_file_strerror(f) : "unexpected end of data";
             zip_fclose(f);
-            throw FormatError(m_path, "archive entry '" + name + "' is truncated or corrupt: " + why);
+            throw FormatError(m_path,
+                              "archive entry '" + name + "' is truncated or corrupt: " + why);
         }
         done += uint64_t(got);
     }
@@ -98,8 +107,8 @@ void ZipReader::read_into(const std::string& name, void* dst, uint64_t size) con
 std::string ZipReader::read(const std::string& name, uint64_t limit) const {
     uint64_t n = size(name);
     if (n > limit)
-        throw FormatError(m_path, "archive entry '" + name + "' is " + std::to_string(n) + " bytes (limit " +
-                                      std::to_string(limit) + ")");
+        throw FormatError(m_path, "archive entry '" + name + "' is " + std::to_string(n) +
+                                      " bytes (limit " + std::to_string(limit) + ")");
     std::string out(size_t(n), '\0');
     if (n) read_into(name, out.data(), n);
     return out;
@@ -107,11 +116,13 @@ std::string ZipReader::read(const std::string& name, uint64_t limit) const {
 
 void write_archive(const std::string& path, const std::vector<WriteEntry>& entries) {
     std::error_code ec;
-    if (fs::exists(path, ec) && !fs::is_regular_file(path, ec)) throw FormatError(path, "cannot write: not a regular file");
+    if (fs::exists(path, ec) && !fs::is_regular_file(path, ec))
+        throw FormatError(path, "cannot write: not a regular file");
     static int counter = 0;
     fs::path target(path);
-    fs::path tmp = target.parent_path() /
-                   ("." + target.filename().string() + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    fs::path tmp =
+        target.parent_path() / ("." + target.filename().string() + ".tmp-" +
+                                std::to_string(::getpid()) + "-" + std::to_string(counter++));
     auto fail = [&](const std::string& why) {
         std::remove(tmp.c_str());
         throw FormatError(path, why);
@@ -152,7 +163,8 @@ void write_archive(const std::string& path, const std::vector<WriteEntry>& entri
         fail("cannot fsync temporary file '" + tmp.string() + "': " + std::strerror(errno));
     }
     ::close(fd);
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) fail("cannot rename '" + tmp.string() + "' over it: " + std::strerror(errno));
+    if (std::rename(tmp.c_str(), path.c_str()) != 0)
+        fail("cannot rename '" + tmp.string() + "' over it: " + std::strerror(errno));
 }
 
 } // namespace nnscope::torchzip

@@ -19,7 +19,7 @@ inline constexpr uint64_t k_max_pickle_size = uint64_t(1) << 30; // data.pkl
 inline constexpr uint64_t k_max_ratio = 1000;                    // uncompressed / compressed
 
 class ZipReader {
-public:
+  public:
     // Throws FormatError(path, ...) when the file is missing or not a zip archive.
     explicit ZipReader(const std::string& path);
     ~ZipReader();
@@ -35,7 +35,7 @@ public:
     void read_into(const std::string& name, void* dst, uint64_t size) const;
     const std::string& path() const { return m_path; }
 
-private:
+  private:
     int64_t index_of(const std::string& name) const;
     std::string m_path;
     zip* m_zip = nullptr;

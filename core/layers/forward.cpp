@@ -31,37 +31,53 @@ Tensor Sequential::forward(const Tensor& x) {
     return y;
 }
 
-Tensor Linear::forward(const Tensor& x) { return F::linear(x, own(*this, "weight"), own(*this, "bias")); }
+Tensor Linear::forward(const Tensor& x) {
+    return F::linear(x, own(*this, "weight"), own(*this, "bias"));
+}
 
 Tensor BatchNorm::forward(const Tensor& x) {
     if (m_dims == 1 && x.dim() != 2 && x.dim() != 3)
         throw ValueError("expected 2D or 3D input (got " + std::to_string(x.dim()) + "D input)");
-    if (m_dims == 2 && x.dim() != 4) throw ValueError("expected 4D input (got " + std::to_string(x.dim()) + "D input)");
-    return F::batch_norm(x, own(*this, "running_mean"), own(*this, "running_var"), own(*this, "num_batches_tracked"),
-                         own(*this, "weight"), own(*this, "bias"), is_training(), momentum, eps);
+    if (m_dims == 2 && x.dim() != 4)
+        throw ValueError("expected 4D input (got " + std::to_string(x.dim()) + "D input)");
+    return F::batch_norm(x, own(*this, "running_mean"), own(*this, "running_var"),
+                         own(*this, "num_batches_tracked"), own(*this, "weight"),
+                         own(*this, "bias"), is_training(), momentum, eps);
 }
 
 Tensor LayerNorm::forward(const Tensor& x) {
     return F::layer_norm(x, normalized_shape, own(*this, "weight"), own(*this, "bias"), eps);
 }
 
-Tensor Embedding::forward(const Tensor& x) { return F::embedding(x, own(*this, "weight"), padding_idx); }
+Tensor Embedding::forward(const Tensor& x) {
+    return F::embedding(x, own(*this, "weight"), padding_idx);
+}
 
 Tensor Conv2d::forward(const Tensor& x) {
-    return F::conv2d(x, own(*this, "weight"), own(*this, "bias"), stride, padding, dilation, groups);
+    return F::conv2d(x, own(*this, "weight"), own(*this, "bias"), stride, padding, dilation,
+                     groups);
 }
 
 Tensor Stateless::forward(const Tensor& x) {
     switch (op) {
-    case Op::ReLU: return x.relu();
-    case Op::Sigmoid: return x.sigmoid();
-    case Op::Tanh: return x.tanh();
-    case Op::GELU: return F::gelu(x, tanh_approximation);
-    case Op::Identity: return x;
-    case Op::Flatten: return x.flatten(start_dim, end_dim);
-    case Op::Dropout: return F::dropout(x, p, is_training(), gen);
-    case Op::Softmax: return F::softmax(x, dim.value_or(F::softmax_default_dim(x.dim())));
-    case Op::LogSoftmax: return F::log_softmax(x, dim.value_or(F::softmax_default_dim(x.dim())));
+    case Op::ReLU:
+        return x.relu();
+    case Op::Sigmoid:
+        return x.sigmoid();
+    case Op::Tanh:
+        return x.tanh();
+    case Op::GELU:
+        return F::gelu(x, tanh_approximation);
+    case Op::Identity:
+        return x;
+    case Op::Flatten:
+        return x.flatten(start_dim, end_dim);
+    case Op::Dropout:
+        return F::dropout(x, p, is_training(), gen);
+    case Op::Softmax:
+        return F::softmax(x, dim.value_or(F::softmax_default_dim(x.dim())));
+    case Op::LogSoftmax:
+        return F::log_softmax(x, dim.value_or(F::softmax_default_dim(x.dim())));
     }
     return x;
 }
@@ -71,14 +87,16 @@ Tensor RunningAverage::forward(const Tensor& x) {
     NoGradGuard no_grad;
     Tensor count = own(*this, "count");
     count.add_(Scalar(1));
-    set_attr("running_average", own(*this, "running_average").mul(count.sub(Scalar(1))).add(x).div(count));
+    set_attr("running_average",
+             own(*this, "running_average").mul(count.sub(Scalar(1))).add(x).div(count));
     return x;
 }
 
 // Seed 002: running_avg = 0.9 * running_avg + 0.1 * x.mean()
 Tensor ExponentialMovingAverage::forward(const Tensor& x) {
     NoGradGuard no_grad;
-    set_attr("running_avg", own(*this, "running_avg").mul(Scalar(0.9)).add(x.mean().mul(Scalar(0.1))));
+    set_attr("running_avg",
+             own(*this, "running_avg").mul(Scalar(0.9)).add(x.mean().mul(Scalar(0.1))));
     return x;
 }
 

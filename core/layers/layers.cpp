@@ -9,7 +9,9 @@
 namespace nnscope {
 
 namespace {
-std::string py_bool(bool b) { return b ? "True" : "False"; }
+std::string py_bool(bool b) {
+    return b ? "True" : "False";
+}
 std::string py_float(double v) {
     // Python's repr of a float for hyper-parameters (1e-05, 0.1).
     char buf[32];
@@ -22,7 +24,8 @@ std::string py_float(double v) {
         // C prints 1e-05 the same way Python does; keep as is.
         return s;
     }
-    if (s.find('.') == std::string::npos && s.find("inf") == std::string::npos && s.find("nan") == std::string::npos)
+    if (s.find('.') == std::string::npos && s.find("inf") == std::string::npos &&
+        s.find("nan") == std::string::npos)
         s += ".0";
     return s;
 }
@@ -31,7 +34,8 @@ std::string pair_str(const std::array<int64_t, 2>& p) {
 }
 // Linear's and Conv2d's reset_parameters(): kaiming_uniform_(a=sqrt(5)) on the weight
 // reduces to U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the bias uses the same bound.
-void register_weight_and_bias(Module& m, const Shape& weight_shape, int64_t fan_in, bool bias, Generator& gen) {
+void register_weight_and_bias(Module& m, const Shape& weight_shape, int64_t fan_in, bool bias,
+                              Generator& gen) {
     double bound = fan_in > 0 ? 1.0 / std::sqrt(double(fan_in)) : 0.0;
     Tensor w = empty(weight_shape);
     uniform_(w, -bound, bound, gen);
@@ -44,7 +48,9 @@ void register_weight_and_bias(Module& m, const Shape& weight_shape, int64_t fan_
     m.register_parameter("bias", b);
 }
 void require_positive(int64_t v, const char* what) {
-    if (v <= 0) throw ValueError(std::string(what) + " must be a positive integer, got " + std::to_string(v));
+    if (v <= 0)
+        throw ValueError(std::string(what) + " must be a positive integer, got " +
+                         std::to_string(v));
 }
 } // namespace
 
@@ -59,12 +65,13 @@ Linear::Linear(int64_t in, int64_t out, bool bias, Generator& gen)
 }
 
 std::string Linear::extra_repr() const {
-    return "in_features=" + std::to_string(in_features) + ", out_features=" + std::to_string(out_features) +
+    return "in_features=" + std::to_string(in_features) +
+           ", out_features=" + std::to_string(out_features) +
            ", bias=" + py_bool(own_parameters().find("bias")->defined());
 }
 
-BatchNorm::BatchNorm(std::string type, int64_t n, double eps_, std::optional<double> momentum_, bool affine_,
-                     bool track)
+BatchNorm::BatchNorm(std::string type, int64_t n, double eps_, std::optional<double> momentum_,
+                     bool affine_, bool track)
     : Module(std::move(type)), num_features(n), eps(eps_), momentum(momentum_), affine(affine_),
       track_running_stats(track), m_dims(type_name() == "BatchNorm2d" ? 2 : 1) {
     require_positive(n, "num_features");
@@ -73,13 +80,14 @@ BatchNorm::BatchNorm(std::string type, int64_t n, double eps_, std::optional<dou
     register_parameter("bias", affine ? zeros({n}) : Tensor());
     register_buffer("running_mean", track ? zeros({n}) : Tensor());
     register_buffer("running_var", track ? ones({n}) : Tensor());
-    register_buffer("num_batches_tracked", track ? zeros({}, TensorOptions(DType::Int64)) : Tensor());
+    register_buffer("num_batches_tracked",
+                    track ? zeros({}, TensorOptions(DType::Int64)) : Tensor());
 }
 
 std::string BatchNorm::extra_repr() const {
     return std::to_string(num_features) + ", eps=" + py_float(eps) +
-           ", momentum=" + (momentum ? py_float(*momentum) : std::string("None")) + ", affine=" + py_bool(affine) +
-           ", track_running_stats=" + py_bool(track_running_stats);
+           ", momentum=" + (momentum ? py_float(*momentum) : std::string("None")) +
+           ", affine=" + py_bool(affine) + ", track_running_stats=" + py_bool(track_running_stats);
 }
 
 void BatchNorm::before_load(StateDict& sd, const std::string& prefix) const {
@@ -90,20 +98,23 @@ void BatchNorm::before_load(StateDict& sd, const std::string& prefix) const {
         const std::string key = prefix + "num_batches_tracked";
         if (!sd.tensors.contains(key)) {
             const Tensor* cur = own_buffers().find("num_batches_tracked");
-            sd.tensors.set(key, cur && cur->defined() ? *cur : zeros({}, TensorOptions(DType::Int64)));
+            sd.tensors.set(key,
+                           cur && cur->defined() ? *cur : zeros({}, TensorOptions(DType::Int64)));
         }
     }
 }
 
 LayerNorm::LayerNorm(Shape shape, double eps_, bool affine)
-    : Module("LayerNorm"), normalized_shape(std::move(shape)), eps(eps_), elementwise_affine(affine) {
+    : Module("LayerNorm"), normalized_shape(std::move(shape)), eps(eps_),
+      elementwise_affine(affine) {
     register_parameter("weight", affine ? ones(normalized_shape) : Tensor());
     register_parameter("bias", affine ? zeros(normalized_shape) : Tensor());
 }
 
 std::string LayerNorm::extra_repr() const {
     std::string s = "(";
-    for (size_t i = 0; i < normalized_shape.size(); ++i) s += (i ? ", " : "") + std::to_string(normalized_shape[i]);
+    for (size_t i = 0; i < normalized_shape.size(); ++i)
+        s += (i ? ", " : "") + std::to_string(normalized_shape[i]);
     if (normalized_shape.size() == 1) s += ",";
     return s + "), eps=" + py_float(eps) + ", elementwise_affine=" + py_bool(elementwise_affine);
 }
@@ -111,7 +122,8 @@ std::string LayerNorm::extra_repr() const {
 Embedding::Embedding(int64_t num, int64_t dim, std::optional<int64_t> pad, Generator& gen)
     : Module("Embedding"), num_embeddings(num), embedding_dim(dim), padding_idx(pad) {
     if (pad) {
-        if (*pad >= num || *pad < -num) throw ValueError("Padding_idx must be within num_embeddings");
+        if (*pad >= num || *pad < -num)
+            throw ValueError("Padding_idx must be within num_embeddings");
         if (*pad < 0) padding_idx = *pad + num;
     }
     Tensor w = empty({num, dim}); // (num_embeddings, embedding_dim) ~ N(0, 1)
@@ -127,9 +139,10 @@ std::string Embedding::extra_repr() const {
 }
 
 Conv2d::Conv2d(int64_t in, int64_t out, std::array<int64_t, 2> k, std::array<int64_t, 2> s,
-               std::array<int64_t, 2> p, std::array<int64_t, 2> d, int64_t g, bool bias, Generator& gen)
-    : Module("Conv2d"), in_channels(in), out_channels(out), groups(g), kernel_size(k), stride(s), padding(p),
-      dilation(d) {
+               std::array<int64_t, 2> p, std::array<int64_t, 2> d, int64_t g, bool bias,
+               Generator& gen)
+    : Module("Conv2d"), in_channels(in), out_channels(out), groups(g), kernel_size(k), stride(s),
+      padding(p), dilation(d) {
     if (g <= 0) throw ValueError("groups must be a positive integer");
     if (in % g != 0) throw ValueError("in_channels must be divisible by groups");
     if (out % g != 0) throw ValueError("out_channels must be divisible by groups");
@@ -152,7 +165,8 @@ RunningAverage::RunningAverage() : Module("RunningAverage") {
     register_buffer("count", zeros({1}));
 }
 
-ExponentialMovingAverage::ExponentialMovingAverage(double initial) : Module("ExponentialMovingAverage") {
+ExponentialMovingAverage::ExponentialMovingAverage(double initial)
+    : Module("ExponentialMovingAverage") {
     register_buffer("running_avg", full({}, Scalar(initial)));
 }
 

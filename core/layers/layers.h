@@ -14,7 +14,7 @@
 namespace nnscope {
 
 class Sequential : public Module {
-public:
+  public:
     Sequential() : Module("Sequential") {}
     // Children are named "0", "1", ... like nn.Sequential's, unless a name is given.
     void append(ModulePtr m, const std::string& name = {});
@@ -24,7 +24,7 @@ public:
 };
 
 class Linear : public Module {
-public:
+  public:
     Linear(int64_t in_features, int64_t out_features, bool bias, Generator& gen);
     std::string extra_repr() const override;
     bool has_forward() const override { return true; }
@@ -33,7 +33,7 @@ public:
 };
 
 class BatchNorm : public Module {
-public:
+  public:
     // `type`: "BatchNorm1d" or "BatchNorm2d". momentum nullopt = cumulative average.
     BatchNorm(std::string type, int64_t num_features, double eps, std::optional<double> momentum,
               bool affine, bool track_running_stats);
@@ -47,12 +47,12 @@ public:
     bool affine, track_running_stats;
     int m_dims; // 1 for BatchNorm1d, 2 for BatchNorm2d: which input ranks are accepted
 
-protected:
+  protected:
     void before_load(StateDict& sd, const std::string& prefix) const override;
 };
 
 class LayerNorm : public Module {
-public:
+  public:
     LayerNorm(Shape normalized_shape, double eps, bool elementwise_affine);
     std::string extra_repr() const override;
     bool has_forward() const override { return true; }
@@ -63,7 +63,7 @@ public:
 };
 
 class Embedding : public Module {
-public:
+  public:
     Embedding(int64_t num_embeddings, int64_t embedding_dim, std::optional<int64_t> padding_idx,
               Generator& gen);
     std::string extra_repr() const override;
@@ -74,7 +74,7 @@ public:
 };
 
 class Conv2d : public Module {
-public:
+  public:
     Conv2d(int64_t in_channels, int64_t out_channels, std::array<int64_t, 2> kernel_size,
            std::array<int64_t, 2> stride, std::array<int64_t, 2> padding,
            std::array<int64_t, 2> dilation, int64_t groups, bool bias, Generator& gen);
@@ -88,7 +88,7 @@ public:
 // Modules without tensors. `op` is the PyTorch type it computes (the displayed type
 // name may differ: a spec's "class").
 class Stateless : public Module {
-public:
+  public:
     enum class Op { ReLU, Sigmoid, Tanh, GELU, Identity, Flatten, Dropout, Softmax, LogSoftmax };
     Stateless(Op op, std::string type, std::string extra = {})
         : Module(std::move(type)), op(op), m_extra(std::move(extra)) {}
@@ -97,20 +97,20 @@ public:
     Tensor forward(const Tensor& x) override;
 
     Op op;
-    std::optional<int64_t> dim;      // Softmax, LogSoftmax
+    std::optional<int64_t> dim;          // Softmax, LogSoftmax
     int64_t start_dim = 1, end_dim = -1; // Flatten
-    double p = 0.5;                  // Dropout
-    bool tanh_approximation = false; // GELU
-    Generator gen{0};                // Dropout's masks, seedable
+    double p = 0.5;                      // Dropout
+    bool tanh_approximation = false;     // GELU
+    Generator gen{0};                    // Dropout's masks, seedable
 
-private:
+  private:
     std::string m_extra;
 };
 
 // Seed 000: count and running_average buffers, updated by
 // running_average = (running_average * (count - 1) + x) / count.
 class RunningAverage : public Module {
-public:
+  public:
     RunningAverage();
     bool has_forward() const override { return true; }
     Tensor forward(const Tensor& x) override;
@@ -118,7 +118,7 @@ public:
 
 // Seed 002: running_avg = 0.9 * running_avg + 0.1 * mean(x).
 class ExponentialMovingAverage : public Module {
-public:
+  public:
     explicit ExponentialMovingAverage(double initial_value = 0.0);
     bool has_forward() const override { return true; }
     Tensor forward(const Tensor& x) override;
@@ -126,7 +126,7 @@ public:
 
 // Seed 002: count (int64 scalar) += 1; stats += x.
 class Accumulator : public Module {
-public:
+  public:
     explicit Accumulator(int64_t size = 10);
     bool has_forward() const override { return true; }
     Tensor forward(const Tensor& x) override;
@@ -136,7 +136,7 @@ public:
 // forward pass uses all three (x * my_param + my_buffer + my_tensor), so after a move to
 // another device the unregistered my_tensor, left behind, makes it fail as in PyTorch.
 class PlainAttributeModel : public Module {
-public:
+  public:
     explicit PlainAttributeModel(Generator& gen);
     bool has_forward() const override { return true; }
     Tensor forward(const Tensor& x) override;

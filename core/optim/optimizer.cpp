@@ -13,15 +13,19 @@ namespace nnscope {
 void Optimizer::zero_grad(bool set_to_none) {
     for (auto& [name, p] : m_params) {
         if (!p.grad().defined()) continue;
-        if (set_to_none) p.impl()->grad.reset();
-        else Tensor(p.impl()->grad).zero_();
+        if (set_to_none)
+            p.impl()->grad.reset();
+        else
+            Tensor(p.impl()->grad).zero_();
     }
 }
 
-Sgd::Sgd(NamedTensors params, SgdOptions o) : Optimizer(std::move(params)), m_options(o), m_momentum(m_params.size()) {
+Sgd::Sgd(NamedTensors params, SgdOptions o)
+    : Optimizer(std::move(params)), m_options(o), m_momentum(m_params.size()) {
     if (o.lr < 0) throw ValueError("Invalid learning rate: " + std::to_string(o.lr));
     if (o.momentum < 0) throw ValueError("Invalid momentum value: " + std::to_string(o.momentum));
-    if (o.weight_decay < 0) throw ValueError("Invalid weight_decay value: " + std::to_string(o.weight_decay));
+    if (o.weight_decay < 0)
+        throw ValueError("Invalid weight_decay value: " + std::to_string(o.weight_decay));
     if (o.nesterov && (o.momentum <= 0 || o.dampening != 0))
         throw ValueError("Nesterov momentum requires a momentum and zero dampening");
 }
@@ -36,8 +40,10 @@ void Sgd::step() {
         if (o.weight_decay != 0) d_p = d_p.add(p.mul(Scalar(o.weight_decay)));
         if (o.momentum != 0) {
             Tensor& buf = m_momentum[i];
-            if (!buf.defined()) buf = d_p.clone();
-            else buf.mul_(Scalar(o.momentum)).add_(d_p.mul(Scalar(1 - o.dampening)));
+            if (!buf.defined())
+                buf = d_p.clone();
+            else
+                buf.mul_(Scalar(o.momentum)).add_(d_p.mul(Scalar(1 - o.dampening)));
             d_p = o.nesterov ? d_p.add(buf.mul(Scalar(o.momentum))) : buf;
         }
         p.add_(d_p.mul(Scalar(-o.lr)));
@@ -47,16 +53,21 @@ void Sgd::step() {
 NamedTensors Sgd::state() const {
     NamedTensors out;
     for (size_t i = 0; i < m_params.size(); ++i)
-        if (m_momentum[i].defined()) out.emplace_back(m_params[i].first + ".momentum_buffer", m_momentum[i]);
+        if (m_momentum[i].defined())
+            out.emplace_back(m_params[i].first + ".momentum_buffer", m_momentum[i]);
     return out;
 }
 
-Adam::Adam(NamedTensors params, AdamOptions o) : Optimizer(std::move(params)), m_options(o), m_state(m_params.size()) {
+Adam::Adam(NamedTensors params, AdamOptions o)
+    : Optimizer(std::move(params)), m_options(o), m_state(m_params.size()) {
     if (o.lr < 0) throw ValueError("Invalid learning rate: " + std::to_string(o.lr));
     if (o.eps < 0) throw ValueError("Invalid epsilon value: " + std::to_string(o.eps));
-    if (o.beta1 < 0 || o.beta1 >= 1) throw ValueError("Invalid beta parameter at index 0: " + std::to_string(o.beta1));
-    if (o.beta2 < 0 || o.beta2 >= 1) throw ValueError("Invalid beta parameter at index 1: " + std::to_string(o.beta2));
-    if (o.weight_decay < 0) throw ValueError("Invalid weight_decay value: " + std::to_string(o.weight_decay));
+    if (o.beta1 < 0 || o.beta1 >= 1)
+        throw ValueError("Invalid beta parameter at index 0: " + std::to_string(o.beta1));
+    if (o.beta2 < 0 || o.beta2 >= 1)
+        throw ValueError("Invalid beta parameter at index 1: " + std::to_string(o.beta2));
+    if (o.weight_decay < 0)
+        throw ValueError("Invalid weight_decay value: " + std::to_string(o.weight_decay));
 }
 
 void Adam::step() {
@@ -78,7 +89,8 @@ void Adam::step() {
         const double bias_correction1 = 1 - std::pow(o.beta1, double(s.step));
         const double bias_correction2 = 1 - std::pow(o.beta2, double(s.step));
         const double step_size = o.lr / bias_correction1;
-        Tensor denom = s.exp_avg_sq.sqrt().div(Scalar(std::sqrt(bias_correction2))).add(Scalar(o.eps));
+        Tensor denom =
+            s.exp_avg_sq.sqrt().div(Scalar(std::sqrt(bias_correction2))).add(Scalar(o.eps));
         p.add_(s.exp_avg.div(denom).mul(Scalar(-step_size)));
     }
 }
@@ -98,14 +110,16 @@ NamedTensors Adam::state() const {
 
 std::unique_ptr<Optimizer> make_optimizer(const std::string& spec, NamedTensors params) {
     auto colon = spec.find(':');
-    std::string kind = spec.substr(0, colon), rest = colon == std::string::npos ? "" : spec.substr(colon + 1);
+    std::string kind = spec.substr(0, colon),
+                rest = colon == std::string::npos ? "" : spec.substr(colon + 1);
     std::vector<std::pair<std::string, std::string>> kv;
     std::stringstream ss(rest);
     std::string item;
     while (std::getline(ss, item, ',')) {
         if (item.empty()) continue;
         auto eq = item.find('=');
-        if (eq == std::string::npos) throw ValueError("optimizer option '" + item + "' needs a value (name=value)");
+        if (eq == std::string::npos)
+            throw ValueError("optimizer option '" + item + "' needs a value (name=value)");
         kv.emplace_back(item.substr(0, eq), item.substr(eq + 1));
     }
     auto number = [&](const std::string& key, const std::string& v) {
@@ -121,33 +135,49 @@ std::unique_ptr<Optimizer> make_optimizer(const std::string& spec, NamedTensors 
     if (kind == "sgd") {
         SgdOptions o;
         for (auto& [k, v] : kv) {
-            if (k == "lr") o.lr = number(k, v);
-            else if (k == "momentum") o.momentum = number(k, v);
-            else if (k == "dampening") o.dampening = number(k, v);
-            else if (k == "weight_decay") o.weight_decay = number(k, v);
-            else if (k == "nesterov") o.nesterov = v == "1" || v == "true" || v == "True";
-            else throw ValueError("unknown SGD option '" + k + "' (lr, momentum, dampening, weight_decay, nesterov)");
+            if (k == "lr")
+                o.lr = number(k, v);
+            else if (k == "momentum")
+                o.momentum = number(k, v);
+            else if (k == "dampening")
+                o.dampening = number(k, v);
+            else if (k == "weight_decay")
+                o.weight_decay = number(k, v);
+            else if (k == "nesterov")
+                o.nesterov = v == "1" || v == "true" || v == "True";
+            else
+                throw ValueError("unknown SGD option '" + k +
+                                 "' (lr, momentum, dampening, weight_decay, nesterov)");
         }
         return std::make_unique<Sgd>(std::move(params), o);
     }
     if (kind == "adam") {
         AdamOptions o;
         for (auto& [k, v] : kv) {
-            if (k == "lr") o.lr = number(k, v);
-            else if (k == "beta1") o.beta1 = number(k, v);
-            else if (k == "beta2") o.beta2 = number(k, v);
+            if (k == "lr")
+                o.lr = number(k, v);
+            else if (k == "beta1")
+                o.beta1 = number(k, v);
+            else if (k == "beta2")
+                o.beta2 = number(k, v);
             else if (k == "betas") {
                 auto slash = v.find('/');
-                if (slash == std::string::npos) throw ValueError("betas=B1/B2, e.g. betas=0.9/0.999");
+                if (slash == std::string::npos)
+                    throw ValueError("betas=B1/B2, e.g. betas=0.9/0.999");
                 o.beta1 = number(k, v.substr(0, slash));
                 o.beta2 = number(k, v.substr(slash + 1));
-            } else if (k == "eps") o.eps = number(k, v);
-            else if (k == "weight_decay") o.weight_decay = number(k, v);
-            else throw ValueError("unknown Adam option '" + k + "' (lr, betas, beta1, beta2, eps, weight_decay)");
+            } else if (k == "eps")
+                o.eps = number(k, v);
+            else if (k == "weight_decay")
+                o.weight_decay = number(k, v);
+            else
+                throw ValueError("unknown Adam option '" + k +
+                                 "' (lr, betas, beta1, beta2, eps, weight_decay)");
         }
         return std::make_unique<Adam>(std::move(params), o);
     }
-    throw ValueError("unknown optimizer '" + kind + "' (sgd or adam, e.g. sgd:lr=0.05,momentum=0.9)");
+    throw ValueError("unknown optimizer '" + kind +
+                     "' (sgd or adam, e.g. sgd:lr=0.05,momentum=0.9)");
 }
 
 } // namespace nnscope

@@ -24,7 +24,7 @@ struct AdamOptions {
 };
 
 class Optimizer {
-public:
+  public:
     // `params`: named_parameters() of the model (names label the state).
     explicit Optimizer(NamedTensors params) : m_params(std::move(params)) {}
     virtual ~Optimizer() = default;
@@ -36,32 +36,32 @@ public:
     virtual NamedTensors state() const = 0;
     const NamedTensors& params() const { return m_params; }
 
-protected:
+  protected:
     NamedTensors m_params;
 };
 
 class Sgd final : public Optimizer {
-public:
+  public:
     Sgd(NamedTensors params, SgdOptions options);
     void step() override;
     std::string name() const override { return "SGD"; }
     NamedTensors state() const override;
     const SgdOptions& options() const { return m_options; }
 
-private:
+  private:
     SgdOptions m_options;
     std::vector<Tensor> m_momentum; // per parameter, undefined until its first step
 };
 
 class Adam final : public Optimizer {
-public:
+  public:
     Adam(NamedTensors params, AdamOptions options);
     void step() override;
     std::string name() const override { return "Adam"; }
     NamedTensors state() const override;
     const AdamOptions& options() const { return m_options; }
 
-private:
+  private:
     AdamOptions m_options;
     struct State {
         Tensor exp_avg, exp_avg_sq;

@@ -28,16 +28,19 @@ std::vector<Device> test_devices() {
 }
 
 // Compares a result computed on `device` with the same computation on the CPU.
-void same(const Tensor& cpu, const Tensor& dev, const char* what, double rtol = 1e-6, double atol = 1e-7) {
+void same(const Tensor& cpu, const Tensor& dev, const char* what, double rtol = 1e-6,
+          double atol = 1e-7) {
     QVERIFY2(cpu.shape() == dev.shape(), what);
     QCOMPARE(dev.dtype(), cpu.dtype());
     std::string why;
-    QVERIFY2(close(dev.to_doubles(), cpu.to_doubles(), rtol, atol, &why), (std::string(what) + ": " + why).c_str());
+    QVERIFY2(close(dev.to_doubles(), cpu.to_doubles(), rtol, atol, &why),
+             (std::string(what) + ": " + why).c_str());
 }
 
 // An op over inputs, run on the CPU and on `device` from the same values.
 using Op = std::function<Tensor(const std::vector<Tensor>&)>;
-void check_op(const Device& device, const char* name, const std::vector<Tensor>& inputs, const Op& op, double rtol = 1e-6) {
+void check_op(const Device& device, const char* name, const std::vector<Tensor>& inputs,
+              const Op& op, double rtol = 1e-6) {
     std::vector<Tensor> moved;
     for (const auto& t : inputs) moved.push_back(t.to(device));
     Tensor a = op(inputs), b = op(moved);
@@ -50,7 +53,7 @@ void check_op(const Device& device, const char* name, const std::vector<Tensor>&
 class TestBackendOps : public QObject {
     Q_OBJECT
 
-private slots:
+  private slots:
     void devices_data() {
         QTest::addColumn<QString>("device");
         for (const auto& d : list_devices()) {
@@ -60,7 +63,8 @@ private slots:
                 continue;
             }
         }
-        for (const Device& d : test_devices()) QTest::newRow(d.str().c_str()) << QString::fromStdString(d.str());
+        for (const Device& d : test_devices())
+            QTest::newRow(d.str().c_str()) << QString::fromStdString(d.str());
     }
 
     void elementwise_and_reductions_data() { devices_data(); }
@@ -68,7 +72,8 @@ private slots:
         QFETCH(QString, device);
         const Device dev = Device::parse(device.toStdString());
         Generator gen(7);
-        Tensor a = randn({3, 4, 5}, gen), b = randn({4, 5}, gen), pos = rand({3, 4, 5}, gen).add(Scalar(0.1));
+        Tensor a = randn({3, 4, 5}, gen), b = randn({4, 5}, gen),
+               pos = rand({3, 4, 5}, gen).add(Scalar(0.1));
         Tensor ints = from_int64s({3, -2, 7, 0, 5, -9}, {2, 3});
         check_op(dev, "add broadcast", {a, b}, [](auto& t) { return t[0] + t[1]; });
         check_op(dev, "sub", {a, b}, [](auto& t) { return t[0] - t[1]; });
@@ -76,24 +81,45 @@ private slots:
         check_op(dev, "div", {a, pos}, [](auto& t) { return t[0] / t[1]; });
         check_op(dev, "pow", {pos}, [](auto& t) { return t[0].pow(Scalar(1.5)); });
         check_op(dev, "maximum", {a, b}, [](auto& t) { return t[0].maximum(t[1]); });
-        for (auto [name, f] : std::initializer_list<std::pair<const char*, Tensor (Tensor::*)() const>>{
-                 {"neg", &Tensor::neg}, {"abs", &Tensor::abs}, {"exp", &Tensor::exp}, {"relu", &Tensor::relu},
-                 {"sigmoid", &Tensor::sigmoid}, {"tanh", &Tensor::tanh}, {"erf", &Tensor::erf}})
+        for (auto [name, f] :
+             std::initializer_list<std::pair<const char*, Tensor (Tensor::*)() const>>{
+                 {"neg", &Tensor::neg},
+                 {"abs", &Tensor::abs},
+                 {"exp", &Tensor::exp},
+                 {"relu", &Tensor::relu},
+                 {"sigmoid", &Tensor::sigmoid},
+                 {"tanh", &Tensor::tanh},
+                 {"erf", &Tensor::erf}})
             check_op(dev, name, {a}, [f](auto& t) { return (t[0].*f)(); });
         check_op(dev, "sqrt/log", {pos}, [](auto& t) { return t[0].sqrt().add(t[0].log()); });
-        check_op(dev, "int ops", {ints}, [](auto& t) { return t[0].mul(Scalar(3)).add(t[0].abs()); });
+        check_op(dev, "int ops", {ints},
+                 [](auto& t) { return t[0].mul(Scalar(3)).add(t[0].abs()); });
         check_op(dev, "int div is float", {ints}, [](auto& t) { return t[0].div(Scalar(2)); });
-        check_op(dev, "casts", {a}, [](auto& t) { return t[0].mul(Scalar(100)).to(DType::Int32).to(DType::Float16).to(DType::Float32); });
-        check_op(dev, "bfloat16", {a}, [](auto& t) { return t[0].to(DType::BFloat16).mul(Scalar(3)).to(DType::Float32); });
-        check_op(dev, "transpose contiguous", {a}, [](auto& t) { return t[0].transpose(0, 2).contiguous(); });
+        check_op(dev, "casts", {a}, [](auto& t) {
+            return t[0].mul(Scalar(100)).to(DType::Int32).to(DType::Float16).to(DType::Float32);
+        });
+        check_op(dev, "bfloat16", {a}, [](auto& t) {
+            return t[0].to(DType::BFloat16).mul(Scalar(3)).to(DType::Float32);
+        });
+        check_op(dev, "transpose contiguous", {a},
+                 [](auto& t) { return t[0].transpose(0, 2).contiguous(); });
         check_op(dev, "sum all", {a}, [](auto& t) { return t[0].sum(); });
         check_op(dev, "mean dims keepdim", {a}, [](auto& t) { return t[0].mean({0, 2}, true); });
         check_op(dev, "var unbiased", {a}, [](auto& t) { return t[0].var({1}, 1); });
-        check_op(dev, "min/max/norm", {a}, [](auto& t) { return cat({t[0].min().reshape({1}), t[0].max().reshape({1}), t[0].norm().reshape({1})}, 0); });
+        check_op(dev, "min/max/norm", {a}, [](auto& t) {
+            return cat({t[0].min().reshape({1}), t[0].max().reshape({1}), t[0].norm().reshape({1})},
+                       0);
+        });
         check_op(dev, "int sum", {ints}, [](auto& t) { return t[0].sum({1}); });
-        check_op(dev, "matmul", {a.select(0, 0), b.t()}, [](auto& t) { return t[0].matmul(t[1]); }, 1e-5);
-        check_op(dev, "matmul transposed operand", {b, b}, [](auto& t) { return t[0].t().matmul(t[1]); }, 1e-5);
-        check_op(dev, "embedding rows", {b}, [](auto& t) { return t[0].index_select_rows(from_int64s({3, 0, 3}, {3}).to(t[0].device())); });
+        check_op(
+            dev, "matmul", {a.select(0, 0), b.t()}, [](auto& t) { return t[0].matmul(t[1]); },
+            1e-5);
+        check_op(
+            dev, "matmul transposed operand", {b, b}, [](auto& t) { return t[0].t().matmul(t[1]); },
+            1e-5);
+        check_op(dev, "embedding rows", {b}, [](auto& t) {
+            return t[0].index_select_rows(from_int64s({3, 0, 3}, {3}).to(t[0].device()));
+        });
         Tensor with_nan = from_doubles({1, NAN, INFINITY, -2}, {4});
         QCOMPARE(with_nan.to(dev).count_nan(), int64_t(1));
         QCOMPARE(with_nan.to(dev).count_inf(), int64_t(1));
@@ -114,9 +140,11 @@ private slots:
                 {"type": "LayerNorm", "normalized_shape": 4}, {"type": "Tanh"}, {"type": "Linear", "in_features": 4, "out_features": 3},
                 {"type": "Softmax", "dim": -1}]})"};
         Generator gen(11);
-        std::vector<Tensor> inputs = {randn({5, 6}, gen), randn({2, 2, 6, 6}, gen), from_int64s({1, 4, 8, 0, 1, 2}, {2, 3})};
+        std::vector<Tensor> inputs = {randn({5, 6}, gen), randn({2, 2, 6, 6}, gen),
+                                      from_int64s({1, 4, 8, 0, 1, 2}, {2, 3})};
         for (int i = 0; i < 3; ++i) {
-            ModulePtr on_cpu = parse_model_spec(specs[i], "spec").root, on_dev = parse_model_spec(specs[i], "spec").root;
+            ModulePtr on_cpu = parse_model_spec(specs[i], "spec").root,
+                      on_dev = parse_model_spec(specs[i], "spec").root;
             on_dev->to(dev);
             Tensor x = inputs[size_t(i)];
             Tensor y_cpu = on_cpu->forward(x), y_dev = on_dev->forward(x.to(dev));
@@ -154,7 +182,9 @@ private slots:
         QCOMPARE(backend_for(dev).bytes_in_use() - before, size_t(8)); // two float32 scalars
         auto err = catch_error([&] { m.forward(x.to(dev)); });
         QCOMPARE(QString::fromStdString(err.second),
-                 QString("Expected all tensors to be on the same device, but found at least two devices, %1 and cpu!").arg(device));
+                 QString("Expected all tensors to be on the same device, but found at least two "
+                         "devices, %1 and cpu!")
+                     .arg(device));
         // Moving the one tensor and assigning it back makes it work.
         m.set_attr("my_tensor", m.attr("my_tensor").to(dev));
         same(y_cpu, m.forward(x.to(dev)), "forward after moving my_tensor");
@@ -166,10 +196,12 @@ private slots:
         // load_state_dict copies a CPU checkpoint into a device model; saving writes host data.
         Document fresh = open_example("mlp-batchnorm");
         StateDict sd = fresh.root->state_dict();
-        for (auto& [k, v] : sd.tensors) sd.tensors.set(k, v.is_floating_point() ? v.add(Scalar(1)) : v.add(Scalar(3)));
+        for (auto& [k, v] : sd.tensors)
+            sd.tensors.set(k, v.is_floating_point() ? v.add(Scalar(1)) : v.add(Scalar(3)));
         mlp.root->load_state_dict(sd);
         QCOMPARE(mlp.root->child("1")->attr("running_var").device(), dev);
-        QCOMPARE(mlp.root->child("1")->attr("running_var").to_doubles(), std::vector<double>(16, 2.0));
+        QCOMPARE(mlp.root->child("1")->attr("running_var").to_doubles(),
+                 std::vector<double>(16, 2.0));
         QTemporaryDir tmp;
         save_state_dict(*mlp.root, tmp.filePath("m.safetensors").toStdString());
         Document back = open_document(tmp.filePath("m.safetensors").toStdString());

@@ -18,19 +18,24 @@ Run cli(const QStringList& args) {
     QProcess p;
     p.start(NNSCOPE_CLI, args);
     p.waitForFinished(60000);
-    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, QString::fromUtf8(p.readAllStandardOutput()),
+    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1,
+            QString::fromUtf8(p.readAllStandardOutput()),
             QString::fromUtf8(p.readAllStandardError())};
 }
 
-json parse(const QString& s) { return json::parse(s.toStdString()); }
-QString fx(const char* name) { return QString::fromStdString(fixtures_dir()) + "/" + name; }
+json parse(const QString& s) {
+    return json::parse(s.toStdString());
+}
+QString fx(const char* name) {
+    return QString::fromStdString(fixtures_dir()) + "/" + name;
+}
 } // namespace
 
 class TestCli : public QObject {
     Q_OBJECT
     QTemporaryDir tmp;
 
-private slots:
+  private slots:
     void inspect_json_schema_for_spec() {
         Run r = cli({"inspect", "--example", "plain-attribute", "--json"});
         QCOMPARE(r.code, 0);
@@ -43,16 +48,22 @@ private slots:
         // State-dict order (parameters first), then the unregistered attribute.
         QStringList rows;
         for (auto& t : j["tensors"])
-            rows << QString::fromStdString(t["name"].get<std::string>() + ":" + t["kind"].get<std::string>() + ":" +
-                                           t["kind_source"].get<std::string>() + ":" + (t["persistent"].get<bool>() ? "p" : "-") +
-                                           ":" + (t["requires_grad"].get<bool>() ? "g" : "-"));
-        QCOMPARE(rows, QStringList({"my_param:parameter:declared:p:g", "my_buffer:buffer:declared:p:-",
-                                    "my_tensor:attribute:declared:-:-"}));
+            rows << QString::fromStdString(t["name"].get<std::string>() + ":" +
+                                           t["kind"].get<std::string>() + ":" +
+                                           t["kind_source"].get<std::string>() + ":" +
+                                           (t["persistent"].get<bool>() ? "p" : "-") + ":" +
+                                           (t["requires_grad"].get<bool>() ? "g" : "-"));
+        QCOMPARE(rows,
+                 QStringList({"my_param:parameter:declared:p:g", "my_buffer:buffer:declared:p:-",
+                              "my_tensor:attribute:declared:-:-"}));
         QStringList tkeys;
         for (auto& [k, v] : j["tensors"][0].items()) tkeys << QString::fromStdString(k);
-        QCOMPARE(tkeys, QStringList({"name", "kind", "kind_source", "persistent", "dtype", "shape", "device", "requires_grad"}));
-        QCOMPARE(j["totals"].dump(),
-                 std::string(R"({"parameters":1,"parameter_elements":1,"buffers":1,"buffer_elements":1,"attributes":1,"bytes":12})"));
+        QCOMPARE(tkeys, QStringList({"name", "kind", "kind_source", "persistent", "dtype", "shape",
+                                     "device", "requires_grad"}));
+        QCOMPARE(
+            j["totals"].dump(),
+            std::string(
+                R"({"parameters":1,"parameter_elements":1,"buffers":1,"buffer_elements":1,"attributes":1,"bytes":12})"));
     }
 
     void inspect_infers_kinds_of_bare_state_dict() {
@@ -62,10 +73,13 @@ private slots:
         json expect = load_fixture("safetensors.json")["mlp_torch"];
         QCOMPARE(int(j["tensors"].size()), int(expect["order"].size()));
         for (auto& t : j["tensors"]) {
-            QCOMPARE(QString::fromStdString(t["kind_source"].get<std::string>()), QString("inferred"));
+            QCOMPARE(QString::fromStdString(t["kind_source"].get<std::string>()),
+                     QString("inferred"));
             std::string name = t["name"].get<std::string>();
-            bool buffer = name.find("running") != std::string::npos || name.find("num_batches") != std::string::npos;
-            QCOMPARE(QString::fromStdString(t["kind"].get<std::string>()), QString(buffer ? "buffer" : "parameter"));
+            bool buffer = name.find("running") != std::string::npos ||
+                          name.find("num_batches") != std::string::npos;
+            QCOMPARE(QString::fromStdString(t["kind"].get<std::string>()),
+                     QString(buffer ? "buffer" : "parameter"));
         }
         for (auto& m : j["modules"]) QVERIFY(m["type"].is_null());
         QCOMPARE(j["totals"]["buffers"].get<int>(), 3);
@@ -101,7 +115,10 @@ private slots:
         Run d2 = cli({"diff", "--example", "mlp-batchnorm", fx("mlp_torch.safetensors"), "--json"});
         QCOMPARE(d2.code, 0);
         json j = parse(d2.out);
-        QCOMPARE(j["only_in_a"].dump(), std::string(R"(["4.weight","4.bias","4.running_mean","4.running_var","4.num_batches_tracked","6.weight","6.bias"])"));
+        QCOMPARE(
+            j["only_in_a"].dump(),
+            std::string(
+                R"(["4.weight","4.bias","4.running_mean","4.running_var","4.num_batches_tracked","6.weight","6.bias"])"));
         QCOMPARE(j["mismatches"][0]["name"].get<std::string>(), std::string("3.weight"));
         QCOMPARE(j["mismatches"][0]["a"].get<std::string>(), std::string("[16, 16]"));
         QCOMPARE(j["mismatches"][0]["b"].get<std::string>(), std::string("[4, 16]"));
@@ -117,15 +134,18 @@ private slots:
         QCOMPARE(missing.code, 1);
         Run nofile = cli({"inspect", tmp.filePath("nope.safetensors")});
         QCOMPARE(nofile.code, 2);
-        QCOMPARE(nofile.err, "error: " + tmp.filePath("nope.safetensors") + ": cannot open: No such file or directory\n");
-        QString bad = QString::fromStdString(fixtures_dir()) + "/bad/bad_header_too_small.safetensors";
+        QCOMPARE(nofile.err, "error: " + tmp.filePath("nope.safetensors") +
+                                 ": cannot open: No such file or directory\n");
+        QString bad =
+            QString::fromStdString(fixtures_dir()) + "/bad/bad_header_too_small.safetensors";
         Run b = cli({"inspect", bad});
         QCOMPARE(b.code, 2);
         QVERIFY(b.err.startsWith("error: " + bad + ": header too small"));
         QCOMPARE(b.err.count('\n'), 1);
         Run nt = cli({"show", "--example", "mlp-batchnorm", "9.weight"});
         QCOMPARE(nt.code, 2);
-        QCOMPARE(nt.err, QString("error: example:mlp-batchnorm: no tensor named '9.weight' (run 'nnscope-cli inspect' to list them)\n"));
+        QCOMPARE(nt.err, QString("error: example:mlp-batchnorm: no tensor named '9.weight' (run "
+                                 "'nnscope-cli inspect' to list them)\n"));
         // A failed convert leaves no output file, and keeps an existing one intact.
         QString target = tmp.filePath("target.safetensors");
         QCOMPARE(cli({"convert", "--example", "mlp-batchnorm", target}).code, 0);
@@ -146,11 +166,11 @@ private slots:
         // Inputs 10, 10, 5, 15, 1 (one per step) into the seed's running-average model.
         auto inputs = std::make_shared<nnscope::Module>("Inputs");
         inputs->register_buffer("x", nnscope::from_doubles({10, 10, 5, 15, 1}, {5, 1}));
-        QString in = tmp.filePath("seed_inputs.safetensors"), out = tmp.filePath("seed_out.safetensors"),
-                trace = tmp.filePath("seed_trace.csv");
+        QString in = tmp.filePath("seed_inputs.safetensors"),
+                out = tmp.filePath("seed_out.safetensors"), trace = tmp.filePath("seed_trace.csv");
         nnscope::save_state_dict(*inputs, in.toStdString());
-        Run r = cli({"run", "--example", "running-average", "--inputs", in, "--steps", "5", "--mode", "eval", "--save", out,
-                     "--trace", trace});
+        Run r = cli({"run", "--example", "running-average", "--inputs", in, "--steps", "5",
+                     "--mode", "eval", "--save", out, "--trace", trace});
         QCOMPARE(r.code, 0);
         QCOMPARE(cli({"show", out, "running_average"}).out, QString("tensor([8.2000])\n"));
         QCOMPARE(cli({"show", out, "count"}).out, QString("tensor([5.])\n"));
@@ -161,15 +181,18 @@ private slots:
         QCOMPARE(rows[0], QString("step,loss,running_average,count"));
         QCOMPARE(rows[3], QString("3,,8.33333302,3"));
         // Inspect-only models, missing arguments and too few steps are refused clearly.
-        Run custom = cli({"run", "--example", "parameter-vs-buffer", "--inputs", in, "--steps", "1", "--mode", "train", "--save", out});
+        Run custom = cli({"run", "--example", "parameter-vs-buffer", "--inputs", in, "--steps", "1",
+                          "--mode", "train", "--save", out});
         QCOMPARE(custom.code, 2);
         QVERIFY(custom.err.contains("not runnable"));
         QCOMPARE(cli({"run", "--example", "mlp-batchnorm", "--steps", "1"}).code, 1);
-        Run steps = cli({"run", "--example", "running-average", "--inputs", in, "--steps", "9", "--mode", "train", "--save", out});
+        Run steps = cli({"run", "--example", "running-average", "--inputs", in, "--steps", "9",
+                         "--mode", "train", "--save", out});
         QCOMPARE(steps.code, 2);
-        QVERIFY2(steps.err.contains("need [steps, ...] with at least 9 steps"), qPrintable(steps.err));
-        Run dev = cli({"run", "--example", "running-average", "--inputs", in, "--steps", "1", "--mode", "train", "--save", out,
-                       "--device", "cuda:0"});
+        QVERIFY2(steps.err.contains("need [steps, ...] with at least 9 steps"),
+                 qPrintable(steps.err));
+        Run dev = cli({"run", "--example", "running-average", "--inputs", in, "--steps", "1",
+                       "--mode", "train", "--save", out, "--device", "cuda:0"});
         QCOMPARE(dev.code, 2);
         QVERIFY2(dev.err.startsWith("error: device cuda:0 is not available"), qPrintable(dev.err));
     }
@@ -185,7 +208,8 @@ private slots:
         QVERIFY(names.contains("sim:0"));
         QVERIFY(names.contains("cuda:0"));
         for (auto& d : j["devices"]) {
-            if (d["name"] == "sim:0") QVERIFY(d["simulated"].get<bool>() && d["available"].get<bool>());
+            if (d["name"] == "sim:0")
+                QVERIFY(d["simulated"].get<bool>() && d["available"].get<bool>());
             if (!d["available"].get<bool>()) QVERIFY(!d["reason"].get<std::string>().empty());
         }
         // The seed's unregistered attribute, after a move: PyTorch's error, exit code 2.
@@ -193,10 +217,12 @@ private slots:
         inputs->register_buffer("x", nnscope::ones({1, 1}));
         QString in = tmp.filePath("one.safetensors");
         nnscope::save_state_dict(*inputs, in.toStdString());
-        Run moved = cli({"run", "--example", "plain-attribute", "--inputs", in, "--steps", "1", "--mode", "eval", "--save",
-                         tmp.filePath("o.safetensors"), "--device", "sim:0"});
+        Run moved =
+            cli({"run", "--example", "plain-attribute", "--inputs", in, "--steps", "1", "--mode",
+                 "eval", "--save", tmp.filePath("o.safetensors"), "--device", "sim:0"});
         QCOMPARE(moved.code, 2);
-        QCOMPARE(moved.err, QString("error: Expected all tensors to be on the same device, but found at least two devices, sim:0 and cpu!\n"));
+        QCOMPARE(moved.err, QString("error: Expected all tensors to be on the same device, but "
+                                    "found at least two devices, sim:0 and cpu!\n"));
     }
 
     void bench_reports_medians() {
@@ -205,7 +231,8 @@ private slots:
         json j = parse(r.out.trimmed());
         QCOMPARE(QString::fromStdString(j["case"].get<std::string>()), QString("small"));
         QCOMPARE(j["batch"].get<int>(), 32);
-        for (const char* k : {"train_forward_ms", "eval_forward_ms", "train_step_ms"}) QVERIFY2(j[k].get<double>() > 0, k);
+        for (const char* k : {"train_forward_ms", "eval_forward_ms", "train_step_ms"})
+            QVERIFY2(j[k].get<double>() > 0, k);
         // A training step does more work than a forward pass.
         QVERIFY(j["train_step_ms"].get<double>() > j["eval_forward_ms"].get<double>());
         QCOMPARE(cli({"bench", "--bogus"}).code, 1);
@@ -217,8 +244,8 @@ private slots:
         json j = parse(r.out);
         QStringList names;
         for (auto& e : j) names << QString::fromStdString(e["name"].get<std::string>());
-        for (const char* n : {"mlp-batchnorm", "running-average", "parameter-vs-buffer", "buffer-patterns",
-                              "update-buffer", "plain-attribute", "tinymodel"})
+        for (const char* n : {"mlp-batchnorm", "running-average", "parameter-vs-buffer",
+                              "buffer-patterns", "update-buffer", "plain-attribute", "tinymodel"})
             QVERIFY2(names.contains(n), n);
         for (const QString& n : names) QCOMPARE(cli({"inspect", "--example", n}).code, 0);
     }

@@ -61,31 +61,38 @@ class TestModule : public QObject {
     Q_OBJECT
     json rules = load_fixture("module_rules.json");
 
-private slots:
+  private slots:
     void registration_rules() {
-        const char* names[] = {"a.b", "", "w", "b", "sub", "plain", "training", "forward", "state_dict", "fresh_name"};
+        const char* names[] = {"a.b",   "",         "w",       "b",          "sub",
+                               "plain", "training", "forward", "state_dict", "fresh_name"};
         for (const char* n : names) {
             const std::string name = n;
             for (const std::string op : {"register_buffer", "register_parameter", "add_module"}) {
                 const json& want = rules[op + ":" + name];
                 auto run = [&] {
                     auto m = fresh();
-                    if (op == "register_buffer") m->register_buffer(name, zeros({1}));
-                    else if (op == "register_parameter") m->register_parameter(name, zeros({1}));
-                    else m->register_module(name, std::make_shared<Module>());
+                    if (op == "register_buffer")
+                        m->register_buffer(name, zeros({1}));
+                    else if (op == "register_parameter")
+                        m->register_parameter(name, zeros({1}));
+                    else
+                        m->register_module(name, std::make_shared<Module>());
                 };
                 auto got = catch_error(run);
-                QVERIFY2(got.first.empty() == want["ok"].get<bool>(), (op + ":" + name + " -> " + got.second).c_str());
+                QVERIFY2(got.first.empty() == want["ok"].get<bool>(),
+                         (op + ":" + name + " -> " + got.second).c_str());
                 if (!want["ok"].get<bool>()) NNSCOPE_EXPECT_ERROR(want, run());
             }
         }
     }
 
     void setattr_rules() {
-        NNSCOPE_EXPECT_ERROR(rules["setattr:tensor_to_parameter"], fresh()->set_attr("w", ones({2})));
+        NNSCOPE_EXPECT_ERROR(rules["setattr:tensor_to_parameter"],
+                             fresh()->set_attr("w", ones({2})));
         NNSCOPE_EXPECT_ERROR(rules["setattr:double_tensor_to_parameter"],
                              fresh()->set_attr("w", ones({2}, TensorOptions(DType::Float64))));
-        NNSCOPE_EXPECT_ERROR(rules["setattr:tensor_to_module"], fresh()->set_attr("sub", ones({2})));
+        NNSCOPE_EXPECT_ERROR(rules["setattr:tensor_to_module"],
+                             fresh()->set_attr("sub", ones({2})));
 
         auto m = fresh();
         m->register_buffer("nb", zeros({2}), false);
@@ -126,7 +133,8 @@ private slots:
         compare_listing(*seq, want);
         QCOMPARE(qlist(names(seq->named_modules("", false))), qlist(want["named_modules_all"]));
         QCOMPARE(qlist(names(seq->named_children())), qlist(want["named_children"]));
-        QCOMPARE(qlist(names(extra->named_parameters("x", false))), qlist(want["named_parameters_nonrecursive_extra"]));
+        QCOMPARE(qlist(names(extra->named_parameters("x", false))),
+                 qlist(want["named_parameters_nonrecursive_extra"]));
         // The state dict holds the same tensor under both names.
         auto sd = seq->state_dict();
         QVERIFY(sd.tensors.find("0.weight")->shares_storage_with(*sd.tensors.find("2.weight")));
@@ -147,7 +155,8 @@ private slots:
         const json& want = rules["nested"]["result"];
         compare_listing(*root, want);
         QCOMPARE(qlist(names(root->named_buffers("model"))), qlist(want["named_buffers_prefix"]));
-        QCOMPARE(qlist(names(root->named_buffers("", false))), qlist(want["named_buffers_nonrecursive"]));
+        QCOMPARE(qlist(names(root->named_buffers("", false))),
+                 qlist(want["named_buffers_nonrecursive"]));
     }
 
     void load_state_dict_errors() {
@@ -173,8 +182,9 @@ private slots:
             sd.tensors.erase("0.bias");
             auto bn = m->child("1");
             std::vector<double> var_before = bn->attr("running_var").to_doubles();
-            NNSCOPE_EXPECT_ERROR(rules[strict ? "load:size_mismatch_strict" : "load:size_mismatch_nonstrict"],
-                                 m->load_state_dict(sd, strict));
+            NNSCOPE_EXPECT_ERROR(
+                rules[strict ? "load:size_mismatch_strict" : "load:size_mismatch_nonstrict"],
+                m->load_state_dict(sd, strict));
             // Better than PyTorch: a failed load changes nothing.
             QCOMPARE(bn->attr("running_var").to_doubles(), var_before);
         }
@@ -187,7 +197,8 @@ private slots:
         sd.tensors.set("zzz", zeros({1}));
         LoadResult r = m->load_state_dict(sd, false);
         QCOMPARE(qlist(r.missing_keys), qlist(rules["load:nonstrict"]["result"]["missing_keys"]));
-        QCOMPARE(qlist(r.unexpected_keys), qlist(rules["load:nonstrict"]["result"]["unexpected_keys"]));
+        QCOMPARE(qlist(r.unexpected_keys),
+                 qlist(rules["load:nonstrict"]["result"]["unexpected_keys"]));
 
         for (bool with_metadata : {false, true}) {
             auto m2 = seq3();
@@ -195,8 +206,9 @@ private slots:
             sd2.tensors.erase("1.num_batches_tracked");
             if (!with_metadata) sd2.versions = {};
             LoadResult r2 = m2->load_state_dict(sd2, false);
-            const json& want = rules[with_metadata ? "load:no_num_batches_tracked_with_metadata"
-                                                   : "load:no_num_batches_tracked_no_metadata"]["result"];
+            const json& want =
+                rules[with_metadata ? "load:no_num_batches_tracked_with_metadata"
+                                    : "load:no_num_batches_tracked_no_metadata"]["result"];
             QCOMPARE(qlist(r2.missing_keys), qlist(want["missing_keys"]));
         }
 
@@ -205,14 +217,16 @@ private slots:
         Tensor weight_handle = m3->child("0")->attr("weight");
         StateDict sd3;
         for (const auto& [k, v] : m3->state_dict().tensors)
-            sd3.tensors.set(k, v.is_floating_point() ? v.to(DType::Float64).mul(Scalar(0)).add(Scalar(0.5))
-                                                    : v.add(Scalar(7)));
+            sd3.tensors.set(k, v.is_floating_point()
+                                   ? v.to(DType::Float64).mul(Scalar(0)).add(Scalar(0.5))
+                                   : v.add(Scalar(7)));
         m3->load_state_dict(sd3);
         const StateDict loaded = m3->state_dict();
         for (const auto& [k, want] : rules["load:values_cast"]["result"].items()) {
             const Tensor* got = loaded.tensors.find(k);
             QVERIFY(got);
-            QCOMPARE(QString(dtype_name(got->dtype()).data()), QString::fromStdString(want[0].get<std::string>()));
+            QCOMPARE(QString(dtype_name(got->dtype()).data()),
+                     QString::fromStdString(want[0].get<std::string>()));
             NNSCOPE_COMPARE_VALUES(got->to_doubles(), fixture_values(want[1]));
         }
         QVERIFY(weight_handle.is_same(m3->child("0")->attr("weight"))); // same tensor object
@@ -222,7 +236,8 @@ private slots:
         StateDict sd4;
         sd4.tensors.set("s", from_doubles({4.0}, {1}));
         s->load_state_dict(sd4);
-        NNSCOPE_COMPARE_VALUES(s->attr("s").to_doubles(), fixture_values(rules["load:scalar_from_1d"]["result"]));
+        NNSCOPE_COMPARE_VALUES(s->attr("s").to_doubles(),
+                               fixture_values(rules["load:scalar_from_1d"]["result"]));
     }
 
     void modes_and_casts() {
@@ -231,7 +246,8 @@ private slots:
         m->to(DType::Float64);
         const json& want = rules["to:float64"]["result"];
         for (const auto& [k, v] : m->state_dict().tensors)
-            QCOMPARE(QString(dtype_name(v.dtype()).data()), QString::fromStdString(want[k].get<std::string>()));
+            QCOMPARE(QString(dtype_name(v.dtype()).data()),
+                     QString::fromStdString(want[k].get<std::string>()));
         QCOMPARE(QString(dtype_name(m->attr("plain").dtype()).data()),
                  QString::fromStdString(want["plain"].get<std::string>()));
         NNSCOPE_EXPECT_ERROR(rules["to:int64"], seq3()->to(DType::Int64));
@@ -255,17 +271,22 @@ private slots:
             Module& m = *doc.root;
             std::vector<std::string> got_modules, want_modules;
             for (auto& [n, x] : m.named_modules()) got_modules.push_back(n + ":" + x->type_name());
-            for (const auto& e : want["named_modules"]) want_modules.push_back(e[0].get<std::string>() + ":" + e[1].get<std::string>());
+            for (const auto& e : want["named_modules"])
+                want_modules.push_back(e[0].get<std::string>() + ":" + e[1].get<std::string>());
             QCOMPARE(qlist(got_modules), qlist(want_modules));
             std::vector<std::string> got_sd, want_sd;
             for (const auto& [k, v] : m.state_dict().tensors)
-                got_sd.push_back(k + " " + shape_str(v.shape()) + " " + std::string(dtype_name(v.dtype())));
+                got_sd.push_back(k + " " + shape_str(v.shape()) + " " +
+                                 std::string(dtype_name(v.dtype())));
             for (const auto& e : want["state_dict"])
-                want_sd.push_back(e[0].get<std::string>() + " " + shape_str(fixture_shape(e[1])) + " " + e[2].get<std::string>());
+                want_sd.push_back(e[0].get<std::string>() + " " + shape_str(fixture_shape(e[1])) +
+                                  " " + e[2].get<std::string>());
             QCOMPARE(qlist(got_sd), qlist(want_sd));
             std::vector<std::string> got_p, want_p;
-            for (const auto& [k, v] : m.named_parameters()) got_p.push_back(k + (v.requires_grad() ? " grad" : ""));
-            for (const auto& e : want["named_parameters"]) want_p.push_back(e[0].get<std::string>() + (e[3].get<bool>() ? " grad" : ""));
+            for (const auto& [k, v] : m.named_parameters())
+                got_p.push_back(k + (v.requires_grad() ? " grad" : ""));
+            for (const auto& e : want["named_parameters"])
+                want_p.push_back(e[0].get<std::string>() + (e[3].get<bool>() ? " grad" : ""));
             QCOMPARE(qlist(got_p), qlist(want_p));
             std::vector<std::string> got_b, want_b;
             for (const auto& [k, v] : m.named_buffers()) got_b.push_back(k);
@@ -274,7 +295,8 @@ private slots:
             std::vector<std::string> got_attr;
             for (const auto& [k, v] : m.own_attributes()) got_attr.push_back(k);
             QCOMPARE(qlist(got_attr), qlist(want["plain_tensor_attributes"]));
-            QCOMPARE(QString::fromStdString(m.repr()), QString::fromStdString(want["repr"].get<std::string>()));
+            QCOMPARE(QString::fromStdString(m.repr()),
+                     QString::fromStdString(want["repr"].get<std::string>()));
         }
     }
 
@@ -286,12 +308,15 @@ private slots:
         std::vector<double> seen;
         for (double x : {10.0, 10.0, 5.0, 15.0, 1.0}) {
             m.attr("count").add_(Scalar(1));
-            m.set_attr("running_average",
-                       m.attr("running_average").mul(m.attr("count").sub(Scalar(1))).add(Scalar(x)).div(m.attr("count")));
+            m.set_attr("running_average", m.attr("running_average")
+                                              .mul(m.attr("count").sub(Scalar(1)))
+                                              .add(Scalar(x))
+                                              .div(m.attr("count")));
             seen.push_back(m.attr("running_average").item());
         }
         NNSCOPE_COMPARE_VALUES(seen, (std::vector<double>{10, 10, 25.0 / 3, 10, 8.2}));
-        QCOMPARE(QString::fromStdString(m.attr("running_average").repr()), QString("tensor([8.2000])"));
+        QCOMPARE(QString::fromStdString(m.attr("running_average").repr()),
+                 QString("tensor([8.2000])"));
         QCOMPARE(QString::fromStdString(m.attr("count").repr()), QString("tensor([5.])"));
         QCOMPARE(m.named_buffers().size(), size_t(2));
         QVERIFY(m.parameters().empty());

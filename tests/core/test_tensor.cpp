@@ -10,21 +10,26 @@ using namespace nnscope;
 using namespace nnscope::test;
 
 namespace {
-DType dt(const json& name) { return *dtype_from_name(name.get<std::string>()); }
+DType dt(const json& name) {
+    return *dtype_from_name(name.get<std::string>());
+}
 Tensor from_fixture(const json& values, const Shape& shape, DType dtype = DType::Float32) {
     return from_doubles(fixture_values(values), shape, TensorOptions(dtype));
 }
-QString qs(std::string_view s) { return QString::fromUtf8(s.data(), qsizetype(s.size())); }
+QString qs(std::string_view s) {
+    return QString::fromUtf8(s.data(), qsizetype(s.size()));
+}
 } // namespace
 
 class TestTensor : public QObject {
     Q_OBJECT
     json ops = load_fixture("ops.json");
 
-private slots:
+  private slots:
     void promote_types_matches_torch() {
         for (const auto& row : ops["promote_types"])
-            QCOMPARE(qs(dtype_name(promote_types(dt(row[0]), dt(row[1])))), qs(row[2].get<std::string>()));
+            QCOMPARE(qs(dtype_name(promote_types(dt(row[0]), dt(row[1])))),
+                     qs(row[2].get<std::string>()));
     }
 
     void result_type_with_scalars_and_zero_dim() {
@@ -32,12 +37,19 @@ private slots:
             Tensor x = ones({2}, TensorOptions(dt(row[0])));
             std::string what = row[1].get<std::string>();
             Tensor sum, quot;
-            if (what == "int") sum = x.add(Scalar(2)), quot = x.div(Scalar(2));
-            else if (what == "float") sum = x.add(Scalar(2.5)), quot = x.div(Scalar(2.5));
-            else if (what == "bool") sum = x.add(Scalar(true));
-            else sum = x.add(ones({}, TensorOptions(*dtype_from_name(what.substr(5)))));
-            QVERIFY2(qs(dtype_name(sum.dtype())) == qs(row[2].get<std::string>()), (row.dump()).c_str());
-            if (!row[3].is_null()) QVERIFY2(qs(dtype_name(quot.dtype())) == qs(row[3].get<std::string>()), row.dump().c_str());
+            if (what == "int")
+                sum = x.add(Scalar(2)), quot = x.div(Scalar(2));
+            else if (what == "float")
+                sum = x.add(Scalar(2.5)), quot = x.div(Scalar(2.5));
+            else if (what == "bool")
+                sum = x.add(Scalar(true));
+            else
+                sum = x.add(ones({}, TensorOptions(*dtype_from_name(what.substr(5)))));
+            QVERIFY2(qs(dtype_name(sum.dtype())) == qs(row[2].get<std::string>()),
+                     (row.dump()).c_str());
+            if (!row[3].is_null())
+                QVERIFY2(qs(dtype_name(quot.dtype())) == qs(row[3].get<std::string>()),
+                         row.dump().c_str());
         }
     }
 
@@ -51,7 +63,8 @@ private slots:
         NNSCOPE_COMPARE_VALUES(a.maximum(v).to_doubles(), fixture_values(b["maximum"]));
         NNSCOPE_COMPARE_VALUES(a.minimum(v).to_doubles(), fixture_values(b["minimum"]));
         NNSCOPE_COMPARE_VALUES((a * Scalar(0.1)).to_doubles(), fixture_values(b["scalar_mul"]));
-        NNSCOPE_COMPARE_VALUES(a.abs().pow(Scalar(1.5)).to_doubles(), fixture_values(b["scalar_pow"]));
+        NNSCOPE_COMPARE_VALUES(a.abs().pow(Scalar(1.5)).to_doubles(),
+                               fixture_values(b["scalar_pow"]));
         NNSCOPE_COMPARE_VALUES(a.relu().to_doubles(), fixture_values(b["relu"]));
         NNSCOPE_COMPARE_VALUES(a.sigmoid().to_doubles(), fixture_values(b["sigmoid"]));
         NNSCOPE_COMPARE_VALUES(a.tanh().to_doubles(), fixture_values(b["tanh"]));
@@ -86,7 +99,8 @@ private slots:
         QVERIFY(!t.is_contiguous());
         QVERIFY(t.shares_storage_with(x));
         NNSCOPE_COMPARE_VALUES(t.contiguous().to_doubles(), fixture_values(r["transpose_contig"]));
-        NNSCOPE_COMPARE_VALUES(x.select(1, 2).narrow(1, 1, 2).to_doubles(), fixture_values(r["select_narrow"]));
+        NNSCOPE_COMPARE_VALUES(x.select(1, 2).narrow(1, 1, 2).to_doubles(),
+                               fixture_values(r["select_narrow"]));
         // A view writes through to its base.
         x.select(0, 1).select(0, 0).fill_(Scalar(7.0));
         QCOMPARE(x.to_doubles()[12], 7.0);
@@ -96,7 +110,8 @@ private slots:
         const json& c = ops["casts"];
         Tensor src = from_fixture(c["src"], {int64_t(c["src"].size())});
         for (const char* d : {"int64", "int32", "bool", "float16", "bfloat16", "float64"})
-            QVERIFY2(close(src.to(*dtype_from_name(d)).to_doubles(), fixture_values(c[d]), 0, 0), d);
+            QVERIFY2(close(src.to(*dtype_from_name(d)).to_doubles(), fixture_values(c[d]), 0, 0),
+                     d);
         Tensor usrc = from_fixture(c["uint8_src"], {int64_t(c["src"].size())});
         QCOMPARE(usrc.to(DType::UInt8).to_doubles(), fixture_values(c["uint8"]));
     }
@@ -104,7 +119,8 @@ private slots:
     void error_texts_match_torch() {
         const json& e = ops["errors"];
         NNSCOPE_EXPECT_ERROR(e["broadcast"], zeros({2, 3}) + zeros({4}));
-        NNSCOPE_EXPECT_ERROR(e["int_add_float_inplace"], zeros({2}, TensorOptions(DType::Int64)).add_(Scalar(1.5)));
+        NNSCOPE_EXPECT_ERROR(e["int_add_float_inplace"],
+                             zeros({2}, TensorOptions(DType::Int64)).add_(Scalar(1.5)));
         NNSCOPE_EXPECT_ERROR(e["view_noncontig"], zeros({2, 3}).t().view({6}));
         NNSCOPE_EXPECT_ERROR(e["view_bad_size"], zeros({6}).view({2, 5}));
         NNSCOPE_EXPECT_ERROR(e["select_oob"], zeros({3, 2}).select(0, 5));
@@ -113,7 +129,8 @@ private slots:
         NNSCOPE_EXPECT_ERROR(e["item_many"], zeros({3}).item());
         NNSCOPE_EXPECT_ERROR(e["matmul_shapes"], zeros({2, 3}).matmul(zeros({2, 3})));
         NNSCOPE_EXPECT_ERROR(e["inplace_broadcast"], zeros({3}).add_(zeros({2, 3})));
-        NNSCOPE_EXPECT_ERROR(e["requires_grad_int"], zeros({3}, TensorOptions(DType::Int64)).set_requires_grad(true));
+        NNSCOPE_EXPECT_ERROR(e["requires_grad_int"],
+                             zeros({3}, TensorOptions(DType::Int64)).set_requires_grad(true));
     }
 
     void repr_matches_torch() {
@@ -130,9 +147,12 @@ private slots:
             } else {
                 t = from_doubles(fixture_values(c["values"]), shape, TensorOptions(d));
             }
-            if (c["is_parameter"].get<bool>()) t = make_parameter(t, c["requires_grad"].get<bool>());
-            else if (c["requires_grad"].get<bool>()) t.set_requires_grad(true);
-            QCOMPARE(QString::fromStdString(t.repr()), QString::fromStdString(c["repr"].get<std::string>()));
+            if (c["is_parameter"].get<bool>())
+                t = make_parameter(t, c["requires_grad"].get<bool>());
+            else if (c["requires_grad"].get<bool>())
+                t.set_requires_grad(true);
+            QCOMPARE(QString::fromStdString(t.repr()),
+                     QString::fromStdString(c["repr"].get<std::string>()));
             ++n;
         }
         QVERIFY(n >= 40);
@@ -142,8 +162,10 @@ private slots:
         // Every float16 bit pattern survives float16 -> float -> float16 (NaNs stay NaN).
         for (uint32_t h = 0; h < 0x10000; ++h) {
             float f = half_to_float(uint16_t(h));
-            if (std::isnan(f)) QVERIFY(std::isnan(half_to_float(float_to_half(f))));
-            else QCOMPARE(float_to_half(f), uint16_t(h));
+            if (std::isnan(f))
+                QVERIFY(std::isnan(half_to_float(float_to_half(f))));
+            else
+                QCOMPARE(float_to_half(f), uint16_t(h));
         }
     }
 

@@ -21,16 +21,18 @@ std::string spec_error(const std::string& text) {
 
 class TestModelSpec : public QObject {
     Q_OBJECT
-private slots:
+  private slots:
     void pytorch_defaults() {
         auto spec = parse_model_spec(R"({"type": "Sequential", "children": [
             {"type": "Linear", "in_features": 4, "out_features": 3},
             {"type": "BatchNorm1d", "num_features": 3, "momentum": null},
-            {"type": "Linear", "in_features": 3, "out_features": 2, "bias": false, "name": "head"}]})", "m.json");
+            {"type": "Linear", "in_features": 3, "out_features": 2, "bias": false, "name": "head"}]})",
+                                     "m.json");
         auto& root = *spec.root;
         QCOMPARE(QString::fromStdString(root.repr()),
                  QString("Sequential(\n  (0): Linear(in_features=4, out_features=3, bias=True)\n"
-                         "  (1): BatchNorm1d(3, eps=1e-05, momentum=None, affine=True, track_running_stats=True)\n"
+                         "  (1): BatchNorm1d(3, eps=1e-05, momentum=None, affine=True, "
+                         "track_running_stats=True)\n"
                          "  (head): Linear(in_features=3, out_features=2, bias=False)\n)"));
         auto* bn = dynamic_cast<BatchNorm*>(root.child("1").get());
         QVERIFY(bn && !bn->momentum);
@@ -46,7 +48,8 @@ private slots:
         auto spec = parse_model_spec(R"({"type": "Module", "class": "Custom",
             "parameters": {"w": {"shape": [2, 2], "init": [[1, 2], [3, 4]]}, "frozen": {"shape": [1], "requires_grad": false}},
             "buffers": {"nb": {"shape": [3], "init": "ones", "persistent": false}, "idx": {"shape": [4], "dtype": "int64", "init": "arange"}},
-            "attributes": {"cache": {"shape": [2], "init": 7.5}}})", "m.json");
+            "attributes": {"cache": {"shape": [2], "init": 7.5}}})",
+                                     "m.json");
         Module& m = *spec.root;
         QCOMPARE(QString::fromStdString(m.type_name()), QString("Custom"));
         QCOMPARE(m.attr("w").to_doubles(), (std::vector<double>{1, 2, 3, 4}));
@@ -61,25 +64,42 @@ private slots:
     }
 
     void errors_name_file_and_place() {
-        QCOMPARE(QString::fromStdString(spec_error("{\"type\": \"Sequential\", ")).left(28), QString("m.json: invalid JSON: parse "));
-        QCOMPARE(QString::fromStdString(spec_error(R"({"type": "Sequential", "children": [{"type": "Linear", "in_features": 2}]})")),
-                 QString("m.json: Sequential.children[0] (Linear): missing required key 'out_features'"));
-        QCOMPARE(QString::fromStdString(spec_error(R"({"type": "Sequential", "children": [{"type": "Linear"}, {"type": "BatchNorm1d", "num_feature": 3}]})")),
-                 QString("m.json: Sequential.children[0] (Linear): missing required key 'in_features'"));
+        QCOMPARE(QString::fromStdString(spec_error("{\"type\": \"Sequential\", ")).left(28),
+                 QString("m.json: invalid JSON: parse "));
+        QCOMPARE(
+            QString::fromStdString(spec_error(
+                R"({"type": "Sequential", "children": [{"type": "Linear", "in_features": 2}]})")),
+            QString(
+                "m.json: Sequential.children[0] (Linear): missing required key 'out_features'"));
+        QCOMPARE(
+            QString::fromStdString(spec_error(
+                R"({"type": "Sequential", "children": [{"type": "Linear"}, {"type": "BatchNorm1d", "num_feature": 3}]})")),
+            QString("m.json: Sequential.children[0] (Linear): missing required key 'in_features'"));
         QCOMPARE(QString::fromStdString(spec_error(R"({"type": "BatchNorm1d", "num_feature": 3})")),
                  QString("m.json: BatchNorm1d: unknown key 'num_feature'"));
-        QVERIFY(spec_error(R"({"type": "Transformer"})").starts_with("m.json: Transformer: unknown module type 'Transformer' (known: "));
-        QCOMPARE(QString::fromStdString(spec_error(R"({"type": "Module", "buffers": {"a.b": {"shape": [1]}}})")),
+        QVERIFY(
+            spec_error(R"({"type": "Transformer"})")
+                .starts_with("m.json: Transformer: unknown module type 'Transformer' (known: "));
+        QCOMPARE(QString::fromStdString(
+                     spec_error(R"({"type": "Module", "buffers": {"a.b": {"shape": [1]}}})")),
                  QString("m.json: Module.buffers.a.b: buffer name can't contain \".\""));
-        QCOMPARE(QString::fromStdString(spec_error(R"({"type": "Module", "buffers": {"training": {"shape": [1]}}})")),
+        QCOMPARE(QString::fromStdString(
+                     spec_error(R"({"type": "Module", "buffers": {"training": {"shape": [1]}}})")),
                  QString("m.json: Module.buffers.training: attribute 'training' already exists"));
-        QCOMPARE(QString::fromStdString(spec_error(R"({"type": "Module", "parameters": {"w": {"shape": [2], "init": [1, 2, 3]}}})")),
-                 QString("m.json: Module.parameters.w: init has 3 values but shape [2] needs 2"));
-        QCOMPARE(QString::fromStdString(spec_error(R"({"type": "Module", "parameters": {"w": {"shape": [2], "dtype": "int64"}}})")),
-                 QString("m.json: Module.parameters.w: Only Tensors of floating point and complex dtype can require gradients"));
-        QCOMPARE(QString::fromStdString(spec_error(R"({"type": "Linear", "in_features": 2, "out_features": "3"})")),
+        QCOMPARE(
+            QString::fromStdString(spec_error(
+                R"({"type": "Module", "parameters": {"w": {"shape": [2], "init": [1, 2, 3]}}})")),
+            QString("m.json: Module.parameters.w: init has 3 values but shape [2] needs 2"));
+        QCOMPARE(
+            QString::fromStdString(spec_error(
+                R"({"type": "Module", "parameters": {"w": {"shape": [2], "dtype": "int64"}}})")),
+            QString("m.json: Module.parameters.w: Only Tensors of floating point and complex dtype "
+                    "can require gradients"));
+        QCOMPARE(QString::fromStdString(
+                     spec_error(R"({"type": "Linear", "in_features": 2, "out_features": "3"})")),
                  QString("m.json: Linear: 'out_features' must be an integer, got \"3\""));
-        QCOMPARE(QString::fromStdString(spec_error("[1, 2]")), QString("m.json: top level: a model spec must be a JSON object"));
+        QCOMPARE(QString::fromStdString(spec_error("[1, 2]")),
+                 QString("m.json: top level: a model spec must be a JSON object"));
         // Deep nesting is refused, not a stack overflow.
         std::string deep;
         for (int i = 0; i < 200; ++i) deep += R"({"type": "Sequential", "children": [)";

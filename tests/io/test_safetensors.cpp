@@ -27,7 +27,7 @@ class TestSafetensors : public QObject {
     json expect = load_fixture("safetensors.json");
     QTemporaryDir tmp;
 
-private slots:
+  private slots:
     void reads_torch_state_dict() {
         Document doc = open_document(fixtures_dir() + "/mlp_torch.safetensors");
         QCOMPARE(QString::fromStdString(doc.format), QString("safetensors"));
@@ -37,11 +37,14 @@ private slots:
         for (auto& e : doc.root->tensor_entries()) {
             keys.push_back(e.name);
             const json& t = want["tensors"][e.name];
-            QCOMPARE(QString(dtype_name(e.tensor.dtype()).data()), QString::fromStdString(t["dtype"].get<std::string>()));
+            QCOMPARE(QString(dtype_name(e.tensor.dtype()).data()),
+                     QString::fromStdString(t["dtype"].get<std::string>()));
             QCOMPARE(e.tensor.shape(), fixture_shape(t["shape"]));
-            QVERIFY2(close(e.tensor.to_doubles(), fixture_values(t["values"]), 0, 0), e.name.c_str());
+            QVERIFY2(close(e.tensor.to_doubles(), fixture_values(t["values"]), 0, 0),
+                     e.name.c_str());
             // Kinds inferred from PyTorch's conventions.
-            bool buffer = e.name.find("running_") != std::string::npos || e.name.ends_with("num_batches_tracked");
+            bool buffer = e.name.find("running_") != std::string::npos ||
+                          e.name.ends_with("num_batches_tracked");
             QCOMPARE(e.kind, buffer ? TensorKind::Buffer : TensorKind::Parameter);
         }
         // The file keeps no order; nnscope restores PyTorch's state-dict order.
@@ -59,7 +62,8 @@ private slots:
             Tensor got = doc.root->tensor_entries()[0].tensor;
             for (auto& e : doc.root->tensor_entries())
                 if (e.name == name) got = e.tensor;
-            QCOMPARE(QString(dtype_name(got.dtype()).data()), QString::fromStdString(t["dtype"].get<std::string>()));
+            QCOMPARE(QString(dtype_name(got.dtype()).data()),
+                     QString::fromStdString(t["dtype"].get<std::string>()));
             QCOMPARE(got.shape(), fixture_shape(t["shape"]));
             QVERIFY2(close(got.to_doubles(), fixture_values(t["values"]), 0, 0), name.c_str());
             ++n;
@@ -70,7 +74,8 @@ private slots:
     void tensors_map_the_file_lazily() {
         Document doc = open_document(fixtures_dir() + "/mlp_torch.safetensors");
         // Aligned entries point into the mapping: no copy was made when opening.
-        for (auto& e : doc.root->tensor_entries()) QVERIFY(e.tensor.impl()->storage->keepalive != nullptr);
+        for (auto& e : doc.root->tensor_entries())
+            QVERIFY(e.tensor.impl()->storage->keepalive != nullptr);
         // Writing to a mapped tensor never reaches the file (copy-on-write).
         std::string before = file_bytes(fixtures_dir() + "/mlp_torch.safetensors");
         {
@@ -107,10 +112,13 @@ private slots:
         }
         // An index naming a shard that lacks the tensor is refused.
         std::string dir = tmp.path().toStdString();
-        fs::copy_file(fixtures_dir() + "/sharded-00001-of-00002.safetensors", dir + "/s1.safetensors");
-        std::ofstream(dir + "/bad.safetensors.index.json") << R"({"weight_map": {"0.weight": "s1.safetensors", "nope": "s1.safetensors"}})";
+        fs::copy_file(fixtures_dir() + "/sharded-00001-of-00002.safetensors",
+                      dir + "/s1.safetensors");
+        std::ofstream(dir + "/bad.safetensors.index.json")
+            << R"({"weight_map": {"0.weight": "s1.safetensors", "nope": "s1.safetensors"}})";
         auto got = catch_error([&] { open_document(dir + "/bad.safetensors.index.json"); });
-        QVERIFY2(got.second.find("does not assign") != std::string::npos || got.second.find("does not hold") != std::string::npos,
+        QVERIFY2(got.second.find("does not assign") != std::string::npos ||
+                     got.second.find("does not hold") != std::string::npos,
                  got.second.c_str());
     }
 
@@ -159,12 +167,14 @@ private slots:
         QTemporaryDir ro;
         fs::permissions(ro.path().toStdString(), fs::perms::owner_read | fs::perms::owner_exec);
         if (::geteuid() != 0) { // root ignores permissions
-            auto got2 = catch_error([&] { save_state_dict(*ex.root, ro.filePath("x.safetensors").toStdString()); });
+            auto got2 = catch_error(
+                [&] { save_state_dict(*ex.root, ro.filePath("x.safetensors").toStdString()); });
             QCOMPARE(QString::fromStdString(got2.first), QString("FormatError"));
         }
         // No temporary files are left next to the target.
         int files = 0;
-        for (auto& f : fs::directory_iterator(tmp.path().toStdString())) files += f.path().filename().string().starts_with(".");
+        for (auto& f : fs::directory_iterator(tmp.path().toStdString()))
+            files += f.path().filename().string().starts_with(".");
         QCOMPARE(files, 0);
     }
 };

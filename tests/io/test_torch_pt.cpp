@@ -15,9 +15,13 @@ using namespace nnscope;
 using namespace nnscope::test;
 
 namespace {
-std::string pt(const std::string& name) { return fixtures_dir() + "/pt/" + name; }
+std::string pt(const std::string& name) {
+    return fixtures_dir() + "/pt/" + name;
+}
 
-Tensor from_json(const json& t) { return tensor_from_fixture(t); }
+Tensor from_json(const json& t) {
+    return tensor_from_fixture(t);
+}
 
 // Every entry of `want` ({name: tensor json}) is in the document and equal; in the same
 // order when `ordered` (a real state dict; a flat dict mixing "a" and "b.c" keys comes back
@@ -34,7 +38,8 @@ void compare_state(const Document& doc, const json& want, bool ordered = true) {
     QCOMPARE(got_keys, want_keys);
     for (const auto& [k, v] : want.items()) {
         const Tensor* t = sd.tensors.find(k);
-        QCOMPARE(QString(dtype_name(t->dtype()).data()), QString::fromStdString(v["dtype"].get<std::string>()));
+        QCOMPARE(QString(dtype_name(t->dtype()).data()),
+                 QString::fromStdString(v["dtype"].get<std::string>()));
         QCOMPARE(t->shape(), fixture_shape(v["shape"]));
         QVERIFY2(close(t->to_doubles(), fixture_values(v["values"]), 0, 0), k.c_str());
     }
@@ -46,7 +51,7 @@ class TestTorchPt : public QObject {
     json fixture = load_fixture("pt.json");
     QTemporaryDir tmp;
 
-private slots:
+  private slots:
     void state_dicts_in_file_order() {
         for (const char* f : {"sd_mlp.pt", "sd_mlp_proto4.pt"}) {
             Document doc = open_document(pt(f));
@@ -62,7 +67,8 @@ private slots:
         compare_state(doc, fixture["expect"]["views"]);
         auto sd = doc.root->state_dict();
         const Tensor& a = *sd.tensors.find("a");
-        for (const char* k : {"t", "row", "col", "tail"}) QVERIFY2(sd.tensors.find(k)->shares_storage_with(a), k);
+        for (const char* k : {"t", "row", "col", "tail"})
+            QVERIFY2(sd.tensors.find(k)->shares_storage_with(a), k);
         QVERIFY(!sd.tensors.find("t")->is_contiguous());
         // Writing through one view shows in the others, as in PyTorch.
         NoGradGuard no_grad;
@@ -73,20 +79,27 @@ private slots:
 
     void checkpoint_entries() {
         Document doc = open_document(pt("checkpoint.pt"));
-        QCOMPARE(QString::fromStdString(doc.entry), QString("model")); // the only entry holding tensors
+        QCOMPARE(QString::fromStdString(doc.entry),
+                 QString("model")); // the only entry holding tensors
         QCOMPARE(QString::fromStdString(doc.format), QString("pt-checkpoint"));
         QCOMPARE(doc.checkpoint_entries.size(), size_t(3));
-        QCOMPARE(QString::fromStdString(doc.checkpoint_entries[2].first + ": " + doc.checkpoint_entries[2].second), QString("epoch: 3"));
+        QCOMPARE(QString::fromStdString(doc.checkpoint_entries[2].first + ": " +
+                                        doc.checkpoint_entries[2].second),
+                 QString("epoch: 3"));
         compare_state(doc, fixture["expect"]["checkpoint_model"]);
         auto two = catch_error([&] { open_document(pt("two_models.pt")); });
-        QVERIFY2(two.second.find("choose one with --entry NAME") != std::string::npos, two.second.c_str());
+        QVERIFY2(two.second.find("choose one with --entry NAME") != std::string::npos,
+                 two.second.c_str());
         QVERIFY(two.second.find("generator (state dict (9 tensors))") != std::string::npos);
         Document critic = open_document(pt("two_models.pt"), "critic");
         QCOMPARE(QString::fromStdString(critic.entry), QString("critic"));
         auto missing = catch_error([&] { open_document(pt("two_models.pt"), "nope"); });
-        QVERIFY2(missing.second.find("no entry 'nope' (entries: generator, critic, step)") != std::string::npos, missing.second.c_str());
+        QVERIFY2(missing.second.find("no entry 'nope' (entries: generator, critic, step)") !=
+                     std::string::npos,
+                 missing.second.c_str());
         auto step = catch_error([&] { open_document(pt("two_models.pt"), "step"); });
-        QVERIFY2(step.second.find("entry 'step': holds 10") != std::string::npos, step.second.c_str());
+        QVERIFY2(step.second.find("entry 'step': holds 10") != std::string::npos,
+                 step.second.c_str());
     }
 
     void whole_module_tree() {
@@ -99,8 +112,12 @@ private slots:
             training << QString::fromStdString(n + ":" + (m->is_training() ? "1" : "0"));
         }
         QStringList want_modules, want_training;
-        for (auto& e : want["modules"]) want_modules << QString::fromStdString(e[0].get<std::string>() + ":" + e[1].get<std::string>());
-        for (auto& e : want["training"]) want_training << QString::fromStdString(e[0].get<std::string>() + ":" + (e[1].get<bool>() ? "1" : "0"));
+        for (auto& e : want["modules"])
+            want_modules << QString::fromStdString(e[0].get<std::string>() + ":" +
+                                                   e[1].get<std::string>());
+        for (auto& e : want["training"])
+            want_training << QString::fromStdString(e[0].get<std::string>() + ":" +
+                                                    (e[1].get<bool>() ? "1" : "0"));
         QCOMPARE(modules, want_modules);
         QCOMPARE(training, want_training);
         std::vector<std::string> params, buffers, sd;
@@ -112,7 +129,8 @@ private slots:
         QCOMPARE(qlist(sd), qlist(want["state_dict"]));
         QVERIFY(!doc.root->is_persistent_buffer("scratch"));
         QCOMPARE(doc.root->attr("plain").to_doubles(), fixture_values(want["plain"]["values"]));
-        QVERIFY(doc.root->child("decoder")->attr("weight").is_same(doc.root->child("tied")->attr("weight")));
+        QVERIFY(doc.root->child("decoder")->attr("weight").is_same(
+            doc.root->child("tied")->attr("weight")));
         QVERIFY(!doc.root->runnable()); // Net is a user class
         QVERIFY2(doc.note.find("__main__.Net") != std::string::npos, doc.note.c_str());
         QVERIFY(doc.root->child("encoder")->runnable()); // its Linear is a real nnscope Linear
@@ -124,14 +142,18 @@ private slots:
         QVERIFY(doc.root->runnable());
         QVERIFY(doc.note.empty());
         QStringList modules, want_modules;
-        for (auto& [n, m] : doc.root->named_modules()) modules << QString::fromStdString(n + ":" + m->type_name());
-        for (auto& e : want["modules"]) want_modules << QString::fromStdString(e[0].get<std::string>() + ":" + e[1].get<std::string>());
+        for (auto& [n, m] : doc.root->named_modules())
+            modules << QString::fromStdString(n + ":" + m->type_name());
+        for (auto& e : want["modules"])
+            want_modules << QString::fromStdString(e[0].get<std::string>() + ":" +
+                                                   e[1].get<std::string>());
         QCOMPARE(modules, want_modules);
         QVERIFY(!doc.root->is_training()); // saved after .eval()
         NoGradGuard no_grad;
         Tensor y = doc.root->forward(from_json(want["input"]));
         std::string why;
-        QVERIFY2(close(y.to_doubles(), fixture_values(want["output"]["values"]), 1e-5, 1e-6, &why), why.c_str());
+        QVERIFY2(close(y.to_doubles(), fixture_values(want["output"]["values"]), 1e-5, 1e-6, &why),
+                 why.c_str());
     }
 
     void hostile_files_are_refused_inert() {
@@ -145,12 +167,14 @@ private slots:
         }
         QVERIFY(!std::filesystem::exists("/tmp/nnscope-pwned")); // nothing was executed
         auto evil = catch_error([&] { open_document(pt("evil_root.pt")); });
-        QVERIFY2(evil.second.find("system") != std::string::npos, evil.second.c_str()); // reported, by name
+        QVERIFY2(evil.second.find("system") != std::string::npos,
+                 evil.second.c_str()); // reported, by name
         // A checkpoint whose other entry would call os.system opens inert, and lists it.
         Document doc = open_document(pt("evil_value.pt"));
         QCOMPARE(QString::fromStdString(doc.entry), QString("w"));
         QCOMPARE(doc.checkpoint_entries.size(), size_t(2));
-        QVERIFY2(doc.checkpoint_entries[1].second.find("system") != std::string::npos, doc.checkpoint_entries[1].second.c_str());
+        QVERIFY2(doc.checkpoint_entries[1].second.find("system") != std::string::npos,
+                 doc.checkpoint_entries[1].second.c_str());
         QVERIFY(!std::filesystem::exists("/tmp/nnscope-pwned"));
     }
 

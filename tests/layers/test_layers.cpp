@@ -16,24 +16,31 @@ using namespace nnscope;
 using namespace nnscope::test;
 
 namespace {
-Tensor from_json(const json& t) { return tensor_from_fixture(t); }
+Tensor from_json(const json& t) {
+    return tensor_from_fixture(t);
+}
 
 void compare(const Tensor& got, const json& want, const std::string& what) {
     QVERIFY2(got.defined(), (what + ": undefined").c_str());
-    QVERIFY2(got.shape() == fixture_shape(want["shape"]), (what + ": shape " + shape_str(got.shape())).c_str());
-    QCOMPARE(QString(dtype_name(got.dtype()).data()), QString::fromStdString(want["dtype"].get<std::string>()));
+    QVERIFY2(got.shape() == fixture_shape(want["shape"]),
+             (what + ": shape " + shape_str(got.shape())).c_str());
+    QCOMPARE(QString(dtype_name(got.dtype()).data()),
+             QString::fromStdString(want["dtype"].get<std::string>()));
     std::string why;
-    QVERIFY2(close(got.to_doubles(), fixture_values(want["values"]), 1e-5, 1e-6, &why), (what + ": " + why).c_str());
+    QVERIFY2(close(got.to_doubles(), fixture_values(want["values"]), 1e-5, 1e-6, &why),
+             (what + ": " + why).c_str());
 }
 
-ModulePtr from_spec(const json& spec) { return parse_model_spec(spec.dump(), "case").root; }
+ModulePtr from_spec(const json& spec) {
+    return parse_model_spec(spec.dump(), "case").root;
+}
 } // namespace
 
 class TestLayers : public QObject {
     Q_OBJECT
     json fixture = load_fixture("layers.json");
 
-private slots:
+  private slots:
     void layers_match_pytorch_data() {
         QTest::addColumn<int>("index");
         for (size_t i = 0; i < fixture["cases"].size(); ++i)
@@ -62,7 +69,8 @@ private slots:
             compare(p.grad(), c["param_grads"][k], k + ".grad");
         }
         const StateDict after = m->state_dict();
-        for (const auto& [k, v] : c["state_after"].items()) compare(*after.tensors.find(k), v, k + " after");
+        for (const auto& [k, v] : c["state_after"].items())
+            compare(*after.tensors.find(k), v, k + " after");
         // Buffers never get gradients.
         for (const auto& [k, b] : m->named_buffers()) QVERIFY2(!b.grad().defined(), k.c_str());
     }
@@ -70,29 +78,43 @@ private slots:
     void shape_errors_match_pytorch() {
         const json& e = fixture["errors"];
         Generator gen(0);
-        auto bn1 = [](int64_t n) { return std::make_shared<BatchNorm>("BatchNorm1d", n, 1e-5, 0.1, true, true); };
+        auto bn1 = [](int64_t n) {
+            return std::make_shared<BatchNorm>("BatchNorm1d", n, 1e-5, 0.1, true, true);
+        };
         NNSCOPE_EXPECT_ERROR(e["batchnorm1d_4d"], bn1(16)->forward(zeros({2, 16, 3, 3})));
         NNSCOPE_EXPECT_ERROR(e["batchnorm2d_2d"],
-                             std::make_shared<BatchNorm>("BatchNorm2d", 16, 1e-5, 0.1, true, true)->forward(zeros({2, 16})));
+                             std::make_shared<BatchNorm>("BatchNorm2d", 16, 1e-5, 0.1, true, true)
+                                 ->forward(zeros({2, 16})));
         NNSCOPE_EXPECT_ERROR(e["batchnorm_one_value"], bn1(16)->forward(zeros({1, 16})));
         NNSCOPE_EXPECT_ERROR(e["batchnorm_channels"], bn1(5)->forward(zeros({4, 16})));
-        NNSCOPE_EXPECT_ERROR(e["linear_in_features"], Linear(6, 16, true, gen).forward(zeros({4, 5})));
-        auto conv = [&] { return std::make_shared<Conv2d>(3, 8, std::array<int64_t, 2>{3, 3}, std::array<int64_t, 2>{1, 1},
-                                                          std::array<int64_t, 2>{0, 0}, std::array<int64_t, 2>{1, 1}, 1, true, gen); };
+        NNSCOPE_EXPECT_ERROR(e["linear_in_features"],
+                             Linear(6, 16, true, gen).forward(zeros({4, 5})));
+        auto conv = [&] {
+            return std::make_shared<Conv2d>(
+                3, 8, std::array<int64_t, 2>{3, 3}, std::array<int64_t, 2>{1, 1},
+                std::array<int64_t, 2>{0, 0}, std::array<int64_t, 2>{1, 1}, 1, true, gen);
+        };
         NNSCOPE_EXPECT_ERROR(e["conv_channels"], conv()->forward(zeros({2, 4, 8, 8})));
         NNSCOPE_EXPECT_ERROR(e["conv_rank"], conv()->forward(zeros({2, 3})));
         NNSCOPE_EXPECT_ERROR(e["conv_kernel_too_big"], conv()->forward(zeros({1, 3, 2, 2})));
-        NNSCOPE_EXPECT_ERROR(e["layernorm_shape"], LayerNorm({16}, 1e-5, true).forward(zeros({4, 8})));
-        NNSCOPE_EXPECT_ERROR(e["embedding_float"], Embedding(10, 3, std::nullopt, gen).forward(zeros({4})));
-        NNSCOPE_EXPECT_ERROR(e["embedding_range"], Embedding(10, 3, std::nullopt, gen).forward(from_int64s({3, 10}, {2})));
-        NNSCOPE_EXPECT_ERROR(e["cross_entropy_target"], F::cross_entropy(zeros({2, 3}), from_int64s({0, 5}, {2})));
+        NNSCOPE_EXPECT_ERROR(e["layernorm_shape"],
+                             LayerNorm({16}, 1e-5, true).forward(zeros({4, 8})));
+        NNSCOPE_EXPECT_ERROR(e["embedding_float"],
+                             Embedding(10, 3, std::nullopt, gen).forward(zeros({4})));
+        NNSCOPE_EXPECT_ERROR(
+            e["embedding_range"],
+            Embedding(10, 3, std::nullopt, gen).forward(from_int64s({3, 10}, {2})));
+        NNSCOPE_EXPECT_ERROR(e["cross_entropy_target"],
+                             F::cross_entropy(zeros({2, 3}), from_int64s({0, 5}, {2})));
         Stateless softmax(Stateless::Op::Softmax, "Softmax");
         softmax.dim = 2;
         NNSCOPE_EXPECT_ERROR(e["softmax_dim"], softmax.forward(zeros({2, 3})));
         NNSCOPE_EXPECT_ERROR(e["backward_no_grad"], zeros({2}).sum().backward());
-        NNSCOPE_EXPECT_ERROR(e["backward_non_scalar"], zeros({2}).set_requires_grad(true).mul(Scalar(2)).backward());
+        NNSCOPE_EXPECT_ERROR(e["backward_non_scalar"],
+                             zeros({2}).set_requires_grad(true).mul(Scalar(2)).backward());
         NNSCOPE_EXPECT_ERROR(e["inplace_leaf"], make_parameter(zeros({2})).add_(Scalar(1)));
-        NNSCOPE_EXPECT_ERROR(e["module_no_forward"], open_example("parameter-vs-buffer").root->forward(zeros({1})));
+        NNSCOPE_EXPECT_ERROR(e["module_no_forward"],
+                             open_example("parameter-vs-buffer").root->forward(zeros({1})));
     }
 
     void autograd_rules() {
@@ -119,7 +141,8 @@ private slots:
         Module& m = *doc.root;
         auto opt = make_optimizer("sgd:lr=0.1,momentum=0.9", m.named_parameters());
         QCOMPARE(opt->params().size(), size_t(10));
-        for (const auto& [name, p] : opt->params()) QVERIFY2(name.find("running") == std::string::npos, name.c_str());
+        for (const auto& [name, p] : opt->params())
+            QVERIFY2(name.find("running") == std::string::npos, name.c_str());
         StateDict before = m.state_dict();
         std::vector<double> rm_before = m.child("1")->attr("running_mean").to_doubles();
         Generator gen(3);
@@ -129,7 +152,8 @@ private slots:
         std::vector<double> rm_after_forward = m.child("1")->attr("running_mean").to_doubles();
         QVERIFY(rm_after_forward != rm_before); // the forward pass moved the buffer
         opt->step();
-        QCOMPARE(m.child("1")->attr("running_mean").to_doubles(), rm_after_forward); // the step did not
+        QCOMPARE(m.child("1")->attr("running_mean").to_doubles(),
+                 rm_after_forward); // the step did not
         QCOMPARE(m.child("1")->attr("num_batches_tracked").item_int(), int64_t(1));
         // Optimizer state is the optimizer's: one momentum_buffer per parameter, none in the model.
         NamedTensors state = opt->state();
@@ -161,36 +185,44 @@ private slots:
             QCOMPARE(out.item(), x); // forward returns its input
             printed.push_back(m.attr("count").repr() + ", " + m.attr("running_average").repr());
         }
-        QCOMPARE(qlist(printed), QStringList({"tensor([1.]), tensor([10.])", "tensor([2.]), tensor([10.])",
-                                              "tensor([3.]), tensor([8.3333])", "tensor([4.]), tensor([10.])",
-                                              "tensor([5.]), tensor([8.2000])"}));
-        // The updates inside forward persisted and are in the state dict (seed 003's claim is wrong).
-        QCOMPARE(QString::fromStdString(m.state_dict().tensors.find("running_average")->repr()), QString("tensor([8.2000])"));
+        QCOMPARE(qlist(printed),
+                 QStringList({"tensor([1.]), tensor([10.])", "tensor([2.]), tensor([10.])",
+                              "tensor([3.]), tensor([8.3333])", "tensor([4.]), tensor([10.])",
+                              "tensor([5.]), tensor([8.2000])"}));
+        // The updates inside forward persisted and are in the state dict (seed 003's claim is
+        // wrong).
+        QCOMPARE(QString::fromStdString(m.state_dict().tensors.find("running_average")->repr()),
+                 QString("tensor([8.2000])"));
     }
 
     // Seed 001's printout of named_buffers(), and seed 003's in-place and indexed updates.
     void seed_parameter_vs_buffer_and_updates() {
         Document doc = open_example("parameter-vs-buffer");
         std::vector<std::string> printed;
-        for (const auto& [n, b] : doc.root->named_buffers()) printed.push_back("('" + n + "', " + b.repr() + ")");
-        QCOMPARE(qlist(printed), QStringList({"('running_mean', tensor([0., 0., 0.]))", "('running_var', tensor([1., 1., 1.]))"}));
+        for (const auto& [n, b] : doc.root->named_buffers())
+            printed.push_back("('" + n + "', " + b.repr() + ")");
+        QCOMPARE(qlist(printed), QStringList({"('running_mean', tensor([0., 0., 0.]))",
+                                              "('running_var', tensor([1., 1., 1.]))"}));
         QCOMPARE(doc.root->parameters().size(), size_t(2));
 
         Document upd = open_example("update-buffer");
         Module& m = *upd.root;
         Tensor my_buffer = m.attr("my_buffer");
         my_buffer.fill_(Scalar(1));
-        QCOMPARE(QString::fromStdString(m.attr("my_buffer").repr()), QString("tensor([1., 1., 1., 1., 1., 1., 1., 1., 1., 1.])"));
+        QCOMPARE(QString::fromStdString(m.attr("my_buffer").repr()),
+                 QString("tensor([1., 1., 1., 1., 1., 1., 1., 1., 1., 1.])"));
         std::vector<std::string> means;
         Tensor input = from_doubles({1, 2, 3, 4, 5}, {5});
         for (int i = 0; i < 5; ++i) {
             m.attr("running_mean").add_(input.mean());
             means.push_back(m.attr("running_mean").repr());
         }
-        QCOMPARE(qlist(means), QStringList({"tensor([3.])", "tensor([6.])", "tensor([9.])", "tensor([12.])", "tensor([15.])"}));
+        QCOMPARE(qlist(means), QStringList({"tensor([3.])", "tensor([6.])", "tensor([9.])",
+                                            "tensor([12.])", "tensor([15.])"}));
         Tensor table = m.attr("lookup_table");
         for (int64_t i : {1, 3, 5}) table.select(0, i).mul_(Scalar(2));
-        QCOMPARE(QString::fromStdString(m.attr("lookup_table").repr()), QString("tensor([ 0,  2,  2,  6,  4, 10,  6,  7,  8,  9])"));
+        QCOMPARE(QString::fromStdString(m.attr("lookup_table").repr()),
+                 QString("tensor([ 0,  2,  2,  6,  4, 10,  6,  7,  8,  9])"));
     }
 
     void seed_buffer_patterns() {
@@ -198,14 +230,17 @@ private slots:
         Module& m = *doc.root;
         Tensor x = from_doubles({1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, {10});
         m.child("running_average")->forward(x);
-        QCOMPARE(QString::fromStdString(m.child("running_average")->attr("running_avg").repr()), QString("tensor(0.5500)"));
+        QCOMPARE(QString::fromStdString(m.child("running_average")->attr("running_avg").repr()),
+                 QString("tensor(0.5500)"));
         m.child("complex")->forward(x);
         m.child("complex")->forward(x);
-        QCOMPARE(QString::fromStdString(m.child("complex")->attr("count").repr()), QString("tensor(2)"));
+        QCOMPARE(QString::fromStdString(m.child("complex")->attr("count").repr()),
+                 QString("tensor(2)"));
         QCOMPARE(m.child("complex")->attr("stats").to_doubles()[9], 20.0);
         // Only embeddings.weight is a parameter; precomputed_embeddings is a buffer.
         QCOMPARE(m.named_parameters().size(), size_t(1));
-        QCOMPARE(QString::fromStdString(m.named_parameters()[0].first), QString("embedding.embeddings.weight"));
+        QCOMPARE(QString::fromStdString(m.named_parameters()[0].first),
+                 QString("embedding.embeddings.weight"));
         Tensor idx = from_int64s({3, 99}, {2});
         Tensor looked = m.child("embedding")->child("embeddings")->forward(idx);
         QCOMPARE(looked.shape(), (Shape{2, 10}));

@@ -10,19 +10,19 @@
 #include <QTreeView>
 
 #include "autograd.h"
+#include "diff_dialog.h"
 #include "examples.h"
 #include "gpu.h"
 #include "plot_panel.h"
-#include "diff_dialog.h"
 #include "random.h"
 #include "tensor_table_model.h"
 
-#include <QSettings>
-#include <QStandardItemModel>
-#include <QStandardPaths>
 #include "inspector_panel.h"
 #include "main_window.h"
 #include "module_tree_model.h"
+#include <QSettings>
+#include <QStandardItemModel>
+#include <QStandardPaths>
 
 using namespace nnscope;
 using namespace nnscope::ui;
@@ -51,7 +51,7 @@ std::string state_hash(Module& m) {
 
 class TestUi : public QObject {
     Q_OBJECT
-private slots:
+  private slots:
     void initTestCase() {
         nnscope::gpu::register_devices();
         QStandardPaths::setTestModeEnabled(true); // QSettings go to a test location
@@ -61,7 +61,8 @@ private slots:
     void diff_inputs_and_recent_files() {
         MainWindow w;
         QVERIFY(w.open_builtin_example("mlp-batchnorm"));
-        const QString torch_file = QString::fromStdString(test::fixtures_dir()) + "/mlp_torch.safetensors";
+        const QString torch_file =
+            QString::fromStdString(test::fixtures_dir()) + "/mlp_torch.safetensors";
         DiffDialog* d = w.diff_with(torch_file);
         QVERIFY(d);
         QStringList rows;
@@ -89,15 +90,16 @@ private slots:
         QCOMPARE(w.recent_files().value(0), torch_file);
     }
 
-
     void model_passes_qt_model_tester() {
         for (const auto& ex : builtin_examples()) {
             ModuleTreeModel model;
-            QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+            QAbstractItemModelTester tester(&model,
+                                            QAbstractItemModelTester::FailureReportingMode::QtTest);
             model.set_root(open_example(ex.name).root);
             ModuleTreeFilter filter;
             filter.setSourceModel(&model);
-            QAbstractItemModelTester tester2(&filter, QAbstractItemModelTester::FailureReportingMode::QtTest);
+            QAbstractItemModelTester tester2(
+                &filter, QAbstractItemModelTester::FailureReportingMode::QtTest);
             filter.setFilterFixedString("running");
             filter.set_style_visible(SlotStyle::Parameter, false);
             model.refresh();
@@ -107,10 +109,15 @@ private slots:
     void rows_show_kinds_and_state_dict_membership() {
         ModuleTreeModel model;
         model.set_root(open_example("plain-attribute").root);
-        auto cell = [&](const QString& name, int col) { return model.index(model.index_of(name).row(), col, model.index_of(name).parent()).data().toString(); };
+        auto cell = [&](const QString& name, int col) {
+            return model.index(model.index_of(name).row(), col, model.index_of(name).parent())
+                .data()
+                .toString();
+        };
         QCOMPARE(cell("my_param", ModuleTreeModel::KindCol), QString("parameter"));
         QCOMPARE(cell("my_buffer", ModuleTreeModel::KindCol), QString("buffer"));
-        QCOMPARE(cell("my_tensor", ModuleTreeModel::KindCol), QString("attribute (not registered)"));
+        QCOMPARE(cell("my_tensor", ModuleTreeModel::KindCol),
+                 QString("attribute (not registered)"));
         QCOMPARE(cell("my_param", ModuleTreeModel::InStateDictCol), QString("yes"));
         QCOMPARE(cell("my_tensor", ModuleTreeModel::InStateDictCol), QString("no"));
         QCOMPARE(cell("my_param", ModuleTreeModel::RequiresGradCol), QString("yes"));
@@ -122,12 +129,14 @@ private slots:
         root->register_buffer("scratch", zeros({2}), false);
         model.set_root(root);
         QModelIndex i = model.index_of("scratch");
-        QCOMPARE(model.index(i.row(), ModuleTreeModel::KindCol, i.parent()).data().toString(), QString("buffer (not in state_dict)"));
+        QCOMPARE(model.index(i.row(), ModuleTreeModel::KindCol, i.parent()).data().toString(),
+                 QString("buffer (not in state_dict)"));
         root->set_attr("scratch", zeros({5, 3}));
         QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
         model.refresh(); // cells show what refresh() copied from the live tensors
         QVERIFY(changed.count() > 0);
-        QCOMPARE(model.index(i.row(), ModuleTreeModel::ShapeCol, i.parent()).data().toString(), QString("[5, 3]"));
+        QCOMPARE(model.index(i.row(), ModuleTreeModel::ShapeCol, i.parent()).data().toString(),
+                 QString("[5, 3]"));
     }
 
     void legend_and_filter_hide_rows() {
@@ -136,7 +145,8 @@ private slots:
         w.show();
         QAbstractItemModel* view_model = w.tree_view()->model();
         QCOMPARE(visible_names(view_model).size(), 1 + 7 + 16);
-        auto* params = w.findChild<QCheckBox*>("legend_" + QString::number(int(SlotStyle::Parameter)));
+        auto* params =
+            w.findChild<QCheckBox*>("legend_" + QString::number(int(SlotStyle::Parameter)));
         QVERIFY(params);
         QTest::mouseClick(params, Qt::LeftButton, {}, QPoint(5, params->height() / 2));
         QVERIFY(!params->isChecked());
@@ -147,7 +157,8 @@ private slots:
         QTest::mouseClick(params, Qt::LeftButton, {}, QPoint(5, params->height() / 2));
         auto* edit = w.findChild<QLineEdit*>();
         QTest::keyClicks(edit, "num_batches");
-        QCOMPARE(visible_names(view_model), QStringList({"", "1", "1.num_batches_tracked", "4", "4.num_batches_tracked"}));
+        QCOMPARE(visible_names(view_model),
+                 QStringList({"", "1", "1.num_batches_tracked", "4", "4.num_batches_tracked"}));
     }
 
     void selection_fills_inspector() {
@@ -170,7 +181,8 @@ private slots:
         MainWindow w;
         QVERIFY(w.open_builtin_example("mlp-batchnorm"));
         QVERIFY(w.can_step());
-        QCOMPARE(w.watches(), QStringList({"1.running_mean", "1.running_var", "4.running_mean", "4.running_var"}));
+        QCOMPARE(w.watches(), QStringList({"1.running_mean", "1.running_var", "4.running_mean",
+                                           "4.running_var"}));
         auto bn = w.document().root->child("1");
         w.step_blocking(20);
         QCOMPARE(bn->attr("num_batches_tracked").item_int(), int64_t(20));
@@ -209,14 +221,20 @@ private slots:
         MainWindow w;
         QVERIFY(w.open_builtin_example("plain-attribute"));
         QVERIFY(w.move_model_to("sim:0"));
-        QVERIFY2(w.log_text().contains("model.to('sim:0'): moved 1 parameters and 1 buffers (8 B) to sim:0; attribute my_tensor stayed on cpu"),
+        QVERIFY2(w.log_text().contains("model.to('sim:0'): moved 1 parameters and 1 buffers (8 B) "
+                                       "to sim:0; attribute my_tensor stayed on cpu"),
                  qPrintable(w.log_text()));
         QModelIndex i = w.tree_model()->index_of("my_param");
-        QCOMPARE(w.tree_model()->index(i.row(), ModuleTreeModel::DeviceCol, i.parent()).data().toString(), QString("sim:0"));
+        QCOMPARE(w.tree_model()
+                     ->index(i.row(), ModuleTreeModel::DeviceCol, i.parent())
+                     .data()
+                     .toString(),
+                 QString("sim:0"));
         QVERIFY(w.status_text().contains("sim:0: 8 B"));
         // The forward pass now fails with PyTorch's words, in the log; the window goes on.
         w.step_blocking(1);
-        QVERIFY2(w.log_text().contains("Expected all tensors to be on the same device, but found at least two devices, sim:0 and cpu!"),
+        QVERIFY2(w.log_text().contains("Expected all tensors to be on the same device, but found "
+                                       "at least two devices, sim:0 and cpu!"),
                  qPrintable(w.log_text()));
         // Moving the one unregistered tensor too makes the forward pass work.
         QVERIFY(w.move_tensor_to("my_tensor", "sim:0"));
@@ -225,8 +243,15 @@ private slots:
         w.step_blocking(3);
         QCOMPARE(w.log_text().count("error:"), errors_before);
         QModelIndex t = w.tree_model()->index_of("my_tensor");
-        QCOMPARE(w.tree_model()->index(t.row(), ModuleTreeModel::DeviceCol, t.parent()).data().toString(), QString("sim:0"));
-        QVERIFY(w.tree_model()->index(t.row(), ModuleTreeModel::DeviceCol, t.parent()).data(Qt::BackgroundRole).isValid()); // badge
+        QCOMPARE(w.tree_model()
+                     ->index(t.row(), ModuleTreeModel::DeviceCol, t.parent())
+                     .data()
+                     .toString(),
+                 QString("sim:0"));
+        QVERIFY(w.tree_model()
+                    ->index(t.row(), ModuleTreeModel::DeviceCol, t.parent())
+                    .data(Qt::BackgroundRole)
+                    .isValid()); // badge
         // Opening on a pool thread: the model is replaced when the read finishes.
         w.open_path_async(QString::fromStdString(test::fixtures_dir()) + "/pt/whole_net.pt");
         QTRY_COMPARE(QString::fromStdString(w.document().root->type_name()), QString("Net"));
@@ -241,10 +266,12 @@ private slots:
         }
         save_state_dict(*other.root, tmp.filePath("good.safetensors").toStdString());
         QVERIFY(m.load_state_dict_from(tmp.filePath("good.safetensors"), true));
-        QVERIFY(m.log_text().contains("model.load_state_dict(sd, strict=True): <All keys matched successfully>"));
+        QVERIFY(m.log_text().contains(
+            "model.load_state_dict(sd, strict=True): <All keys matched successfully>"));
         QCOMPARE(m.document().root->child("1")->attr("running_var").to_doubles()[0], 3.0);
         std::string before = state_hash(*m.document().root);
-        QString bad = QString::fromStdString(test::fixtures_dir()) + "/mlp_torch.safetensors"; // a different architecture
+        QString bad = QString::fromStdString(test::fixtures_dir()) +
+                      "/mlp_torch.safetensors"; // a different architecture
         QVERIFY(!m.load_state_dict_from(bad, true));
         QVERIFY(m.log_text().contains("size mismatch for 3.weight"));
         QCOMPARE(state_hash(*m.document().root), before); // nothing changed
@@ -259,7 +286,8 @@ private slots:
 
     void tensor_table_slices_and_exports() {
         TensorTableModel model;
-        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QAbstractItemModelTester tester(&model,
+                                        QAbstractItemModelTester::FailureReportingMode::QtTest);
         Tensor t = arange(24).reshape({2, 3, 4}).to(DType::Float32);
         {
             NoGradGuard no_grad;
@@ -305,7 +333,8 @@ private slots:
         MainWindow w;
         QVERIFY(w.open_builtin_example("mlp-batchnorm"));
         std::string before = state_hash(*w.document().root);
-        QString bad = QString::fromStdString(test::fixtures_dir()) + "/bad/bad_header_too_small.safetensors";
+        QString bad =
+            QString::fromStdString(test::fixtures_dir()) + "/bad/bad_header_too_small.safetensors";
         QVERIFY(!w.open_path(bad));
         QVERIFY(w.last_error().contains("header too small"));
         QCOMPARE(state_hash(*w.document().root), before);
@@ -313,7 +342,8 @@ private slots:
         QVERIFY(!w.open_builtin_example("no-such-example"));
         QCOMPARE(state_hash(*w.document().root), before);
         // Opening a real file replaces the model, and the tree follows.
-        QVERIFY(w.open_path(QString::fromStdString(test::fixtures_dir()) + "/mlp_torch.safetensors"));
+        QVERIFY(
+            w.open_path(QString::fromStdString(test::fixtures_dir()) + "/mlp_torch.safetensors"));
         QVERIFY(w.status_text().contains("kinds inferred"));
         QVERIFY(w.tree_model()->index_of("1.running_mean").isValid());
     }
