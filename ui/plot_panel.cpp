@@ -154,8 +154,8 @@ void PlotPanel::rebuild_graphs() {
                 QPen(training ? QColor(44, 160, 44) : QColor(120, 120, 120), 1, Qt::DashLine));
             auto* label = new QCPItemText(p);
             label->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
-            label->position->setCoords(x, 0.02);
-            label->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
+            label->position->setCoords(x, 0.98); // at the bottom: the legend sits top right
+            label->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
             label->setText(training ? " train" : " eval");
             label->setColor(training ? QColor(44, 160, 44) : QColor(100, 100, 100));
         }
