@@ -13,184 +13,31 @@
 #include <new>
 
 #include "backend.h"
+#include "element_io.h"
 #include "errors.h"
 
 namespace nnscope {
 
 namespace {
 
-// --- widening loads and narrowing stores --------------------------------------------------
+// --- widening loads and narrowing stores: core/element_io.h, shared with the GPU kernels --
+
+static_assert(int(DType::Bool) == elem::BOOL && int(DType::Float16) == elem::F16,
+              "dtype codes out of step");
+static_assert(int(UnaryOp::Sign) == elem::U_SIGN && int(BinaryOp::Pow) == elem::B_POW,
+              "op codes out of step");
 
 double load_f(const char* p, DType t) {
-    switch (t) {
-    case DType::Float32: {
-        float v;
-        std::memcpy(&v, p, 4);
-        return v;
-    }
-    case DType::Float64: {
-        double v;
-        std::memcpy(&v, p, 8);
-        return v;
-    }
-    case DType::Float16: {
-        uint16_t v;
-        std::memcpy(&v, p, 2);
-        return half_to_float(v);
-    }
-    case DType::BFloat16: {
-        uint16_t v;
-        std::memcpy(&v, p, 2);
-        return bfloat16_to_float(v);
-    }
-    case DType::Int64: {
-        int64_t v;
-        std::memcpy(&v, p, 8);
-        return double(v);
-    }
-    case DType::Int32: {
-        int32_t v;
-        std::memcpy(&v, p, 4);
-        return v;
-    }
-    case DType::Int16: {
-        int16_t v;
-        std::memcpy(&v, p, 2);
-        return v;
-    }
-    case DType::Int8:
-        return *reinterpret_cast<const int8_t*>(p);
-    case DType::UInt8:
-        return *reinterpret_cast<const uint8_t*>(p);
-    case DType::Bool:
-        return *p != 0 ? 1.0 : 0.0;
-    }
-    return 0;
+    return elem::load_f(p, int(t));
 }
-
 int64_t load_i(const char* p, DType t) {
-    switch (t) {
-    case DType::Int64: {
-        int64_t v;
-        std::memcpy(&v, p, 8);
-        return v;
-    }
-    case DType::Int32: {
-        int32_t v;
-        std::memcpy(&v, p, 4);
-        return v;
-    }
-    case DType::Int16: {
-        int16_t v;
-        std::memcpy(&v, p, 2);
-        return v;
-    }
-    case DType::Int8:
-        return *reinterpret_cast<const int8_t*>(p);
-    case DType::UInt8:
-        return *reinterpret_cast<const uint8_t*>(p);
-    case DType::Bool:
-        return *p != 0;
-    default: {
-        // Float to integer truncates toward zero, as a C cast; out-of-range values
-        // (and NaN) saturate instead of being undefined behaviour.
-        double v = load_f(p, t);
-        if (std::isnan(v)) return std::numeric_limits<int64_t>::min();
-        if (v >= 9.2233720368547758e18) return std::numeric_limits<int64_t>::max();
-        if (v <= -9.2233720368547758e18) return std::numeric_limits<int64_t>::min();
-        return static_cast<int64_t>(v);
-    }
-    }
+    return elem::load_i(p, int(t));
 }
-
 void store_f(char* p, DType t, double v) {
-    switch (t) {
-    case DType::Float32: {
-        float f = float(v);
-        std::memcpy(p, &f, 4);
-        return;
-    }
-    case DType::Float64:
-        std::memcpy(p, &v, 8);
-        return;
-    case DType::Float16: {
-        uint16_t h = float_to_half(float(v));
-        std::memcpy(p, &h, 2);
-        return;
-    }
-    case DType::BFloat16: {
-        uint16_t h = float_to_bfloat16(float(v));
-        std::memcpy(p, &h, 2);
-        return;
-    }
-    case DType::Bool:
-        *p = v != 0;
-        return;
-    default: {
-        int64_t i;
-        if (std::isnan(v))
-            i = std::numeric_limits<int64_t>::min();
-        else if (v >= 9.2233720368547758e18)
-            i = std::numeric_limits<int64_t>::max();
-        else if (v <= -9.2233720368547758e18)
-            i = std::numeric_limits<int64_t>::min();
-        else
-            i = static_cast<int64_t>(v);
-        switch (t) {
-        case DType::Int64:
-            std::memcpy(p, &i, 8);
-            return;
-        case DType::Int32: {
-            int32_t x = int32_t(i);
-            std::memcpy(p, &x, 4);
-            return;
-        }
-        case DType::Int16: {
-            int16_t x = int16_t(i);
-            std::memcpy(p, &x, 2);
-            return;
-        }
-        case DType::Int8:
-            *reinterpret_cast<int8_t*>(p) = int8_t(i);
-            return;
-        case DType::UInt8:
-            *reinterpret_cast<uint8_t*>(p) = uint8_t(i);
-            return;
-        default:
-            return;
-        }
-    }
-    }
+    elem::store_f(p, int(t), v);
 }
-
 void store_i(char* p, DType t, int64_t v) {
-    switch (t) {
-    case DType::Int64:
-        std::memcpy(p, &v, 8);
-        return;
-    case DType::Int32: {
-        int32_t x = int32_t(v);
-        std::memcpy(p, &x, 4);
-        return;
-    }
-    case DType::Int16: {
-        int16_t x = int16_t(v);
-        std::memcpy(p, &x, 2);
-        return;
-    }
-    case DType::Int8:
-        *reinterpret_cast<int8_t*>(p) = int8_t(v);
-        return;
-    case DType::UInt8:
-        *reinterpret_cast<uint8_t*>(p) = uint8_t(v);
-        return;
-    case DType::Bool:
-        *p = v != 0;
-        return;
-    default:
-        store_f(p, t, double(v));
-        return;
-    }
+    elem::store_i(p, int(t), v);
 }
 
 // --- strided iteration ------------------------------------------------------------------
@@ -231,86 +78,13 @@ bool is_contiguous(const TensorView& v) {
 }
 
 double apply_unary(UnaryOp op, double x) {
-    switch (op) {
-    case UnaryOp::Neg:
-        return -x;
-    case UnaryOp::Abs:
-        return std::fabs(x);
-    case UnaryOp::Sqrt:
-        return std::sqrt(x);
-    case UnaryOp::Exp:
-        return std::exp(x);
-    case UnaryOp::Log:
-        return std::log(x);
-    case UnaryOp::Relu:
-        return x > 0 ? x : (std::isnan(x) ? x : 0.0);
-    case UnaryOp::Sigmoid:
-        return 1.0 / (1.0 + std::exp(-x));
-    case UnaryOp::Tanh:
-        return std::tanh(x);
-    case UnaryOp::Erf:
-        return std::erf(x);
-    case UnaryOp::Step:
-        return x > 0 ? 1.0 : 0.0;
-    case UnaryOp::Sign:
-        return x > 0 ? 1.0 : x < 0 ? -1.0 : (std::isnan(x) ? x : 0.0);
-    }
-    return x;
+    return elem::unary_f(int(op), x);
 }
-
 double apply_binary_f(BinaryOp op, double a, double b) {
-    switch (op) {
-    case BinaryOp::Add:
-        return a + b;
-    case BinaryOp::Sub:
-        return a - b;
-    case BinaryOp::Mul:
-        return a * b;
-    case BinaryOp::Div:
-        return a / b;
-    case BinaryOp::Maximum:
-        return (std::isnan(a) || std::isnan(b)) ? NAN : (a > b ? a : b);
-    case BinaryOp::Minimum:
-        return (std::isnan(a) || std::isnan(b)) ? NAN : (a < b ? a : b);
-    case BinaryOp::Pow:
-        return std::pow(a, b);
-    }
-    return 0;
+    return elem::binary_f(int(op), a, b);
 }
-
-int64_t ipow(int64_t base, int64_t exp) {
-    if (exp < 0) {
-        // PyTorch raises for negative integer powers of integers; callers checked.
-        return base == 1 ? 1 : (base == -1 ? ((exp & 1) ? -1 : 1) : 0);
-    }
-    int64_t r = 1;
-    while (exp) {
-        if (exp & 1) r = int64_t(uint64_t(r) * uint64_t(base));
-        base = int64_t(uint64_t(base) * uint64_t(base));
-        exp >>= 1;
-    }
-    return r;
-}
-
 int64_t apply_binary_i(BinaryOp op, int64_t a, int64_t b) {
-    // Wrapping arithmetic, as PyTorch's integer tensors (two's complement overflow).
-    switch (op) {
-    case BinaryOp::Add:
-        return int64_t(uint64_t(a) + uint64_t(b));
-    case BinaryOp::Sub:
-        return int64_t(uint64_t(a) - uint64_t(b));
-    case BinaryOp::Mul:
-        return int64_t(uint64_t(a) * uint64_t(b));
-    case BinaryOp::Div:
-        return b == 0 ? 0 : a / b; // not used: true division runs in float
-    case BinaryOp::Maximum:
-        return a > b ? a : b;
-    case BinaryOp::Minimum:
-        return a < b ? a : b;
-    case BinaryOp::Pow:
-        return ipow(a, b);
-    }
-    return 0;
+    return elem::binary_i(int(op), a, b);
 }
 
 class CpuBackend final : public Backend {
@@ -413,21 +187,9 @@ class CpuBackend final : public Backend {
         }
         if (dtype_is_floating(compute)) {
             // Round through the compute type so float32 results equal PyTorch's float32 ones.
-            auto round = [compute](double v) {
-                switch (compute) {
-                case DType::Float32:
-                    return double(float(v));
-                case DType::Float16:
-                    return double(half_to_float(float_to_half(float(v))));
-                case DType::BFloat16:
-                    return double(bfloat16_to_float(float_to_bfloat16(float(v))));
-                default:
-                    return v;
-                }
-            };
-            auto cast_in = [&](double v) { return round(v); };
+            auto round = [c = int(compute)](double v) { return elem::round_to(c, v); };
             for_each_element(dst.shape, ops, [&](char** p) {
-                double r = apply_binary_f(op, cast_in(load_f(p[1], at)), cast_in(load_f(p[2], bt)));
+                double r = apply_binary_f(op, round(load_f(p[1], at)), round(load_f(p[2], bt)));
                 store_f(p[0], dt, round(r));
             });
         } else if (compute == DType::Bool) {
