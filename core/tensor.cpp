@@ -328,7 +328,7 @@ Tensor reduce_op(ReduceOp op, const Tensor& a, std::vector<int64_t> dims, bool a
             ++reduce_nd;
         }
     }
-    Tensor src = nd ? a.permute(perm).detach() : a.detach();
+    Tensor src = nd ? a.detach().permute(perm) : a.detach(); // detached first: nothing recorded here
     Tensor out(make_impl(out_shape, out_dtype, a.device()));
     backend_for(a.device()).reduce(op, out.view_desc(), src.view_desc(), reduce_nd, correction);
     if (autograd::should_record({&a}) &&
@@ -899,8 +899,9 @@ Tensor Tensor::matmul(const Tensor& o) const {
                     scalar_type_name(o.dtype()));
     if (dtype() != DType::Float32 && dtype() != DType::Float64)
         throw Error("\"addmm_impl_cpu_\" not implemented for '" + scalar_type_name(dtype()) + "'");
-    Tensor a = dim() == 1 ? unsqueeze(0) : *this;
-    Tensor b = o.dim() == 1 ? o.unsqueeze(1) : o;
+    // Detached views: the product records one node below, not the reshapes on the way.
+    Tensor a = dim() == 1 ? detach().unsqueeze(0) : detach();
+    Tensor b = o.dim() == 1 ? o.detach().unsqueeze(1) : o.detach();
     if (a.size(1) != b.size(0))
         throw Error("mat1 and mat2 shapes cannot be multiplied (" + std::to_string(a.size(0)) +
                     "x" + std::to_string(a.size(1)) + " and " + std::to_string(b.size(0)) + "x" +
