@@ -4,6 +4,7 @@
 // for integers) and narrowing stores, so one loop serves ten dtypes. Contiguous float32
 // cases take a direct path. Other backends are tested against this one.
 #include <cblas.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cmath>
@@ -94,9 +95,17 @@ class CpuBackend final : public Backend {
 
     void* allocate(size_t nbytes) override {
         // 64-byte alignment suits AVX-512 loads and keeps every dtype aligned.
-        size_t rounded = (nbytes + 63) / 64 * 64;
-        void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
-        if (!p) throw std::bad_alloc();
+        // Requests over the machine's physical memory fail here, in PyTorch's words, rather
+        // than later when the kernel's overcommit kills the process.
+        static const uint64_t physical = uint64_t(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE);
+        void* p = nullptr;
+        if (nbytes <= physical) {
+            size_t rounded = (nbytes + 63) / 64 * 64;
+            p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+        }
+        if (!p)
+            throw Error("DefaultCPUAllocator: not enough memory: you tried to allocate " +
+                        std::to_string(nbytes) + " bytes.");
         m_in_use += nbytes;
         return p;
     }

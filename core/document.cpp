@@ -10,6 +10,7 @@
 
 #include "errors.h"
 #include "examples.h"
+#include "io/json_text.h"
 #include "io/model_spec.h"
 #include "io/safetensors.h"
 #include "io/torch_pt.h"
@@ -68,7 +69,8 @@ bool parse_nnscope_meta(const std::string& path,
     const std::string* t = find_meta(meta, "nnscope.modules");
     if (!k || !t) return false;
     try {
-        const json kinds_json = json::parse(*k), types_json = json::parse(*t);
+        const json kinds_json = parse_json(*k, path, "malformed nnscope metadata"),
+                   types_json = parse_json(*t, path, "malformed nnscope metadata");
         if (!kinds_json.is_object() || !types_json.is_object())
             throw FormatError(path, "malformed nnscope metadata");
         for (auto& [name, v] : kinds_json.items()) {
@@ -162,12 +164,7 @@ Document document_from_entries(const std::string& path, const std::string& forma
 }
 
 Document open_safetensors_index(const std::string& path) {
-    json index;
-    try {
-        index = json::parse(read_text(path));
-    } catch (const json::parse_error& e) {
-        throw FormatError(path, std::string("invalid JSON: ") + e.what());
-    }
+    json index = parse_json(read_text(path), path, "invalid JSON");
     if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
         throw FormatError(path, "not a safetensors index: no \"weight_map\" object");
     const fs::path dir = fs::path(path).parent_path();
@@ -191,7 +188,8 @@ Document open_safetensors_index(const std::string& path) {
         safetensors::Header header;
         auto tensors = map_safetensors((dir / s).string(), header);
         if (meta.empty()) meta = header.metadata;
-        for (const auto& [n, t] : tensors) {
+        for (const auto& entry : tensors) {
+            const std::string& n = entry.first;
             bool listed = std::any_of(wanted.begin(), wanted.end(),
                                       [&](auto& w) { return w.first == n && w.second == s; });
             if (!listed)
@@ -201,7 +199,8 @@ Document open_safetensors_index(const std::string& path) {
         shards.emplace_back(s, std::move(tensors));
     }
     std::vector<std::pair<std::string, Tensor>> entries;
-    for (const auto& [name, s] : wanted) {
+    for (const auto& want : wanted) {
+        const std::string &name = want.first, &s = want.second;
         auto& tensors = std::find_if(shards.begin(), shards.end(), [&](auto& sh) {
                             return sh.first == s;
                         })->second;
@@ -288,7 +287,9 @@ tree_from_state_dict(const std::vector<std::pair<std::string, Tensor>>& entries,
     if (module_types)
         for (const auto& [n, t] : *module_types)
             if (!n.empty()) module_at(n);
-    for (const auto& [name, t] : entries) {
+    for (const auto& entry : entries) {
+        const std::string& name = entry.first;
+        const Tensor& t = entry.second;
         if (name.empty()) throw Error("a tensor has an empty name");
         size_t dot = name.rfind('.');
         std::string prefix = dot == std::string::npos ? "" : name.substr(0, dot);

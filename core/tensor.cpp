@@ -62,7 +62,11 @@ std::shared_ptr<TensorImpl> make_impl(const Shape& shape, DType dtype, const Dev
                         ": " + shape_str(shape));
     auto impl = std::make_shared<TensorImpl>();
     int64_t n = shape_numel(shape);
-    impl->storage = Storage::allocate(device, size_t(n) * dtype_size(dtype));
+    uint64_t nbytes = 0;
+    if (__builtin_mul_overflow(uint64_t(n), uint64_t(dtype_size(dtype)), &nbytes))
+        throw ValueError("the size in bytes of shape " + shape_str(shape) + " overflows 64 bits");
+    charge_allocation_limit(nbytes, shape);
+    impl->storage = Storage::allocate(device, nbytes);
     impl->shape = shape;
     impl->strides = contiguous_strides(shape);
     impl->dtype = dtype;
@@ -328,7 +332,8 @@ Tensor reduce_op(ReduceOp op, const Tensor& a, std::vector<int64_t> dims, bool a
             ++reduce_nd;
         }
     }
-    Tensor src = nd ? a.detach().permute(perm) : a.detach(); // detached first: nothing recorded here
+    Tensor src =
+        nd ? a.detach().permute(perm) : a.detach(); // detached first: nothing recorded here
     Tensor out(make_impl(out_shape, out_dtype, a.device()));
     backend_for(a.device()).reduce(op, out.view_desc(), src.view_desc(), reduce_nd, correction);
     if (autograd::should_record({&a}) &&
@@ -389,8 +394,32 @@ std::shared_ptr<Storage> Storage::allocate(const Device& device, size_t nbytes) 
 
 int64_t shape_numel(const Shape& shape) {
     int64_t n = 1;
-    for (int64_t s : shape) n *= s;
+    for (int64_t s : shape)
+        if (__builtin_mul_overflow(n, s, &n))
+            throw ValueError("the number of elements of shape " + shape_str(shape) +
+                             " overflows 64 bits");
     return n;
+}
+
+namespace {
+thread_local AllocationLimit* t_allocation_limit = nullptr;
+}
+
+AllocationLimit::AllocationLimit(uint64_t bytes) : m_limit(bytes), m_outer(t_allocation_limit) {
+    t_allocation_limit = this;
+}
+AllocationLimit::~AllocationLimit() {
+    t_allocation_limit = m_outer;
+}
+
+void charge_allocation_limit(uint64_t nbytes, const Shape& shape) {
+    AllocationLimit* l = t_allocation_limit;
+    if (!l) return;
+    if (nbytes > l->m_limit - l->m_used)
+        throw ValueError("a tensor of shape " + shape_str(shape) + " (" + std::to_string(nbytes) +
+                         " bytes) goes over the limit of " + std::to_string(l->m_limit) +
+                         " bytes allocated");
+    l->m_used += nbytes;
 }
 
 Shape contiguous_strides(const Shape& shape) {

@@ -247,7 +247,27 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim);
 Tensor make_parameter(const Tensor& data, bool requires_grad = true);
 
 // --- helpers shared by the formats and the views
+// Throws ValueError when the product overflows 64 bits.
 int64_t shape_numel(const Shape& shape);
+
+// While one is alive, tensors created on this thread may take at most `bytes` in total,
+// temporaries included (what was allocated, not what is still alive); past that, creating
+// one throws ValueError("a tensor of shape [..] (N bytes) goes over the limit of M ...").
+// Building a model from a spec runs under one, so a spec cannot ask for unbounded memory.
+class AllocationLimit {
+  public:
+    explicit AllocationLimit(uint64_t bytes);
+    ~AllocationLimit();
+    AllocationLimit(const AllocationLimit&) = delete;
+    AllocationLimit& operator=(const AllocationLimit&) = delete;
+
+  private:
+    friend void charge_allocation_limit(uint64_t nbytes, const Shape& shape);
+    uint64_t m_limit, m_used = 0;
+    AllocationLimit* m_outer;
+};
+// Counts `nbytes` against this thread's innermost AllocationLimit, if any (tensor creation).
+void charge_allocation_limit(uint64_t nbytes, const Shape& shape);
 Shape contiguous_strides(const Shape& shape);
 // "[2, 3]" as a Python list, and "torch.Size([2, 3])".
 std::string shape_str(const Shape& shape);

@@ -12,6 +12,7 @@
 #include "../errors.h"
 #include "../layers/layers.h"
 #include "../random.h"
+#include "json_text.h"
 
 namespace nnscope {
 
@@ -432,16 +433,8 @@ std::vector<std::string> spec_module_types() {
 }
 
 ModelSpec parse_model_spec(const std::string& text, const std::string& path,
-                           std::optional<uint64_t> seed_override) {
-    json doc;
-    try {
-        doc = json::parse(text);
-    } catch (const json::parse_error& e) {
-        // nlohmann's text: "[json.exception.parse_error.101] parse error at line 3, column 5: ..."
-        std::string what = e.what();
-        if (auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
-        throw FormatError(path, "invalid JSON: " + what);
-    }
+                           std::optional<uint64_t> seed_override, uint64_t max_tensor_bytes) {
+    json doc = parse_json(text, path, "invalid JSON");
     if (!doc.is_object()) throw FormatError(path, "top level: a model spec must be a JSON object");
     ModelSpec out;
     uint64_t seed = 0;
@@ -453,6 +446,7 @@ ModelSpec parse_model_spec(const std::string& text, const std::string& path,
     if (seed_override) seed = *seed_override;
     Generator gen(seed);
     Ctx c{path, "", gen};
+    AllocationLimit limit(max_tensor_bytes);
     out.root = build_module(c, doc, 0);
     out.seed = seed;
     if (const json* t = get(doc, "title"); t && t->is_string()) out.title = t->get<std::string>();

@@ -24,10 +24,16 @@ struct ModelSpec {
     uint64_t seed = 0;
 };
 
+// Bytes allocated while building one spec's model (initialisation temporaries included):
+// 16 GiB unless the caller says less.
+inline constexpr uint64_t k_max_spec_tensor_bytes = uint64_t(16) << 30;
+
 // Parses JSON text; `path` is only used in messages. `seed` overrides the spec's own
-// initialisation seed. Throws FormatError.
+// initialisation seed. Throws FormatError, also when the model's tensors would take more
+// than `max_tensor_bytes` together.
 ModelSpec parse_model_spec(const std::string& json_text, const std::string& path,
-                           std::optional<uint64_t> seed = std::nullopt);
+                           std::optional<uint64_t> seed = std::nullopt,
+                           uint64_t max_tensor_bytes = k_max_spec_tensor_bytes);
 ModelSpec load_model_spec(const std::string& path, std::optional<uint64_t> seed = std::nullopt);
 
 // The type names a spec may use, for `nnscope-cli examples` and error messages.

@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../errors.h"
+#include "json_text.h"
 
 namespace nnscope::safetensors {
 
@@ -138,36 +139,6 @@ bool checked_mul(uint64_t a, uint64_t b, uint64_t& out) {
 }
 
 // --- header JSON ------------------------------------------------------------------------
-
-// `s` cut to at most `max` bytes on a UTF-8 boundary, with "..." when cut.
-std::string cut_utf8(std::string_view s, size_t max) {
-    if (s.size() <= max) return std::string(s);
-    size_t cut = max;
-    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xc0) == 0x80) --cut;
-    return std::string(s.substr(0, cut)) + "...";
-}
-
-// nlohmann's message without its "[json.exception.parse_error.101] " prefix (the position
-// stays), and with the "last read: '...'" token cut short: it can be a whole long string.
-std::string shorten_json_error(std::string_view what) {
-    constexpr size_t k_max_message = 300;
-    if (what.starts_with("[json.exception.")) {
-        size_t close = what.find("] ");
-        if (close != std::string_view::npos) what.remove_prefix(close + 2);
-    }
-    constexpr std::string_view k_last_read = "last read: '";
-    constexpr size_t k_max_token = 60;
-    size_t start = what.find(k_last_read);
-    if (start == std::string_view::npos) return cut_utf8(what, k_max_message);
-    start += k_last_read.size();
-    size_t end = what.find("'; expected", start);
-    if (end == std::string_view::npos) end = what.size() - (what.ends_with("'") ? 1 : 0);
-    if (end < start || end - start <= k_max_token) return cut_utf8(what, k_max_message);
-    return cut_utf8(std::string(what.substr(0, start)) +
-                        cut_utf8(what.substr(start, end - start), k_max_token) +
-                        std::string(what.substr(end)),
-                    k_max_message);
-}
 
 // Builds a json DOM like nlohmann's own parser, but fails on duplicate keys and excessive
 // nesting, and records the order of the top-level keys and of "__metadata__"'s keys.

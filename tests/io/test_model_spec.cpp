@@ -100,12 +100,43 @@ class TestModelSpec : public QObject {
                  QString("m.json: Linear: 'out_features' must be an integer, got \"3\""));
         QCOMPARE(QString::fromStdString(spec_error("[1, 2]")),
                  QString("m.json: top level: a model spec must be a JSON object"));
-        // Deep nesting is refused, not a stack overflow.
-        std::string deep;
-        for (int i = 0; i < 200; ++i) deep += R"({"type": "Sequential", "children": [)";
-        deep += R"({"type": "ReLU"})";
-        for (int i = 0; i < 200; ++i) deep += "]}";
-        QVERIFY(spec_error(deep).find("nested deeper than 64 levels") != std::string::npos);
+        // Deep nesting is refused, not a stack overflow: modules past 64 levels, and any JSON
+        // past 256 levels of containers (before a module is built).
+        auto nested = [](int levels) {
+            std::string deep;
+            for (int i = 0; i < levels; ++i) deep += R"({"type": "Sequential", "children": [)";
+            deep += R"({"type": "ReLU"})";
+            for (int i = 0; i < levels; ++i) deep += "]}";
+            return deep;
+        };
+        QCOMPARE(QString::fromStdString(spec_error(nested(63))), QString("(no error)"));
+        QVERIFY(spec_error(nested(70)).find("modules nested deeper than 64 levels") !=
+                std::string::npos);
+        QCOMPARE(QString::fromStdString(spec_error(nested(200))),
+                 QString("m.json: invalid JSON: nesting deeper than 256 levels"));
+        QCOMPARE(QString::fromStdString(spec_error(std::string(1'000'000, '['))),
+                 QString("m.json: invalid JSON: nesting deeper than 256 levels"));
+        // Sizes: element counts that overflow, and models over the spec's memory limit.
+        QCOMPARE(
+            QString::fromStdString(spec_error(
+                R"({"type": "Linear", "in_features": 4294967296, "out_features": 4294967296})")),
+            QString("m.json: Linear: the number of elements of shape [4294967296, 4294967296] "
+                    "overflows 64 bits"));
+        try {
+            parse_model_spec(R"({"type": "Sequential", "children": [
+                {"type": "Linear", "in_features": 100, "out_features": 100},
+                {"type": "Linear", "in_features": 1000, "out_features": 1000}]})",
+                             "m.json", std::nullopt, 1'000'000);
+            QFAIL("no error");
+        } catch (const FormatError& e) {
+            QCOMPARE(
+                QString(e.what()),
+                QString("m.json: Sequential.children[1] (Linear): a tensor of shape [1000, 1000] "
+                        "(4000000 bytes) goes over the limit of 1000000 bytes allocated"));
+        }
+        // A number nlohmann cannot hold is a clear error, not an escaped exception (fuzzing).
+        QCOMPARE(QString::fromStdString(spec_error(R"({"type": "Linear", "in_features": 1E400})")),
+                 QString("m.json: invalid JSON: number overflow parsing '1E400'"));
     }
 };
 
