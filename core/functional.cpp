@@ -1,10 +1,12 @@
 // functional.cpp: the layers' forward computations as compositions of recorded ops.
 #include "functional.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "autograd.h"
 #include "errors.h"
+#include "fused_cpu.h"
 
 namespace nnscope::F {
 
@@ -12,6 +14,10 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     if (x.dim() == 0)
         throw Error("both arguments to linear need to be at least 1D, but they are 0D and 2D");
     // Leading dims are flattened so one GEMM serves any batch shape.
+    if (x.dim() == 2 && x.size(1) == weight.size(-1) && weight.dim() == 2 &&
+        (!bias.defined() || (bias.dim() == 1 && bias.size(0) == weight.size(0))) &&
+        fused::eligible({&x, &weight, &bias}))
+        return fused::linear(x, weight, bias);
     Shape out_shape = x.shape();
     out_shape.back() = weight.size(0);
     Tensor x2 = x.reshape({-1, x.size(-1)});
@@ -35,13 +41,17 @@ Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var,
     stat_shape[1] = c;
     for (int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
     const bool use_batch = training || !running_mean.defined();
+    if (training && x.numel() / std::max<int64_t>(c, 1) <= 1)
+        throw ValueError("Expected more than 1 value per channel when training, got input size " +
+                         torch_size_str(x.shape()));
+    if (fused::eligible({&x, &running_mean, &running_var, &weight, &bias}) &&
+        (!training || !running_mean.defined() || running_var.defined()) &&
+        (!num_batches_tracked.defined() || num_batches_tracked.device().is_cpu()))
+        return fused::batch_norm(x, running_mean, running_var, num_batches_tracked, weight, bias,
+                                 training, momentum, eps);
     Tensor mean, var;
     if (use_batch) {
         const int64_t n = x.numel() / c;
-        if (training && n <= 1)
-            throw ValueError(
-                "Expected more than 1 value per channel when training, got input size " +
-                torch_size_str(x.shape()));
         mean = x.mean(dims, true);
         var = x.var(dims, 0, true); // biased, for normalising
         if (training && running_mean.defined()) {
@@ -200,6 +210,8 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
 }
 
 Tensor mse_loss(const Tensor& input, const Tensor& target) {
+    if (input.shape() == target.shape() && input.numel() > 0 && fused::eligible({&input, &target}))
+        return fused::mse_loss(input, target);
     Tensor d = input.sub(target);
     return d.mul(d).mean();
 }

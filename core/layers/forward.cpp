@@ -7,6 +7,7 @@
 #include "../autograd.h"
 #include "../errors.h"
 #include "../functional.h"
+#include "../fused_cpu.h"
 
 namespace nnscope {
 
@@ -61,7 +62,7 @@ Tensor Conv2d::forward(const Tensor& x) {
 Tensor Stateless::forward(const Tensor& x) {
     switch (op) {
     case Op::ReLU:
-        return x.relu();
+        return fused::eligible({&x}) ? fused::relu(x) : x.relu();
     case Op::Sigmoid:
         return x.sigmoid();
     case Op::Tanh:

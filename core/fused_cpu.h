@@ -1,0 +1,32 @@
+// fused_cpu.h: single-pass float32 kernels for the layers models spend their time in, on
+// the CPU: Linear (one GEMM with the bias, no transposed copies), BatchNorm (statistics,
+// running-stat update and normalisation in two passes over memory), ReLU and MSE loss,
+// each with its backward as one autograd node in PyTorch's name (AddmmBackward0,
+// NativeBatchNormBackward0, ReluBackward0, MseLossBackward0).
+//
+// F:: functions call these when every tensor involved is a contiguous float32 CPU tensor
+// and fall back to their composed, any-dtype, any-device form otherwise; both give
+// PyTorch's values (tests/layers compares them with PyTorch and with each other).
+#pragma once
+
+#include <initializer_list>
+#include <optional>
+
+#include "tensor.h"
+
+namespace nnscope::fused {
+
+// Every defined tensor among `ts` is contiguous float32 on the CPU.
+bool eligible(std::initializer_list<const Tensor*> ts);
+
+// y = x W^T + b for x [N, in] (2-D), W [out, in], b [out] or undefined.
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
+// BatchNorm over dimension 1 of x [N, C] or [N, C, *]; the semantics of F::batch_norm.
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
+                  const Tensor& num_batches_tracked, const Tensor& weight, const Tensor& bias,
+                  bool training, std::optional<double> momentum, double eps);
+Tensor relu(const Tensor& x);
+// mean((input - target)^2), same shapes.
+Tensor mse_loss(const Tensor& input, const Tensor& target);
+
+} // namespace nnscope::fused
