@@ -70,11 +70,16 @@ void run_backward(const Tensor& root, const Tensor& grad_in) {
         grad = ones(root.shape(), TensorOptions(root.dtype()).with_device(root.device()));
     }
     NoGradGuard no_grad; // the backward pass itself is not recorded
-    auto accumulate_leaf = [](const Tensor& leaf, const Tensor& g) {
-        Tensor gg = g.dtype() == leaf.dtype() ? g : g.to(leaf.dtype());
-        if (!leaf.impl()->grad)
-            leaf.impl()->grad = gg.contiguous().clone().impl_ptr();
-        else
+    auto accumulate_leaf = [](const Tensor& leaf, Tensor g) {
+        Tensor gg = g.dtype() == leaf.dtype() ? std::move(g) : g.to(leaf.dtype());
+        if (!leaf.impl()->grad) {
+            // A gradient nothing else holds (a backward's fresh result) becomes .grad as it
+            // is; anything shared (an incoming gradient passed through, a view) is copied.
+            const bool sole = gg.impl_ptr().use_count() == 1 &&
+                              gg.impl()->storage.use_count() == 1 && gg.is_contiguous() &&
+                              gg.shape() == leaf.shape() && !gg.impl()->grad_fn;
+            leaf.impl()->grad = sole ? gg.impl_ptr() : gg.contiguous().clone().impl_ptr();
+        } else
             Tensor(leaf.impl()->grad).add_(gg);
     };
     Node* root_fn = root.impl()->grad_fn.get();
@@ -107,13 +112,13 @@ void run_backward(const Tensor& root, const Tensor& grad_in) {
         std::vector<Tensor> input_grads = node->backward(g);
         for (size_t i = 0; i < node->inputs.size() && i < input_grads.size(); ++i) {
             const Tensor& in = node->inputs[i];
-            const Tensor& gi = input_grads[i];
+            Tensor gi = std::move(input_grads[i]);
             if (!gi.defined() || !in.defined() || !in.requires_grad()) continue;
             if (Node* fn = in.impl()->grad_fn.get()) {
                 auto [pos, inserted] = grads.emplace(fn, gi);
                 if (!inserted) pos->second = pos->second.add(gi);
             } else {
-                accumulate_leaf(in, gi);
+                accumulate_leaf(in, std::move(gi));
             }
         }
     }

@@ -14,6 +14,7 @@
 #include <new>
 
 #include "backend.h"
+#include "block_cache.h"
 #include "element_io.h"
 #include "errors.h"
 
@@ -89,6 +90,9 @@ int64_t apply_binary_i(BinaryOp op, int64_t a, int64_t b) {
 }
 
 class CpuBackend final : public Backend {
+    static size_t block_size(size_t nbytes) { return nbytes == 0 ? 64 : (nbytes + 63) / 64 * 64; }
+    BlockCache m_cache;
+
   public:
     Device device() const override { return Device::cpu(); }
     std::string name() const override { return "cpu"; }
@@ -100,8 +104,9 @@ class CpuBackend final : public Backend {
         static const uint64_t physical = uint64_t(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE);
         void* p = nullptr;
         if (nbytes <= physical) {
-            size_t rounded = (nbytes + 63) / 64 * 64;
-            p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+            const size_t rounded = block_size(nbytes);
+            p = m_cache.take(rounded);
+            if (!p) p = std::aligned_alloc(64, rounded);
         }
         if (!p)
             throw Error("DefaultCPUAllocator: not enough memory: you tried to allocate " +
@@ -110,7 +115,7 @@ class CpuBackend final : public Backend {
         return p;
     }
     void deallocate(void* ptr, size_t nbytes) override {
-        std::free(ptr);
+        if (!m_cache.give(ptr, block_size(nbytes))) std::free(ptr);
         m_in_use -= nbytes;
     }
     void copy_from_host(void* dst, const void* src, size_t n) override {

@@ -38,22 +38,176 @@ Geometry geometry(const Tensor& x) {
     return g;
 }
 
-// y = x * alpha[c] + beta[c], per channel.
-void affine_per_channel(const float* x, float* y, const Geometry& g, const float* alpha,
-                        const float* beta) {
-    for (int64_t i = 0; i < g.n; ++i)
-        for (int64_t c = 0; c < g.c; ++c) {
-            const float a = alpha[c], b = beta[c];
-            const float* xs = x + (i * g.c + c) * g.l;
-            float* ys = y + (i * g.c + c) * g.l;
-            if (g.l == 1)
-                ys[0] = xs[0] * a + b;
+// The hot loops, compiled twice (AVX2 and baseline x86-64) and picked when loaded.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define NNSCOPE_HOT __attribute__((target_clones("avx2", "default")))
+#else
+#define NNSCOPE_HOT
+#endif
+
+// Per-channel sums of x (or, when `mean` is given, of squared deviations from it) over
+// [N, C, L], added to out[c]. When L == 1 (BatchNorm1d) each row is one run over channels.
+NNSCOPE_HOT void channel_sums(const float* x, const Geometry& g, const double* mean, double* out) {
+    for (int64_t i = 0; i < g.n; ++i) {
+        const float* row = x + i * g.c * g.l;
+        if (g.l == 1) {
+            if (mean)
+                for (int64_t c = 0; c < g.c; ++c) {
+                    const double d = double(row[c]) - mean[c];
+                    out[c] += d * d;
+                }
             else
-                for (int64_t k = 0; k < g.l; ++k) ys[k] = xs[k] * a + b;
+                for (int64_t c = 0; c < g.c; ++c) out[c] += double(row[c]);
+            continue;
         }
+        for (int64_t c = 0; c < g.c; ++c) {
+            const float* xs = row + c * g.l;
+            double s = 0;
+            if (mean)
+                for (int64_t k = 0; k < g.l; ++k) {
+                    const double d = double(xs[k]) - mean[c];
+                    s += d * d;
+                }
+            else
+                for (int64_t k = 0; k < g.l; ++k) s += double(xs[k]);
+            out[c] += s;
+        }
+    }
+}
+
+// y = x * alpha[c] + beta[c], per channel.
+NNSCOPE_HOT void affine_per_channel(const float* x, float* y, const Geometry& g, const float* alpha,
+                                    const float* beta) {
+    for (int64_t i = 0; i < g.n; ++i) {
+        const float* xr = x + i * g.c * g.l;
+        float* yr = y + i * g.c * g.l;
+        if (g.l == 1) {
+            for (int64_t c = 0; c < g.c; ++c) yr[c] = xr[c] * alpha[c] + beta[c];
+            continue;
+        }
+        for (int64_t c = 0; c < g.c; ++c)
+            for (int64_t k = 0; k < g.l; ++k)
+                yr[c * g.l + k] = xr[c * g.l + k] * alpha[c] + beta[c];
+    }
+}
+
+// Backward sums per channel, added to sdy[c] and sdyx[c]: sum(dy), sum(dy * (x - mean)).
+NNSCOPE_HOT void channel_grad_sums(const float* dy, const float* x, const Geometry& g,
+                                   const float* mean, double* sdy, double* sdyx) {
+    for (int64_t i = 0; i < g.n; ++i) {
+        const float* gr = dy + i * g.c * g.l;
+        const float* xr = x + i * g.c * g.l;
+        if (g.l == 1) {
+            for (int64_t c = 0; c < g.c; ++c) {
+                sdy[c] += double(gr[c]);
+                sdyx[c] += double(gr[c]) * double(xr[c] - mean[c]);
+            }
+            continue;
+        }
+        for (int64_t c = 0; c < g.c; ++c) {
+            double a = 0, b = 0;
+            for (int64_t k = 0; k < g.l; ++k) {
+                a += double(gr[c * g.l + k]);
+                b += double(gr[c * g.l + k]) * double(xr[c * g.l + k] - mean[c]);
+            }
+            sdy[c] += a;
+            sdyx[c] += b;
+        }
+    }
+}
+
+// dx = (dy - k1[c] - (x - mean[c]) * k2[c]) * scale[c]. Training mode: k1 = mean(dy),
+// k2 = mean(dy * xhat) * invstd, scale = invstd * weight; eval mode: k1 = k2 = 0.
+NNSCOPE_HOT void batch_norm_input_grad(const float* dy, const float* x, float* dx,
+                                       const Geometry& g, const float* mean, const float* k1,
+                                       const float* k2, const float* scale) {
+    for (int64_t i = 0; i < g.n; ++i) {
+        const int64_t o = i * g.c * g.l;
+        if (g.l == 1) {
+            for (int64_t c = 0; c < g.c; ++c)
+                dx[o + c] = (dy[o + c] - k1[c] - (x[o + c] - mean[c]) * k2[c]) * scale[c];
+            continue;
+        }
+        for (int64_t c = 0; c < g.c; ++c)
+            for (int64_t k = 0; k < g.l; ++k) {
+                const int64_t j = o + c * g.l + k;
+                dx[j] = (dy[j] - k1[c] - (x[j] - mean[c]) * k2[c]) * scale[c];
+            }
+    }
+}
+
+NNSCOPE_HOT void relu_forward(const float* x, float* y, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] < 0.f ? 0.f : x[i]; // NaN stays NaN
+}
+NNSCOPE_HOT void relu_backward(const float* dy, const float* y, float* dx, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) {
+        const float d = dy[i]; // loaded unconditionally, so the loop vectorizes
+        dx[i] = y[i] > 0.f ? d : 0.f;
+    }
+}
+
+// The backward of batch_norm() for one recorded call.
+std::vector<Tensor> batch_norm_backward(const Tensor& g_in, const Tensor& x, const Tensor& weight,
+                                        const Geometry& g, bool use_batch,
+                                        const std::vector<float>& mean,
+                                        const std::vector<float>& invstd, bool need_x, bool need_w,
+                                        bool need_b) {
+    Tensor gy = plain(g_in);
+    const float* gp = gy.data<float>();
+    const float* xs = x.data<float>();
+    const int64_t m = g.n * g.l;
+    std::vector<double> sdy(size_t(g.c), 0.0), sdyx(size_t(g.c), 0.0);
+    channel_grad_sums(gp, xs, g, mean.data(), sdy.data(), sdyx.data());
+    for (int64_t c = 0; c < g.c; ++c) sdyx[size_t(c)] *= invstd[size_t(c)]; // sum(dy * xhat)
+    Tensor gx, gw, gb;
+    if (need_x) {
+        std::vector<float> k1(size_t(g.c), 0.f), k2(size_t(g.c), 0.f), scale(size_t(g.c));
+        const float* wp = weight.defined() ? weight.data<float>() : nullptr;
+        for (int64_t c = 0; c < g.c; ++c) {
+            const float is = invstd[size_t(c)];
+            scale[size_t(c)] = is * (wp ? wp[c] : 1.f);
+            if (use_batch) {
+                k1[size_t(c)] = float(sdy[size_t(c)] / double(m));
+                k2[size_t(c)] = float(sdyx[size_t(c)] / double(m)) * is;
+            }
+        }
+        gx = new_like(x.shape());
+        batch_norm_input_grad(gp, xs, gx.data<float>(), g, mean.data(), k1.data(), k2.data(),
+                              scale.data());
+    }
+    if (need_w) {
+        gw = new_like({g.c});
+        for (int64_t c = 0; c < g.c; ++c) gw.data<float>()[c] = float(sdyx[size_t(c)]);
+    }
+    if (need_b) {
+        gb = new_like({g.c});
+        for (int64_t c = 0; c < g.c; ++c) gb.data<float>()[c] = float(sdy[size_t(c)]);
+    }
+    return {gx, gw, gb};
 }
 
 } // namespace
+
+NNSCOPE_HOT void sgd_momentum_step(float* p, const float* g, float* buf, int64_t n, float lr,
+                                   float momentum, float dampening, float weight_decay,
+                                   bool nesterov) {
+    // torch.optim.sgd's order: d = g + wd p; buf = m buf + (1 - dampening) d;
+    // d = nesterov ? d + m buf : buf; p -= lr d. Branch-free inner loops.
+    const float keep = 1.f - dampening;
+    if (weight_decay == 0.f && !nesterov) {
+        for (int64_t k = 0; k < n; ++k) {
+            buf[k] = buf[k] * momentum + g[k] * keep;
+            p[k] -= lr * buf[k];
+        }
+        return;
+    }
+    for (int64_t k = 0; k < n; ++k) {
+        float d = g[k] + p[k] * weight_decay;
+        buf[k] = buf[k] * momentum + d * keep;
+        d = nesterov ? d + buf[k] * momentum : buf[k];
+        p[k] -= lr * d;
+    }
+}
 
 bool eligible(std::initializer_list<const Tensor*> ts) {
     for (const Tensor* t : ts)
@@ -122,22 +276,9 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
     if (use_batch) {
         // Two passes (mean, then squared deviations), in double, as PyTorch's CPU kernel.
         std::vector<double> sum(size_t(g.c), 0.0), sq(size_t(g.c), 0.0);
-        for (int64_t i = 0; i < g.n; ++i)
-            for (int64_t c = 0; c < g.c; ++c) {
-                const float* xs = xp + (i * g.c + c) * g.l;
-                double s = 0;
-                for (int64_t k = 0; k < g.l; ++k) s += xs[k];
-                sum[size_t(c)] += s;
-            }
+        channel_sums(xp, g, nullptr, sum.data());
         for (int64_t c = 0; c < g.c; ++c) sum[size_t(c)] /= double(m);
-        for (int64_t i = 0; i < g.n; ++i)
-            for (int64_t c = 0; c < g.c; ++c) {
-                const float* xs = xp + (i * g.c + c) * g.l;
-                const double mu = sum[size_t(c)];
-                double s = 0;
-                for (int64_t k = 0; k < g.l; ++k) s += (xs[k] - mu) * (xs[k] - mu);
-                sq[size_t(c)] += s;
-            }
+        channel_sums(xp, g, sum.data(), sq.data());
         if (training && running_mean.defined()) {
             double factor = momentum.value_or(0.0);
             if (num_batches_tracked.defined()) {
@@ -178,61 +319,10 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
     if (autograd::should_record({&x, &weight, &bias})) {
         Tensor xd = x.detach(), wd = weight.defined() ? weight.detach() : Tensor();
         const bool need_x = wants(x), need_w = wants(weight), need_b = wants(bias);
-        autograd::record(y, "NativeBatchNormBackward0", {x, weight, bias},
-                         [=](const Tensor& g_in) -> std::vector<Tensor> {
-                             Tensor gy = plain(g_in);
-                             const float* gp = gy.data<float>();
-                             const float* xs = xd.data<float>();
-                             // Per channel: sum(dy) and sum(dy * xhat).
-                             std::vector<double> sdy(size_t(g.c), 0.0), sdyx(size_t(g.c), 0.0);
-                             for (int64_t i = 0; i < g.n; ++i)
-                                 for (int64_t c = 0; c < g.c; ++c) {
-                                     const int64_t o = (i * g.c + c) * g.l;
-                                     const double mu = mean[size_t(c)], is = invstd[size_t(c)];
-                                     double a = 0, bsum = 0;
-                                     for (int64_t k = 0; k < g.l; ++k) {
-                                         a += gp[o + k];
-                                         bsum += gp[o + k] * (xs[o + k] - mu) * is;
-                                     }
-                                     sdy[size_t(c)] += a;
-                                     sdyx[size_t(c)] += bsum;
-                                 }
-                             Tensor gx, gw, gb;
-                             if (need_x) {
-                                 gx = new_like(xd.shape());
-                                 float* out = gx.data<float>();
-                                 const float* wp = wd.defined() ? wd.data<float>() : nullptr;
-                                 for (int64_t i = 0; i < g.n; ++i)
-                                     for (int64_t c = 0; c < g.c; ++c) {
-                                         const int64_t o = (i * g.c + c) * g.l;
-                                         const float is = invstd[size_t(c)], mu = mean[size_t(c)];
-                                         const float scale = is * (wp ? wp[c] : 1.f);
-                                         if (use_batch) {
-                                             const float mdy = float(sdy[size_t(c)] / double(m));
-                                             const float mdyx = float(sdyx[size_t(c)] / double(m));
-                                             for (int64_t k = 0; k < g.l; ++k) {
-                                                 const float xhat = (xs[o + k] - mu) * is;
-                                                 out[o + k] =
-                                                     (gp[o + k] - mdy - xhat * mdyx) * scale;
-                                             }
-                                         } else {
-                                             for (int64_t k = 0; k < g.l; ++k)
-                                                 out[o + k] = gp[o + k] * scale;
-                                         }
-                                     }
-                             }
-                             if (need_w) {
-                                 gw = new_like({g.c});
-                                 for (int64_t c = 0; c < g.c; ++c)
-                                     gw.data<float>()[c] = float(sdyx[size_t(c)]);
-                             }
-                             if (need_b) {
-                                 gb = new_like({g.c});
-                                 for (int64_t c = 0; c < g.c; ++c)
-                                     gb.data<float>()[c] = float(sdy[size_t(c)]);
-                             }
-                             return {gx, gw, gb};
-                         });
+        autograd::record(y, "NativeBatchNormBackward0", {x, weight, bias}, [=](const Tensor& g_in) {
+            return batch_norm_backward(g_in, xd, wd, g, use_batch, mean, invstd, need_x, need_w,
+                                       need_b);
+        });
     }
     return y;
 }
@@ -242,7 +332,7 @@ Tensor relu(const Tensor& x) {
     const float* xp = x.data<float>();
     float* yp = y.data<float>();
     const int64_t n = x.numel();
-    for (int64_t i = 0; i < n; ++i) yp[i] = xp[i] < 0.f ? 0.f : xp[i]; // NaN stays NaN
+    relu_forward(xp, yp, n);
     if (autograd::should_record({&x})) {
         Tensor yd = y.detach();
         autograd::record(y, "ReluBackward0", {x},
@@ -251,7 +341,7 @@ Tensor relu(const Tensor& x) {
                              Tensor gx = new_like(yd.shape());
                              const float *gp = g.data<float>(), *yv = yd.data<float>();
                              float* out = gx.data<float>();
-                             for (int64_t i = 0; i < n; ++i) out[i] = yv[i] > 0.f ? gp[i] : 0.f;
+                             relu_backward(gp, yv, out, n);
                              return {gx};
                          });
     }

@@ -29,4 +29,8 @@ Tensor relu(const Tensor& x);
 // mean((input - target)^2), same shapes.
 Tensor mse_loss(const Tensor& input, const Tensor& target);
 
+// One SGD step with momentum over float32 arrays, momentum buffer already started.
+void sgd_momentum_step(float* param, const float* grad, float* momentum_buffer, int64_t n, float lr,
+                       float momentum, float dampening, float weight_decay, bool nesterov);
+
 } // namespace nnscope::fused

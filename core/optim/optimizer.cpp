@@ -7,6 +7,7 @@
 
 #include "../autograd.h"
 #include "../errors.h"
+#include "../fused_cpu.h"
 
 namespace nnscope {
 
@@ -37,9 +38,15 @@ void Sgd::step() {
         Tensor p = m_params[i].second;
         Tensor d_p = p.grad();
         if (!d_p.defined()) continue;
+        Tensor& buf = m_momentum[i];
+        if (o.momentum != 0 && buf.defined() && fused::eligible({&p, &d_p, &buf})) {
+            fused::sgd_momentum_step(p.data<float>(), d_p.data<float>(), buf.data<float>(),
+                                     p.numel(), float(o.lr), float(o.momentum), float(o.dampening),
+                                     float(o.weight_decay), o.nesterov);
+            continue;
+        }
         if (o.weight_decay != 0) d_p = d_p.add(p.mul(Scalar(o.weight_decay)));
         if (o.momentum != 0) {
-            Tensor& buf = m_momentum[i];
             if (!buf.defined())
                 buf = d_p.clone();
             else
