@@ -6,9 +6,9 @@
 // AddressSanitizer, so it still sees every use after free.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdlib>
-#include <mutex>
 #include <unordered_map>
 #include <vector>
 
@@ -24,7 +24,7 @@ class BlockCache {
     // A free block of exactly `size` bytes, or nullptr.
     void* take(size_t size) {
         if (!k_enabled) return nullptr;
-        std::lock_guard<std::mutex> lock(m_mutex);
+        Lock lock(m_busy);
         auto it = m_free.find(size);
         if (it == m_free.end() || it->second.empty()) return nullptr;
         void* p = it->second.back();
@@ -35,14 +35,14 @@ class BlockCache {
     // Keeps the block if there is room; false means the caller frees it.
     bool give(void* p, size_t size) {
         if (!k_enabled || size > k_max_block) return false;
-        std::lock_guard<std::mutex> lock(m_mutex);
+        Lock lock(m_busy);
         if (m_cached + size > k_max_cached) return false;
         m_free[size].push_back(p);
         m_cached += size;
         return true;
     }
     void clear() {
-        std::lock_guard<std::mutex> lock(m_mutex);
+        Lock lock(m_busy);
         for (auto& [size, blocks] : m_free)
             for (void* p : blocks) std::free(p);
         m_free.clear();
@@ -61,7 +61,20 @@ class BlockCache {
 #else
     static constexpr bool k_enabled = true;
 #endif
-    std::mutex m_mutex;
+    // A spin lock: held for a hash lookup only, and almost never contended (the window's
+    // worker and UI threads), where a mutex costs a measurable share of a small step.
+    struct Lock {
+        std::atomic_flag& f;
+        explicit Lock(std::atomic_flag& flag) : f(flag) {
+            while (f.test_and_set(std::memory_order_acquire))
+                f.wait(true, std::memory_order_relaxed);
+        }
+        ~Lock() {
+            f.clear(std::memory_order_release);
+            f.notify_one();
+        }
+    };
+    std::atomic_flag m_busy;
     std::unordered_map<size_t, std::vector<void*>> m_free;
     size_t m_cached = 0;
 };

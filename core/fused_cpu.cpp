@@ -5,6 +5,7 @@
 
 #include <cblas.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -146,42 +147,41 @@ NNSCOPE_HOT void relu_backward(const float* dy, const float* y, float* dx, int64
     }
 }
 
-// The backward of batch_norm() for one recorded call.
+// The backward of batch_norm() for one recorded call; `stats` holds mean and invstd.
 std::vector<Tensor> batch_norm_backward(const Tensor& g_in, const Tensor& x, const Tensor& weight,
-                                        const Geometry& g, bool use_batch,
-                                        const std::vector<float>& mean,
-                                        const std::vector<float>& invstd, bool need_x, bool need_w,
+                                        const Geometry& g, bool use_batch, const float* mean,
+                                        const float* invstd, bool need_x, bool need_w,
                                         bool need_b) {
     Tensor gy = plain(g_in);
     const float* gp = gy.data<float>();
     const float* xs = x.data<float>();
     const int64_t m = g.n * g.l;
-    std::vector<double> sdy(size_t(g.c), 0.0), sdyx(size_t(g.c), 0.0);
-    channel_grad_sums(gp, xs, g, mean.data(), sdy.data(), sdyx.data());
-    for (int64_t c = 0; c < g.c; ++c) sdyx[size_t(c)] *= invstd[size_t(c)]; // sum(dy * xhat)
+    std::vector<double> sums(size_t(2 * g.c), 0.0); // sum(dy), then sum(dy * xhat)
+    double *sdy = sums.data(), *sdyx = sums.data() + g.c;
+    channel_grad_sums(gp, xs, g, mean, sdy, sdyx);
+    for (int64_t c = 0; c < g.c; ++c) sdyx[c] *= invstd[c];
     Tensor gx, gw, gb;
     if (need_x) {
-        std::vector<float> k1(size_t(g.c), 0.f), k2(size_t(g.c), 0.f), scale(size_t(g.c));
+        std::vector<float> coef(size_t(3 * g.c), 0.f); // k1, k2, scale
+        float *k1 = coef.data(), *k2 = k1 + g.c, *scale = k2 + g.c;
         const float* wp = weight.defined() ? weight.data<float>() : nullptr;
         for (int64_t c = 0; c < g.c; ++c) {
-            const float is = invstd[size_t(c)];
-            scale[size_t(c)] = is * (wp ? wp[c] : 1.f);
+            scale[c] = invstd[c] * (wp ? wp[c] : 1.f);
             if (use_batch) {
-                k1[size_t(c)] = float(sdy[size_t(c)] / double(m));
-                k2[size_t(c)] = float(sdyx[size_t(c)] / double(m)) * is;
+                k1[c] = float(sdy[c] / double(m));
+                k2[c] = float(sdyx[c] / double(m)) * invstd[c];
             }
         }
         gx = new_like(x.shape());
-        batch_norm_input_grad(gp, xs, gx.data<float>(), g, mean.data(), k1.data(), k2.data(),
-                              scale.data());
+        batch_norm_input_grad(gp, xs, gx.data<float>(), g, mean, k1, k2, scale);
     }
     if (need_w) {
         gw = new_like({g.c});
-        for (int64_t c = 0; c < g.c; ++c) gw.data<float>()[c] = float(sdyx[size_t(c)]);
+        for (int64_t c = 0; c < g.c; ++c) gw.data<float>()[c] = float(sdyx[c]);
     }
     if (need_b) {
         gb = new_like({g.c});
-        for (int64_t c = 0; c < g.c; ++c) gb.data<float>()[c] = float(sdy[size_t(c)]);
+        for (int64_t c = 0; c < g.c; ++c) gb.data<float>()[c] = float(sdy[c]);
     }
     return {gx, gw, gb};
 }
@@ -272,57 +272,74 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
     const int64_t m = g.n * g.l; // values per channel
     const float* xp = x.data<float>();
     const bool use_batch = training || !running_mean.defined();
-    std::vector<float> mean(size_t(g.c)), invstd(size_t(g.c));
+    // One block per call: mean, invstd, alpha, beta (the backward keeps the first two), and
+    // the double sums; on the stack for up to 64 channels, so small layers never allocate.
+    constexpr int64_t k_local = 64;
+    float local_stats[4 * k_local];
+    double local_sums[2 * k_local];
+    std::vector<float> heap_stats;
+    std::vector<double> heap_sums;
+    if (g.c > k_local) heap_stats.resize(size_t(4 * g.c)), heap_sums.resize(size_t(2 * g.c));
+    float* mean = g.c > k_local ? heap_stats.data() : local_stats;
+    float *invstd = mean + g.c, *alpha = invstd + g.c, *beta = alpha + g.c;
     if (use_batch) {
         // Two passes (mean, then squared deviations), in double, as PyTorch's CPU kernel.
-        std::vector<double> sum(size_t(g.c), 0.0), sq(size_t(g.c), 0.0);
-        channel_sums(xp, g, nullptr, sum.data());
-        for (int64_t c = 0; c < g.c; ++c) sum[size_t(c)] /= double(m);
-        channel_sums(xp, g, sum.data(), sq.data());
+        double* sum = g.c > k_local ? heap_sums.data() : local_sums;
+        double* sq = sum + g.c;
+        std::fill(sum, sum + 2 * g.c, 0.0);
+        channel_sums(xp, g, nullptr, sum);
+        for (int64_t c = 0; c < g.c; ++c) sum[c] /= double(m);
+        channel_sums(xp, g, sum, sq);
         if (training && running_mean.defined()) {
             double factor = momentum.value_or(0.0);
             if (num_batches_tracked.defined()) {
-                NoGradGuard no_grad;
-                Tensor(num_batches_tracked).add_(Scalar(1));
+                if (num_batches_tracked.dtype() == DType::Int64 &&
+                    num_batches_tracked.numel() == 1 && num_batches_tracked.device().is_cpu())
+                    ++*num_batches_tracked.data<int64_t>();
+                else {
+                    NoGradGuard no_grad;
+                    Tensor(num_batches_tracked).add_(Scalar(1));
+                }
                 if (!momentum) factor = 1.0 / double(num_batches_tracked.item_int());
             }
             float* rm = running_mean.data<float>();
             float* rv = running_var.data<float>();
             for (int64_t c = 0; c < g.c; ++c) {
-                const double unbiased = sq[size_t(c)] / double(m - 1);
-                rm[c] = float(factor * sum[size_t(c)] + (1 - factor) * rm[c]);
+                const double unbiased = sq[c] / double(m - 1);
+                rm[c] = float(factor * sum[c] + (1 - factor) * rm[c]);
                 rv[c] = float(factor * unbiased + (1 - factor) * rv[c]);
             }
         }
         for (int64_t c = 0; c < g.c; ++c) {
-            mean[size_t(c)] = float(sum[size_t(c)]);
-            invstd[size_t(c)] = float(1.0 / std::sqrt(sq[size_t(c)] / double(m) + eps));
+            mean[c] = float(sum[c]);
+            invstd[c] = float(1.0 / std::sqrt(sq[c] / double(m) + eps));
         }
     } else {
         const float* rm = running_mean.data<float>();
         const float* rv = running_var.data<float>();
         for (int64_t c = 0; c < g.c; ++c) {
-            mean[size_t(c)] = rm[c];
-            invstd[size_t(c)] = float(1.0 / std::sqrt(double(rv[c]) + eps));
+            mean[c] = rm[c];
+            invstd[c] = float(1.0 / std::sqrt(double(rv[c]) + eps));
         }
     }
     // y = x * alpha + beta with alpha = invstd * w, beta = b - mean * alpha (PyTorch's form).
-    std::vector<float> alpha(size_t(g.c)), beta(size_t(g.c));
     const float* w = weight.defined() ? weight.data<float>() : nullptr;
     const float* b = bias.defined() ? bias.data<float>() : nullptr;
     for (int64_t c = 0; c < g.c; ++c) {
-        alpha[size_t(c)] = invstd[size_t(c)] * (w ? w[c] : 1.f);
-        beta[size_t(c)] = (b ? b[c] : 0.f) - mean[size_t(c)] * alpha[size_t(c)];
+        alpha[c] = invstd[c] * (w ? w[c] : 1.f);
+        beta[c] = (b ? b[c] : 0.f) - mean[c] * alpha[c];
     }
     Tensor y = new_like(x.shape());
-    affine_per_channel(xp, y.data<float>(), g, alpha.data(), beta.data());
+    affine_per_channel(xp, y.data<float>(), g, alpha, beta);
     if (autograd::should_record({&x, &weight, &bias})) {
         Tensor xd = x.detach(), wd = weight.defined() ? weight.detach() : Tensor();
         const bool need_x = wants(x), need_w = wants(weight), need_b = wants(bias);
-        autograd::record(y, "NativeBatchNormBackward0", {x, weight, bias}, [=](const Tensor& g_in) {
-            return batch_norm_backward(g_in, xd, wd, g, use_batch, mean, invstd, need_x, need_w,
-                                       need_b);
-        });
+        std::vector<float> stats(mean, mean + 2 * g.c);
+        autograd::record(y, "NativeBatchNormBackward0", {x, weight, bias},
+                         [=, stats = std::move(stats)](const Tensor& g_in) {
+                             return batch_norm_backward(g_in, xd, wd, g, use_batch, stats.data(),
+                                                        stats.data() + g.c, need_x, need_w, need_b);
+                         });
     }
     return y;
 }

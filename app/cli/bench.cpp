@@ -1,6 +1,6 @@
 // bench.cpp: `nnscope-cli bench [--json] [--threads N] [--device D] [--cases small,large]
-// [--roof]`: the reference benchmark (app/bench/bench_cases.h), one line or JSON object per
-// case; --roof adds the OpenBLAS matrix products alone at the same shapes. On
+// [--roof] [--runs N]`: the reference benchmark (app/bench/bench_cases.h), one line or JSON object
+// per case; --roof adds the OpenBLAS matrix products alone at the same shapes. On
 // --device cuda:0 it is the GPU benchmark. nnscope-bench-libtorch runs the same cases
 // side by side with LibTorch.
 #include <iostream>
@@ -12,7 +12,7 @@ namespace nnscope::cli {
 
 int cmd_bench(const std::vector<std::string>& argv) {
     bool as_json = false, roof = false;
-    int threads = 0;
+    int threads = 0, runs = 0;
     std::string device = "cpu", case_list = "small,large";
     for (size_t i = 0; i < argv.size(); ++i) {
         auto value = [&] {
@@ -29,12 +29,15 @@ int cmd_bench(const std::vector<std::string>& argv) {
             device = value();
         else if (argv[i] == "--cases")
             case_list = value();
+        else if (argv[i] == "--runs")
+            runs = std::stoi(value());
         else
             throw UsageError("unknown option '" + argv[i] + "'");
     }
     set_cpu_threads(threads);
     const Device dev = Device::parse(device);
-    for (const bench::Case& c : bench::select_cases(case_list)) {
+    for (bench::Case c : bench::select_cases(case_list)) {
+        if (runs > 0) c.runs = runs;
         bench::Figures f = bench::run_nnscope(c, dev);
         json j = bench::to_json(c, device, f);
         bench::Figures r;
