@@ -24,13 +24,23 @@ Generator& default_generator() {
 }
 
 namespace {
+thread_local bool t_skip_init = false;
+
 template <class F> Tensor& fill_with(Tensor& t, F&& next) {
+    if (t_skip_init) return t;
     std::vector<double> v(size_t(t.numel()));
     for (auto& x : v) x = next();
     t.copy_(from_doubles(v, t.shape(), TensorOptions(DType::Float64)));
     return t;
 }
 } // namespace
+
+SkipInitGuard::SkipInitGuard() : m_previous(t_skip_init) {
+    t_skip_init = true;
+}
+SkipInitGuard::~SkipInitGuard() {
+    t_skip_init = m_previous;
+}
 
 Tensor& uniform_(Tensor& t, double lo, double hi, Generator& gen) {
     return fill_with(t, [&] { return gen.uniform(lo, hi); });

@@ -34,6 +34,20 @@ Generator& default_generator();
 
 Tensor rand(const Shape& shape, Generator& gen, const TensorOptions& options = {});
 Tensor randn(const Shape& shape, Generator& gen, const TensorOptions& options = {});
+// While one is alive, uniform_ and normal_ leave tensors as they are on this thread, like
+// torch.nn.utils.skip_init: for layers whose values are about to be replaced (a module
+// rebuilt from a file), so no time goes into random numbers nobody sees.
+class SkipInitGuard {
+  public:
+    SkipInitGuard();
+    ~SkipInitGuard();
+    SkipInitGuard(const SkipInitGuard&) = delete;
+    SkipInitGuard& operator=(const SkipInitGuard&) = delete;
+
+  private:
+    bool m_previous;
+};
+
 // In place, as torch.nn.init: uniform_(a, b), normal_(mean, std).
 Tensor& uniform_(Tensor& t, double lo, double hi, Generator& gen);
 Tensor& normal_(Tensor& t, double mean, double std, Generator& gen);

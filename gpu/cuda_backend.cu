@@ -165,7 +165,8 @@ class CudaBackend final : public Backend {
 
 } // namespace
 
-void register_cuda_devices() {
+// The plugin's entry point (devices.cpp finds it with dlsym): C linkage, no mangling.
+extern "C" void nnscope_register_cuda_devices() {
     int count = 0;
     cudaError_t err = cudaGetDeviceCount(&count);
     if (err != cudaSuccess) {

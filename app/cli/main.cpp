@@ -39,9 +39,10 @@ int main(int argc, char** argv) {
         std::fputs(k_usage, args.empty() ? stderr : stdout);
         return args.empty() ? k_exit_usage : k_exit_ok;
     }
-    nnscope::gpu::register_devices();
     const std::string cmd = args[0];
     args.erase(args.begin());
+    // Only commands that can use a device load the GPU backends (inspect stays light).
+    if (cmd == "run" || cmd == "devices" || cmd == "bench") nnscope::gpu::register_devices();
     try {
         if (cmd == "inspect") return cmd_inspect(Args::parse(args));
         if (cmd == "show") return cmd_show(Args::parse(args));

@@ -354,6 +354,7 @@ struct ModuleBuilder {
         const ValuePtr& st = obj->state;
         if (!obj->module.starts_with("torch.nn.modules.")) return nullptr;
         static Generator gen(0); // initial values are replaced by the file's tensors
+        SkipInitGuard skip_init; // so none are drawn
         using Op = Stateless::Op;
         auto stateless = [&](Op op) { return std::make_shared<Stateless>(op, cls); };
         if (cls == "Sequential") return std::make_shared<Sequential>();
