@@ -4,6 +4,9 @@
 // for integers) and narrowing stores, so one loop serves ten dtypes. Contiguous float32
 // cases take a direct path. Other backends are tested against this one.
 #include <cblas.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <unistd.h>
 
 #include <atomic>
@@ -450,7 +453,11 @@ std::shared_ptr<Backend> make_cpu_backend() {
 }
 
 void set_cpu_threads(int threads) {
-    if (threads > 0) openblas_set_num_threads(threads);
+    if (threads <= 0) return;
+    openblas_set_num_threads(threads);
+#ifdef _OPENMP
+    omp_set_num_threads(threads);
+#endif
 }
 
 } // namespace nnscope

@@ -44,7 +44,8 @@ void register_unavailable_device(const std::string& name, const std::string& rea
 // The backend for a device; throws DeviceError when the device is unknown or unusable.
 Backend& backend_for(const Device& device);
 std::vector<DeviceInfo> list_devices();
-// Threads the CPU backend's matrix products use (OpenBLAS); 0 keeps OpenBLAS's default.
+// Threads the CPU backend uses (OpenBLAS matrix products, OpenMP loops); 0 keeps the default
+// (every core).
 void set_cpu_threads(int threads);
 
 } // namespace nnscope

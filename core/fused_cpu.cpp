@@ -12,6 +12,10 @@
 #include "autograd.h"
 #include "errors.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 namespace nnscope::fused {
 
 namespace {
@@ -39,6 +43,53 @@ Geometry geometry(const Tensor& x) {
     return g;
 }
 
+// --- threads -----------------------------------------------------------------------------
+// Work (elements touched) below which one thread does it all: a parallel region costs a
+// few microseconds, a 32x16 BatchNorm far less.
+constexpr int64_t k_parallel_work = 1 << 15;
+
+// Threads to split `rows` rows over, for `work` elements in all.
+int plan_threads(int64_t rows, int64_t work) {
+#ifdef _OPENMP
+    if (work < k_parallel_work || rows < 2) return 1;
+    return int(std::min<int64_t>(omp_get_max_threads(), rows));
+#else
+    (void)rows, (void)work;
+    return 1;
+#endif
+}
+
+// body(begin, end, t) over [0, rows) in `threads` contiguous chunks, chunk t on thread t.
+template <class F> void for_chunks(int64_t rows, int threads, F&& body) {
+    if (threads <= 1) {
+        body(int64_t(0), rows, 0);
+        return;
+    }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+    {
+        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        body(rows * t / nt, rows * (t + 1) / nt, t);
+    }
+#endif
+}
+
+// A per-channel reduction over rows: each chunk sums into its own `width` doubles, then
+// the chunks are added in order, so results do not depend on thread timing.
+template <class F>
+void reduce_rows(int64_t rows, int64_t work, int64_t width, double* out, F&& body) {
+    const int threads = plan_threads(rows, work);
+    if (threads <= 1) {
+        body(out, int64_t(0), rows);
+        return;
+    }
+    std::vector<double> partial(size_t(threads * width), 0.0);
+    for_chunks(rows, threads,
+               [&](int64_t r0, int64_t r1, int t) { body(partial.data() + t * width, r0, r1); });
+    for (int t = 0; t < threads; ++t)
+        for (int64_t c = 0; c < width; ++c) out[c] += partial[size_t(t * width + c)];
+}
+
 // The hot loops, compiled twice (AVX2 and baseline x86-64) and picked when loaded.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define NNSCOPE_HOT __attribute__((target_clones("avx2", "default")))
@@ -48,8 +99,9 @@ Geometry geometry(const Tensor& x) {
 
 // Per-channel sums of x (or, when `mean` is given, of squared deviations from it) over
 // [N, C, L], added to out[c]. When L == 1 (BatchNorm1d) each row is one run over channels.
-NNSCOPE_HOT void channel_sums(const float* x, const Geometry& g, const double* mean, double* out) {
-    for (int64_t i = 0; i < g.n; ++i) {
+NNSCOPE_HOT void channel_sums(const float* x, const Geometry& g, const double* mean, double* out,
+                              int64_t r0, int64_t r1) {
+    for (int64_t i = r0; i < r1; ++i) {
         const float* row = x + i * g.c * g.l;
         if (g.l == 1) {
             if (mean)
@@ -78,8 +130,8 @@ NNSCOPE_HOT void channel_sums(const float* x, const Geometry& g, const double* m
 
 // y = x * alpha[c] + beta[c], per channel.
 NNSCOPE_HOT void affine_per_channel(const float* x, float* y, const Geometry& g, const float* alpha,
-                                    const float* beta) {
-    for (int64_t i = 0; i < g.n; ++i) {
+                                    const float* beta, int64_t r0, int64_t r1) {
+    for (int64_t i = r0; i < r1; ++i) {
         const float* xr = x + i * g.c * g.l;
         float* yr = y + i * g.c * g.l;
         if (g.l == 1) {
@@ -94,8 +146,9 @@ NNSCOPE_HOT void affine_per_channel(const float* x, float* y, const Geometry& g,
 
 // Backward sums per channel, added to sdy[c] and sdyx[c]: sum(dy), sum(dy * (x - mean)).
 NNSCOPE_HOT void channel_grad_sums(const float* dy, const float* x, const Geometry& g,
-                                   const float* mean, double* sdy, double* sdyx) {
-    for (int64_t i = 0; i < g.n; ++i) {
+                                   const float* mean, double* sdy, double* sdyx, int64_t r0,
+                                   int64_t r1) {
+    for (int64_t i = r0; i < r1; ++i) {
         const float* gr = dy + i * g.c * g.l;
         const float* xr = x + i * g.c * g.l;
         if (g.l == 1) {
@@ -121,8 +174,9 @@ NNSCOPE_HOT void channel_grad_sums(const float* dy, const float* x, const Geomet
 // k2 = mean(dy * xhat) * invstd, scale = invstd * weight; eval mode: k1 = k2 = 0.
 NNSCOPE_HOT void batch_norm_input_grad(const float* dy, const float* x, float* dx,
                                        const Geometry& g, const float* mean, const float* k1,
-                                       const float* k2, const float* scale) {
-    for (int64_t i = 0; i < g.n; ++i) {
+                                       const float* k2, const float* scale, int64_t r0,
+                                       int64_t r1) {
+    for (int64_t i = r0; i < r1; ++i) {
         const int64_t o = i * g.c * g.l;
         if (g.l == 1) {
             for (int64_t c = 0; c < g.c; ++c)
@@ -137,11 +191,11 @@ NNSCOPE_HOT void batch_norm_input_grad(const float* dy, const float* x, float* d
     }
 }
 
-NNSCOPE_HOT void relu_forward(const float* x, float* y, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) y[i] = x[i] < 0.f ? 0.f : x[i]; // NaN stays NaN
+NNSCOPE_HOT void relu_forward(const float* x, float* y, int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) y[i] = x[i] < 0.f ? 0.f : x[i]; // NaN stays NaN
 }
-NNSCOPE_HOT void relu_backward(const float* dy, const float* y, float* dx, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) {
+NNSCOPE_HOT void relu_backward(const float* dy, const float* y, float* dx, int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
         const float d = dy[i]; // loaded unconditionally, so the loop vectorizes
         dx[i] = y[i] > 0.f ? d : 0.f;
     }
@@ -158,7 +212,10 @@ std::vector<Tensor> batch_norm_backward(const Tensor& g_in, const Tensor& x, con
     const int64_t m = g.n * g.l;
     std::vector<double> sums(size_t(2 * g.c), 0.0); // sum(dy), then sum(dy * xhat)
     double *sdy = sums.data(), *sdyx = sums.data() + g.c;
-    channel_grad_sums(gp, xs, g, mean, sdy, sdyx);
+    reduce_rows(g.n, 2 * g.n * g.c * g.l, 2 * g.c, sums.data(),
+                [&](double* out, int64_t r0, int64_t r1) {
+                    channel_grad_sums(gp, xs, g, mean, out, out + g.c, r0, r1);
+                });
     for (int64_t c = 0; c < g.c; ++c) sdyx[c] *= invstd[c];
     Tensor gx, gw, gb;
     if (need_x) {
@@ -173,7 +230,10 @@ std::vector<Tensor> batch_norm_backward(const Tensor& g_in, const Tensor& x, con
             }
         }
         gx = new_like(x.shape());
-        batch_norm_input_grad(gp, xs, gx.data<float>(), g, mean, k1, k2, scale);
+        float* dx = gx.data<float>();
+        for_chunks(g.n, plan_threads(g.n, 3 * g.n * g.c * g.l), [&](int64_t r0, int64_t r1, int) {
+            batch_norm_input_grad(gp, xs, dx, g, mean, k1, k2, scale, r0, r1);
+        });
     }
     if (need_w) {
         gw = new_like({g.c});
@@ -188,25 +248,35 @@ std::vector<Tensor> batch_norm_backward(const Tensor& g_in, const Tensor& x, con
 
 } // namespace
 
-NNSCOPE_HOT void sgd_momentum_step(float* p, const float* g, float* buf, int64_t n, float lr,
-                                   float momentum, float dampening, float weight_decay,
-                                   bool nesterov) {
+namespace {
+NNSCOPE_HOT void sgd_momentum_range(float* p, const float* g, float* buf, int64_t k0, int64_t n,
+                                    float lr, float momentum, float dampening, float weight_decay,
+                                    bool nesterov) {
     // torch.optim.sgd's order: d = g + wd p; buf = m buf + (1 - dampening) d;
     // d = nesterov ? d + m buf : buf; p -= lr d. Branch-free inner loops.
     const float keep = 1.f - dampening;
     if (weight_decay == 0.f && !nesterov) {
-        for (int64_t k = 0; k < n; ++k) {
+        for (int64_t k = k0; k < n; ++k) {
             buf[k] = buf[k] * momentum + g[k] * keep;
             p[k] -= lr * buf[k];
         }
         return;
     }
-    for (int64_t k = 0; k < n; ++k) {
+    for (int64_t k = k0; k < n; ++k) {
         float d = g[k] + p[k] * weight_decay;
         buf[k] = buf[k] * momentum + d * keep;
         d = nesterov ? d + buf[k] * momentum : buf[k];
         p[k] -= lr * d;
     }
+}
+
+} // namespace
+
+void sgd_momentum_step(float* p, const float* g, float* buf, int64_t n, float lr, float momentum,
+                       float dampening, float weight_decay, bool nesterov) {
+    for_chunks(n, plan_threads(n, 3 * n), [&](int64_t k0, int64_t k1, int) {
+        sgd_momentum_range(p, g, buf, k0, k1, lr, momentum, dampening, weight_decay, nesterov);
+    });
 }
 
 bool eligible(std::initializer_list<const Tensor*> ts) {
@@ -287,9 +357,14 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
         double* sum = g.c > k_local ? heap_sums.data() : local_sums;
         double* sq = sum + g.c;
         std::fill(sum, sum + 2 * g.c, 0.0);
-        channel_sums(xp, g, nullptr, sum);
+        const int64_t work = g.n * g.c * g.l;
+        reduce_rows(g.n, work, g.c, sum, [&](double* out, int64_t r0, int64_t r1) {
+            channel_sums(xp, g, nullptr, out, r0, r1);
+        });
         for (int64_t c = 0; c < g.c; ++c) sum[c] /= double(m);
-        channel_sums(xp, g, sum, sq);
+        reduce_rows(g.n, work, g.c, sq, [&](double* out, int64_t r0, int64_t r1) {
+            channel_sums(xp, g, sum, out, r0, r1);
+        });
         if (training && running_mean.defined()) {
             double factor = momentum.value_or(0.0);
             if (num_batches_tracked.defined()) {
@@ -330,7 +405,10 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
         beta[c] = (b ? b[c] : 0.f) - mean[c] * alpha[c];
     }
     Tensor y = new_like(x.shape());
-    affine_per_channel(xp, y.data<float>(), g, alpha, beta);
+    float* yp = y.data<float>();
+    for_chunks(g.n, plan_threads(g.n, 2 * g.n * g.c * g.l), [&](int64_t r0, int64_t r1, int) {
+        affine_per_channel(xp, yp, g, alpha, beta, r0, r1);
+    });
     if (autograd::should_record({&x, &weight, &bias})) {
         Tensor xd = x.detach(), wd = weight.defined() ? weight.detach() : Tensor();
         const bool need_x = wants(x), need_w = wants(weight), need_b = wants(bias);
@@ -349,18 +427,21 @@ Tensor relu(const Tensor& x) {
     const float* xp = x.data<float>();
     float* yp = y.data<float>();
     const int64_t n = x.numel();
-    relu_forward(xp, yp, n);
+    for_chunks(n, plan_threads(n, 2 * n),
+               [&](int64_t i0, int64_t i1, int) { relu_forward(xp, yp, i0, i1); });
     if (autograd::should_record({&x})) {
         Tensor yd = y.detach();
-        autograd::record(y, "ReluBackward0", {x},
-                         [yd, n](const Tensor& g_in) -> std::vector<Tensor> {
-                             Tensor g = plain(g_in);
-                             Tensor gx = new_like(yd.shape());
-                             const float *gp = g.data<float>(), *yv = yd.data<float>();
-                             float* out = gx.data<float>();
-                             relu_backward(gp, yv, out, n);
-                             return {gx};
-                         });
+        autograd::record(
+            y, "ReluBackward0", {x}, [yd, n](const Tensor& g_in) -> std::vector<Tensor> {
+                Tensor g = plain(g_in);
+                Tensor gx = new_like(yd.shape());
+                const float *gp = g.data<float>(), *yv = yd.data<float>();
+                float* out = gx.data<float>();
+                for_chunks(n, plan_threads(n, 3 * n), [&](int64_t i0, int64_t i1, int) {
+                    relu_backward(gp, yv, out, i0, i1);
+                });
+                return {gx};
+            });
     }
     return y;
 }
