@@ -5,6 +5,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
@@ -170,7 +171,8 @@ Document open_safetensors_index(const std::string& path) {
     const fs::path dir = fs::path(path).parent_path();
     // Shards in first-mention order, each opened once.
     std::vector<std::string> shard_names;
-    std::vector<std::pair<std::string, std::string>> wanted; // tensor -> shard
+    std::vector<std::pair<std::string, std::string>> wanted; // tensor -> shard, index order
+    std::unordered_map<std::string, std::string> shard_of;
     for (auto& [name, shard] : index["weight_map"].items()) {
         if (!shard.is_string())
             throw FormatError(path, "weight_map[\"" + name + "\"] is not a file name");
@@ -179,37 +181,32 @@ Document open_safetensors_index(const std::string& path) {
             throw FormatError(path, "weight_map[\"" + name + "\"]: shard '" + s +
                                         "' must be a file name in the index's folder");
         wanted.emplace_back(name, s);
+        shard_of.emplace(name, s);
         if (std::find(shard_names.begin(), shard_names.end(), s) == shard_names.end())
             shard_names.push_back(s);
     }
-    std::vector<std::pair<std::string, std::vector<std::pair<std::string, Tensor>>>> shards;
+    std::unordered_map<std::string, Tensor> found; // "shard\0tensor" -> tensor
     std::vector<std::pair<std::string, std::string>> meta;
     for (const auto& s : shard_names) {
         safetensors::Header header;
         auto tensors = map_safetensors((dir / s).string(), header);
         if (meta.empty()) meta = header.metadata;
-        for (const auto& entry : tensors) {
-            const std::string& n = entry.first;
-            bool listed = std::any_of(wanted.begin(), wanted.end(),
-                                      [&](auto& w) { return w.first == n && w.second == s; });
-            if (!listed)
+        for (auto& [n, t] : tensors) {
+            auto it = shard_of.find(n);
+            if (it == shard_of.end() || it->second != s)
                 throw FormatError(path, "shard '" + s + "' holds tensor '" + n +
                                             "' that the weight_map does not assign to it");
+            found.emplace(s + '\0' + n, t);
         }
-        shards.emplace_back(s, std::move(tensors));
     }
     std::vector<std::pair<std::string, Tensor>> entries;
-    for (const auto& want : wanted) {
-        const std::string &name = want.first, &s = want.second;
-        auto& tensors = std::find_if(shards.begin(), shards.end(), [&](auto& sh) {
-                            return sh.first == s;
-                        })->second;
-        auto it =
-            std::find_if(tensors.begin(), tensors.end(), [&](auto& t) { return t.first == name; });
-        if (it == tensors.end())
+    entries.reserve(wanted.size());
+    for (const auto& [name, s] : wanted) {
+        auto it = found.find(s + '\0' + name);
+        if (it == found.end())
             throw FormatError(path, "weight_map assigns '" + name + "' to shard '" + s +
                                         "', which does not hold it");
-        entries.push_back(*it);
+        entries.emplace_back(name, it->second);
     }
     if (index.contains("metadata") && index["metadata"].is_object())
         for (auto& [k, v] : index["metadata"].items())
@@ -244,11 +241,14 @@ ModulePtr
 tree_from_state_dict(const std::vector<std::pair<std::string, Tensor>>& entries,
                      const std::vector<std::pair<std::string, std::string>>* declared_kinds,
                      const std::vector<std::pair<std::string, std::string>>* module_types) {
+    std::unordered_map<std::string, std::string> types, kinds;
+    if (module_types)
+        for (const auto& [n, t] : *module_types) types.emplace(n, t);
+    if (declared_kinds)
+        for (const auto& [n, k] : *declared_kinds) kinds.emplace(n, k);
     auto type_of = [&](const std::string& name) -> std::string {
-        if (module_types)
-            for (const auto& [n, t] : *module_types)
-                if (n == name) return t;
-        return "";
+        auto it = types.find(name);
+        return it == types.end() ? "" : it->second;
     };
     // A state dict may hold names no nn.Module attribute could have ("float", "to"): the
     // tree built to show it accepts them.
@@ -299,11 +299,7 @@ tree_from_state_dict(const std::vector<std::pair<std::string, Tensor>>& entries,
         if (m->own_children().contains(leaf))
             throw Error("'" + name + "' is both a tensor and a module prefix");
         std::string kind = infer_tensor_kind(name, t.dtype());
-        if (declared_kinds) {
-            auto it = std::find_if(declared_kinds->begin(), declared_kinds->end(),
-                                   [&](auto& k) { return k.first == name; });
-            if (it != declared_kinds->end()) kind = it->second;
-        }
+        if (auto it = kinds.find(name); it != kinds.end()) kind = it->second;
         try {
             if (kind == "parameter")
                 m->register_parameter(leaf, t, t.is_floating_point());

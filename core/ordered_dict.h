@@ -1,11 +1,14 @@
 // ordered_dict.h: an insertion-ordered string map with Python dict semantics.
 //
 // Reassigning a key keeps its position; erasing keeps the order of the others. Modules
-// hold a handful of entries each, so a vector with linear lookup beats a hash map.
+// hold a handful of entries each, so a vector with linear lookup beats a hash map; past
+// 32 entries (a flat state dict of a million tensors) a hash index keeps lookups O(1). The
+// index changes only in set() and erase(), so const lookups never write.
 #pragma once
 
 #include <algorithm>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -16,6 +19,10 @@ template <class T> class OrderedDict {
     using Item = std::pair<std::string, T>;
 
     T* find(const std::string& key) {
+        if (!m_index.empty()) {
+            auto it = m_index.find(key);
+            return it == m_index.end() ? nullptr : &m_items[it->second].second;
+        }
         for (auto& item : m_items)
             if (item.first == key) return &item.second;
         return nullptr;
@@ -29,6 +36,10 @@ template <class T> class OrderedDict {
     T& set(const std::string& key, T value) {
         if (T* existing = find(key)) return *existing = std::move(value);
         m_items.emplace_back(key, std::move(value));
+        if (!m_index.empty())
+            m_index.emplace(key, m_items.size() - 1);
+        else if (m_items.size() > k_linear)
+            rebuild_index();
         return m_items.back().second;
     }
     bool erase(const std::string& key) {
@@ -36,6 +47,8 @@ template <class T> class OrderedDict {
                                [&](const Item& i) { return i.first == key; });
         if (it == m_items.end()) return false;
         m_items.erase(it);
+        m_index.clear();
+        if (m_items.size() > k_linear) rebuild_index();
         return true;
     }
 
@@ -48,7 +61,14 @@ template <class T> class OrderedDict {
     const std::vector<Item>& items() const { return m_items; }
 
   private:
+    static constexpr size_t k_linear = 32;
+    void rebuild_index() {
+        m_index.clear();
+        m_index.reserve(m_items.size() * 2);
+        for (size_t i = 0; i < m_items.size(); ++i) m_index.emplace(m_items[i].first, i);
+    }
     std::vector<Item> m_items;
+    std::unordered_map<std::string, size_t> m_index; // empty while linear lookup is used
 };
 
 } // namespace nnscope

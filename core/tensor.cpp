@@ -14,7 +14,6 @@
 namespace nnscope {
 
 namespace {
-constexpr size_t k_max_rank = 16;
 
 std::string scalar_type_name(DType d) {
     // c10::ScalarType names, as PyTorch's casting errors print them.
@@ -53,9 +52,9 @@ int64_t wrap_dim(int64_t dim, int64_t ndim) {
 }
 
 std::shared_ptr<TensorImpl> make_impl(const Shape& shape, DType dtype, const Device& device) {
-    if (shape.size() > k_max_rank)
+    if (shape.size() > k_max_tensor_rank)
         throw ValueError("tensors of rank " + std::to_string(shape.size()) +
-                         " are not supported (limit " + std::to_string(k_max_rank) + ")");
+                         " are not supported (limit " + std::to_string(k_max_tensor_rank) + ")");
     for (int64_t s : shape)
         if (s < 0)
             throw Error("Trying to create tensor with negative dimension " + std::to_string(s) +
@@ -1210,7 +1209,7 @@ Tensor as_strided(const Tensor& base, const Shape& size, const Shape& stride, in
     if (size.size() != stride.size())
         throw Error("mismatch in length of strides and shape: " + shape_str(size) + " vs " +
                     shape_str(stride));
-    if (size.size() > k_max_rank)
+    if (size.size() > k_max_tensor_rank)
         throw ValueError("rank " + std::to_string(size.size()) + " exceeds the limit of 16");
     const int64_t capacity = int64_t(base.impl()->storage->nbytes / dtype_size(base.dtype()));
     if (offset < 0) throw Error("Tensor: invalid storage offset " + std::to_string(offset));

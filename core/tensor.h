@@ -247,6 +247,9 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim);
 Tensor make_parameter(const Tensor& data, bool requires_grad = true);
 
 // --- helpers shared by the formats and the views
+// Limits every reader enforces: dimensions of one tensor, tensors in one file.
+inline constexpr size_t k_max_tensor_rank = 16;
+inline constexpr size_t k_max_tensors_per_file = 1'000'000;
 // Throws ValueError when the product overflows 64 bits.
 int64_t shape_numel(const Shape& shape);
 

@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../errors.h"
+#include "../tensor.h"
 #include "json_text.h"
 
 namespace nnscope::safetensors {
@@ -307,6 +308,9 @@ TensorInfo parse_entry(const std::string& name, const json& entry, const std::st
         throw fail("data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
                    "]: end is before begin");
 
+    if (dims.size() > k_max_tensor_rank)
+        throw fail("rank " + std::to_string(dims.size()) + " exceeds the limit of " +
+                   std::to_string(k_max_tensor_rank) + " dimensions");
     // sizes, with checked arithmetic
     uint64_t numel = 1;
     for (uint64_t d : dims)
@@ -528,6 +532,10 @@ Header parse_header(const uint8_t* bytes, size_t available, uint64_t file_size,
 
     Header header;
     header.data_start = data_start;
+    const size_t tensor_count = sax.top_keys.size() - (sax.root.contains(k_metadata_key) ? 1 : 0);
+    if (tensor_count > k_max_tensors_per_file)
+        throw FormatError(path, std::to_string(tensor_count) + " tensors exceed the limit of " +
+                                    std::to_string(k_max_tensors_per_file));
     std::vector<ParsedEntry> entries;
     entries.reserve(sax.top_keys.size());
     for (size_t i = 0; i < sax.top_keys.size(); ++i) {

@@ -124,6 +124,9 @@ class Archive {
         if (auto it = m_tensors.find(v.get()); it != m_tensors.end()) return it->second;
         // A record whose data is itself (possible through the memo) must not recurse forever.
         if (!m_building.insert(v.get()).second) fail(where, "a tensor record refers to itself");
+        if (m_tensors.size() >= k_max_tensors_per_file)
+            fail(where, "more than " + std::to_string(k_max_tensors_per_file) +
+                            " tensors in one file (the limit)");
         Tensor t = build_tensor(v, where);
         m_building.erase(v.get());
         m_tensors[v.get()] = t;

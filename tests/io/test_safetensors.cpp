@@ -3,6 +3,9 @@
 // indexes, round trips that restore the tree, and saves that never destroy a file.
 #include "../test_support.h"
 
+#include <signal.h>
+#include <sys/resource.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -20,6 +23,28 @@ std::string file_bytes(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), {});
 }
+
+// A safetensors file with the given header JSON and `data` bytes after it.
+void write_raw(const std::string& path, const std::string& header, size_t data = 0) {
+    std::ofstream out(path, std::ios::binary);
+    uint64_t n = header.size();
+    out.write(reinterpret_cast<const char*>(&n), 8);
+    out << header << std::string(data, '\0');
+}
+
+// While alive, files this process writes may not grow past `bytes` (RLIMIT_FSIZE): a
+// write that crosses it fails part-way with EFBIG, like a full disk.
+struct FileSizeLimit {
+    rlimit old{};
+    explicit FileSizeLimit(rlim_t bytes) {
+        ::signal(SIGXFSZ, SIG_IGN);
+        ::getrlimit(RLIMIT_FSIZE, &old);
+        rlimit lim = old;
+        lim.rlim_cur = bytes;
+        ::setrlimit(RLIMIT_FSIZE, &lim);
+    }
+    ~FileSizeLimit() { ::setrlimit(RLIMIT_FSIZE, &old); }
+};
 } // namespace
 
 class TestSafetensors : public QObject {
@@ -149,6 +174,58 @@ class TestSafetensors : public QObject {
         // A whole example round-trips into an equal model through load_state_dict.
         Document fresh = open_example("buffer-patterns");
         fresh.root->load_state_dict(back.root->state_dict());
+    }
+
+    void limits_are_one_line_errors() {
+        // Rank over the limit.
+        std::string path = tmp.filePath("rank.safetensors").toStdString();
+        std::string shape = "[1";
+        for (int i = 0; i < 16; ++i) shape += ",1";
+        write_raw(path,
+                  "{\"t\":{\"dtype\":\"F32\",\"shape\":" + shape + "],\"data_offsets\":[0,4]}}", 4);
+        auto got = catch_error([&] { open_document(path); });
+        QCOMPARE(QString::fromStdString(got.second),
+                 QString::fromStdString(path + ": tensor 't': rank 17 exceeds the limit of 16 "
+                                               "dimensions"));
+        // More tensors than the limit (empty ones, so the file stays small).
+        std::string header = "{";
+        for (size_t i = 0; i <= k_max_tensors_per_file; ++i)
+            header += (i ? ",\"" : "\"") + std::to_string(i) +
+                      "\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}";
+        header += "}";
+        path = tmp.filePath("count.safetensors").toStdString();
+        write_raw(path, header);
+        got = catch_error([&] { open_document(path); });
+        QCOMPARE(QString::fromStdString(got.second),
+                 QString::fromStdString(path + ": 1000001 tensors exceed the limit of 1000000"));
+    }
+
+    void write_failing_part_way_keeps_the_old_file() {
+        // The old file is small; the new one needs more than the file-size limit allows,
+        // so the write of the temporary file fails in the middle of the data.
+        Document small = open_example("mlp-batchnorm");
+        Document big = open_example("mlp-batchnorm");
+        auto wide = std::make_shared<Module>();
+        wide->register_buffer("big", zeros({64, 1024}));
+        for (const char* ext : {".safetensors", ".pt"}) {
+            std::string path = tmp.filePath(QString("partway") + ext).toStdString();
+            save_state_dict(*small.root, path);
+            const std::string before = file_bytes(path);
+            QVERIFY(before.size() < 100'000);
+            {
+                FileSizeLimit limit(100'000);
+                auto got = catch_error([&] { save_state_dict(*wide, path); });
+                QCOMPARE(QString::fromStdString(got.first), QString("FormatError"));
+                QVERIFY2(got.second.starts_with(path + ": "), got.second.c_str());
+            }
+            QCOMPARE(file_bytes(path), before);
+            (void)open_document(path); // still a valid file
+        }
+        int leftovers = 0;
+        for (auto& f : fs::directory_iterator(tmp.path().toStdString()))
+            leftovers += f.path().filename().string().starts_with(".");
+        QCOMPARE(leftovers, 0);
+        (void)big;
     }
 
     void failed_save_keeps_the_old_file() {
