@@ -2,7 +2,11 @@
 // 2 bad input with one "error:" line naming the file), and no partial output files.
 #include "../test_support.h"
 
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFileInfo>
 #include <QProcess>
+#include <QThread>
 
 #include "document.h"
 
@@ -122,6 +126,49 @@ class TestCli : public QObject {
         QCOMPARE(j["mismatches"][0]["name"].get<std::string>(), std::string("3.weight"));
         QCOMPARE(j["mismatches"][0]["a"].get<std::string>(), std::string("[16, 16]"));
         QCOMPARE(j["mismatches"][0]["b"].get<std::string>(), std::string("[4, 16]"));
+    }
+
+    void killed_save_keeps_the_old_file() {
+        // A 128 MiB model, saved over a small file; the process is killed (SIGKILL) while
+        // its temporary file is being written. The old file must be untouched and readable.
+        QString spec = tmp.filePath("big.json");
+        QFile f(spec);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(R"({"type": "Sequential", "children": [
+            {"type": "Linear", "in_features": 4096, "out_features": 4096},
+            {"type": "Linear", "in_features": 4096, "out_features": 4096}]})");
+        f.close();
+        for (QString name : {"killed.safetensors", "killed.pt"}) {
+            QString out = tmp.filePath(name);
+            QCOMPARE(cli({"convert", "--example", "mlp-batchnorm", out}).code, 0);
+            QFile old(out);
+            QVERIFY(old.open(QIODevice::ReadOnly));
+            const QByteArray before = old.readAll();
+            old.close();
+            QProcess p;
+            p.start(NNSCOPE_CLI, {"convert", spec, out});
+            bool killed = false;
+            QElapsedTimer clock;
+            clock.start();
+            while (!killed && clock.elapsed() < 60000 && p.state() != QProcess::NotRunning) {
+                // The temporary file sits beside the target: "." + name + ".tmp-<pid>-<n>".
+                for (const QFileInfo& fi : QDir(tmp.path()).entryInfoList(QDir::Files | QDir::Hidden))
+                    if (fi.fileName().startsWith("." + name + ".tmp") && fi.size() > (1 << 20)) {
+                        p.kill();
+                        killed = true;
+                        break;
+                    }
+                QThread::msleep(1);
+            }
+            p.waitForFinished(10000);
+            QVERIFY2(killed, "the save finished before it could be killed");
+            QVERIFY(old.open(QIODevice::ReadOnly));
+            QCOMPARE(old.readAll(), before);
+            old.close();
+            Run inspect = cli({"inspect", out});
+            QCOMPARE(inspect.code, 0);
+            QVERIFY(inspect.out.contains("running_mean"));
+        }
     }
 
     void exit_codes_and_errors() {
