@@ -7,6 +7,8 @@ NNSCOPE_PACKAGES=(
   libopenblas-dev                                         # CPU matrix products
   libzip-dev                                              # PyTorch .pt archives
   python3 python3-torch                                   # the reference, tests only
+  libtorch-dev                                            # nnscope-bench-libtorch (optional)
+  clang-14 libclang-rt-14-dev                             # libFuzzer targets (scripts/fuzz)
 )
 
 nnscope_install_deps() {

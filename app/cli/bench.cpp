@@ -5,14 +5,71 @@
 // side by side with LibTorch.
 #include <iostream>
 
+#include <chrono>
+
 #include "../bench/bench_cases.h"
+#include "../bench/process_memory.h"
 #include "common.h"
+#include "examples.h"
+#include "io/model_spec.h"
+#include "step_engine.h"
 
 namespace nnscope::cli {
 
+namespace {
+
+// Bytes a training step of the case needs: parameters with their gradients and momentum
+// buffers, BatchNorm buffers, the input and target, and every layer's output with its
+// gradient.
+uint64_t needed_bytes(const bench::Case& c) {
+    const uint64_t in = uint64_t(c.in), h = uint64_t(c.hidden), out = uint64_t(c.out),
+                   b = uint64_t(c.batch);
+    const uint64_t trainable = in * h + h + h * h + h + h * out + out // Linear weights, biases
+                               + 2 * 2 * h;                           // BatchNorm weight, bias
+    const uint64_t floats = 3 * trainable            // values, gradients, momentum buffers
+                            + 2 * 2 * h              // running_mean, running_var
+                            + b * (in + out)         // input and target
+                            + 2 * b * (6 * h + out); // layer outputs and their gradients
+    return 4 * floats + 2 * 8;                       // + num_batches_tracked
+}
+
+int soak(int64_t steps, int64_t every, bool as_json) {
+    Document doc = open_example("mlp-batchnorm");
+    StepEngine engine(doc.root);
+    engine.set_optimizer("sgd:lr=0.01,momentum=0.9");
+    auto start = std::chrono::steady_clock::now();
+    uint64_t first = 0, last = 0;
+    for (int64_t s = 1; s <= steps; ++s) {
+        engine.step();
+        if (s % every == 0 || s == steps) {
+            const double secs =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            last = bench::rss_bytes();
+            if (!first) first = last;
+            json j = {
+                {"step", s}, {"rss_mib", double(last) / (1 << 20)}, {"steps_per_s", s / secs}};
+            if (as_json)
+                std::cout << j.dump() << "\n";
+            else
+                std::cout << "step " << s << ": " << j["rss_mib"].get<double>() << " MiB resident, "
+                          << int64_t(s / secs) << " steps/s\n";
+            std::cout.flush();
+        }
+    }
+    // Stable: the resident set at the end within 10% (and 4 MiB) of the first sample.
+    const bool stable = last <= first + std::max<uint64_t>(first / 10, 4 << 20);
+    if (!as_json)
+        std::cout << (stable ? "memory stable" : "memory GREW") << ": " << first / (1 << 20)
+                  << " MiB -> " << last / (1 << 20) << " MiB\n";
+    return stable ? k_exit_ok : k_exit_failed;
+}
+
+} // namespace
+
 int cmd_bench(const std::vector<std::string>& argv) {
-    bool as_json = false, roof = false;
+    bool as_json = false, roof = false, memory = false;
     int threads = 0, runs = 0;
+    int64_t soak_steps = 0, every = 100'000;
     std::string device = "cpu", case_list = "small,large";
     for (size_t i = 0; i < argv.size(); ++i) {
         auto value = [&] {
@@ -31,15 +88,28 @@ int cmd_bench(const std::vector<std::string>& argv) {
             case_list = value();
         else if (argv[i] == "--runs")
             runs = std::stoi(value());
+        else if (argv[i] == "--memory")
+            memory = true;
+        else if (argv[i] == "--soak")
+            soak_steps = std::stoll(value());
+        else if (argv[i] == "--every")
+            every = std::max<int64_t>(1, std::stoll(value()));
         else
             throw UsageError("unknown option '" + argv[i] + "'");
     }
     set_cpu_threads(threads);
+    if (soak_steps > 0) return soak(soak_steps, every, as_json);
     const Device dev = Device::parse(device);
     for (bench::Case c : bench::select_cases(case_list)) {
         if (runs > 0) c.runs = runs;
+        const uint64_t rss_before = bench::rss_bytes();
+        bench::reset_peak_rss();
         bench::Figures f = bench::run_nnscope(c, dev);
         json j = bench::to_json(c, device, f);
+        if (memory) {
+            j["peak_rss_added_mib"] = double(bench::peak_rss_bytes() - rss_before) / (1 << 20);
+            j["needed_mib"] = double(needed_bytes(c)) / (1 << 20);
+        }
         bench::Figures r;
         if (roof) {
             r = bench::run_roof(c);
@@ -56,6 +126,9 @@ int cmd_bench(const std::vector<std::string>& argv) {
         if (roof)
             std::cout << "; OpenBLAS products alone: forward " << r.train_forward_ms << " ms, step "
                       << r.train_step_ms << " ms";
+        if (memory)
+            std::cout << "; peak memory added " << j["peak_rss_added_mib"].get<double>()
+                      << " MiB for " << j["needed_mib"].get<double>() << " MiB of tensors";
         std::cout << "\n";
     }
     return k_exit_ok;
