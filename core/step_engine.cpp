@@ -32,13 +32,38 @@ void StepEngine::set_optimizer(const std::string& spec) {
     }
     m_optimizer = make_optimizer(spec, m_model->named_parameters());
     m_optimizer_spec = spec;
+    m_verified = false;
 }
 
 void StepEngine::model_changed() {
     if (!m_optimizer_spec.empty()) set_optimizer(m_optimizer_spec);
+    m_verified = false;
 }
 
 StepEngine::Result StepEngine::step() {
+    if (m_verified) return run_step();
+    // The first step after a change runs as a transaction: errors come from the model's
+    // make-up (devices, shapes, dtypes), so this is where they show, and a forward pass
+    // that fails half-way (after a BatchNorm updated its statistics) must leave nothing
+    // changed. Later steps run as they are.
+    std::vector<std::pair<Tensor, Tensor>> saved;
+    {
+        NoGradGuard no_grad;
+        for (const auto& e : m_model->tensor_entries())
+            if (e.tensor.defined()) saved.emplace_back(e.tensor, e.tensor.clone());
+    }
+    try {
+        Result r = run_step();
+        m_verified = true;
+        return r;
+    } catch (...) {
+        NoGradGuard no_grad;
+        for (auto& [t, copy] : saved) Tensor(t).copy_(copy);
+        throw;
+    }
+}
+
+StepEngine::Result StepEngine::run_step() {
     Result r;
     const Device device = [&] {
         auto params = m_model->parameters();

@@ -34,6 +34,8 @@ class StepEngine {
         int64_t step = 0; // 1-based count of steps done
         double loss = std::numeric_limits<double>::quiet_NaN();
     };
+    // One step. A step that throws leaves the model's tensors as they were when it is the
+    // first since the engine was made or model_changed() (see step_engine.cpp).
     Result step();
     int64_t steps_done() const { return m_steps; }
     const std::string& input_description() const { return m_inputs.description(); }
@@ -42,11 +44,13 @@ class StepEngine {
     void model_changed();
 
   private:
+    Result run_step();
     ModulePtr m_model;
     InputGenerator m_inputs;
     std::unique_ptr<Optimizer> m_optimizer;
     std::string m_optimizer_spec;
     int64_t m_steps = 0;
+    bool m_verified = false; // a step succeeded since the last change
 };
 
 } // namespace nnscope

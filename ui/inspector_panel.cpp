@@ -147,11 +147,12 @@ void InspectorPanel::set_histogram(const Tensor& t) {
         return;
     }
     if (hi == lo) hi = lo + 1;
-    const double width = (hi - lo) / k_bins;
+    // (hi - lo) can overflow for float64 values near ±1.8e308: divide first.
+    const double width = hi / k_bins - lo / k_bins;
     QVector<double> keys(k_bins), counts(k_bins, 0);
     for (int i = 0; i < k_bins; ++i) keys[i] = lo + (i + 0.5) * width;
     for (double x : v)
-        if (std::isfinite(x)) counts[std::min(k_bins - 1, int((x - lo) / width))] += 1;
+        if (std::isfinite(x)) counts[std::clamp(int(x / width - lo / width), 0, k_bins - 1)] += 1;
     auto* bars = new QCPBars(m_histogram->xAxis, m_histogram->yAxis);
     bars->setWidth(width);
     bars->setData(keys, counts, true);

@@ -15,6 +15,7 @@
 #include "gpu.h"
 #include "plot_panel.h"
 #include "random.h"
+#include "step_worker.h"
 #include "tensor_table_model.h"
 
 #include "inspector_panel.h"
@@ -327,6 +328,90 @@ class TestUi : public QObject {
         QCOMPARE(w.inspector()->histogram_bins(), 30);
         QCOMPARE(w.inspector()->table_model()->rowCount(), 200);
         QCOMPARE(w.inspector()->table_model()->columnCount(), 100);
+    }
+
+    void bad_numbers_and_empty_tensors_are_shown() {
+        // NaN, Inf, an empty tensor, a zero-size dimension, all-NaN, and float64 extremes.
+        QTemporaryDir tmp;
+        auto m = std::make_shared<Module>();
+        m->register_buffer("a", from_doubles({1, NAN, INFINITY, -INFINITY}, {4}));
+        m->register_buffer("e", zeros({0}));
+        m->register_buffer("z", zeros({3, 0}));
+        m->register_buffer("allnan",
+                           from_doubles({NAN, NAN, NAN}, {3}, TensorOptions(DType::Float64)));
+        m->register_buffer("big",
+                           from_doubles({-1.7e308, 1.7e308}, {2}, TensorOptions(DType::Float64)));
+        const QString path = tmp.filePath("bad_numbers.safetensors");
+        save_state_dict(*m, path.toStdString());
+        MainWindow w;
+        QVERIFY(w.open_path(path));
+        auto* proxy = static_cast<QSortFilterProxyModel*>(w.tree_view()->model());
+        auto select = [&](const char* name) {
+            QModelIndex src = w.tree_model()->index_of(name);
+            QVERIFY(src.isValid());
+            w.tree_view()->setCurrentIndex(proxy->mapFromSource(src));
+        };
+        select("a");
+        QVERIFY2(w.inspector()->details_text().contains("1 NaN, 2 Inf"),
+                 qPrintable(w.inspector()->details_text()));
+        QCOMPARE(w.inspector()->histogram_bins(), 30); // the one finite value
+        QVERIFY(w.inspector()->table_model()->index(1, 0).data(Qt::BackgroundRole).isValid());
+        QCOMPARE(w.inspector()->table_model()->index(2, 0).data().toString(), QString("inf"));
+        select("e");
+        QCOMPARE(w.inspector()->histogram_bins(), 0);
+        QCOMPARE(w.inspector()->table_model()->columnCount(), 0);
+        select("z");
+        QCOMPARE(w.inspector()->histogram_bins(), 0);
+        QCOMPARE(w.inspector()->table_model()->rowCount(), 0);
+        QVERIFY(w.inspector()->details_text().contains("[3, 0]"));
+        select("allnan");
+        QVERIFY(w.inspector()->details_text().contains("3 NaN, 0 Inf"));
+        QCOMPARE(w.inspector()->histogram_bins(), 0);
+        select("big");
+        QCOMPARE(w.inspector()->histogram_bins(), 30);
+        // Plots take NaN, Inf and empty samples and draw.
+        StepBatch batch;
+        for (int i = 0; i < 50; ++i) {
+            StepSample s;
+            s.step = i + 1;
+            s.loss = i % 3 ? double(i) : NAN;
+            s.watches = {{i % 2 ? NAN : 1.0, INFINITY}, {}};
+            batch.samples.push_back(s);
+        }
+        w.plots()->set_watches({"a", "e"}, {false, false});
+        w.plots()->add(batch);
+        w.plots()->replot_now();
+        QVERIFY(w.plots()->export_png(tmp.filePath("nan.png")));
+        QCOMPARE(w.plots()->points(0), size_t(50));
+        QCOMPARE(w.plots()->points(1), size_t(0));
+    }
+
+    void failing_actions_keep_the_state() {
+        MainWindow w;
+        QVERIFY(w.open_builtin_example("mlp-batchnorm"));
+        Module& root = *w.document().root;
+        const std::string before = state_hash(root);
+        // A device that is not there.
+        QVERIFY(!w.move_model_to("cuda:0"));
+        QCOMPARE(state_hash(root), before);
+        QCOMPARE(QString::fromStdString(root.child("1")->attr("running_mean").device().str()),
+                 QString("cpu"));
+        // A save to a folder that does not exist.
+        QVERIFY(!w.save_state_dict_to("/nonexistent-nnscope-dir/x.safetensors"));
+        QCOMPARE(state_hash(root), before);
+        // A step that fails half-way: BatchNorm 1 has updated its statistics before layer 3
+        // meets a weight on another device. The step is undone.
+        QVERIFY(w.move_tensor_to("3.weight", "sim:0"));
+        const std::string moved = state_hash(root);
+        w.step_blocking(1);
+        QVERIFY2(w.log_text().contains("Expected all tensors to be on the same device"),
+                 qPrintable(w.log_text()));
+        QCOMPARE(state_hash(root), moved);
+        QCOMPARE(root.child("1")->attr("num_batches_tracked").item_int(), int64_t(0));
+        // And with training steps on.
+        w.set_training_step(true);
+        w.step_blocking(1);
+        QCOMPARE(state_hash(root), moved);
     }
 
     void failed_open_keeps_the_model() {
