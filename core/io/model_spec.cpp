@@ -82,6 +82,9 @@ std::array<int64_t, 2> get_pair(const Ctx& c, const json& obj, const char* key, 
 }
 
 void check_keys(const Ctx& c, const json& obj, std::initializer_list<const char*> allowed) {
+    if (!obj.is_object())
+        c.fail(std::string("expected an object, got ") + obj.type_name() + " " +
+               cut_utf8(obj.dump(), 60));
     for (auto it = obj.begin(); it != obj.end(); ++it) {
         bool ok = false;
         for (const char* a : allowed) ok = ok || it.key() == a;

@@ -134,6 +134,10 @@ class TestModelSpec : public QObject {
                 QString("m.json: Sequential.children[1] (Linear): a tensor of shape [1000, 1000] "
                         "(4000000 bytes) goes over the limit of 1000000 bytes allocated"));
         }
+        // A declared tensor that is not an object (found by fuzzing).
+        QCOMPARE(QString::fromStdString(
+                     spec_error(R"({"type": "Module", "parameters": {"w": "ones"}})")),
+                 QString("m.json: Module.parameters.w: expected an object, got string \"ones\""));
         // A number nlohmann cannot hold is a clear error, not an escaped exception (fuzzing).
         QCOMPARE(QString::fromStdString(spec_error(R"({"type": "Linear", "in_features": 1E400})")),
                  QString("m.json: invalid JSON: number overflow parsing '1E400'"));
