@@ -6,10 +6,14 @@
 #include <iostream>
 
 #include <chrono>
+#include <fstream>
+#include <functional>
+#include <memory>
 
 #include "../bench/bench_cases.h"
 #include "../bench/process_memory.h"
 #include "common.h"
+#include "document.h"
 #include "examples.h"
 #include "io/model_spec.h"
 #include "step_engine.h"
@@ -64,12 +68,43 @@ int soak(int64_t steps, int64_t every, bool as_json) {
     return stable ? k_exit_ok : k_exit_failed;
 }
 
+int file_bench(const std::string& path, bool as_json) {
+    auto median_of_5 = [](const std::function<void()>& f) { return bench::median_ms(f, 1, 5); };
+    const double open_ms = median_of_5([&] { (void)open_document(path); });
+    const double read_ms = median_of_5([&] {
+        std::ifstream in(path, std::ios::binary);
+        in.seekg(0, std::ios::end);
+        const auto n = std::streamsize(in.tellg());
+        std::unique_ptr<char[]> bytes(new char[size_t(n)]); // not zero-filled, as clone()'s
+        in.seekg(0);
+        in.read(bytes.get(), n);
+    });
+    const double load_ms = median_of_5([&] {
+        Document doc = open_document(path);
+        std::vector<Tensor> owned;
+        for (const auto& e : doc.root->tensor_entries()) owned.push_back(e.tensor.clone());
+    });
+    json j = {{"file", path},
+              {"open_ms", open_ms},
+              {"read_bytes_ms", read_ms},
+              {"load_values_ms", load_ms},
+              {"load_vs_read", load_ms / read_ms}};
+    if (as_json)
+        std::cout << j.dump() << "\n";
+    else
+        std::cout << path << ": open (header) " << open_ms << " ms, read bytes " << read_ms
+                  << " ms, load all values " << load_ms << " ms (" << load_ms / read_ms
+                  << " x reading)\n";
+    return k_exit_ok;
+}
+
 } // namespace
 
 int cmd_bench(const std::vector<std::string>& argv) {
     bool as_json = false, roof = false, memory = false;
     int threads = 0, runs = 0;
     int64_t soak_steps = 0, every = 100'000;
+    std::string file;
     std::string device = "cpu", case_list = "small,large";
     for (size_t i = 0; i < argv.size(); ++i) {
         auto value = [&] {
@@ -90,6 +125,8 @@ int cmd_bench(const std::vector<std::string>& argv) {
             runs = std::stoi(value());
         else if (argv[i] == "--memory")
             memory = true;
+        else if (argv[i] == "--file")
+            file = value();
         else if (argv[i] == "--soak")
             soak_steps = std::stoll(value());
         else if (argv[i] == "--every")
@@ -99,6 +136,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
     }
     set_cpu_threads(threads);
     if (soak_steps > 0) return soak(soak_steps, every, as_json);
+    if (!file.empty()) return file_bench(file, as_json);
     const Device dev = Device::parse(device);
     for (bench::Case c : bench::select_cases(case_list)) {
         if (runs > 0) c.runs = runs;
