@@ -73,6 +73,7 @@ void PlotPanel::decimate(Series& s) {
     }
     s.x.resize(out);
     for (auto& col : s.y) col.resize(out);
+    s.stride *= 2;
 }
 
 void PlotPanel::add(const StepBatch& batch) {
@@ -80,6 +81,11 @@ void PlotPanel::add(const StepBatch& batch) {
         const double x = double(sample.step);
         if (m_have_mode && sample.training != m_last_training) {
             m_markers.emplace_back(x - 0.5, sample.training);
+            // Bounded like the traces: a run that switches modes all night keeps the
+            // latest k_max_markers switches.
+            if (m_markers.size() > k_max_markers)
+                m_markers.erase(m_markers.begin(),
+                                m_markers.begin() + ptrdiff_t(m_markers.size() - k_max_markers));
             m_dirty_graphs = true;
         }
         m_last_training = sample.training;
@@ -93,12 +99,14 @@ void PlotPanel::add(const StepBatch& batch) {
                 m_dirty_graphs = true;
             }
             if (s.y.size() != v.size()) continue; // the tensor changed shape: keep the first layout
+            if (!s.take()) continue;
             s.x.push_back(x);
             for (size_t k = 0; k < v.size(); ++k) s.y[k].push_back(v[k]);
             if (s.x.size() > k_max_points) decimate(s);
         }
         if (!std::isnan(sample.loss)) {
             if (m_loss.y.empty()) m_loss.y.assign(1, {});
+            if (!m_loss.take()) continue;
             m_loss.x.push_back(x);
             m_loss.y[0].push_back(sample.loss);
             if (m_loss.x.size() > k_max_points) decimate(m_loss);

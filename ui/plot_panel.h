@@ -35,6 +35,8 @@ class PlotPanel : public QWidget {
     // For tests and the benchmark.
     int frames_drawn() const { return m_frames; }
     size_t points(int watch) const;
+    // The steps of the stored samples of one watch (tests, exports).
+    const std::vector<double>& steps(int watch) const { return m_series[size_t(watch)].x; }
     size_t loss_points() const { return m_loss.x.size(); }
     int mode_markers() const { return int(m_markers.size()); }
     void replot_now();
@@ -42,12 +44,18 @@ class PlotPanel : public QWidget {
 
     static constexpr size_t k_max_points = 20000;   // stored per series
     static constexpr size_t k_display_points = 800; // drawn per line
+    static constexpr size_t k_max_markers = 2000;   // train/eval switches kept
 
   private:
     struct Series {
         std::vector<double> x;
         std::vector<std::vector<double>> y; // one column per element, or mean/min/max
         bool band = false;                  // mean with a min-max band
+        // Uniform thinning: every `stride`-th sample is stored; each decimation halves
+        // the stored points and doubles the stride, so old and new history keep the same
+        // density (halving alone would thin the oldest points away entirely).
+        size_t stride = 1, seen = 0;
+        bool take() { return seen++ % stride == 0; }
     };
     void rebuild_graphs();
     void decimate(Series& s);

@@ -386,6 +386,35 @@ class TestUi : public QObject {
         QCOMPARE(w.plots()->points(1), size_t(0));
     }
 
+    void plot_history_is_bounded_and_uniform() {
+        // An overnight run: a million samples, in batches as the worker sends them.
+        PlotPanel plots;
+        plots.set_watches({"w"}, {false});
+        for (int64_t step = 1; step <= 1'000'000;) {
+            StepBatch batch;
+            for (int i = 0; i < 1000; ++i, ++step) {
+                StepSample s;
+                s.step = step;
+                s.loss = 1.0 / double(step);
+                s.watches = {{double(step % 97)}};
+                batch.samples.push_back(s);
+            }
+            plots.add(batch);
+        }
+        const std::vector<double>& xs = plots.steps(0);
+        QVERIFY(xs.size() <= PlotPanel::k_max_points);
+        QVERIFY(xs.size() >= PlotPanel::k_max_points / 2);
+        QVERIFY(plots.loss_points() <= PlotPanel::k_max_points);
+        // The whole run stays covered evenly: each tenth of the steps holds about a tenth of
+        // the points (halving alone would have left the first half nearly empty).
+        for (int tenth = 0; tenth < 10; ++tenth) {
+            const auto in_tenth = std::count_if(xs.begin(), xs.end(), [&](double x) {
+                return x > tenth * 100'000.0 && x <= (tenth + 1) * 100'000.0;
+            });
+            QVERIFY2(in_tenth > int64_t(xs.size()) / 20, qPrintable(QString::number(in_tenth)));
+        }
+    }
+
     void failing_actions_keep_the_state() {
         MainWindow w;
         QVERIFY(w.open_builtin_example("mlp-batchnorm"));
