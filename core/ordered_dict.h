@@ -7,7 +7,9 @@
 #pragma once
 
 #include <algorithm>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -18,7 +20,8 @@ template <class T> class OrderedDict {
   public:
     using Item = std::pair<std::string, T>;
 
-    T* find(const std::string& key) {
+    // string_view: a lookup by a literal ("num_batches_tracked") builds no std::string.
+    T* find(std::string_view key) {
         if (!m_index.empty()) {
             auto it = m_index.find(key);
             return it == m_index.end() ? nullptr : &m_items[it->second].second;
@@ -27,10 +30,8 @@ template <class T> class OrderedDict {
             if (item.first == key) return &item.second;
         return nullptr;
     }
-    const T* find(const std::string& key) const {
-        return const_cast<OrderedDict*>(this)->find(key);
-    }
-    bool contains(const std::string& key) const { return find(key) != nullptr; }
+    const T* find(std::string_view key) const { return const_cast<OrderedDict*>(this)->find(key); }
+    bool contains(std::string_view key) const { return find(key) != nullptr; }
 
     // Inserts at the end, or replaces in place when the key exists.
     T& set(const std::string& key, T value) {
@@ -62,13 +63,18 @@ template <class T> class OrderedDict {
 
   private:
     static constexpr size_t k_linear = 32;
+    // Transparent hash and equality: the index is searched with a string_view directly.
+    struct KeyHash {
+        using is_transparent = void;
+        size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    };
     void rebuild_index() {
         m_index.clear();
         m_index.reserve(m_items.size() * 2);
         for (size_t i = 0; i < m_items.size(); ++i) m_index.emplace(m_items[i].first, i);
     }
     std::vector<Item> m_items;
-    std::unordered_map<std::string, size_t> m_index; // empty while linear lookup is used
+    std::unordered_map<std::string, size_t, KeyHash, std::equal_to<>> m_index; // empty while linear lookup is used
 };
 
 } // namespace nnscope

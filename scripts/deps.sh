@@ -4,7 +4,7 @@ NNSCOPE_PACKAGES=(
   cmake g++ make ccache pkg-config
   qt6-base-dev libqcustomplot-dev libqcustomplot2.1-qt6   # the window and Qt Test
   nlohmann-json3-dev                                      # all JSON
-  libopenblas-dev                                         # CPU matrix products
+  libopenblas-openmp-dev                                  # CPU matrix products (OpenMP build: cmake/openblas.cmake)
   libzip-dev                                              # PyTorch .pt archives
   python3 python3-torch                                   # the reference, tests only
   libtorch-dev                                            # nnscope-bench-libtorch (optional)
