@@ -26,9 +26,10 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     return y.reshape(out_shape);
 }
 
-Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var,
-                  Tensor num_batches_tracked, const Tensor& weight, const Tensor& bias,
-                  bool training, std::optional<double> momentum, double eps) {
+namespace {
+Tensor batch_norm_impl(const Tensor& x, Tensor running_mean, Tensor running_var,
+                       Tensor num_batches_tracked, const Tensor& weight, const Tensor& bias,
+                       bool training, std::optional<double> momentum, double eps, bool then_relu) {
     const int64_t c = x.size(1);
     if (running_mean.defined() && running_mean.numel() != c)
         throw Error("running_mean should contain " + std::to_string(c) + " elements not " +
@@ -46,9 +47,13 @@ Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var,
                          torch_size_str(x.shape()));
     if (fused::eligible({&x, &running_mean, &running_var, &weight, &bias}) &&
         (!training || !running_mean.defined() || running_var.defined()) &&
-        (!num_batches_tracked.defined() || num_batches_tracked.device().is_cpu()))
-        return fused::batch_norm(x, running_mean, running_var, num_batches_tracked, weight, bias,
-                                 training, momentum, eps);
+        (!num_batches_tracked.defined() || num_batches_tracked.device().is_cpu())) {
+        // One pass for both only where nothing is recorded (the fused node is BatchNorm's).
+        const bool one_pass = then_relu && !autograd::should_record({&x, &weight, &bias});
+        Tensor y = fused::batch_norm(x, running_mean, running_var, num_batches_tracked, weight,
+                                     bias, training, momentum, eps, one_pass);
+        return then_relu && !one_pass ? fused::relu(y) : y;
+    }
     Tensor mean, var;
     if (use_batch) {
         const int64_t n = x.numel() / c;
@@ -73,7 +78,24 @@ Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var,
     Tensor y = x.sub(mean).div(var.add(Scalar(eps)).sqrt());
     if (weight.defined()) y = y.mul(weight.reshape(stat_shape));
     if (bias.defined()) y = y.add(bias.reshape(stat_shape));
-    return y;
+    return then_relu ? y.relu() : y;
+}
+} // namespace
+
+Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var,
+                  Tensor num_batches_tracked, const Tensor& weight, const Tensor& bias,
+                  bool training, std::optional<double> momentum, double eps) {
+    return batch_norm_impl(x, std::move(running_mean), std::move(running_var),
+                           std::move(num_batches_tracked), weight, bias, training, momentum, eps,
+                           false);
+}
+
+Tensor batch_norm_relu(const Tensor& x, Tensor running_mean, Tensor running_var,
+                       Tensor num_batches_tracked, const Tensor& weight, const Tensor& bias,
+                       bool training, std::optional<double> momentum, double eps) {
+    return batch_norm_impl(x, std::move(running_mean), std::move(running_var),
+                           std::move(num_batches_tracked), weight, bias, training, momentum, eps,
+                           true);
 }
 
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,

@@ -21,6 +21,11 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
 Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var,
                   Tensor num_batches_tracked, const Tensor& weight, const Tensor& bias,
                   bool training, std::optional<double> momentum, double eps);
+// relu(batch_norm(...)): one pass over memory where nothing is recorded (Sequential's
+// BatchNorm followed by ReLU, in forward passes under no-grad).
+Tensor batch_norm_relu(const Tensor& x, Tensor running_mean, Tensor running_var,
+                       Tensor num_batches_tracked, const Tensor& weight, const Tensor& bias,
+                       bool training, std::optional<double> momentum, double eps);
 
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,
                   const Tensor& bias, double eps);

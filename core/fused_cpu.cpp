@@ -97,33 +97,35 @@ void reduce_rows(int64_t rows, int64_t work, int64_t width, double* out, F&& bod
 #define NNSCOPE_HOT
 #endif
 
-// Per-channel sums of x (or, when `mean` is given, of squared deviations from it) over
-// [N, C, L], added to out[c]. When L == 1 (BatchNorm1d) each row is one run over channels.
-NNSCOPE_HOT void channel_sums(const float* x, const Geometry& g, const double* mean, double* out,
-                              int64_t r0, int64_t r1) {
+// Per-channel shifted moments of x over [N, C, L], added to s1[c] and s2[c]: the sums of
+// d and d^2 for d = x - shift[c]. One pass where PyTorch makes two (mean, then squared
+// deviations), with the same result to float precision: the shift is a value of the
+// channel (the first row), so (shift - mean)^2 <= m var and s2 - s1^2 / m cancels at most
+// a factor m + 1, under 8 of double's 16 digits below 10^8 values per channel (Chan,
+// Golub and LeVeque's shifted algorithm). batch_norm() checks the loss and, past it, makes
+// PyTorch's second pass, shifted by the mean.
+NNSCOPE_HOT void channel_moments(const float* x, const Geometry& g, const double* shift, double* s1,
+                                 double* s2, int64_t r0, int64_t r1) {
     for (int64_t i = r0; i < r1; ++i) {
         const float* row = x + i * g.c * g.l;
         if (g.l == 1) {
-            if (mean)
-                for (int64_t c = 0; c < g.c; ++c) {
-                    const double d = double(row[c]) - mean[c];
-                    out[c] += d * d;
-                }
-            else
-                for (int64_t c = 0; c < g.c; ++c) out[c] += double(row[c]);
+            for (int64_t c = 0; c < g.c; ++c) {
+                const double d = double(row[c]) - shift[c];
+                s1[c] += d;
+                s2[c] += d * d;
+            }
             continue;
         }
         for (int64_t c = 0; c < g.c; ++c) {
             const float* xs = row + c * g.l;
-            double s = 0;
-            if (mean)
-                for (int64_t k = 0; k < g.l; ++k) {
-                    const double d = double(xs[k]) - mean[c];
-                    s += d * d;
-                }
-            else
-                for (int64_t k = 0; k < g.l; ++k) s += double(xs[k]);
-            out[c] += s;
+            double a = 0, b = 0;
+            for (int64_t k = 0; k < g.l; ++k) {
+                const double d = double(xs[k]) - shift[c];
+                a += d;
+                b += d * d;
+            }
+            s1[c] += a;
+            s2[c] += b;
         }
     }
 }
@@ -337,34 +339,49 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
 
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
                   const Tensor& num_batches_tracked, const Tensor& weight, const Tensor& bias,
-                  bool training, std::optional<double> momentum, double eps) {
+                  bool training, std::optional<double> momentum, double eps, bool then_relu) {
     const Geometry g = geometry(x);
     const int64_t m = g.n * g.l; // values per channel
     const float* xp = x.data<float>();
     const bool use_batch = training || !running_mean.defined();
     // One block per call: mean, invstd, alpha, beta (the backward keeps the first two), and
-    // the double sums; on the stack for up to 64 channels, so small layers never allocate.
+    // the shift and double sums; on the stack for up to 64 channels, so small layers never
+    // allocate.
     constexpr int64_t k_local = 64;
     float local_stats[4 * k_local];
-    double local_sums[2 * k_local];
+    double local_sums[3 * k_local];
     std::vector<float> heap_stats;
     std::vector<double> heap_sums;
-    if (g.c > k_local) heap_stats.resize(size_t(4 * g.c)), heap_sums.resize(size_t(2 * g.c));
+    if (g.c > k_local) heap_stats.resize(size_t(4 * g.c)), heap_sums.resize(size_t(3 * g.c));
     float* mean = g.c > k_local ? heap_stats.data() : local_stats;
     float *invstd = mean + g.c, *alpha = invstd + g.c, *beta = alpha + g.c;
     if (use_batch) {
-        // Two passes (mean, then squared deviations), in double, as PyTorch's CPU kernel.
+        // One pass of shifted sums in double (channel_moments); afterwards sum[c] holds the
+        // mean and sq[c] the sum of squared deviations, as after PyTorch's two passes.
         double* sum = g.c > k_local ? heap_sums.data() : local_sums;
-        double* sq = sum + g.c;
-        std::fill(sum, sum + 2 * g.c, 0.0);
+        double *sq = sum + g.c, *shift = sq + g.c;
+        for (int64_t c = 0; c < g.c; ++c) shift[c] = m > 0 ? double(xp[c * g.l]) : 0.0;
         const int64_t work = g.n * g.c * g.l;
-        reduce_rows(g.n, work, g.c, sum, [&](double* out, int64_t r0, int64_t r1) {
-            channel_sums(xp, g, nullptr, out, r0, r1);
-        });
-        for (int64_t c = 0; c < g.c; ++c) sum[c] /= double(m);
-        reduce_rows(g.n, work, g.c, sq, [&](double* out, int64_t r0, int64_t r1) {
-            channel_sums(xp, g, sum, out, r0, r1);
-        });
+        auto moments = [&] {
+            std::fill(sum, sum + 2 * g.c, 0.0);
+            reduce_rows(g.n, work, 2 * g.c, sum, [&](double* out, int64_t r0, int64_t r1) {
+                channel_moments(xp, g, shift, out, out + g.c, r0, r1);
+            });
+            bool cancelled = false; // more than 8 of double's 16 digits lost somewhere
+            for (int64_t c = 0; c < g.c; ++c) {
+                const double d = m > 0 ? sum[c] / double(m) : 0.0; // mean - shift
+                const double raw = sq[c];
+                const double v = raw - d * sum[c];
+                sq[c] = v < 0.0 ? 0.0 : v; // rounding below zero; NaN stays NaN
+                sum[c] = shift[c] + d;
+                cancelled = cancelled || raw > 1e8 * sq[c];
+            }
+            return cancelled;
+        };
+        if (moments()) { // an outlier shift: again around the mean, PyTorch's second pass
+            std::copy(sum, sum + g.c, shift);
+            moments();
+        }
         if (training && running_mean.defined()) {
             double factor = momentum.value_or(0.0);
             if (num_batches_tracked.defined()) {
@@ -408,6 +425,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
     float* yp = y.data<float>();
     for_chunks(g.n, plan_threads(g.n, 2 * g.n * g.c * g.l), [&](int64_t r0, int64_t r1, int) {
         affine_per_channel(xp, yp, g, alpha, beta, r0, r1);
+        if (then_relu) relu_forward(yp, yp, r0 * g.c * g.l, r1 * g.c * g.l); // still in cache
     });
     if (autograd::should_record({&x, &weight, &bias})) {
         Tensor xd = x.detach(), wd = weight.defined() ? weight.detach() : Tensor();

@@ -22,9 +22,12 @@ bool eligible(std::initializer_list<const Tensor*> ts);
 // y = x W^T + b for x [N, in] (2-D), W [out, in], b [out] or undefined.
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
 // BatchNorm over dimension 1 of x [N, C] or [N, C, *]; the semantics of F::batch_norm.
+// `then_relu`: returns relu(batch_norm(x)) from the same pass over memory; only for calls
+// that record nothing (F::batch_norm checks).
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
                   const Tensor& num_batches_tracked, const Tensor& weight, const Tensor& bias,
-                  bool training, std::optional<double> momentum, double eps);
+                  bool training, std::optional<double> momentum, double eps,
+                  bool then_relu = false);
 Tensor relu(const Tensor& x);
 // mean((input - target)^2), same shapes.
 Tensor mse_loss(const Tensor& input, const Tensor& target);

@@ -74,7 +74,8 @@ template <class T> class OrderedDict {
         for (size_t i = 0; i < m_items.size(); ++i) m_index.emplace(m_items[i].first, i);
     }
     std::vector<Item> m_items;
-    std::unordered_map<std::string, size_t, KeyHash, std::equal_to<>> m_index; // empty while linear lookup is used
+    std::unordered_map<std::string, size_t, KeyHash, std::equal_to<>>
+        m_index; // empty while linear lookup is used
 };
 
 } // namespace nnscope

@@ -25,10 +25,28 @@ bool Sequential::runnable() const {
     return true;
 }
 
+namespace {
+bool is_relu(const Module* m) {
+    auto* s = dynamic_cast<const Stateless*>(m);
+    return s && s->op == Stateless::Op::ReLU;
+}
+} // namespace
+
 Tensor Sequential::forward(const Tensor& x) {
     Tensor y = x;
-    for (const auto& [name, child] : own_children())
-        if (child) y = child->forward(y);
+    const auto& children = own_children().items();
+    for (size_t i = 0; i < children.size(); ++i) {
+        Module* child = children[i].second.get();
+        if (!child) continue;
+        // BatchNorm then ReLU: the same values and grad_fn, one pass fewer over memory.
+        auto* bn = dynamic_cast<BatchNorm*>(child);
+        if (bn && i + 1 < children.size() && is_relu(children[i + 1].second.get())) {
+            y = bn->forward_then_relu(y);
+            ++i;
+            continue;
+        }
+        y = child->forward(y);
+    }
     return y;
 }
 
@@ -36,14 +54,27 @@ Tensor Linear::forward(const Tensor& x) {
     return F::linear(x, own(*this, "weight"), own(*this, "bias"));
 }
 
-Tensor BatchNorm::forward(const Tensor& x) {
-    if (m_dims == 1 && x.dim() != 2 && x.dim() != 3)
+namespace {
+void check_batch_norm_input(int dims, const Tensor& x) {
+    if (dims == 1 && x.dim() != 2 && x.dim() != 3)
         throw ValueError("expected 2D or 3D input (got " + std::to_string(x.dim()) + "D input)");
-    if (m_dims == 2 && x.dim() != 4)
+    if (dims == 2 && x.dim() != 4)
         throw ValueError("expected 4D input (got " + std::to_string(x.dim()) + "D input)");
+}
+} // namespace
+
+Tensor BatchNorm::forward(const Tensor& x) {
+    check_batch_norm_input(m_dims, x);
     return F::batch_norm(x, own(*this, "running_mean"), own(*this, "running_var"),
                          own(*this, "num_batches_tracked"), own(*this, "weight"),
                          own(*this, "bias"), is_training(), momentum, eps);
+}
+
+Tensor BatchNorm::forward_then_relu(const Tensor& x) {
+    check_batch_norm_input(m_dims, x);
+    return F::batch_norm_relu(x, own(*this, "running_mean"), own(*this, "running_var"),
+                              own(*this, "num_batches_tracked"), own(*this, "weight"),
+                              own(*this, "bias"), is_training(), momentum, eps);
 }
 
 Tensor LayerNorm::forward(const Tensor& x) {

@@ -41,6 +41,8 @@ class BatchNorm : public Module {
     std::string extra_repr() const override;
     bool has_forward() const override { return true; }
     Tensor forward(const Tensor& x) override;
+    // relu(forward(x)) in one pass over memory where nothing is recorded (Sequential).
+    Tensor forward_then_relu(const Tensor& x);
     int64_t num_features;
     double eps;
     std::optional<double> momentum;

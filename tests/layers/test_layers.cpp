@@ -73,6 +73,19 @@ class TestLayers : public QObject {
             compare(*after.tensors.find(k), v, k + " after");
         // Buffers never get gradients.
         for (const auto& [k, b] : m->named_buffers()) QVERIFY2(!b.grad().defined(), k.c_str());
+
+        // The same pass under no-grad, where nothing is recorded and fused paths may take
+        // the place of composed ones (Sequential's BatchNorm then ReLU in one pass).
+        ModulePtr fresh = from_spec(c["spec"]);
+        fresh->load_state_dict(sd);
+        fresh->train(c["train"].get<bool>());
+        {
+            NoGradGuard no_grad;
+            compare(fresh->forward(from_json(c["input"])), c["output"], "no-grad output");
+        }
+        const StateDict fresh_after = fresh->state_dict();
+        for (const auto& [k, v] : c["state_after"].items())
+            compare(*fresh_after.tensors.find(k), v, k + " after a no-grad pass");
     }
 
     void shape_errors_match_pytorch() {
@@ -115,6 +128,62 @@ class TestLayers : public QObject {
         NNSCOPE_EXPECT_ERROR(e["inplace_leaf"], make_parameter(zeros({2})).add_(Scalar(1)));
         NNSCOPE_EXPECT_ERROR(e["module_no_forward"],
                              open_example("parameter-vs-buffer").root->forward(zeros({1})));
+    }
+
+    // BatchNorm's running statistics against a two-pass long-double reference of the same
+    // float data, where unshifted one-pass sums would lose digits: an outlier in the first row (the
+    // fused kernel's shift), a mean 10^4 standard deviations from zero, and an infinity,
+    // which makes PyTorch's running_var NaN (running_mean inf, every output of it NaN).
+    void batch_norm_statistics_are_exact() {
+        const int64_t n = 64, c = 3;
+        Generator gen(7);
+        std::vector<double> noise = randn({n, c}, gen).to_doubles(), v(size_t(n * c));
+        for (int64_t i = 0; i < n; ++i) {
+            v[size_t(i * c + 0)] = i == 0 ? 1e6 : noise[size_t(i * c)];
+            v[size_t(i * c + 1)] = 1000.0 + 0.1 * noise[size_t(i * c + 1)];
+            v[size_t(i * c + 2)] = i == 5 ? INFINITY : noise[size_t(i * c + 2)];
+        }
+        const Tensor x = from_doubles(v, {n, c}); // float32: the fused kernel's case
+        const std::vector<double> xf = x.to_doubles();
+        for (bool record : {false, true}) {
+            ModulePtr bn = from_spec(json{{"type", "BatchNorm1d"}, {"num_features", c}});
+            bn->train(true);
+            Tensor out;
+            if (record) {
+                out = bn->forward(x);
+            } else {
+                NoGradGuard no_grad;
+                out = bn->forward(x);
+            }
+            const std::vector<double> rm = bn->own_buffers().find("running_mean")->to_doubles();
+            const std::vector<double> rv = bn->own_buffers().find("running_var")->to_doubles();
+            for (int64_t ch = 0; ch < 2; ++ch) {
+                long double mean = 0, sq = 0;
+                for (int64_t i = 0; i < n; ++i) mean += xf[size_t(i * c + ch)];
+                mean /= n;
+                for (int64_t i = 0; i < n; ++i) {
+                    const long double d = xf[size_t(i * c + ch)] - mean;
+                    sq += d * d;
+                }
+                const double want_mean = double(0.1L * mean),
+                             want_var = double(0.9L + 0.1L * sq / (n - 1));
+                QVERIFY2(std::fabs(rm[size_t(ch)] - want_mean) <= 1e-6 * std::fabs(want_mean),
+                         ("running_mean[" + std::to_string(ch) + "] " +
+                          std::to_string(rm[size_t(ch)]) + " vs " + std::to_string(want_mean))
+                             .c_str());
+                QVERIFY2(std::fabs(rv[size_t(ch)] - want_var) <= 1e-6 * want_var,
+                         ("running_var[" + std::to_string(ch) + "] " +
+                          std::to_string(rv[size_t(ch)]) + " vs " + std::to_string(want_var))
+                             .c_str());
+            }
+            QVERIFY(std::isinf(rm[2]) && rm[2] > 0);
+            QVERIFY(std::isnan(rv[2]));
+            const std::vector<double> y = out.to_doubles();
+            for (int64_t i = 0; i < n; ++i) {
+                QVERIFY(std::isnan(y[size_t(i * c + 2)]));
+                QVERIFY(std::isfinite(y[size_t(i * c + 1)]));
+            }
+        }
     }
 
     void autograd_rules() {
