@@ -90,6 +90,10 @@ void reduce_rows(int64_t rows, int64_t work, int64_t width, double* out, F&& bod
         for (int64_t c = 0; c < width; ++c) out[c] += partial[size_t(t * width + c)];
 }
 
+// Channels per register tile in the [N, C] reductions: 16 doubles of each of two sums,
+// eight AVX2 registers.
+constexpr int64_t k_tile = 16;
+
 // The hot loops, compiled twice (AVX2 and baseline x86-64) and picked when loaded.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define NNSCOPE_HOT __attribute__((target_clones("avx2", "default")))
@@ -106,16 +110,34 @@ void reduce_rows(int64_t rows, int64_t work, int64_t width, double* out, F&& bod
 // PyTorch's second pass, shifted by the mean.
 NNSCOPE_HOT void channel_moments(const float* x, const Geometry& g, const double* shift, double* s1,
                                  double* s2, int64_t r0, int64_t r1) {
-    for (int64_t i = r0; i < r1; ++i) {
-        const float* row = x + i * g.c * g.l;
-        if (g.l == 1) {
-            for (int64_t c = 0; c < g.c; ++c) {
-                const double d = double(row[c]) - shift[c];
+    if (g.l == 1) {
+        // [N, C] (BatchNorm1d): tiles of k_tile channels whose sums stay in registers while
+        // the rows stream past; summing row by row into s1/s2 cost two loads and two stores
+        // of doubles per element. The order of the additions per channel is unchanged.
+        int64_t c0 = 0;
+        for (; c0 + k_tile <= g.c; c0 += k_tile) {
+            double a[k_tile] = {}, b[k_tile] = {}, sh[k_tile];
+            for (int64_t k = 0; k < k_tile; ++k) sh[k] = shift[c0 + k];
+            for (int64_t i = r0; i < r1; ++i) {
+                const float* row = x + i * g.c + c0;
+                for (int64_t k = 0; k < k_tile; ++k) {
+                    const double d = double(row[k]) - sh[k];
+                    a[k] += d;
+                    b[k] += d * d;
+                }
+            }
+            for (int64_t k = 0; k < k_tile; ++k) s1[c0 + k] += a[k], s2[c0 + k] += b[k];
+        }
+        for (int64_t i = r0; i < r1; ++i)
+            for (int64_t c = c0; c < g.c; ++c) {
+                const double d = double(x[i * g.c + c]) - shift[c];
                 s1[c] += d;
                 s2[c] += d * d;
             }
-            continue;
-        }
+        return;
+    }
+    for (int64_t i = r0; i < r1; ++i) {
+        const float* row = x + i * g.c * g.l;
         for (int64_t c = 0; c < g.c; ++c) {
             const float* xs = row + c * g.l;
             double a = 0, b = 0;
@@ -130,19 +152,37 @@ NNSCOPE_HOT void channel_moments(const float* x, const Geometry& g, const double
     }
 }
 
-// y = x * alpha[c] + beta[c], per channel.
-NNSCOPE_HOT void affine_per_channel(const float* x, float* y, const Geometry& g, const float* alpha,
-                                    const float* beta, int64_t r0, int64_t r1) {
+// y = x * alpha[c] + beta[c], per channel; then relu(y) when asked, in the same pass.
+NNSCOPE_HOT void affine_per_channel(const float* __restrict x, float* __restrict y,
+                                    const Geometry& g, const float* __restrict alpha,
+                                    const float* __restrict beta, bool then_relu, int64_t r0,
+                                    int64_t r1) {
+    // relu(v) as v < 0 ? 0 : v, so NaN stays NaN (relu_forward's rule).
     for (int64_t i = r0; i < r1; ++i) {
         const float* xr = x + i * g.c * g.l;
         float* yr = y + i * g.c * g.l;
         if (g.l == 1) {
-            for (int64_t c = 0; c < g.c; ++c) yr[c] = xr[c] * alpha[c] + beta[c];
+            if (then_relu)
+                for (int64_t c = 0; c < g.c; ++c) {
+                    const float v = xr[c] * alpha[c] + beta[c];
+                    yr[c] = v < 0.f ? 0.f : v;
+                }
+            else
+                for (int64_t c = 0; c < g.c; ++c) yr[c] = xr[c] * alpha[c] + beta[c];
             continue;
         }
-        for (int64_t c = 0; c < g.c; ++c)
-            for (int64_t k = 0; k < g.l; ++k)
-                yr[c * g.l + k] = xr[c * g.l + k] * alpha[c] + beta[c];
+        for (int64_t c = 0; c < g.c; ++c) {
+            const float a = alpha[c], b = beta[c];
+            const float* xs = xr + c * g.l;
+            float* ys = yr + c * g.l;
+            if (then_relu)
+                for (int64_t k = 0; k < g.l; ++k) {
+                    const float v = xs[k] * a + b;
+                    ys[k] = v < 0.f ? 0.f : v;
+                }
+            else
+                for (int64_t k = 0; k < g.l; ++k) ys[k] = xs[k] * a + b;
+        }
     }
 }
 
@@ -150,16 +190,33 @@ NNSCOPE_HOT void affine_per_channel(const float* x, float* y, const Geometry& g,
 NNSCOPE_HOT void channel_grad_sums(const float* dy, const float* x, const Geometry& g,
                                    const float* mean, double* sdy, double* sdyx, int64_t r0,
                                    int64_t r1) {
+    if (g.l == 1) { // channel tiles in registers, as in channel_moments
+        int64_t c0 = 0;
+        for (; c0 + k_tile <= g.c; c0 += k_tile) {
+            double a[k_tile] = {}, b[k_tile] = {};
+            float mu[k_tile];
+            for (int64_t k = 0; k < k_tile; ++k) mu[k] = mean[c0 + k];
+            for (int64_t i = r0; i < r1; ++i) {
+                const float* gr = dy + i * g.c + c0;
+                const float* xr = x + i * g.c + c0;
+                for (int64_t k = 0; k < k_tile; ++k) {
+                    a[k] += double(gr[k]);
+                    b[k] += double(gr[k]) * double(xr[k] - mu[k]);
+                }
+            }
+            for (int64_t k = 0; k < k_tile; ++k) sdy[c0 + k] += a[k], sdyx[c0 + k] += b[k];
+        }
+        for (int64_t i = r0; i < r1; ++i)
+            for (int64_t c = c0; c < g.c; ++c) {
+                const int64_t j = i * g.c + c;
+                sdy[c] += double(dy[j]);
+                sdyx[c] += double(dy[j]) * double(x[j] - mean[c]);
+            }
+        return;
+    }
     for (int64_t i = r0; i < r1; ++i) {
         const float* gr = dy + i * g.c * g.l;
         const float* xr = x + i * g.c * g.l;
-        if (g.l == 1) {
-            for (int64_t c = 0; c < g.c; ++c) {
-                sdy[c] += double(gr[c]);
-                sdyx[c] += double(gr[c]) * double(xr[c] - mean[c]);
-            }
-            continue;
-        }
         for (int64_t c = 0; c < g.c; ++c) {
             double a = 0, b = 0;
             for (int64_t k = 0; k < g.l; ++k) {
@@ -424,8 +481,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
     Tensor y = new_like(x.shape());
     float* yp = y.data<float>();
     for_chunks(g.n, plan_threads(g.n, 2 * g.n * g.c * g.l), [&](int64_t r0, int64_t r1, int) {
-        affine_per_channel(xp, yp, g, alpha, beta, r0, r1);
-        if (then_relu) relu_forward(yp, yp, r0 * g.c * g.l, r1 * g.c * g.l); // still in cache
+        affine_per_channel(xp, yp, g, alpha, beta, then_relu, r0, r1);
     });
     if (autograd::should_record({&x, &weight, &bias})) {
         Tensor xd = x.detach(), wd = weight.defined() ? weight.detach() : Tensor();
