@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "../errors.h"
@@ -117,6 +118,17 @@ class Archive {
                (v->name == "_rebuild_tensor_v2" || v->name == "_rebuild_parameter" ||
                 v->name == "_rebuild_parameter_with_state" || v->name == "_rebuild_from_type_v2" ||
                 v->name == "_rebuild_tensor");
+    }
+
+    // Bytes of every storage entry (data/*): a bound on what the file's tensors can hold.
+    uint64_t storage_bytes() {
+        if (!m_storage_bytes) {
+            uint64_t total = 0;
+            for (const auto& n : m_zip.names())
+                if (n.starts_with(m_prefix + "data/")) total += m_zip.size(n);
+            m_storage_bytes = total;
+        }
+        return *m_storage_bytes;
     }
 
     // The tensor `v` rebuilds; the same pickle value always gives the same tensor.
@@ -269,6 +281,7 @@ class Archive {
     torchzip::ZipReader m_zip;
     std::string m_prefix;
     bool m_big_endian = false;
+    std::optional<uint64_t> m_storage_bytes;
     ValuePtr m_root;
     std::map<std::string, Tensor> m_storages;
     std::map<const pickle::Value*, Tensor> m_tensors;
@@ -311,6 +324,8 @@ std::string entry_summary(const ValuePtr& v) {
 struct ModuleBuilder {
     Archive& archive;
     std::vector<std::string> not_runnable; // class names shown but not runnable
+    std::vector<std::string> oversized;    // "Linear at 0.fc": sizes the file cannot hold
+    bool last_oversized = false;           // set by runnable_layer()
 
     std::optional<int64_t> get_int(const ValuePtr& state, const char* key) {
         const ValuePtr* v = dict_get(state, key);
@@ -358,12 +373,23 @@ struct ModuleBuilder {
         if (!obj->module.starts_with("torch.nn.modules.")) return nullptr;
         static Generator gen(0); // initial values are replaced by the file's tensors
         SkipInitGuard skip_init; // so none are drawn
+        // The layer is built with its pickled hyper-parameters, then every tensor of it is
+        // replaced by the file's. Sizes the file's storages cannot hold (even at one byte an
+        // element) are not that layer: inspect-only, and nothing allocated for them (a
+        // hostile Linear(10^5, 10^5) would otherwise reserve 40 GB first).
+        last_oversized = false;
+        auto fits = [&](std::initializer_list<int64_t> dims) {
+            int64_t n = 1;
+            for (int64_t d : dims)
+                if (d < 0 || __builtin_mul_overflow(n, d, &n)) return !(last_oversized = true);
+            return !(last_oversized = uint64_t(n) > archive.storage_bytes());
+        };
         using Op = Stateless::Op;
         auto stateless = [&](Op op) { return std::make_shared<Stateless>(op, cls); };
         if (cls == "Sequential") return std::make_shared<Sequential>();
         if (cls == "Linear") {
             auto in = get_int(st, "in_features"), out = get_int(st, "out_features");
-            if (!in || !out) return nullptr;
+            if (!in || !out || !fits({*in, *out})) return nullptr;
             return std::make_shared<Linear>(*in, *out, has_tensor(st, "_parameters", "bias"), gen);
         }
         if (cls == "Conv2d") {
@@ -373,7 +399,8 @@ struct ModuleBuilder {
                  p = get_pair(st, "padding"), d = get_pair(st, "dilation");
             const ValuePtr* mode = dict_get(st, "padding_mode");
             if (!in || !out || !groups || !k || !s || !p || !d || !mode ||
-                !(*mode)->is(Kind::String) || (*mode)->s != "zeros")
+                !(*mode)->is(Kind::String) || (*mode)->s != "zeros" || *groups <= 0 ||
+                !fits({*out, *in / *groups, (*k)[0], (*k)[1]}))
                 return nullptr;
             return std::make_shared<Conv2d>(*in, *out, *k, *s, *p, *d, *groups,
                                             has_tensor(st, "_parameters", "bias"), gen);
@@ -383,7 +410,8 @@ struct ModuleBuilder {
             auto eps = get_float(st, "eps");
             auto affine = get_bool(st, "affine"), track = get_bool(st, "track_running_stats");
             std::optional<double> momentum = get_float(st, "momentum");
-            if (!n || !eps || !affine || !track || (!momentum && !is_none(st, "momentum")))
+            if (!n || !eps || !affine || !track || (!momentum && !is_none(st, "momentum")) ||
+                !fits({*n}))
                 return nullptr;
             return std::make_shared<BatchNorm>(cls, *n, *eps, momentum, *affine, *track);
         }
@@ -397,12 +425,17 @@ struct ModuleBuilder {
                 if (!x->is(Kind::Int)) return nullptr;
                 shape.push_back(x->i);
             }
+            int64_t n = 1;
+            for (int64_t d : shape)
+                if (d < 0 || __builtin_mul_overflow(n, d, &n)) return nullptr;
+            if (!fits({n})) return nullptr;
             return std::make_shared<LayerNorm>(shape, *eps, *affine);
         }
         if (cls == "Embedding") {
             auto num = get_int(st, "num_embeddings"), dim = get_int(st, "embedding_dim");
             std::optional<int64_t> pad = get_int(st, "padding_idx");
-            if (!num || !dim || (!pad && !is_none(st, "padding_idx")) || !is_none(st, "max_norm"))
+            if (!num || !dim || (!pad && !is_none(st, "padding_idx")) || !is_none(st, "max_norm") ||
+                !fits({*num, *dim}))
                 return nullptr;
             return std::make_shared<Embedding>(*num, *dim, pad, gen);
         }
@@ -448,7 +481,9 @@ struct ModuleBuilder {
         const bool known = m != nullptr;
         if (!m) {
             m = std::make_shared<Module>(obj->name);
-            if (obj->module != "torch.nn.modules.container" || obj->name != "Sequential")
+            if (last_oversized)
+                oversized.push_back(obj->name + " at " + (where.empty() ? "(root)" : where));
+            else if (obj->module != "torch.nn.modules.container" || obj->name != "Sequential")
                 not_runnable.push_back(obj->module + "." + obj->name);
         }
         m->set_strict_names(false);
@@ -535,7 +570,7 @@ Document from_value(Archive& archive, const ValuePtr& v, const std::string& path
     doc.path = path;
     doc.format = "pt";
     if (is_module_object(v)) {
-        ModuleBuilder b{archive, {}};
+        ModuleBuilder b{archive, {}, {}, false};
         doc.root = b.build(v, "", 0);
         doc.kind_source = KindSource::Declared;
         if (!b.not_runnable.empty()) {
@@ -543,6 +578,15 @@ Document from_value(Archive& archive, const ValuePtr& v, const std::string& path
             std::string list;
             for (const auto& c : unique) list += (list.empty() ? "" : ", ") + c;
             doc.note = "inspect-only: nnscope does not implement " + list;
+        }
+        if (!b.oversized.empty()) {
+            std::string list;
+            for (size_t i = 0; i < b.oversized.size() && i < 3; ++i)
+                list += (list.empty() ? "" : ", ") + b.oversized[i];
+            if (b.oversized.size() > 3)
+                list += " and " + std::to_string(b.oversized.size() - 3) + " more";
+            doc.note += (doc.note.empty() ? "inspect-only: " : "; ") + list +
+                        ": hyper-parameters ask for more elements than the file's storages hold";
         }
         return doc;
     }

@@ -9,6 +9,8 @@
 #include <filesystem>
 
 #include "autograd.h"
+#include "backend.h"
+#include "device.h"
 #include "document.h"
 
 using namespace nnscope;
@@ -134,6 +136,21 @@ class TestTorchPt : public QObject {
         QVERIFY(!doc.root->runnable()); // Net is a user class
         QVERIFY2(doc.note.find("__main__.Net") != std::string::npos, doc.note.c_str());
         QVERIFY(doc.root->child("encoder")->runnable()); // its Linear is a real nnscope Linear
+    }
+
+    // Pickled hyper-parameters that lie (Linear(10^6, 10^6) holding a [4, 3] weight): the
+    // file opens with its own tensors, inspect-only and saying why, and nothing the size of
+    // the lie is allocated (CPU memory in use grows by the file's tensors only).
+    void lying_hyper_parameters_allocate_nothing() {
+        const size_t before = backend_for(Device::cpu()).bytes_in_use();
+        Document doc = open_document(pt("oversized_linear.pt"));
+        QVERIFY(backend_for(Device::cpu()).bytes_in_use() - before < 4096);
+        const json& want = fixture["expect"]["oversized_linear"];
+        compare_state(doc, want);
+        QVERIFY(!doc.root->runnable());
+        QVERIFY2(doc.note.find("Linear at (root): hyper-parameters ask for more elements") !=
+                     std::string::npos,
+                 doc.note.c_str());
     }
 
     void whole_sequential_runs_like_pytorch() {
