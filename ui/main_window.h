@@ -73,6 +73,7 @@ class MainWindow : public QMainWindow {
     void start_running();
     void stop_running();
     bool is_running() const { return m_stepping; }
+    int64_t steps_done() const { return m_steps_done; }    // since the model was opened
     void set_rate(double steps_per_second);                // 0 = as fast as possible
     void set_training_mode(bool train);                    // model.train() / model.eval()
     void set_training_step(bool on);                       // optimizer steps on or off

@@ -4,6 +4,7 @@
 #include <QFile>
 #include <QTextStream>
 #include <QVBoxLayout>
+#include <algorithm>
 #include <cmath>
 #include <qcustomplot.h>
 
@@ -29,6 +30,7 @@ PlotPanel::PlotPanel(QWidget* parent) : QWidget(parent) {
         p->legend->setFont(f);
         p->setNoAntialiasingOnDrag(true);
         p->setNotAntialiasedElements(QCP::aeFills); // band fills are the costliest part of a frame
+        p->setPlottingHint(QCP::phFastPolylines, true);
     }
     m_plot->yAxis->setLabel("watched values");
     m_loss_plot->yAxis->setLabel("loss");
@@ -172,13 +174,18 @@ void PlotPanel::rebuild_graphs() {
 
 void PlotPanel::replot_now() {
     if (m_dirty_graphs) rebuild_graphs();
-    // Drawing cost is bounded too: at most k_display_points per line (every k-th point
-    // of the stored history, the newest always included).
-    auto thin = [](const std::vector<double>& xs, const std::vector<double>& ys,
-                   QVector<double>& ox, QVector<double>& oy) {
-        const size_t n = xs.size(), stride = n > k_display_points
-                                                 ? (n + k_display_points - 1) / k_display_points
-                                                 : 1;
+    // Drawing cost is bounded too: at most m_display_points per line (every k-th point of
+    // the stored history, the newest always included), adapted to what the last frame cost.
+    // A fixed 800 let a 3-second run's frames grow from 3 to 80 ms as the lines got noisier.
+    const double last_ms = m_plot->replotTime() + m_loss_plot->replotTime();
+    if (last_ms > k_frame_budget_ms)
+        m_display_points = std::max(k_min_display_points, m_display_points * 3 / 4);
+    else if (last_ms < k_frame_budget_ms / 3)
+        m_display_points = std::min(k_display_points, m_display_points * 5 / 4);
+    const size_t budget = m_display_points;
+    auto thin = [budget](const std::vector<double>& xs, const std::vector<double>& ys,
+                         QVector<double>& ox, QVector<double>& oy) {
+        const size_t n = xs.size(), stride = n > budget ? (n + budget - 1) / budget : 1;
         ox.clear();
         oy.clear();
         ox.reserve(int(n / stride + 2));

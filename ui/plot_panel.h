@@ -43,7 +43,9 @@ class PlotPanel : public QWidget {
     void set_dark(bool dark);
 
     static constexpr size_t k_max_points = 20000;   // stored per series
-    static constexpr size_t k_display_points = 800; // drawn per line
+    static constexpr size_t k_display_points = 800; // drawn per line, at most
+    static constexpr size_t k_min_display_points = 100;
+    static constexpr double k_frame_budget_ms = 12; // drawing both plots, software raster
     static constexpr size_t k_max_markers = 2000;   // train/eval switches kept
 
   private:
@@ -70,6 +72,9 @@ class PlotPanel : public QWidget {
     bool m_have_mode = false;
     QTimer m_replot_timer;
     int m_frames = 0;
+    // Points drawn per line now: shrinks when a frame took longer than the budget (noisy
+    // lines over a long history make jagged, costly band polygons), grows back when cheap.
+    size_t m_display_points = k_display_points;
     bool m_dirty_graphs = true;
 };
 
