@@ -11,9 +11,7 @@
 #include <QJsonObject>
 #include <QTemporaryFile>
 #include <QTimer>
-
 #include <QTreeView>
-#include <algorithm>
 #include <cstdio>
 
 #include "main_window.h"
@@ -75,10 +73,6 @@ int run_gui_benchmark(double seconds) {
     auto print = [](const QJsonObject& o) {
         std::printf("%s\n", QJsonDocument(o).toJson(QJsonDocument::Compact).constData());
     };
-    // Warm-up, not reported: the first frames (fonts, glyph caches, first layout) block
-    // the event loop once, for 100-130 ms here, and are not what stepping costs.
-    (void)run_case(w, "warm-up", std::min(1.0, seconds));
-    w.open_builtin_example("mlp-batchnorm");
     print(run_case(w, "mlp-batchnorm forward passes, plots live", seconds));
     w.open_builtin_example("mlp-batchnorm");
     w.set_training_step(true);

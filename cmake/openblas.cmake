@@ -10,7 +10,6 @@
 # Included once by the top-level CMakeLists.txt; sets NNSCOPE_BLAS_LIBRARIES and
 # NNSCOPE_CBLAS_INCLUDE_DIR and defines nnscope_link_openblas().
 
-
 set(_nnscope_openmp_blas_dir /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/openblas-openmp)
 find_library(NNSCOPE_OPENBLAS_OPENMP openblas PATHS ${_nnscope_openmp_blas_dir} NO_DEFAULT_PATH)
 find_path(NNSCOPE_OPENBLAS_OPENMP_INCLUDE cblas.h

@@ -26,10 +26,9 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     return y.reshape(out_shape);
 }
 
-namespace {
-Tensor batch_norm_impl(const Tensor& x, Tensor running_mean, Tensor running_var,
-                       Tensor num_batches_tracked, const Tensor& weight, const Tensor& bias,
-                       bool training, std::optional<double> momentum, double eps, bool then_relu) {
+Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var,
+                  Tensor num_batches_tracked, const Tensor& weight, const Tensor& bias,
+                  bool training, std::optional<double> momentum, double eps, bool then_relu) {
     const int64_t c = x.size(1);
     if (running_mean.defined() && running_mean.numel() != c)
         throw Error("running_mean should contain " + std::to_string(c) + " elements not " +
@@ -79,23 +78,6 @@ Tensor batch_norm_impl(const Tensor& x, Tensor running_mean, Tensor running_var,
     if (weight.defined()) y = y.mul(weight.reshape(stat_shape));
     if (bias.defined()) y = y.add(bias.reshape(stat_shape));
     return then_relu ? y.relu() : y;
-}
-} // namespace
-
-Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var,
-                  Tensor num_batches_tracked, const Tensor& weight, const Tensor& bias,
-                  bool training, std::optional<double> momentum, double eps) {
-    return batch_norm_impl(x, std::move(running_mean), std::move(running_var),
-                           std::move(num_batches_tracked), weight, bias, training, momentum, eps,
-                           false);
-}
-
-Tensor batch_norm_relu(const Tensor& x, Tensor running_mean, Tensor running_var,
-                       Tensor num_batches_tracked, const Tensor& weight, const Tensor& bias,
-                       bool training, std::optional<double> momentum, double eps) {
-    return batch_norm_impl(x, std::move(running_mean), std::move(running_var),
-                           std::move(num_batches_tracked), weight, bias, training, momentum, eps,
-                           true);
 }
 
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,

@@ -18,14 +18,12 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
 // normalises with the batch's biased variance and, when running statistics are given,
 // updates them with the unbiased variance: factor `momentum`, or 1/num_batches_tracked
 // when momentum is nullopt. Undefined weight/bias mean affine=False.
+// `then_relu`: relu(batch_norm(...)), in one pass over memory where nothing is recorded
+// (Sequential's BatchNorm followed by ReLU, in forward passes under no-grad).
 Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var,
                   Tensor num_batches_tracked, const Tensor& weight, const Tensor& bias,
-                  bool training, std::optional<double> momentum, double eps);
-// relu(batch_norm(...)): one pass over memory where nothing is recorded (Sequential's
-// BatchNorm followed by ReLU, in forward passes under no-grad).
-Tensor batch_norm_relu(const Tensor& x, Tensor running_mean, Tensor running_var,
-                       Tensor num_batches_tracked, const Tensor& weight, const Tensor& bias,
-                       bool training, std::optional<double> momentum, double eps);
+                  bool training, std::optional<double> momentum, double eps,
+                  bool then_relu = false);
 
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,
                   const Tensor& bias, double eps);

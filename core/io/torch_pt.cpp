@@ -378,7 +378,7 @@ struct ModuleBuilder {
         // element) are not that layer: inspect-only, and nothing allocated for them (a
         // hostile Linear(10^5, 10^5) would otherwise reserve 40 GB first).
         last_oversized = false;
-        auto fits = [&](std::initializer_list<int64_t> dims) {
+        auto fits = [&](const std::vector<int64_t>& dims) {
             int64_t n = 1;
             for (int64_t d : dims)
                 if (d < 0 || __builtin_mul_overflow(n, d, &n)) return !(last_oversized = true);
@@ -425,10 +425,7 @@ struct ModuleBuilder {
                 if (!x->is(Kind::Int)) return nullptr;
                 shape.push_back(x->i);
             }
-            int64_t n = 1;
-            for (int64_t d : shape)
-                if (d < 0 || __builtin_mul_overflow(n, d, &n)) return nullptr;
-            if (!fits({n})) return nullptr;
+            if (!fits(shape)) return nullptr;
             return std::make_shared<LayerNorm>(shape, *eps, *affine);
         }
         if (cls == "Embedding") {

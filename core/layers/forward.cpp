@@ -41,7 +41,7 @@ Tensor Sequential::forward(const Tensor& x) {
         // BatchNorm then ReLU: the same values and grad_fn, one pass fewer over memory.
         auto* bn = dynamic_cast<BatchNorm*>(child);
         if (bn && i + 1 < children.size() && is_relu(children[i + 1].second.get())) {
-            y = bn->forward_then_relu(y);
+            y = bn->forward(y, true);
             ++i;
             continue;
         }
@@ -54,27 +54,14 @@ Tensor Linear::forward(const Tensor& x) {
     return F::linear(x, own(*this, "weight"), own(*this, "bias"));
 }
 
-namespace {
-void check_batch_norm_input(int dims, const Tensor& x) {
-    if (dims == 1 && x.dim() != 2 && x.dim() != 3)
+Tensor BatchNorm::forward(const Tensor& x, bool then_relu) {
+    if (m_dims == 1 && x.dim() != 2 && x.dim() != 3)
         throw ValueError("expected 2D or 3D input (got " + std::to_string(x.dim()) + "D input)");
-    if (dims == 2 && x.dim() != 4)
+    if (m_dims == 2 && x.dim() != 4)
         throw ValueError("expected 4D input (got " + std::to_string(x.dim()) + "D input)");
-}
-} // namespace
-
-Tensor BatchNorm::forward(const Tensor& x) {
-    check_batch_norm_input(m_dims, x);
     return F::batch_norm(x, own(*this, "running_mean"), own(*this, "running_var"),
                          own(*this, "num_batches_tracked"), own(*this, "weight"),
-                         own(*this, "bias"), is_training(), momentum, eps);
-}
-
-Tensor BatchNorm::forward_then_relu(const Tensor& x) {
-    check_batch_norm_input(m_dims, x);
-    return F::batch_norm_relu(x, own(*this, "running_mean"), own(*this, "running_var"),
-                              own(*this, "num_batches_tracked"), own(*this, "weight"),
-                              own(*this, "bias"), is_training(), momentum, eps);
+                         own(*this, "bias"), is_training(), momentum, eps, then_relu);
 }
 
 Tensor LayerNorm::forward(const Tensor& x) {

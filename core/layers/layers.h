@@ -40,9 +40,10 @@ class BatchNorm : public Module {
     int version() const override { return 2; }
     std::string extra_repr() const override;
     bool has_forward() const override { return true; }
-    Tensor forward(const Tensor& x) override;
-    // relu(forward(x)) in one pass over memory where nothing is recorded (Sequential).
-    Tensor forward_then_relu(const Tensor& x);
+    Tensor forward(const Tensor& x) override { return forward(x, false); }
+    // then_relu: relu(forward(x)) in one pass over memory where nothing is recorded
+    // (Sequential, for a BatchNorm followed by a ReLU).
+    Tensor forward(const Tensor& x, bool then_relu);
     int64_t num_features;
     double eps;
     std::optional<double> momentum;
