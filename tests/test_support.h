@@ -63,7 +63,7 @@ inline Tensor tensor_from_fixture(const json& t) {
     return from_doubles(fixture_values(t["values"]), shape, TensorOptions(d));
 }
 
-// Element-wise comparison with a relative tolerance; NaN equals NaN.
+// Element-wise comparison with a relative tolerance; NaN equals NaN, an infinity itself.
 inline bool close(const std::vector<double>& got, const std::vector<double>& want,
                   double rtol = 1e-6, double atol = 1e-7, std::string* why = nullptr) {
     if (got.size() != want.size()) {
@@ -73,7 +73,9 @@ inline bool close(const std::vector<double>& got, const std::vector<double>& wan
     for (size_t i = 0; i < got.size(); ++i) {
         if (std::isnan(want[i]) && std::isnan(got[i])) continue;
         if (got[i] == want[i]) continue;
-        if (std::fabs(got[i] - want[i]) <= atol + rtol * std::fabs(want[i])) continue;
+        // An infinity matches only itself (inf <= inf would let any finite value pass).
+        if (!std::isinf(want[i]) && std::fabs(got[i] - want[i]) <= atol + rtol * std::fabs(want[i]))
+            continue;
         if (why)
             *why = "element " + std::to_string(i) + ": " + std::to_string(got[i]) + " vs " +
                    std::to_string(want[i]);
