@@ -144,6 +144,8 @@ int cmd_bench(const std::vector<std::string>& argv) {
         bench::reset_peak_rss();
         bench::Figures f = bench::run_nnscope(c, dev);
         json j = bench::to_json(c, device, f);
+        j["runs"] = c.runs;
+        j["first_loss"] = f.first_loss; // what the timed step computed, for checking
         if (memory) {
             j["peak_rss_added_mib"] = double(bench::peak_rss_bytes() - rss_before) / (1 << 20);
             j["needed_mib"] = double(needed_bytes(c)) / (1 << 20);

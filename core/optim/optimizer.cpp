@@ -39,6 +39,7 @@ void Sgd::step() {
         Tensor d_p = p.grad();
         if (!d_p.defined()) continue;
         Tensor& buf = m_momentum[i];
+        if (o.maximize) d_p = d_p.neg();
         if (o.momentum != 0 && buf.defined() && fused::eligible({&p, &d_p, &buf})) {
             fused::sgd_momentum_step(p.data<float>(), d_p.data<float>(), buf.data<float>(),
                                      p.numel(), float(o.lr), float(o.momentum), float(o.dampening),
@@ -89,15 +90,19 @@ void Adam::step() {
             s.exp_avg = zeros(p.shape(), TensorOptions(p.dtype()).with_device(p.device()));
             s.exp_avg_sq = zeros(p.shape(), TensorOptions(p.dtype()).with_device(p.device()));
         }
+        if (o.amsgrad && !s.max_exp_avg_sq.defined())
+            s.max_exp_avg_sq = zeros(p.shape(), TensorOptions(p.dtype()).with_device(p.device()));
         ++s.step;
+        if (o.maximize) grad = grad.neg();
         if (o.weight_decay != 0) grad = grad.add(p.mul(Scalar(o.weight_decay)));
         s.exp_avg.mul_(Scalar(o.beta1)).add_(grad.mul(Scalar(1 - o.beta1)));
         s.exp_avg_sq.mul_(Scalar(o.beta2)).add_(grad.mul(grad).mul(Scalar(1 - o.beta2)));
         const double bias_correction1 = 1 - std::pow(o.beta1, double(s.step));
         const double bias_correction2 = 1 - std::pow(o.beta2, double(s.step));
         const double step_size = o.lr / bias_correction1;
-        Tensor denom =
-            s.exp_avg_sq.sqrt().div(Scalar(std::sqrt(bias_correction2))).add(Scalar(o.eps));
+        if (o.amsgrad) s.max_exp_avg_sq.copy_(s.max_exp_avg_sq.maximum(s.exp_avg_sq));
+        const Tensor& second = o.amsgrad ? s.max_exp_avg_sq : s.exp_avg_sq;
+        Tensor denom = second.sqrt().div(Scalar(std::sqrt(bias_correction2))).add(Scalar(o.eps));
         p.add_(s.exp_avg.div(denom).mul(Scalar(-step_size)));
     }
 }
@@ -111,6 +116,7 @@ NamedTensors Adam::state() const {
         out.emplace_back(n + ".step", full({}, Scalar(double(s.step))));
         out.emplace_back(n + ".exp_avg", s.exp_avg);
         out.emplace_back(n + ".exp_avg_sq", s.exp_avg_sq);
+        if (s.max_exp_avg_sq.defined()) out.emplace_back(n + ".max_exp_avg_sq", s.max_exp_avg_sq);
     }
     return out;
 }
@@ -139,6 +145,11 @@ std::unique_ptr<Optimizer> make_optimizer(const std::string& spec, NamedTensors 
             throw ValueError("optimizer option " + key + "=" + v + " is not a number");
         }
     };
+    auto flag = [&](const std::string& key, const std::string& v) {
+        if (v == "1" || v == "true" || v == "True") return true;
+        if (v == "0" || v == "false" || v == "False") return false;
+        throw ValueError("optimizer option " + key + "=" + v + " is not true or false");
+    };
     if (kind == "sgd") {
         SgdOptions o;
         for (auto& [k, v] : kv) {
@@ -151,10 +162,12 @@ std::unique_ptr<Optimizer> make_optimizer(const std::string& spec, NamedTensors 
             else if (k == "weight_decay")
                 o.weight_decay = number(k, v);
             else if (k == "nesterov")
-                o.nesterov = v == "1" || v == "true" || v == "True";
+                o.nesterov = flag(k, v);
+            else if (k == "maximize")
+                o.maximize = flag(k, v);
             else
                 throw ValueError("unknown SGD option '" + k +
-                                 "' (lr, momentum, dampening, weight_decay, nesterov)");
+                                 "' (lr, momentum, dampening, weight_decay, nesterov, maximize)");
         }
         return std::make_unique<Sgd>(std::move(params), o);
     }
@@ -177,9 +190,13 @@ std::unique_ptr<Optimizer> make_optimizer(const std::string& spec, NamedTensors 
                 o.eps = number(k, v);
             else if (k == "weight_decay")
                 o.weight_decay = number(k, v);
+            else if (k == "amsgrad")
+                o.amsgrad = flag(k, v);
+            else if (k == "maximize")
+                o.maximize = flag(k, v);
             else
                 throw ValueError("unknown Adam option '" + k +
-                                 "' (lr, betas, beta1, beta2, eps, weight_decay)");
+                                 "' (lr, betas, beta1, beta2, eps, weight_decay, amsgrad, maximize)");
         }
         return std::make_unique<Adam>(std::move(params), o);
     }

@@ -16,11 +16,12 @@ namespace nnscope {
 
 struct SgdOptions {
     double lr = 1e-3, momentum = 0, dampening = 0, weight_decay = 0;
-    bool nesterov = false;
+    bool nesterov = false, maximize = false;
 };
 
 struct AdamOptions {
     double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
+    bool amsgrad = false, maximize = false;
 };
 
 class Optimizer {
@@ -64,13 +65,14 @@ class Adam final : public Optimizer {
   private:
     AdamOptions m_options;
     struct State {
-        Tensor exp_avg, exp_avg_sq;
+        Tensor exp_avg, exp_avg_sq, max_exp_avg_sq; // the last with amsgrad only
         int64_t step = 0;
     };
     std::vector<State> m_state;
 };
 
-// "sgd:lr=0.05,momentum=0.9" or "adam:lr=1e-3,betas=0.9/0.999"; throws ValueError.
+// "sgd:lr=0.05,momentum=0.9,maximize=true" or "adam:lr=1e-3,betas=0.9/0.999,amsgrad=true";
+// throws ValueError.
 std::unique_ptr<Optimizer> make_optimizer(const std::string& spec, NamedTensors params);
 
 } // namespace nnscope

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 # torch_interop.py: PyTorch reads what nnscope writes. nnscope-cli converts a torch-written
-# checkpoint and every built-in example to safetensors; this script parses those files
-# with its own reader (struct + json, per the published format), loads them into the
-# matching PyTorch modules with load_state_dict(strict=True), and compares values.
+# checkpoint, a whole pickled module and every built-in example to safetensors and .pt;
+# this script parses the safetensors files with its own reader (struct + json, per the
+# published format) and the .pt files with torch.load(weights_only=True), loads them into
+# the matching PyTorch modules with load_state_dict(strict=True), and compares names in
+# order, dtypes, shapes and values with PyTorch's own.
 # Usage: torch_interop.py NNSCOPE_CLI FIXTURES_DIR. Exit 77 (skipped) without torch.
 import json
 import os
@@ -79,15 +81,27 @@ with tempfile.TemporaryDirectory() as tmp:
         if not torch.equal(loaded[k], v) or loaded[k].dtype != v.dtype:
             failures.append(".pt value differs: " + k)
     m.load_state_dict(loaded, strict=True)
-    # 4. A whole pickled module (user class) converted to a .pt state dict.
+    # 4. A whole pickled module (user class) converted to a .pt state dict: PyTorch's own
+    #    state_dict() names, in its order (own tensors before the children's).
     out_net = os.path.join(tmp, "net.pt")
     run("convert", os.path.join(fixtures, "pt", "whole_net.pt"), out_net)
     net_sd = torch.load(out_net, weights_only=True)
-    want_keys = ["encoder.weight", "encoder.bias", "norm.weight", "norm.bias", "norm.running_mean",
-                 "norm.running_var", "norm.num_batches_tracked", "decoder.weight", "tied.weight", "steps"]
-    if sorted(net_sd.keys()) != sorted(want_keys):
-        failures.append("whole-module state dict keys: %r" % list(net_sd.keys()))
+    want_keys = json.load(open(os.path.join(fixtures, "pt.json")))["expect"]["whole_net"]["state_dict"]
+    if list(net_sd.keys()) != want_keys:
+        failures.append("whole-module state dict keys: %r, PyTorch: %r" % (list(net_sd.keys()), want_keys))
 
+    # 5. Every built-in example, converted to safetensors and to .pt, holds the state dict
+    #    of the PyTorch module it stands for (examples.json): names in order, dtypes, shapes.
+    examples = json.load(open(os.path.join(fixtures, "examples.json")))
+    for name, want in examples.items():
+        want_sd = [(k, list(shape), dtype) for k, shape, dtype in want["state_dict"]]
+        for ext in ("safetensors", "pt"):
+            path = os.path.join(tmp, "%s.%s" % (name, ext))
+            run("convert", "--example", name, path)
+            got = read_safetensors(path)[0] if ext == "safetensors" else torch.load(path, weights_only=True)
+            got_sd = [(k, list(v.shape), str(v.dtype).replace("torch.", "")) for k, v in got.items()]
+            if got_sd != want_sd:
+                failures.append("example %s as .%s: %r, PyTorch: %r" % (name, ext, got_sd, want_sd))
 for f in failures:
     print("FAIL:", f)
 print("torch interop: %s" % ("ok" if not failures else "%d failure(s)" % len(failures)))

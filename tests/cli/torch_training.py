@@ -3,7 +3,8 @@
 # initial state dict and inputs go to PyTorch and to `nnscope-cli run`; after N forward
 # passes or training steps every parameter and buffer must agree (1e-5 relative for
 # forward passes, 1e-4 after training steps), eval mode must leave buffers untouched, and
-# optimizers must never touch buffers.
+# optimizers must never touch buffers (checked in train mode too). SGD and Adam run with
+# every option PyTorch has for them (dampening, nesterov, weight decay, maximize, amsgrad).
 # Usage: torch_training.py NNSCOPE_CLI. Exit 77 (skipped) without python3-torch.
 import json
 import os
@@ -81,7 +82,9 @@ def torch_run(model, x, y, steps, mode, optimizer, loss):
     if optimizer:
         kind, _, args = optimizer.partition(":")
         kw = dict(a.split("=") for a in args.split(",") if a)
-        kw = {k: (v == "true" if k == "nesterov" else float(v)) for k, v in kw.items()}
+        kw = {k: (v == "true" if k in ("nesterov", "maximize", "amsgrad") else float(v)) for k, v in kw.items()}
+        if "beta1" in kw:
+            kw["betas"] = (kw.pop("beta1"), kw.pop("beta2"))
         opt = torch.optim.SGD(model.parameters(), **kw) if kind == "sgd" else torch.optim.Adam(model.parameters(), **kw)
     for i in range(steps):
         if opt:
@@ -96,7 +99,10 @@ def torch_run(model, x, y, steps, mode, optimizer, loss):
     return model.state_dict()
 
 
-def case(name, spec, make, x, y=None, steps=10, mode="train", optimizer=None, loss="mse", rtol=1e-5, device="cpu"):
+def case(name, spec, make, x, y=None, steps=10, mode="train", optimizer=None, loss="mse", rtol=1e-5, device="cpu",
+         unchanged=()):
+    """unchanged: buffers that must keep their initial bits (e.g. BatchNorm's running
+    statistics with momentum=0 in train mode, where only an optimizer could move them)."""
     global passed
     with tempfile.TemporaryDirectory() as tmp:
         torch.manual_seed(1)
@@ -140,6 +146,9 @@ def case(name, spec, make, x, y=None, steps=10, mode="train", optimizer=None, lo
             for k, b in model.named_buffers():
                 if mode == "eval" and not torch.equal(got[k], init[k]):
                     bad.append(k + ": buffer changed in eval mode")
+        for k in unchanged:
+            if not torch.equal(got[k], init[k]):
+                bad.append(k + ": buffer changed, though no forward pass moves it")
         lines = open(os.path.join(tmp, "trace.csv")).read().splitlines()
         if len(lines) != steps + 1:
             bad.append("trace has %d rows, expected %d" % (len(lines) - 1, steps))
@@ -167,6 +176,26 @@ relu_bn_spec = {"type": "Sequential", "children": [
     {"type": "BatchNorm1d", "num_features": 16}, {"type": "Linear", "in_features": 16, "out_features": 4}]}
 case("mlp Adam, mse", relu_bn_spec, lambda: nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.BatchNorm1d(16), nn.Linear(16, 4)),
      drift, targets, steps=12, optimizer="adam:lr=0.01,weight_decay=0.001", rtol=1e-4)
+# Every option of SGD and Adam, each trajectory against PyTorch's.
+case("mlp SGD momentum with dampening", mlp_spec(), mlp_torch, drift, targets, steps=12,
+     optimizer="sgd:lr=0.05,momentum=0.9,dampening=0.5", rtol=1e-4)
+case("mlp SGD dampening, weight decay, maximize", mlp_spec(), mlp_torch, drift, targets, steps=6,
+     optimizer="sgd:lr=0.01,momentum=0.7,dampening=0.3,weight_decay=0.05,maximize=true", rtol=1e-4)
+case("mlp SGD nesterov, weight decay, maximize", mlp_spec(), mlp_torch, drift, targets, steps=6,
+     optimizer="sgd:lr=0.01,momentum=0.8,nesterov=true,weight_decay=0.02,maximize=true", rtol=1e-4)
+case("mlp Adam amsgrad, betas, eps, weight decay", relu_bn_spec,
+     lambda: nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.BatchNorm1d(16), nn.Linear(16, 4)),
+     drift, targets, steps=12, optimizer="adam:lr=0.01,beta1=0.8,beta2=0.99,eps=1e-6,weight_decay=0.01,amsgrad=true",
+     rtol=1e-4)
+# (weight decay keeps gradients that are zero in exact arithmetic from ruling Adam's step)
+case("mlp Adam maximize", relu_bn_spec,
+     lambda: nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.BatchNorm1d(16), nn.Linear(16, 4)),
+     drift, targets, steps=6, optimizer="adam:lr=0.005,weight_decay=0.01,maximize=true", rtol=1e-4)
+# Train mode with an optimizer: BatchNorm with momentum=0 keeps its running statistics
+# through forward passes, so they must keep their bits through the training steps too.
+case("optimizers never touch buffers (train mode)", mlp_spec(0.0), lambda: mlp_torch(0.0), drift, targets, steps=8,
+     optimizer="sgd:lr=0.05,momentum=0.9,weight_decay=0.1", rtol=1e-4,
+     unchanged=["1.running_mean", "1.running_var", "4.running_mean", "4.running_var"])
 case("mlp SGD in eval mode", mlp_spec(), mlp_torch, drift, targets, steps=5, mode="eval", optimizer="sgd:lr=0.1", rtol=1e-4)
 images = torch.randn(6, 4, 3, 7, 8)
 labels = torch.randint(0, 5, (6, 4))

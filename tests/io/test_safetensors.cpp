@@ -3,6 +3,8 @@
 // indexes, round trips that restore the tree, and saves that never destroy a file.
 #include "../test_support.h"
 
+#include <algorithm>
+
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -67,9 +69,11 @@ class TestSafetensors : public QObject {
             QCOMPARE(e.tensor.shape(), fixture_shape(t["shape"]));
             QVERIFY2(close(e.tensor.to_doubles(), fixture_values(t["values"]), 0, 0),
                      e.name.c_str());
-            // Kinds inferred from PyTorch's conventions.
-            bool buffer = e.name.find("running_") != std::string::npos ||
-                          e.name.ends_with("num_batches_tracked");
+            // Kinds inferred from the names, checked against PyTorch's own
+            // named_parameters()/named_buffers() of the model that wrote the file.
+            const json name = e.name;
+            const bool buffer = std::ranges::count(want["buffers"], name) == 1;
+            QVERIFY(buffer != (std::ranges::count(want["parameters"], name) == 1));
             QCOMPARE(e.kind, buffer ? TensorKind::Buffer : TensorKind::Parameter);
         }
         // The file keeps no order; nnscope restores PyTorch's state-dict order.

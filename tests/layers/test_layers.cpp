@@ -186,6 +186,45 @@ class TestLayers : public QObject {
         }
     }
 
+    // Dropout in train mode against PyTorch's: each kept element is scaled by 1/(1-p), the
+    // kept count is binomial(n, 1-p) (within 6 standard deviations of n(1-p) and of the
+    // count PyTorch kept; the two RNGs differ), the gradient is the same mask, a seed
+    // repeats the mask, and eval mode passes the input through.
+    void dropout_train_mode_matches_pytorch() {
+        for (const json& want : fixture["dropout"]) {
+            const double p = want["p"].get<double>();
+            const int64_t n = want["n"].get<int64_t>();
+            const double scale = want["scale"][0].get<double>();
+            QVERIFY(want["scale"].size() == 1);
+            ModulePtr m = from_spec({{"type", "Dropout"}, {"p", p}});
+            auto* dropout = dynamic_cast<Stateless*>(m.get());
+            QVERIFY(dropout);
+            dropout->gen.manual_seed(42);
+            m->train(true);
+            Tensor x = ones({n});
+            x.set_requires_grad(true);
+            Tensor y = m->forward(x);
+            y.sum().backward();
+            const std::vector<double> out = y.to_doubles(), grad = x.grad().to_doubles();
+            int64_t kept = 0;
+            for (int64_t i = 0; i < n; ++i) {
+                if (out[size_t(i)] == 0) continue;
+                ++kept;
+                QVERIFY2(std::fabs(out[size_t(i)] - scale) <= 1e-6 * scale,
+                         (std::to_string(out[size_t(i)]) + " != " + std::to_string(scale)).c_str());
+            }
+            QCOMPARE(grad, out);
+            const double sigma = std::sqrt(double(n) * p * (1 - p));
+            QVERIFY2(std::fabs(double(kept) - double(n) * (1 - p)) <= 6 * sigma,
+                     ("p=" + std::to_string(p) + ": kept " + std::to_string(kept)).c_str());
+            QVERIFY(std::fabs(double(kept - want["kept"].get<int64_t>())) <= 6 * std::sqrt(2.0) * sigma);
+            dropout->gen.manual_seed(42);
+            QCOMPARE(m->forward(x).to_doubles(), out);
+            m->train(false);
+            QVERIFY(m->forward(x).is_same(x));
+        }
+    }
+
     void autograd_rules() {
         // Gradients accumulate across backward calls until zero_grad.
         Tensor w = make_parameter(from_doubles({1, 2, 3}, {3}));

@@ -40,11 +40,14 @@ QStringList visible_names(QAbstractItemModel* m, const QModelIndex& parent = {})
     return out;
 }
 
+// Every name, dtype, shape and value bit of the state dict (values widen to double
+// exactly, so their bytes change with any bit of the tensor's own values).
 std::string state_hash(Module& m) {
     std::string h;
     for (const auto& [k, v] : m.state_dict().tensors) {
-        h += k + shape_str(v.shape());
-        for (double x : v.to_doubles()) h += std::to_string(x) + ",";
+        h += k + std::string(dtype_name(v.dtype())) + shape_str(v.shape());
+        const std::vector<double> values = v.to_doubles();
+        h.append(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(double));
     }
     return h;
 }
