@@ -15,6 +15,8 @@
 #include "io/model_spec.h"
 #include "io/safetensors.h"
 #include "io/torch_pt.h"
+#include "io/torch_zip.h"
+#include "io/torchscript.h"
 
 namespace nnscope {
 
@@ -312,9 +314,31 @@ tree_from_state_dict(const std::vector<std::pair<std::string, Tensor>>& entries,
     return root;
 }
 
+// A zip archive's local file header ("PK\3\4") at the start of the file.
+static bool starts_with_zip_magic(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    char magic[4] = {};
+    return in.read(magic, 4) && std::string_view(magic, 4) == std::string_view("PK\3\4", 4);
+}
+
 Document open_document(const std::string& path, const std::string& entry) {
     std::error_code ec;
     if (fs::is_directory(path, ec)) throw FormatError(path, "is a directory, not a model file");
+    // Zip archives by what they hold, whatever their extension: TorchScript (code/ beside
+    // data.pkl) or torch.save's (data.pkl alone).
+    if (starts_with_zip_magic(path)) {
+        bool script = false;
+        {
+            torchzip::ZipReader zip(path);
+            script = torchscript::is_torchscript(zip);
+        }
+        if (script) {
+            if (!entry.empty())
+                throw FormatError(path, "--entry " + entry + ": a TorchScript archive has no entries");
+            return torchscript::open_torchscript(path);
+        }
+        return torchpt::open_pt(path, entry);
+    }
     if (ends_with(path, ".safetensors.index.json") || ends_with(path, ".index.json"))
         return open_safetensors_index(path);
     if (ends_with(path, ".json")) return from_spec(path, load_model_spec(path));

@@ -19,7 +19,8 @@ enum class KindSource { Declared, Inferred };
 
 struct Document {
     std::string path;   // file, or "example:NAME"
-    std::string format; // "spec", "safetensors", "safetensors-index"
+    std::string format; // "spec", "safetensors", "safetensors-index", "pt", "pt-checkpoint",
+                        // "torchscript"
     ModulePtr root;
     KindSource kind_source = KindSource::Declared;
     std::string title, lesson;
@@ -30,8 +31,10 @@ struct Document {
     std::string note; // one line about how the file was read (entry chosen, classes not runnable)
 };
 
-// Opens a spec (.json), a safetensors file, a sharded index (.safetensors.index.json) or
-// a PyTorch checkpoint (.pt/.pth; `entry` picks a checkpoint dict's entry), by extension.
+// Opens a spec (.json), a safetensors file, a sharded index (.safetensors.index.json), a
+// PyTorch checkpoint (.pt/.pth; `entry` picks a checkpoint dict's entry) or a TorchScript
+// archive: zip archives by their content (code/ beside data.pkl: TorchScript), the rest by
+// extension.
 // Never executes anything. Throws FormatError.
 Document open_document(const std::string& path, const std::string& entry = {});
 // A built-in example (see examples.h); throws ValueError for an unknown name.

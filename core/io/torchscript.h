@@ -1,0 +1,30 @@
+// torchscript.h: TorchScript archives (torch.jit.save of a scripted or traced module), read
+// without running anything.
+//
+// The archive is a zip like torch.save's (torch_archive.h) plus code/: data.pkl holds the
+// module object graph (each module an object of a __torch__ class with its attributes),
+// code/__torch__/**.py the classes' declarations and methods. The tree comes from both:
+// a class's __parameters__ and __buffers__ lists say which tensor attributes are
+// parameters and buffers, any other tensor attribute is a plain attribute, submodules are
+// the attributes holding module objects, in the class's attribute order (PyTorch's
+// state_dict() order for the loaded module). Type names are the classes' own names, without
+// the ___torch_mangle_N namespaces (what PyTorch's original_name gives).
+#pragma once
+
+#include <string>
+
+#include "../document.h"
+
+namespace nnscope::torchzip {
+class ZipReader;
+}
+
+namespace nnscope::torchscript {
+
+// Does the archive hold TorchScript code (a code/ folder beside data.pkl)?
+bool is_torchscript(const torchzip::ZipReader& zip);
+
+// Throws FormatError naming the file, and the archive's code file where one is at fault.
+Document open_torchscript(const std::string& path);
+
+} // namespace nnscope::torchscript
