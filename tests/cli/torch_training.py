@@ -202,9 +202,15 @@ labels = torch.randint(0, 5, (6, 4))
 case("conv forward", conv_spec(), conv_torch, images, steps=6)
 case("conv SGD, cross entropy", conv_spec(), conv_torch, images, labels, steps=6,
      optimizer="sgd:lr=0.1,momentum=0.9", loss="cross_entropy", rtol=1e-4)
-# The same trajectories on the simulated GPU (the CUDA backend's kernel bodies on the host).
+# The same trajectories on the simulated GPU (the CUDA backend's kernel bodies on the host;
+# the optimizers' generic path, where the CPU takes fused float32 kernels).
 case("mlp SGD momentum on sim:0", mlp_spec(), mlp_torch, drift, targets, steps=12,
      optimizer="sgd:lr=0.05,momentum=0.9,weight_decay=0.01", rtol=1e-4, device="sim:0")
+case("mlp SGD dampening, weight decay, maximize on sim:0", mlp_spec(), mlp_torch, drift, targets,
+     steps=6, optimizer="sgd:lr=0.01,momentum=0.7,dampening=0.3,weight_decay=0.05,maximize=true", rtol=1e-4,
+     device="sim:0")
+case("mlp SGD nesterov on sim:0", mlp_spec(), mlp_torch, drift, targets, steps=6,
+     optimizer="sgd:lr=0.02,momentum=0.8,nesterov=true", rtol=1e-4, device="sim:0")
 case("conv SGD on sim:0", conv_spec(), conv_torch, images, labels, steps=6,
      optimizer="sgd:lr=0.1,momentum=0.9", loss="cross_entropy", rtol=1e-4, device="sim:0")
 tokens = torch.randint(0, 20, (8, 5, 7))
