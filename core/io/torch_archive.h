@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "../errors.h"
+#include "../module.h"
 #include "../tensor.h"
 #include "pickle.h"
 #include "torch_zip.h"
@@ -79,35 +80,8 @@ inline std::vector<std::string> string_set(const ValuePtr& v) {
 
 class Archive {
   public:
-    // `pickle_name`: data.pkl (the object graph); constants.pkl for TorchScript constants.
-    explicit Archive(const std::string& path, const std::string& pickle_name = "data.pkl")
-        : m_zip(path) {
-        if (m_zip.names().empty())
-            throw FormatError(path, "empty zip archive: not a torch.save file");
-        const std::string& first = m_zip.names()[0];
-        auto slash = first.find('/');
-        m_prefix = slash == std::string::npos ? "" : first.substr(0, slash + 1);
-        if (!m_zip.has(m_prefix + "data.pkl")) {
-            for (const auto& n : m_zip.names())
-                if (n.size() >= 8 && n.compare(n.size() - 8, 8, "data.pkl") == 0) {
-                    m_prefix = n.substr(0, n.size() - 8);
-                    break;
-                }
-            if (!m_zip.has(m_prefix + "data.pkl"))
-                throw FormatError(path, "no data.pkl in the archive: not a torch.save file");
-        }
-        if (m_zip.has(m_prefix + "byteorder")) {
-            std::string order = m_zip.read(m_prefix + "byteorder", 16);
-            if (order == "big")
-                m_big_endian = true;
-            else if (order != "little")
-                throw FormatError(path, "unknown byteorder '" + order.substr(0, 16) + "'");
-        }
-        std::string pkl = m_zip.read(m_prefix + pickle_name, torchzip::k_max_pickle_size);
-        m_root = pickle::load(reinterpret_cast<const uint8_t*>(pkl.data()), pkl.size(),
-                              path + ": " + pickle_name);
-    }
-
+    // Opens the zip, finds its top folder and reads data.pkl (the object graph).
+    explicit Archive(const std::string& path);
     ~Archive() { pickle::release(m_root); } // frees self-referencing values too
     Archive(const Archive&) = delete;
     Archive& operator=(const Archive&) = delete;
@@ -119,170 +93,19 @@ class Archive {
     const std::string& prefix() const { return m_prefix; }
 
     // Is `v` a tensor (a call of one of the rebuild functions)?
-    static bool is_tensor(const ValuePtr& v) {
-        return v && v->is(Kind::Object) && v->module.starts_with("torch") &&
-               (v->name == "_rebuild_tensor_v2" || v->name == "_rebuild_parameter" ||
-                v->name == "_rebuild_parameter_with_state" || v->name == "_rebuild_from_type_v2" ||
-                v->name == "_rebuild_tensor");
-    }
-
+    static bool is_tensor(const ValuePtr& v);
     // Bytes of every storage entry (data/*): a bound on what the file's tensors can hold.
-    uint64_t storage_bytes() {
-        if (!m_storage_bytes) {
-            uint64_t total = 0;
-            for (const auto& n : m_zip.names())
-                if (n.starts_with(m_prefix + "data/")) total += m_zip.size(n);
-            m_storage_bytes = total;
-        }
-        return *m_storage_bytes;
-    }
-
+    uint64_t storage_bytes();
     // The tensor `v` rebuilds; the same pickle value always gives the same tensor.
-    Tensor tensor(const ValuePtr& v, const std::string& where) {
-        if (auto it = m_tensors.find(v.get()); it != m_tensors.end()) return it->second;
-        // A record whose data is itself (possible through the memo) must not recurse forever.
-        if (!m_building.insert(v.get()).second) fail(where, "a tensor record refers to itself");
-        if (m_tensors.size() >= k_max_tensors_per_file)
-            fail(where, "more than " + std::to_string(k_max_tensors_per_file) +
-                            " tensors in one file (the limit)");
-        Tensor t = build_tensor(v, where);
-        m_building.erase(v.get());
-        m_tensors[v.get()] = t;
-        return t;
-    }
+    Tensor tensor(const ValuePtr& v, const std::string& where);
 
   private:
-    [[noreturn]] void fail(const std::string& where, const std::string& what) const {
-        throw FormatError(path(), (where.empty() ? "" : where + ": ") + what);
-    }
-
+    [[noreturn]] void fail(const std::string& where, const std::string& what) const;
     const std::vector<ValuePtr>& args_of(const ValuePtr& v, size_t min,
-                                         const std::string& where) const {
-        if (!v->args || !v->args->is(Kind::Tuple) || v->args->items.size() < min)
-            fail(where, v->qualified_name() + " expects at least " + std::to_string(min) +
-                            " arguments, got " + pickle::describe(v->args, 1));
-        return v->args->items;
-    }
-
-    static int64_t as_int(const ValuePtr& v, bool& ok) {
-        if (v && v->is(Kind::Int)) return v->i;
-        if (v && v->is(Kind::Bool)) return v->b;
-        ok = false;
-        return 0;
-    }
-
-    Shape int_tuple(const ValuePtr& v, const char* what, const std::string& where) const {
-        if (!v || !(v->is(Kind::Tuple) || v->is(Kind::List) ||
-                    (v->is(Kind::Object) && v->name == "Size")))
-            fail(where,
-                 std::string(what) + " must be a tuple of integers, got " + pickle::describe(v, 1));
-        const auto& items =
-            v->is(Kind::Object)
-                ? (v->args && !v->args->items.empty() ? v->args->items[0]->items : v->items)
-                : v->items;
-        Shape out;
-        for (const auto& x : items) {
-            bool ok = true;
-            out.push_back(as_int(x, ok));
-            if (!ok)
-                fail(where, std::string(what) + " must be a tuple of integers, got " +
-                                pickle::describe(v, 1));
-        }
-        return out;
-    }
-
-    Tensor storage(const ValuePtr& pid_value, const std::string& where) {
-        if (!pid_value || !pid_value->is(Kind::PersistentId))
-            fail(where, "tensor storage is not a persistent id: " + pickle::describe(pid_value, 2));
-        const ValuePtr& pid = pid_value->pid;
-        if (!pid || !pid->is(Kind::Tuple) || pid->items.size() < 5 ||
-            !pid->items[0]->is(Kind::String) || pid->items[0]->s != "storage")
-            fail(where, "unknown persistent id " + pickle::describe(pid, 2));
-        const ValuePtr& type = pid->items[1];
-        const ValuePtr& key = pid->items[2];
-        bool ok = true;
-        int64_t numel = as_int(pid->items[4], ok);
-        if (!type || !type->is(Kind::Global) || !key || !key->is(Kind::String) || !ok || numel < 0)
-            fail(where, "malformed storage record " + pickle::describe(pid, 2));
-        std::optional<DType> dtype;
-        for (const auto& s : k_storage_types)
-            if ((type->module == "torch" || type->module == "torch.storage") &&
-                type->name == s.name)
-                dtype = s.dtype;
-        if (!dtype)
-            fail(where, "unsupported storage type " + type->qualified_name() + " (storage '" +
-                            key->s + "')");
-        if (auto it = m_storages.find(key->s); it != m_storages.end()) {
-            if (it->second.dtype() != *dtype)
-                fail(where, "storage '" + key->s + "' is used with two dtypes");
-            return it->second;
-        }
-        if (key->s.empty() || key->s.find('/') != std::string::npos ||
-            key->s.find("..") != std::string::npos)
-            fail(where, "invalid storage key '" + key->s + "'");
-        const std::string entry = m_prefix + "data/" + key->s;
-        if (!m_zip.has(entry))
-            fail(where, "storage '" + key->s + "' is missing from the archive (" + entry + ")");
-        const uint64_t es = dtype_size(*dtype);
-        if (uint64_t(numel) > torchzip::k_max_entry_size / es)
-            fail(where, "storage '" + key->s + "' declares " + std::to_string(numel) +
-                            " elements: too large");
-        const uint64_t nbytes = uint64_t(numel) * es;
-        if (m_zip.size(entry) < nbytes)
-            fail(where, "storage '" + key->s + "' declares " + std::to_string(numel) +
-                            " elements (" + std::to_string(nbytes) +
-                            " bytes) but the archive entry holds " +
-                            std::to_string(m_zip.size(entry)) + " bytes");
-        Tensor s = empty({numel}, TensorOptions(*dtype));
-        if (nbytes) m_zip.read_into(entry, s.data_ptr(), nbytes);
-        if (m_big_endian && es > 1) {
-            auto* b = static_cast<uint8_t*>(s.data_ptr());
-            for (uint64_t i = 0; i < nbytes; i += es)
-                for (uint64_t j = 0; j < es / 2; ++j) std::swap(b[i + j], b[i + es - 1 - j]);
-        }
-        m_storages[key->s] = s;
-        return s;
-    }
-
-    Tensor build_tensor(const ValuePtr& v, const std::string& where) {
-        if (!is_tensor(v)) fail(where, "expected a tensor, got " + pickle::describe(v, 2));
-        if (v->name == "_rebuild_parameter" || v->name == "_rebuild_parameter_with_state") {
-            const auto& a = args_of(v, 2, where);
-            Tensor data = tensor(a[0], where);
-            bool requires_grad = a[1] && a[1]->is(Kind::Bool) ? a[1]->b : true;
-            return make_parameter(data, requires_grad && data.is_floating_point());
-        }
-        if (v->name == "_rebuild_from_type_v2") {
-            // torch 2: (func, new_type, args, state): func rebuilds, new_type may be Parameter.
-            const auto& a = args_of(v, 3, where);
-            auto inner = std::make_shared<pickle::Value>();
-            inner->kind = Kind::Object;
-            inner->module = a[0] ? a[0]->module : "";
-            inner->name = a[0] ? a[0]->name : "";
-            inner->args = a[2];
-            Tensor t = build_tensor(inner, where);
-            if (a[1] && a[1]->name == "Parameter") return make_parameter(t, t.is_floating_point());
-            return t;
-        }
-        if (v->name == "_rebuild_tensor")
-            fail(where, "legacy tensor records (_rebuild_tensor) are not supported");
-        const auto& a = args_of(v, 4, where);
-        Tensor s = storage(a[0], where);
-        bool ok = true;
-        int64_t offset = as_int(a[1], ok);
-        if (!ok) fail(where, "storage offset must be an integer, got " + pickle::describe(a[1], 1));
-        Shape size = int_tuple(a[2], "size", where), stride = int_tuple(a[3], "stride", where);
-        try {
-            Tensor t = as_strided(s, size, stride, offset);
-            if (a.size() > 4 && a[4] && a[4]->is(Kind::Bool) && a[4]->b && t.is_floating_point())
-                t.set_requires_grad(true);
-            return t;
-        } catch (const FormatError&) {
-            throw;
-        } catch (const Error& e) {
-            fail(where, e.what());
-        }
-    }
+                                         const std::string& where) const;
+    Shape int_tuple(const ValuePtr& v, const char* what, const std::string& where) const;
+    Tensor storage(const ValuePtr& pid_value, const std::string& where);
+    Tensor build_tensor(const ValuePtr& v, const std::string& where);
 
     torchzip::ZipReader m_zip;
     std::string m_prefix;
@@ -293,5 +116,9 @@ class Archive {
     std::map<const pickle::Value*, Tensor> m_tensors;
     std::set<const pickle::Value*> m_building;
 };
+
+// Sets one module's training flag and leaves its children's as they are (what a file
+// records per module; Module::train() recurses).
+void set_own_training(Module& m, bool mode);
 
 } // namespace nnscope::torchpt

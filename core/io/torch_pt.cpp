@@ -275,19 +275,7 @@ struct ModuleBuilder {
             for (const auto& [k, v] : *items)
                 if (k && k->is(Kind::String) && Archive::is_tensor(v))
                     m->set_attr(k->s, archive.tensor(v, prefixed(k->s)));
-        if (auto training = get_bool(st, "training")) {
-            // train() recurses; set this module's flag alone, children set theirs.
-            bool mode = *training;
-            std::vector<bool> child_modes;
-            for (const auto& [n, c] : m->own_children())
-                child_modes.push_back(c ? c->is_training() : false);
-            m->train(mode);
-            size_t i = 0;
-            for (const auto& [n, c] : m->own_children()) {
-                if (c) c->train(child_modes[i]);
-                ++i;
-            }
-        }
+        if (auto training = get_bool(st, "training")) set_own_training(*m, *training);
         return m;
     }
 };

@@ -87,13 +87,8 @@ class TreeBuilder {
                 else if (Archive::is_tensor(v) && !declared(decl, k->s))
                     m->set_attr(k->s, m_archive.tensor(v, prefixed(k->s)));
             }
-        if (ValuePtr training = value("training"); training && training->is(Kind::Bool)) {
-            std::vector<std::pair<ModulePtr, bool>> children;
-            for (const auto& [n, c] : m->own_children())
-                if (c) children.emplace_back(c, c->is_training());
-            m->train(training->b); // recursive: the children keep their own flags
-            for (auto& [c, mode] : children) c->train(mode);
-        }
+        if (ValuePtr training = value("training"); training && training->is(Kind::Bool))
+            torchpt::set_own_training(*m, training->b);
         return m;
     }
 
