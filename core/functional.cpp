@@ -244,3 +244,198 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target) {
 }
 
 } // namespace nnscope::F
+
+namespace nnscope::F {
+
+namespace {
+
+// Output length of a pooling window sweep, as PyTorch's pooling_output_shape.
+int64_t pooled_size(int64_t in, int64_t k, int64_t pad, int64_t stride, int64_t dilation, bool ceil_mode) {
+    const int64_t span = in + 2 * pad - dilation * (k - 1) - 1 + (ceil_mode ? stride - 1 : 0);
+    int64_t out = span / stride + 1;
+    if (ceil_mode && (out - 1) * stride >= in + pad) --out; // the last window starts in the input
+    return out;
+}
+
+void check_pool(const Tensor& x, const char* name, std::array<int64_t, 2> kernel, std::array<int64_t, 2> stride,
+                std::array<int64_t, 2> padding) {
+    if (x.dim() != 3 && x.dim() != 4)
+        throw Error(std::string(name) + ": Expected 3D or 4D (batch mode) tensor for input, got " +
+                    shape_str(x.shape()));
+    for (int d = 0; d < 2; ++d) {
+        if (kernel[size_t(d)] <= 0 || stride[size_t(d)] <= 0)
+            throw Error(std::string(name) + ": kernel size and stride should be greater than zero");
+        if (padding[size_t(d)] < 0 || padding[size_t(d)] * 2 > kernel[size_t(d)])
+            throw Error("pad should be at most half of effective kernel size, but got pad=" +
+                        std::to_string(padding[size_t(d)]) + ", kernel_size=" + std::to_string(kernel[size_t(d)]));
+    }
+}
+
+// Every window position's view of a padded (N, C, PH, PW) tensor, for one kernel offset.
+Tensor window(const Tensor& padded, int64_t i, int64_t j, int64_t oh, int64_t ow, std::array<int64_t, 2> stride,
+              std::array<int64_t, 2> dilation) {
+    const Shape& st = padded.strides();
+    return as_strided(padded, {padded.size(0), padded.size(1), oh, ow},
+                      {st[0], st[1], st[2] * stride[0], st[3] * stride[1]},
+                      padded.storage_offset() + i * dilation[0] * st[2] + j * dilation[1] * st[3]);
+}
+
+} // namespace
+
+Tensor constant_pad(const Tensor& x, const std::vector<int64_t>& pad, double value) {
+    if (pad.size() % 2 != 0 || int64_t(pad.size() / 2) > x.dim())
+        throw Error("Padding length must be divisible by 2 and at most twice the input's dims, got " +
+                    std::to_string(pad.size()));
+    Shape shape = x.shape();
+    Tensor src = x;
+    for (size_t k = 0; k < pad.size() / 2; ++k) {
+        const int64_t d = x.dim() - 1 - int64_t(k);
+        const int64_t lo = pad[2 * k], hi = pad[2 * k + 1];
+        if (lo < 0) src = src.narrow(d, -lo, src.size(d) + lo); // negative padding crops
+        if (hi < 0) src = src.narrow(d, 0, src.size(d) + hi);
+        shape[size_t(d)] += lo + hi;
+        if (shape[size_t(d)] < 0) throw Error("constant_pad: negative output size");
+    }
+    Tensor out = full(shape, Scalar(value), TensorOptions(x.dtype()).with_device(x.device()));
+    Tensor inner = out;
+    for (size_t k = 0; k < pad.size() / 2; ++k) {
+        const int64_t d = x.dim() - 1 - int64_t(k);
+        inner = inner.narrow(d, std::max<int64_t>(0, pad[2 * k]), src.size(d));
+    }
+    inner.copy_(src);
+    return out;
+}
+
+Tensor max_pool2d(const Tensor& x_in, std::array<int64_t, 2> kernel, std::array<int64_t, 2> stride,
+                  std::array<int64_t, 2> padding, std::array<int64_t, 2> dilation, bool ceil_mode) {
+    if (stride[0] == 0 && stride[1] == 0) stride = kernel;
+    check_pool(x_in, "max_pool2d", kernel, stride, padding);
+    const bool unbatched = x_in.dim() == 3;
+    Tensor x = unbatched ? x_in.unsqueeze(0) : x_in;
+    const int64_t h = x.size(2), w = x.size(3);
+    const int64_t oh = pooled_size(h, kernel[0], padding[0], stride[0], dilation[0], ceil_mode);
+    const int64_t ow = pooled_size(w, kernel[1], padding[1], stride[1], dilation[1], ceil_mode);
+    if (oh <= 0 || ow <= 0)
+        throw Error("Given input size: (" + std::to_string(x.size(1)) + "x" + std::to_string(h) + "x" +
+                    std::to_string(w) + "). Calculated output size: (" + std::to_string(x.size(1)) + "x" +
+                    std::to_string(oh) + "x" + std::to_string(ow) + "). Output size is too small");
+    // Pad with -inf far enough for the last window (ceil_mode may reach past the padding).
+    const int64_t need_h = (oh - 1) * stride[0] + dilation[0] * (kernel[0] - 1) + 1;
+    const int64_t need_w = (ow - 1) * stride[1] + dilation[1] * (kernel[1] - 1) + 1;
+    const double lowest = -INFINITY;
+    Tensor padded = constant_pad(x, {padding[1], std::max<int64_t>(padding[1], need_w - w - padding[1]), padding[0],
+                                     std::max<int64_t>(padding[0], need_h - h - padding[0])},
+                                 lowest);
+    Tensor out;
+    for (int64_t i = 0; i < kernel[0]; ++i)
+        for (int64_t j = 0; j < kernel[1]; ++j) {
+            Tensor v = window(padded, i, j, oh, ow, stride, dilation);
+            out = out.defined() ? out.maximum(v) : v.contiguous();
+        }
+    return unbatched ? out.squeeze(0) : out;
+}
+
+Tensor avg_pool2d(const Tensor& x_in, std::array<int64_t, 2> kernel, std::array<int64_t, 2> stride,
+                  std::array<int64_t, 2> padding, bool ceil_mode, bool count_include_pad,
+                  std::optional<int64_t> divisor_override) {
+    if (stride[0] == 0 && stride[1] == 0) stride = kernel;
+    check_pool(x_in, "avg_pool2d", kernel, stride, padding);
+    const bool unbatched = x_in.dim() == 3;
+    Tensor x = unbatched ? x_in.unsqueeze(0) : x_in;
+    const int64_t h = x.size(2), w = x.size(3);
+    const int64_t oh = pooled_size(h, kernel[0], padding[0], stride[0], 1, ceil_mode);
+    const int64_t ow = pooled_size(w, kernel[1], padding[1], stride[1], 1, ceil_mode);
+    if (oh <= 0 || ow <= 0) throw Error("avg_pool2d: output size is too small");
+    const int64_t need_h = (oh - 1) * stride[0] + kernel[0], need_w = (ow - 1) * stride[1] + kernel[1];
+    Tensor padded = constant_pad(x, {padding[1], std::max<int64_t>(padding[1], need_w - w - padding[1]), padding[0],
+                                     std::max<int64_t>(padding[0], need_h - h - padding[0])},
+                                 0.0);
+    Tensor sum;
+    for (int64_t i = 0; i < kernel[0]; ++i)
+        for (int64_t j = 0; j < kernel[1]; ++j) {
+            Tensor v = window(padded, i, j, oh, ow, stride, {1, 1});
+            sum = sum.defined() ? sum.add(v) : v.contiguous();
+        }
+    // Divisors as PyTorch's avg_pool2d kernel: the window clipped to the padded input, and
+    // to the input itself without count_include_pad.
+    std::vector<double> div(size_t(oh * ow));
+    for (int64_t a = 0; a < oh; ++a)
+        for (int64_t b = 0; b < ow; ++b) {
+            int64_t hs = a * stride[0] - padding[0], ws = b * stride[1] - padding[1];
+            int64_t he = std::min(hs + kernel[0], h + padding[0]), we = std::min(ws + kernel[1], w + padding[1]);
+            int64_t size = (he - hs) * (we - ws);
+            hs = std::max<int64_t>(hs, 0), ws = std::max<int64_t>(ws, 0);
+            he = std::min(he, h), we = std::min(we, w);
+            if (!count_include_pad) size = (he - hs) * (we - ws);
+            div[size_t(a * ow + b)] = divisor_override ? double(*divisor_override) : double(size);
+        }
+    Tensor d = from_doubles(div, {oh, ow}, TensorOptions(x.dtype()).with_device(x.device()));
+    Tensor out = sum.div(d);
+    return unbatched ? out.squeeze(0) : out;
+}
+
+Tensor adaptive_avg_pool2d(const Tensor& x_in, std::array<int64_t, 2> out) {
+    if (x_in.dim() != 3 && x_in.dim() != 4)
+        throw Error("adaptive_avg_pool2d(): Expected 3D or 4D tensor, but got " + shape_str(x_in.shape()));
+    const bool unbatched = x_in.dim() == 3;
+    Tensor x = unbatched ? x_in.unsqueeze(0) : x_in;
+    const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+    if (out[0] <= 0 || out[1] <= 0) throw Error("adaptive_avg_pool2d: output size must be positive");
+    Tensor y;
+    if (h % out[0] == 0 && w % out[1] == 0) {
+        y = x.reshape({n, c, out[0], h / out[0], out[1], w / out[1]}).mean({3, 5});
+    } else {
+        // Window i covers [floor(i*H/oh), ceil((i+1)*H/oh)).
+        std::vector<Tensor> rows;
+        for (int64_t i = 0; i < out[0]; ++i) {
+            const int64_t hs = i * h / out[0], he = ((i + 1) * h + out[0] - 1) / out[0];
+            std::vector<Tensor> cols;
+            for (int64_t j = 0; j < out[1]; ++j) {
+                const int64_t ws = j * w / out[1], we = ((j + 1) * w + out[1] - 1) / out[1];
+                cols.push_back(x.narrow(2, hs, he - hs).narrow(3, ws, we - ws).mean({2, 3}, true));
+            }
+            rows.push_back(cat(cols, 3));
+        }
+        y = cat(rows, 2);
+    }
+    return unbatched ? y.squeeze(0) : y;
+}
+
+Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
+    Tensor y = x;
+    const TensorOptions o = TensorOptions(x.dtype()).with_device(x.device());
+    if (lo) y = y.maximum(full({}, Scalar(*lo), o));
+    if (hi) y = y.minimum(full({}, Scalar(*hi), o));
+    return y;
+}
+
+Tensor hardsigmoid(const Tensor& x) {
+    return clamp(x.add(Scalar(3.0)), 0.0, 6.0).div(Scalar(6.0));
+}
+
+Tensor hardswish(const Tensor& x) {
+    return x.mul(hardsigmoid(x));
+}
+
+Tensor silu(const Tensor& x) {
+    return x.mul(x.sigmoid());
+}
+
+Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias, double eps) {
+    if (x.dim() < 2) throw Error("group_norm: expected at least 2 dims, got " + shape_str(x.shape()));
+    const int64_t n = x.size(0), c = x.size(1);
+    if (groups <= 0 || c % groups != 0)
+        throw Error("Expected number of channels in input to be divisible by num_groups, but got input of shape " +
+                    shape_str(x.shape()) + " and num_groups=" + std::to_string(groups));
+    Tensor g = x.reshape({n, groups, -1});
+    Tensor mean = g.mean({2}, true);
+    Tensor var = g.var({2}, 0, true);
+    Tensor y = g.sub(mean).div(var.add(Scalar(eps)).sqrt()).reshape(x.shape());
+    Shape stat(size_t(x.dim()), 1);
+    stat[1] = c;
+    if (weight.defined()) y = y.mul(weight.reshape(stat));
+    if (bias.defined()) y = y.add(bias.reshape(stat));
+    return y;
+}
+
+} // namespace nnscope::F

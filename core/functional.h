@@ -42,6 +42,23 @@ Tensor log_softmax(const Tensor& x, int64_t dim);
 Tensor gelu(const Tensor& x, bool tanh_approximation);
 Tensor dropout(const Tensor& x, double p, bool training, Generator& gen);
 
+// Pooling over the last two dims of (N, C, H, W) or (C, H, W), PyTorch's output sizes
+// (ceil_mode included). An empty stride means stride = kernel size.
+Tensor max_pool2d(const Tensor& x, std::array<int64_t, 2> kernel, std::array<int64_t, 2> stride,
+                  std::array<int64_t, 2> padding, std::array<int64_t, 2> dilation, bool ceil_mode);
+Tensor avg_pool2d(const Tensor& x, std::array<int64_t, 2> kernel, std::array<int64_t, 2> stride,
+                  std::array<int64_t, 2> padding, bool ceil_mode, bool count_include_pad,
+                  std::optional<int64_t> divisor_override);
+Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> output_size);
+// x padded with `value`; `pad` as F.pad's: (left, right) of the last dim, then the one before.
+Tensor constant_pad(const Tensor& x, const std::vector<int64_t>& pad, double value);
+// min(max(x, lo), hi); either bound may be absent.
+Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi);
+Tensor hardswish(const Tensor& x);
+Tensor hardsigmoid(const Tensor& x);
+Tensor silu(const Tensor& x);
+Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias, double eps);
+
 Tensor mse_loss(const Tensor& input, const Tensor& target);
 // input (N, C) logits, target (N) class indices; mean over the batch.
 Tensor cross_entropy(const Tensor& input, const Tensor& target);

@@ -887,6 +887,9 @@ Tensor& Tensor::mul_(Scalar s) {
 Tensor& Tensor::div_(Scalar s) {
     return binary_op_inplace(BinaryOp::Div, *this, scalar_tensor(s, device()), true);
 }
+Tensor Tensor::sign() const {
+    return unary_op(UnaryOp::Sign, detach());
+}
 Tensor Tensor::neg() const {
     return unary_op(UnaryOp::Neg, *this);
 }

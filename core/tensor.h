@@ -154,6 +154,7 @@ class Tensor {
     Tensor sigmoid() const;
     Tensor tanh() const;
     Tensor erf() const;
+    Tensor sign() const; // -1, 0 or 1 (float for integer input); never recorded by autograd
     Tensor square() const { return mul(*this); }
     Tensor matmul(const Tensor& o) const; // 1-D and 2-D operands, float32/float64
 

@@ -6,7 +6,7 @@ NNSCOPE_PACKAGES=(
   nlohmann-json3-dev                                      # all JSON
   libopenblas-openmp-dev                                  # CPU matrix products (OpenMP build: cmake/openblas.cmake)
   libzip-dev                                              # PyTorch .pt archives
-  python3 python3-torch                                   # the reference, tests only
+  python3 python3-torch python3-torchvision               # the reference, tests only
   libtorch-dev                                            # nnscope-bench-libtorch (optional)
   clang-14 libclang-rt-14-dev                             # libFuzzer targets (scripts/fuzz)
 )

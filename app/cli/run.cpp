@@ -14,7 +14,9 @@
 #include "examples.h"
 #include "functional.h"
 #include "io/model_spec.h"
+#include "io/safetensors.h"
 #include "optim/optimizer.h"
+#include "script/program.h"
 
 namespace nnscope::cli {
 
@@ -22,8 +24,9 @@ namespace {
 
 struct RunOptions {
     std::string spec, load, entry, inputs, input_key = "x", target_key = "y", mode, optimizer,
-                                           loss = "mse", device = "cpu", save, trace;
+                                           loss = "mse", device = "cpu", save, trace, outputs;
     std::optional<uint64_t> seed;
+    double step_timeout = 60;
     int64_t steps = -1;
 };
 
@@ -69,6 +72,15 @@ RunOptions parse_run(const std::vector<std::string>& argv) {
             o.save = value(i);
         else if (a == "--trace")
             o.trace = value(i);
+        else if (a == "--outputs")
+            o.outputs = value(i);
+        else if (a == "--step-timeout") {
+            std::string v = value(i);
+            char* end = nullptr;
+            o.step_timeout = std::strtod(v.c_str(), &end);
+            if (v.empty() || *end || !(o.step_timeout > 0) || o.step_timeout > 1e6)
+                throw UsageError("--step-timeout needs a number of seconds, got '" + v + "'");
+        }
         else if (a == "--example")
             o.spec = "example:" + value(i);
         else if (a.size() > 1 && a[0] == '-')
@@ -76,13 +88,15 @@ RunOptions parse_run(const std::vector<std::string>& argv) {
         else if (o.spec.empty())
             o.spec = a;
         else
-            throw UsageError("run takes one SPEC");
+            throw UsageError("run takes one MODEL");
     }
-    if (o.spec.empty()) throw UsageError("missing SPEC (a model spec .json or --example NAME)");
+    if (o.spec.empty())
+        throw UsageError("missing MODEL (a model spec .json, a TorchScript or whole-module .pt, or --example NAME)");
     if (o.inputs.empty()) throw UsageError("missing --inputs FILE");
     if (o.steps < 0) throw UsageError("missing --steps N");
     if (o.mode != "train" && o.mode != "eval") throw UsageError("--mode must be train or eval");
-    if (o.save.empty()) throw UsageError("missing --save OUT");
+    if (o.save.empty() && o.outputs.empty() && o.trace.empty())
+        throw UsageError("nothing to write: give --save OUT, --outputs OUT or --trace OUT");
     if (o.loss != "mse" && o.loss != "cross_entropy")
         throw UsageError("--loss must be mse or cross_entropy");
     return o;
@@ -95,7 +109,35 @@ ModulePtr build_model(const RunOptions& o) {
                 return parse_model_spec(ex.json, o.spec, o.seed).root;
         throw FormatError(o.spec, "no such example (see: nnscope-cli examples)");
     }
-    return load_model_spec(o.spec, o.seed).root;
+    if (o.spec.ends_with(".json")) return load_model_spec(o.spec, o.seed).root;
+    // Anything else that opens as a model: a TorchScript archive, a whole pickled module.
+    Document doc = open_document(o.spec, o.entry);
+    if (!doc.root->runnable())
+        throw FormatError(o.spec, doc.format == "torchscript" && !doc.note.empty()
+                                      ? doc.note
+                                      : "the model is not runnable: " +
+                                            (doc.note.empty() ? std::string("a module has no forward pass (inspect-only)")
+                                                              : doc.note));
+    return doc.root;
+}
+
+// One model output as safetensors entries: a tensor under `name`, tuples and lists as
+// name.0, name.1.0, ...; None and numbers are left out.
+void flatten_output(const script::Value& v, const std::string& name, std::vector<std::pair<std::string, Tensor>>& out) {
+    if (v.kind == script::Value::Kind::Tensor) {
+        out.emplace_back(name, v.t.to(Device::cpu()).contiguous());
+    } else if (v.is_sequence()) {
+        for (size_t k = 0; k < v.list->size(); ++k) flatten_output((*v.list)[k], name + "." + std::to_string(k), out);
+    } else if (v.kind == script::Value::Kind::Dict) {
+        for (const auto& [key, x] : v.dict->items) flatten_output(x, name + "." + script::str(key), out);
+    }
+}
+
+void write_outputs(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors) {
+    std::vector<safetensors::WriteEntry> entries;
+    for (const auto& [name, t] : tensors)
+        entries.push_back({name, t.dtype(), t.shape(), t.numel() ? t.data_ptr() : nullptr, t.nbytes()});
+    safetensors::write_file(path, {{"format", "pt"}}, entries);
 }
 
 Tensor entry(const Document& doc, const std::string& key) {
@@ -117,6 +159,8 @@ std::string csv_number(double v) {
 int cmd_run(const std::vector<std::string>& argv) {
     RunOptions o = parse_run(argv);
     ModulePtr model = build_model(o);
+    auto* script_model = dynamic_cast<script::ScriptModule*>(model.get());
+    if (script_model) script_model->program()->limits.timeout_s = o.step_timeout;
     if (!model->runnable())
         throw FormatError(o.spec, "the model is not runnable: a module without a forward pass ("
                                   "custom \"Module\" entries are inspect-only)");
@@ -161,10 +205,19 @@ int cmd_run(const std::vector<std::string>& argv) {
         trace << "\n";
     }
     double first_loss = NAN, last_loss = NAN;
+    std::vector<std::pair<std::string, Tensor>> last_output;
     for (int64_t step = 0; step < o.steps; ++step) {
         Tensor x = xs.select(0, step).to(device);
         double loss_value = NAN;
-        if (optimizer) {
+        if (script_model && !optimizer) {
+            // The whole output (tuples included), for --outputs.
+            NoGradGuard no_grad;
+            script::Value y = script_model->call("forward", {script::Value::tensor(x)});
+            if (!o.outputs.empty() && step + 1 == o.steps) {
+                last_output.clear();
+                flatten_output(y, "output", last_output);
+            }
+        } else if (optimizer) {
             optimizer->zero_grad();
             Tensor y = model->forward(x);
             Tensor target = ys.select(0, step).to(device);
@@ -172,9 +225,11 @@ int cmd_run(const std::vector<std::string>& argv) {
             loss.backward();
             optimizer->step();
             loss_value = loss.item();
+            if (!o.outputs.empty() && step + 1 == o.steps) last_output = {{"output", y.detach().to(Device::cpu()).contiguous()}};
         } else {
             NoGradGuard no_grad;
-            model->forward(x);
+            Tensor y = model->forward(x);
+            if (!o.outputs.empty() && step + 1 == o.steps) last_output = {{"output", y.to(Device::cpu()).contiguous()}};
         }
         if (step == 0) first_loss = loss_value;
         last_loss = loss_value;
@@ -185,7 +240,8 @@ int cmd_run(const std::vector<std::string>& argv) {
             trace << "\n";
         }
     }
-    save_state_dict(*model, o.save);
+    if (!o.save.empty()) save_state_dict(*model, o.save);
+    if (!o.outputs.empty()) write_outputs(o.outputs, last_output);
     if (trace.is_open()) {
         trace.close();
         if (!trace || std::rename((o.trace + ".partial").c_str(), o.trace.c_str()) != 0)
@@ -197,7 +253,9 @@ int cmd_run(const std::vector<std::string>& argv) {
               << " in " << o.mode << " mode";
     if (optimizer && o.steps > 0)
         std::cerr << "; loss " << csv_number(first_loss) << " -> " << csv_number(last_loss);
-    std::cerr << "; saved " << o.save << "\n";
+    if (!o.save.empty()) std::cerr << "; saved " << o.save;
+    if (!o.outputs.empty()) std::cerr << "; outputs in " << o.outputs;
+    std::cerr << "\n";
     return k_exit_ok;
 }
 

@@ -25,6 +25,7 @@
 #include <unordered_set>
 
 #include "../errors.h"
+#include "../utf8.h"
 
 namespace nnscope::pickle {
 
@@ -142,50 +143,6 @@ void strip(Value& v) {
     v.state.reset();
     v.list_items.clear();
     v.pid.reset();
-}
-
-// Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF).
-bool valid_utf8(std::string_view s) {
-    size_t i = 0, n = s.size();
-    while (i < n) {
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            ++i;
-            continue;
-        }
-        size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
-        if (c < 0xc2 || c > 0xf4) return false; // continuation byte, overlong lead, or too high
-        uint32_t cp = c & (0x7f >> len);
-        if (n - i < len) return false;
-        for (size_t k = 1; k < len; ++k) {
-            unsigned char cc = s[i + k];
-            if ((cc & 0xc0) != 0x80) return false;
-            cp = (cp << 6) | (cc & 0x3f);
-        }
-        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff))) return false;
-        if (cp >= 0xd800 && cp <= 0xdfff) return false;
-        i += len;
-    }
-    return true;
-}
-
-void append_utf8(std::string& out, uint32_t cp) {
-    if (cp >= 0xd800 && cp <= 0xdfff) cp = 0xfffd; // a lone surrogate
-    if (cp < 0x80) {
-        out += char(cp);
-    } else if (cp < 0x800) {
-        out += char(0xc0 | (cp >> 6));
-        out += char(0x80 | (cp & 0x3f));
-    } else if (cp < 0x10000) {
-        out += char(0xe0 | (cp >> 12));
-        out += char(0x80 | ((cp >> 6) & 0x3f));
-        out += char(0x80 | (cp & 0x3f));
-    } else {
-        out += char(0xf0 | (cp >> 18));
-        out += char(0x80 | ((cp >> 12) & 0x3f));
-        out += char(0x80 | ((cp >> 6) & 0x3f));
-        out += char(0x80 | (cp & 0x3f));
-    }
 }
 
 int hex_digit(unsigned char c) {

@@ -26,6 +26,7 @@
 
 #include "../errors.h"
 #include "../tensor.h"
+#include "../utf8.h"
 #include "json_text.h"
 
 namespace nnscope::safetensors {
@@ -47,50 +48,11 @@ std::string errno_text(int err) {
     return std::strerror(err);
 }
 
-// Offset of the first byte that does not start a valid UTF-8 sequence, or npos. Strict
-// like Rust's str::from_utf8: no overlong forms, no surrogates, nothing above U+10FFFF.
-size_t find_invalid_utf8(const uint8_t* s, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = s[i];
-        if (c < 0x80) {
-            ++i;
-            continue;
-        }
-        size_t len;
-        uint8_t lo = 0x80, hi = 0xbf; // allowed range of the second byte
-        if (c >= 0xc2 && c <= 0xdf) {
-            len = 2;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            len = 3;
-            if (c == 0xe0) lo = 0xa0;
-            if (c == 0xed) hi = 0x9f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            len = 4;
-            if (c == 0xf0) lo = 0x90;
-            if (c == 0xf4) hi = 0x8f;
-        } else {
-            return i;
-        }
-        if (n - i < len) return i;
-        if (s[i + 1] < lo || s[i + 1] > hi) return i;
-        for (size_t k = 2; k < len; ++k)
-            if ((s[i + k] & 0xc0) != 0x80) return i;
-        i += len;
-    }
-    return std::string_view::npos;
-}
-
-bool is_valid_utf8(std::string_view s) {
-    return find_invalid_utf8(reinterpret_cast<const uint8_t*>(s.data()), s.size()) ==
-           std::string_view::npos;
-}
-
 // 'name' for messages: one line, control bytes (and all non-ASCII bytes of a name that is
 // not UTF-8) escaped, long names shortened.
 std::string quote(std::string_view name) {
     constexpr size_t k_max = 200;
-    bool utf8 = is_valid_utf8(name);
+    bool utf8 = valid_utf8(name);
     std::string out = "'";
     for (size_t i = 0; i < name.size() && i < k_max; ++i) {
         unsigned char c = static_cast<unsigned char>(name[i]);
@@ -504,7 +466,7 @@ Header parse_header(const uint8_t* bytes, size_t available, uint64_t file_size,
 
     const uint8_t* text = bytes + 8;
     size_t text_len = static_cast<size_t>(n);
-    size_t bad = find_invalid_utf8(text, text_len);
+    size_t bad = find_invalid_utf8(std::string_view(reinterpret_cast<const char*>(text), text_len));
     if (bad != std::string_view::npos)
         throw FormatError(path, "header is not valid UTF-8 (invalid byte " + hex_byte(text[bad]) +
                                     " at header offset " + std::to_string(bad) + ")");
@@ -587,7 +549,7 @@ void write_file(const std::string& path,
     // Validate everything before touching the file system.
     std::unordered_set<std::string_view> seen;
     for (const auto& [k, v] : metadata) {
-        if (!is_valid_utf8(k) || !is_valid_utf8(v))
+        if (!valid_utf8(k) || !valid_utf8(v))
             throw FormatError(path, "metadata entry " + quote(k) + " is not valid UTF-8");
         if (!seen.insert(k).second) throw FormatError(path, "duplicate metadata key " + quote(k));
     }
@@ -597,7 +559,7 @@ void write_file(const std::string& path,
         if (e.name.empty()) throw FormatError(path, "tensor name is empty");
         if (e.name == k_metadata_key)
             throw FormatError(path, "tensor name '__metadata__' is reserved");
-        if (!is_valid_utf8(e.name))
+        if (!valid_utf8(e.name))
             throw FormatError(path, "tensor name " + quote(e.name) + " is not valid UTF-8");
         if (!seen.insert(e.name).second)
             throw FormatError(path, "duplicate tensor name " + quote(e.name));

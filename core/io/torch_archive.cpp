@@ -40,6 +40,14 @@ Archive::Archive(const std::string& path) : m_zip(path) {
                           path + ": data.pkl");
 }
 
+ValuePtr Archive::load_pickle(const std::string& record) {
+    if (!m_zip.has(m_prefix + record)) return nullptr;
+    std::string pkl = m_zip.read(m_prefix + record, torchzip::k_max_pickle_size);
+    m_other_pickles.push_back(pickle::load(reinterpret_cast<const uint8_t*>(pkl.data()), pkl.size(),
+                                           path() + ": " + record));
+    return m_other_pickles.back();
+}
+
 bool Archive::is_tensor(const ValuePtr& v) {
     return v && v->is(Kind::Object) && v->module.starts_with("torch") &&
            (v->name == "_rebuild_tensor_v2" || v->name == "_rebuild_parameter" ||
@@ -123,7 +131,8 @@ Tensor Archive::storage(const ValuePtr& pid_value, const std::string& where) {
     if (!dtype)
         fail(where, "unsupported storage type " + type->qualified_name() + " (storage '" +
                         key->s + "')");
-    if (auto it = m_storages.find(key->s); it != m_storages.end()) {
+    const std::string cache_key = m_storage_folder + key->s;
+    if (auto it = m_storages.find(cache_key); it != m_storages.end()) {
         if (it->second.dtype() != *dtype)
             fail(where, "storage '" + key->s + "' is used with two dtypes");
         return it->second;
@@ -131,7 +140,7 @@ Tensor Archive::storage(const ValuePtr& pid_value, const std::string& where) {
     if (key->s.empty() || key->s.find('/') != std::string::npos ||
         key->s.find("..") != std::string::npos)
         fail(where, "invalid storage key '" + key->s + "'");
-    const std::string entry = m_prefix + "data/" + key->s;
+    const std::string entry = m_prefix + m_storage_folder + key->s;
     if (!m_zip.has(entry))
         fail(where, "storage '" + key->s + "' is missing from the archive (" + entry + ")");
     const uint64_t es = dtype_size(*dtype);
@@ -151,7 +160,7 @@ Tensor Archive::storage(const ValuePtr& pid_value, const std::string& where) {
         for (uint64_t i = 0; i < nbytes; i += es)
             for (uint64_t j = 0; j < es / 2; ++j) std::swap(b[i + j], b[i + es - 1 - j]);
     }
-    m_storages[key->s] = s;
+    m_storages[cache_key] = s;
     return s;
 }
 

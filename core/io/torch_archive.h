@@ -82,7 +82,10 @@ class Archive {
   public:
     // Opens the zip, finds its top folder and reads data.pkl (the object graph).
     explicit Archive(const std::string& path);
-    ~Archive() { pickle::release(m_root); } // frees self-referencing values too
+    ~Archive() { // frees self-referencing values too
+        pickle::release(m_root);
+        for (auto& v : m_other_pickles) pickle::release(v);
+    }
     Archive(const Archive&) = delete;
     Archive& operator=(const Archive&) = delete;
 
@@ -91,6 +94,12 @@ class Archive {
     const torchzip::ZipReader& zip() const { return m_zip; }
     // The archive's top folder with its slash ("archive/", "resnet18/"), or "".
     const std::string& prefix() const { return m_prefix; }
+
+    // Another pickle of the archive (TorchScript's constants.pkl), kept alive with the
+    // archive; null when the record is absent.
+    ValuePtr load_pickle(const std::string& record);
+    // The folder tensors' storages are read from: "data/" (data.pkl), "constants/".
+    void set_storage_folder(std::string folder) { m_storage_folder = std::move(folder); }
 
     // Is `v` a tensor (a call of one of the rebuild functions)?
     static bool is_tensor(const ValuePtr& v);
@@ -112,6 +121,8 @@ class Archive {
     bool m_big_endian = false;
     std::optional<uint64_t> m_storage_bytes;
     ValuePtr m_root;
+    std::vector<ValuePtr> m_other_pickles;
+    std::string m_storage_folder = "data/";
     std::map<std::string, Tensor> m_storages;
     std::map<const pickle::Value*, Tensor> m_tensors;
     std::set<const pickle::Value*> m_building;

@@ -8,6 +8,9 @@
 #include <string_view>
 
 #include "../errors.h"
+#include "../script/lexer.h"
+#include "../script/parser.h"
+#include "../script/program.h"
 #include "torch_archive.h"
 #include "torch_zip.h"
 
@@ -47,17 +50,84 @@ bool is_module(const ValuePtr& v) {
            dict_get(v->state, "training");
 }
 
+// "code/__torch__/torch/nn/modules/conv.py" -> "__torch__.torch.nn.modules.conv"
+std::string module_of(const std::string& file) {
+    std::string m = file.substr(5, file.size() - 8);
+    for (char& c : m)
+        if (c == '/') c = '.';
+    return m;
+}
+
+// Every code/*.py file of the archive, parsed. A file that does not parse is kept as the
+// program's load error: the tree still opens (inspection needs declarations only).
+std::shared_ptr<script::Program> parse_program(Archive& archive) {
+    auto program = std::make_shared<script::Program>();
+    bool reads_training = false;
+    for (const auto& name : archive.zip().names()) {
+        if (!name.starts_with(archive.prefix() + "code/") || !name.ends_with(".py")) continue;
+        const std::string file = name.substr(archive.prefix().size());
+        const std::string code = archive.zip().read(name, k_max_code_file);
+        reads_training = reads_training || code.find(".training\n") != std::string::npos ||
+                         code.find("self.training") != std::string::npos ||
+                         code.find(".training,") != std::string::npos;
+        try {
+            program->add_file(script::parse_code_file(code, file, module_of(file)));
+        } catch (const script::ScriptError& e) {
+            program->set_load_error(e.file(), e.line(), e.message(), e.kind());
+        }
+    }
+    program->traced = !reads_training;
+    return program;
+}
+
+// A value of data.pkl or constants.pkl as the interpreter's value; tensors through the
+// archive. Objects other than tensors (a NamedTuple, an enum) are not values it knows.
+script::Value to_value(Archive& archive, const ValuePtr& v, const std::string& where, int depth = 0) {
+    using script::Value;
+    if (depth > 100) throw FormatError(archive.path(), where + ": values nested too deeply");
+    if (!v) return Value::none();
+    switch (v->kind) {
+    case Kind::None: return Value::none();
+    case Kind::Bool: return Value::boolean(v->b);
+    case Kind::Int: return Value::integer(v->i);
+    case Kind::Float: return Value::number(v->f);
+    case Kind::String: return Value::str(v->s);
+    case Kind::Tuple:
+    case Kind::List: {
+        script::ValueList items;
+        for (const auto& x : v->items) items.push_back(to_value(archive, x, where, depth + 1));
+        return Value::make_list(std::move(items), v->is(Kind::Tuple) ? Value::Kind::Tuple : Value::Kind::List);
+    }
+    default: break;
+    }
+    if (Archive::is_tensor(v)) return Value::tensor(archive.tensor(v, where));
+    // TorchScript's typed lists (torch.jit._pickle.build_intlist([...]), ...) and type tags.
+    if (v->is(Kind::Object) && v->module == "torch.jit._pickle" && v->args && v->args->is(Kind::Tuple) &&
+        !v->args->items.empty() && (v->name.starts_with("build_") || v->name == "restore_type_tag"))
+        return to_value(archive, v->args->items[0], where, depth + 1);
+    if (auto items = dict_items(v)) {
+        Value d;
+        d.kind = Value::Kind::Dict;
+        d.dict = std::make_shared<script::DictData>();
+        for (const auto& [k, x] : *items)
+            d.dict->items.emplace_back(to_value(archive, k, where, depth + 1), to_value(archive, x, where, depth + 1));
+        return d;
+    }
+    throw FormatError(archive.path(), where + ": unsupported value " + pickle::describe(v, 1));
+}
+
 class TreeBuilder {
   public:
-    explicit TreeBuilder(Archive& archive) : m_archive(archive) {}
+    TreeBuilder(Archive& archive, std::shared_ptr<script::Program> program)
+        : m_archive(archive), m_program(std::move(program)) {}
 
     ModulePtr build(const ValuePtr& obj, const std::string& where, int depth) {
         if (depth > k_max_depth)
             throw FormatError(m_archive.path(), where + ": modules nested deeper than " +
                                                     std::to_string(k_max_depth) + " levels");
         const ClassDecl& decl = declaration(obj);
-        auto m = std::make_shared<Module>(obj->name);
-        m->set_strict_names(false);
+        auto m = std::make_shared<script::ScriptModule>(m_program, m_program->find_class(obj->qualified_name()),
+                                                        obj->name);
         const ValuePtr& st = obj->state;
         auto prefixed = [&](const std::string& k) { return where.empty() ? k : where + "." + k; };
         auto value = [&](const std::string& k) -> ValuePtr {
@@ -86,6 +156,8 @@ class TreeBuilder {
                     m->register_module(k->s, build(v, prefixed(k->s), depth + 1));
                 else if (Archive::is_tensor(v) && !declared(decl, k->s))
                     m->set_attr(k->s, m_archive.tensor(v, prefixed(k->s)));
+                else if (!Archive::is_tensor(v) && k->s != "training")
+                    keep_value(*m, k->s, v, prefixed(k->s));
             }
         if (ValuePtr training = value("training"); training && training->is(Kind::Bool))
             torchpt::set_own_training(*m, training->b);
@@ -93,6 +165,35 @@ class TreeBuilder {
     }
 
   private:
+    // A non-tensor attribute (an int, a list, None) for the code to read. A list of the
+    // module's own tensors (LSTM's _flat_weights) is kept as their names, so it follows them
+    // through to() and load_state_dict(). What the interpreter cannot hold is left out: the
+    // code fails on it by name if it ever reads it.
+    void keep_value(script::ScriptModule& m, const std::string& name, const ValuePtr& v, const std::string& where) {
+        if (v && v->is(Kind::List) && !v->items.empty() && Archive::is_tensor(v->items[0])) {
+            std::vector<std::string> names;
+            for (const auto& x : v->items) {
+                if (!Archive::is_tensor(x)) return;
+                Tensor t = m_archive.tensor(x, where);
+                std::string found;
+                for (const auto& [n, p] : m.own_parameters())
+                    if (p.is_same(t)) found = n;
+                for (const auto& [n, b] : m.own_buffers())
+                    if (b.is_same(t)) found = n;
+                if (found.empty()) break;
+                names.push_back(found);
+            }
+            if (names.size() == v->items.size()) {
+                m.tensor_lists[name] = std::move(names);
+                return;
+            }
+        }
+        try {
+            m.values[name] = to_value(m_archive, v, where);
+        } catch (const FormatError&) {
+        }
+    }
+
     static bool declared(const ClassDecl& d, const std::string& name) {
         return std::find(d.parameters.begin(), d.parameters.end(), name) != d.parameters.end() ||
                std::find(d.buffers.begin(), d.buffers.end(), name) != d.buffers.end();
@@ -141,6 +242,7 @@ class TreeBuilder {
     }
 
     Archive& m_archive;
+    std::shared_ptr<script::Program> m_program;
     std::map<std::string, ClassDecl> m_classes;
 };
 
@@ -168,8 +270,19 @@ Document open_torchscript(const std::string& path) {
     doc.path = path;
     doc.format = "torchscript";
     doc.kind_source = KindSource::Declared;
-    doc.root = TreeBuilder(archive).build(root, "", 0);
-    doc.note = "inspect-only: nnscope does not run TorchScript code yet";
+    auto program = parse_program(archive);
+    doc.root = TreeBuilder(archive, program).build(root, "", 0);
+    archive.set_storage_folder("constants/");
+    if (ValuePtr constants = archive.load_pickle("constants.pkl")) {
+        script::Value c = to_value(archive, constants, "constants.pkl");
+        if (c.is_sequence()) program->constants = *c.list;
+    }
+    if (!program->load_error_message.empty())
+        doc.note = "not runnable: " + program->load_error_file + ":" + std::to_string(program->load_error_line) +
+                   ": " + program->load_error_message;
+    else if (program->traced)
+        doc.note = "traced: its code never reads self.training, so train and eval mode run the same code "
+                   "(the mode it was traced in)";
     return doc;
 }
 
