@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
     parser.addHelpOption();
     parser.addVersionOption();
     parser.addPositionalArgument("FILE",
-                                 "model spec (.json), .safetensors or .safetensors.index.json");
+                                 "model spec (.json), .safetensors, .safetensors.index.json, a PyTorch .pt or a TorchScript archive");
     QCommandLineOption example({"e", "example"}, "open a built-in example", "NAME");
     QCommandLineOption screenshot("screenshot", "save a screenshot of the window to PNG and exit",
                                   "PNG");
@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
                                   "N");
     QCommandLineOption device("device", "move the model to DEVICE (cpu, sim:0, cuda:0) first",
                               "DEVICE");
+    QCommandLineOption input_shape("input-shape", "the input's shape, batch first (e.g. 2,3,64,64)", "SHAPE");
     QCommandLineOption tab("tab", "show the 'plots' or 'inspector' tab", "NAME");
     QCommandLineOption benchmark(
         "benchmark", "measure stepping with live plots and a 10,000-tensor tree, print JSON, exit");
@@ -51,6 +52,7 @@ int main(int argc, char** argv) {
     parser.addOption(eval_after);
     parser.addOption(device);
     parser.addOption(tab);
+    parser.addOption(input_shape);
     parser.addOption(example);
     parser.addOption(screenshot);
     parser.addOption(select);
@@ -70,6 +72,10 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "error: %s\n", window.last_error().toUtf8().constData());
         if (parser.isSet(screenshot)) return 2;
         window.open_builtin_example(nnscope::k_default_example);
+    }
+    if (parser.isSet(input_shape) && !window.set_input_shape(parser.value(input_shape))) {
+        std::fprintf(stderr, "error: %s\n", window.last_error().toUtf8().constData());
+        return 2;
     }
     if (parser.isSet(device)) window.move_model_to(parser.value(device));
     for (const QString& w : parser.values(watch)) window.watch(w);

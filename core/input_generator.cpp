@@ -17,13 +17,55 @@ Module* first_layer(Module& m) {
         if (c) return first_layer(*c);
     return &m;
 }
+// The first module in the tree, depth first, that has a weight: the input's consumer.
+Module* first_weighted(Module& m) {
+    for (auto& [name, sub] : m.named_modules())
+        if (sub->own_parameters().find("weight") || sub->own_parameters().find("weight_ih_l0")) return sub.get();
+    return nullptr;
+}
 } // namespace
+
+Shape guess_input_shape(Module& model) {
+    Module* first = first_weighted(model);
+    if (!first) return {};
+    const std::string& type = first->type_name();
+    if (const Tensor* w = first->own_parameters().find("weight_ih_l0"); w && w->defined() && w->dim() == 2)
+        return {16, 8, w->size(1)}; // (sequence, batch, features)
+    const Tensor* wp = first->own_parameters().find("weight");
+    if (!wp || !wp->defined()) return {};
+    const Tensor& w = *wp;
+    if (type == "Embedding" && w.dim() == 2) return {8, 16};
+    if (w.dim() == 4) return {8, w.size(1), 224, 224}; // Conv2d (groups 1)
+    if (w.dim() == 3) return {8, w.size(1), 64};       // Conv1d
+    if (w.dim() == 2) return {8, w.size(1)};           // Linear
+    if (w.dim() == 1 && type.starts_with("BatchNorm2d")) return {8, w.size(0), 32, 32};
+    if (w.dim() == 1 && type.starts_with("BatchNorm1d")) return {8, w.size(0)};
+    if (w.dim() == 1) return {8, 16, w.size(0)}; // LayerNorm over the last dim
+    return {};
+}
+
+void InputGenerator::from_shape(const Shape& shape, int64_t vocabulary) {
+    if (shape.empty()) throw ValueError("an input shape needs at least one dimension");
+    for (int64_t d : shape)
+        if (d <= 0 || d > (int64_t(1) << 31)) throw ValueError("invalid input shape " + shape_str(shape));
+    if (shape_numel(shape) > (int64_t(1) << 31)) throw ValueError("input shape " + shape_str(shape) + " is too large");
+    m_options.batch = shape[0];
+    m_shape.assign(shape.begin() + 1, shape.end());
+    m_vocabulary = vocabulary;
+    m_kind = vocabulary > 0 ? Kind::Indices : shape.size() == 4 ? Kind::Images : Kind::Features;
+    if (m_kind == Kind::Features && m_shape.empty()) m_shape = {1};
+}
 
 InputGenerator::InputGenerator(Module& model, InputGeneratorOptions o)
     : m_options(o), m_gen(o.seed) {
     Module* first = first_layer(model);
     const int64_t b = o.batch;
-    if (auto* lin = dynamic_cast<Linear*>(first)) {
+    Module* weighted = first_weighted(model);
+    const bool indices = weighted && weighted->type_name() == "Embedding";
+    const int64_t vocabulary = indices ? weighted->own_parameters().find("weight")->size(0) : 0;
+    if (!o.input_shape.empty()) {
+        from_shape(o.input_shape, vocabulary);
+    } else if (auto* lin = dynamic_cast<Linear*>(first)) {
         m_kind = Kind::Features;
         m_shape = {lin->in_features};
         m_description =
@@ -51,13 +93,15 @@ InputGenerator::InputGenerator(Module& model, InputGeneratorOptions o)
                dynamic_cast<PlainAttributeModel*>(first)) {
         m_kind = Kind::Vector;
         m_shape = {10};
+    } else if (Shape guess = guess_input_shape(model); !guess.empty()) {
+        from_shape(guess, vocabulary);
     } else {
         throw ValueError("cannot derive an input shape for a model starting with " +
                          (first->type_name().empty() ? std::string("a module of unknown type")
                                                      : first->type_name()));
     }
     if (m_description.empty()) {
-        Shape full = m_kind == Kind::Scalar || m_kind == Kind::Vector ? m_shape : Shape{b};
+        Shape full = m_kind == Kind::Scalar || m_kind == Kind::Vector ? m_shape : Shape{m_options.batch};
         if (m_kind != Kind::Scalar && m_kind != Kind::Vector)
             full.insert(full.end(), m_shape.begin(), m_shape.end());
         m_description =
@@ -66,9 +110,18 @@ InputGenerator::InputGenerator(Module& model, InputGeneratorOptions o)
     }
     if (m_kind == Kind::Features || m_kind == Kind::Images || m_kind == Kind::Vector ||
         m_kind == Kind::Scalar) {
-        const int64_t features = m_kind == Kind::Images ? m_shape[0] : shape_numel(m_shape);
+        const int64_t features = m_kind == Kind::Images ? m_shape[0]
+                                 : m_shape.size() >= 2 ? m_shape.back() // (sequence, ..., features)
+                                                       : shape_numel(m_shape);
         m_feature_offsets = randn({features}, m_gen);
     }
+}
+
+Shape InputGenerator::shape() const {
+    if (m_kind == Kind::Scalar || m_kind == Kind::Vector) return m_shape;
+    Shape full{m_options.batch};
+    full.insert(full.end(), m_shape.begin(), m_shape.end());
+    return full;
 }
 
 void InputGenerator::use_file_inputs(const Tensor& xs, const Tensor& ys,

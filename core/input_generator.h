@@ -3,7 +3,9 @@
 //
 // The input's shape follows the model's first layer: (batch, in_features) for Linear,
 // (batch, C, 8, 8) for Conv2d, integer indices (batch, 8) for Embedding, one value for the
-// seed's RunningAverage, (size) for Accumulator. Features are normal with a per-feature
+// seed's RunningAverage, (size) for Accumulator. A model that does not say its input shape
+// (a TorchScript archive) gets a guess from its first Conv, Linear, Embedding, RNN or norm
+// (guess_input_shape), or the shape a user gives (InputGeneratorOptions::input_shape). Features are normal with a per-feature
 // mean that drifts slowly (a sine over steps), so running statistics have something to
 // follow. Training targets come from a fixed random "teacher" map of the input, so the
 // loss can fall.
@@ -23,7 +25,15 @@ struct InputGeneratorOptions {
     double drift = 2.0;        // amplitude of the mean's drift
     double drift_period = 500; // steps per full cycle; 0 disables drift
     uint64_t seed = 0;
+    // The whole input's shape, batch first ([8, 3, 224, 224]); empty: from the model.
+    Shape input_shape;
 };
+
+// A plausible input shape for a model built of modules nnscope only knows by their class
+// names and tensors (TorchScript): [8, C, 224, 224] for a first Conv2d with C input
+// channels, [8, in] for a Linear, [8, 16] indices for an Embedding, [16, 8, in] for an
+// RNN. Empty when nothing fits.
+Shape guess_input_shape(Module& model);
 
 class InputGenerator {
   public:
@@ -35,6 +45,8 @@ class InputGenerator {
     // when given), as `nnscope-cli run` does. Throws ValueError on a 0-d or empty xs.
     void use_file_inputs(const Tensor& xs, const Tensor& ys, const std::string& description);
     const std::string& description() const { return m_description; }
+    // The generated input's whole shape, batch first.
+    Shape shape() const;
     // Changes the generator's distribution from the next step on.
     void set_distribution(double std, double drift, double drift_period) {
         m_options.std = std;
@@ -52,6 +64,7 @@ class InputGenerator {
     Tensor m_feature_offsets; // per-feature base mean
     Tensor m_teacher;         // (flat input, flat output)
     Tensor m_file_x, m_file_y;
+    void from_shape(const Shape& shape, int64_t vocabulary);
     int64_t m_last_step = 0;
     std::string m_description;
 };

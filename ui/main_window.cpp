@@ -24,6 +24,7 @@
 #include <QMimeData>
 #include <QPlainTextEdit>
 #include <QProgressDialog>
+#include <QRegularExpression>
 #include <QSettings>
 #include <QSplitter>
 #include <QStatusBar>
@@ -43,6 +44,7 @@
 #include "layers/layers.h"
 #include "module_tree_model.h"
 #include "plot_panel.h"
+#include "script/program.h"
 #include "state_diff.h"
 #include "step_engine.h"
 #include "step_worker.h"
@@ -333,6 +335,17 @@ void MainWindow::make_toolbar() {
     auto apply_inputs = [this] {
         set_input_distribution(m_std_box->value(), m_drift_box->value());
     };
+    inputs->addWidget(new QLabel(tr(" input shape "), inputs));
+    m_shape_edit = new QLineEdit(inputs);
+    m_shape_edit->setObjectName("input_shape");
+    m_shape_edit->setMaximumWidth(130);
+    m_shape_edit->setToolTip(tr("the input's shape, batch first (e.g. 8,3,224,224); empty: from the model's "
+                                "first layer. Remembered per file."));
+    inputs->addWidget(m_shape_edit);
+    connect(m_shape_edit, &QLineEdit::editingFinished, this, [this] {
+        if (m_shape_edit->isModified()) set_input_shape(m_shape_edit->text());
+        m_shape_edit->setModified(false);
+    });
     connect(m_std_box, &QDoubleSpinBox::valueChanged, this, apply_inputs);
     connect(m_drift_box, &QDoubleSpinBox::valueChanged, this, apply_inputs);
     bar->addAction(tr("Reset running stats"), this, [this] {
@@ -680,6 +693,7 @@ void MainWindow::set_document(Document doc) {
     m_train_action->blockSignals(true);
     m_train_action->setChecked(m_doc.root->is_training());
     m_train_action->blockSignals(false);
+    m_shape_edit->setText(QSettings().value("input_shape/" + QString::fromStdString(m_doc.path)).toString());
     rebuild_engine();
     default_watches();
     update_totals();
@@ -690,7 +704,25 @@ void MainWindow::rebuild_engine() {
     m_engine_error.clear();
     m_steps_done = 0;
     try {
-        m_engine = std::make_shared<StepEngine>(m_doc.root);
+        InputGeneratorOptions options;
+        const QString shape_text = m_shape_edit->text().trimmed();
+        if (!shape_text.isEmpty()) {
+            for (const QString& part : shape_text.split(QRegularExpression("[,x\\s\\[\\]()]+"), Qt::SkipEmptyParts)) {
+                bool ok = false;
+                const qlonglong d = part.toLongLong(&ok);
+                if (!ok || d <= 0)
+                    throw ValueError("input shape '" + shape_text.toStdString() +
+                                     "': expected positive sizes separated by commas, e.g. 8,3,224,224");
+                options.input_shape.push_back(d);
+            }
+        }
+        m_engine = std::make_shared<StepEngine>(m_doc.root, options);
+        {
+            const Shape used = m_engine->inputs().shape();
+            QStringList dims;
+            for (int64_t d : used) dims << QString::number(d);
+            if (shape_text.isEmpty()) m_shape_edit->setPlaceholderText(dims.join(","));
+        }
         if (m_training_box->isChecked())
             m_engine->set_optimizer(m_optimizer_box->currentData().toString().toStdString());
         m_engine->inputs().set_distribution(m_std_box->value(), m_drift_box->value(), 500);
@@ -782,6 +814,18 @@ void MainWindow::set_rate(double steps_per_second) {
     m_worker->set_rate(steps_per_second);
 }
 
+bool MainWindow::set_input_shape(const QString& text) {
+    stop_running();
+    m_shape_edit->setText(text.trimmed());
+    rebuild_engine();
+    if (!m_engine) {
+        report_error(m_engine_error);
+        return false;
+    }
+    QSettings().setValue("input_shape/" + QString::fromStdString(m_doc.path), text.trimmed());
+    return true;
+}
+
 void MainWindow::set_training_mode(bool train) {
     stop_running();
     {
@@ -790,6 +834,12 @@ void MainWindow::set_training_mode(bool train) {
     }
     log(train ? "model.train()"
               : "model.eval(): BatchNorm now uses its running statistics and stops updating them");
+    if (auto* sm = dynamic_cast<script::ScriptModule*>(m_doc.root.get()); sm && sm->program()->traced) {
+        const QString msg = tr("this traced model's code never reads self.training: it keeps the mode it was "
+                               "traced in, whatever Train mode says");
+        log(msg);
+        statusBar()->showMessage(msg, 10000);
+    }
     m_train_action->blockSignals(true);
     m_train_action->setChecked(train);
     m_train_action->blockSignals(false);

@@ -78,6 +78,9 @@ class MainWindow : public QMainWindow {
     void set_training_mode(bool train);                    // model.train() / model.eval()
     void set_training_step(bool on);                       // optimizer steps on or off
     void set_input_distribution(double std, double drift); // the generator's noise and drift
+    // The input's shape, "8,3,224,224" (remembered for this file), or "" for the model's own
+    // or guessed shape. False with the error logged when it does not parse.
+    bool set_input_shape(const QString& text);
     bool can_step() const;
     void watch(const QString& name);
     void unwatch(const QString& name);
@@ -140,6 +143,7 @@ class MainWindow : public QMainWindow {
     QComboBox* m_rate_box = nullptr;
     QDoubleSpinBox* m_std_box = nullptr;
     QDoubleSpinBox* m_drift_box = nullptr;
+    QLineEdit* m_shape_edit = nullptr;
     QString m_last_error;
     QString m_selected;
     QString m_save_path;

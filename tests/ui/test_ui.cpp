@@ -221,6 +221,34 @@ class TestUi : public QObject {
         QVERIFY(QFileInfo(tmp.filePath("p.png")).size() > 1000);
     }
 
+    void torchscript_models_step_with_an_input_shape() {
+        // A scripted model does not say its input shape: the window guesses one from its
+        // first Conv2d ([8, 3, 224, 224]) and takes the user's, remembered per file.
+        MainWindow w;
+        const QString file = QString::fromStdString(test::fixtures_dir()) + "/torchscript/net_scripted.pt";
+        QVERIFY(w.open_path(file));
+        QVERIFY(w.can_step());
+        QVERIFY(w.log_text().contains("inputs: normal values [8, 3, 224, 224]"));
+        QVERIFY(!w.set_input_shape("2,3,six"));
+        QVERIFY(w.last_error().contains("expected positive sizes separated by commas"));
+        QVERIFY(w.set_input_shape("2,3,6,6"));
+        auto root = w.document().root;
+        w.step_blocking(4);
+        QCOMPARE(root->attr("steps").item_int(), int64_t(4)); // the code's own counter
+        QCOMPARE(root->child("bn")->attr("num_batches_tracked").item_int(), int64_t(4));
+        w.set_training_mode(false);
+        std::vector<double> frozen = root->child("bn")->attr("running_mean").to_doubles();
+        w.step_blocking(3);
+        QCOMPARE(root->child("bn")->attr("running_mean").to_doubles(), frozen); // eval: BatchNorm frozen
+        QCOMPARE(root->attr("steps").item_int(), int64_t(7));                 // the code counts anyway
+        // Reopened, the file keeps its shape; a traced model says that the mode cannot change it.
+        QVERIFY(w.open_path(file));
+        QVERIFY(w.log_text().contains("inputs: normal values [2, 3, 6, 6]"));
+        QVERIFY(w.open_path(QString::fromStdString(test::fixtures_dir()) + "/torchscript/net_traced_eval.pt"));
+        w.set_training_mode(true);
+        QVERIFY(w.log_text().contains("this traced model's code never reads self.training"));
+    }
+
     void devices_and_state_dicts() {
         MainWindow w;
         QVERIFY(w.open_builtin_example("plain-attribute"));
