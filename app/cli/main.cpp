@@ -24,6 +24,7 @@ const char* k_usage =
     "      [--load SD] [--input-key x] [--target-key y] [--optimizer sgd:lr=0.05,momentum=0.9 | "
     "adam:lr=1e-3]\n"
     "      [--loss mse|cross_entropy] [--device cpu] [--seed S] [--trace OUT.csv] [--step-timeout S]\n"
+    "      [--save-model OUT.pt]  (TorchScript: the same code with the new tensors, for torch.jit.load)\n"
     "                               forward passes, or training steps with an optimizer; MODEL is\n"
     "                               a spec, a TorchScript archive or a whole pickled module\n"
     "\n"

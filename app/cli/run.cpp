@@ -15,6 +15,7 @@
 #include "functional.h"
 #include "io/model_spec.h"
 #include "io/safetensors.h"
+#include "io/torchscript.h"
 #include "optim/optimizer.h"
 #include "script/program.h"
 
@@ -24,7 +25,7 @@ namespace {
 
 struct RunOptions {
     std::string spec, load, entry, inputs, input_key = "x", target_key = "y", mode, optimizer,
-                                           loss = "mse", device = "cpu", save, trace, outputs;
+                                           loss = "mse", device = "cpu", save, trace, outputs, save_model;
     std::optional<uint64_t> seed;
     double step_timeout = 60;
     int64_t steps = -1;
@@ -74,6 +75,8 @@ RunOptions parse_run(const std::vector<std::string>& argv) {
             o.trace = value(i);
         else if (a == "--outputs")
             o.outputs = value(i);
+        else if (a == "--save-model")
+            o.save_model = value(i);
         else if (a == "--step-timeout") {
             std::string v = value(i);
             char* end = nullptr;
@@ -95,8 +98,8 @@ RunOptions parse_run(const std::vector<std::string>& argv) {
     if (o.inputs.empty()) throw UsageError("missing --inputs FILE");
     if (o.steps < 0) throw UsageError("missing --steps N");
     if (o.mode != "train" && o.mode != "eval") throw UsageError("--mode must be train or eval");
-    if (o.save.empty() && o.outputs.empty() && o.trace.empty())
-        throw UsageError("nothing to write: give --save OUT, --outputs OUT or --trace OUT");
+    if (o.save.empty() && o.outputs.empty() && o.trace.empty() && o.save_model.empty())
+        throw UsageError("nothing to write: give --save OUT, --outputs OUT, --save-model OUT or --trace OUT");
     if (o.loss != "mse" && o.loss != "cross_entropy")
         throw UsageError("--loss must be mse or cross_entropy");
     return o;
@@ -161,6 +164,8 @@ int cmd_run(const std::vector<std::string>& argv) {
     ModulePtr model = build_model(o);
     auto* script_model = dynamic_cast<script::ScriptModule*>(model.get());
     if (script_model) script_model->program()->limits.timeout_s = o.step_timeout;
+    if (!o.save_model.empty() && !script_model)
+        throw UsageError("--save-model writes TorchScript archives: MODEL must be one");
     if (!model->runnable())
         throw FormatError(o.spec, "the model is not runnable: a module without a forward pass ("
                                   "custom \"Module\" entries are inspect-only)");
@@ -242,6 +247,7 @@ int cmd_run(const std::vector<std::string>& argv) {
     }
     if (!o.save.empty()) save_state_dict(*model, o.save);
     if (!o.outputs.empty()) write_outputs(o.outputs, last_output);
+    if (!o.save_model.empty()) torchscript::save_torchscript(*model, o.save_model);
     if (trace.is_open()) {
         trace.close();
         if (!trace || std::rename((o.trace + ".partial").c_str(), o.trace.c_str()) != 0)
@@ -255,6 +261,7 @@ int cmd_run(const std::vector<std::string>& argv) {
         std::cerr << "; loss " << csv_number(first_loss) << " -> " << csv_number(last_loss);
     if (!o.save.empty()) std::cerr << "; saved " << o.save;
     if (!o.outputs.empty()) std::cerr << "; outputs in " << o.outputs;
+    if (!o.save_model.empty()) std::cerr << "; model in " << o.save_model;
     std::cerr << "\n";
     return k_exit_ok;
 }

@@ -105,6 +105,9 @@ class Archive {
     static bool is_tensor(const ValuePtr& v);
     // Bytes of every storage entry (data/*): a bound on what the file's tensors can hold.
     uint64_t storage_bytes();
+    // The storages read so far, by record name ("data/0", "constants/1"), in host byte order.
+    const std::map<std::string, Tensor>& storages() const { return m_storages; }
+    bool big_endian() const { return m_big_endian; }
     // The tensor `v` rebuilds; the same pickle value always gives the same tensor.
     Tensor tensor(const ValuePtr& v, const std::string& where);
 

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string_view>
 
+#include "../autograd.h"
 #include "../errors.h"
 #include "../script/lexer.h"
 #include "../script/parser.h"
@@ -271,6 +272,7 @@ Document open_torchscript(const std::string& path) {
     doc.format = "torchscript";
     doc.kind_source = KindSource::Declared;
     auto program = parse_program(archive);
+    program->source_path = path;
     doc.root = TreeBuilder(archive, program).build(root, "", 0);
     archive.set_storage_folder("constants/");
     if (ValuePtr constants = archive.load_pickle("constants.pkl")) {
@@ -284,6 +286,57 @@ Document open_torchscript(const std::string& path) {
         doc.note = "traced: its code never reads self.training, so train and eval mode run the same code "
                    "(the mode it was traced in)";
     return doc;
+}
+
+} // namespace nnscope::torchscript
+
+namespace nnscope::torchscript {
+
+void save_torchscript(Module& root, const std::string& out) {
+    auto* top = dynamic_cast<script::ScriptModule*>(&root);
+    if (!top || top->program()->source_path.empty())
+        throw FormatError(out, "only a model opened from a TorchScript archive can be saved as one");
+    const std::string& source = top->program()->source_path;
+    // The archive again, as it was read: which storage bytes hold which tensor of the tree.
+    Archive archive(source);
+    if (archive.big_endian()) throw FormatError(out, "cannot rewrite a big-endian archive (" + source + ")");
+    ModulePtr original = TreeBuilder(archive, std::make_shared<script::Program>()).build(archive.root(), "", 0);
+    std::map<std::string, Tensor> now;
+    for (const auto& e : root.tensor_entries()) now[e.name] = e.tensor;
+    std::map<std::string, Tensor> storages; // record name -> new bytes
+    NoGradGuard no_grad;
+    for (const auto& e : original->tensor_entries()) {
+        if (!e.tensor.defined()) continue;
+        auto it = now.find(e.name);
+        if (it == now.end() || !it->second.defined())
+            throw FormatError(out, e.name + " is in " + source + " but no longer in the model");
+        const Tensor& cur = it->second;
+        if (cur.shape() != e.tensor.shape() || cur.dtype() != e.tensor.dtype())
+            throw FormatError(out, e.name + " is now " + std::string(dtype_name(cur.dtype())) + " " +
+                                       shape_str(cur.shape()) + " but the archive's code was saved with " +
+                                       std::string(dtype_name(e.tensor.dtype())) + " " + shape_str(e.tensor.shape()));
+        std::string record;
+        for (const auto& [name, s] : archive.storages())
+            if (s.impl()->storage == e.tensor.impl()->storage) record = name;
+        if (record.empty()) throw FormatError(out, e.name + ": no storage record in " + source);
+        auto [pos, fresh] = storages.try_emplace(record);
+        if (fresh) pos->second = archive.storages().at(record).clone();
+        Tensor dst = as_strided(pos->second, e.tensor.shape(), e.tensor.strides(), e.tensor.storage_offset());
+        dst.copy_(cur.to(Device::cpu()));
+    }
+    std::vector<std::string> bodies;
+    std::vector<torchzip::WriteEntry> entries;
+    bodies.reserve(archive.zip().names().size());
+    for (const auto& n : archive.zip().names()) {
+        const std::string rel = n.substr(archive.prefix().size());
+        if (auto it = storages.find(rel); it != storages.end()) {
+            entries.push_back({n, it->second.data_ptr(), it->second.nbytes()});
+            continue;
+        }
+        bodies.push_back(archive.zip().read(n, torchzip::k_max_entry_size));
+        entries.push_back({n, bodies.back().data(), bodies.back().size()});
+    }
+    torchzip::write_archive(out, entries);
 }
 
 } // namespace nnscope::torchscript

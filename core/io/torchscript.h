@@ -27,4 +27,11 @@ bool is_torchscript(const torchzip::ZipReader& zip);
 // Throws FormatError naming the file, and the archive's code file where one is at fault.
 Document open_torchscript(const std::string& path);
 
+// Writes `root` (opened from a TorchScript archive) as a TorchScript archive at `out`: the
+// source archive's code and records, with every tensor's storage bytes replaced by the
+// tensor's current values, so torch.jit.load reads the model as it is now. Refuses (one
+// FormatError) a tensor whose shape or dtype no longer matches the archive's record.
+// Atomic: a failure leaves any previous file at `out` intact.
+void save_torchscript(Module& root, const std::string& out);
+
 } // namespace nnscope::torchscript

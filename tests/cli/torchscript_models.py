@@ -121,13 +121,24 @@ def run_case(tmp, label, build, how, shape, device="cpu"):
             for i in range(STEPS):
                 y = first_output(ref(xs[i]))
         sd_path, out_path = os.path.join(tmp, "sd.safetensors"), os.path.join(tmp, "out.safetensors")
+        model_path = os.path.join(tmp, "model_after.pt")
         r = subprocess.run([cli, "run", path, "--inputs", inputs, "--steps", str(STEPS), "--mode", mode,
-                            "--device", device, "--save", sd_path, "--outputs", out_path],
-                           capture_output=True, text=True)
+                            "--device", device, "--save", sd_path, "--outputs", out_path,
+                            "--save-model", model_path], capture_output=True, text=True)
         if r.returncode != 0:
             problems.append(f"{mode}: nnscope-cli run failed: {r.stderr.strip()}")
             continue
         got, _ = st.read(sd_path)
+        # --save-model: torch.jit.load reads the archive back with nnscope's tensors, and runs it.
+        try:
+            back = torch.jit.load(model_path)
+            for k, v in back.state_dict().items():
+                if not torch.equal(v, got[k]):
+                    problems.append(f"{mode}: --save-model wrote {k} unlike --save")
+            with torch.no_grad():
+                back.eval()(xs[0])
+        except Exception as e:  # noqa: BLE001
+            problems.append(f"{mode}: torch.jit.load of --save-model's archive failed: {e}")
         for k, v in ref.state_dict().items():
             if k not in got:
                 problems.append(f"{mode}: {k} missing from nnscope's state dict")
