@@ -21,8 +21,8 @@ using namespace nnscope::test;
 
 namespace {
 
-// Fixture folders per PyTorch version: 1.13 (Debian 12's) and 2.13 (the package index's).
-const std::vector<std::string> k_versions = {"", "-2.13"};
+// Fixture folders per PyTorch version: 1.13 (Debian 12's), 2.13 and 2.14 (the package index's).
+const std::vector<std::string> k_versions = {"", "-2.13", "-2.14"};
 
 std::string version_dir(const std::string& v) {
     return fixtures_dir() + v;
