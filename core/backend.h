@@ -36,7 +36,9 @@ struct Scalar {
     int64_t i = 0;
 
     Scalar() = default;
-    Scalar(double v) : kind(Kind::Float), f(v), i(static_cast<int64_t>(v)) {}
+    // i is the value truncated toward zero; 0 where that is not an int64 (inf, nan, huge).
+    Scalar(double v)
+        : kind(Kind::Float), f(v), i(v > -9.2e18 && v < 9.2e18 ? static_cast<int64_t>(v) : 0) {}
     Scalar(int v) : kind(Kind::Int), f(v), i(v) {}
     Scalar(int64_t v) : kind(Kind::Int), f(static_cast<double>(v)), i(v) {}
     Scalar(bool v) : kind(Kind::Bool), f(v), i(v) {}

@@ -51,5 +51,6 @@ int cmd_examples(Args args);
 int cmd_run(const std::vector<std::string>& argv);
 int cmd_devices(Args args);
 int cmd_bench(const std::vector<std::string>& argv);
+int cmd_ops(Args args, bool markdown);
 
 } // namespace nnscope::cli

@@ -18,6 +18,7 @@ const char* k_usage =
     "  diff A B [--json]            compare two state dicts key by key\n"
     "  examples [--json]            list the built-in examples\n"
     "  devices [--json]             devices, whether usable and why not, CUDA compiled in or not\n"
+    "  ops [--json | --markdown]     the operators TorchScript code runs on, and what each runs\n"
     "  bench [--json] [--threads N] [--device D] [--cases small,large]\n"
     "                               median ms of forward passes and training steps\n"
     "  run MODEL --inputs FILE --steps N --mode train|eval [--save SD] [--outputs OUT.safetensors]\n"
@@ -55,6 +56,10 @@ int main(int argc, char** argv) {
         if (cmd == "run") return cmd_run(args);
         if (cmd == "devices") return cmd_devices(Args::parse(args));
         if (cmd == "bench") return cmd_bench(args);
+        if (cmd == "ops") {
+            const bool markdown = std::erase(args, std::string("--markdown")) > 0;
+            return cmd_ops(Args::parse(args), markdown);
+        }
         throw UsageError("unknown command '" + cmd + "'");
     } catch (const UsageError& e) {
         std::cerr << "error: " << e.what() << "\n(run 'nnscope-cli --help' for usage)\n";

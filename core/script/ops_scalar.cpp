@@ -297,8 +297,8 @@ void register_scalar_ops() {
     pure("gt(self, other)", COMPARE("gt"), ">");
     pure("le(self, other)", COMPARE("le"), "<=");
     pure("ge(self, other)", COMPARE("ge"), ">=");
-    pure("__and__(self, other)", [](ValueList& a, OpContext&) { return bitwise("__and__", a); }, "and / &");
-    pure("__or__(self, other)", [](ValueList& a, OpContext&) { return bitwise("__or__", a); }, "or / |");
+    pure("__and__(self, other)", [](ValueList& a, OpContext&) { return bitwise("__and__", a); }, "and, bitwise and");
+    pure("__or__(self, other)", [](ValueList& a, OpContext&) { return bitwise("__or__", a); }, "or, bitwise or");
     pure("__xor__(self, other)", [](ValueList& a, OpContext&) { return bitwise("__xor__", a); }, "^");
     pure("__lshift__(self, other)", [](ValueList& a, OpContext&) { return bitwise("__lshift__", a); }, "<<");
     pure("__rshift__(self, other)", [](ValueList& a, OpContext&) { return bitwise("__rshift__", a); }, ">>");

@@ -331,6 +331,21 @@ class TestCli : public QObject {
             QVERIFY2(names.contains(n), n);
         for (const QString& n : names) QCOMPARE(cli({"inspect", "--example", n}).code, 0);
     }
+
+    void operator_table_in_the_readme_is_the_codes() {
+        // The README's table of TorchScript operators is what `ops --markdown` prints.
+        Run r = cli({"ops", "--markdown"});
+        QCOMPARE(r.code, 0);
+        std::ifstream in(std::string(NNSCOPE_SOURCE_DIR) + "/README.md");
+        std::string readme((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        const size_t begin = readme.find("<!-- ops-table -->\n"), end = readme.find("<!-- /ops-table -->");
+        QVERIFY(begin != std::string::npos && end != std::string::npos);
+        const std::string table = readme.substr(begin + 19, end - begin - 19);
+        QVERIFY2(QString::fromStdString(table) == r.out,
+                 "README.md's operator table differs from `nnscope-cli ops --markdown`");
+        QVERIFY(r.out.contains("| `aten::conv2d` |"));
+        QCOMPARE(cli({"ops", "extra"}).code, 1);
+    }
 };
 
 QTEST_GUILESS_MAIN(TestCli)

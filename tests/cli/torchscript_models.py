@@ -30,6 +30,9 @@ import st  # noqa: E402
 
 cli = sys.argv[1]
 STEPS = 3
+OPS = set(op["name"] for op in __import__("json").loads(
+    subprocess.run([cli, "ops", "--json"], capture_output=True, text=True, check=True).stdout))
+graph_ops = {}  # every aten:: operator in the scripted models' inlined graphs -> the models
 failures = []
 passed = 0
 
@@ -106,6 +109,14 @@ def run_case(tmp, label, build, how, shape, device="cpu"):
     example = torch.randn(shape)
     if how == "script":
         scripted = torch.jit.script(model)
+        for node in scripted.inlined_graph.nodes():
+            def walk(n):
+                if n.kind().startswith("aten::"):
+                    graph_ops.setdefault(n.kind(), set()).add(label.split()[0])
+                for b in n.blocks():
+                    for m in b.nodes():
+                        walk(m)
+            walk(node)
     else:  # "trace" records train mode (BatchNorm updates in both modes), "trace-eval" eval
         scripted = torch.jit.trace(model.train(how == "trace"), example, check_trace=False)
     path = os.path.join(tmp, "model.pt")
@@ -170,6 +181,10 @@ with tempfile.TemporaryDirectory() as tmp:
             print(f"ok   {name}")
 
 print(f"{passed} of {passed + len(failures)} TorchScript models match PyTorch {torch.__version__}")
+# The models' graphs name every operator their code may call, taken branches or not.
+print(f"{len(graph_ops)} aten operators in their graphs; {len(set(graph_ops) - OPS)} not in nnscope's table")
+for name in sorted(set(graph_ops) - OPS):
+    print(f"     not in the table: {name} (in {', '.join(sorted(graph_ops[name]))})")
 for f in failures:
     print("FAIL " + f)
 sys.exit(1 if failures else 0)
