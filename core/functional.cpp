@@ -439,3 +439,72 @@ Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const T
 }
 
 } // namespace nnscope::F
+
+namespace nnscope::F {
+
+Tensor batched_matmul(const Tensor& a, const Tensor& b) {
+    if (a.dim() < 2 || b.dim() < 2) throw Error("batched_matmul: both operands need at least 2 dims");
+    if (a.size(-1) != b.size(-2))
+        throw Error("Expected size for first two dimensions of batch2 tensor to be: [" +
+                    std::to_string(a.size(-1)) + "] but got: [" + std::to_string(b.size(-2)) + "].");
+    const Shape batch_a(a.shape().begin(), a.shape().end() - 2), batch_b(b.shape().begin(), b.shape().end() - 2);
+    const Shape batch = broadcast_shapes(batch_a, batch_b);
+    Shape ea = batch, eb = batch;
+    ea.push_back(a.size(-2)), ea.push_back(a.size(-1));
+    eb.push_back(b.size(-2)), eb.push_back(b.size(-1));
+    const int64_t n = shape_numel(batch);
+    Tensor a3 = a.expand(ea).reshape({n, a.size(-2), a.size(-1)});
+    Tensor b3 = b.expand(eb).reshape({n, b.size(-2), b.size(-1)});
+    std::vector<Tensor> outs;
+    outs.reserve(size_t(n));
+    for (int64_t i = 0; i < n; ++i) outs.push_back(a3.select(0, i).matmul(b3.select(0, i)).unsqueeze(0));
+    Shape out = batch;
+    out.push_back(a.size(-2)), out.push_back(b.size(-1));
+    if (n == 0) return zeros(out, TensorOptions(a.dtype()).with_device(a.device()));
+    return cat(outs, 0).reshape(out);
+}
+
+std::pair<Tensor, Tensor> attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask) {
+    Tensor scores = batched_matmul(q, k.transpose(-2, -1)).div(Scalar(std::sqrt(double(q.size(-1)))));
+    if (mask.defined()) {
+        if (mask.dtype() == DType::Bool) {
+            // -inf where masked: scores * keep + (-inf) * masked, without inf * 0.
+            NoGradGuard no_grad;
+            Tensor m = mask.to(scores.dtype());
+            Tensor big = m.mul(Scalar(-1e30));
+            scores = scores.add(big.detach());
+        } else {
+            scores = scores.add(mask);
+        }
+    }
+    Tensor weights = softmax(scores, -1);
+    return {batched_matmul(weights, v), weights};
+}
+
+std::pair<Tensor, Tensor> lstm_cell(const Tensor& x, const Tensor& h, const Tensor& c, const Tensor& w_ih,
+                                    const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh) {
+    Tensor gates = linear(x, w_ih, b_ih).add(linear(h, w_hh, b_hh));
+    const int64_t hs = h.size(-1);
+    Tensor i = gates.narrow(-1, 0, hs).sigmoid(), f = gates.narrow(-1, hs, hs).sigmoid();
+    Tensor g = gates.narrow(-1, 2 * hs, hs).tanh(), o = gates.narrow(-1, 3 * hs, hs).sigmoid();
+    Tensor c2 = f.mul(c).add(i.mul(g));
+    return {o.mul(c2.tanh()), c2};
+}
+
+Tensor gru_cell(const Tensor& x, const Tensor& h, const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,
+                const Tensor& b_hh) {
+    Tensor gi = linear(x, w_ih, b_ih), gh = linear(h, w_hh, b_hh);
+    const int64_t hs = h.size(-1);
+    Tensor r = gi.narrow(-1, 0, hs).add(gh.narrow(-1, 0, hs)).sigmoid();
+    Tensor z = gi.narrow(-1, hs, hs).add(gh.narrow(-1, hs, hs)).sigmoid();
+    Tensor n = gi.narrow(-1, 2 * hs, hs).add(r.mul(gh.narrow(-1, 2 * hs, hs))).tanh();
+    return n.add(z.mul(h.sub(n))); // (1 - z) * n + z * h
+}
+
+Tensor rnn_cell(const Tensor& x, const Tensor& h, const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,
+                const Tensor& b_hh, bool relu) {
+    Tensor pre = linear(x, w_ih, b_ih).add(linear(h, w_hh, b_hh));
+    return relu ? pre.relu() : pre.tanh();
+}
+
+} // namespace nnscope::F

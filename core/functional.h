@@ -59,6 +59,20 @@ Tensor hardsigmoid(const Tensor& x);
 Tensor silu(const Tensor& x);
 Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias, double eps);
 
+// a (..., n, k) @ b (..., k, m) with broadcast batch dims (torch.matmul of >2-D operands):
+// one GEMM per batch element, recorded by autograd.
+Tensor batched_matmul(const Tensor& a, const Tensor& b);
+// Scaled dot-product attention of q (B, H, L, D), k and v (B, H, S, D); `mask` (broadcast
+// to (B, H, L, S)) is boolean (true = masked out) or additive; returns (output, weights).
+std::pair<Tensor, Tensor> attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask);
+// One step of PyTorch's recurrent cells; weights as nn.LSTM/GRU/RNN store them.
+std::pair<Tensor, Tensor> lstm_cell(const Tensor& x, const Tensor& h, const Tensor& c, const Tensor& w_ih,
+                                    const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh);
+Tensor gru_cell(const Tensor& x, const Tensor& h, const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,
+                const Tensor& b_hh);
+Tensor rnn_cell(const Tensor& x, const Tensor& h, const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,
+                const Tensor& b_hh, bool relu);
+
 Tensor mse_loss(const Tensor& input, const Tensor& target);
 // input (N, C) logits, target (N) class indices; mean over the batch.
 Tensor cross_entropy(const Tensor& input, const Tensor& target);

@@ -1,6 +1,8 @@
 // ops_nn.cpp: ATen's neural-network operators (convolution, normalisation, pooling,
 // activations, dropout, softmax) as the core's functional.h computes them for the
 // native layers.
+#include <cmath>
+
 #include "../autograd.h"
 #include "../errors.h"
 #include "../functional.h"
@@ -79,6 +81,156 @@ Value dropout(ValueList& a, OpContext& ctx, bool in_place_op) {
     return in_place_op ? in_place(a[0], y) : T(y);
 }
 
+std::vector<Tensor> tensor_list(const Value& v, const char* what) {
+    if (!v.is_sequence()) throw TypeError(std::string(what) + ": expected a list of tensors, got " + type_name(v));
+    std::vector<Tensor> out;
+    for (const auto& x : *v.list) out.push_back(to_tensor(x, what));
+    return out;
+}
+
+// aten::lstm / gru / rnn_tanh / rnn_relu: every layer and direction over the sequence, as
+// PyTorch's CPU kernels (dropout between layers in training, from nnscope's generator).
+enum class Cell { LSTM, GRU, Tanh, Relu };
+Value recurrent(Cell cell, ValueList& a, OpContext& ctx) {
+    Tensor x = to_tensor(a[0], "input");
+    std::vector<Tensor> hx = cell == Cell::LSTM ? tensor_list(a[1], "hx") : std::vector<Tensor>{to_tensor(a[1], "hx")};
+    const std::vector<Tensor> params = tensor_list(a[2], "params");
+    const bool has_biases = to_bool(a[3], "has_biases");
+    const int64_t layers = to_int(a[4], "num_layers");
+    const double dropout = to_double(a[5], "dropout");
+    const bool train = to_bool(a[6], "train"), bidirectional = to_bool(a[7], "bidirectional"),
+               batch_first = to_bool(a[8], "batch_first");
+    const int64_t dirs = bidirectional ? 2 : 1, per = has_biases ? 4 : 2;
+    if (x.dim() != 3) throw Error("recurrent layer: expected a 3-D input, got " + shape_str(x.shape()));
+    if (hx.size() != (cell == Cell::LSTM ? 2u : 1u)) throw Error("recurrent layer: wrong number of hidden states");
+    if (int64_t(params.size()) != layers * dirs * per)
+        throw NotImplementedError("recurrent layer: " + std::to_string(params.size()) +
+                                  " weights (projections, proj_size > 0, are not supported yet)");
+    if (batch_first) x = x.transpose(0, 1); // (T, B, I)
+    const int64_t steps = x.size(0);
+    std::vector<Tensor> h_out, c_out;
+    Tensor layer_in = x;
+    for (int64_t l = 0; l < layers; ++l) {
+        std::vector<Tensor> dir_outs;
+        for (int64_t d = 0; d < dirs; ++d) {
+            const size_t base = size_t((l * dirs + d) * per);
+            const Tensor& w_ih = params[base];
+            const Tensor& w_hh = params[base + 1];
+            Tensor b_ih = has_biases ? params[base + 2] : Tensor(), b_hh = has_biases ? params[base + 3] : Tensor();
+            Tensor h = hx[0].select(0, l * dirs + d);
+            Tensor c = cell == Cell::LSTM ? hx[1].select(0, l * dirs + d) : Tensor();
+            std::vector<Tensor> outs(static_cast<size_t>(steps));
+            for (int64_t k = 0; k < steps; ++k) {
+                const int64_t t = d == 0 ? k : steps - 1 - k;
+                Tensor xt = layer_in.select(0, t);
+                if (cell == Cell::LSTM) std::tie(h, c) = F::lstm_cell(xt, h, c, w_ih, w_hh, b_ih, b_hh);
+                else if (cell == Cell::GRU) h = F::gru_cell(xt, h, w_ih, w_hh, b_ih, b_hh);
+                else h = F::rnn_cell(xt, h, w_ih, w_hh, b_ih, b_hh, cell == Cell::Relu);
+                outs[size_t(t)] = h.unsqueeze(0);
+            }
+            dir_outs.push_back(cat(outs, 0));
+            h_out.push_back(h.unsqueeze(0));
+            if (cell == Cell::LSTM) c_out.push_back(c.unsqueeze(0));
+        }
+        layer_in = dirs == 1 ? dir_outs[0] : cat(dir_outs, 2);
+        if (dropout > 0 && train && l + 1 < layers) layer_in = F::dropout(layer_in, dropout, true, *ctx.generator);
+    }
+    Tensor out = batch_first ? layer_in.transpose(0, 1) : layer_in;
+    if (cell == Cell::LSTM) return Value::tuple({T(out), T(cat(h_out, 0)), T(cat(c_out, 0))});
+    return Value::tuple({T(out), T(cat(h_out, 0))});
+}
+
+// Multi-head self/cross attention with packed input projections (batch first), as the
+// fast paths of nn.MultiheadAttention and nn.TransformerEncoderLayer compute it.
+std::pair<Tensor, Tensor> packed_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, int64_t e,
+                                           int64_t heads, const Tensor& w, const Tensor& b, const Tensor& proj_w,
+                                           const Tensor& proj_b, Tensor mask, int64_t mask_type) {
+    if (heads <= 0 || e % heads != 0) throw Error("embed_dim must be divisible by num_heads");
+    if (q_in.dim() != 3) throw Error("attention: expected (batch, length, embed_dim) inputs, got " + shape_str(q_in.shape()));
+    auto part = [&](const Tensor& t, int64_t k) { return t.defined() ? t.narrow(0, k * e, e) : Tensor(); };
+    const int64_t d = e / heads;
+    auto split = [&](const Tensor& x) { // (B, L, E) -> (B, H, L, D)
+        return x.reshape({x.size(0), x.size(1), heads, d}).permute({0, 2, 1, 3});
+    };
+    Tensor q = split(F::linear(q_in, part(w, 0), part(b, 0)));
+    Tensor k = split(F::linear(k_in, part(w, 1), part(b, 1)));
+    Tensor v = split(F::linear(v_in, part(w, 2), part(b, 2)));
+    if (mask.defined() && mask_type == 1) mask = mask.reshape({mask.size(0), 1, 1, mask.size(-1)}); // key padding
+    auto [out, weights] = F::attention(q, k, v, mask);
+    out = out.permute({0, 2, 1, 3}).reshape({q_in.size(0), q_in.size(1), e});
+    return {F::linear(out, proj_w, proj_b), weights};
+}
+
+// aten::_native_multi_head_attention, the fast path of nn.MultiheadAttention.
+Value native_mha(ValueList& a, OpContext&) {
+    auto [out, weights] = packed_attention(
+        to_tensor(a[0], "query"), to_tensor(a[1], "key"), to_tensor(a[2], "value"), to_int(a[3], "embed_dim"),
+        to_int(a[4], "num_head"), to_tensor(a[5], "qkv_weight"), to_optional_tensor(a[6], "qkv_bias"),
+        to_tensor(a[7], "proj_weight"), to_optional_tensor(a[8], "proj_bias"), to_optional_tensor(a[9], "mask"),
+        a[12].is_none() ? -1 : to_int(a[12], "mask_type"));
+    if (!to_bool(a[10], "need_weights")) return Value::tuple({T(out), Value::none()});
+    if (to_bool(a[11], "average_attn_weights")) weights = weights.mean({1});
+    return Value::tuple({T(out), T(weights)});
+}
+
+// aten::_transformer_encoder_layer_fwd, nn.TransformerEncoderLayer's fast path (eval mode).
+Value encoder_layer(ValueList& a, OpContext&) {
+    const Tensor& src = to_tensor(a[0], "src");
+    const int64_t e = to_int(a[1], "embed_dim");
+    const bool gelu = to_bool(a[7], "use_gelu"), norm_first = to_bool(a[8], "norm_first");
+    const double eps = to_double(a[9], "eps");
+    auto norm = [&](const Tensor& x, int k) {
+        return F::layer_norm(x, {e}, to_tensor(a[size_t(10 + 2 * k)], "norm_weight"),
+                             to_tensor(a[size_t(11 + 2 * k)], "norm_bias"), eps);
+    };
+    auto attn = [&](const Tensor& x) {
+        return packed_attention(x, x, x, e, to_int(a[2], "num_heads"), to_tensor(a[3], "qkv_weight"),
+                                to_optional_tensor(a[4], "qkv_bias"), to_tensor(a[5], "proj_weight"),
+                                to_optional_tensor(a[6], "proj_bias"), to_optional_tensor(a[18], "mask"),
+                                a[19].is_none() ? -1 : to_int(a[19], "mask_type"))
+            .first;
+    };
+    auto ffn = [&](const Tensor& x) {
+        Tensor h = F::linear(x, to_tensor(a[14], "ffn_weight_1"), to_optional_tensor(a[15], "ffn_bias_1"));
+        h = gelu ? F::gelu(h, false) : h.relu();
+        return F::linear(h, to_tensor(a[16], "ffn_weight_2"), to_optional_tensor(a[17], "ffn_bias_2"));
+    };
+    Tensor x = src;
+    if (norm_first) {
+        x = x.add(attn(norm(x, 0)));
+        x = x.add(ffn(norm(x, 1)));
+    } else {
+        x = norm(x.add(attn(x)), 0);
+        x = norm(x.add(ffn(x)), 1);
+    }
+    return T(x);
+}
+
+// aten::instance_norm: batch_norm over (1, N*C, ...), as PyTorch computes it; running
+// statistics (track_running_stats) are the mean over the batch of the per-sample updates.
+Value instance_norm(ValueList& a, OpContext&) {
+    const Tensor& x = to_tensor(a[0], "input");
+    if (x.dim() < 3) throw ValueError("instance_norm: expected at least 3-D input, got " + shape_str(x.shape()));
+    const int64_t n = x.size(0), c = x.size(1);
+    Tensor w = to_optional_tensor(a[1], "weight"), b = to_optional_tensor(a[2], "bias");
+    Tensor rm = to_optional_tensor(a[3], "running_mean"), rv = to_optional_tensor(a[4], "running_var");
+    const bool use_input_stats = to_bool(a[5], "use_input_stats");
+    auto repeat = [&](const Tensor& t) { return t.defined() ? cat(std::vector<Tensor>(size_t(n), t), 0) : Tensor(); };
+    Tensor rm_r = repeat(rm).contiguous(), rv_r = repeat(rv).contiguous();
+    Shape shape = x.shape();
+    Shape flat = shape;
+    flat[0] = 1;
+    flat[1] = n * c;
+    Tensor y = F::batch_norm(x.reshape(flat), rm_r, rv_r, Tensor(), repeat(w), repeat(b), use_input_stats,
+                             to_double(a[6], "momentum"), to_double(a[7], "eps"));
+    if (rm.defined() && use_input_stats) {
+        NoGradGuard no_grad;
+        rm.copy_(rm_r.reshape({n, c}).mean({0}));
+        rv.copy_(rv_r.reshape({n, c}).mean({0}));
+    }
+    return T(y.reshape(shape));
+}
+
 } // namespace
 
 #define OP(...) [](ValueList& a, OpContext& ctx) -> Value { (void)ctx; __VA_ARGS__ }
@@ -144,6 +296,47 @@ void register_nn_ops() {
         for (double& x : v) x = x < p ? 1.0 : 0.0;
         t.copy_(from_doubles(v, t.shape(), TensorOptions(t.dtype()).with_device(t.device())));
         return a[0];), "uniform samples from nnscope's seeded generator");
+    aten("lstm(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first)",
+         OP(return recurrent(Cell::LSTM, a, ctx);), "F::lstm_cell per step, layer and direction");
+    aten("gru(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first)",
+         OP(return recurrent(Cell::GRU, a, ctx);), "F::gru_cell per step, layer and direction");
+    aten("rnn_tanh(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first)",
+         OP(return recurrent(Cell::Tanh, a, ctx);), "F::rnn_cell (tanh) per step, layer and direction");
+    aten("rnn_relu(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first)",
+         OP(return recurrent(Cell::Relu, a, ctx);), "F::rnn_cell (relu) per step, layer and direction");
+    aten("_native_multi_head_attention(query, key, value, embed_dim, num_head, qkv_weight, qkv_bias, proj_weight, "
+         "proj_bias, mask=None, need_weights=True, average_attn_weights=True, mask_type=None)",
+         native_mha, "F::linear, F::attention (batched GEMMs, softmax)");
+    aten("_transformer_encoder_layer_fwd(src, embed_dim, num_heads, qkv_weight, qkv_bias, proj_weight, proj_bias, "
+         "use_gelu, norm_first, eps, norm_weight_1, norm_bias_1, norm_weight_2, norm_bias_2, ffn_weight_1, ffn_bias_1, "
+         "ffn_weight_2, ffn_bias_2, mask=None, mask_type=None)",
+         encoder_layer, "F::layer_norm, attention, F::linear, F::gelu or relu");
+    aten("instance_norm(input, weight, bias, running_mean, running_var, use_input_stats, momentum, eps, cudnn_enabled)",
+         instance_norm, "F::batch_norm over (1, N*C, ...)");
+    aten("scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, "
+         "scale=None, enable_gqa=False)", OP(
+        Tensor q = to_tensor(a[0], "query");
+        const Tensor& k = to_tensor(a[1], "key");
+        const Tensor& v = to_tensor(a[2], "value");
+        Tensor mask = to_optional_tensor(a[3], "attn_mask");
+        if (mask.defined() && mask.dtype() == DType::Bool) { // SDPA's boolean mask: true = attend
+            NoGradGuard g;
+            mask = mask.to(DType::Float32).neg().add(Scalar(1.0)).to(DType::Bool);
+        }
+        if (to_bool(a[5], "is_causal")) {
+            const int64_t l = q.size(-2), s_len = k.size(-2);
+            std::vector<double> m(size_t(l * s_len));
+            for (int64_t i = 0; i < l; ++i)
+                for (int64_t j = 0; j < s_len; ++j) m[size_t(i * s_len + j)] = j > i ? 1.0 : 0.0;
+            mask = from_doubles(m, {l, s_len}, TensorOptions(DType::Bool).with_device(q.device()));
+        }
+        if (!a[6].is_none()) // F::attention divides by sqrt(D): fold the given scale into q
+            q = q.mul(Scalar(to_double(a[6], "scale") * std::sqrt(double(q.size(-1)))));
+        Tensor scores_out;
+        auto [out, weights] = F::attention(q, k, v, mask);
+        const double p = to_double(a[4], "dropout_p");
+        if (p > 0) out = F::batched_matmul(F::dropout(weights, p, true, *ctx.generator), v);
+        return T(out);), "F::attention (+ causal mask, scale, dropout)");
     aten("softmax(self, dim, dtype=None)", OP(
         Tensor x = to_tensor(a[0], "self");
         if (!a[2].is_none()) x = x.to(to_dtype(a[2], "dtype"));

@@ -325,6 +325,16 @@ void register_scalar_ops() {
         if (!a[0].is_sequence()) throw TypeError("list(): expected a list, got " + type_name(a[0]));
         return Value::make_list(*a[0].list);
     }, "a shallow copy of a list");
+    pure("copy(self)", [](ValueList& a, OpContext&) {
+        if (a[0].kind == K::Dict) {
+            Value d;
+            d.kind = K::Dict;
+            d.dict = std::make_shared<DictData>(*a[0].dict);
+            return d;
+        }
+        if (!a[0].is_sequence()) throw TypeError("copy(): expected a list or dict, got " + type_name(a[0]));
+        return Value::make_list(*a[0].list, a[0].kind);
+    }, "a shallow copy of a list or dict");
     pure("append(self, el)", [](ValueList& a, OpContext&) {
         list_check(a[0], "aten::append");
         if (a[0].list->size() >= 100'000'000) throw ValueError("aten::append: list longer than 10^8 elements");

@@ -53,6 +53,18 @@ Tensor compare_tensors(const std::string& op, const Tensor& a, const Tensor& b) 
     return r.to(DType::Bool);
 }
 
+// torch.masked_fill: value where mask, self elsewhere (elementwise on the host: masks are
+// small and the value may be an infinity, which no product with 0 can place).
+Tensor masked_fill(const Tensor& self, const Tensor& mask, const Value& value) {
+    if (mask.dtype() != DType::Bool) throw Error("masked_fill_ only supports boolean masks, but got mask with dtype " + std::string(dtype_name(mask.dtype())));
+    const double fill = value.kind == K::Tensor ? value.t.item() : to_double(value, "value");
+    std::vector<double> v = self.to_doubles();
+    std::vector<double> m = mask.expand(self.shape()).contiguous().to_doubles();
+    for (size_t i = 0; i < v.size(); ++i)
+        if (m[i] != 0) v[i] = fill;
+    return from_doubles(v, self.shape(), TensorOptions(self.dtype()).with_device(self.device()));
+}
+
 } // namespace
 
 // The tensor overloads of add, sub, mul, div, pow, comparisons and bitwise operators.
@@ -409,6 +421,23 @@ void register_tensor_ops() {
             if (s[k] == -1 && int64_t(k) >= int64_t(s.size()) - x.dim()) s[k] = x.size(int64_t(k) - int64_t(s.size()) + x.dim());
         return T(x.expand(s));), "Tensor::expand");
     aten("expand_as(self, other)", OP(return T(tensor(a[0]).expand(tensor(a[1], "other").shape()));), "Tensor::expand");
+    aten("unflatten(self, dim, sizes)", OP(
+        const Tensor& x = tensor(a[0]);
+        const int64_t d = wrap(to_int(a[1], "dim"), x.dim());
+        std::vector<int64_t> sizes = to_ints(a[2], "sizes");
+        Shape s(x.shape().begin(), x.shape().begin() + d);
+        s.insert(s.end(), sizes.begin(), sizes.end());
+        s.insert(s.end(), x.shape().begin() + d + 1, x.shape().end());
+        return T(x.reshape(s));), "Tensor::reshape");
+    aten("triu(self, diagonal=0)", OP(
+        const Tensor& x = tensor(a[0]);
+        if (x.dim() < 2) throw Error("triu: input tensor must have at least 2 dimensions");
+        const int64_t diag = to_int(a[1], "diagonal"), r = x.size(-2), c = x.size(-1);
+        std::vector<double> keep(size_t(r * c));
+        for (int64_t i = 0; i < r; ++i)
+            for (int64_t j = 0; j < c; ++j) keep[size_t(i * c + j)] = j - i >= diag ? 1.0 : 0.0;
+        Tensor m = from_doubles(keep, {r, c}, TensorOptions(DType::Bool).with_device(x.device()));
+        return T(masked_fill(x, m.to(DType::Float32).neg().add(Scalar(1.0)).to(DType::Bool), Value::integer(0)));), "elementwise select");
     aten("chunk(self, chunks, dim=0)", chunk, "Tensor::narrow per chunk");
     aten("split(self, split_size, dim=0)", split, "Tensor::narrow per piece");
     aten("cat(tensors, dim=0)", OP(return T(cat(tensors(a[0], "tensors"), to_int(a[1], "dim")));), "cat");
@@ -438,7 +467,77 @@ void register_tensor_ops() {
             out.back() = y.size(1);
             return T(x.reshape({-1, x.size(-1)}).matmul(y).reshape(out));
         }
-        throw NotImplementedError("matmul of " + shape_str(x.shape()) + " and " + shape_str(y.shape()) + " is not supported yet");), "Tensor::matmul");
+        if (x.dim() == 1) return T(F::batched_matmul(x.unsqueeze(0), y).squeeze(-2));
+        if (y.dim() == 1) return T(F::batched_matmul(x, y.unsqueeze(-1)).squeeze(-1));
+        return T(F::batched_matmul(x, y));), "Tensor::matmul, F::batched_matmul");
+    aten("bmm(self, mat2)", OP(
+        const Tensor& x = tensor(a[0]);
+        const Tensor& y = tensor(a[1], "mat2");
+        if (x.dim() != 3 || y.dim() != 3 || x.size(0) != y.size(0))
+            throw Error("bmm: expected two 3-D tensors with the same batch size, got " + shape_str(x.shape()) + " and " + shape_str(y.shape()));
+        return T(F::batched_matmul(x, y));), "F::batched_matmul");
+    aten("baddbmm(self, batch1, batch2, beta=1, alpha=1)", OP(
+        Tensor p = F::batched_matmul(tensor(a[1], "batch1"), tensor(a[2], "batch2")).mul(to_scalar(a[4], "alpha"));
+        return T(tensor(a[0]).mul(to_scalar(a[3], "beta")).add(p));), "F::batched_matmul, mul, add");
+    aten("index(self, indices)", OP(
+        // Advanced indexing by one integer tensor on the first dim (x[idx]): a row gather.
+        const Tensor& x = tensor(a[0]);
+        if (!a[1].is_sequence() || a[1].list->size() != 1 || (*a[1].list)[0].kind != K::Tensor)
+            throw NotImplementedError("aten::index: only one index tensor on the first dim is supported yet");
+        const Tensor& idx = (*a[1].list)[0].t;
+        if (idx.dtype() == DType::Bool || idx.is_floating_point())
+            throw NotImplementedError("aten::index: boolean and float indices are not supported yet");
+        if (x.dim() == 0) throw IndexError("too many indices for tensor of dimension 0");
+        Shape out = idx.shape();
+        out.insert(out.end(), x.shape().begin() + 1, x.shape().end());
+        const int64_t rows = x.size(0);
+        std::vector<int64_t> iv = idx.to_int64s();
+        for (int64_t& i : iv) {
+            if (i < -rows || i >= rows)
+                throw IndexError("index " + std::to_string(i) + " is out of bounds for dimension 0 with size " + std::to_string(rows));
+            if (i < 0) i += rows;
+        }
+        Tensor flat = from_int64s(iv, {int64_t(iv.size())}, TensorOptions(DType::Int64).with_device(x.device()));
+        return T(x.reshape({rows, -1}).index_select_rows(flat).reshape(out));), "Tensor::index_select_rows (a gather of rows)");
+    aten("roll(self, shifts, dims=[])", OP(
+        Tensor x = tensor(a[0]);
+        std::vector<int64_t> shifts = to_ints(a[1], "shifts"), dims = to_ints(a[2], "dims");
+        if (dims.empty()) { // over the flattened tensor
+            if (shifts.size() != 1) throw Error("roll: shifts without dims must be one number");
+            const Shape shape = x.shape();
+            x = x.flatten();
+            dims = {0};
+            Tensor y = x;
+            const int64_t n = x.size(0);
+            if (n > 0) {
+                const int64_t k = ((shifts[0] % n) + n) % n;
+                if (k) y = cat({x.narrow(0, n - k, k), x.narrow(0, 0, n - k)}, 0);
+            }
+            return T(y.reshape(shape));
+        }
+        if (shifts.size() != dims.size()) throw Error("shifts and dimensions must align. shifts: " + std::to_string(shifts.size()) + ", dims:" + std::to_string(dims.size()));
+        for (size_t i = 0; i < dims.size(); ++i) {
+            const int64_t d = wrap(dims[i], x.dim()), n = x.size(d);
+            if (n == 0) continue;
+            const int64_t k = ((shifts[i] % n) + n) % n;
+            if (k) x = cat({x.narrow(d, n - k, k), x.narrow(d, 0, n - k)}, d);
+        }
+        return T(x);), "narrow and cat per dim");
+    aten("masked_fill(self, mask, value)", OP(return T(masked_fill(tensor(a[0]), tensor(a[1], "mask"), a[2]));), "elementwise select (not recorded)");
+    aten("masked_fill_(self, mask, value)", OP(Tensor t = tensor(a[0]); t.copy_(masked_fill(t, tensor(a[1], "mask"), a[2])); return a[0];), "elementwise select, in place");
+    aten("logical_not(self)", OP(NoGradGuard g; return T(tensor(a[0]).to(DType::Bool).to(DType::Float32).neg().add(Scalar(1.0)).to(DType::Bool));), "1 - x, as bool");
+    aten("logical_or(self, other)", OP(NoGradGuard g; return T(tensor(a[0]).to(DType::Float32).abs().add(tensor(a[1], "other").to(DType::Float32).abs()).sign().to(DType::Bool));), "sign(|a| + |b|), as bool");
+    aten("logical_and(self, other)", OP(NoGradGuard g; return T(tensor(a[0]).to(DType::Bool).to(DType::Float32).mul(tensor(a[1], "other").to(DType::Bool).to(DType::Float32)).to(DType::Bool));), "a * b, as bool");
+    aten("repeat(self, repeats)", OP(
+        const Tensor& x = tensor(a[0]);
+        std::vector<int64_t> r = to_ints(a[1], "repeats");
+        if (int64_t(r.size()) < x.dim()) throw Error("Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor");
+        Shape s = x.shape();
+        while (int64_t(s.size()) < int64_t(r.size())) s.insert(s.begin(), 1);
+        Tensor y = x.reshape(s);
+        for (size_t d = 0; d < r.size(); ++d)
+            if (r[d] != 1) y = cat(std::vector<Tensor>(size_t(r[d]), y), int64_t(d));
+        return T(y);), "cat of copies along each dim");
     aten("mm(self, mat2)", OP(return T(tensor(a[0]).matmul(tensor(a[1], "mat2")));), "Tensor::matmul");
 
     // --- creation and conversion
@@ -470,6 +569,10 @@ void register_tensor_ops() {
     prim("is_quantized(a)", OP(tensor(a[0], "a"); return Value::boolean(false);), "False: no quantized tensors");
     prim("is_sparse(a)", OP(tensor(a[0], "a"); return Value::boolean(false);), "False");
     prim("is_mkldnn(a)", OP(tensor(a[0], "a"); return Value::boolean(false);), "False");
+    prim("type(device)", OP(
+        if (a[0].kind != K::Device) throw TypeError("prim::type: expected a device, got " + type_name(a[0]));
+        const Device& d = a[0].device;
+        return Value::str(d.kind == DeviceKind::CPU ? "cpu" : d.kind == DeviceKind::CUDA ? "cuda" : "sim");), "the device's type: cpu, cuda or sim");
     prim("requires_grad(a)", OP(return Value::boolean(tensor(a[0], "a").requires_grad());), "Tensor::requires_grad");
     prim("data(a)", OP(return T(tensor(a[0], "a").detach());), "Tensor::detach");
     prim("NumToTensor(a)", OP(

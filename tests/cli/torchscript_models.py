@@ -65,12 +65,65 @@ class UserNet(nn.Module):
         return self.fc(x) * self.scale
 
 
+class Recurrent(nn.Module):
+    """torch.nn's LSTM / GRU / RNN inside a model, as they are scripted in practice."""
+
+    def __init__(self, kind, **kw):
+        super().__init__()
+        self.rnn = getattr(nn, kind)(4, 6, **kw)
+        self.fc = nn.Linear(6 * (2 if kw.get("bidirectional") else 1), 3)
+
+    def forward(self, x):
+        y, _ = self.rnn(x)
+        return self.fc(y)
+
+
+class Encoder(nn.Module):
+    def __init__(self, batch_first, norm_first=False):
+        super().__init__()
+        layer = nn.TransformerEncoderLayer(8, 2, 16, batch_first=batch_first, norm_first=norm_first)
+        self.enc = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False) if norm_first else \
+            nn.TransformerEncoder(layer, 2)
+
+    def forward(self, x):
+        return self.enc(x)
+
+
+class Attention(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.mha = nn.MultiheadAttention(8, 2, batch_first=True)
+
+    def forward(self, x):
+        return self.mha(x, x, x)[0]
+
+
+class Norms(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gn = nn.GroupNorm(2, 4)
+        self.inn = nn.InstanceNorm2d(4, track_running_stats=True, affine=True)
+        self.ln = nn.LayerNorm([4, 5, 5])
+
+    def forward(self, x):
+        return self.ln(self.inn(self.gn(x)))
+
+
 def vision(name):
     return lambda: getattr(torchvision.models, name)(num_classes=10)
 
 
 CASES = [("user_net scripted", lambda: UserNet(), "script", [2, 3, 8, 8]),
-         ("user_net traced", lambda: UserNet(), "trace", [2, 3, 8, 8])]
+         ("user_net traced", lambda: UserNet(), "trace", [2, 3, 8, 8]),
+         ("lstm scripted", lambda: Recurrent("LSTM", num_layers=2, bidirectional=True), "script", [5, 2, 4]),
+         ("gru scripted", lambda: Recurrent("GRU", batch_first=True), "script", [2, 5, 4]),
+         ("rnn scripted", lambda: Recurrent("RNN", num_layers=2, nonlinearity="relu"), "script", [5, 2, 4]),
+         ("lstm traced", lambda: Recurrent("LSTM"), "trace-eval", [5, 2, 4]),
+         ("transformer_encoder scripted", lambda: Encoder(False), "script", [5, 2, 8]),
+         ("transformer_encoder_batch_first scripted", lambda: Encoder(True), "script", [2, 5, 8]),
+         ("transformer_encoder_norm_first scripted", lambda: Encoder(True, True), "script", [2, 5, 8]),
+         ("multihead_attention scripted", lambda: Attention(), "script", [2, 5, 8]),
+         ("group_instance_layer_norm scripted", lambda: Norms(), "script", [2, 4, 5, 5])]
 SIM_CASE = ("user_net scripted", lambda: UserNet(plain=False), "script", [2, 3, 8, 8])
 STOCHASTIC = {"efficientnet_b0"}  # stochastic depth: random in train mode
 if torchvision is not None:
@@ -81,6 +134,17 @@ if torchvision is not None:
     # BatchNorm normalising with running statistics whatever the mode).
     for name in ["resnet18", "mobilenet_v2", "shufflenet_v2_x0_5", "efficientnet_b0", "convnext_tiny"]:
         CASES.append((name + " traced", vision(name), "trace-eval", [2, 3, 64, 64]))
+    from torchvision.models.vision_transformer import VisionTransformer
+    from torchvision.models.swin_transformer import SwinTransformer
+
+    def small_vit():  # vit_b_16's code at a small size; its zero-initialised head made random
+        m = VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=16, mlp_dim=32,
+                              num_classes=10)
+        nn.init.normal_(m.heads.head.weight)
+        return m
+    CASES.append(("vit scripted", small_vit, "script", [2, 3, 32, 32]))
+    CASES.append(("swin scripted", lambda: SwinTransformer([4, 4], 16, [2, 2], [2, 2], [4, 4], num_classes=10),
+                  "script", [2, 3, 32, 32]))
     CASES.append(("googlenet scripted", lambda: torchvision.models.googlenet(num_classes=10, aux_logits=False,
                                                                              init_weights=False), "script", [2, 3, 64, 64]))
 else:
