@@ -125,6 +125,13 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias,
         throw Error(
             "Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: " +
             shape_str(x_in.shape()));
+    if (stride[0] <= 0 || stride[1] <= 0) throw Error("non-positive stride is not supported");
+    if (padding[0] < 0 || padding[1] < 0) throw Error("negative padding is not supported");
+    if (dilation[0] <= 0 || dilation[1] <= 0) throw Error("dilation should be greater than zero");
+    if (groups <= 0) throw Error("non-positive groups is not supported");
+    if (weight.dim() != 4)
+        throw Error("Expected 4-dimensional weight for 4-dimensional input, but got weight of size " +
+                    shape_str(weight.shape()));
     const bool unbatched = x_in.dim() == 3;
     Tensor x = unbatched ? x_in.unsqueeze(0) : x_in;
     const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);

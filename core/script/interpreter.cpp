@@ -197,10 +197,11 @@ class Interpreter {
         if (it.kind == Expr::Kind::Call && it.a->kind == Expr::Kind::Name && it.a->name == "range" &&
             !f.vars.contains("range")) {
             auto [start, stop, step] = range_args(it, f);
-            for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
+            for (int64_t i = start; step > 0 ? i < stop : i > stop;) {
                 Flow flow = body(Value::integer(i));
                 if (flow == Flow::Break) break;
                 if (flow == Flow::Return) return flow;
+                if (__builtin_add_overflow(i, step, &i)) break; // past the end of int64
             }
             return Flow::Normal;
         }
@@ -614,10 +615,11 @@ class Interpreter {
                     step = a.size() == 3 ? a[2] : 1;
             if (step == 0) throw ValueError("range() arg 3 must not be zero");
             ValueList items;
-            for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
+            for (int64_t i = start; step > 0 ? i < stop : i > stop;) {
                 if (int64_t(items.size()) >= k_max_range)
                     throw ValueError("range() of more than " + std::to_string(k_max_range) + " elements");
                 items.push_back(Value::integer(i));
+                if (__builtin_add_overflow(i, step, &i)) break;
             }
             return Value::make_list(std::move(items));
         }

@@ -2,6 +2,7 @@
 // (the arithmetic of shapes and sizes, torch.format, list building), and the prim::
 // operators that ask a value what it is. Arithmetic on tensors goes to ops_tensor.cpp.
 #include <algorithm>
+#include <climits>
 #include <cmath>
 
 #include "../autograd.h"
@@ -54,6 +55,7 @@ Value arith(const char* op, ValueList& a) {
         return Value::make_list(std::move(items));
     }
     if (o == "mul" && x.kind == K::List && (y.kind == K::Int)) {
+        if (y.i > 0 && x.list->size() * uint64_t(y.i) > 100'000'000) throw ValueError("list * int: more than 10^8 elements");
         ValueList items;
         for (int64_t k = 0; k < y.i; ++k) items.insert(items.end(), x.list->begin(), x.list->end());
         return Value::make_list(std::move(items));
@@ -75,9 +77,13 @@ Value arith(const char* op, ValueList& a) {
         if (o == "pow") return Value::number(std::pow(p, q));
     }
     const int64_t p = to_int(x, op), q = to_int(y, op);
-    if (o == "add") return Value::integer(p + q);
-    if (o == "sub") return Value::integer(p - q);
-    if (o == "mul") return Value::integer(p * q);
+    int64_t r = 0;
+    // TorchScript's ints are 64-bit: an overflow is an error, not a wrap-around.
+    if ((o == "add" && __builtin_add_overflow(p, q, &r)) || (o == "sub" && __builtin_sub_overflow(p, q, &r)) ||
+        (o == "mul" && __builtin_mul_overflow(p, q, &r)) ||
+        ((o == "floordiv" || o == "remainder") && p == INT64_MIN && q == -1))
+        throw Error(std::string("integer overflow in aten::") + op);
+    if (o == "add" || o == "sub" || o == "mul") return Value::integer(r);
     if (o == "floordiv") return Value::integer(py_floordiv(p, q));
     if (o == "remainder") return Value::integer(py_mod(p, q));
     throw Error(std::string("aten::") + op + ": unsupported");
@@ -378,12 +384,17 @@ void register_scalar_ops() {
     pure("__range_length(lo, hi, step)", [](ValueList& a, OpContext&) {
         const int64_t lo = to_int(a[0], "lo"), hi = to_int(a[1], "hi"), st = to_int(a[2], "step");
         if (st == 0) throw ValueError("range() arg 3 must not be zero");
-        if (st > 0 && lo < hi) return Value::integer(1 + (hi - 1 - lo) / st);
-        if (st < 0 && lo > hi) return Value::integer(1 + (lo - 1 - hi) / (-st));
+        // In unsigned arithmetic: hi - lo may not fit in int64.
+        if (st > 0 && lo < hi) return Value::integer(int64_t(1 + (uint64_t(hi) - uint64_t(lo) - 1) / uint64_t(st)));
+        if (st < 0 && lo > hi) return Value::integer(int64_t(1 + (uint64_t(lo) - uint64_t(hi) - 1) / (0 - uint64_t(st))));
         return Value::integer(0);
     }, "the length of range(lo, hi, step)");
     pure("__derive_index(index, start, step)", [](ValueList& a, OpContext&) {
-        return Value::integer(to_int(a[1], "start") + to_int(a[0], "index") * to_int(a[2], "step"));
+        int64_t prod = 0, r = 0;
+        if (__builtin_mul_overflow(to_int(a[0], "index"), to_int(a[2], "step"), &prod) ||
+            __builtin_add_overflow(to_int(a[1], "start"), prod, &r))
+            throw Error("integer overflow in aten::__derive_index");
+        return Value::integer(r);
     }, "start + index * step");
     pure("warn(message, stacklevel=2)", [](ValueList&, OpContext&) { return Value::none(); }, "nothing (warnings are not shown)");
     pure("is_grad_enabled()", [](ValueList&, OpContext&) { return Value::boolean(grad_enabled()); }, "autograd's grad mode");
@@ -409,7 +420,9 @@ void register_scalar_ops() {
     prim("max(*args)", [](ValueList& a, OpContext&) { return min_max(true, a); }, "max()");
     prim("abs(x)", [](ValueList& a, OpContext&) {
         if (a[0].kind == K::Float) return Value::number(std::fabs(a[0].f));
-        return Value::integer(std::llabs(to_int(a[0], "abs")));
+        const int64_t v = to_int(a[0], "abs");
+        if (v == INT64_MIN) throw Error("integer overflow in abs");
+        return Value::integer(v < 0 ? -v : v);
     }, "abs()");
     prim("tuple(*args)", [](ValueList& a, OpContext&) {
         if (a.size() == 1 && a[0].is_sequence()) return Value::tuple(*a[0].list);

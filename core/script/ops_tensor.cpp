@@ -1,6 +1,7 @@
 // ops_tensor.cpp: ATen's tensor operators (arithmetic, views, reductions, creation,
 // conversion) on nnscope's Tensor, and the prim:: operators that ask a tensor what it is.
 // Each one calls the core's own function for the operation (tensor.h, functional.h).
+#include <climits>
 #include <cmath>
 
 #include "../autograd.h"
@@ -328,7 +329,10 @@ void register_tensor_ops() {
     aten("fill_(self, value)", OP(Tensor t = tensor(a[0]); t.fill_(to_scalar(a[1], "value")); return a[0];), "Tensor::fill_");
 
     // --- pointwise
-    aten("neg(self)", OP(if (a[0].kind == K::Int) return Value::integer(-a[0].i); if (a[0].kind == K::Float) return Value::number(-a[0].f); return unary(a, &Tensor::neg);), "Tensor::neg");
+    aten("neg(self)", OP(if (a[0].kind == K::Int) {
+        if (a[0].i == INT64_MIN) throw Error("integer overflow in aten::neg");
+        return Value::integer(-a[0].i);
+    } if (a[0].kind == K::Float) return Value::number(-a[0].f); return unary(a, &Tensor::neg);), "Tensor::neg");
     aten("abs(self)", OP(return unary(a, &Tensor::abs);), "Tensor::abs");
     aten("sqrt(self)", OP(if (a[0].is_number()) return Value::number(std::sqrt(to_double(a[0], "sqrt"))); return unary(a, &Tensor::sqrt);), "Tensor::sqrt");
     aten("rsqrt(self)", OP(return T(tensor(a[0]).sqrt().pow(Scalar(-1.0)));), "Tensor::sqrt, pow(-1)");

@@ -234,6 +234,11 @@ class TestScript : public QObject {
         msg = run_error("    _0 = torch.add_(self.steps, 1)\n    return (self).again(x, )\n", 5,
                         "  def again(self: __torch__.ScriptNet, x: Tensor) -> Tensor:\n    return (self).again(x, )\n");
         QVERIFY2(msg.ends_with("code/__torch__.py:16: calls nested deeper than 200 levels (recursion)"), msg.c_str());
+        // 64-bit ints overflow into an error, not into undefined behaviour; a bad stride too.
+        msg = run_error("    _0 = torch.add_(self.steps, 1)\n    n = torch.add(9223372036854775807, 1)\n    return x\n");
+        QVERIFY2(msg.ends_with("code/__torch__.py:14: integer overflow in aten::add"), msg.c_str());
+        msg = run_error("    _0 = torch.add_(self.steps, 1)\n    return torch.conv2d(x, self.conv.weight, None, [0, 1])\n");
+        QVERIFY2(msg.ends_with("code/__torch__.py:14: non-positive stride is not supported"), msg.c_str());
         // A Python exception raised by the code keeps its kind and text.
         msg = run_error("    _0 = torch.add_(self.steps, 1)\n    ops.prim.RaiseException(\"bad input\", \"builtins.ValueError\")\n    return x\n");
         QVERIFY2(msg.ends_with("code/__torch__.py:14: ValueError: bad input"), msg.c_str());
