@@ -717,6 +717,8 @@ void MainWindow::rebuild_engine() {
             }
         }
         m_engine = std::make_shared<StepEngine>(m_doc.root, options);
+        if (auto* sm = dynamic_cast<script::ScriptModule*>(m_doc.root.get()))
+            sm->program()->limits.cancel = m_worker->stop_flag(); // Pause ends a long step
         {
             const Shape used = m_engine->inputs().shape();
             QStringList dims;
@@ -913,6 +915,10 @@ void MainWindow::on_progress(const std::shared_ptr<StepBatch>& batch) {
     }
     if (!batch->error.isEmpty())
         report_error("step " + QString::number(m_steps_done + 1) + ": " + batch->error);
+    if (!batch->note.isEmpty()) {
+        log(batch->note);
+        statusBar()->showMessage(batch->note, 10000);
+    }
 }
 
 // --- selection and totals ------------------------------------------------------------------------

@@ -74,7 +74,11 @@ void StepWorker::run(qint64 count) {
                     if (m_rate > 0) break; // rate-limited: one step per slice
                 }
             } catch (const std::exception& e) {
-                batch->error = QString::fromStdString(e.what());
+                // A step that Pause interrupted was undone (ScriptModule::call): not an error.
+                if (m_stop)
+                    batch->note = tr("paused during a step: that step was undone");
+                else
+                    batch->error = QString::fromStdString(e.what());
                 m_stop = true;
             }
         }

@@ -28,6 +28,7 @@ struct StepSample {
 struct StepBatch {
     std::vector<StepSample> samples;
     QString error; // set when a step failed; stepping stops
+    QString note;  // set when Pause stopped a step half-way (a TorchScript step: undone)
 };
 
 class StepWorker : public QObject {
@@ -40,6 +41,8 @@ class StepWorker : public QObject {
     void set_watches(const QStringList& names); // dotted tensor names
     void set_rate(double steps_per_second);     // 0 = as fast as possible
     void request_stop() { m_stop = true; }
+    // Set while a stop is requested: TorchScript steps poll it, so Pause ends a long step.
+    const std::atomic<bool>* stop_flag() const { return &m_stop; }
     bool running() const { return m_running; }
 
   public slots:

@@ -6,6 +6,7 @@
 
 #include <QAbstractItemModelTester>
 #include <QCheckBox>
+#include <QElapsedTimer>
 #include <QLineEdit>
 #include <QTreeView>
 
@@ -13,6 +14,7 @@
 #include "diff_dialog.h"
 #include "examples.h"
 #include "gpu.h"
+#include "io/torch_zip.h"
 #include "plot_panel.h"
 #include "random.h"
 #include "step_worker.h"
@@ -247,6 +249,34 @@ class TestUi : public QObject {
         QVERIFY(w.open_path(QString::fromStdString(test::fixtures_dir()) + "/torchscript/net_traced_eval.pt"));
         w.set_training_mode(true);
         QVERIFY(w.log_text().contains("this traced model's code never reads self.training"));
+        // Pause ends a step that would run for a minute, and that step is undone.
+        const std::string src = test::fixtures_dir() + "/torchscript/net_scripted.pt";
+        torchzip::ZipReader zip(src);
+        std::vector<std::string> bodies;
+        std::vector<torchzip::WriteEntry> entries;
+        bodies.reserve(zip.names().size());
+        for (const auto& n : zip.names()) {
+            std::string body = zip.read(n, 1 << 24);
+            if (n == "net_scripted/code/__torch__.py")
+                body.replace(body.find("    steps = self.steps"), 0, "    _9 = torch.add_(self.steps, 1)\n    while True:\n      pass\n");
+            bodies.push_back(body);
+            entries.push_back({n, bodies.back().data(), bodies.back().size()});
+        }
+        QTemporaryDir tmp;
+        const QString endless = tmp.filePath("endless.pt");
+        torchzip::write_archive(endless.toStdString(), entries);
+        QVERIFY(w.open_path(endless));
+        QVERIFY(w.set_input_shape("2,3,6,6"));
+        const int64_t steps_before = w.document().root->attr("steps").item_int();
+        QElapsedTimer timer;
+        timer.start();
+        w.start_running();
+        QTest::qWait(300);
+        w.stop_running();
+        QVERIFY(timer.elapsed() < 5000);
+        QVERIFY(!w.is_running());
+        QVERIFY2(w.log_text().contains("paused during a step: that step was undone"), qPrintable(w.log_text()));
+        QCOMPARE(w.document().root->attr("steps").item_int(), steps_before);
     }
 
     void devices_and_state_dicts() {
