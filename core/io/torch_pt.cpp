@@ -1,9 +1,8 @@
 // torch_pt.cpp: interpreting torch.save pickles (inert values -> tensors, state dicts,
-// module trees) and writing state dicts as torch.save does.
+// module trees). Writing is torch_pt_writer.cpp's.
 #include "torch_pt.h"
 
 #include <cstring>
-#include <filesystem>
 #include <map>
 #include <optional>
 #include <set>
@@ -12,11 +11,9 @@
 #include "../layers/layers.h"
 #include "pickle.h"
 #include "torch_archive.h"
-#include "torch_zip.h"
 
 namespace nnscope::torchpt {
 
-namespace fs = std::filesystem;
 namespace {
 
 // --- what the file holds ----------------------------------------------------------------------
@@ -371,129 +368,6 @@ Document open_pt(const std::string& path, const std::string& entry) {
     if (!entry.empty())
         throw FormatError(path, "--entry " + entry + ": the file is not a checkpoint dict");
     return from_value(archive, root, path, "");
-}
-
-// --- writing ----------------------------------------------------------------------------------
-
-namespace {
-
-// Protocol 2 opcodes, only those torch's weights_only unpickler accepts.
-class PickleWriter {
-  public:
-    std::string out;
-    void op(char c) { out.push_back(c); }
-    void proto() { out += "\x80\x02"; }
-    void global(const std::string& module, const std::string& name) {
-        out += "c" + module + "\n" + name + "\n";
-    }
-    void str(const std::string& s) {
-        op('X');
-        uint32_t n = uint32_t(s.size());
-        for (int i = 0; i < 4; ++i) out.push_back(char((n >> (8 * i)) & 0xff));
-        out += s;
-    }
-    void integer(int64_t v) {
-        if (v >= 0 && v < 256) {
-            op('K');
-            out.push_back(char(v));
-        } else if (v >= 0 && v < 65536) {
-            op('M');
-            out.push_back(char(v & 0xff));
-            out.push_back(char(v >> 8));
-        } else if (v >= INT32_MIN && v <= INT32_MAX) {
-            op('J');
-            uint32_t u = uint32_t(int32_t(v));
-            for (int i = 0; i < 4; ++i) out.push_back(char((u >> (8 * i)) & 0xff));
-        } else { // LONG1: 8 bytes two's complement
-            out += "\x8a\x08";
-            uint64_t u = uint64_t(v);
-            for (int i = 0; i < 8; ++i) out.push_back(char((u >> (8 * i)) & 0xff));
-        }
-    }
-    void int_tuple(const Shape& s) {
-        if (s.empty()) {
-            op(')');
-            return;
-        }
-        op('(');
-        for (int64_t x : s) integer(x);
-        op('t');
-    }
-    void ordered_dict() {
-        global("collections", "OrderedDict");
-        op(')');
-        op('R');
-    }
-};
-
-} // namespace
-
-void save_pt(const Module& root, const std::string& path) {
-    StateDict sd = root.state_dict();
-    std::vector<Tensor> storages; // contiguous host copies, alive while writing
-    PickleWriter w;
-    w.proto();
-    w.ordered_dict();
-    w.op('(');
-    int64_t key = 0;
-    for (const auto& [name, t] : sd.tensors) {
-        Tensor h = t.to(Device::cpu()).contiguous();
-        if (h.storage_offset() != 0 ||
-            size_t(h.numel()) * h.element_size() != h.impl()->storage->nbytes)
-            h = h.clone();
-        storages.push_back(h);
-        w.str(name);
-        w.global("torch._utils", "_rebuild_tensor_v2");
-        w.op('(');
-        w.op('(');
-        w.str("storage");
-        w.global("torch", storage_name(h.dtype()));
-        w.str(std::to_string(key++));
-        w.str("cpu");
-        w.integer(h.numel());
-        w.op('t');
-        w.op('Q'); // BINPERSID
-        w.integer(0);
-        w.int_tuple(h.shape());
-        w.int_tuple(h.strides());
-        w.op('\x89');     // requires_grad=False
-        w.ordered_dict(); // backward hooks
-        w.op('t');
-        w.op('R');
-    }
-    w.op('u'); // SETITEMS
-    // state_dict._metadata: {prefix: {"version": v}}, set through BUILD on the OrderedDict.
-    w.op('}');
-    w.str("_metadata");
-    w.ordered_dict();
-    w.op('(');
-    for (const auto& [prefix, version] : sd.versions) {
-        w.str(prefix);
-        w.op('}');
-        w.str("version");
-        w.integer(version);
-        w.op('s');
-    }
-    w.op('u');
-    w.op('s');
-    w.op('b'); // BUILD
-    w.op('.');
-
-    // The archive's top folder: the file's stem, as torch.save names it.
-    std::string stem = fs::path(path).stem().string(), archive;
-    for (char c : stem)
-        archive += (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-') ? c : '_';
-    if (archive.empty()) archive = "archive";
-    static const std::string version = "3\n", byteorder = "little";
-    std::vector<torchzip::WriteEntry> entries;
-    entries.push_back({archive + "/data.pkl", w.out.data(), w.out.size()});
-    entries.push_back({archive + "/byteorder", byteorder.data(), byteorder.size()});
-    for (size_t i = 0; i < storages.size(); ++i)
-        entries.push_back({archive + "/data/" + std::to_string(i),
-                           storages[i].numel() ? storages[i].data_ptr() : "",
-                           storages[i].nbytes()});
-    entries.push_back({archive + "/version", version.data(), version.size()});
-    torchzip::write_archive(path, entries);
 }
 
 } // namespace nnscope::torchpt
