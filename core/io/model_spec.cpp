@@ -11,6 +11,7 @@
 
 #include "../errors.h"
 #include "../layers/layers.h"
+#include "../layers/registry.h"
 #include "../random.h"
 #include "json_text.h"
 
@@ -176,6 +177,51 @@ Tensor build_tensor(const Ctx& c, const json& spec) {
 
 ModulePtr build_module(const Ctx& c, const json& spec, int depth);
 
+// A layer's hyper-parameters from its spec object, with PyTorch's defaults (registry.h).
+class SpecArgs : public LayerArgs {
+  public:
+    SpecArgs(const Ctx& c, const json& spec) : LayerArgs(c.gen), m_c(c), m_spec(spec) {}
+    int64_t integer(const char* key, std::optional<int64_t> dflt) override { return get_int(m_c, m_spec, key, dflt); }
+    double number(const char* key, double dflt) override { return get_double(m_c, m_spec, key, dflt); }
+    bool boolean(const char* key, bool dflt) override { return get_bool(m_c, m_spec, key, dflt); }
+    std::array<int64_t, 2> pair(const char* key, std::optional<int64_t> dflt) override {
+        if (!dflt && !get(m_spec, key)) m_c.fail(std::string("missing required key '") + key + "'");
+        return get_pair(m_c, m_spec, key, dflt.value_or(0));
+    }
+    std::optional<int64_t> optional_integer(const char* key) override { return get_opt_int(m_c, m_spec, key); }
+    std::optional<double> optional_number(const char* key, std::optional<double> dflt) override {
+        const json* v = get(m_spec, key);
+        if (!v) return dflt;
+        if (v->is_null()) return std::nullopt;
+        return get_double(m_c, m_spec, key, 0);
+    }
+    Shape shape(const char* key) override {
+        const json* v = get(m_spec, key);
+        if (!v) m_c.fail(std::string("missing required key '") + key + "'");
+        const std::string bad = std::string("'") + key + "' must be an integer or a list of integers";
+        if (v->is_number_integer()) return {v->get<int64_t>()};
+        if (!v->is_array()) m_c.fail(bad);
+        Shape out;
+        for (const auto& e : *v) {
+            if (!e.is_number_integer()) m_c.fail(bad);
+            out.push_back(e.get<int64_t>());
+        }
+        return out;
+    }
+    std::string text(const char* key, const std::string& dflt) override {
+        const json* v = get(m_spec, key);
+        if (!v) return dflt;
+        if (!v->is_string()) m_c.fail(std::string("'") + key + "' must be a string, got " + v->dump());
+        return v->get<std::string>();
+    }
+    bool has_bias() override { return boolean("bias", true); }
+    [[noreturn]] void fail(const std::string& what) override { m_c.fail(what); }
+
+  private:
+    const Ctx& m_c;
+    const json& m_spec;
+};
+
 void build_custom(const Ctx& c, const json& spec, Module& m, int depth) {
     auto each = [&](const char* key,
                     const std::function<void(const std::string&, const json&, const Ctx&)>& f) {
@@ -233,7 +279,7 @@ ModulePtr build_module(const Ctx& c0, const json& spec, int depth) {
     const std::string type = type_v->get<std::string>();
     Ctx c{c0.path, c0.where.empty() ? type : c0.where + " (" + type + ")", c0.gen};
     const bool top = depth == 0;
-    auto keys = [&](std::initializer_list<const char*> extra) {
+    auto keys_in = [&](const std::vector<const char*>& extra) {
         std::vector<const char*> allowed{"type", "name", "class", "comment"};
         if (top) allowed.insert(allowed.end(), {"title", "lesson", "seed"});
         allowed.insert(allowed.end(), extra.begin(), extra.end());
@@ -243,6 +289,7 @@ ModulePtr build_module(const Ctx& c0, const json& spec, int depth) {
             if (!ok) c.fail("unknown key '" + it.key() + "'");
         }
     };
+    auto keys = [&](std::initializer_list<const char*> extra) { keys_in(std::vector<const char*>(extra)); };
     ModulePtr m;
     try {
         if (type == "Sequential") {
@@ -268,125 +315,11 @@ ModulePtr build_module(const Ctx& c0, const json& spec, int depth) {
                     }
                 }
             m = seq;
-        } else if (type == "Linear") {
-            keys({"in_features", "out_features", "bias"});
-            // Arguments read in order, so the first missing one is the one reported.
-            int64_t in = get_int(c, spec, "in_features"), out = get_int(c, spec, "out_features");
-            m = std::make_shared<Linear>(in, out, get_bool(c, spec, "bias", true), c.gen);
-        } else if (type == "BatchNorm1d" || type == "BatchNorm2d") {
-            keys({"num_features", "eps", "momentum", "affine", "track_running_stats"});
-            std::optional<double> momentum = 0.1;
-            if (const json* mv = get(spec, "momentum")) {
-                if (mv->is_null())
-                    momentum = std::nullopt;
-                else
-                    momentum = get_double(c, spec, "momentum", 0.1);
-            }
-            int64_t n = get_int(c, spec, "num_features");
-            double eps = get_double(c, spec, "eps", 1e-5);
-            bool affine = get_bool(c, spec, "affine", true);
-            m = std::make_shared<BatchNorm>(type, n, eps, momentum, affine,
-                                            get_bool(c, spec, "track_running_stats", true));
-        } else if (type == "LayerNorm") {
-            keys({"normalized_shape", "eps", "elementwise_affine"});
-            const json* ns = get(spec, "normalized_shape");
-            if (!ns) c.fail("missing required key 'normalized_shape'");
-            Shape shape;
-            if (ns->is_number_integer())
-                shape = {ns->get<int64_t>()};
-            else if (ns->is_array())
-                for (const auto& e : *ns) {
-                    if (!e.is_number_integer())
-                        c.fail("'normalized_shape' must be an integer or a list of integers");
-                    shape.push_back(e.get<int64_t>());
-                }
-            else
-                c.fail("'normalized_shape' must be an integer or a list of integers");
-            m = std::make_shared<LayerNorm>(shape, get_double(c, spec, "eps", 1e-5),
-                                            get_bool(c, spec, "elementwise_affine", true));
-        } else if (type == "Embedding") {
-            keys({"num_embeddings", "embedding_dim", "padding_idx"});
-            int64_t num = get_int(c, spec, "num_embeddings"),
-                    dim = get_int(c, spec, "embedding_dim");
-            m = std::make_shared<Embedding>(num, dim, get_opt_int(c, spec, "padding_idx"), c.gen);
-        } else if (type == "Conv2d") {
-            keys({"in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation",
-                  "groups", "bias"});
-            int64_t in = get_int(c, spec, "in_channels"), out = get_int(c, spec, "out_channels");
-            if (!get(spec, "kernel_size")) c.fail("missing required key 'kernel_size'");
-            auto kernel = get_pair(c, spec, "kernel_size", 1),
-                 stride = get_pair(c, spec, "stride", 1);
-            auto padding = get_pair(c, spec, "padding", 0),
-                 dilation = get_pair(c, spec, "dilation", 1);
-            int64_t groups = get_int(c, spec, "groups", 1);
-            m = std::make_shared<Conv2d>(in, out, kernel, stride, padding, dilation, groups,
-                                         get_bool(c, spec, "bias", true), c.gen);
-        } else if (type == "ReLU" || type == "Sigmoid" || type == "Tanh" || type == "Identity") {
-            keys({});
-            using Op = Stateless::Op;
-            Op op = type == "ReLU"      ? Op::ReLU
-                    : type == "Sigmoid" ? Op::Sigmoid
-                    : type == "Tanh"    ? Op::Tanh
-                                        : Op::Identity;
-            m = std::make_shared<Stateless>(op, type);
-        } else if (type == "GELU") {
-            keys({"approximate"});
-            std::string approx = "none";
-            if (const json* a = get(spec, "approximate")) {
-                if (!a->is_string() ||
-                    (a->get<std::string>() != "none" && a->get<std::string>() != "tanh"))
-                    c.fail("'approximate' must be \"none\" or \"tanh\"");
-                approx = a->get<std::string>();
-            }
-            auto s = std::make_shared<Stateless>(Stateless::Op::GELU, type,
-                                                 "approximate='" + approx + "'");
-            s->tanh_approximation = approx == "tanh";
-            m = s;
-        } else if (type == "Flatten") {
-            keys({"start_dim", "end_dim"});
-            int64_t start = get_int(c, spec, "start_dim", 1), end = get_int(c, spec, "end_dim", -1);
-            auto s = std::make_shared<Stateless>(Stateless::Op::Flatten, type,
-                                                 "start_dim=" + std::to_string(start) +
-                                                     ", end_dim=" + std::to_string(end));
-            s->start_dim = start;
-            s->end_dim = end;
-            m = s;
-        } else if (type == "Dropout") {
-            keys({"p", "seed"});
-            double p = get_double(c, spec, "p", 0.5);
-            if (p < 0 || p > 1)
-                c.fail("dropout probability has to be between 0 and 1, but got " +
-                       std::to_string(p));
-            char buf[64];
-            std::snprintf(buf, sizeof buf, "p=%g, inplace=False", p);
-            auto s = std::make_shared<Stateless>(Stateless::Op::Dropout, type, buf);
-            s->p = p;
-            const json* seed = get(spec, "seed");
-            if (seed && !seed->is_number_unsigned())
-                c.fail("'seed' must be a non-negative integer");
-            s->gen.manual_seed(seed ? seed->get<uint64_t>() : 0);
-            m = s;
-        } else if (type == "Softmax" || type == "LogSoftmax") {
-            keys({"dim"});
-            auto dim = get_opt_int(c, spec, "dim");
-            auto s = std::make_shared<Stateless>(
-                type == "Softmax" ? Stateless::Op::Softmax : Stateless::Op::LogSoftmax, type,
-                "dim=" + (dim ? std::to_string(*dim) : std::string("None")));
-            s->dim = dim;
-            m = s;
-        } else if (type == "RunningAverage") {
-            keys({});
-            m = std::make_shared<RunningAverage>();
-        } else if (type == "ExponentialMovingAverage") {
-            keys({"initial_value"});
-            m = std::make_shared<ExponentialMovingAverage>(
-                get_double(c, spec, "initial_value", 0.0));
-        } else if (type == "Accumulator") {
-            keys({"size"});
-            m = std::make_shared<Accumulator>(get_int(c, spec, "size", 10));
-        } else if (type == "PlainAttributeModel") {
-            keys({});
-            m = std::make_shared<PlainAttributeModel>(c.gen);
+        } else if (const LayerType* layer = find_layer_type(type)) {
+            std::vector<const char*> allowed(layer->keys.begin(), layer->keys.end());
+            keys_in(allowed);
+            SpecArgs args(c, spec);
+            m = layer->build(type, args);
         } else if (type == "Module") {
             keys({"parameters", "buffers", "attributes", "children"});
             m = std::make_shared<Module>("Module");
@@ -412,27 +345,9 @@ ModulePtr build_module(const Ctx& c0, const json& spec, int depth) {
 } // namespace
 
 std::vector<std::string> spec_module_types() {
-    return {"Sequential",
-            "Module",
-            "Linear",
-            "Conv2d",
-            "BatchNorm1d",
-            "BatchNorm2d",
-            "LayerNorm",
-            "Embedding",
-            "Dropout",
-            "Flatten",
-            "ReLU",
-            "Sigmoid",
-            "Tanh",
-            "GELU",
-            "Softmax",
-            "LogSoftmax",
-            "Identity",
-            "RunningAverage",
-            "ExponentialMovingAverage",
-            "Accumulator",
-            "PlainAttributeModel"};
+    std::vector<std::string> out{"Sequential", "Module"};
+    for (const auto& t : layer_types()) out.push_back(t.name);
+    return out;
 }
 
 ModelSpec parse_model_spec(const std::string& text, const std::string& path,

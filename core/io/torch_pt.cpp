@@ -3,12 +3,15 @@
 #include "torch_pt.h"
 
 #include <cstring>
+#include <functional>
+#include <string_view>
 #include <map>
 #include <optional>
 #include <set>
 
 #include "../errors.h"
 #include "../layers/layers.h"
+#include "../layers/registry.h"
 #include "pickle.h"
 #include "torch_archive.h"
 
@@ -49,49 +52,102 @@ std::string entry_summary(const ValuePtr& v) {
 
 // --- whole modules ----------------------------------------------------------------------------
 
+// Thrown by PickleArgs: the pickled attributes are not those of the class nnscope knows.
+struct NotThisLayer {};
+
+// A layer's hyper-parameters from a pickled torch.nn module's __dict__ (registry.h): every
+// attribute of the class must be there with its type, or the module is not that layer.
+// nnscope's own keys (Dropout's seed) take their defaults.
+class PickleArgs : public LayerArgs {
+  public:
+    PickleArgs(const ValuePtr& state, Generator& gen, std::function<bool(const std::vector<int64_t>&)> fits)
+        : LayerArgs(gen), m_state(state), m_fits(std::move(fits)) {}
+
+    int64_t integer(const char* key, std::optional<int64_t> dflt) override {
+        if (std::string_view(key) == "seed") return dflt.value_or(0);
+        const ValuePtr& v = need(key);
+        if (!v->is(Kind::Int)) throw NotThisLayer{};
+        return v->i;
+    }
+    double number(const char* key, double) override {
+        const ValuePtr& v = need(key);
+        if (v->is(Kind::Float)) return v->f;
+        if (v->is(Kind::Int)) return double(v->i);
+        throw NotThisLayer{};
+    }
+    bool boolean(const char* key, bool) override {
+        const ValuePtr& v = need(key);
+        if (!v->is(Kind::Bool)) throw NotThisLayer{};
+        return v->b;
+    }
+    std::array<int64_t, 2> pair(const char* key, std::optional<int64_t>) override {
+        const ValuePtr& v = need(key);
+        if (v->is(Kind::Int)) return {v->i, v->i};
+        if (v->is(Kind::Tuple) && v->items.size() == 2 && v->items[0]->is(Kind::Int) && v->items[1]->is(Kind::Int))
+            return {v->items[0]->i, v->items[1]->i};
+        throw NotThisLayer{};
+    }
+    std::optional<int64_t> optional_integer(const char* key) override {
+        const ValuePtr& v = need(key);
+        if (v->is(Kind::None)) return std::nullopt;
+        if (!v->is(Kind::Int)) throw NotThisLayer{};
+        return v->i;
+    }
+    std::optional<double> optional_number(const char* key, std::optional<double>) override {
+        const ValuePtr& v = need(key);
+        if (v->is(Kind::None)) return std::nullopt;
+        return number(key, 0);
+    }
+    Shape shape(const char* key) override {
+        const ValuePtr& v = need(key);
+        if (!v->is(Kind::Tuple)) throw NotThisLayer{};
+        Shape out;
+        for (const auto& x : v->items) {
+            if (!x->is(Kind::Int)) throw NotThisLayer{};
+            out.push_back(x->i);
+        }
+        return out;
+    }
+    std::string text(const char* key, const std::string& dflt) override {
+        const ValuePtr* v = dict_get(m_state, key);
+        if (!v || !*v) {
+            if (std::string_view(key) == "approximate") return dflt; // GELU before PyTorch 1.12
+            throw NotThisLayer{};
+        }
+        if (!(*v)->is(Kind::String)) throw NotThisLayer{};
+        return (*v)->s;
+    }
+    bool has_bias() override {
+        const ValuePtr* d = dict_get(m_state, "_parameters");
+        const ValuePtr* t = d ? dict_get(*d, "bias") : nullptr;
+        return t && Archive::is_tensor(*t);
+    }
+    void check_size(const std::vector<int64_t>& dims) override {
+        if (!m_fits(dims)) throw NotThisLayer{};
+    }
+    [[noreturn]] void fail(const std::string&) override { throw NotThisLayer{}; }
+
+  private:
+    const ValuePtr& need(const char* key) {
+        const ValuePtr* v = dict_get(m_state, key);
+        if (!v || !*v) throw NotThisLayer{};
+        return *v;
+    }
+    const ValuePtr& m_state;
+    std::function<bool(const std::vector<int64_t>&)> m_fits;
+};
+
 struct ModuleBuilder {
     Archive& archive;
     std::vector<std::string> not_runnable; // class names shown but not runnable
     std::vector<std::string> oversized;    // "Linear at 0.fc": sizes the file cannot hold
     bool last_oversized = false;           // set by runnable_layer()
 
-    std::optional<int64_t> get_int(const ValuePtr& state, const char* key) {
-        const ValuePtr* v = dict_get(state, key);
-        if (!v || !*v) return std::nullopt;
-        if ((*v)->is(Kind::Int)) return (*v)->i;
-        return std::nullopt;
-    }
-    std::optional<double> get_float(const ValuePtr& state, const char* key) {
-        const ValuePtr* v = dict_get(state, key);
-        if (!v || !*v) return std::nullopt;
-        if ((*v)->is(Kind::Float)) return (*v)->f;
-        if ((*v)->is(Kind::Int)) return double((*v)->i);
-        return std::nullopt;
-    }
     std::optional<bool> get_bool(const ValuePtr& state, const char* key) {
         const ValuePtr* v = dict_get(state, key);
         if (!v || !*v || !(*v)->is(Kind::Bool)) return std::nullopt;
         return (*v)->b;
     }
-    std::optional<std::array<int64_t, 2>> get_pair(const ValuePtr& state, const char* key) {
-        const ValuePtr* v = dict_get(state, key);
-        if (!v || !*v) return std::nullopt;
-        if ((*v)->is(Kind::Int)) return std::array<int64_t, 2>{(*v)->i, (*v)->i};
-        if ((*v)->is(Kind::Tuple) && (*v)->items.size() == 2 && (*v)->items[0]->is(Kind::Int) &&
-            (*v)->items[1]->is(Kind::Int))
-            return std::array<int64_t, 2>{(*v)->items[0]->i, (*v)->items[1]->i};
-        return std::nullopt;
-    }
-    bool is_none(const ValuePtr& state, const char* key) {
-        const ValuePtr* v = dict_get(state, key);
-        return v && *v && (*v)->is(Kind::None);
-    }
-    bool has_tensor(const ValuePtr& state, const char* dict, const char* name) {
-        const ValuePtr* d = dict_get(state, dict);
-        const ValuePtr* t = d ? dict_get(*d, name) : nullptr;
-        return t && Archive::is_tensor(*t);
-    }
-
     // A runnable nnscope layer for the torch.nn classes nnscope implements, from the
     // pickled hyper-parameters; nullptr when the class is not one or its attributes are
     // not what that class has.
@@ -112,90 +168,15 @@ struct ModuleBuilder {
                 if (d < 0 || __builtin_mul_overflow(n, d, &n)) return !(last_oversized = true);
             return !(last_oversized = uint64_t(n) > archive.storage_bytes());
         };
-        using Op = Stateless::Op;
-        auto stateless = [&](Op op) { return std::make_shared<Stateless>(op, cls); };
+        const LayerType* type = find_layer_type(cls);
         if (cls == "Sequential") return std::make_shared<Sequential>();
-        if (cls == "Linear") {
-            auto in = get_int(st, "in_features"), out = get_int(st, "out_features");
-            if (!in || !out || !fits({*in, *out})) return nullptr;
-            return std::make_shared<Linear>(*in, *out, has_tensor(st, "_parameters", "bias"), gen);
+        if (!type || !type->torch_nn) return nullptr;
+        PickleArgs args(st, gen, fits);
+        try {
+            return type->build(cls, args);
+        } catch (const NotThisLayer&) {
+            return nullptr;
         }
-        if (cls == "Conv2d") {
-            auto in = get_int(st, "in_channels"), out = get_int(st, "out_channels"),
-                 groups = get_int(st, "groups");
-            auto k = get_pair(st, "kernel_size"), s = get_pair(st, "stride"),
-                 p = get_pair(st, "padding"), d = get_pair(st, "dilation");
-            const ValuePtr* mode = dict_get(st, "padding_mode");
-            if (!in || !out || !groups || !k || !s || !p || !d || !mode ||
-                !(*mode)->is(Kind::String) || (*mode)->s != "zeros" || *groups <= 0 ||
-                !fits({*out, *in / *groups, (*k)[0], (*k)[1]}))
-                return nullptr;
-            return std::make_shared<Conv2d>(*in, *out, *k, *s, *p, *d, *groups,
-                                            has_tensor(st, "_parameters", "bias"), gen);
-        }
-        if (cls == "BatchNorm1d" || cls == "BatchNorm2d") {
-            auto n = get_int(st, "num_features");
-            auto eps = get_float(st, "eps");
-            auto affine = get_bool(st, "affine"), track = get_bool(st, "track_running_stats");
-            std::optional<double> momentum = get_float(st, "momentum");
-            if (!n || !eps || !affine || !track || (!momentum && !is_none(st, "momentum")) ||
-                !fits({*n}))
-                return nullptr;
-            return std::make_shared<BatchNorm>(cls, *n, *eps, momentum, *affine, *track);
-        }
-        if (cls == "LayerNorm") {
-            const ValuePtr* ns = dict_get(st, "normalized_shape");
-            auto eps = get_float(st, "eps");
-            auto affine = get_bool(st, "elementwise_affine");
-            if (!ns || !(*ns)->is(Kind::Tuple) || !eps || !affine) return nullptr;
-            Shape shape;
-            for (const auto& x : (*ns)->items) {
-                if (!x->is(Kind::Int)) return nullptr;
-                shape.push_back(x->i);
-            }
-            if (!fits(shape)) return nullptr;
-            return std::make_shared<LayerNorm>(shape, *eps, *affine);
-        }
-        if (cls == "Embedding") {
-            auto num = get_int(st, "num_embeddings"), dim = get_int(st, "embedding_dim");
-            std::optional<int64_t> pad = get_int(st, "padding_idx");
-            if (!num || !dim || (!pad && !is_none(st, "padding_idx")) || !is_none(st, "max_norm") ||
-                !fits({*num, *dim}))
-                return nullptr;
-            return std::make_shared<Embedding>(*num, *dim, pad, gen);
-        }
-        if (cls == "ReLU") return stateless(Op::ReLU);
-        if (cls == "Sigmoid") return stateless(Op::Sigmoid);
-        if (cls == "Tanh") return stateless(Op::Tanh);
-        if (cls == "Identity") return stateless(Op::Identity);
-        if (cls == "GELU") {
-            const ValuePtr* a = dict_get(st, "approximate");
-            auto m = std::make_shared<Stateless>(Op::GELU, cls);
-            m->tanh_approximation = a && (*a)->is(Kind::String) && (*a)->s == "tanh";
-            return m;
-        }
-        if (cls == "Flatten") {
-            auto s = get_int(st, "start_dim"), e = get_int(st, "end_dim");
-            if (!s || !e) return nullptr;
-            auto m = stateless(Op::Flatten);
-            m->start_dim = *s;
-            m->end_dim = *e;
-            return m;
-        }
-        if (cls == "Dropout") {
-            auto p = get_float(st, "p");
-            if (!p) return nullptr;
-            auto m = stateless(Op::Dropout);
-            m->p = *p;
-            return m;
-        }
-        if (cls == "Softmax" || cls == "LogSoftmax") {
-            auto m = stateless(cls == "Softmax" ? Op::Softmax : Op::LogSoftmax);
-            m->dim = get_int(st, "dim");
-            if (!m->dim && !is_none(st, "dim")) return nullptr;
-            return m;
-        }
-        return nullptr;
     }
 
     ModulePtr build(const ValuePtr& obj, const std::string& where, int depth) {
