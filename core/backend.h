@@ -49,11 +49,17 @@ struct Scalar {
     }
 };
 
+// Each op is one row of op_table.cpp (its names, dtype rule and backward) and one case of
+// element_io.h's kernels, whose elem:: codes mirror these values. A new op goes at the end
+// of its list, with the count below it raised.
 enum class BinaryOp { Add, Sub, Mul, Div, Maximum, Minimum, Pow };
+inline constexpr int k_binary_op_count = int(BinaryOp::Pow) + 1;
 enum class UnaryOp { Neg, Abs, Sqrt, Exp, Log, Relu, Sigmoid, Tanh, Erf, Step, Sign };
+inline constexpr int k_unary_op_count = int(UnaryOp::Sign) + 1;
 // Step: 1 where x > 0, else 0 (ReLU's derivative).
 // Reductions over the trailing `reduce_ndim` dims of the source view.
 enum class ReduceOp { Sum, Mean, Var, Min, Max, Norm2, CountNaN, CountInf };
+inline constexpr int k_reduce_op_count = int(ReduceOp::CountInf) + 1;
 
 class Backend {
   public:

@@ -1,19 +1,21 @@
-// tensor.cpp: the Tensor front end: shape checks, views, type promotion, dispatch to the
-// tensor's backend. Error texts are PyTorch's.
+// tensor.cpp: the Tensor front end's core: storage, shapes, properties, views, copies,
+// matmul, gathers and creation, and the helpers its files share (tensor_internal.h). The
+// elementwise ops are in tensor_pointwise.cpp, the reductions in tensor_reduce.cpp, their
+// rows in op_table.cpp. Error texts are PyTorch's.
 #include "tensor.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <sstream>
 
 #include "autograd.h"
 #include "errors.h"
 #include "tensor_format.h"
+#include "tensor_internal.h"
 
 namespace nnscope {
 
-namespace {
+namespace detail {
 
 std::string scalar_type_name(DType d) {
     // c10::ScalarType names, as PyTorch's casting errors print them.
@@ -99,52 +101,6 @@ Tensor scalar_tensor(Scalar s, const Device& device) {
     return t;
 }
 
-enum class Category { Bool, Int, Float };
-Category category(DType d) {
-    return d == DType::Bool       ? Category::Bool
-           : dtype_is_floating(d) ? Category::Float
-                                  : Category::Int;
-}
-
-// PyTorch's result_type: tensors with dims outrank 0-dim tensors, which outrank wrapped
-// numbers; a lower tier only counts when its category (bool < int < float) is higher.
-DType result_type(const Tensor& a, bool a_wrapped, const Tensor& b, bool b_wrapped) {
-    struct Tier {
-        bool set = false;
-        DType dtype = DType::Bool;
-        void add(DType d) {
-            dtype = set ? promote_types(dtype, d) : d;
-            set = true;
-        }
-    } tiers[3];
-    auto tier_of = [](const Tensor& t, bool wrapped) { return wrapped ? 2 : t.dim() == 0 ? 1 : 0; };
-    tiers[tier_of(a, a_wrapped)].add(a.dtype());
-    tiers[tier_of(b, b_wrapped)].add(b.dtype());
-    bool have = false;
-    DType r = DType::Bool;
-    for (int t = 0; t < 3; ++t) {
-        if (!tiers[t].set) continue;
-        if (!have) {
-            r = tiers[t].dtype;
-            if (t == 2 && dtype_is_floating(r)) r = default_float_dtype;
-            have = true;
-        } else if (category(tiers[t].dtype) > category(r)) {
-            if (t == 2)
-                r = category(tiers[t].dtype) == Category::Float ? default_float_dtype
-                                                                : DType::Int64;
-            else
-                r = tiers[t].dtype;
-        }
-    }
-    return r;
-}
-
-bool can_cast(DType from, DType to) {
-    if (dtype_is_floating(from) && !dtype_is_floating(to)) return false;
-    if (from != DType::Bool && to == DType::Bool) return false;
-    return true;
-}
-
 void check_same_device(const Tensor& a, const Tensor& b) {
     if (a.device() != b.device())
         throw DeviceError(
@@ -167,211 +123,9 @@ TensorView broadcast_view(const Tensor& t, const Shape& shape) {
     return v;
 }
 
-// Backward of a binary op; gradients are summed back over broadcast dimensions.
-void record_binary(BinaryOp op, Tensor& out, const Tensor& a, const Tensor& b) {
-    using autograd::sum_to;
-    Tensor ad = a.detach(), bd = b.detach(), od = out.detach();
-    const Shape as = a.shape(), bs = b.shape();
-    const char* names[] = {"AddBackward0",     "SubBackward0",     "MulBackward0", "DivBackward0",
-                           "MaximumBackward0", "MinimumBackward0", "PowBackward1"};
-    Node::BackwardFn fn;
-    switch (op) {
-    case BinaryOp::Add:
-        fn = [as, bs](const Tensor& g) {
-            return std::vector<Tensor>{sum_to(g, as), sum_to(g, bs)};
-        };
-        break;
-    case BinaryOp::Sub:
-        fn = [as, bs](const Tensor& g) {
-            return std::vector<Tensor>{sum_to(g, as), sum_to(g.neg(), bs)};
-        };
-        break;
-    case BinaryOp::Mul:
-        fn = [ad, bd, as, bs](const Tensor& g) {
-            return std::vector<Tensor>{sum_to(g.mul(bd), as), sum_to(g.mul(ad), bs)};
-        };
-        break;
-    case BinaryOp::Div:
-        fn = [ad, bd, as, bs](const Tensor& g) {
-            return std::vector<Tensor>{sum_to(g.div(bd), as),
-                                       sum_to(g.neg().mul(ad).div(bd.mul(bd)), bs)};
-        };
-        break;
-    case BinaryOp::Pow:
-        fn = [ad, bd, od, as, bs, b_req = b.requires_grad()](const Tensor& g) {
-            Tensor ga = sum_to(g.mul(bd).mul(ad.pow(bd.sub(Scalar(1)))), as);
-            Tensor gb = b_req ? sum_to(g.mul(od).mul(ad.log()), bs) : Tensor();
-            return std::vector<Tensor>{ga, gb};
-        };
-        break;
-    default:
-        throw Error(std::string(names[int(op)]) + ": autograd is not implemented for this op");
-    }
-    autograd::record(out, names[int(op)], {a, b}, std::move(fn));
-}
+} // namespace detail
 
-Tensor binary_op(BinaryOp op, const Tensor& a, bool a_wrapped, const Tensor& b, bool b_wrapped) {
-    check_same_device(a, b);
-    DType compute = result_type(a, a_wrapped, b, b_wrapped);
-    if (op == BinaryOp::Div && !dtype_is_floating(compute)) compute = default_float_dtype;
-    if (op == BinaryOp::Pow && dtype_is_integral(compute) && b_wrapped && b.item_int() < 0)
-        throw Error("Integers to negative integer powers are not allowed.");
-    Shape shape = broadcast_shapes(a.shape(), b.shape());
-    Tensor out(make_impl(shape, compute, a.device()));
-    backend_for(a.device())
-        .binary(op, compute, out.view_desc(), broadcast_view(a, shape), broadcast_view(b, shape));
-    // A wrapped Python number takes the result's dtype, so backward stays in that dtype.
-    if (autograd::should_record({&a, &b})) record_binary(op, out, a, b_wrapped ? b.to(compute) : b);
-    return out;
-}
-
-Tensor& binary_op_inplace(BinaryOp op, Tensor& self, const Tensor& b, bool b_wrapped) {
-    check_same_device(self, b);
-    autograd::check_inplace(self);
-    if (autograd::should_record({&b}))
-        throw Error(
-            "in-place operations on tensors that are part of an autograd graph are not supported");
-    DType compute = result_type(self, false, b, b_wrapped);
-    if (op == BinaryOp::Div && !dtype_is_floating(compute)) compute = default_float_dtype;
-    if (!can_cast(compute, self.dtype()))
-        throw Error("result type " + scalar_type_name(compute) +
-                    " can't be cast to the desired output type " + scalar_type_name(self.dtype()));
-    Shape shape = broadcast_shapes(self.shape(), b.shape());
-    if (shape != self.shape())
-        throw Error("output with shape " + shape_str(self.shape()) +
-                    " doesn't match the broadcast shape " + shape_str(shape));
-    backend_for(self.device())
-        .binary(op, compute, self.view_desc(), self.view_desc(), broadcast_view(b, shape));
-    return self;
-}
-
-Tensor unary_op(UnaryOp op, const Tensor& a) {
-    bool keeps_int = op == UnaryOp::Neg || op == UnaryOp::Abs || op == UnaryOp::Relu;
-    DType out_dtype = keeps_int || a.is_floating_point() ? a.dtype() : default_float_dtype;
-    if (op == UnaryOp::Neg && a.dtype() == DType::Bool)
-        throw Error("Negation, the `-` operator, on a bool tensor is not supported. If you are "
-                    "trying to invert a mask, use the `~` or `logical_not()` operator instead.");
-    Tensor out(make_impl(a.shape(), out_dtype, a.device()));
-    backend_for(a.device()).unary(op, out.view_desc(), a.view_desc());
-    if (autograd::should_record({&a})) {
-        Tensor ad = a.detach(), od = out.detach();
-        const char* name = nullptr;
-        std::function<Tensor(const Tensor&)> f;
-        switch (op) {
-        case UnaryOp::Neg:
-            name = "NegBackward0";
-            f = [](const Tensor& g) { return g.neg(); };
-            break;
-        case UnaryOp::Abs:
-            name = "AbsBackward0";
-            f = [ad](const Tensor& g) { return g.mul(unary_op(UnaryOp::Sign, ad)); };
-            break;
-        case UnaryOp::Sqrt:
-            name = "SqrtBackward0";
-            f = [od](const Tensor& g) { return g.div(od.mul(Scalar(2))); };
-            break;
-        case UnaryOp::Exp:
-            name = "ExpBackward0";
-            f = [od](const Tensor& g) { return g.mul(od); };
-            break;
-        case UnaryOp::Log:
-            name = "LogBackward0";
-            f = [ad](const Tensor& g) { return g.div(ad); };
-            break;
-        case UnaryOp::Relu:
-            name = "ReluBackward0";
-            f = [od](const Tensor& g) { return g.mul(unary_op(UnaryOp::Step, od)); };
-            break;
-        case UnaryOp::Sigmoid:
-            name = "SigmoidBackward0";
-            f = [od](const Tensor& g) { return g.mul(od.mul(od.neg().add(Scalar(1)))); };
-            break;
-        case UnaryOp::Tanh:
-            name = "TanhBackward0";
-            f = [od](const Tensor& g) { return g.mul(od.mul(od).neg().add(Scalar(1))); };
-            break;
-        case UnaryOp::Erf:
-            name = "ErfBackward0";
-            f = [ad](const Tensor& g) {
-                return g.mul(ad.mul(ad).neg().exp().mul(Scalar(1.1283791670955126)));
-            };
-            break;
-        default:
-            throw Error("autograd is not implemented for this op");
-        }
-        autograd::record(out, name, {a},
-                         [f](const Tensor& g) { return std::vector<Tensor>{f(g)}; });
-    }
-    return out;
-}
-
-// Reduces over `dims` (all when empty and `all` is set).
-Tensor reduce_op(ReduceOp op, const Tensor& a, std::vector<int64_t> dims, bool all, bool keepdim,
-                 int64_t correction, DType out_dtype) {
-    const int64_t nd = a.dim();
-    std::vector<bool> reduced(size_t(nd), all);
-    for (int64_t d : dims) {
-        int64_t w = wrap_dim(d, nd);
-        if (nd == 0) continue;
-        if (reduced[size_t(w)] && !all)
-            throw Error("dim " + std::to_string(w) + " appears multiple times in the list of dims");
-        reduced[size_t(w)] = true;
-    }
-    std::vector<int64_t> perm, out_shape, kept_shape;
-    for (int64_t d = 0; d < nd; ++d)
-        if (!reduced[size_t(d)]) {
-            perm.push_back(d);
-            out_shape.push_back(a.size(d));
-        }
-    int reduce_nd = 0;
-    for (int64_t d = 0; d < nd; ++d) {
-        kept_shape.push_back(reduced[size_t(d)] ? 1 : a.size(d));
-        if (reduced[size_t(d)]) {
-            perm.push_back(d);
-            ++reduce_nd;
-        }
-    }
-    Tensor src =
-        nd ? a.detach().permute(perm) : a.detach(); // detached first: nothing recorded here
-    Tensor out(make_impl(out_shape, out_dtype, a.device()));
-    backend_for(a.device()).reduce(op, out.view_desc(), src.view_desc(), reduce_nd, correction);
-    if (autograd::should_record({&a}) &&
-        (op == ReduceOp::Sum || op == ReduceOp::Mean || op == ReduceOp::Var)) {
-        // The gradient of each output element spreads over the elements it reduced.
-        const Shape in_shape = a.shape();
-        const int64_t count = shape_numel(in_shape) / std::max<int64_t>(shape_numel(out_shape), 1);
-        Tensor ad = a.detach();
-        auto expand_back = [in_shape, kept_shape](const Tensor& g) {
-            return g.reshape(kept_shape).expand(in_shape);
-        };
-        std::vector<int64_t> rdims;
-        for (int64_t d = 0; d < nd; ++d)
-            if (reduced[size_t(d)]) rdims.push_back(d);
-        const char* name = op == ReduceOp::Sum    ? "SumBackward1"
-                           : op == ReduceOp::Mean ? "MeanBackward1"
-                                                  : "VarBackward0";
-        autograd::record(out, name, {a}, [=](const Tensor& g) {
-            Tensor ge = expand_back(g);
-            if (op == ReduceOp::Sum) return std::vector<Tensor>{ge.contiguous()};
-            if (op == ReduceOp::Mean) return std::vector<Tensor>{ge.div(Scalar(double(count)))};
-            Tensor m = rdims.empty() ? ad : ad.mean(rdims, true);
-            return std::vector<Tensor>{
-                ge.mul(ad.sub(m)).mul(Scalar(2.0 / double(count - correction)))};
-        });
-    }
-    return keepdim ? out.view(kept_shape) : out;
-}
-
-void check_floating(const Tensor& a, const char* what) {
-    if (a.is_floating_point()) return;
-    if (std::string(what) == "mean")
-        throw Error("mean(): could not infer output dtype. Input dtype must be either a floating "
-                    "point or complex dtype. Got: " +
-                    scalar_type_name(a.dtype()));
-    throw Error(std::string(what) + " only support floating point and complex dtypes");
-}
-
-} // namespace
+using namespace detail;
 
 // --- storage ------------------------------------------------------------------------------
 
@@ -825,99 +579,6 @@ Tensor& Tensor::fill_(Scalar value) {
     return *this;
 }
 
-// --- arithmetic ---------------------------------------------------------------------------------
-
-Tensor Tensor::add(const Tensor& o) const {
-    return binary_op(BinaryOp::Add, *this, false, o, false);
-}
-Tensor Tensor::sub(const Tensor& o) const {
-    return binary_op(BinaryOp::Sub, *this, false, o, false);
-}
-Tensor Tensor::mul(const Tensor& o) const {
-    return binary_op(BinaryOp::Mul, *this, false, o, false);
-}
-Tensor Tensor::div(const Tensor& o) const {
-    return binary_op(BinaryOp::Div, *this, false, o, false);
-}
-Tensor Tensor::maximum(const Tensor& o) const {
-    return binary_op(BinaryOp::Maximum, *this, false, o, false);
-}
-Tensor Tensor::minimum(const Tensor& o) const {
-    return binary_op(BinaryOp::Minimum, *this, false, o, false);
-}
-Tensor Tensor::pow(const Tensor& o) const {
-    return binary_op(BinaryOp::Pow, *this, false, o, false);
-}
-Tensor Tensor::add(Scalar s) const {
-    return binary_op(BinaryOp::Add, *this, false, scalar_tensor(s, device()), true);
-}
-Tensor Tensor::sub(Scalar s) const {
-    return binary_op(BinaryOp::Sub, *this, false, scalar_tensor(s, device()), true);
-}
-Tensor Tensor::mul(Scalar s) const {
-    return binary_op(BinaryOp::Mul, *this, false, scalar_tensor(s, device()), true);
-}
-Tensor Tensor::div(Scalar s) const {
-    return binary_op(BinaryOp::Div, *this, false, scalar_tensor(s, device()), true);
-}
-Tensor Tensor::pow(Scalar s) const {
-    return binary_op(BinaryOp::Pow, *this, false, scalar_tensor(s, device()), true);
-}
-Tensor& Tensor::add_(const Tensor& o) {
-    return binary_op_inplace(BinaryOp::Add, *this, o, false);
-}
-Tensor& Tensor::sub_(const Tensor& o) {
-    return binary_op_inplace(BinaryOp::Sub, *this, o, false);
-}
-Tensor& Tensor::mul_(const Tensor& o) {
-    return binary_op_inplace(BinaryOp::Mul, *this, o, false);
-}
-Tensor& Tensor::div_(const Tensor& o) {
-    return binary_op_inplace(BinaryOp::Div, *this, o, false);
-}
-Tensor& Tensor::add_(Scalar s) {
-    return binary_op_inplace(BinaryOp::Add, *this, scalar_tensor(s, device()), true);
-}
-Tensor& Tensor::sub_(Scalar s) {
-    return binary_op_inplace(BinaryOp::Sub, *this, scalar_tensor(s, device()), true);
-}
-Tensor& Tensor::mul_(Scalar s) {
-    return binary_op_inplace(BinaryOp::Mul, *this, scalar_tensor(s, device()), true);
-}
-Tensor& Tensor::div_(Scalar s) {
-    return binary_op_inplace(BinaryOp::Div, *this, scalar_tensor(s, device()), true);
-}
-Tensor Tensor::sign() const {
-    return unary_op(UnaryOp::Sign, detach());
-}
-Tensor Tensor::neg() const {
-    return unary_op(UnaryOp::Neg, *this);
-}
-Tensor Tensor::abs() const {
-    return unary_op(UnaryOp::Abs, *this);
-}
-Tensor Tensor::sqrt() const {
-    return unary_op(UnaryOp::Sqrt, *this);
-}
-Tensor Tensor::exp() const {
-    return unary_op(UnaryOp::Exp, *this);
-}
-Tensor Tensor::log() const {
-    return unary_op(UnaryOp::Log, *this);
-}
-Tensor Tensor::relu() const {
-    return unary_op(UnaryOp::Relu, *this);
-}
-Tensor Tensor::sigmoid() const {
-    return unary_op(UnaryOp::Sigmoid, *this);
-}
-Tensor Tensor::tanh() const {
-    return unary_op(UnaryOp::Tanh, *this);
-}
-Tensor Tensor::erf() const {
-    return unary_op(UnaryOp::Erf, *this);
-}
-
 Tensor Tensor::matmul(const Tensor& o) const {
     check_same_device(*this, o);
     if (dim() == 0 || o.dim() == 0)
@@ -970,67 +631,7 @@ Tensor Tensor::matmul(const Tensor& o) const {
     return out;
 }
 
-// --- reductions
-// ------------------------------------------------------------------------------------
-
-namespace {
-DType sum_dtype(DType d) {
-    return dtype_is_floating(d) ? d : DType::Int64;
-}
-} // namespace
-
-Tensor Tensor::sum() const {
-    return reduce_op(ReduceOp::Sum, *this, {}, true, false, 0, sum_dtype(dtype()));
-}
-Tensor Tensor::mean() const {
-    check_floating(*this, "mean");
-    return reduce_op(ReduceOp::Mean, *this, {}, true, false, 0, dtype());
-}
-Tensor Tensor::var(int64_t correction) const {
-    check_floating(*this, "std and var");
-    return reduce_op(ReduceOp::Var, *this, {}, true, false, correction, dtype());
-}
-Tensor Tensor::std(int64_t correction) const {
-    return var(correction).sqrt();
-}
-Tensor Tensor::min() const {
-    if (numel() == 0)
-        throw Error("min(): Expected reduction dim to be specified for input.numel() == 0. Specify "
-                    "the reduction dim with the 'dim' argument.");
-    return reduce_op(ReduceOp::Min, *this, {}, true, false, 0, dtype());
-}
-Tensor Tensor::max() const {
-    if (numel() == 0)
-        throw Error("max(): Expected reduction dim to be specified for input.numel() == 0. Specify "
-                    "the reduction dim with the 'dim' argument.");
-    return reduce_op(ReduceOp::Max, *this, {}, true, false, 0, dtype());
-}
-Tensor Tensor::norm() const {
-    if (!is_floating_point())
-        throw Error(
-            "linalg.vector_norm: Expected a floating point or complex tensor as input. Got " +
-            scalar_type_name(dtype()));
-    return reduce_op(ReduceOp::Norm2, *this, {}, true, false, 0, dtype());
-}
-Tensor Tensor::sum(const std::vector<int64_t>& dims, bool keepdim) const {
-    return reduce_op(ReduceOp::Sum, *this, dims, dims.empty(), keepdim, 0, sum_dtype(dtype()));
-}
-Tensor Tensor::mean(const std::vector<int64_t>& dims, bool keepdim) const {
-    check_floating(*this, "mean");
-    return reduce_op(ReduceOp::Mean, *this, dims, dims.empty(), keepdim, 0, dtype());
-}
-Tensor Tensor::var(const std::vector<int64_t>& dims, int64_t correction, bool keepdim) const {
-    check_floating(*this, "std and var");
-    return reduce_op(ReduceOp::Var, *this, dims, dims.empty(), keepdim, correction, dtype());
-}
-int64_t Tensor::count_nan() const {
-    if (!is_floating_point()) return 0;
-    return reduce_op(ReduceOp::CountNaN, *this, {}, true, false, 0, DType::Int64).item_int();
-}
-int64_t Tensor::count_inf() const {
-    if (!is_floating_point()) return 0;
-    return reduce_op(ReduceOp::CountInf, *this, {}, true, false, 0, DType::Int64).item_int();
-}
+// --- values to the host ------------------------------------------------------------------------
 
 double Tensor::item() const {
     if (numel() != 1)
@@ -1163,18 +764,7 @@ Tensor make_parameter(const Tensor& data, bool requires_grad) {
     return p;
 }
 
-} // namespace nnscope
-
 // --- gathers and concatenation ------------------------------------------------------------------
-
-namespace nnscope {
-
-Tensor Tensor::amax(const std::vector<int64_t>& dims, bool keepdim) const {
-    if (numel() == 0)
-        throw Error("amax(): Expected reduction dim to be specified for input.numel() == 0.");
-    NoGradGuard no_grad;
-    return reduce_op(ReduceOp::Max, *this, dims, dims.empty(), keepdim, 0, dtype());
-}
 
 Tensor Tensor::index_select_rows(const Tensor& index) const {
     const auto& t = checked();
