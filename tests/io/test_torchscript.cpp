@@ -77,7 +77,8 @@ class TestTorchScript : public QObject {
             QCOMPARE(QString(dtype_name(t->dtype()).data()),
                      QString::fromStdString(v["dtype"].get<std::string>()));
             QCOMPARE(t->shape(), fixture_shape(v["shape"]));
-            QVERIFY2(close(t->to_doubles(), fixture_values(v["values"]), 0, 0), k.c_str());
+            if (v.contains("values")) // a large model's fixture keeps its buffers' values only
+                QVERIFY2(close(t->to_doubles(), fixture_values(v["values"]), 0, 0), k.c_str());
         }
     }
 

@@ -243,6 +243,21 @@ class TestUi : public QObject {
         w.step_blocking(3);
         QCOMPARE(root->child("bn")->attr("running_mean").to_doubles(), frozen); // eval: BatchNorm frozen
         QCOMPARE(root->attr("steps").item_int(), int64_t(7));                 // the code counts anyway
+        // Script once, load many checkpoints: a state dict saved from it loads back into it,
+        // values and all, and a different architecture's is refused with nothing changed.
+        QTemporaryDir sd_dir;
+        const QString sd = sd_dir.filePath("net.safetensors");
+        const std::vector<double> mean_now = root->child("bn")->attr("running_mean").to_doubles();
+        QVERIFY(w.save_state_dict_to(sd));
+        w.set_training_mode(true);
+        w.step_blocking(2);
+        QVERIFY(root->child("bn")->attr("running_mean").to_doubles() != mean_now);
+        QVERIFY(w.load_state_dict_from(sd, true));
+        QCOMPARE(root->child("bn")->attr("running_mean").to_doubles(), mean_now);
+        QCOMPARE(root->attr("steps").item_int(), int64_t(7));
+        const std::string before_bad = state_hash(*root);
+        QVERIFY(!w.load_state_dict_from(QString::fromStdString(test::fixtures_dir()) + "/mlp_torch.safetensors", true));
+        QCOMPARE(state_hash(*root), before_bad);
         // Reopened, the file keeps its shape; a traced model says that the mode cannot change it.
         QVERIFY(w.open_path(file));
         QVERIFY(w.log_text().contains("inputs: normal values [2, 3, 6, 6]"));
