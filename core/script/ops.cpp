@@ -11,7 +11,9 @@
 
 namespace nnscope::script {
 
-// Each ops_*.cpp registers its operators.
+// Each ops_*.cpp registers its operators; the core's op table's rows first, so that the
+// hand-written entries (which also take numbers) replace them.
+void register_table_rows();
 void register_scalar_ops();
 void register_tensor_ops();
 void register_nn_ops();
@@ -26,6 +28,7 @@ std::map<std::string, Op, std::less<>>& registry() {
 void ensure_registered() {
     static std::once_flag once;
     std::call_once(once, [] {
+        register_table_rows();
         register_scalar_ops();
         register_tensor_ops();
         register_nn_ops();

@@ -2,11 +2,14 @@
 // conversion) on nnscope's Tensor, and the prim:: operators that ask a tensor what it is.
 // Each one calls the core's own function for the operation (tensor.h, functional.h).
 #include <climits>
+#include <array>
 #include <cmath>
+#include <utility>
 
 #include "../autograd.h"
 #include "../errors.h"
 #include "../functional.h"
+#include "../op_table.h"
 #include "ops.h"
 
 namespace nnscope::script {
@@ -313,6 +316,38 @@ Value tensor_from_data(ValueList& a, OpContext&) {
 
 } // namespace
 
+// Every row of the core's op table with an ATen name becomes an operator here (op_table.h):
+// aten::relu runs Tensor's relu and records its backward, whatever adds rows later. The
+// hand-written entries below replace the rows' where TorchScript also passes numbers.
+template <UnaryOp U> Value unary_row(ValueList& a, OpContext&) {
+    return T(apply(U, tensor(a[0])));
+}
+template <BinaryOp B> Value binary_row(ValueList& a, OpContext&) {
+    const Tensor& x = tensor(a[0]);
+    return T(a[1].kind == K::Tensor ? apply(B, x, a[1].t) : apply(B, x, to_scalar(a[1], "other")));
+}
+template <size_t... I> constexpr std::array<OpFn, sizeof...(I)> unary_rows(std::index_sequence<I...>) {
+    return {&unary_row<UnaryOp(I)>...};
+}
+template <size_t... I> constexpr std::array<OpFn, sizeof...(I)> binary_rows(std::index_sequence<I...>) {
+    return {&binary_row<BinaryOp(I)>...};
+}
+
+void register_table_rows() {
+    static const auto unary = unary_rows(std::make_index_sequence<k_unary_op_count>());
+    static const auto binary = binary_rows(std::make_index_sequence<k_binary_op_count>());
+    for (const auto& row : unary_ops()) {
+        if (!*row.aten) continue;
+        register_op("aten", (std::string(row.aten).substr(6) + "(self)").c_str(), unary[size_t(row.op)],
+                    ("the core's op table: " + std::string(row.name)).c_str());
+    }
+    for (const auto& row : binary_ops()) {
+        if (!*row.aten) continue;
+        register_op("aten", (std::string(row.aten).substr(6) + "(self, other)").c_str(), binary[size_t(row.op)],
+                    ("the core's op table: " + std::string(row.name)).c_str());
+    }
+}
+
 #define OP(...) [](ValueList& a, OpContext& ctx) -> Value { (void)ctx; __VA_ARGS__ }
 
 void register_tensor_ops() {
@@ -333,20 +368,13 @@ void register_tensor_ops() {
         if (a[0].i == INT64_MIN) throw Error("integer overflow in aten::neg");
         return Value::integer(-a[0].i);
     } if (a[0].kind == K::Float) return Value::number(-a[0].f); return unary(a, &Tensor::neg);), "Tensor::neg");
-    aten("abs(self)", OP(return unary(a, &Tensor::abs);), "Tensor::abs");
     aten("sqrt(self)", OP(if (a[0].is_number()) return Value::number(std::sqrt(to_double(a[0], "sqrt"))); return unary(a, &Tensor::sqrt);), "Tensor::sqrt");
     aten("rsqrt(self)", OP(return T(tensor(a[0]).sqrt().pow(Scalar(-1.0)));), "Tensor::sqrt, pow(-1)");
     aten("exp(self)", OP(if (a[0].is_number()) return Value::number(std::exp(to_double(a[0], "exp"))); return unary(a, &Tensor::exp);), "Tensor::exp");
     aten("log(self)", OP(if (a[0].is_number()) return Value::number(std::log(to_double(a[0], "log"))); return unary(a, &Tensor::log);), "Tensor::log");
-    aten("relu(self)", OP(return unary(a, &Tensor::relu);), "Tensor::relu");
     aten("relu_(self)", OP(return inplace_result(a[0], tensor(a[0]).relu());), "Tensor::relu, in place");
-    aten("sigmoid(self)", OP(return unary(a, &Tensor::sigmoid);), "Tensor::sigmoid");
     aten("sigmoid_(self)", OP(return inplace_result(a[0], tensor(a[0]).sigmoid());), "Tensor::sigmoid, in place");
-    aten("tanh(self)", OP(return unary(a, &Tensor::tanh);), "Tensor::tanh");
     aten("tanh_(self)", OP(return inplace_result(a[0], tensor(a[0]).tanh());), "Tensor::tanh, in place");
-    aten("erf(self)", OP(return unary(a, &Tensor::erf);), "Tensor::erf");
-    aten("maximum(self, other)", OP(return T(tensor(a[0]).maximum(tensor(a[1], "other")));), "Tensor::maximum");
-    aten("minimum(self, other)", OP(return T(tensor(a[0]).minimum(tensor(a[1], "other")));), "Tensor::minimum");
     aten("clamp(self, min=None, max=None)", OP(
         return T(F::clamp(tensor(a[0]), a[1].is_none() ? std::nullopt : std::optional<double>(to_double(a[1], "min")),
                           a[2].is_none() ? std::nullopt : std::optional<double>(to_double(a[2], "max"))));), "F::clamp");
