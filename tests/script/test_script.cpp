@@ -11,6 +11,7 @@
 
 #include "autograd.h"
 #include "document.h"
+#include "functional.h"
 #include "io/torch_zip.h"
 #include "script/lexer.h"
 #include "script/parser.h"
@@ -260,6 +261,36 @@ class TestScript : public QObject {
         std::string deep = "    y = " + std::string(5000, '(') + "x" + std::string(5000, ')') + "\n    return y\n";
         doc = open_document(with_code(script_net(deep), path("deep.pt")));
         QVERIFY2(doc.note.find("nested deeper than 200 levels") != std::string::npos, doc.note.c_str());
+    }
+
+    void pooling_sizes_and_values_follow_pytorch() {
+        // PyTorch 1.13's F.max_pool2d / F.avg_pool2d on arange(n*n) (1, 1, n, n): the output
+        // size (ceil_mode drops a last window that would start in the padding) and the first
+        // values (avg_pool2d's divisor counts the padding inside the padded input).
+        struct Case {
+            int64_t n, k, s, p;
+            bool ceil;
+            int64_t out;
+            std::vector<double> max4, avg4;
+        };
+        const std::vector<Case> cases = {
+            {3, 2, 2, 1, true, 2, {0, 2, 6, 8}, {0, 0.75, 2.25, 6}},
+            {5, 3, 2, 1, true, 3, {6, 8, 9, 16}, {1.3333333730697632, 3, 2.6666667461395264, 7}},
+            {29, 3, 2, 0, true, 14, {60, 62, 64, 66}, {30, 32, 34, 36}},
+            {6, 3, 2, 1, false, 3, {7, 9, 11, 19}, {1.5555555820465088, 3.3333332538604736, 4.666666507720947, 8.333333015441895}},
+            {7, 2, 3, 1, true, 3, {0, 3, 6, 21}, {0, 1.25, 2.75, 8.75}},
+        };
+        for (const auto& c : cases) {
+            Tensor x = arange(0, double(c.n * c.n), 1).reshape({1, 1, c.n, c.n});
+            Tensor mx = F::max_pool2d(x, {c.k, c.k}, {c.s, c.s}, {c.p, c.p}, {1, 1}, c.ceil);
+            Tensor av = F::avg_pool2d(x, {c.k, c.k}, {c.s, c.s}, {c.p, c.p}, c.ceil, true, std::nullopt);
+            QCOMPARE(mx.shape(), Shape({1, 1, c.out, c.out}));
+            QCOMPARE(av.shape(), Shape({1, 1, c.out, c.out}));
+            std::vector<double> m = mx.to_doubles(), a = av.to_doubles();
+            m.resize(4), a.resize(4);
+            NNSCOPE_COMPARE_VALUES(m, c.max4);
+            NNSCOPE_COMPARE_VALUES(a, c.avg4);
+        }
     }
 
     void lexer_and_parser_errors_name_the_line() {
