@@ -598,9 +598,15 @@ Tensor Tensor::matmul(const Tensor& o) const {
         throw Error("mat1 and mat2 shapes cannot be multiplied (" + std::to_string(a.size(0)) +
                     "x" + std::to_string(a.size(1)) + " and " + std::to_string(b.size(0)) + "x" +
                     std::to_string(b.size(1)) + ")");
-    // BLAS needs one unit stride per operand; anything else is copied first.
+    // BLAS (and cuBLAS) take an operand as is only when it is a row-major or column-major
+    // matrix: one unit stride, and the other stride at least the row (column) length, which
+    // becomes the leading dimension. A broadcast operand (stride 0: row.expand({4, 3})) or
+    // any other layout is copied first; a single row or column takes any other stride.
     auto blas_ready = [](const Tensor& t) {
-        return (t.strides()[1] == 1 || t.strides()[0] == 1) ? t : t.contiguous();
+        const int64_t s0 = t.strides()[0], s1 = t.strides()[1], rows = t.size(0), cols = t.size(1);
+        const bool row_major = s1 == 1 && (s0 >= cols || rows <= 1);
+        const bool col_major = s0 == 1 && (s1 >= rows || cols <= 1);
+        return row_major || col_major ? t : t.contiguous();
     };
     a = blas_ready(a);
     b = blas_ready(b);

@@ -341,6 +341,60 @@ class TestBackendOps : public QObject {
         QCOMPARE(with_nan.to(dev).count_inf(), int64_t(1));
     }
 
+    // matmul of every operand layout (broadcast rows and columns, stride 0 in either or both
+    // dims, transposed, sliced, padded rows) on the CPU and every device, against the same
+    // product of contiguous copies on the CPU: a stride-0 operand must never become a BLAS
+    // leading dimension (row.expand({4, 3}).matmul(w) gave garbage before).
+    void matmul_stride_patterns() {
+        std::vector<Device> devices{Device::cpu()};
+        for (const Device& d : test_devices()) devices.push_back(d);
+        using View = std::function<Tensor(const Tensor&)>;
+        struct Operand {
+            const char* name;
+            Shape base;
+            View view; // made on each device from the base moved there
+        };
+        const std::vector<Operand> lefts = {
+            {"row expanded (0, 1)", {1, 3}, [](const Tensor& x) { return x.expand({4, 3}); }},
+            {"column expanded (1, 0)", {4, 1}, [](const Tensor& x) { return x.expand({4, 3}); }},
+            {"scalar expanded (0, 0)", {1, 1}, [](const Tensor& x) { return x.expand({4, 3}); }},
+            {"transposed (1, 4)", {3, 4}, [](const Tensor& x) { return x.t(); }},
+            {"columns sliced (6, 1)", {4, 6}, [](const Tensor& x) { return x.narrow(1, 2, 3); }},
+            {"rows stepped (6, 1)", {8, 3}, [](const Tensor& x) { return as_strided(x, {4, 3}, {6, 1}, 0); }},
+            {"column-major, padded (1, 6)", {3, 6}, [](const Tensor& x) { return x.t().narrow(0, 1, 4); }},
+            {"contiguous", {4, 3}, [](const Tensor& x) { return x; }},
+        };
+        const std::vector<Operand> rights = {
+            {"contiguous", {3, 5}, [](const Tensor& x) { return x; }},
+            {"row expanded (0, 1)", {1, 5}, [](const Tensor& x) { return x.expand({3, 5}); }},
+            {"column expanded (1, 0)", {3, 1}, [](const Tensor& x) { return x.expand({3, 5}); }},
+            {"columns sliced (9, 1)", {3, 9}, [](const Tensor& x) { return x.narrow(1, 1, 5); }},
+            {"transposed (1, 3)", {5, 3}, [](const Tensor& x) { return x.t(); }},
+        };
+        Generator gen(11);
+        for (DType dt : {DType::Float32, DType::Float64})
+            for (const auto& l : lefts)
+                for (const auto& r : rights) {
+                    Tensor lb = randn(l.base, gen, TensorOptions(dt)), rb = randn(r.base, gen, TensorOptions(dt));
+                    // The reference: the same product of contiguous copies on the CPU.
+                    const Tensor want = l.view(lb).contiguous().matmul(r.view(rb).contiguous());
+                    for (const Device& d : devices) {
+                        const Tensor lv = l.view(lb.to(d)), rv = r.view(rb.to(d));
+                        const std::string what = std::string(dtype_name(dt)) + " on " + d.str() + ": (" + l.name +
+                                                 ") @ (" + r.name + ")";
+                        same(want, lv.matmul(rv).to(Device::cpu()), what.c_str(), 1e-5);
+                    }
+                }
+        // PyTorch's result for one of them, written out: torch.tensor([[1., 2, 3]]).expand(4, 3)
+        // @ torch.arange(1., 16).view(3, 5) repeats [46, 52, 58, 64, 70] four times.
+        Tensor w = arange(1, 16, 1).reshape({3, 5});
+        Tensor row = from_doubles({1, 2, 3}, {1, 3}).expand({4, 3});
+        QCOMPARE(row.strides(), Shape({0, 1}));
+        std::vector<double> want;
+        for (int i = 0; i < 4; ++i) want.insert(want.end(), {46, 52, 58, 64, 70});
+        QCOMPARE(row.matmul(w).to_doubles(), want);
+    }
+
     void layers_forward_backward_data() { devices_data(); }
     void layers_forward_backward() {
         QFETCH(QString, device);
