@@ -185,7 +185,7 @@ class TestScript : public QObject {
             "    f = dd[\"x\"] if torch.__contains__(dd, \"x\") else 0\n"  // 5
             "    g = 1 if torch.__is__(None, None) else 0\n"      // 1
             "    total = a + b * 10 + c * 100 + d * 1000 + k * 10000 + e * 100000 + f * 1000000 + g * 10000000\n"
-            "    return torch.add(torch.zeros([1]), float(total))\n";
+            "    return torch.add(torch.zeros([1], dtype=7), float(total))\n"; // float64: exact
         const std::string file = with_code(script_net(body), path("semantics.pt"));
         Document doc = open_document(file);
         Tensor y;
