@@ -30,8 +30,33 @@ nnscope_install_deps() {
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+# The CUDA toolkit (optional, /usr/local/cuda) sometimes comes without cuBLAS (the compiler
+# and runtime only). Then NVIDIA's redistributable cuBLAS for the toolkit's major version is
+# installed from the Python package index into .deps/cublas (once; about 600 MB), so the CUDA
+# backend still compiles and links and CI checks it. Prints the CMake flag, or nothing.
+nnscope_cublas_flag() {
+  local nvcc=/usr/local/cuda/bin/nvcc
+  [ -x "$nvcc" ] || return 0
+  ls /usr/local/cuda/lib64/libcublas.so* /usr/local/cuda/targets/*/lib/libcublas.so* \
+    >/dev/null 2>&1 && return 0
+  local major wheel sub dir="$NNSCOPE_ROOT/.deps/cublas"
+  major="$("$nvcc" --version | sed -n 's/.*release \([0-9]*\)\..*/\1/p')"
+  case "$major" in
+    12) wheel="nvidia-cublas-cu12>=12,<13"; sub=cublas ;;
+    13) wheel="nvidia-cublas>=13,<14"; sub=cu13 ;;
+    *) return 0 ;;
+  esac
+  if [ ! -f "$dir/nvidia/$sub/include/cublas_v2.h" ]; then
+    echo "nnscope: the CUDA toolkit has no cuBLAS: installing $wheel into .deps/cublas" >&2
+    python3 -m pip install -q --disable-pip-version-check --no-deps --target "$dir" "$wheel" \
+      >/dev/null 2>&1 || { echo "nnscope: could not install $wheel: the CUDA backend is not built" >&2; return 0; }
+  fi
+  echo "-DNNSCOPE_CUBLAS_ROOT=$dir/nvidia/$sub"
+}
+
 nnscope_build() {
   local dir="$1"; shift
-  cmake -S "$NNSCOPE_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  local cublas; cublas="$(nnscope_cublas_flag)"
+  cmake -S "$NNSCOPE_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo ${cublas:+"$cublas"} "$@" >/dev/null
   cmake --build "$dir" -j2
 }
