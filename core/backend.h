@@ -61,6 +61,15 @@ inline constexpr int k_unary_op_count = int(UnaryOp::Sign) + 1;
 enum class ReduceOp { Sum, Mean, Var, Min, Max, Norm2, CountNaN, CountInf };
 inline constexpr int k_reduce_op_count = int(ReduceOp::CountInf) + 1;
 
+// A device's memory as its allocator sees it (PyTorch's torch.cuda.memory_stats, in short).
+struct MemoryStats {
+    size_t in_use = 0;               // bytes of live tensors
+    size_t reserved = 0;             // bytes held from the device: in use plus cached blocks
+    size_t peak_in_use = 0;          // the most in use at once
+    uint64_t device_allocations = 0; // blocks asked of the device (cudaMalloc calls)
+    uint64_t cache_hits = 0;         // allocations served from cached blocks
+};
+
 class Backend {
   public:
     virtual ~Backend() = default;
@@ -69,12 +78,17 @@ class Backend {
     virtual std::string name() const = 0;
     virtual bool simulated() const { return false; }
 
-    // --- memory
+    // --- memory. allocate() throws OutOfMemoryError (device.h's words); deallocate() never
+    // throws (it runs in destructors): a failure there is reported by the next operation.
     virtual void* allocate(size_t nbytes) = 0;
     virtual void deallocate(void* ptr, size_t nbytes) = 0;
     virtual void copy_from_host(void* dst, const void* src, size_t nbytes) = 0;
     virtual void copy_to_host(void* dst, const void* src, size_t nbytes) = 0;
     virtual size_t bytes_in_use() const = 0;
+    virtual MemoryStats memory_stats() const {
+        const size_t n = bytes_in_use();
+        return {n, n, n, 0, 0};
+    }
 
     // --- ops; dst and sources are on this device. Element types may differ: the op
     // computes in the promoted type and converts on store.

@@ -20,6 +20,7 @@
 #include "block_cache.h"
 #include "element_io.h"
 #include "errors.h"
+#include "gemm_layout.h"
 
 namespace nnscope {
 
@@ -112,8 +113,8 @@ class CpuBackend final : public Backend {
             if (!p) p = std::aligned_alloc(64, rounded);
         }
         if (!p)
-            throw Error("DefaultCPUAllocator: not enough memory: you tried to allocate " +
-                        std::to_string(nbytes) + " bytes.");
+            throw OutOfMemoryError(
+                out_of_memory_message(Device::cpu(), nbytes, physical, 0, memory_stats()));
         m_in_use += nbytes;
         return p;
     }
@@ -329,34 +330,20 @@ class CpuBackend final : public Backend {
     }
 
     void matmul(const TensorView& c, const TensorView& a, const TensorView& b) override {
-        // cblas takes one leading dimension per operand: a row-major or a column-major
-        // matrix (a transposed view) is passed as is; anything else is made contiguous by
-        // the front end before it gets here.
-        auto layout = [](const TensorView& v, bool& trans, int& ld) {
-            if (v.strides[1] == 1 || v.shape[1] == 1) {
-                trans = false;
-                ld = int(std::max<int64_t>(v.strides[0], v.shape[1]));
-            } else {
-                trans = true;
-                ld = int(std::max<int64_t>(v.strides[1], v.shape[0]));
-            }
-        };
-        const int m = int(a.shape[0]), k = int(a.shape[1]), n = int(b.shape[1]);
-        bool ta, tb;
-        int lda, ldb;
-        layout(a, ta, lda);
-        layout(b, tb, ldb);
-        const int ldc = int(std::max<int64_t>(c.strides[0], n));
+        // The arguments cuBLAS gets too (gemm_layout.h): row-major C = A @ B as column-major
+        // C^T = B^T @ A^T, each operand as is.
+        const ColumnMajorGemm g = column_major_gemm(c, a, b);
+        const auto op = [](bool t) { return t ? CblasTrans : CblasNoTrans; };
         if (c.dtype == DType::Float32)
-            cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
-                        tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f,
-                        static_cast<const float*>(a.data), lda, static_cast<const float*>(b.data),
-                        ldb, 0.0f, static_cast<float*>(c.data), ldc);
+            cblas_sgemm(CblasColMajor, op(g.trans_first), op(g.trans_second), g.m, g.n, g.k, 1.0f,
+                        static_cast<const float*>(g.first), g.ld_first,
+                        static_cast<const float*>(g.second), g.ld_second, 0.0f,
+                        static_cast<float*>(g.c), g.ldc);
         else
-            cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
-                        tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0,
-                        static_cast<const double*>(a.data), lda, static_cast<const double*>(b.data),
-                        ldb, 0.0, static_cast<double*>(c.data), ldc);
+            cblas_dgemm(CblasColMajor, op(g.trans_first), op(g.trans_second), g.m, g.n, g.k, 1.0,
+                        static_cast<const double*>(g.first), g.ld_first,
+                        static_cast<const double*>(g.second), g.ld_second, 0.0,
+                        static_cast<double*>(g.c), g.ldc);
     }
 
     void index_select_rows(const TensorView& dst, const TensorView& table,

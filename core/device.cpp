@@ -2,6 +2,7 @@
 #include "device.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <mutex>
 
 #include "backend.h"
@@ -50,6 +51,35 @@ std::string Device::str() const {
         return "sim:" + std::to_string(index);
     }
     return "?";
+}
+
+std::string format_bytes(uint64_t bytes) {
+    // c10's format_size (CUDACachingAllocator.cpp), boundaries included.
+    char buf[48];
+    if (bytes <= 1024) return std::to_string(bytes) + " bytes";
+    if (bytes <= (uint64_t(1) << 20))
+        std::snprintf(buf, sizeof buf, "%.2f KiB", double(bytes) / 1024.0);
+    else if (bytes <= (uint64_t(1) << 30))
+        std::snprintf(buf, sizeof buf, "%.2f MiB", double(bytes) / 1048576.0);
+    else
+        std::snprintf(buf, sizeof buf, "%.2f GiB", double(bytes) / 1073741824.0);
+    return buf;
+}
+
+std::string out_of_memory_message(const Device& device, uint64_t requested, uint64_t total,
+                                  uint64_t free, const MemoryStats& stats) {
+    if (device.is_cpu())
+        return "DefaultCPUAllocator: not enough memory: you tried to allocate " +
+               std::to_string(requested) + " bytes.";
+    const std::string who =
+        device.kind == DeviceKind::CUDA ? "GPU " + std::to_string(device.index) : device.str();
+    const std::string what = device.kind == DeviceKind::CUDA ? "CUDA" : device.str();
+    return what + " out of memory. Tried to allocate " + format_bytes(requested) + ". " + who +
+           " has a total capacity of " + format_bytes(total) + " of which " + format_bytes(free) +
+           " is free. Of the allocated memory " + format_bytes(stats.in_use) +
+           " is allocated by nnscope, and " +
+           format_bytes(stats.reserved > stats.in_use ? stats.reserved - stats.in_use : 0) +
+           " is reserved by nnscope but unallocated.";
 }
 
 namespace {

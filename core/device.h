@@ -5,6 +5,7 @@
 // devices exist, which are usable, and why not.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -44,6 +45,16 @@ void register_unavailable_device(const std::string& name, const std::string& rea
 // The backend for a device; throws DeviceError when the device is unknown or unusable.
 Backend& backend_for(const Device& device);
 std::vector<DeviceInfo> list_devices();
+// Bytes as PyTorch prints them: "1024 bytes", "1.50 KiB", "20.00 MiB", "2.00 GiB".
+std::string format_bytes(uint64_t bytes);
+struct MemoryStats;
+// The one wording of an allocation that failed, for every device: PyTorch's for the CPU
+// ("DefaultCPUAllocator: not enough memory: you tried to allocate N bytes.") and its CUDA
+// wording for devices ("CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total
+// capacity of 79.19 GiB of which 1.06 GiB is free. ..."), "sim:0" naming the simulated one.
+std::string out_of_memory_message(const Device& device, uint64_t requested, uint64_t total,
+                                  uint64_t free, const MemoryStats& stats);
+
 // Threads the CPU backend uses (OpenBLAS matrix products, OpenMP loops); 0 keeps the default
 // (every core).
 void set_cpu_threads(int threads);

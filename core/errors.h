@@ -56,6 +56,14 @@ class DeviceError : public Error {
     const char* kind() const noexcept override { return "DeviceError"; }
 };
 
+// A device, or the host, could not provide the memory asked for: torch.OutOfMemoryError.
+// Its words come from out_of_memory_message() (device.h) for every device.
+class OutOfMemoryError : public DeviceError {
+  public:
+    using DeviceError::DeviceError;
+    const char* kind() const noexcept override { return "OutOfMemoryError"; }
+};
+
 // A file that cannot be read or written, or whose content is malformed. The message
 // always starts with the file's path.
 class FormatError : public Error {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <set>
+#include <unordered_set>
 
 #include "autograd.h"
 #include "errors.h"
@@ -461,18 +462,30 @@ void Module::train(bool mode) {
 void Module::to(const Device& device) {
     // Validate the device before moving anything.
     backend_for(device);
-    for (auto& [name, m] : named_modules()) {
+    // Every copy first, then the swap: a move that fails part-way (the device fills up)
+    // leaves every tensor where it was, and the copies made so far are freed.
+    struct Move {
+        TensorImpl* impl;
+        Tensor moved, grad;
+    };
+    std::vector<Move> moves;
+    std::unordered_set<const TensorImpl*> seen; // a tied parameter moves once
+    for (auto& [name, m] : named_modules())
         for (auto* slots : {&m->m_parameters, &m->m_buffers})
             for (auto& [k, v] : *slots) {
-                if (!v.defined() || v.device() == device) continue;
-                // In place, as PyTorch's `param.data = fn(param)`: the tensor object (and
-                // every handle to it) stays the same, only its storage moves.
-                Tensor moved = v.to(device);
-                v.impl()->storage = moved.impl()->storage;
-                v.impl()->strides = moved.impl()->strides;
-                v.impl()->offset = moved.impl()->offset;
-                if (v.impl()->grad) v.impl()->grad = Tensor(v.impl()->grad).to(device).impl_ptr();
+                if (!v.defined() || v.device() == device || !seen.insert(v.impl()).second)
+                    continue;
+                Move mv{v.impl(), v.to(device), {}};
+                if (v.impl()->grad) mv.grad = Tensor(v.impl()->grad).to(device);
+                moves.push_back(std::move(mv));
             }
+    // In place, as PyTorch's `param.data = fn(param)`: the tensor object (and every handle
+    // to it) stays the same, only its storage moves.
+    for (auto& mv : moves) {
+        mv.impl->storage = mv.moved.impl()->storage;
+        mv.impl->strides = mv.moved.impl()->strides;
+        mv.impl->offset = mv.moved.impl()->offset;
+        if (mv.grad.defined()) mv.impl->grad = mv.grad.impl_ptr();
     }
 }
 

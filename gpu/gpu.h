@@ -16,4 +16,8 @@ bool cuda_compiled();
 
 std::shared_ptr<Backend> make_sim_backend(int index);
 
+// Test hook: the n-th allocation on a simulated device from now on (1: the next) fails as
+// out of memory, as a GPU would when full; 0 turns it off.
+void sim_fail_allocation(int n);
+
 } // namespace nnscope::gpu

@@ -3,7 +3,9 @@
 // shared by the simulated device and the CUDA backend so both launch the same work.
 #pragma once
 
+#include <cstdint>
 #include <cstring>
+#include <initializer_list>
 
 #include "backend.h"
 #include "errors.h"
@@ -29,13 +31,49 @@ inline Operand operand(const TensorView& v) {
     return o;
 }
 
-inline CopyArgs copy_args(const TensorView& dst, const TensorView& src) {
-    return {kernel_shape(dst.shape), operand(dst), operand(src)};
+// The same element walk over fewer dims: size-1 dims dropped, and a dim merged into the
+// next where every operand steps over both as one (stride[d] == stride[d+1] * size[d+1]).
+// Contiguous operands end as one dim with stride 1, which element() indexes without a
+// division. `views` share `shape`; the coalesced shape and strides replace theirs.
+inline void coalesce(std::vector<int64_t>& shape, std::initializer_list<TensorView*> views) {
+    std::vector<int64_t> out_shape;
+    std::vector<std::vector<int64_t>> out_strides(views.size());
+    for (size_t d = 0; d < shape.size(); ++d) {
+        if (shape[d] == 1) continue;
+        bool merge = !out_shape.empty();
+        size_t k = 0;
+        for (TensorView* v : views) {
+            if (merge && out_strides[k].back() != v->strides[d] * shape[d]) merge = false;
+            ++k;
+        }
+        k = 0;
+        if (merge) {
+            out_shape.back() *= shape[d];
+            for (TensorView* v : views) out_strides[k++].back() = v->strides[d];
+        } else {
+            out_shape.push_back(shape[d]);
+            for (TensorView* v : views) out_strides[k++].push_back(v->strides[d]);
+        }
+    }
+    shape = out_shape;
+    size_t k = 0;
+    for (TensorView* v : views) {
+        v->shape = shape;
+        v->strides = std::move(out_strides[k++]);
+    }
 }
 
-inline FillArgs fill_args(const TensorView& dst, Scalar value) {
+inline CopyArgs copy_args(TensorView dst, TensorView src) {
+    std::vector<int64_t> shape = dst.shape;
+    coalesce(shape, {&dst, &src});
+    return {kernel_shape(shape), operand(dst), operand(src)};
+}
+
+inline FillArgs fill_args(TensorView dst, Scalar value) {
+    std::vector<int64_t> shape = dst.shape;
+    coalesce(shape, {&dst});
     FillArgs a{};
-    a.shape = kernel_shape(dst.shape);
+    a.shape = kernel_shape(shape);
     a.dst = operand(dst);
     // The value in dst's dtype, converted on the host by the same store functions.
     if (value.kind == Scalar::Kind::Float)
@@ -45,23 +83,79 @@ inline FillArgs fill_args(const TensorView& dst, Scalar value) {
     return a;
 }
 
-inline UnaryArgs unary_args(UnaryOp op, const TensorView& dst, const TensorView& src) {
-    return {kernel_shape(dst.shape), operand(dst), operand(src), int(op)};
+inline UnaryArgs unary_args(UnaryOp op, TensorView dst, TensorView src) {
+    std::vector<int64_t> shape = dst.shape;
+    coalesce(shape, {&dst, &src});
+    return {kernel_shape(shape), operand(dst), operand(src), int(op)};
 }
 
-inline BinaryArgs binary_args(BinaryOp op, DType compute, const TensorView& dst,
-                              const TensorView& a, const TensorView& b) {
-    return {kernel_shape(dst.shape), operand(dst), operand(a), operand(b), int(op), int(compute)};
+inline BinaryArgs binary_args(BinaryOp op, DType compute, TensorView dst, TensorView a,
+                              TensorView b) {
+    std::vector<int64_t> shape = dst.shape;
+    coalesce(shape, {&dst, &a, &b});
+    return {kernel_shape(shape), operand(dst), operand(a), operand(b), int(op), int(compute)};
+}
+
+// The float32 vector paths (kernels.h) take an op whose operands, coalesced, are one
+// contiguous run each (b may be a single broadcast value), 16-byte aligned.
+inline bool aligned16(const void* p) {
+    return (reinterpret_cast<uintptr_t>(p) & 15) == 0;
+}
+inline bool binary_f32_args(BinaryOp op, DType compute, const TensorView& dst,
+                            const TensorView& a, const TensorView& b, BinaryF32Args& out) {
+    const BinaryArgs g = binary_args(op, compute, dst, a, b);
+    const int64_t n = g.shape.numel();
+    if (compute != DType::Float32 || g.shape.ndim > 1 || b.dtype != DType::Float32) return false;
+    auto run = [&](const Operand& o) {
+        return o.dtype == int(DType::Float32) && aligned16(o.data) && (n <= 1 || o.strides[0] == 1);
+    };
+    const bool b_scalar = n > 1 && g.b.strides[0] == 0;
+    if (!run(g.dst) || !run(g.a) || !(b_scalar || run(g.b))) return false;
+    out = {g.dst.data, g.a.data, g.b.data, n, int(op), b_scalar || n <= 1};
+    return true;
+}
+inline bool unary_f32_args(UnaryOp op, const TensorView& dst, const TensorView& src,
+                           UnaryF32Args& out) {
+    const UnaryArgs g = unary_args(op, dst, src);
+    const int64_t n = g.shape.numel();
+    auto run = [&](const Operand& o) {
+        return o.dtype == int(DType::Float32) && aligned16(o.data) && (n <= 1 || o.strides[0] == 1);
+    };
+    if (g.shape.ndim > 1 || !run(g.dst) || !run(g.src)) return false;
+    out = {g.dst.data, g.src.data, n, int(op)};
+    return true;
+}
+// A same-dtype copy of one contiguous run: a plain memory copy.
+inline bool copy_is_memcpy(const TensorView& dst, const TensorView& src, size_t& bytes) {
+    if (dst.dtype != src.dtype) return false;
+    const CopyArgs g = copy_args(dst, src);
+    const int64_t n = g.shape.numel();
+    if (g.shape.ndim > 1 || (n > 1 && (g.dst.strides[0] != 1 || g.src.strides[0] != 1)))
+        return false;
+    bytes = size_t(n) * dtype_size(dst.dtype);
+    return true;
 }
 
 inline ReduceArgs reduce_args(ReduceOp op, const TensorView& dst, const TensorView& src,
                               int reduce_ndim, int64_t correction) {
+    // Outer dims coalesced over dst and src together, inner dims over src alone.
     const size_t outer_nd = src.shape.size() - size_t(reduce_ndim);
+    std::vector<int64_t> outer(src.shape.begin(), src.shape.begin() + outer_nd),
+        inner(src.shape.begin() + outer_nd, src.shape.end());
+    TensorView d = dst, so = src, si = src;
+    so.strides.assign(src.strides.begin(), src.strides.begin() + outer_nd);
+    si.strides.assign(src.strides.begin() + outer_nd, src.strides.end());
+    d.strides.resize(outer_nd);
+    coalesce(outer, {&d, &so});
+    coalesce(inner, {&si});
+    TensorView s = src;
+    s.strides = so.strides;
+    s.strides.insert(s.strides.end(), si.strides.begin(), si.strides.end());
     ReduceArgs a{};
-    a.outer = kernel_shape(std::vector<int64_t>(src.shape.begin(), src.shape.begin() + outer_nd));
-    a.inner = kernel_shape(std::vector<int64_t>(src.shape.begin() + outer_nd, src.shape.end()));
-    a.dst = operand(dst);
-    a.src = operand(src);
+    a.outer = kernel_shape(outer);
+    a.inner = kernel_shape(inner);
+    a.dst = operand(d);
+    a.src = operand(s);
     a.op = int(op);
     a.correction = correction;
     return a;

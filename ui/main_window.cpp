@@ -975,10 +975,12 @@ void MainWindow::update_totals() {
         m_doc.kind_source == KindSource::Inferred ? tr("  (kinds inferred from names)") : QString();
     QString memory;
     for (const auto& d : list_devices())
-        if (d.available)
-            memory += QString(" · %1: %2")
-                          .arg(QString::fromStdString(d.name),
-                               kib(backend_for(Device::parse(d.name)).bytes_in_use()));
+        if (d.available) {
+            // In use, and what the device's caching allocator holds beyond that.
+            const MemoryStats m = backend_for(Device::parse(d.name)).memory_stats();
+            memory += QString(" · %1: %2").arg(QString::fromStdString(d.name), kib(m.in_use));
+            if (m.reserved > m.in_use) memory += tr(" (%1 cached)").arg(kib(m.reserved - m.in_use));
+        }
     m_totals->setText(tr("%1 · parameters: %2 (%3 elements) · buffers: %4 (%5 elements) · "
                          "attributes: %6 (%7 elements) · %8%9%10")
                           .arg(QString::fromStdString(m_doc.format))

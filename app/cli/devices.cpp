@@ -15,7 +15,14 @@ int cmd_devices(Args args) {
         json j = {{"name", d.name}, {"available", d.available}};
         if (!d.reason.empty()) j["reason"] = d.reason;
         if (d.simulated) j["simulated"] = true;
-        if (d.available) j["bytes_in_use"] = backend_for(Device::parse(d.name)).bytes_in_use();
+        if (d.available) {
+            const MemoryStats m = backend_for(Device::parse(d.name)).memory_stats();
+            j["bytes_in_use"] = m.in_use;
+            j["bytes_reserved"] = m.reserved;
+            j["peak_bytes_in_use"] = m.peak_in_use;
+            j["device_allocations"] = m.device_allocations;
+            j["cache_hits"] = m.cache_hits;
+        }
         list.push_back(j);
     }
     if (args.json) {

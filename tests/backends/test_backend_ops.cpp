@@ -7,11 +7,14 @@
 // and per-device memory accounting.
 #include "../test_support.h"
 
+#include <cblas.h>
+
 #include <set>
 
 #include "autograd.h"
 #include "document.h"
 #include "functional.h"
+#include "gemm_layout.h"
 #include "gpu.h"
 #include "io/model_spec.h"
 #include "layers/layers.h"
@@ -103,8 +106,22 @@ class TestBackendOps : public QObject {
     Q_OBJECT
 
   private slots:
+    // With NNSCOPE_REQUIRE_CUDA=1 (scripts/gpu-check on a GPU machine) an unusable cuda:0
+    // fails the suite, so a run there cannot pass without testing the GPU; elsewhere it is
+    // a skip that says why.
+    void cuda_when_required() {
+        gpu::register_devices();
+        std::string reason = "cuda:0 is not in the device list";
+        for (const auto& d : list_devices())
+            if (d.name == "cuda:0") reason = d.available ? "" : d.reason;
+        const bool required = qEnvironmentVariable("NNSCOPE_REQUIRE_CUDA") == "1";
+        if (required) QVERIFY2(reason.empty(), ("NNSCOPE_REQUIRE_CUDA=1 but " + reason).c_str());
+        if (!reason.empty()) QSKIP(("cuda:0 not usable: " + reason).c_str());
+    }
+
     void devices_data() {
         QTest::addColumn<QString>("device");
+        gpu::register_devices(); // before listing: the list is the registry's
         for (const auto& d : list_devices()) {
             if (d.name == "cpu") continue;
             if (!d.available) {
@@ -345,6 +362,47 @@ class TestBackendOps : public QObject {
     // dims, transposed, sliced, padded rows) on the CPU and every device, against the same
     // product of contiguous copies on the CPU: a stride-0 operand must never become a BLAS
     // leading dimension (row.expand({4, 3}).matmul(w) gave garbage before).
+    // Reductions long enough to take the split path (per-thread partials merged per block,
+    // then per output: kernels.h reduce_split), over a whole tensor, over a trailing dim and
+    // over a dim that is not contiguous, in float32, float64 and int64, with NaN and inf for
+    // the counts and the NaN-propagating min and max.
+    void long_reductions_data() { devices_data(); }
+    void long_reductions() {
+        QFETCH(QString, device);
+        const Device dev = Device::parse(device.toStdString());
+        Generator gen(13);
+        for (DType dt : {DType::Float32, DType::Float64}) {
+            const Tensor x = randn({200003}, gen, TensorOptions(dt)).add(Scalar(0.5));
+            const Tensor rows = randn({3, 50001}, gen, TensorOptions(dt)),
+                         cols = randn({40001, 3}, gen, TensorOptions(dt));
+            const double tol = dt == DType::Float32 ? 1e-5 : 1e-10;
+            auto all = [](const Tensor& t) {
+                return cat({t.sum().reshape({1}), t.mean().reshape({1}), t.var().reshape({1}),
+                            t.var(0).reshape({1}), t.min().reshape({1}), t.max().reshape({1}),
+                            t.norm().reshape({1})},
+                           0);
+            };
+            check_op(dev, "whole tensor", {x}, [&](auto& t) { return all(t[0]); }, tol);
+            check_op(dev, "trailing dim", {rows}, [](auto& t) {
+                return cat({t[0].sum({1}), t[0].mean({1}), t[0].var({1}, 1), t[0].amax({1})}, 0);
+            }, tol);
+            check_op(dev, "strided dim", {cols}, [](auto& t) {
+                return cat({t[0].sum({0}), t[0].var({0}, 1), t[0].amax({0})}, 0);
+            }, tol);
+            Tensor holes = x.clone();
+            holes.narrow(0, 777, 1).fill_(Scalar(std::nan("")));
+            holes.narrow(0, 150001, 2).fill_(Scalar(INFINITY));
+            const Tensor moved = holes.to(dev);
+            QCOMPARE(moved.count_nan(), int64_t(1));
+            QCOMPARE(moved.count_inf(), int64_t(2));
+            QVERIFY(std::isnan(moved.min().item()) && std::isnan(moved.max().item()));
+        }
+        const Tensor big = arange(0, 300000, 1).to(DType::Int64);
+        check_op(dev, "int64 sum", {big}, [](auto& t) { return t[0].sum(); });
+        QCOMPARE(big.to(dev).sum().item_int(), int64_t(299999) * 300000 / 2);
+        QCOMPARE(big.to(dev).max().item_int(), int64_t(299999));
+    }
+
     void matmul_stride_patterns() {
         std::vector<Device> devices{Device::cpu()};
         for (const Device& d : test_devices()) devices.push_back(d);
@@ -393,6 +451,130 @@ class TestBackendOps : public QObject {
         std::vector<double> want;
         for (int i = 0; i < 4; ++i) want.insert(want.end(), {46, 52, 58, 64, 70});
         QCOMPARE(row.matmul(w).to_doubles(), want);
+    }
+
+    // The arguments cuBLAS gets (gemm_layout.h), handed to OpenBLAS in column-major order
+    // exactly as cublasSgemm / cublasDgemm would take them, against a plain triple loop:
+    // checks the CUDA backend's transposes, sizes and leading dimensions without a GPU.
+    void cublas_arguments() {
+        using View = std::function<Tensor(const Tensor&)>;
+        struct Layout {
+            const char* name;
+            Shape base;
+            View view;
+        };
+        // Each makes an (r, c) operand from a base tensor: every layout BLAS takes as is.
+        auto layouts = [](int64_t r, int64_t c) {
+            return std::vector<Layout>{
+                {"contiguous", {r, c}, [](const Tensor& x) { return x; }},
+                {"transposed", {c, r}, [](const Tensor& x) { return x.t(); }},
+                {"columns sliced", {r, c + 3}, [c](const Tensor& x) { return x.narrow(1, 1, c); }},
+                {"rows stepped", {2 * r, c}, [r, c](const Tensor& x) { return as_strided(x, {r, c}, {2 * c, 1}, 0); }},
+                {"column-major, padded", {c, r + 2}, [r](const Tensor& x) { return x.t().narrow(0, 2, r); }},
+            };
+        };
+        auto reference = [](const Tensor& a, const Tensor& b) {
+            const auto x = a.contiguous().to_doubles(), y = b.contiguous().to_doubles();
+            const int64_t m = a.size(0), k = a.size(1), n = b.size(1);
+            std::vector<double> out(size_t(m * n), 0.0);
+            for (int64_t i = 0; i < m; ++i)
+                for (int64_t j = 0; j < n; ++j)
+                    for (int64_t p = 0; p < k; ++p) out[size_t(i * n + j)] += x[size_t(i * k + p)] * y[size_t(p * n + j)];
+            return out;
+        };
+        Generator gen(5);
+        int checked = 0;
+        for (DType dt : {DType::Float32, DType::Float64})
+            for (auto [m, k, n] : {std::tuple<int64_t, int64_t, int64_t>{4, 3, 5}, {1, 6, 4}, {5, 7, 1}, {3, 1, 2}})
+                for (const auto& la : layouts(m, k))
+                    for (const auto& lb : layouts(k, n)) {
+                        const Tensor a = la.view(randn(la.base, gen, TensorOptions(dt)));
+                        const Tensor b = lb.view(randn(lb.base, gen, TensorOptions(dt)));
+                        Tensor c = zeros({m, n}, TensorOptions(dt));
+                        const ColumnMajorGemm g = column_major_gemm(c.view_desc(), a.view_desc(), b.view_desc());
+                        QCOMPARE(g.m, int(n));
+                        QCOMPARE(g.n, int(m));
+                        QCOMPARE(g.k, int(k));
+                        const auto op = [](bool t) { return t ? CblasTrans : CblasNoTrans; };
+                        if (dt == DType::Float32)
+                            cblas_sgemm(CblasColMajor, op(g.trans_first), op(g.trans_second), g.m, g.n, g.k, 1.0f,
+                                        static_cast<const float*>(g.first), g.ld_first,
+                                        static_cast<const float*>(g.second), g.ld_second, 0.0f,
+                                        static_cast<float*>(g.c), g.ldc);
+                        else
+                            cblas_dgemm(CblasColMajor, op(g.trans_first), op(g.trans_second), g.m, g.n, g.k, 1.0,
+                                        static_cast<const double*>(g.first), g.ld_first,
+                                        static_cast<const double*>(g.second), g.ld_second, 0.0,
+                                        static_cast<double*>(g.c), g.ldc);
+                        std::string why;
+                        const double tol = dt == DType::Float32 ? 1e-5 : 1e-12;
+                        QVERIFY2(close(c.to_doubles(), reference(a, b), tol, tol, &why),
+                                 (std::string(dtype_name(dt)) + " (" + la.name + ") @ (" + lb.name + "): " + why).c_str());
+                        ++checked;
+                    }
+        QCOMPARE(checked, 2 * 4 * 5 * 5);
+        // Sizes past a 32-bit int are refused before any BLAS call (nothing is read).
+        TensorView big{nullptr, DType::Float32, {int64_t(1) << 31, 2}, {2, 1}};
+        TensorView w{nullptr, DType::Float32, {2, 3}, {3, 1}};
+        TensorView out{nullptr, DType::Float32, {int64_t(1) << 31, 3}, {3, 1}};
+        QCOMPARE(QString::fromStdString(catch_error([&] { column_major_gemm(out, big, w); }).second),
+                 QString("matmul: a dimension of 2147483648 exceeds BLAS's 32-bit limit of 2147483647"));
+        TensorView tall{nullptr, DType::Float32, {3, 2}, {int64_t(1) << 32, 1}};
+        QCOMPARE(QString::fromStdString(catch_error([&] { column_major_gemm(TensorView{nullptr, DType::Float32, {3, 3}, {3, 1}}, tall, w); }).second),
+                 QString("matmul: a leading dimension of 4294967296 exceeds BLAS's 32-bit limit of 2147483647"));
+        // A broadcast operand never reaches a backend: Tensor::matmul copies it first.
+        TensorView expanded{nullptr, DType::Float32, {4, 2}, {0, 1}};
+        QVERIFY(catch_error([&] { column_major_gemm(TensorView{nullptr, DType::Float32, {4, 3}, {3, 1}}, expanded, w); })
+                    .second.find("is not a BLAS matrix") != std::string::npos);
+    }
+
+    // Running out of device memory: the caching allocator's statistics, PyTorch's wording
+    // with the device's figures, and a model move that fails on its third allocation leaves
+    // every tensor where it was (sim:0's test hook stands in for a full GPU).
+    void sim_out_of_memory() {
+        const Device sim = Device::parse("sim:0");
+        Backend& b = backend_for(sim);
+        QCOMPARE(QString::fromStdString(format_bytes(1024)), QString("1024 bytes"));
+        QCOMPARE(QString::fromStdString(format_bytes(1536)), QString("1.50 KiB"));
+        QCOMPARE(QString::fromStdString(format_bytes(1 << 20)), QString("1024.00 KiB"));
+        QCOMPARE(QString::fromStdString(format_bytes(20 << 20)), QString("20.00 MiB"));
+        QCOMPARE(QString::fromStdString(format_bytes(uint64_t(5) << 29)), QString("2.50 GiB"));
+        // A freed block is kept and handed out again: no second device allocation.
+        const MemoryStats s0 = b.memory_stats();
+        { Tensor t = empty({1000}, TensorOptions().with_device(sim)); }
+        const MemoryStats s1 = b.memory_stats();
+        { Tensor t = empty({1000}, TensorOptions().with_device(sim)); }
+        const MemoryStats s2 = b.memory_stats();
+        QCOMPARE(s2.device_allocations, s1.device_allocations);
+        QCOMPARE(s2.cache_hits, s1.cache_hits + 1);
+        QCOMPARE(s2.in_use, s0.in_use);
+        QVERIFY(s2.reserved >= s2.in_use + 4000);
+        QVERIFY(s2.peak_in_use >= s0.in_use + 4000);
+        // More than the device holds: PyTorch's CUDA words, naming sim:0.
+        auto huge = catch_error([&] { empty({int64_t(1) << 50}, TensorOptions().with_device(sim)); });
+        QCOMPARE(QString(huge.first.c_str()), QString("OutOfMemoryError"));
+        QVERIFY2(huge.second.starts_with("sim:0 out of memory. Tried to allocate 4194304.00 GiB. "
+                                         "sim:0 has a total capacity of "),
+                 huge.second.c_str());
+        QVERIFY2(huge.second.find(" is free. Of the allocated memory ") != std::string::npos,
+                 huge.second.c_str());
+        // A move that fails part-way changes nothing.
+        Document doc = open_example("mlp-batchnorm");
+        Module& m = *doc.root;
+        const StateDict before = m.state_dict();
+        const size_t in_use = b.bytes_in_use();
+        gpu::sim_fail_allocation(3);
+        auto err = catch_error([&] { m.to(sim); });
+        gpu::sim_fail_allocation(0);
+        QCOMPARE(QString(err.first.c_str()), QString("OutOfMemoryError"));
+        QVERIFY2(err.second.starts_with("sim:0 out of memory. Tried to allocate "), err.second.c_str());
+        QCOMPARE(b.bytes_in_use(), in_use); // the two copies made are freed
+        for (const auto& [k, v] : m.state_dict().tensors) {
+            QCOMPARE(v.device(), Device::cpu());
+            QCOMPARE(v.to_doubles(), before.tensors.find(k)->to_doubles());
+        }
+        m.to(sim); // and the same move goes through once there is room
+        for (const auto& [k, v] : m.state_dict().tensors) QCOMPARE(v.device(), sim);
     }
 
     void layers_forward_backward_data() { devices_data(); }
