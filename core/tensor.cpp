@@ -546,8 +546,26 @@ Tensor& Tensor::copy_(const Tensor& src) {
         backend_for(device()).copy(view_desc(), broadcast_view(src, shape));
         return *this;
     }
-    // Across devices: bring src to the host contiguously, then up to this tensor's device
-    // in its own dtype, then copy on this device (which also broadcasts and casts).
+    // Across devices, the common case (a move): same shape and dtype into a contiguous
+    // tensor goes straight there, from or to host memory directly, or through one host
+    // buffer between two devices.
+    if (src.shape() == t.shape && src.dtype() == t.dtype && is_contiguous()) {
+        const Tensor src_c = src.contiguous();
+        void* dst = view_desc().data;
+        const void* from = src_c.view_desc().data;
+        if (src.device().is_cpu()) {
+            backend_for(device()).copy_from_host(dst, from, nbytes());
+        } else if (device().is_cpu()) {
+            backend_for(src.device()).copy_to_host(dst, from, nbytes());
+        } else {
+            Tensor host(make_impl(t.shape, t.dtype, Device::cpu()));
+            backend_for(src.device()).copy_to_host(host.data_ptr(), from, nbytes());
+            backend_for(device()).copy_from_host(dst, host.data_ptr(), nbytes());
+        }
+        return *this;
+    }
+    // Otherwise bring src to the host contiguously, then up to this tensor's device in its
+    // own dtype, then copy on this device (which also broadcasts and casts).
     Tensor host(make_impl(src.shape(), src.dtype(), Device::cpu()));
     Tensor src_c = src.contiguous();
     backend_for(src.device()).copy_to_host(host.data_ptr(), src_c.view_desc().data, src_c.nbytes());
