@@ -38,7 +38,7 @@ __global__ void grid_stride(Args args, int64_t n) {
 
 // --- block reductions: kernels.h's partial accumulators, merged by warp shuffles ---------
 
-constexpr int k_reduce_threads = 256;
+constexpr int k_reduce_threads = k_reduce_block; // kernels.h's split assumes it
 
 __device__ ReduceAcc shfl_down(const ReduceAcc& a, int offset) {
     const unsigned all = 0xffffffffu;

@@ -358,11 +358,12 @@ NNSCOPE_HD inline void reduce_element(const ReduceArgs& a, int64_t o) {
 struct ReduceSplit {
     int64_t chunks, chunk, threads;
 };
+constexpr int k_reduce_block = 256; // threads per block of a split reduction
 inline ReduceSplit reduce_split(int64_t outputs, int64_t inner) {
     if (inner <= 4096 || outputs >= 1024) return {1, inner, 1};
     const int64_t want = (inner + 16383) / 16384, room = 2048 / outputs;
     const int64_t chunks = want < room ? want : (room > 1 ? room : 1);
-    return {chunks, (inner + chunks - 1) / chunks, 256};
+    return {chunks, (inner + chunks - 1) / chunks, k_reduce_block};
 }
 NNSCOPE_HD inline ReduceAcc reduce_thread(const ReduceArgs& a, const ReduceSplit& s, int64_t block,
                                           int64_t thread) {
