@@ -6,6 +6,7 @@
 #include "main_window.h"
 
 #include <QApplication>
+#include <QCheckBox>
 #include <QCloseEvent>
 #include <QDragEnterEvent>
 #include <QDropEvent>
@@ -48,9 +49,19 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     m_filter_edit = new QLineEdit(left);
     m_filter_edit->setPlaceholderText(tr("Filter by name (e.g. running_)"));
     m_filter_edit->setClearButtonEnabled(true);
+    m_no_match = new QLabel(left);
+    m_no_match->setObjectName("no_match");
+    m_no_match->setWordWrap(true);
+    m_no_match->hide();
     connect(m_filter_edit, &QLineEdit::textChanged, this, [this](const QString& text) {
         m_filter->setFilterFixedString(text);
-        if (!text.isEmpty()) m_tree->expandAll();
+        if (!text.isEmpty())
+            m_tree->expandAll();
+        else
+            m_tree->expandToDepth(1);
+        const bool none = !text.isEmpty() && m_filter->rowCount() == 0;
+        m_no_match->setText(tr("No module or tensor name contains \"%1\".").arg(text));
+        m_no_match->setVisible(none);
     });
     m_tree = new QTreeView(left);
     m_tree->setModel(m_filter);
@@ -66,6 +77,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         if (src.data(ModuleTreeModel::IsTensorRole).toBool()) watch(m_model->full_name(src));
     });
     left_layout->addWidget(m_filter_edit);
+    left_layout->addWidget(m_no_match);
     left_layout->addWidget(make_legend());
     left_layout->addWidget(m_tree, 1);
 
@@ -211,6 +223,14 @@ void MainWindow::set_document(Document doc) {
     m_lesson->setPlainText(lesson);
     m_inspector->clear();
     m_selected.clear();
+    // A clean slate: no filter, no plots or mode markers from the last model, no training
+    // step; the mode is the model's own. Preferences (rate, input noise) stay.
+    m_filter_edit->clear();
+    m_plots->set_watches({}, {});
+    m_plots->clear();
+    m_training_box->blockSignals(true);
+    m_training_box->setChecked(false);
+    m_training_box->blockSignals(false);
     m_train_action->blockSignals(true);
     m_train_action->setChecked(m_doc.root->is_training());
     m_train_action->blockSignals(false);

@@ -129,6 +129,7 @@ class MainWindow : public QMainWindow {
     ModuleTreeFilter* m_filter;
     QTreeView* m_tree;
     QLineEdit* m_filter_edit;
+    QLabel* m_no_match; // "no name contains ..." under the filter box
     InspectorPanel* m_inspector;
     PlotPanel* m_plots;
     QTextBrowser* m_lesson;

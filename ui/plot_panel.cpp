@@ -42,9 +42,17 @@ PlotPanel::PlotPanel(QWidget* parent) : QWidget(parent) {
 }
 
 void PlotPanel::set_watches(const QStringList& names, const std::vector<bool>& band) {
+    // A watch that stays keeps its history; a new one starts empty, at the next step.
+    std::vector<Series> series(size_t(names.size()));
+    for (int i = 0; i < names.size(); ++i) {
+        const int old = m_names.indexOf(names[i]);
+        if (old >= 0)
+            series[size_t(i)] = std::move(m_series[size_t(old)]);
+        else if (size_t(i) < band.size())
+            series[size_t(i)].band = band[size_t(i)];
+    }
     m_names = names;
-    m_series.assign(size_t(names.size()), Series{});
-    for (size_t i = 0; i < m_series.size() && i < band.size(); ++i) m_series[i].band = band[i];
+    m_series = std::move(series);
     m_dirty_graphs = true;
     m_replot_timer.start();
 }
@@ -60,6 +68,13 @@ void PlotPanel::clear() {
     m_have_mode = false;
     m_dirty_graphs = true;
     m_replot_timer.start();
+}
+
+QCPRange PlotPanel::x_range(bool loss) const {
+    return (loss ? m_loss_plot : m_plot)->xAxis->range();
+}
+QCPRange PlotPanel::y_range(bool loss) const {
+    return (loss ? m_loss_plot : m_plot)->yAxis->range();
 }
 
 size_t PlotPanel::points(int watch) const {
@@ -154,7 +169,17 @@ void PlotPanel::rebuild_graphs() {
     }
     QCPGraph* loss = m_loss_plot->addGraph();
     loss->setPen(QPen(QColor(214, 39, 40), 1.5));
-    loss->setName("loss (mse)");
+    loss->setName("loss");
+    // No empty legend boxes: a plot shows its legend once it has a line to name.
+    m_plot->legend->setVisible(m_plot->graphCount() > 0);
+    m_loss_plot->legend->setVisible(!m_loss.x.empty());
+    if (m_loss.x.empty()) {
+        auto* text = new QCPItemText(m_loss_plot);
+        text->position->setType(QCPItemPosition::ptAxisRectRatio);
+        text->position->setCoords(0.5, 0.5);
+        text->setText(tr("no loss: forward passes only (tick Training step to train)"));
+        text->setColor(QColor(128, 128, 128));
+    }
     for (const auto& [x, training] : m_markers)
         for (QCustomPlot* p : {m_plot, m_loss_plot}) {
             auto* line = new QCPItemStraightLine(p);
@@ -209,19 +234,37 @@ void PlotPanel::replot_now() {
         }
     }
     if (!m_loss.y.empty()) {
+        if (m_loss_plot->graph(0)->dataCount() == 0) m_dirty_graphs = true; // drop the hint
         thin(m_loss.x, m_loss.y[0], xs, ys);
         m_loss_plot->graph(0)->setData(xs, ys, true);
     }
+    // Each plot fits its own data, once per frame from the data's range (never from the
+    // axis's previous range, which grew without end when there was nothing to fit); the
+    // loss plot's steps follow the watch plot's.
     for (QCustomPlot* p : {m_plot, m_loss_plot}) {
-        p->rescaleAxes();
-        // Keep a little room around flat lines.
-        QCPRange r = p->yAxis->range();
-        if (r.size() < 1e-9)
-            p->yAxis->setRange(r.lower - 1, r.upper + 1);
+        bool found = false;
+        QCPRange y;
+        for (int i = 0; i < p->graphCount(); ++i) {
+            bool ok = false;
+            const QCPRange r = p->graph(i)->getValueRange(ok);
+            if (!ok) continue;
+            y = found ? QCPRange(std::min(y.lower, r.lower), std::max(y.upper, r.upper)) : r;
+            found = true;
+        }
+        if (!found || !std::isfinite(y.lower) || !std::isfinite(y.upper)) y = QCPRange(0, 1);
+        if (y.size() < 1e-9)
+            p->yAxis->setRange(y.lower - 1, y.upper + 1);
         else
-            p->yAxis->scaleRange(1.1, r.center());
-        p->replot(QCustomPlot::rpQueuedReplot);
+            p->yAxis->setRange(y.lower - 0.05 * y.size(), y.upper + 0.05 * y.size());
     }
+    m_plot->xAxis->rescale();
+    if (m_plot->graphCount() == 0 || m_plot->xAxis->range().size() <= 0) {
+        bool ok = false;
+        const QCPRange r = m_loss_plot->graph(0)->getKeyRange(ok);
+        m_plot->xAxis->setRange(ok ? r : QCPRange(0, 1));
+    }
+    m_loss_plot->xAxis->setRange(m_plot->xAxis->range());
+    for (QCustomPlot* p : {m_plot, m_loss_plot}) p->replot(QCustomPlot::rpQueuedReplot);
     ++m_frames;
 }
 

@@ -15,6 +15,7 @@
 #include "step_worker.h"
 
 class QCustomPlot;
+class QCPRange;
 
 namespace nnscope::ui {
 
@@ -39,6 +40,9 @@ class PlotPanel : public QWidget {
     const std::vector<double>& steps(int watch) const { return m_series[size_t(watch)].x; }
     size_t loss_points() const { return m_loss.x.size(); }
     int mode_markers() const { return int(m_markers.size()); }
+    // The axes' ranges now: the watch plot's, or the loss plot's.
+    QCPRange x_range(bool loss) const;
+    QCPRange y_range(bool loss) const;
     void replot_now();
     void set_dark(bool dark);
 

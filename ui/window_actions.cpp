@@ -74,6 +74,7 @@ void MainWindow::make_toolbar() {
     connect(m_train_action, &QAction::toggled, this, [this](bool on) { set_training_mode(on); });
     bar->addSeparator();
     m_training_box = new QCheckBox(tr("Training step"), bar);
+    m_training_box->setObjectName("training_step");
     m_training_box->setToolTip(tr("forward, MSE loss, backward, optimizer step: parameters change, "
                                   "buffers only through forward"));
     connect(m_training_box, &QCheckBox::toggled, this, [this](bool on) { set_training_step(on); });

@@ -9,6 +9,7 @@
 #include <QElapsedTimer>
 #include <QLineEdit>
 #include <QTreeView>
+#include <qcustomplot.h>
 
 #include "autograd.h"
 #include "diff_dialog.h"
@@ -221,6 +222,55 @@ class TestUi : public QObject {
         QVERIFY(w.plots()->export_csv(tmp.filePath("p.csv")));
         QVERIFY(w.plots()->export_png(tmp.filePath("p.png")));
         QVERIFY(QFileInfo(tmp.filePath("p.png")).size() > 1000);
+    }
+
+    // #17, defects 1-3: watching one more tensor keeps the others' history (the new one
+    // starts at the next step); the loss plot without a loss stays still and follows the
+    // watch plot's steps; a newly opened model starts with clean plots, no filter, no
+    // training step, and the mode of its own training flag.
+    void plots_keep_history_and_each_model_starts_clean() {
+        MainWindow w;
+        QVERIFY(w.open_builtin_example("mlp-batchnorm"));
+        w.step_blocking(20);
+        w.set_training_mode(false);
+        w.step_blocking(5);
+        QCOMPARE(w.plots()->mode_markers(), 1);
+        const QCPRange loss_y = w.plots()->y_range(true);
+        for (int i = 0; i < 10; ++i) w.step_blocking(1); // one frame each
+        QCOMPARE(w.plots()->y_range(true).lower, loss_y.lower);
+        QCOMPARE(w.plots()->y_range(true).upper, loss_y.upper);
+        QCOMPARE(w.plots()->x_range(true).upper, w.plots()->x_range(false).upper);
+        QVERIFY(w.plots()->x_range(false).upper >= 35);
+        w.watch("0.bias");
+        QCOMPARE(w.watches().size(), 5);
+        QCOMPARE(w.plots()->points(0), size_t(35));
+        QCOMPARE(w.plots()->points(4), size_t(0));
+        QCOMPARE(w.plots()->mode_markers(), 1);
+        w.step_blocking(3);
+        QCOMPARE(w.plots()->points(0), size_t(38));
+        QCOMPARE(w.plots()->points(4), size_t(3));
+        QCOMPARE(w.plots()->steps(4).front(), 36.0);
+        w.unwatch("1.running_mean");
+        QCOMPARE(w.plots()->points(0), size_t(38)); // 1.running_var, now first
+        QCOMPARE(w.watches().first(), QString("1.running_var"));
+        // Another model: nothing of the first one's state is left.
+        w.set_training_mode(true);
+        w.set_training_step(true);
+        w.step_blocking(2);
+        QVERIFY(w.plots()->loss_points() > 0);
+        auto* filter = w.findChild<QLineEdit*>();
+        filter->setText("zzz-no-such-name");
+        QVERIFY(w.findChild<QLabel*>("no_match")->isVisibleTo(&w));
+        QVERIFY(w.open_builtin_example("running-average"));
+        QCOMPARE(filter->text(), QString());
+        QVERIFY(!w.findChild<QLabel*>("no_match")->isVisibleTo(&w));
+        QCOMPARE(w.plots()->mode_markers(), 0);
+        QCOMPARE(w.plots()->loss_points(), size_t(0));
+        for (int i = 0; i < w.watches().size(); ++i) QCOMPARE(w.plots()->points(i), size_t(0));
+        QVERIFY(!w.findChild<QCheckBox*>("training_step")->isChecked());
+        QVERIFY(!w.log_text().endsWith("training steps off: forward passes only"));
+        w.step_blocking(1);
+        QCOMPARE(w.plots()->loss_points(), size_t(0)); // forward only again
     }
 
     void torchscript_models_step_with_an_input_shape() {
