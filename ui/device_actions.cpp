@@ -6,6 +6,7 @@
 
 #include "byte_text.h"
 #include "layers/layers.h"
+#include "model_facts.h"
 #include "module_tree_model.h"
 #include "step_engine.h"
 
@@ -61,18 +62,15 @@ bool MainWindow::move_tensor_to(const QString& tensor, const QString& device) {
         UiLock lock(m_lock);
         try {
             const Device target = Device::parse(device.toStdString());
-            for (auto& e : m_doc.root->tensor_entries())
-                if (QString::fromStdString(e.name) == tensor) {
-                    // tensor.to(device) is a copy; assigning it back moves this one slot.
-                    e.owner->set_attr(
-                        e.local_name,
-                        e.kind == TensorKind::Parameter
-                            ? make_parameter(e.tensor.to(target).detach(), e.tensor.requires_grad())
-                            : e.tensor.to(target));
-                    log(QString("model.%1 = model.%1.to('%2')").arg(tensor, device));
-                    moved = true;
-                    break;
-                }
+            if (auto e = find_tensor_entry(*m_doc.root, tensor.toStdString())) {
+                // tensor.to(device) is a copy; assigning it back moves this one slot.
+                e->owner->set_attr(e->local_name, e->kind == TensorKind::Parameter
+                                                      ? make_parameter(e->tensor.to(target).detach(),
+                                                                       e->tensor.requires_grad())
+                                                      : e->tensor.to(target));
+                log(QString("model.%1 = model.%1.to('%2')").arg(tensor, device));
+                moved = true;
+            }
             if (m_engine) m_engine->model_changed();
         } catch (const std::exception& e) {
             report_error(QString::fromStdString(e.what()));

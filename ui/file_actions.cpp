@@ -8,6 +8,7 @@
 #include <QFutureWatcher>
 #include <QMenu>
 #include <QProgressDialog>
+#include <QRegularExpression>
 #include <QSettings>
 #include <QStatusBar>
 #include <QtConcurrent/QtConcurrentRun>
@@ -15,11 +16,18 @@
 #include "diff_dialog.h"
 #include "errors.h"
 #include "examples.h"
+#include "model_facts.h"
 #include "module_tree_model.h"
 #include "state_diff.h"
 #include "step_engine.h"
 
 namespace nnscope::ui {
+
+QString with_filter_suffix(const QString& path, const QString& filter) {
+    if (!QFileInfo(path).suffix().isEmpty()) return path;
+    const QRegularExpressionMatch m = QRegularExpression("\\*\\.([\\w.]+)").match(filter);
+    return m.hasMatch() ? path + "." + m.captured(1) : path;
+}
 
 QStringList MainWindow::recent_files() const {
     return QSettings().value("recent").toStringList();
@@ -47,8 +55,7 @@ bool MainWindow::open_path(const QString& path) {
     try {
         Document doc = open_document(path.toStdString());
         stop_running();
-        set_document(std::move(doc));
-        log("opened " + path);
+        set_document(std::move(doc), "opened " + path);
         remember(path);
         return true;
     } catch (const std::exception& e) {
@@ -73,7 +80,10 @@ void MainWindow::open_path_async(const QString& path) {
     });
     connect(watcher, &QFutureWatcher<std::shared_ptr<Document>>::finished, this,
             [this, watcher, progress, error, cancelled, path] {
-                progress->deleteLater();
+                // Gone now, not later: an error box opened below runs its own event loop,
+                // which would not delete it, and its timer would show it over the box.
+                progress->disconnect(this);
+                delete progress;
                 watcher->deleteLater();
                 if (*cancelled) return;
                 std::shared_ptr<Document> doc = watcher->result();
@@ -82,8 +92,7 @@ void MainWindow::open_path_async(const QString& path) {
                     return;
                 }
                 stop_running();
-                set_document(std::move(*doc));
-                log("opened " + path);
+                set_document(std::move(*doc), "opened " + path);
                 remember(path);
             });
     watcher->setFuture(QtConcurrent::run([path, error]() -> std::shared_ptr<Document> {
@@ -100,8 +109,7 @@ bool MainWindow::open_builtin_example(const QString& name) {
     try {
         Document doc = open_example(name.toStdString());
         stop_running();
-        set_document(std::move(doc));
-        log("opened example " + name);
+        set_document(std::move(doc), "opened example " + name);
         return true;
     } catch (const std::exception& e) {
         report_error(QString::fromStdString(e.what()));
@@ -115,7 +123,9 @@ bool MainWindow::save_state_dict_to(const QString& path) {
     UiLock lock(m_lock);
     try {
         save_state_dict(*m_doc.root, path.toStdString(), m_doc.metadata);
-        log(QString("torch.save(model.state_dict(), '%1'): %2 tensors")
+        const bool safetensors = path.endsWith(".safetensors", Qt::CaseInsensitive);
+        log(QString(safetensors ? "safetensors.torch.save_file(model.state_dict(), '%1'): %2 tensors"
+                                : "torch.save(model.state_dict(), '%1'): %2 tensors")
                 .arg(path)
                 .arg(m_doc.root->state_dict().tensors.size()));
         m_save_path = path;
@@ -135,17 +145,16 @@ bool MainWindow::load_state_dict_from(const QString& path, bool strict) {
         QString("model.load_state_dict(sd, strict=%1)").arg(strict ? "True" : "False");
     try {
         Document sd = open_document(path.toStdString());
-        LoadResult r = m_doc.root->load_state_dict(sd.root->state_dict(), strict);
-        if (r.missing_keys.empty() && r.unexpected_keys.empty())
-            log(call + ": <All keys matched successfully>");
-        else {
-            auto list = [](const std::vector<std::string>& v) {
-                QStringList l;
-                for (const auto& s : v) l << "'" + QString::fromStdString(s) + "'";
-                return "[" + l.join(", ") + "]";
-            };
-            log(call + ": _IncompatibleKeys(missing_keys=" + list(r.missing_keys) +
-                ", unexpected_keys=" + list(r.unexpected_keys) + ")");
+        const StateDict incoming = sd.root->state_dict();
+        LoadResult r = m_doc.root->load_state_dict(incoming, strict);
+        log(call + ": " + QString::fromStdString(load_result_text(r)));
+        // strict=False that matched nothing loaded nothing: say so, it is rarely meant.
+        if (!strict && r.unexpected_keys.size() == incoming.tensors.size() &&
+            !incoming.tensors.empty()) {
+            const QString warning =
+                tr("warning: no key of %1 matched the model: nothing was loaded").arg(path);
+            log(warning);
+            statusBar()->showMessage(warning, 10000);
         }
         if (m_engine) m_engine->model_changed();
         m_model->refresh();

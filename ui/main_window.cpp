@@ -16,6 +16,7 @@
 #include <QMessageBox>
 #include <QMimeData>
 #include <QPlainTextEdit>
+#include <QRegularExpression>
 #include <QSettings>
 #include <QSplitter>
 #include <QStatusBar>
@@ -27,6 +28,7 @@
 
 #include "byte_text.h"
 #include "inspector_panel.h"
+#include "model_facts.h"
 #include "module_tree_model.h"
 #include "plot_panel.h"
 #include "step_worker.h"
@@ -187,9 +189,27 @@ QString MainWindow::log_text() const {
 void MainWindow::report_error(const QString& what) {
     m_last_error = what;
     log("error: " + what);
-    statusBar()->showMessage(what, 10000);
-    if (isVisible() && QApplication::platformName() != "offscreen")
-        QMessageBox::warning(this, tr("nnscope"), what);
+    const QString summary = error_summary(what);
+    statusBar()->showMessage(summary, 10000);
+    emit error_reported(what);
+    if (!isVisible() || QApplication::platformName() == "offscreen") return;
+    // The first line (or sentence) as the message; a long report goes to the box's
+    // scrollable details, so the box never outgrows the screen.
+    QMessageBox box(QMessageBox::Warning, tr("nnscope"), summary, QMessageBox::Ok, this);
+    if (summary != what) box.setDetailedText(what);
+    box.exec();
+}
+
+QString error_summary(const QString& what) {
+    constexpr int k_max = 300;
+    QString first = what.section('\n', 0, 0);
+    if (first.size() > k_max) {
+        // Up to the last ", " or ": " before the limit, so the summary ends at a seam.
+        int cut = first.lastIndexOf(QRegularExpression("[,:;] "), k_max);
+        if (cut < k_max / 2) cut = k_max;
+        first = first.left(cut) + " …";
+    }
+    return first;
 }
 
 // --- documents
@@ -201,7 +221,10 @@ void MainWindow::report_error(const QString& what) {
 
 
 
-void MainWindow::set_document(Document doc) {
+void MainWindow::set_document(Document doc, const QString& opened) {
+    // One separator line per model, then what was opened, then what follows from it.
+    if (!m_log->document()->isEmpty()) log(QString(40, QChar(0x2500)));
+    log(opened);
     {
         UiLock lock(m_lock);
         m_doc = std::move(doc);
@@ -294,41 +317,32 @@ void MainWindow::refresh_selection() {
 void MainWindow::update_totals() {
     if (!m_doc.root) return;
     UiLock lock(m_lock);
-    int64_t np = 0, ne_p = 0, nb = 0, ne_b = 0, na = 0, ne_a = 0;
-    uint64_t bytes = 0;
-    std::set<const TensorImpl*> seen;
-    for (const auto& e : m_doc.root->tensor_entries()) {
-        if (!seen.insert(e.tensor.impl()).second) continue;
-        int64_t n = e.tensor.numel();
-        bytes += e.tensor.nbytes();
-        if (e.kind == TensorKind::Parameter)
-            ++np, ne_p += n;
-        else if (e.kind == TensorKind::Buffer)
-            ++nb, ne_b += n;
-        else
-            ++na, ne_a += n;
-    }
+    // The tensors listed, each once: the per-device figures add up to the total.
+    const TensorTotals t = tensor_totals(*m_doc.root);
     QLocale c = QLocale::c();
     QString kinds =
         m_doc.kind_source == KindSource::Inferred ? tr("  (kinds inferred from names)") : QString();
     QString memory;
+    for (const auto& [device, bytes] : t.by_device)
+        memory += QString(" · %1: %2").arg(QString::fromStdString(device), kib(bytes));
+    // What a device's caching allocator holds beyond live tensors, labelled as such.
     for (const auto& d : list_devices())
-        if (d.available) {
-            // In use, and what the device's caching allocator holds beyond that.
+        if (d.available && d.name != "cpu") {
             const MemoryStats m = backend_for(Device::parse(d.name)).memory_stats();
-            memory += QString(" · %1: %2").arg(QString::fromStdString(d.name), kib(m.in_use));
-            if (m.reserved > m.in_use) memory += tr(" (%1 cached)").arg(kib(m.reserved - m.in_use));
+            if (m.reserved > m.in_use)
+                memory += tr(" · %1 allocator cache: %2")
+                              .arg(QString::fromStdString(d.name), kib(m.reserved - m.in_use));
         }
     m_totals->setText(tr("%1 · parameters: %2 (%3 elements) · buffers: %4 (%5 elements) · "
                          "attributes: %6 (%7 elements) · %8%9%10")
                           .arg(QString::fromStdString(m_doc.format))
-                          .arg(np)
-                          .arg(c.toString(qlonglong(ne_p)))
-                          .arg(nb)
-                          .arg(c.toString(qlonglong(ne_b)))
-                          .arg(na)
-                          .arg(c.toString(qlonglong(ne_a)))
-                          .arg(kib(bytes))
+                          .arg(t.parameters.tensors)
+                          .arg(c.toString(qlonglong(t.parameters.elements)))
+                          .arg(t.buffers.tensors)
+                          .arg(c.toString(qlonglong(t.buffers.elements)))
+                          .arg(t.attributes.tensors)
+                          .arg(c.toString(qlonglong(t.attributes.elements)))
+                          .arg(kib(t.bytes))
                           .arg(kinds)
                           .arg(memory));
 }

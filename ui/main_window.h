@@ -30,6 +30,13 @@ class StepEngine;
 
 namespace nnscope::ui {
 
+// What an error box says first: the message's first line, cut at a seam past 300
+// characters (the whole text goes to the box's details).
+QString error_summary(const QString& what);
+// `path` with the first extension of a file dialog's filter ("safetensors (*.safetensors)")
+// when it has none of its own.
+QString with_filter_suffix(const QString& path, const QString& filter);
+
 class InspectorPanel;
 class ModuleTreeFilter;
 class ModuleTreeModel;
@@ -61,6 +68,10 @@ class MainWindow : public QMainWindow {
     // The diff view between the model's state dict and a file's; nullptr on failure.
     class DiffDialog* diff_with(const QString& path);
     QStringList recent_files() const;
+
+  signals:
+    // Every error the window reports, as it reports it (tests, the GUI benchmark).
+    void error_reported(const QString& what);
 
   protected:
     void dragEnterEvent(class QDragEnterEvent* event) override;
@@ -97,7 +108,8 @@ class MainWindow : public QMainWindow {
     ModelLock& model_lock() { return m_lock; }
 
   private:
-    void set_document(Document doc);
+    // Shows `doc` from a clean slate; `opened` ("opened PATH") heads its part of the log.
+    void set_document(Document doc, const QString& opened);
     void on_selection(const QModelIndex& proxy_index);
     void refresh_selection();
     void update_totals();

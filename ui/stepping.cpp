@@ -179,11 +179,14 @@ void MainWindow::set_training_step(bool on) {
             on ? m_optimizer_box->currentData().toString().toStdString() : std::string();
         m_engine->set_optimizer(spec);
         if (on)
-            log(QString(
-                    "optimizer = torch.optim.%1(model.parameters(), %2): %3 parameters, no buffers")
-                    .arg(QString::fromStdString(m_engine->optimizer()->name()),
-                         m_optimizer_box->currentText())
+        {
+            // "sgd:lr=0.05,momentum=0.9" is torch.optim.SGD(..., lr=0.05, momentum=0.9).
+            const QString args = QString::fromStdString(spec).section(':', 1).replace(",", ", ");
+            log(QString("optimizer = torch.optim.%1(model.parameters(), %2): %3 parameters, no "
+                        "buffers")
+                    .arg(QString::fromStdString(m_engine->optimizer()->name()), args)
                     .arg(m_engine->optimizer()->params().size()));
+        }
         else
             log("training steps off: forward passes only");
     } catch (const std::exception& e) {

@@ -15,9 +15,8 @@
 #include <QMenuBar>
 #include <QToolBar>
 
-#include "autograd.h"
 #include "examples.h"
-#include "layers/layers.h"
+#include "model_facts.h"
 #include "module_tree_model.h"
 #include "plot_panel.h"
 #include "step_worker.h"
@@ -124,17 +123,11 @@ void MainWindow::make_toolbar() {
     connect(m_drift_box, &QDoubleSpinBox::valueChanged, this, apply_inputs);
     bar->addAction(tr("Reset running stats"), this, [this] {
         stop_running();
-        UiLock lock(m_lock);
-        NoGradGuard no_grad;
         int n = 0;
-        for (auto& [name, m] : m_doc.root->named_modules())
-            if (auto* bn = dynamic_cast<BatchNorm*>(m.get())) {
-                if (!bn->track_running_stats) continue;
-                bn->attr("running_mean").zero_();
-                bn->attr("running_var").fill_(Scalar(1.0));
-                bn->attr("num_batches_tracked").zero_();
-                ++n;
-            }
+        {
+            UiLock lock(m_lock);
+            n = reset_running_stats(*m_doc.root);
+        }
         log(QString("reset_running_stats() on %1 BatchNorm module(s)").arg(n));
         m_plots->clear();
         refresh_selection();
@@ -146,7 +139,8 @@ void MainWindow::make_menus() {
     file->addAction(tr("&Open…"), QKeySequence::Open, this, [this] {
         QString path = QFileDialog::getOpenFileName(
             this, tr("Open model"), {},
-            tr("Models (*.json *.safetensors *.pt *.pth);;All files (*)"));
+            tr("Models (*.json *.safetensors *.safetensors.index.json *.pt *.pth *.bin *.ckpt);;"
+               "TorchScript (*.pt *.pth *.zip);;All files (*)"));
         if (!path.isEmpty()) open_path_async(path);
     });
     m_recent_menu = file->addMenu(tr("Open &recent"));
@@ -156,22 +150,21 @@ void MainWindow::make_menus() {
         QString name = QString::fromStdString(ex.name);
         examples->addAction(name, this, [this, name] { open_builtin_example(name); });
     }
-    file->addAction(tr("&Save state dict"), QKeySequence::Save, this, [this] {
+    // A name typed without an extension gets the chosen filter's.
+    auto save_as = [this] {
+        QString filter;
+        const QString path = QFileDialog::getSaveFileName(
+            this, tr("Save state dict"), {},
+            tr("safetensors (*.safetensors);;PyTorch state dict (*.pt *.pth)"), &filter);
+        if (!path.isEmpty()) save_state_dict_to(with_filter_suffix(path, filter));
+    };
+    file->addAction(tr("&Save state dict"), QKeySequence::Save, this, [this, save_as] {
         if (!m_save_path.isEmpty())
             save_state_dict_to(m_save_path);
-        else {
-            QString path = QFileDialog::getSaveFileName(
-                this, tr("Save state dict"), {},
-                tr("safetensors (*.safetensors);;PyTorch state dict (*.pt *.pth)"));
-            if (!path.isEmpty()) save_state_dict_to(path);
-        }
+        else
+            save_as();
     });
-    file->addAction(tr("&Save state dict as…"), QKeySequence::SaveAs, this, [this] {
-        QString path = QFileDialog::getSaveFileName(
-            this, tr("Save state dict"), {},
-            tr("safetensors (*.safetensors);;PyTorch state dict (*.pt *.pth)"));
-        if (!path.isEmpty()) save_state_dict_to(path);
-    });
+    file->addAction(tr("&Save state dict as…"), QKeySequence::SaveAs, this, save_as);
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, qApp, &QApplication::quit);
 
@@ -182,7 +175,7 @@ void MainWindow::make_menus() {
                          this, [this, strict] {
                              QString path = QFileDialog::getOpenFileName(
                                  this, tr("Load state dict"), {},
-                                 tr("State dicts (*.safetensors *.pt *.pth);;All files (*)"));
+                                 tr("State dicts (*.safetensors *.pt *.pth *.bin *.ckpt);;All files (*)"));
                              if (!path.isEmpty()) load_state_dict_from(path, strict);
                          });
     model->addAction(tr("Diff with file…"), this, [this] {
@@ -215,23 +208,29 @@ void MainWindow::make_menus() {
             report_error(path + ": cannot write the file");
     });
 
+    // An unusable device stays listed, disabled, with its reason in the tooltip and the
+    // status bar (menus show tooltips here).
     QMenu* devices = menuBar()->addMenu(tr("&Devices"));
+    devices->setToolTipsVisible(true);
+    QMenu* one = new QMenu(tr("Move selected tensor to"), devices);
+    one->setToolTipsVisible(true);
     for (const auto& d : list_devices()) {
-        QString name = QString::fromStdString(d.name);
+        const QString name = QString::fromStdString(d.name);
+        const QString why = name + tr(" is not available: ") + QString::fromStdString(d.reason);
         QString label =
             tr("Move model to %1").arg(name) + (d.simulated ? tr(" (simulated)") : QString());
-        QAction* a = devices->addAction(label, this, [this, name] { move_model_to(name); });
-        a->setEnabled(d.available);
-        if (!d.available) a->setToolTip(QString::fromStdString(d.reason));
-        a->setStatusTip(d.available ? QString() : name + ": " + QString::fromStdString(d.reason));
+        if (!d.available) label += tr(" (not available)");
+        for (QAction* a :
+             {devices->addAction(label, this, [this, name] { move_model_to(name); }),
+              one->addAction(name, this, [this, name] { move_tensor_to(m_selected, name); })}) {
+            a->setObjectName("device_" + name);
+            a->setEnabled(d.available);
+            a->setToolTip(d.available ? a->text() : why);
+            a->setStatusTip(d.available ? QString() : why);
+        }
     }
     devices->addSeparator();
-    QMenu* one = devices->addMenu(tr("Move selected tensor to"));
-    for (const auto& d : list_devices()) {
-        QString name = QString::fromStdString(d.name);
-        QAction* a = one->addAction(name, this, [this, name] { move_tensor_to(m_selected, name); });
-        a->setEnabled(d.available);
-    }
+    devices->addMenu(one);
 }
 
 } // namespace nnscope::ui

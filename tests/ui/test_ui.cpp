@@ -9,6 +9,8 @@
 #include <QElapsedTimer>
 #include <QLineEdit>
 #include <QTreeView>
+#include <QProgressDialog>
+#include <QAction>
 #include <qcustomplot.h>
 
 #include "autograd.h"
@@ -574,6 +576,72 @@ class TestUi : public QObject {
         w.set_training_step(true);
         w.step_blocking(1);
         QCOMPARE(state_hash(root), moved);
+    }
+
+    // #17, defects 4, 8, 10, 12, 13, 14 and 16.
+    void rough_edges_of_a_first_session() {
+        QTemporaryDir tmp;
+        MainWindow w;
+        // 4: when an asynchronous open fails, its progress dialog is gone before the error
+        // box opens (a deleteLater'd one outlived the box's own event loop and came back).
+        QFile text(tmp.filePath("text.pt"));
+        QVERIFY(text.open(QIODevice::WriteOnly));
+        text.write("just some text, not a model\n");
+        text.close();
+        int dialogs_at_error = -1;
+        connect(&w, &MainWindow::error_reported, this,
+                [&] { dialogs_at_error = int(w.findChildren<QProgressDialog*>().size()); });
+        w.open_path_async(tmp.filePath("text.pt"));
+        QTRY_VERIFY(dialogs_at_error >= 0);
+        QCOMPARE(dialogs_at_error, 0);
+        QVERIFY(!w.log_text().contains("cancelled"));
+        // 10: a long report is summarised; the whole text goes to the box's details.
+        const QString longer = "Error(s) in loading state_dict for Sequential:\n" + QString("\tMissing key(s) in state_dict: ").append(QString("'layer.weight', ").repeated(200));
+        QCOMPARE(error_summary(longer), QString("Error(s) in loading state_dict for Sequential:"));
+        const QString one_line = QString("x").repeated(1000);
+        QVERIFY(error_summary(one_line).size() < 310);
+        QCOMPARE(error_summary("short"), QString("short"));
+        // 8: a name typed without an extension gets the chosen filter's.
+        QCOMPARE(with_filter_suffix("/tmp/m", "safetensors (*.safetensors)"), QString("/tmp/m.safetensors"));
+        QCOMPARE(with_filter_suffix("/tmp/m", "PyTorch state dict (*.pt *.pth)"), QString("/tmp/m.pt"));
+        QCOMPARE(with_filter_suffix("/tmp/m.pth", "safetensors (*.safetensors)"), QString("/tmp/m.pth"));
+        // 14: the log in PyTorch's words, "opened" before what follows, a separator per model.
+        QVERIFY(w.open_builtin_example("mlp-batchnorm"));
+        QVERIFY(w.open_builtin_example("plain-attribute"));
+        const QStringList lines = w.log_text().split('\n');
+        const int opened = int(lines.indexOf("opened example plain-attribute"));
+        QVERIFY(opened > 0);
+        QVERIFY(lines[opened - 1].startsWith(QString(40, QChar(0x2500))));
+        QVERIFY(lines.indexOf("opened example mlp-batchnorm") < lines.indexOf("watching 1.running_mean"));
+        QVERIFY(w.save_state_dict_to(tmp.filePath("s.safetensors")));
+        QVERIFY(w.log_text().contains("safetensors.torch.save_file(model.state_dict(), '" + tmp.filePath("s.safetensors") + "')"));
+        QVERIFY(w.save_state_dict_to(tmp.filePath("s.pt")));
+        QVERIFY(w.log_text().contains("torch.save(model.state_dict(), '" + tmp.filePath("s.pt") + "')"));
+        QVERIFY(w.open_builtin_example("mlp-batchnorm"));
+        w.set_training_step(true);
+        QVERIFY2(w.log_text().contains("optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9): "),
+                 qPrintable(w.log_text()));
+        // 16: a non-strict load that matches nothing warns.
+        auto other = std::make_shared<Module>("Other");
+        other->register_buffer("nothing_alike", ones({2}));
+        save_state_dict(*other, tmp.filePath("other.safetensors").toStdString());
+        QVERIFY(w.load_state_dict_from(tmp.filePath("other.safetensors"), false));
+        QVERIFY(w.log_text().contains("warning: no key of " + tmp.filePath("other.safetensors") +
+                                      " matched the model: nothing was loaded"));
+        // 13: per-device figures are the listed tensors' and add up to the total.
+        QVERIFY(w.open_builtin_example("plain-attribute"));
+        QVERIFY(w.move_model_to("sim:0"));
+        const QString status = w.status_text();
+        QVERIFY2(status.contains("· 12 B · cpu: 4 B · sim:0: 8 B"), qPrintable(status));
+        // 12: an unusable device says why, in its tooltip and status tip.
+        for (const auto& d : list_devices()) {
+            if (d.available) continue;
+            auto* a = w.findChild<QAction*>(QString::fromStdString("device_" + d.name));
+            QVERIFY(a && !a->isEnabled());
+            QVERIFY2(a->toolTip().contains(QString::fromStdString(d.reason)), qPrintable(a->toolTip()));
+            QVERIFY(a->statusTip().contains(QString::fromStdString(d.reason)));
+            QVERIFY(a->text().contains("not available"));
+        }
     }
 
     void failed_open_keeps_the_model() {

@@ -1,0 +1,60 @@
+// model_facts.cpp: totals, load reports, lookups and resets shared by the window and CLI.
+#include "model_facts.h"
+
+#include <unordered_set>
+
+#include "autograd.h"
+#include "layers/layers.h"
+
+namespace nnscope {
+
+TensorTotals tensor_totals(Module& root) {
+    TensorTotals t;
+    std::unordered_set<const TensorImpl*> seen;
+    for (const auto& e : root.tensor_entries()) {
+        if (!e.tensor.defined() || !seen.insert(e.tensor.impl()).second) continue;
+        KindTotals& k = e.kind == TensorKind::Parameter ? t.parameters
+                        : e.kind == TensorKind::Buffer  ? t.buffers
+                                                        : t.attributes;
+        const uint64_t bytes = e.tensor.nbytes();
+        ++k.tensors;
+        k.elements += e.tensor.numel();
+        k.bytes += bytes;
+        t.bytes += bytes;
+        t.by_device[e.tensor.device().str()] += bytes;
+    }
+    return t;
+}
+
+std::string load_result_text(const LoadResult& r) {
+    if (r.missing_keys.empty() && r.unexpected_keys.empty())
+        return "<All keys matched successfully>";
+    auto list = [](const std::vector<std::string>& v) {
+        std::string out = "[";
+        for (size_t i = 0; i < v.size(); ++i) out += (i ? ", '" : "'") + v[i] + "'";
+        return out + "]";
+    };
+    return "_IncompatibleKeys(missing_keys=" + list(r.missing_keys) +
+           ", unexpected_keys=" + list(r.unexpected_keys) + ")";
+}
+
+std::optional<TensorEntry> find_tensor_entry(Module& root, const std::string& name) {
+    for (auto& e : root.tensor_entries())
+        if (e.name == name) return e;
+    return std::nullopt;
+}
+
+int reset_running_stats(Module& root) {
+    NoGradGuard no_grad;
+    int n = 0;
+    for (auto& [name, m] : root.named_modules())
+        if (auto* bn = dynamic_cast<BatchNorm*>(m.get()); bn && bn->track_running_stats) {
+            bn->attr("running_mean").zero_();
+            bn->attr("running_var").fill_(Scalar(1.0));
+            bn->attr("num_batches_tracked").zero_();
+            ++n;
+        }
+    return n;
+}
+
+} // namespace nnscope

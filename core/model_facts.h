@@ -1,0 +1,38 @@
+// model_facts.h: what the window's status bar, log and actions tell about a model, computed
+// once here so the CLI can say the same: tensor totals per kind and per device, PyTorch's
+// load_state_dict report, finding a tensor by its dotted name, and BatchNorm's
+// reset_running_stats().
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "module.h"
+
+namespace nnscope {
+
+struct KindTotals {
+    int64_t tensors = 0, elements = 0;
+    uint64_t bytes = 0;
+};
+// Every tensor of the tree counted once (a tied parameter once), attributes included.
+struct TensorTotals {
+    KindTotals parameters, buffers, attributes;
+    uint64_t bytes = 0;                         // all of the above
+    std::map<std::string, uint64_t> by_device;  // "cpu", "sim:0": sums to `bytes`
+};
+TensorTotals tensor_totals(Module& root);
+
+// PyTorch's repr of a load result: "<All keys matched successfully>" or
+// "_IncompatibleKeys(missing_keys=['a'], unexpected_keys=['b'])".
+std::string load_result_text(const LoadResult& r);
+
+// The entry of a dotted tensor name ("1.running_mean"), or nullopt.
+std::optional<TensorEntry> find_tensor_entry(Module& root, const std::string& name);
+
+// BatchNorm's reset_running_stats() on every BatchNorm that tracks statistics: running
+// mean 0, running variance 1, num_batches_tracked 0. Returns how many were reset.
+int reset_running_stats(Module& root);
+
+} // namespace nnscope
