@@ -1,12 +1,16 @@
 // gui_main.cpp: `nnscope [FILE] [--example NAME] [--screenshot PNG]`. Opens the window on a
 // file, a built-in example, or the default example. --screenshot renders the window
-// (offscreen works) to a PNG and exits: how the window is checked without a display.
+// (offscreen works) to a PNG and exits: how the window is checked without a display; any
+// error then exits 2 with "error: ...". --help, --version and argument errors need no
+// display.
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QMessageBox>
 #include <QScreen>
 #include <QTimer>
 #include <QTreeView>
 #include <cstdio>
+#include <cstdlib>
 
 #include "examples.h"
 #include "gpu.h"
@@ -17,17 +21,43 @@ namespace nnscope::ui {
 int run_gui_benchmark(double seconds); // gui_benchmark.cpp
 }
 
+namespace {
+
+// Qt's own GUI arguments, which QApplication takes out of argv: the first parse (without a
+// display) must not call them unknown.
+QStringList without_qt_gui_arguments(const QStringList& args) {
+    static const QStringList with_value = {"-platform", "-platformpluginpath", "-platformtheme",
+                                           "-plugin", "-qwindowgeometry", "-qwindowicon",
+                                           "-qwindowtitle", "-display", "-geometry", "-style",
+                                           "-stylesheet", "-session", "-qmljsdebugger"};
+    static const QStringList flags = {"-reverse", "-widgetcount", "-nograb", "-dograb", "-sync"};
+    QStringList out;
+    for (int i = 0; i < args.size(); ++i) {
+        if (with_value.contains(args[i])) {
+            ++i;
+            continue;
+        }
+        if (!flags.contains(args[i])) out << args[i];
+    }
+    return out;
+}
+
+int fail(const QString& what) {
+    std::fprintf(stderr, "error: %s\n", what.toUtf8().constData());
+    return 2;
+}
+
+} // namespace
+
 int main(int argc, char** argv) {
-    QApplication app(argc, argv);
-    nnscope::gpu::register_devices();
-    QApplication::setApplicationName("nnscope");
-    QApplication::setApplicationVersion("0.1.0");
     QCommandLineParser parser;
     parser.setApplicationDescription("nnscope: see inside a PyTorch-style model");
     parser.addHelpOption();
     parser.addVersionOption();
-    parser.addPositionalArgument("FILE",
-                                 "model spec (.json), .safetensors, .safetensors.index.json, a PyTorch .pt or a TorchScript archive");
+    parser.addPositionalArgument(
+        "FILE", "a model spec (.json), .safetensors, .safetensors.index.json, a PyTorch "
+                ".pt/.pth/.bin/.ckpt (state dict, checkpoint or whole pickled module) or a "
+                "TorchScript archive (.pt)");
     QCommandLineOption example({"e", "example"}, "open a built-in example", "NAME");
     QCommandLineOption screenshot("screenshot", "save a screenshot of the window to PNG and exit",
                                   "PNG");
@@ -44,60 +74,97 @@ int main(int argc, char** argv) {
     QCommandLineOption benchmark(
         "benchmark", "measure stepping with live plots and a 10,000-tensor tree, print JSON, exit");
     QCommandLineOption seconds("seconds", "seconds per benchmark case (default 3)", "S");
-    parser.addOption(benchmark);
-    parser.addOption(seconds);
-    parser.addOption(steps);
-    parser.addOption(watch);
-    parser.addOption(train_step);
-    parser.addOption(eval_after);
-    parser.addOption(device);
-    parser.addOption(tab);
-    parser.addOption(input_shape);
-    parser.addOption(example);
-    parser.addOption(screenshot);
-    parser.addOption(select);
-    parser.process(app);
+    for (const auto& o : {benchmark, seconds, steps, watch, train_step, eval_after, device, tab,
+                          input_shape, example, screenshot, select})
+        parser.addOption(o);
+    // Arguments first, without a display: --help, --version and argument errors work on a
+    // machine with no screen (QApplication would abort there before reading them).
+    {
+        QCoreApplication core(argc, argv);
+        QCoreApplication::setApplicationName("nnscope");
+        QCoreApplication::setApplicationVersion("0.1.0");
+        if (!parser.parse(without_qt_gui_arguments(QCoreApplication::arguments()))) {
+            std::fprintf(stderr, "error: %s\n(run 'nnscope --help' for usage)\n",
+                         parser.errorText().toUtf8().constData());
+            return 1;
+        }
+        if (parser.isSet("help")) parser.showHelp(0);
+        if (parser.isSet("version")) parser.showVersion();
+        if (parser.isSet(tab) && parser.value(tab) != "plots" && parser.value(tab) != "inspector")
+            return fail("--tab " + parser.value(tab) + ": expected plots or inspector");
+    }
+    QApplication app(argc, argv);
+    nnscope::gpu::register_devices();
+    QApplication::setApplicationName("nnscope");
+    QApplication::setApplicationVersion("0.1.0");
 
     if (parser.isSet(benchmark))
         return nnscope::ui::run_gui_benchmark(
             parser.isSet(seconds) ? parser.value(seconds).toDouble() : 3.0);
+    // With --screenshot every error ends the run (exit 2, "error: ..."); interactively the
+    // window opens and shows it. A file that cannot be opened leaves the window empty: no
+    // stand-in model.
+    const bool scripted = parser.isSet(screenshot);
+    QStringList errors;
     nnscope::ui::MainWindow window;
-    bool ok = true;
-    if (!parser.positionalArguments().isEmpty())
-        ok = window.open_path(parser.positionalArguments().first());
-    else
-        ok = window.open_builtin_example(parser.isSet(example) ? parser.value(example)
-                                                               : nnscope::k_default_example);
-    if (!ok) {
-        std::fprintf(stderr, "error: %s\n", window.last_error().toUtf8().constData());
-        if (parser.isSet(screenshot)) return 2;
-        window.open_builtin_example(nnscope::k_default_example);
-    }
-    if (parser.isSet(input_shape) && !window.set_input_shape(parser.value(input_shape))) {
-        std::fprintf(stderr, "error: %s\n", window.last_error().toUtf8().constData());
-        return 2;
-    }
-    if (parser.isSet(device)) window.move_model_to(parser.value(device));
-    for (const QString& w : parser.values(watch)) window.watch(w);
-    if (parser.isSet(train_step)) window.set_training_step(true);
-    if (parser.isSet(steps)) {
-        const int n = parser.value(steps).toInt();
-        const int switch_at = parser.isSet(eval_after) ? parser.value(eval_after).toInt() : n;
-        window.step_blocking(std::min(n, switch_at));
-        if (switch_at < n) {
-            window.set_training_mode(false);
-            window.step_blocking(n - switch_at);
+    auto check = [&](bool ok) {
+        if (ok) return true;
+        if (scripted) std::exit(fail(window.last_error()));
+        errors << window.last_error();
+        return false;
+    };
+    const bool opened = check(!parser.positionalArguments().isEmpty()
+                                  ? window.open_path(parser.positionalArguments().first())
+                                  : window.open_builtin_example(parser.isSet(example)
+                                                                    ? parser.value(example)
+                                                                    : nnscope::k_default_example));
+    if (opened) {
+        if (parser.isSet(input_shape)) check(window.set_input_shape(parser.value(input_shape)));
+        if (parser.isSet(device)) check(window.move_model_to(parser.value(device)));
+        for (const QString& w : parser.values(watch)) {
+            if (window.tree_model()->index_of(w).isValid()) {
+                window.watch(w);
+            } else {
+                if (scripted) return fail("--watch " + w + ": no tensor of that name");
+                errors << "--watch " + w + ": no tensor of that name";
+            }
+        }
+        if (parser.isSet(train_step)) window.set_training_step(true);
+        if (parser.isSet(steps)) {
+            const int n = parser.value(steps).toInt();
+            const int switch_at = parser.isSet(eval_after) ? parser.value(eval_after).toInt() : n;
+            window.step_blocking(std::min(n, switch_at));
+            if (switch_at < n) {
+                window.set_training_mode(false);
+                window.step_blocking(n - switch_at);
+            }
+        }
+        if (parser.isSet(select)) {
+            QModelIndex src = window.tree_model()->index_of(parser.value(select));
+            if (!src.isValid()) {
+                const QString what = "--select " + parser.value(select) +
+                                     ": no tensor or module of that name";
+                if (scripted) return fail(what);
+                errors << what;
+            } else {
+                auto* proxy = static_cast<QSortFilterProxyModel*>(window.tree_view()->model());
+                QModelIndex idx = proxy->mapFromSource(src);
+                window.tree_view()->setCurrentIndex(idx);
+                window.tree_view()->scrollTo(idx);
+            }
         }
     }
-    if (parser.isSet(select)) {
-        QModelIndex src = window.tree_model()->index_of(parser.value(select));
-        auto* proxy = static_cast<QSortFilterProxyModel*>(window.tree_view()->model());
-        QModelIndex idx = proxy->mapFromSource(src);
-        window.tree_view()->setCurrentIndex(idx);
-        window.tree_view()->scrollTo(idx);
-    }
+    if (parser.isSet(tab)) window.show_tab(parser.value(tab));
     window.show();
-    if (parser.isSet(screenshot)) {
+    if (!errors.isEmpty())
+        QTimer::singleShot(0, &window, [&window, errors] {
+            QMessageBox box(QMessageBox::Warning, "nnscope",
+                            nnscope::ui::error_summary(errors.first()), QMessageBox::Ok, &window);
+            if (errors.size() > 1 || nnscope::ui::error_summary(errors.first()) != errors.first())
+                box.setDetailedText(errors.join("\n"));
+            box.exec();
+        });
+    if (scripted) {
         const QString path = parser.value(screenshot);
         QTimer::singleShot(200, &window, [&] {
             bool saved = window.grab().save(path);

@@ -11,6 +11,7 @@
 #include <QDragEnterEvent>
 #include <QDropEvent>
 #include <QHeaderView>
+#include <QKeyEvent>
 #include <QLabel>
 #include <QLineEdit>
 #include <QMessageBox>
@@ -85,7 +86,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 
     // Right: plots and inspector in tabs above, lesson and log below.
     auto* right = new QSplitter(Qt::Vertical, this);
-    auto* tabs = new QTabWidget(right);
+    auto* tabs = m_tabs = new QTabWidget(right);
     m_plots = new PlotPanel(tabs);
     m_inspector = new InspectorPanel(tabs);
     tabs->addTab(m_plots, tr("Plots"));
@@ -130,11 +131,29 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 
     make_toolbar();
     make_menus();
+    for (QAction* a : {m_step_action, m_run_action}) a->setEnabled(false); // no model yet
+    // The window's shortcuts win over the text boxes' own bindings (QLineEdit takes Ctrl+E
+    // as "end of line" on X11, and the filter box has the focus at start-up).
+    for (QLineEdit* edit : {m_filter_edit, m_shape_edit}) edit->installEventFilter(this);
     setAcceptDrops(true);
     QSettings settings;
     restoreGeometry(settings.value("window/geometry").toByteArray());
     restoreState(settings.value("window/state").toByteArray());
     apply_plot_palette();
+}
+
+bool MainWindow::eventFilter(QObject* watched, QEvent* event) {
+    if (event->type() == QEvent::ShortcutOverride) {
+        auto* key = static_cast<QKeyEvent*>(event);
+        const QKeySequence pressed(key->keyCombination());
+        for (QAction* a : findChildren<QAction*>())
+            if (a->isEnabled() && !a->shortcut().isEmpty() && a->shortcut() == pressed &&
+                (key->modifiers() & (Qt::ControlModifier | Qt::AltModifier))) {
+                event->ignore(); // not the line edit's: the shortcut map gets it
+                return true;
+            }
+    }
+    return QMainWindow::eventFilter(watched, event);
 }
 
 void MainWindow::apply_plot_palette() {
@@ -345,6 +364,10 @@ void MainWindow::update_totals() {
                           .arg(kib(t.bytes))
                           .arg(kinds)
                           .arg(memory));
+}
+
+void MainWindow::show_tab(const QString& name) {
+    m_tabs->setCurrentWidget(name == "inspector" ? static_cast<QWidget*>(m_inspector) : m_plots);
 }
 
 QString MainWindow::status_text() const {

@@ -74,6 +74,7 @@ class MainWindow : public QMainWindow {
     void error_reported(const QString& what);
 
   protected:
+    bool eventFilter(QObject* watched, QEvent* event) override;
     void dragEnterEvent(class QDragEnterEvent* event) override;
     void dropEvent(class QDropEvent* event) override;
     void closeEvent(class QCloseEvent* event) override;
@@ -103,6 +104,8 @@ class MainWindow : public QMainWindow {
     InspectorPanel* inspector() const { return m_inspector; }
     PlotPanel* plots() const { return m_plots; }
     QString status_text() const;
+    // "plots" or "inspector": the upper tab shown.
+    void show_tab(const QString& name);
     QString log_text() const;
     QString last_error() const { return m_last_error; }
     ModelLock& model_lock() { return m_lock; }
@@ -141,7 +144,8 @@ class MainWindow : public QMainWindow {
     ModuleTreeFilter* m_filter;
     QTreeView* m_tree;
     QLineEdit* m_filter_edit;
-    QLabel* m_no_match; // "no name contains ..." under the filter box
+    QLabel* m_no_match;
+    class QTabWidget* m_tabs = nullptr; // "no name contains ..." under the filter box
     InspectorPanel* m_inspector;
     PlotPanel* m_plots;
     QTextBrowser* m_lesson;

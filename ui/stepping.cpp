@@ -102,6 +102,7 @@ void MainWindow::unwatch(const QString& name) {
 }
 
 void MainWindow::set_watch_list(const QStringList& names) {
+    if (!m_doc.root) return;
     stop_running();
     std::vector<bool> band; // large tensors are plotted as mean in a min-max band
     {
@@ -151,6 +152,7 @@ bool MainWindow::set_input_shape(const QString& text) {
 }
 
 void MainWindow::set_training_mode(bool train) {
+    if (!m_doc.root) return;
     stop_running();
     {
         UiLock lock(m_lock);

@@ -122,6 +122,7 @@ void MainWindow::make_toolbar() {
     connect(m_std_box, &QDoubleSpinBox::valueChanged, this, apply_inputs);
     connect(m_drift_box, &QDoubleSpinBox::valueChanged, this, apply_inputs);
     bar->addAction(tr("Reset running stats"), this, [this] {
+        if (!m_doc.root) return;
         stop_running();
         int n = 0;
         {

@@ -8,6 +8,7 @@
 #include <QElapsedTimer>
 #include <QFileInfo>
 #include <QProcess>
+#include <QProcessEnvironment>
 #include <QThread>
 
 #include "bench/bench_cases.h"
@@ -28,6 +29,23 @@ struct Run {
 Run cli(const QStringList& args) {
     QProcess p;
     p.start(NNSCOPE_CLI, args);
+    p.waitForFinished(60000);
+    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1,
+            QString::fromUtf8(p.readAllStandardOutput()),
+            QString::fromUtf8(p.readAllStandardError())};
+}
+
+// The window's program, headless: with --screenshot it exits after one frame. `env` adds
+// to (or, with an empty value, removes from) the environment.
+Run gui(const QStringList& args, const QMap<QString, QString>& env = {{"QT_QPA_PLATFORM", "offscreen"}}) {
+    QProcess p;
+    QProcessEnvironment e = QProcessEnvironment::systemEnvironment();
+    static QTemporaryDir runtime; // Qt warns on stderr without one
+    e.insert("XDG_RUNTIME_DIR", runtime.path());
+    for (auto it = env.begin(); it != env.end(); ++it)
+        it.value().isEmpty() ? e.remove(it.key()) : e.insert(it.key(), it.value());
+    p.setProcessEnvironment(e);
+    p.start(NNSCOPE_GUI, args);
     p.waitForFinished(60000);
     return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1,
             QString::fromUtf8(p.readAllStandardOutput()),
@@ -267,6 +285,49 @@ class TestCli : public QObject {
             QCOMPARE(dev.err, QString::fromStdString("error: device cuda:0 is not available: " +
                                                      cuda_reason + "\n"));
         }
+    }
+
+    // #17, defect 11: the window's command line says what is wrong (exit 2, "error: ...")
+    // instead of opening a stand-in model or exiting 0; help and argument errors need no
+    // display.
+    void window_command_line_errors() {
+        const QString png = tmp.filePath("shot.png");
+        Run bad = gui({"/nonexistent/model.pt", "--screenshot", png});
+        QCOMPARE(bad.code, 2);
+        QVERIFY2(bad.err.startsWith("error: /nonexistent/model.pt"), qPrintable(bad.err));
+        Run select = gui({"--example", "mlp-batchnorm", "--select", "no.such.tensor", "--screenshot", png});
+        QCOMPARE(select.code, 2);
+        QCOMPARE(select.err, QString("error: --select no.such.tensor: no tensor or module of that name\n"));
+        Run watch = gui({"--example", "mlp-batchnorm", "--watch", "nope", "--screenshot", png});
+        QCOMPARE(watch.code, 2);
+        QCOMPARE(watch.err, QString("error: --watch nope: no tensor of that name\n"));
+        Run tab = gui({"--example", "mlp-batchnorm", "--tab", "lesson", "--screenshot", png});
+        QCOMPARE(tab.code, 2);
+        QCOMPARE(tab.err, QString("error: --tab lesson: expected plots or inspector\n"));
+        // A device the list calls unusable: its reason, exit 2; a usable one moves.
+        const json listed = parse(cli({"devices", "--json"}).out);
+        for (auto& d : listed["devices"]) {
+            if (d["name"] == "cpu") continue;
+            const QString name = QString::fromStdString(d["name"].get<std::string>());
+            Run dev = gui({"--example", "mlp-batchnorm", "--device", name, "--screenshot", png});
+            if (d["available"].get<bool>()) {
+                QCOMPARE(dev.code, 0);
+            } else {
+                QCOMPARE(dev.code, 2);
+                QVERIFY2(dev.err.contains(QString::fromStdString(d["reason"].get<std::string>())), qPrintable(dev.err));
+            }
+        }
+        Run ok = gui({"--example", "mlp-batchnorm", "--select", "1.running_mean", "--tab", "inspector", "--screenshot", png});
+        QCOMPARE(ok.code, 0);
+        QVERIFY(QFileInfo(png).size() > 1000);
+        // No display at all: --help and a bad argument still answer.
+        const QMap<QString, QString> no_display = {{"QT_QPA_PLATFORM", "xcb"}, {"DISPLAY", ""}, {"WAYLAND_DISPLAY", ""}};
+        Run help = gui({"--help"}, no_display);
+        QCOMPARE(help.code, 0);
+        QVERIFY2(help.out.contains("Usage:") && help.out.contains(".pt/.pth/.bin/.ckpt"), qPrintable(help.out + help.err));
+        Run unknown = gui({"--bogus"}, no_display);
+        QCOMPARE(unknown.code, 1);
+        QVERIFY2(unknown.err.startsWith("error: Unknown option 'bogus'."), qPrintable(unknown.err));
     }
 
     void devices_listed_with_reasons() {

@@ -7,6 +7,7 @@
 #include <QAbstractItemModelTester>
 #include <QCheckBox>
 #include <QElapsedTimer>
+#include <QKeyEvent>
 #include <QLineEdit>
 #include <QTreeView>
 #include <QProgressDialog>
@@ -642,6 +643,28 @@ class TestUi : public QObject {
             QVERIFY(a->statusTip().contains(QString::fromStdString(d.reason)));
             QVERIFY(a->text().contains("not available"));
         }
+    }
+
+    // #17, defect 5: window shortcuts work with the focus in the filter box (QLineEdit's
+    // X11 binding took Ctrl+E as "end of line"; offscreen has no such binding, so the
+    // filter's answer to the ShortcutOverride is checked as well as the shortcut itself).
+    void shortcuts_work_from_the_text_boxes() {
+        MainWindow w;
+        QVERIFY(w.open_builtin_example("mlp-batchnorm"));
+        w.show();
+        QVERIFY(QTest::qWaitForWindowActive(&w));
+        auto* filter = w.findChild<QLineEdit*>();
+        filter->setFocus();
+        QKeyEvent override(QEvent::ShortcutOverride, Qt::Key_E, Qt::ControlModifier);
+        QApplication::sendEvent(filter, &override);
+        QVERIFY(!override.isAccepted()); // left to the window's shortcut
+        QKeyEvent letter(QEvent::ShortcutOverride, Qt::Key_W, Qt::NoModifier, "w");
+        QApplication::sendEvent(filter, &letter);
+        QVERIFY(letter.isAccepted()); // typing W into the filter types a w
+        QVERIFY(w.document().root->is_training());
+        QTest::keyClick(filter, Qt::Key_E, Qt::ControlModifier);
+        QVERIFY(!w.document().root->is_training());
+        QVERIFY(w.log_text().contains("model.eval()"));
     }
 
     void failed_open_keeps_the_model() {
