@@ -1,6 +1,7 @@
 // model_facts.cpp: totals, load reports, lookups and resets shared by the window and CLI.
 #include "model_facts.h"
 
+#include <algorithm>
 #include <unordered_set>
 
 #include "autograd.h"
@@ -55,6 +56,30 @@ int reset_running_stats(Module& root) {
             ++n;
         }
     return n;
+}
+
+std::string why_not_runnable(Module& root) {
+    if (root.runnable()) return {};
+    // Types in the order first met, each with the modules of that type.
+    std::vector<std::pair<std::string, std::vector<std::string>>> by_type;
+    for (auto& [name, m] : root.named_modules()) {
+        if (m->has_forward()) continue;
+        const std::string type = m->type_name().empty() ? "Module" : m->type_name();
+        auto it = std::find_if(by_type.begin(), by_type.end(),
+                               [&](const auto& t) { return t.first == type; });
+        if (it == by_type.end()) it = by_type.insert(by_type.end(), {type, {}});
+        it->second.push_back(name.empty() ? "the model" : name);
+    }
+    if (by_type.empty()) return "a module it calls cannot run";
+    std::string out = "no forward code for ";
+    for (size_t t = 0; t < by_type.size(); ++t) {
+        const auto& [type, names] = by_type[t];
+        out += (t ? ", " : "") + type + " (";
+        for (size_t i = 0; i < names.size() && i < 2; ++i) out += (i ? ", " : "") + names[i];
+        if (names.size() > 2) out += " and " + std::to_string(names.size() - 2) + " more";
+        out += ")";
+    }
+    return out;
 }
 
 } // namespace nnscope

@@ -35,4 +35,9 @@ std::optional<TensorEntry> find_tensor_entry(Module& root, const std::string& na
 // mean 0, running variance 1, num_batches_tracked 0. Returns how many were reset.
 int reset_running_stats(Module& root);
 
+// Why forward() cannot run, naming the modules without forward code by type, e.g.
+// "no forward code for ResNet (the model), BasicBlock (layer1.0, layer1.1 and 6 more),
+// MaxPool2d (maxpool)"; "" for a runnable model.
+std::string why_not_runnable(Module& root);
+
 } // namespace nnscope

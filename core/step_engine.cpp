@@ -4,6 +4,7 @@
 #include "autograd.h"
 #include "errors.h"
 #include "functional.h"
+#include "model_facts.h"
 #include "tensor_stats.h"
 
 namespace nnscope {
@@ -19,9 +20,8 @@ StepEngine::StepEngine(ModulePtr model, InputGeneratorOptions inputs)
     : m_model(std::move(model)), m_inputs(*m_model, inputs) {
     if (!m_model->runnable())
         throw ValueError("this model cannot run: " +
-                         (m_model->type_name().empty()
-                              ? std::string("its modules' types are unknown")
-                              : "a module has no forward pass (inspect-only)"));
+                         (m_model->type_name().empty() ? std::string("its modules' types are unknown")
+                                                       : why_not_runnable(*m_model)));
 }
 
 void StepEngine::set_optimizer(const std::string& spec) {

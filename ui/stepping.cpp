@@ -58,11 +58,27 @@ void MainWindow::rebuild_engine() {
         m_engine_error = QString::fromStdString(e.what());
         m_worker->set_engine(nullptr, m_doc.root);
     }
-    for (QAction* a : {m_step_action, m_run_action}) {
-        a->setEnabled(m_engine != nullptr);
-        a->setToolTip(m_engine ? a->toolTip() : tr("Not runnable: %1").arg(m_engine_error));
-    }
+    // An inspect-only model: nothing that steps is enabled, and the status bar says why,
+    // naming the modules (until another message replaces it).
+    static const QString step_tip = m_step_action->toolTip(), run_tip = m_run_action->toolTip(),
+                         train_tip = m_train_action->toolTip();
+    const QString why = tr("Inspect-only: %1").arg(m_engine_error);
+    m_step_action->setToolTip(m_engine ? step_tip : why);
+    m_run_action->setToolTip(m_engine ? run_tip : why);
+    m_train_action->setToolTip(m_engine ? train_tip : why);
+    m_training_box->setToolTip(m_engine ? tr("forward, MSE loss, backward, optimizer step: "
+                                             "parameters change, buffers only through forward")
+                                        : why);
+    for (QAction* a : {m_step_action, m_run_action, m_train_action}) a->setEnabled(m_engine != nullptr);
+    m_training_box->setEnabled(m_engine != nullptr);
     m_step_label->setText(m_engine ? tr("step 0") : tr("inspect-only"));
+    m_step_label->setToolTip(m_engine ? QString() : why);
+    if (!m_engine) {
+        log(why);
+        statusBar()->showMessage(why);
+    } else if (statusBar()->currentMessage().startsWith(tr("Inspect-only: "))) {
+        statusBar()->clearMessage();
+    }
 }
 
 void MainWindow::default_watches() {

@@ -13,6 +13,7 @@
 #include "errors.h"
 #include "examples.h"
 #include "functional.h"
+#include "model_facts.h"
 #include "io/model_spec.h"
 #include "io/safetensors.h"
 #include "io/torchscript.h"
@@ -119,7 +120,7 @@ ModulePtr build_model(const RunOptions& o) {
         throw FormatError(o.spec, doc.format == "torchscript" && !doc.note.empty()
                                       ? doc.note
                                       : "the model is not runnable: " +
-                                            (doc.note.empty() ? std::string("a module has no forward pass (inspect-only)")
+                                            (doc.note.empty() ? why_not_runnable(*doc.root)
                                                               : doc.note));
     return doc.root;
 }
@@ -167,8 +168,7 @@ int cmd_run(const std::vector<std::string>& argv) {
     if (!o.save_model.empty() && !script_model)
         throw UsageError("--save-model writes TorchScript archives: MODEL must be one");
     if (!model->runnable())
-        throw FormatError(o.spec, "the model is not runnable: a module without a forward pass ("
-                                  "custom \"Module\" entries are inspect-only)");
+        throw FormatError(o.spec, "the model is not runnable: " + why_not_runnable(*model));
     if (!o.load.empty()) {
         Document sd = open_document(o.load, o.entry);
         model->load_state_dict(sd.root->state_dict());

@@ -9,6 +9,7 @@
 #include <QElapsedTimer>
 #include <QKeyEvent>
 #include <QLineEdit>
+#include <QStatusBar>
 #include <QTreeView>
 #include <QProgressDialog>
 #include <QAction>
@@ -665,6 +666,29 @@ class TestUi : public QObject {
         QTest::keyClick(filter, Qt::Key_E, Qt::ControlModifier);
         QVERIFY(!w.document().root->is_training());
         QVERIFY(w.log_text().contains("model.eval()"));
+    }
+
+    // #17, defect 15: an inspect-only model disables what steps and says why, naming the
+    // modules without forward code.
+    void inspect_only_models_say_why() {
+        MainWindow w;
+        QVERIFY(w.open_builtin_example("parameter-vs-buffer"));
+        QVERIFY(!w.can_step());
+        for (const char* name : {"Step", "Run", "Train mode"}) {
+            QAction* a = nullptr;
+            for (QAction* x : w.findChildren<QAction*>())
+                if (x->text() == name) a = x;
+            QVERIFY2(a && !a->isEnabled(), name);
+            QVERIFY2(a->toolTip().startsWith("Inspect-only: this model cannot run: no forward code for "), qPrintable(a->toolTip()));
+        }
+        QVERIFY(!w.findChild<QCheckBox*>("training_step")->isEnabled());
+        const QString status = w.statusBar()->currentMessage();
+        QVERIFY2(status.startsWith("Inspect-only: this model cannot run: no forward code for MyModel (the model)"), qPrintable(status));
+        // A runnable model enables them again and clears the message.
+        QVERIFY(w.open_builtin_example("mlp-batchnorm"));
+        QVERIFY(w.can_step());
+        QVERIFY(w.findChild<QCheckBox*>("training_step")->isEnabled());
+        QVERIFY(!w.statusBar()->currentMessage().startsWith("Inspect-only"));
     }
 
     void failed_open_keeps_the_model() {
