@@ -1,6 +1,8 @@
 // step_engine.cpp: forward passes and training steps for interactive stepping.
 #include "step_engine.h"
 
+#include <cmath>
+
 #include "autograd.h"
 #include "errors.h"
 #include "functional.h"
@@ -79,9 +81,17 @@ StepEngine::Result StepEngine::run_step() {
             throw ValueError("training needs a floating-point output, got " +
                              std::string(dtype_name(y.dtype())));
         Tensor loss = F::mse_loss(y, m_inputs.target(x, y));
+        r.loss = loss.item();
+        // A diverged run (loss inf or NaN) stops here, before the optimizer writes
+        // non-finite values into every parameter.
+        if (!std::isfinite(r.loss))
+            throw NonFiniteLoss("the loss is " + std::string(std::isnan(r.loss) ? "nan" : "inf") +
+                                " at step " + std::to_string(m_steps + 1) +
+                                ": training diverged; the optimizer step was skipped and the "
+                                "parameters are as before it (a smaller learning rate or input "
+                                "std may help)");
         loss.backward();
         m_optimizer->step();
-        r.loss = loss.item();
     } else {
         NoGradGuard no_grad;
         m_model->forward(x);

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "errors.h"
 #include "input_generator.h"
 #include "module.h"
 #include "optim/optimizer.h"
@@ -18,6 +19,13 @@ namespace nnscope {
 // mean, min and max of a larger one (over finite elements).
 std::vector<double> watch_sample(const Tensor& t);
 inline constexpr int64_t k_watch_elements = 8;
+
+// A training step whose loss is not finite: the run stops there (the window pauses and
+// says so), before the optimizer step, so the parameters stay finite.
+class NonFiniteLoss : public Error {
+  public:
+    using Error::Error;
+};
 
 class StepEngine {
   public:

@@ -9,11 +9,11 @@ namespace nnscope {
 TensorStats tensor_stats(const Tensor& t) {
     TensorStats s;
     const double nan = std::numeric_limits<double>::quiet_NaN();
-    s.min = s.max = s.mean = s.std = nan;
-    s.norm = 0;
+    s.min = s.max = s.mean = s.std = s.norm = nan; // nothing finite: nothing to say
     if (!t.defined()) return s;
     std::vector<double> v = t.to_doubles();
     s.count = int64_t(v.size());
+    if (v.empty()) s.norm = 0; // torch.norm of an empty tensor
     double mean = 0, m2 = 0, sq = 0, lo = INFINITY, hi = -INFINITY;
     for (double x : v) {
         if (std::isnan(x)) {

@@ -130,6 +130,10 @@ void InspectorPanel::clear() {
     rebuild_pickers();
 }
 
+QCPRange InspectorPanel::histogram_x_range() const {
+    return m_histogram->xAxis->range();
+}
+
 int InspectorPanel::histogram_bins() const {
     if (m_histogram->plottableCount() == 0) return 0;
     auto* bars = qobject_cast<QCPBars*>(m_histogram->plottable(0));
@@ -138,11 +142,18 @@ int InspectorPanel::histogram_bins() const {
 
 void InspectorPanel::set_histogram(const Tensor& t) {
     m_histogram->clearPlottables();
+    m_histogram->clearItems();
     std::vector<double> v = t.to_doubles();
     double lo = INFINITY, hi = -INFINITY;
     for (double x : v)
         if (std::isfinite(x)) lo = std::min(lo, x), hi = std::max(hi, x);
-    if (lo > hi) { // nothing finite to show
+    if (lo > hi) { // nothing finite to show: say so, on axes of its own (not the last tensor's)
+        m_histogram->xAxis->setRange(0, 1);
+        m_histogram->yAxis->setRange(0, 1);
+        auto* text = new QCPItemText(m_histogram);
+        text->position->setType(QCPItemPosition::ptAxisRectRatio);
+        text->position->setCoords(0.5, 0.5);
+        text->setText(v.empty() ? tr("no values") : tr("no finite values"));
         m_histogram->replot();
         return;
     }
@@ -213,6 +224,8 @@ void InspectorPanel::show_tensor(const QString& name, TensorKind kind, bool pers
     html += row(tr("grad"), t.grad().defined() ? tr("present") : tr("None"));
     TensorStats s = tensor_stats(t);
     html += row(tr("elements"), QString::number(s.count));
+    if (s.finite < s.count)
+        html += row(tr("statistics"), tr("over the %1 finite values").arg(s.finite));
     html += row(tr("min / max"), num(s.min) + " / " + num(s.max));
     html += row(tr("mean / std"), num(s.mean) + " / " + num(s.std));
     html += row(tr("norm"), num(s.norm));

@@ -10,6 +10,7 @@
 #include "module.h"
 
 class QCustomPlot;
+class QCPRange;
 class QHBoxLayout;
 class QLabel;
 class QPlainTextEdit;
@@ -32,6 +33,7 @@ class InspectorPanel : public QWidget {
     QString details_text() const;
     TensorTableModel* table_model() const { return m_table_model; }
     int histogram_bins() const;
+    QCPRange histogram_x_range() const;
 
   private:
     void set_histogram(const Tensor& t);

@@ -73,6 +73,10 @@ void StepWorker::run(qint64 count) {
                     ++done;
                     if (m_rate > 0) break; // rate-limited: one step per slice
                 }
+            } catch (const NonFiniteLoss& e) {
+                // Training diverged: the run pauses and says why (not an error box).
+                batch->note = tr("paused: %1").arg(QString::fromStdString(e.what()));
+                m_stop = true;
             } catch (const std::exception& e) {
                 // A step that Pause interrupted was undone (ScriptModule::call): not an error.
                 if (m_stop)

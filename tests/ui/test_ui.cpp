@@ -691,6 +691,36 @@ class TestUi : public QObject {
         QVERIFY(!w.statusBar()->currentMessage().startsWith("Inspect-only"));
     }
 
+    // #17, defect 6: a training step whose loss is not finite pauses the run before the
+    // optimizer writes NaN into the parameters, and says so; the inspector shows the
+    // selected tensor's own numbers, also when none is finite.
+    void non_finite_loss_pauses_and_the_inspector_keeps_up() {
+        MainWindow w;
+        QVERIFY(w.open_builtin_example("mlp-batchnorm"));
+        w.step_blocking(30);
+        w.set_training_mode(false); // running statistics: huge inputs stay huge
+        w.set_training_step(true);
+        w.set_input_distribution(1e30, 0);
+        const std::vector<double> before = w.document().root->child("0")->attr("weight").to_doubles();
+        w.step_blocking(5);
+        QVERIFY2(w.log_text().contains("paused: the loss is inf at step 31: training diverged; the optimizer "
+                                       "step was skipped"), qPrintable(w.log_text().right(400)));
+        QVERIFY(w.statusBar()->currentMessage().startsWith("paused: the loss is inf at step 31"));
+        QCOMPARE(w.steps_done(), int64_t(30));
+        QCOMPARE(w.document().root->child("0")->attr("weight").to_doubles(), before);
+        // All NaN after a count: the histogram is its own, not the last tensor's.
+        InspectorPanel* ins = w.inspector();
+        ins->show_tensor("1.num_batches_tracked", TensorKind::Buffer, true, full({1}, Scalar(929), TensorOptions(DType::Int64)));
+        QCOMPARE(ins->histogram_bins(), 30);
+        QVERIFY(ins->histogram_x_range().lower > 900);
+        ins->show_tensor("0.weight", TensorKind::Parameter, true, full({16, 6}, Scalar(std::nan(""))));
+        QCOMPARE(ins->histogram_bins(), 0);
+        QVERIFY(ins->histogram_x_range().upper <= 1);
+        const QString details = ins->details_text();
+        QVERIFY2(details.contains("96 NaN") && details.contains("over the 0 finite values") && !details.contains(">0<"),
+                 qPrintable(details));
+    }
+
     void failed_open_keeps_the_model() {
         MainWindow w;
         QVERIFY(w.open_builtin_example("mlp-batchnorm"));
