@@ -144,6 +144,9 @@ void sort_like_state_dict(std::vector<std::pair<std::string, Tensor>>& entries) 
     });
 }
 
+bool model_from_saved_spec(Document& doc,
+                           const std::vector<std::pair<std::string, Tensor>>& entries);
+
 Document document_from_entries(const std::string& path, const std::string& format,
                                std::vector<std::pair<std::string, Tensor>> entries,
                                std::vector<std::pair<std::string, std::string>> meta) {
@@ -163,6 +166,7 @@ Document document_from_entries(const std::string& path, const std::string& forma
         throw FormatError(path, e.what());
     }
     doc.kind_source = declared ? KindSource::Declared : KindSource::Inferred;
+    if (format == "safetensors") model_from_saved_spec(doc, entries);
     return doc;
 }
 
@@ -217,14 +221,44 @@ Document open_safetensors_index(const std::string& path) {
     return document_from_entries(path, "safetensors-index", entries, std::move(meta));
 }
 
-Document from_spec(const std::string& path, const ModelSpec& spec) {
+Document from_spec(const std::string& path, const ModelSpec& spec, const std::string& text) {
     Document doc;
     doc.path = path;
     doc.format = "spec";
     doc.root = spec.root;
     doc.title = spec.title;
     doc.lesson = spec.lesson;
+    doc.spec = text;
     return doc;
+}
+
+// A safetensors file nnscope saved from a spec: the spec's model, built within the bytes
+// the file's own tensors hold (a file cannot make it allocate more), with the file's values
+// loaded strictly. Any mismatch leaves the plain tree and says why in the note.
+bool model_from_saved_spec(Document& doc, const std::vector<std::pair<std::string, Tensor>>& entries) {
+    const std::string* spec = find_meta(doc.metadata, "nnscope.spec");
+    if (!spec) return false;
+    uint64_t bytes = 0;
+    StateDict sd;
+    for (const auto& [name, t] : entries) {
+        bytes += t.nbytes();
+        sd.tensors.set(name, t);
+    }
+    try {
+        ModelSpec built = parse_model_spec(*spec, doc.path + " (nnscope.spec)", std::nullopt,
+                                           2 * bytes + (uint64_t(1) << 20));
+        built.root->load_state_dict(sd, true);
+        doc.root = built.root;
+        doc.title = built.title;
+        doc.lesson = built.lesson;
+        doc.spec = *spec;
+        doc.kind_source = KindSource::Declared;
+        return true;
+    } catch (const std::exception& e) {
+        doc.note = std::string("the saved model spec does not fit this file's tensors, shown as a "
+                               "plain tree: ") + e.what();
+        return false;
+    }
 }
 
 } // namespace
@@ -341,7 +375,10 @@ Document open_document(const std::string& path, const std::string& entry) {
     }
     if (ends_with(path, ".safetensors.index.json") || ends_with(path, ".index.json"))
         return open_safetensors_index(path);
-    if (ends_with(path, ".json")) return from_spec(path, load_model_spec(path));
+    if (ends_with(path, ".json")) {
+        const std::string text = read_text(path);
+        return from_spec(path, parse_model_spec(text, path), text);
+    }
     if (ends_with(path, ".safetensors")) {
         safetensors::Header header;
         auto entries = map_safetensors(path, header);
@@ -358,14 +395,20 @@ Document open_document(const std::string& path, const std::string& entry) {
 Document open_example(const std::string& name) {
     for (const auto& ex : builtin_examples())
         if (ex.name == name)
-            return from_spec("example:" + name, parse_model_spec(ex.json, "example:" + name));
+            return from_spec("example:" + name, parse_model_spec(ex.json, "example:" + name),
+                             ex.json);
     std::string known;
     for (const auto& ex : builtin_examples()) known += (known.empty() ? "" : ", ") + ex.name;
     throw ValueError("unknown example '" + name + "' (known: " + known + ")");
 }
 
+void save_document_state(const Document& doc, const std::string& path) {
+    save_state_dict(*doc.root, path, doc.metadata, doc.spec);
+}
+
 void save_state_dict(const Module& root, const std::string& path,
-                     const std::vector<std::pair<std::string, std::string>>& extra_metadata) {
+                     const std::vector<std::pair<std::string, std::string>>& extra_metadata,
+                     const std::string& spec) {
     if (ends_with(path, ".pt") || ends_with(path, ".pth")) return torchpt::save_pt(root, path);
     if (!ends_with(path, ".safetensors"))
         throw FormatError(path, "cannot write this file type (supported: .safetensors, .pt, .pth)");
@@ -392,6 +435,7 @@ void save_state_dict(const Module& root, const std::string& path,
     if (!find_meta(meta, "format")) meta.insert(meta.begin(), {"format", "pt"});
     meta.emplace_back("nnscope.kinds", kinds.dump());
     meta.emplace_back("nnscope.modules", types.dump());
+    if (!spec.empty()) meta.emplace_back("nnscope.spec", spec);
     safetensors::write_file(path, meta, entries);
 }
 

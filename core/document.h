@@ -29,6 +29,10 @@ struct Document {
     std::vector<std::pair<std::string, std::string>> checkpoint_entries;
     std::string entry;
     std::string note; // one line about how the file was read (entry chosen, classes not runnable)
+    // The model spec (JSON) the model was built from: specs and examples, and safetensors
+    // files nnscope saved from them. Saved with the state dict ("nnscope.spec"), so the
+    // file reopens as the same runnable model, hyper-parameters, title and lesson included.
+    std::string spec;
 };
 
 // Opens a spec (.json), a safetensors file, a sharded index (.safetensors.index.json), a
@@ -52,9 +56,13 @@ const char* infer_tensor_kind(const std::string& name, DType dtype);
 
 // Writes the module's state dict to `path`, format by extension (.safetensors, or
 // .pt/.pth as torch.save writes a state dict), with
-// nnscope's kinds and module types in the metadata so a round trip restores the tree.
+// nnscope's kinds and module types in the metadata so a round trip restores the tree, and
+// the model's spec (`spec`, when it has one) so it restores a runnable model.
 // Atomic: a failure leaves any previous file intact. Throws FormatError.
 void save_state_dict(const Module& root, const std::string& path,
-                     const std::vector<std::pair<std::string, std::string>>& extra_metadata = {});
+                     const std::vector<std::pair<std::string, std::string>>& extra_metadata = {},
+                     const std::string& spec = {});
+// save_state_dict with the document's own metadata and spec.
+void save_document_state(const Document& doc, const std::string& path);
 
 } // namespace nnscope

@@ -122,7 +122,7 @@ bool MainWindow::save_state_dict_to(const QString& path) {
     stop_running();
     UiLock lock(m_lock);
     try {
-        save_state_dict(*m_doc.root, path.toStdString(), m_doc.metadata);
+        save_document_state(m_doc, path.toStdString());
         const bool safetensors = path.endsWith(".safetensors", Qt::CaseInsensitive);
         log(QString(safetensors ? "safetensors.torch.save_file(model.state_dict(), '%1'): %2 tensors"
                                 : "torch.save(model.state_dict(), '%1'): %2 tensors")

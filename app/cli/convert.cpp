@@ -12,7 +12,7 @@ int cmd_convert(Args args) {
     if (next >= args.positional.size()) throw UsageError("missing OUT");
     const std::string out = args.positional[next++];
     if (next < args.positional.size()) throw UsageError("convert takes IN and OUT");
-    save_state_dict(*doc.root, out, doc.metadata);
+    save_document_state(doc, out);
     auto sd = doc.root->state_dict();
     std::cerr << "wrote " << sd.tensors.size() << " tensors to " << out << "\n";
     return k_exit_ok;

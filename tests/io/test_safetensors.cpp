@@ -13,6 +13,7 @@
 
 #include "autograd.h"
 #include "document.h"
+#include "examples.h"
 #include "io/safetensors.h"
 #include "layers/layers.h"
 
@@ -55,6 +56,40 @@ class TestSafetensors : public QObject {
     QTemporaryDir tmp;
 
   private slots:
+    // What nnscope saves from a spec reopens as the same runnable model (#17, defect 9);
+    // a spec that does not fit the file's tensors, or asks for more memory than they hold,
+    // leaves the plain tree with a note and allocates nothing large.
+    void saved_spec_reopens_runnable() {
+        QTemporaryDir tmp;
+        Document doc = open_example("mlp-batchnorm");
+        const std::string path = tmp.filePath("mlp.safetensors").toStdString();
+        save_document_state(doc, path);
+        Document back = open_document(path);
+        QVERIFY(back.root->runnable());
+        QCOMPARE(QString::fromStdString(back.root->child("0")->extra_repr()),
+                 QString("in_features=6, out_features=16, bias=True"));
+        QCOMPARE(back.title, doc.title);
+        QCOMPARE(back.lesson, doc.lesson);
+        for (const auto& [k, v] : doc.root->state_dict().tensors)
+            QCOMPARE(back.root->state_dict().tensors.find(k)->to_doubles(), v.to_doubles());
+        // The same tensors with a spec asking for a 10^6 x 10^6 Linear: refused, shown plain.
+        safetensors::Header header;
+        std::vector<Tensor> keep;
+        std::vector<safetensors::WriteEntry> entries;
+        for (const auto& [k, v] : doc.root->state_dict().tensors) {
+            keep.push_back(v.contiguous());
+            entries.push_back({k, v.dtype(), v.shape(), keep.back().data_ptr(), v.nbytes()});
+        }
+        const std::string huge = tmp.filePath("huge.safetensors").toStdString();
+        safetensors::write_file(huge, {{"nnscope.spec", R"({"type": "Sequential", "children": [{"type": "Linear", "in_features": 1000000, "out_features": 1000000}]})"}}, entries);
+        Document plain = open_document(huge);
+        QVERIFY(!plain.root->runnable());
+        QVERIFY2(plain.note.starts_with("the saved model spec does not fit this file's tensors"), plain.note.c_str());
+        const std::string other = tmp.filePath("other.safetensors").toStdString();
+        safetensors::write_file(other, {{"nnscope.spec", R"({"type": "Sequential", "children": [{"type": "Linear", "in_features": 6, "out_features": 3}]})"}}, entries);
+        QVERIFY(open_document(other).note.find("Unexpected key(s)") != std::string::npos);
+    }
+
     void reads_torch_state_dict() {
         Document doc = open_document(fixtures_dir() + "/mlp_torch.safetensors");
         QCOMPARE(QString::fromStdString(doc.format), QString("safetensors"));

@@ -618,6 +618,15 @@ class TestUi : public QObject {
         QVERIFY(w.save_state_dict_to(tmp.filePath("s.safetensors")));
         QVERIFY(w.log_text().contains("safetensors.torch.save_file(model.state_dict(), '" + tmp.filePath("s.safetensors") + "')"));
         QVERIFY(w.save_state_dict_to(tmp.filePath("s.pt")));
+        // 9: what nnscope saved from a spec reopens as the same runnable model.
+        QVERIFY(w.open_builtin_example("mlp-batchnorm"));
+        w.step_blocking(3);
+        QVERIFY(w.save_state_dict_to(tmp.filePath("mlp.safetensors")));
+        QVERIFY(w.open_path(tmp.filePath("mlp.safetensors")));
+        QVERIFY(w.can_step());
+        QCOMPARE(w.document().root->child("1")->attr("num_batches_tracked").item_int(), int64_t(3));
+        w.step_blocking(1);
+        QCOMPARE(w.document().root->child("1")->attr("num_batches_tracked").item_int(), int64_t(4));
         QVERIFY(w.log_text().contains("torch.save(model.state_dict(), '" + tmp.filePath("s.pt") + "')"));
         QVERIFY(w.open_builtin_example("mlp-batchnorm"));
         w.set_training_step(true);
