@@ -3,8 +3,10 @@
 // When grad mode is on and an op's input requires grad, the op records a Node on its
 // output (grad_fn) holding its inputs and a backward function. Tensor::backward() walks
 // the graph in reverse topological order and accumulates gradients into the .grad of the
-// leaves that require grad (parameters), as PyTorch does. Buffer updates run under
-// NoGradGuard, so they are never recorded and buffers never get gradients.
+// leaves that require grad, as PyTorch does: parameters, and any other leaf tensor that
+// requires grad (a buffer registered with requires_grad=True that forward reads gets a
+// .grad too, as in PyTorch). Layers update their buffers under NoGradGuard, so those
+// updates are never recorded; and an optimizer sees only parameters().
 #pragma once
 
 #include <functional>

@@ -62,6 +62,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
             m_tree->expandAll();
         else
             m_tree->expandToDepth(1);
+        fit_columns();
         const bool none = !text.isEmpty() && m_filter->rowCount() == 0;
         m_no_match->setText(tr("No module or tensor name contains \"%1\".").arg(text));
         m_no_match->setVisible(none);
@@ -71,8 +72,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     m_tree->setUniformRowHeights(true); // large trees stay fast
     m_tree->setAlternatingRowColors(true);
     m_tree->header()->setStretchLastSection(false);
-    const int widths[] = {190, 160, 75, 65, 50, 65, 90, 95};
-    for (int c = 0; c < 8; ++c) m_tree->setColumnWidth(c, widths[c]);
+    m_tree->setTextElideMode(Qt::ElideMiddle); // "running…var" would hide the difference
     connect(m_tree->selectionModel(), &QItemSelectionModel::currentChanged, this,
             [this](const QModelIndex& current) { on_selection(current); });
     connect(m_tree, &QTreeView::doubleClicked, this, [this](const QModelIndex& idx) {
@@ -250,6 +250,7 @@ void MainWindow::set_document(Document doc, const QString& opened) {
         m_model->set_root(m_doc.root);
     }
     m_tree->expandToDepth(1);
+    fit_columns();
     QString title = m_doc.title.empty() ? QString::fromStdString(m_doc.path)
                                         : QString::fromStdString(m_doc.title);
     setWindowTitle(title + " — nnscope");
@@ -364,6 +365,15 @@ void MainWindow::update_totals() {
                           .arg(kib(t.bytes))
                           .arg(kinds)
                           .arg(memory));
+}
+
+void MainWindow::fit_columns() {
+    // Each column as wide as its header and the rows shown (expanded ones), the name column
+    // at most half the tree's width; what is still cut is elided in the middle, and every
+    // cell's tooltip has its full text.
+    for (int c = 0; c < ModuleTreeModel::ColumnCount; ++c) m_tree->resizeColumnToContents(c);
+    const int name_max = std::max(200, m_tree->viewport()->width() / 2);
+    if (m_tree->columnWidth(0) > name_max) m_tree->setColumnWidth(0, name_max);
 }
 
 void MainWindow::show_tab(const QString& name) {

@@ -116,6 +116,7 @@ class MainWindow : public QMainWindow {
     void on_selection(const QModelIndex& proxy_index);
     void refresh_selection();
     void update_totals();
+    void fit_columns();
     void report_error(const QString& what);
     void log(const QString& line);
     void on_progress(const std::shared_ptr<StepBatch>& batch);

@@ -224,10 +224,14 @@ QVariant ModuleTreeModel::data(const QModelIndex& index, int role) const {
             f.setBold(true);
             return col == NameCol ? QVariant(f) : QVariant();
         }
-        case Qt::ToolTipRole:
-            return n->owner->type_name().empty()
-                       ? QStringLiteral("module of unknown type (inferred from a state dict)")
-                       : QString::fromStdString(n->owner->repr()).left(2000);
+        case Qt::ToolTipRole: {
+            if (n->owner->type_name().empty())
+                return QStringLiteral("module of unknown type (inferred from a state dict)");
+            // repr() reads the live module: under the model lock, as every read here.
+            std::optional<UiLock> lock;
+            if (m_lock) lock.emplace(*m_lock);
+            return QString::fromStdString(n->owner->repr()).left(2000);
+        }
         case StyleRole:
             return int(SlotStyle::Module);
         case FullNameRole:
@@ -278,7 +282,9 @@ QVariant ModuleTreeModel::data(const QModelIndex& index, int role) const {
     case Qt::TextAlignmentRole:
         return col == ElementsCol ? QVariant(Qt::AlignRight | Qt::AlignVCenter) : QVariant();
     case Qt::ToolTipRole:
-        return QString::fromStdString(n->full) + " — " +
+        // The full text of every cell (the columns elide in the middle), then the kind.
+        return QString::fromStdString(n->full) + " " + n->shape + " " + n->dtype + " on " +
+               n->device + " — " +
                (style == SlotStyle::Attribute
                     ? QStringLiteral(
                           "plain attribute: not registered, not in state_dict, not moved by to()")

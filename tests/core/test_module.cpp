@@ -62,6 +62,27 @@ class TestModule : public QObject {
     json rules = load_fixture("module_rules.json");
 
   private slots:
+    // A buffer registered with requires_grad=True and used in forward gets a .grad, as in
+    // PyTorch; it is still not among parameters() (the parameter-vs-buffer lesson's claim).
+    void buffer_requiring_grad_gets_a_gradient() {
+        const json& want = rules["buffer_requires_grad"]["result"];
+        auto m = std::make_shared<Module>("Module");
+        m->register_parameter("w", make_parameter(from_doubles({1, 2, 3}, {3})));
+        Tensor b = from_doubles({0.5, -1, 2}, {3});
+        b.set_requires_grad(true);
+        m->register_buffer("b", b);
+        Tensor x = from_doubles({2, 3, 4}, {3});
+        m->attr("w").mul(m->attr("b")).mul(x).sum().backward();
+        QVERIFY(m->attr("b").grad().defined());
+        QCOMPARE(m->attr("b").grad().to_doubles(), want["b_grad"].get<std::vector<double>>());
+        QCOMPARE(m->attr("w").grad().to_doubles(), want["w_grad"].get<std::vector<double>>());
+        std::vector<std::string> params, buffers;
+        for (const auto& [n, t] : m->named_parameters()) params.push_back(n);
+        for (const auto& [n, t] : m->named_buffers()) buffers.push_back(n);
+        QCOMPARE(params, want["parameters"].get<std::vector<std::string>>());
+        QCOMPARE(buffers, want["buffers"].get<std::vector<std::string>>());
+    }
+
     void registration_rules() {
         const char* names[] = {"a.b",   "",         "w",       "b",          "sub",
                                "plain", "training", "forward", "state_dict", "fresh_name"};

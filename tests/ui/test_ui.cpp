@@ -730,6 +730,29 @@ class TestUi : public QObject {
                  qPrintable(details));
     }
 
+    // #17, defect 7: columns as wide as their header and contents, eliding in the middle
+    // ("running…var" would hide which is which), the full text in each cell's tooltip.
+    void columns_fit_their_contents() {
+        MainWindow w;
+        w.resize(1400, 880);
+        QVERIFY(w.open_builtin_example("mlp-batchnorm"));
+        QTreeView* tree = w.tree_view();
+        QCOMPARE(tree->textElideMode(), Qt::ElideMiddle);
+        const QFontMetrics fm(tree->font());
+        for (int c = 0; c < ModuleTreeModel::ColumnCount; ++c) {
+            const QString header = tree->model()->headerData(c, Qt::Horizontal).toString();
+            QVERIFY2(tree->columnWidth(c) >= fm.horizontalAdvance(header), qPrintable(header));
+        }
+        QVERIFY(tree->columnWidth(ModuleTreeModel::ShapeCol) >= fm.horizontalAdvance("[16, 16]"));
+        // Filtering to BatchNorm's buffers shows running_mean and running_var whole.
+        w.findChild<QLineEdit*>()->setText("4.running");
+        QVERIFY(tree->columnWidth(ModuleTreeModel::NameCol) >= fm.horizontalAdvance("running_mean") + 2 * tree->indentation());
+        const QModelIndex src = w.tree_model()->index_of("4.running_var");
+        const QString tip = w.tree_model()->index(src.row(), ModuleTreeModel::ShapeCol, src.parent()).data(Qt::ToolTipRole).toString();
+        QVERIFY2(tip.startsWith("4.running_var [16] float32 on cpu — buffer"), qPrintable(tip));
+        QVERIFY(w.tree_model()->index_of("1").data(Qt::ToolTipRole).toString().startsWith("BatchNorm1d(16"));
+    }
+
     void failed_open_keeps_the_model() {
         MainWindow w;
         QVERIFY(w.open_builtin_example("mlp-batchnorm"));
