@@ -131,7 +131,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 
     make_toolbar();
     make_menus();
-    for (QAction* a : {m_step_action, m_run_action}) a->setEnabled(false); // no model yet
+    for (QAction* a : {m_step_action, m_run_action, m_train_action}) a->setEnabled(false); // no model yet
+    m_training_box->setEnabled(false);
     // The window's shortcuts win over the text boxes' own bindings (QLineEdit takes Ctrl+E
     // as "end of line" on X11, and the filter box has the focus at start-up).
     for (QLineEdit* edit : {m_filter_edit, m_shape_edit}) edit->installEventFilter(this);
@@ -372,7 +373,7 @@ void MainWindow::fit_columns() {
     // at most half the tree's width; what is still cut is elided in the middle, and every
     // cell's tooltip has its full text.
     for (int c = 0; c < ModuleTreeModel::ColumnCount; ++c) m_tree->resizeColumnToContents(c);
-    const int name_max = std::max(200, m_tree->viewport()->width() / 2);
+    const int name_max = std::max(360, m_tree->viewport()->width() / 2);
     if (m_tree->columnWidth(0) > name_max) m_tree->setColumnWidth(0, name_max);
 }
 
