@@ -50,6 +50,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     auto* left_layout = new QVBoxLayout(left);
     left_layout->setContentsMargins(4, 4, 4, 4);
     m_filter_edit = new QLineEdit(left);
+    m_filter_edit->setObjectName("filter");
     m_filter_edit->setPlaceholderText(tr("Filter by name (e.g. running_)"));
     m_filter_edit->setClearButtonEnabled(true);
     m_no_match = new QLabel(left);
@@ -94,7 +95,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(m_tree->selectionModel(), &QItemSelectionModel::currentChanged, tabs, [tabs, this] {
         if (!m_stepping) tabs->setCurrentWidget(m_inspector);
     });
-    auto* bottom = new QTabWidget(right);
+    auto* bottom = m_bottom_tabs = new QTabWidget(right);
     m_lesson = new QTextBrowser(bottom);
     m_log = new QPlainTextEdit(bottom);
     m_log->setReadOnly(true);
@@ -131,6 +132,11 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 
     make_toolbar();
     make_menus();
+    connect(m_plots, &PlotPanel::unwatch_all_requested, this, [this] {
+        set_watch_list({});
+        log("unwatched every tensor");
+    });
+    setMinimumSize(640, 420); // below this the panels collapse into each other
     for (QAction* a : {m_step_action, m_run_action, m_train_action}) a->setEnabled(false); // no model yet
     m_training_box->setEnabled(false);
     // The window's shortcuts win over the text boxes' own bindings (QLineEdit takes Ctrl+E

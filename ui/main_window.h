@@ -146,7 +146,8 @@ class MainWindow : public QMainWindow {
     QTreeView* m_tree;
     QLineEdit* m_filter_edit;
     QLabel* m_no_match;
-    class QTabWidget* m_tabs = nullptr; // "no name contains ..." under the filter box
+    class QTabWidget* m_tabs = nullptr;
+    class QTabWidget* m_bottom_tabs = nullptr; // "no name contains ..." under the filter box
     InspectorPanel* m_inspector;
     PlotPanel* m_plots;
     QTextBrowser* m_lesson;

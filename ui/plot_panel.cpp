@@ -1,7 +1,12 @@
 // plot_panel.cpp: series storage, graph setup, coalesced redraws and exports.
 #include "plot_panel.h"
 
+#include <QCheckBox>
+#include <QDoubleSpinBox>
 #include <QFile>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QPushButton>
 #include <QTextStream>
 #include <QVBoxLayout>
 #include <algorithm>
@@ -19,6 +24,37 @@ const QColor k_palette[] = {QColor(31, 119, 180),  QColor(255, 127, 14),  QColor
 PlotPanel::PlotPanel(QWidget* parent) : QWidget(parent) {
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
+    // TensorBoard's controls: how the lines are drawn (the stored samples stay as they are).
+    auto* controls = new QHBoxLayout;
+    controls->setContentsMargins(4, 2, 4, 0);
+    m_normalise = new QCheckBox(tr("Normalise"), this);
+    m_normalise->setObjectName("normalise");
+    m_normalise->setToolTip(tr("each watch on its own scale: its min to max over the history drawn as 0 to 1 "
+                               "(a counter like num_batches_tracked no longer flattens the rest)"));
+    m_log_scale = new QCheckBox(tr("Log scale"), this);
+    m_log_scale->setObjectName("log_scale");
+    m_log_scale->setToolTip(tr("logarithmic y axes (values at or below zero are not drawn)"));
+    m_smoothing = new QDoubleSpinBox(this);
+    m_smoothing->setObjectName("smoothing");
+    m_smoothing->setRange(0, 0.99);
+    m_smoothing->setSingleStep(0.1);
+    m_smoothing->setToolTip(tr("exponential moving average of the drawn lines, as TensorBoard's smoothing"));
+    auto* clear_button = new QPushButton(tr("Clear plots"), this);
+    auto* unwatch_button = new QPushButton(tr("Unwatch all"), this);
+    unwatch_button->setObjectName("unwatch_all");
+    controls->addWidget(m_normalise);
+    controls->addWidget(m_log_scale);
+    controls->addWidget(new QLabel(tr("smoothing"), this));
+    controls->addWidget(m_smoothing);
+    controls->addStretch(1);
+    controls->addWidget(clear_button);
+    controls->addWidget(unwatch_button);
+    layout->addLayout(controls);
+    for (QCheckBox* b : {m_normalise, m_log_scale})
+        connect(b, &QCheckBox::toggled, this, [this] { m_dirty_graphs = true; replot_now(); });
+    connect(m_smoothing, &QDoubleSpinBox::valueChanged, this, [this] { replot_now(); });
+    connect(clear_button, &QPushButton::clicked, this, &PlotPanel::clear);
+    connect(unwatch_button, &QPushButton::clicked, this, &PlotPanel::unwatch_all_requested);
     m_plot = new QCustomPlot(this);
     m_loss_plot = new QCustomPlot(this);
     for (QCustomPlot* p : {m_plot, m_loss_plot}) {
@@ -28,6 +64,13 @@ PlotPanel::PlotPanel(QWidget* parent) : QWidget(parent) {
         QFont f = p->legend->font();
         f.setPointSizeF(f.pointSizeF() * 0.8);
         p->legend->setFont(f);
+        // The legend below the axes, in rows, never over the data.
+        p->axisRect()->insetLayout()->take(p->legend);
+        p->plotLayout()->addElement(1, 0, p->legend);
+        p->plotLayout()->setRowStretchFactor(1, 0.001);
+        p->legend->setFillOrder(QCPLegend::foColumnsFirst);
+        p->legend->setWrap(3);
+        p->legend->setBorderPen(Qt::NoPen);
         p->setNoAntialiasingOnDrag(true);
         p->setNotAntialiasedElements(QCP::aeFills); // band fills are the costliest part of a frame
         p->setPlottingHint(QCP::phFastPolylines, true);
@@ -145,7 +188,7 @@ void PlotPanel::rebuild_graphs() {
             // mean as a line, min and max as the edges of a translucent band
             QCPGraph* mean = m_plot->addGraph();
             mean->setPen(QPen(color, 1.8));
-            mean->setName(name + " (mean, min-max band)");
+            mean->setName(name + " (mean, min-max band)" + (m_normalise->isChecked() ? " [0-1]" : ""));
             QCPGraph* lo = m_plot->addGraph();
             QCPGraph* hi = m_plot->addGraph();
             QColor edge = color;
@@ -164,7 +207,8 @@ void PlotPanel::rebuild_graphs() {
             QCPGraph* g = m_plot->addGraph();
             QColor c = s.y.size() == 1 ? color : k_palette[(w + k) % 8];
             g->setPen(QPen(c, 1.5));
-            g->setName(s.y.size() == 1 ? name : name + "[" + QString::number(k) + "]");
+            g->setName((s.y.size() == 1 ? name : name + "[" + QString::number(k) + "]") +
+                       (m_normalise->isChecked() ? " [0-1]" : ""));
         }
     }
     QCPGraph* loss = m_loss_plot->addGraph();
@@ -189,8 +233,8 @@ void PlotPanel::rebuild_graphs() {
                 QPen(training ? QColor(44, 160, 44) : QColor(120, 120, 120), 1, Qt::DashLine));
             auto* label = new QCPItemText(p);
             label->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
-            label->position->setCoords(x, 0.98); // at the bottom: the legend sits top right
-            label->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
+            label->position->setCoords(x, 0.01); // at the top, above the bands' usual range
+            label->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
             label->setText(training ? " train" : " eval");
             label->setColor(training ? QColor(44, 160, 44) : QColor(100, 100, 100));
         }
@@ -224,19 +268,43 @@ void PlotPanel::replot_now() {
             oy.push_back(ys[n - 1]);
         }
     };
+    // What is drawn: smoothed (an exponential moving average, as TensorBoard's), and with
+    // Normalise each watch mapped from its own min..max to 0..1.
+    const double smooth = m_smoothing->value();
+    auto display = [&](QVector<double>& ys, bool normalise, double lo, double hi) {
+        double ema = ys.isEmpty() ? 0 : ys[0];
+        for (double& y : ys) {
+            if (smooth > 0 && std::isfinite(y)) y = ema = smooth * ema + (1 - smooth) * y;
+            if (normalise) y = hi > lo ? (y - lo) / (hi - lo) : 0.5;
+        }
+    };
     QVector<double> xs, ys;
     int g = 0;
     for (size_t w = 0; w < m_series.size(); ++w) {
         const Series& s = m_series[w];
+        double lo = INFINITY, hi = -INFINITY; // over every column of the watch
+        for (const auto& col : s.y)
+            for (double v : col)
+                if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
         for (size_t k = 0; k < s.y.size(); ++k, ++g) {
             thin(s.x, s.y[k], xs, ys);
+            display(ys, m_normalise->isChecked(), lo, hi);
             m_plot->graph(g)->setData(xs, ys, true);
         }
     }
     if (!m_loss.y.empty()) {
         if (m_loss_plot->graph(0)->dataCount() == 0) m_dirty_graphs = true; // drop the hint
         thin(m_loss.x, m_loss.y[0], xs, ys);
+        display(ys, false, 0, 0); // the loss is smoothed, never normalised
         m_loss_plot->graph(0)->setData(xs, ys, true);
+    }
+    const bool log = m_log_scale->isChecked();
+    for (QCustomPlot* p : {m_plot, m_loss_plot}) {
+        p->yAxis->setScaleType(log ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
+        if (log)
+            p->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>::create());
+        else if (p->yAxis->ticker().dynamicCast<QCPAxisTickerLog>())
+            p->yAxis->setTicker(QSharedPointer<QCPAxisTicker>::create());
     }
     // Each plot fits its own data, once per frame from the data's range (never from the
     // axis's previous range, which grew without end when there was nothing to fit); the
@@ -246,13 +314,15 @@ void PlotPanel::replot_now() {
         QCPRange y;
         for (int i = 0; i < p->graphCount(); ++i) {
             bool ok = false;
-            const QCPRange r = p->graph(i)->getValueRange(ok);
+            const QCPRange r = p->graph(i)->getValueRange(ok, log ? QCP::sdPositive : QCP::sdBoth);
             if (!ok) continue;
             y = found ? QCPRange(std::min(y.lower, r.lower), std::max(y.upper, r.upper)) : r;
             found = true;
         }
-        if (!found || !std::isfinite(y.lower) || !std::isfinite(y.upper)) y = QCPRange(0, 1);
-        if (y.size() < 1e-9)
+        if (!found || !std::isfinite(y.lower) || !std::isfinite(y.upper)) y = QCPRange(log ? 0.1 : 0, 1);
+        if (log)
+            p->yAxis->setRange(y.lower / 1.2, y.upper * 1.2);
+        else if (y.size() < 1e-9)
             p->yAxis->setRange(y.lower - 1, y.upper + 1);
         else
             p->yAxis->setRange(y.lower - 0.05 * y.size(), y.upper + 0.05 * y.size());

@@ -1,7 +1,9 @@
 // plot_panel.h: live plots of watched tensors and the loss against the step (QCustomPlot).
 //
 // A tensor of at most 8 elements gets one line per element; a larger one a mean line in a
-// min-max band. Vertical markers show where the mode switched between train and eval, so
+// min-max band. Controls above the plots, as TensorBoard's: each watch normalised to its
+// own range (so a counter does not flatten the rest), log scale, smoothing, clear, unwatch
+// all. The legends sit below the axes, never over the data. Vertical markers show where the mode switched between train and eval, so
 // running statistics visibly freeze in eval. Samples arrive in batches from the step
 // worker; redraws are coalesced by a single-shot timer (at most ~30 per second), and the
 // history is bounded: past a limit every other point is dropped (older data decimated).
@@ -14,7 +16,9 @@
 
 #include "step_worker.h"
 
+class QCheckBox;
 class QCustomPlot;
+class QDoubleSpinBox;
 class QCPRange;
 
 namespace nnscope::ui {
@@ -46,6 +50,12 @@ class PlotPanel : public QWidget {
     void replot_now();
     void set_dark(bool dark);
 
+  signals:
+    // The "Unwatch all" button: the window owns the watch list.
+    void unwatch_all_requested();
+
+  public:
+
     static constexpr size_t k_max_points = 20000;   // stored per series
     static constexpr size_t k_display_points = 800; // drawn per line, at most
     static constexpr size_t k_min_display_points = 100;
@@ -66,6 +76,9 @@ class PlotPanel : public QWidget {
     void rebuild_graphs();
     void decimate(Series& s);
 
+    QCheckBox* m_normalise;
+    QCheckBox* m_log_scale;
+    QDoubleSpinBox* m_smoothing;
     QCustomPlot* m_plot;
     QCustomPlot* m_loss_plot;
     QStringList m_names;

@@ -9,10 +9,14 @@
 #include <QDoubleSpinBox>
 #include <QFileDialog>
 #include <QHBoxLayout>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QLabel>
 #include <QLineEdit>
 #include <QMenu>
 #include <QMenuBar>
+#include <QMessageBox>
+#include <QTreeView>
 #include <QToolBar>
 
 #include "examples.h"
@@ -146,10 +150,16 @@ void MainWindow::make_menus() {
     });
     m_recent_menu = file->addMenu(tr("Open &recent"));
     rebuild_recent_menu();
+    // Each example by its title, its name in the tooltip (and on the command line: -e NAME).
     QMenu* examples = file->addMenu(tr("Open &example"));
+    examples->setToolTipsVisible(true);
     for (const auto& ex : builtin_examples()) {
-        QString name = QString::fromStdString(ex.name);
-        examples->addAction(name, this, [this, name] { open_builtin_example(name); });
+        const QString name = QString::fromStdString(ex.name);
+        const QJsonObject spec = QJsonDocument::fromJson(QByteArray::fromStdString(ex.json)).object();
+        const QString title = spec.value("title").toString(name);
+        QAction* a = examples->addAction(title, this, [this, name] { open_builtin_example(name); });
+        a->setToolTip(name);
+        a->setObjectName("example_" + name);
     }
     // A name typed without an extension gets the chosen filter's.
     auto save_as = [this] {
@@ -207,6 +217,63 @@ void MainWindow::make_menus() {
                                                     tr("CSV (*.csv)"));
         if (!path.isEmpty() && !m_plots->export_csv(path))
             report_error(path + ": cannot write the file");
+    });
+
+    QMenu* view = menuBar()->addMenu(tr("&View"));
+    view->addAction(tr("Expand all"), QKeySequence(tr("Ctrl+Shift+Down")), this, [this] {
+        m_tree->expandAll();
+        fit_columns();
+    });
+    view->addAction(tr("Collapse all"), QKeySequence(tr("Ctrl+Shift+Up")), this, [this] {
+        m_tree->collapseAll();
+        m_tree->expand(m_tree->model()->index(0, 0));
+    });
+    view->addAction(tr("Fit columns to contents"), this, [this] { fit_columns(); });
+    QMenu* columns = view->addMenu(tr("Columns"));
+    for (int c = 1; c < ModuleTreeModel::ColumnCount; ++c) {
+        QAction* a = columns->addAction(m_model->headerData(c, Qt::Horizontal).toString());
+        a->setCheckable(true);
+        a->setChecked(true);
+        connect(a, &QAction::toggled, this, [this, c](bool on) { m_tree->setColumnHidden(c, !on); });
+    }
+    view->addSeparator();
+    for (auto [label, widget] : {std::pair{tr("Plots and inspector"), m_tabs},
+                                 std::pair{tr("Lesson and log"), m_bottom_tabs}}) {
+        QAction* a = view->addAction(label);
+        a->setCheckable(true);
+        a->setChecked(true);
+        connect(a, &QAction::toggled, widget, &QWidget::setVisible);
+    }
+
+    QMenu* help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("Keyboard shortcuts"), this, [this] {
+        QString text = "<table cellspacing=4>";
+        for (QAction* a : findChildren<QAction*>())
+            if (!a->shortcut().isEmpty())
+                text += "<tr><td><b>" + a->shortcut().toString(QKeySequence::NativeText) +
+                        "</b></td><td>" + QString(a->text()).remove('&') + "</td></tr>";
+        QMessageBox::information(this, tr("Keyboard shortcuts"), text + "</table>");
+    });
+    help->addAction(tr("What the kinds mean"), this, [this] {
+        QMessageBox::information(
+            this, tr("What the kinds mean"),
+            tr("<p><b>parameter</b>: registered with register_parameter (or an nn.Parameter "
+               "attribute). In state_dict, moved by to(), returned by parameters() and so "
+               "updated by an optimizer.</p>"
+               "<p><b>buffer</b>: registered with register_buffer. In state_dict, moved by "
+               "to(), never returned by parameters(): layers update theirs in forward "
+               "(BatchNorm's running statistics).</p>"
+               "<p><b>buffer (not in state_dict)</b>: register_buffer(..., persistent=False): "
+               "moved by to(), not saved.</p>"
+               "<p><b>attribute (not registered)</b>: a plain tensor attribute. Not saved, not "
+               "moved by to(): after model.to('cuda') it stays on the CPU.</p>"));
+    });
+    help->addAction(tr("About nnscope"), this, [this] {
+        QMessageBox::about(this, tr("About nnscope"),
+                           tr("<b>nnscope</b> %1<br>See inside a PyTorch-style model: parameters, "
+                              "buffers and attributes, what a forward pass does to running "
+                              "statistics, what moves with a device.")
+                               .arg(QApplication::applicationVersion()));
     });
 
     // An unusable device stays listed, disabled, with its reason in the tooltip and the

@@ -11,6 +11,9 @@
 #include <QLineEdit>
 #include <QStatusBar>
 #include <QTreeView>
+#include <QMenuBar>
+#include <QDoubleSpinBox>
+#include <QPushButton>
 #include <QProgressDialog>
 #include <QAction>
 #include <qcustomplot.h>
@@ -166,7 +169,7 @@ class TestUi : public QObject {
         QVERIFY(names.contains("4.running_var"));
         QVERIFY(!names.contains("0.weight"));
         QTest::mouseClick(params, Qt::LeftButton, {}, QPoint(5, params->height() / 2));
-        auto* edit = w.findChild<QLineEdit*>();
+        auto* edit = w.findChild<QLineEdit*>("filter");
         QTest::keyClicks(edit, "num_batches");
         QCOMPARE(visible_names(view_model),
                  QStringList({"", "1", "1.num_batches_tracked", "4", "4.num_batches_tracked"}));
@@ -262,7 +265,7 @@ class TestUi : public QObject {
         w.set_training_step(true);
         w.step_blocking(2);
         QVERIFY(w.plots()->loss_points() > 0);
-        auto* filter = w.findChild<QLineEdit*>();
+        auto* filter = w.findChild<QLineEdit*>("filter");
         filter->setText("zzz-no-such-name");
         QVERIFY(w.findChild<QLabel*>("no_match")->isVisibleTo(&w));
         QVERIFY(w.open_builtin_example("running-average"));
@@ -663,7 +666,7 @@ class TestUi : public QObject {
         QVERIFY(w.open_builtin_example("mlp-batchnorm"));
         w.show();
         QVERIFY(QTest::qWaitForWindowActive(&w));
-        auto* filter = w.findChild<QLineEdit*>();
+        auto* filter = w.findChild<QLineEdit*>("filter");
         filter->setFocus();
         QKeyEvent override(QEvent::ShortcutOverride, Qt::Key_E, Qt::ControlModifier);
         QApplication::sendEvent(filter, &override);
@@ -745,12 +748,43 @@ class TestUi : public QObject {
         }
         QVERIFY(tree->columnWidth(ModuleTreeModel::ShapeCol) >= fm.horizontalAdvance("[16, 16]"));
         // Filtering to BatchNorm's buffers shows running_mean and running_var whole.
-        w.findChild<QLineEdit*>()->setText("4.running");
+        w.findChild<QLineEdit*>("filter")->setText("4.running");
         QVERIFY(tree->columnWidth(ModuleTreeModel::NameCol) >= fm.horizontalAdvance("running_mean") + 2 * tree->indentation());
         const QModelIndex src = w.tree_model()->index_of("4.running_var");
         const QString tip = w.tree_model()->index(src.row(), ModuleTreeModel::ShapeCol, src.parent()).data(Qt::ToolTipRole).toString();
         QVERIFY2(tip.startsWith("4.running_var [16] float32 on cpu — buffer"), qPrintable(tip));
         QVERIFY(w.tree_model()->index_of("1").data(Qt::ToolTipRole).toString().startsWith("BatchNorm1d(16"));
+    }
+
+    // #17's expectations: TensorBoard's plot controls, examples by title, View and Help
+    // menus, a minimum window size.
+    void plot_controls_and_menus() {
+        MainWindow w;
+        QVERIFY(w.open_builtin_example("mlp-batchnorm"));
+        w.watch("1.num_batches_tracked"); // a counter: it would flatten the statistics
+        w.step_blocking(40);
+        QVERIFY(w.plots()->y_range(false).upper >= 39);
+        w.plots()->findChild<QCheckBox*>("normalise")->setChecked(true);
+        QVERIFY(w.plots()->y_range(false).upper <= 1.1);
+        QVERIFY(w.plots()->y_range(false).lower >= -0.1);
+        w.plots()->findChild<QCheckBox*>("normalise")->setChecked(false);
+        w.plots()->findChild<QCheckBox*>("log_scale")->setChecked(true);
+        QVERIFY(w.plots()->y_range(false).lower > 0);
+        w.plots()->findChild<QCheckBox*>("log_scale")->setChecked(false);
+        w.plots()->findChild<QDoubleSpinBox*>("smoothing")->setValue(0.9);
+        QCOMPARE(w.plots()->points(0), size_t(40)); // smoothing changes the drawing, not the data
+        w.plots()->findChild<QPushButton*>("unwatch_all")->click();
+        QVERIFY(w.watches().isEmpty());
+        QVERIFY(w.log_text().contains("unwatched every tensor"));
+        // Examples by title, named in the tooltip; the menus a user looks for.
+        auto* example = w.findChild<QAction*>("example_mlp-batchnorm");
+        QVERIFY(example);
+        QCOMPARE(example->text(), QString("MLP with BatchNorm (the default example)"));
+        QCOMPARE(example->toolTip(), QString("mlp-batchnorm"));
+        QStringList menus;
+        for (QAction* a : w.menuBar()->actions()) menus << a->text();
+        QCOMPARE(menus, QStringList({"&File", "&Model", "&View", "&Help", "&Devices"}));
+        QVERIFY(w.minimumSize().width() >= 640 && w.minimumSize().height() >= 400);
     }
 
     void failed_open_keeps_the_model() {
