@@ -65,11 +65,9 @@ PlotPanel::PlotPanel(QWidget* parent) : QWidget(parent) {
         f.setPointSizeF(f.pointSizeF() * 0.8);
         p->legend->setFont(f);
         // The legend below the axes, in rows, never over the data.
-        p->axisRect()->insetLayout()->take(p->legend);
-        p->plotLayout()->addElement(1, 0, p->legend);
-        p->plotLayout()->setRowStretchFactor(1, 0.001);
+        p->axisRect()->insetLayout()->take(p->legend); // placed below by rebuild_graphs()
         p->legend->setFillOrder(QCPLegend::foColumnsFirst);
-        p->legend->setWrap(3);
+        p->legend->setWrap(1);
         p->legend->setBorderPen(Qt::NoPen);
         p->setNoAntialiasingOnDrag(true);
         p->setNotAntialiasedElements(QCP::aeFills); // band fills are the costliest part of a frame
@@ -197,7 +195,7 @@ void PlotPanel::rebuild_graphs() {
             fill.setAlpha(40);
             for (QCPGraph* g : {lo, hi}) {
                 g->setPen(QPen(edge, 1));
-                m_plot->legend->removeItem(m_plot->legend->itemCount() - 1);
+                g->removeFromLegend(); // the band's edges are named by its mean line
             }
             hi->setBrush(fill);
             hi->setChannelFillGraph(lo);
@@ -214,9 +212,21 @@ void PlotPanel::rebuild_graphs() {
     QCPGraph* loss = m_loss_plot->addGraph();
     loss->setPen(QPen(QColor(214, 39, 40), 1.5));
     loss->setName("loss");
-    // No empty legend boxes: a plot shows its legend once it has a line to name.
-    m_plot->legend->setVisible(m_plot->graphCount() > 0);
-    m_loss_plot->legend->setVisible(!m_loss.x.empty());
+    if (m_loss.x.empty()) loss->removeFromLegend(); // the hint below says why there is none
+    // A legend below the axes only while it has something to name: an empty one (hidden or
+    // not) squeezed the axes to a sliver in QCustomPlot's layout.
+    for (QCustomPlot* p : {m_plot, m_loss_plot}) {
+        const bool want = p->legend->itemCount() > 0;
+        QCPLayoutGrid* layout = p->plotLayout();
+        if (want && !layout->hasElement(1, 0)) {
+            layout->addElement(1, 0, p->legend);
+            layout->setRowStretchFactor(1, 0.001);
+        } else if (!want && layout->hasElement(1, 0)) {
+            layout->take(p->legend);
+            layout->simplify();
+        }
+        p->legend->setVisible(want);
+    }
     if (m_loss.x.empty()) {
         auto* text = new QCPItemText(m_loss_plot);
         text->position->setType(QCPItemPosition::ptAxisRectRatio);
@@ -239,6 +249,31 @@ void PlotPanel::rebuild_graphs() {
             label->setColor(training ? QColor(44, 160, 44) : QColor(100, 100, 100));
         }
     m_dirty_graphs = false;
+    fit_legends();
+}
+
+void PlotPanel::fit_legends() {
+    // As many legend columns as the widest name allows in the plot's width: never wider
+    // than the plot (a wider legend squeezed the axes to a sliver).
+    for (QCustomPlot* p : {m_plot, m_loss_plot}) {
+        const QFontMetrics fm(p->legend->font());
+        int widest = 0;
+        for (int i = 0; i < p->legend->itemCount(); ++i)
+            if (auto* item = qobject_cast<QCPPlottableLegendItem*>(p->legend->item(i)))
+                widest = std::max(widest, fm.horizontalAdvance(item->plottable()->name()));
+        if (widest == 0) continue; // nothing to lay out (re-wrapping an empty legend broke the axes' layout)
+        const int columns = std::clamp((p->width() - 20) / (widest + 40), 1, 4);
+        if (p->legend->wrap() != columns) {
+            p->legend->setWrap(columns);
+            p->legend->setFillOrder(QCPLegend::foColumnsFirst, true);
+        }
+    }
+}
+
+void PlotPanel::resizeEvent(QResizeEvent* event) {
+    QWidget::resizeEvent(event);
+    fit_legends();
+    m_replot_timer.start();
 }
 
 void PlotPanel::replot_now() {

@@ -74,6 +74,8 @@ class PlotPanel : public QWidget {
         bool take() { return seen++ % stride == 0; }
     };
     void rebuild_graphs();
+    void fit_legends();
+    void resizeEvent(QResizeEvent* event) override;
     void decimate(Series& s);
 
     QCheckBox* m_normalise;
