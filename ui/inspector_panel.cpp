@@ -127,6 +127,7 @@ void InspectorPanel::clear() {
     m_histogram->replot();
     m_histogram->setVisible(false);
     m_actions->setVisible(false);
+    m_views->setVisible(false); // no empty repr box while nothing is selected
     rebuild_pickers();
 }
 
@@ -244,6 +245,7 @@ void InspectorPanel::show_tensor(const QString& name, TensorKind kind, bool pers
     set_histogram(m_snapshot);
     m_histogram->setVisible(true);
     m_actions->setVisible(true);
+    m_views->setVisible(true);
 }
 
 void InspectorPanel::show_module(const QString& name, const Module& m) {
@@ -263,6 +265,7 @@ void InspectorPanel::show_module(const QString& name, const Module& m) {
     rebuild_pickers();
     m_histogram->setVisible(false);
     m_actions->setVisible(false);
+    m_views->setVisible(true);
     m_views->setCurrentWidget(m_values);
 }
 

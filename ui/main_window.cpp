@@ -97,6 +97,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     });
     auto* bottom = m_bottom_tabs = new QTabWidget(right);
     m_lesson = new QTextBrowser(bottom);
+    m_lesson->setWordWrapMode(QTextOption::WordWrap); // never "AdaptiveAv/gPool2d"
     m_log = new QPlainTextEdit(bottom);
     m_log->setReadOnly(true);
     m_log->setMaximumBlockCount(5000);

@@ -8,7 +8,7 @@
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
-#include <QHBoxLayout>
+#include <QGridLayout>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QLabel>
@@ -31,19 +31,25 @@ namespace nnscope::ui {
 QWidget* MainWindow::make_legend() {
     // The legend is also the kind filter: unticking a kind hides its rows.
     auto* w = new QWidget(this);
-    auto* l = new QHBoxLayout(w);
+    // Two rows of two: the full labels fit a narrow panel (one row of four was cut to
+    // "buffer (not in state_c" at 800 px).
+    auto* l = new QGridLayout(w);
     l->setContentsMargins(0, 0, 0, 0);
-    for (SlotStyle s : {SlotStyle::Parameter, SlotStyle::Buffer, SlotStyle::NonPersistentBuffer,
-                        SlotStyle::Attribute}) {
+    l->setVerticalSpacing(0);
+    int i = 0;
+    for (SlotStyle s : {SlotStyle::Parameter, SlotStyle::Buffer, SlotStyle::Attribute,
+                        SlotStyle::NonPersistentBuffer}) {
         auto* box = new QCheckBox(style_label(s), w);
+        box->setToolTip(tr("show or hide every %1").arg(style_label(s)));
         box->setIcon(style_icon(s));
         box->setChecked(true);
         box->setObjectName(QStringLiteral("legend_") + QString::number(int(s)));
         connect(box, &QCheckBox::toggled, this,
                 [this, s](bool on) { m_filter->set_style_visible(s, on); });
-        l->addWidget(box);
+        l->addWidget(box, i / 2, i % 2);
+        ++i;
     }
-    l->addStretch(1);
+    l->setColumnStretch(2, 1);
     return w;
 }
 
