@@ -4,7 +4,9 @@
 #include <QColor>
 #include <QFont>
 #include <QLocale>
+#include <algorithm>
 #include <optional>
+#include <unordered_set>
 
 namespace nnscope::ui {
 
@@ -22,6 +24,10 @@ struct ModuleTreeModel::Node {
     bool defined = false, requires_grad = false, persistent = true;
     QString shape, dtype, device;
     qlonglong numel = 0;
+    // Module rows, torchinfo's summary of everything below: parameters and buffers (each
+    // tensor of the subtree once), their elements and bytes.
+    qlonglong params = 0, param_elements = 0, buffers = 0, buffer_elements = 0;
+    qulonglong bytes = 0;
 
     Node* add(std::unique_ptr<Node> n) {
         n->parent = this;
@@ -79,6 +85,35 @@ void ModuleTreeModel::update_cache() {
         n->requires_grad = t.requires_grad();
         n->persistent =
             n->kind != TensorKind::Attribute && n->owner->is_persistent_buffer(n->local);
+        n->bytes = t.nbytes();
+    }
+    summarise(m_tree.get(), 0);
+}
+
+// The module rows' sums, children first; each tensor of a subtree counted once (a tied
+// parameter under two modules counts once for their parent).
+void ModuleTreeModel::summarise(Node* n, int depth) {
+    if (n->is_tensor || depth > k_max_depth) return;
+    for (auto& c : n->children) summarise(c.get(), depth + 1);
+    n->params = n->param_elements = n->buffers = n->buffer_elements = 0;
+    n->bytes = 0;
+    std::unordered_set<const TensorImpl*> counted;
+    std::vector<Node*> stack{n};
+    while (!stack.empty()) {
+        Node* m = stack.back();
+        stack.pop_back();
+        for (auto& c : m->children) {
+            if (!c->is_tensor) {
+                stack.push_back(c.get());
+                continue;
+            }
+            if (!c->defined || c->kind == TensorKind::Attribute) continue;
+            if (!counted.insert(node_tensor(c.get()).impl()).second) continue;
+            const bool param = c->kind == TensorKind::Parameter;
+            (param ? n->params : n->buffers) += 1;
+            (param ? n->param_elements : n->buffer_elements) += c->numel;
+            n->bytes += c->bytes;
+        }
     }
 }
 
@@ -216,6 +251,8 @@ QVariant ModuleTreeModel::data(const QModelIndex& index, int role) const {
                 return n->full.empty() ? QStringLiteral("(model)")
                                        : QString::fromStdString(n->local);
             if (col == KindCol) return type;
+            if (col == ElementsCol && n->param_elements + n->buffer_elements > 0)
+                return QLocale::c().toString(n->param_elements + n->buffer_elements);
             return {};
         case Qt::DecorationRole:
             return col == NameCol ? style_icon(SlotStyle::Module) : QVariant();
@@ -230,7 +267,14 @@ QVariant ModuleTreeModel::data(const QModelIndex& index, int role) const {
             // repr() reads the live module: under the model lock, as every read here.
             std::optional<UiLock> lock;
             if (m_lock) lock.emplace(*m_lock);
-            return QString::fromStdString(n->owner->repr()).left(2000);
+            const QLocale c = QLocale::c();
+            return QString("%1 parameters (%2 elements), %3 buffers (%4 elements), %5 bytes\n\n")
+                       .arg(n->params)
+                       .arg(c.toString(n->param_elements))
+                       .arg(n->buffers)
+                       .arg(c.toString(n->buffer_elements))
+                       .arg(c.toString(n->bytes)) +
+                   QString::fromStdString(n->owner->repr()).left(2000);
         }
         case StyleRole:
             return int(SlotStyle::Module);

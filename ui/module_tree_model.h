@@ -67,6 +67,7 @@ class ModuleTreeModel : public QAbstractItemModel {
     void build(Node* node, Module* module, const std::string& prefix, int depth);
     Tensor node_tensor(const Node* n) const;
     void update_cache();
+    void summarise(Node* n, int depth);
     QModelIndex find(const Node* n, const std::string& name) const;
 
     ModulePtr m_root;

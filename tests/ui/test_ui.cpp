@@ -753,7 +753,15 @@ class TestUi : public QObject {
         const QModelIndex src = w.tree_model()->index_of("4.running_var");
         const QString tip = w.tree_model()->index(src.row(), ModuleTreeModel::ShapeCol, src.parent()).data(Qt::ToolTipRole).toString();
         QVERIFY2(tip.startsWith("4.running_var [16] float32 on cpu — buffer"), qPrintable(tip));
-        QVERIFY(w.tree_model()->index_of("1").data(Qt::ToolTipRole).toString().startsWith("BatchNorm1d(16"));
+        // torchinfo's summary on module rows: their subtree's tensors, each once.
+        const QString bn_tip = w.tree_model()->index_of("1").data(Qt::ToolTipRole).toString();
+        QVERIFY2(bn_tip.startsWith("2 parameters (32 elements), 3 buffers (33 elements), 264 bytes\n\nBatchNorm1d(16"),
+                 qPrintable(bn_tip));
+        const QModelIndex root = w.tree_model()->index_of("");
+        QCOMPARE(w.tree_model()->index(root.row(), ModuleTreeModel::ElementsCol, root.parent()).data().toString(),
+                 QString("582"));
+        QVERIFY(w.tree_model()->index_of("").data(Qt::ToolTipRole).toString().startsWith(
+            "10 parameters (516 elements), 6 buffers (66 elements), 2336 bytes"));
     }
 
     // #17's expectations: TensorBoard's plot controls, examples by title, View and Help
