@@ -3,6 +3,8 @@
 // passes, then training steps): steps per second, plot frames drawn per second, and the
 // longest time the event loop was blocked (a 1 ms timer records the largest gap). Then a
 // model with about 10,000 tensors: time to open its tree, to expand it, and to step it.
+// Last, a model whose every step takes far longer than a frame: the longest block of the
+// event loop meanwhile, and how long Pause takes to end a run.
 // Prints one JSON object per case. Runs offscreen (QT_QPA_PLATFORM=offscreen) as well.
 #include <QApplication>
 #include <QDir>
@@ -108,6 +110,33 @@ int run_gui_benchmark(double seconds) {
     big["expand_all_ms"] = expand_ms;
     big["step_ms"] = step_ms;
     print(big);
+
+    // Steps far longer than a frame: six Linear(2048, 2048) + ReLU on a 512 x 2048 batch
+    // (about 26 GFLOP a forward pass). The window must stay responsive while one runs, and
+    // Pause must end the run within a step.
+    QString slow = R"({"type": "Sequential", "children": [)";
+    for (int i = 0; i < 6; ++i)
+        slow += QString(R"(%1{"type": "Linear", "in_features": 2048, "out_features": 2048}, {"type": "ReLU"})")
+                    .arg(i ? "," : "");
+    slow += "]}";
+    QTemporaryFile slow_file(QDir::tempPath() + "/nnscope-bench-XXXXXX.json");
+    slow_file.open();
+    slow_file.write(slow.toUtf8());
+    slow_file.flush();
+    w.open_path(slow_file.fileName());
+    w.set_input_shape("512,2048");
+    QCoreApplication::processEvents();
+    QJsonObject slow_case = run_case(w, "slow steps (6 x Linear(2048, 2048), batch 512), plots live", seconds);
+    // Pause: from the request to the worker's stop, during a run.
+    w.start_running();
+    QElapsedTimer warm;
+    warm.start();
+    while (warm.elapsed() < 1000) QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+    t.restart();
+    w.stop_running();
+    slow_case["pause_ms"] = double(t.nsecsElapsed()) / 1e6;
+    slow_case["step_ms"] = 1000.0 / std::max(1e-9, slow_case["steps_per_second"].toDouble());
+    print(slow_case);
     return 0;
 }
 

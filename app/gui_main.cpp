@@ -10,7 +10,6 @@
 #include <QTimer>
 #include <QTreeView>
 #include <cstdio>
-#include <cstdlib>
 
 #include "examples.h"
 #include "gpu.h"
@@ -107,20 +106,21 @@ int main(int argc, char** argv) {
     const bool scripted = parser.isSet(screenshot);
     QStringList errors;
     nnscope::ui::MainWindow window;
+    // Returns from main (never std::exit: the window and application must be destroyed).
     auto check = [&](bool ok) {
-        if (ok) return true;
-        if (scripted) std::exit(fail(window.last_error()));
-        errors << window.last_error();
-        return false;
+        if (!ok) errors << window.last_error();
+        return ok;
     };
     const bool opened = check(!parser.positionalArguments().isEmpty()
                                   ? window.open_path(parser.positionalArguments().first())
                                   : window.open_builtin_example(parser.isSet(example)
                                                                     ? parser.value(example)
                                                                     : nnscope::k_default_example));
+    if (scripted && !errors.isEmpty()) return fail(errors.first());
     if (opened) {
         if (parser.isSet(input_shape)) check(window.set_input_shape(parser.value(input_shape)));
         if (parser.isSet(device)) check(window.move_model_to(parser.value(device)));
+        if (scripted && !errors.isEmpty()) return fail(errors.first());
         for (const QString& w : parser.values(watch)) {
             if (window.tree_model()->index_of(w).isValid()) {
                 window.watch(w);
