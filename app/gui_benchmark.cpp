@@ -40,6 +40,22 @@ struct BlockProbe {
     }
 };
 
+// A spec file of a Sequential repeating `block` (one or more child specs) n times.
+class SequentialSpec {
+  public:
+    SequentialSpec(const QString& block, int n) : m_file(QDir::tempPath() + "/nnscope-bench-XXXXXX.json") {
+        QString spec = R"({"type": "Sequential", "children": [)";
+        for (int i = 0; i < n; ++i) spec += (i ? "," : "") + block;
+        m_file.open();
+        m_file.write((spec + "]}").toUtf8());
+        m_file.flush();
+    }
+    QString path() const { return m_file.fileName(); }
+
+  private:
+    QTemporaryFile m_file;
+};
+
 QJsonObject run_case(MainWindow& w, const QString& name, double seconds) {
     const int frames0 = w.plots()->frames_drawn();
     const int64_t steps0 = w.steps_done();
@@ -81,20 +97,12 @@ int run_gui_benchmark(double seconds) {
     print(run_case(w, "mlp-batchnorm training steps (SGD), plots live", seconds));
 
     // About 10,000 tensors: 1,500 x (Linear(4, 4) + BatchNorm1d(4)) = 10,500 tensors.
-    QString spec = R"({"type": "Sequential", "children": [)";
-    for (int i = 0; i < 1500; ++i)
-        spec +=
-            QString(
-                R"(%1{"type": "Linear", "in_features": 4, "out_features": 4}, {"type": "BatchNorm1d", "num_features": 4})")
-                .arg(i ? "," : "");
-    spec += "]}";
-    QTemporaryFile file(QDir::tempPath() + "/nnscope-bench-XXXXXX.json");
-    file.open();
-    file.write(spec.toUtf8());
-    file.flush();
+    SequentialSpec big_spec(
+        R"({"type": "Linear", "in_features": 4, "out_features": 4}, {"type": "BatchNorm1d", "num_features": 4})",
+        1500);
     QElapsedTimer t;
     t.start();
-    w.open_path(file.fileName());
+    w.open_path(big_spec.path());
     QCoreApplication::processEvents();
     const double open_ms = double(t.nsecsElapsed()) / 1e6;
     t.restart();
@@ -114,16 +122,9 @@ int run_gui_benchmark(double seconds) {
     // Steps far longer than a frame: six Linear(2048, 2048) + ReLU on a 512 x 2048 batch
     // (about 26 GFLOP a forward pass). The window must stay responsive while one runs, and
     // Pause must end the run within a step.
-    QString slow = R"({"type": "Sequential", "children": [)";
-    for (int i = 0; i < 6; ++i)
-        slow += QString(R"(%1{"type": "Linear", "in_features": 2048, "out_features": 2048}, {"type": "ReLU"})")
-                    .arg(i ? "," : "");
-    slow += "]}";
-    QTemporaryFile slow_file(QDir::tempPath() + "/nnscope-bench-XXXXXX.json");
-    slow_file.open();
-    slow_file.write(slow.toUtf8());
-    slow_file.flush();
-    w.open_path(slow_file.fileName());
+    SequentialSpec slow_spec(
+        R"({"type": "Linear", "in_features": 2048, "out_features": 2048}, {"type": "ReLU"})", 6);
+    w.open_path(slow_spec.path());
     w.set_input_shape("512,2048");
     QCoreApplication::processEvents();
     QJsonObject slow_case = run_case(w, "slow steps (6 x Linear(2048, 2048), batch 512), plots live", seconds);
