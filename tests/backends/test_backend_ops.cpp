@@ -403,6 +403,32 @@ class TestBackendOps : public QObject {
         QCOMPARE(big.to(dev).max().item_int(), int64_t(299999));
     }
 
+    // The embedding gradient adds every row an index picks, repeated indices included
+    // (sim:0 and the GPU scatter-add one source row at a time), against the CPU and by hand.
+    void embedding_gradient_adds_repeated_rows_data() { devices_data(); }
+    void embedding_gradient_adds_repeated_rows() {
+        QFETCH(QString, device);
+        const Device dev = Device::parse(device.toStdString());
+        const Tensor index = from_int64s({1, 3, 1, 1, 0, 3}, {6});
+        Generator gen(17);
+        const Tensor up = randn({6, 4}, gen);
+        std::vector<std::vector<double>> grads;
+        for (const Device& d : {Device::cpu(), dev}) {
+            Tensor table = randn({5, 4}, gen).to(d).detach();
+            table.set_requires_grad(true);
+            table.index_select_rows(index.to(d)).mul(up.to(d)).sum().backward();
+            grads.push_back(table.grad().to_doubles());
+        }
+        std::string why;
+        QVERIFY2(close(grads[1], grads[0], 1e-6, 1e-7, &why), why.c_str());
+        const std::vector<double> u = up.to_doubles();
+        for (int j = 0; j < 4; ++j) { // row 1 gathers source rows 0, 2 and 3
+            const double want = u[size_t(0 * 4 + j)] + u[size_t(2 * 4 + j)] + u[size_t(3 * 4 + j)];
+            QVERIFY(std::abs(grads[1][size_t(1 * 4 + j)] - want) < 1e-5);
+            QCOMPARE(grads[1][size_t(2 * 4 + j)], 0.0); // row 2 is never picked
+        }
+    }
+
     void matmul_stride_patterns() {
         std::vector<Device> devices{Device::cpu()};
         for (const Device& d : test_devices()) devices.push_back(d);
