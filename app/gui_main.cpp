@@ -106,9 +106,10 @@ int main(int argc, char** argv) {
     const bool scripted = parser.isSet(screenshot);
     QStringList errors;
     nnscope::ui::MainWindow window;
-    // Returns from main (never std::exit: the window and application must be destroyed).
-    auto check = [&](bool ok) {
-        if (!ok) errors << window.last_error();
+    // Errors are collected; with --screenshot the first one ends the run, returned from main
+    // (never std::exit: the window and application must be destroyed).
+    auto check = [&](bool ok, const QString& what = {}) {
+        if (!ok) errors << (what.isEmpty() ? window.last_error() : what);
         return ok;
     };
     const bool opened = check(!parser.positionalArguments().isEmpty()
@@ -121,14 +122,10 @@ int main(int argc, char** argv) {
         if (parser.isSet(input_shape)) check(window.set_input_shape(parser.value(input_shape)));
         if (parser.isSet(device)) check(window.move_model_to(parser.value(device)));
         if (scripted && !errors.isEmpty()) return fail(errors.first());
-        for (const QString& w : parser.values(watch)) {
-            if (window.tree_model()->index_of(w).isValid()) {
+        for (const QString& w : parser.values(watch))
+            if (check(window.tree_model()->index_of(w).isValid(), "--watch " + w + ": no tensor of that name"))
                 window.watch(w);
-            } else {
-                if (scripted) return fail("--watch " + w + ": no tensor of that name");
-                errors << "--watch " + w + ": no tensor of that name";
-            }
-        }
+        if (scripted && !errors.isEmpty()) return fail(errors.first());
         if (parser.isSet(train_step)) window.set_training_step(true);
         if (parser.isSet(steps)) {
             const int n = parser.value(steps).toInt();
@@ -141,11 +138,9 @@ int main(int argc, char** argv) {
         }
         if (parser.isSet(select)) {
             QModelIndex src = window.tree_model()->index_of(parser.value(select));
-            if (!src.isValid()) {
-                const QString what = "--select " + parser.value(select) +
-                                     ": no tensor or module of that name";
-                if (scripted) return fail(what);
-                errors << what;
+            if (!check(src.isValid(), "--select " + parser.value(select) +
+                                          ": no tensor or module of that name")) {
+                if (scripted) return fail(errors.first());
             } else {
                 auto* proxy = static_cast<QSortFilterProxyModel*>(window.tree_view()->model());
                 QModelIndex idx = proxy->mapFromSource(src);

@@ -184,33 +184,36 @@ class CudaBackend final : public Backend {
 
     // sim:0 makes the same choices (sim_backend.cpp), so CI runs these paths' bodies.
     void copy(const TensorView& dst, const TensorView& src) override {
+        const CopyArgs args = copy_args(dst, src);
         size_t bytes = 0;
-        if (copy_is_memcpy(dst, src, bytes)) {
+        if (copy_is_memcpy(args, bytes)) {
             if (!bytes) return;
             ready();
             CUDA_CHECK(cudaMemcpyAsync(dst.data, src.data, bytes, cudaMemcpyDeviceToDevice,
                                        m_stream));
             return;
         }
-        launch<CopyArgs, copy_element>(copy_args(dst, src), dst.numel());
+        launch<CopyArgs, copy_element>(args, args.shape.numel());
     }
     void fill(const TensorView& dst, Scalar value) override {
         launch<FillArgs, fill_element>(fill_args(dst, value), dst.numel());
     }
     void unary(UnaryOp op, const TensorView& dst, const TensorView& src) override {
+        const UnaryArgs args = unary_args(op, dst, src);
         UnaryF32Args f;
-        if (unary_f32_args(op, dst, src, f))
+        if (unary_f32_args(args, f))
             launch<UnaryF32Args, unary_f32x4_element>(f, (f.n + 3) / 4);
         else
-            launch<UnaryArgs, unary_element>(unary_args(op, dst, src), dst.numel());
+            launch<UnaryArgs, unary_element>(args, args.shape.numel());
     }
     void binary(BinaryOp op, DType compute, const TensorView& dst, const TensorView& a,
                 const TensorView& b) override {
+        const BinaryArgs args = binary_args(op, compute, dst, a, b);
         BinaryF32Args f;
-        if (binary_f32_args(op, compute, dst, a, b, f))
+        if (binary_f32_args(args, f))
             launch<BinaryF32Args, binary_f32x4_element>(f, (f.n + 3) / 4);
         else
-            launch<BinaryArgs, binary_element>(binary_args(op, compute, dst, a, b), dst.numel());
+            launch<BinaryArgs, binary_element>(args, args.shape.numel());
     }
     void reduce(ReduceOp op, const TensorView& dst, const TensorView& src, int reduce_ndim,
                 int64_t correction) override {

@@ -97,42 +97,35 @@ inline BinaryArgs binary_args(BinaryOp op, DType compute, TensorView dst, Tensor
 }
 
 // The float32 vector paths (kernels.h) take an op whose operands, coalesced, are one
-// contiguous run each (b may be a single broadcast value), 16-byte aligned.
+// contiguous run each (b may be a single broadcast value), 16-byte aligned. They read the
+// arguments already built for the generic path, so nothing is coalesced twice.
 inline bool aligned16(const void* p) {
     return (reinterpret_cast<uintptr_t>(p) & 15) == 0;
 }
-inline bool binary_f32_args(BinaryOp op, DType compute, const TensorView& dst,
-                            const TensorView& a, const TensorView& b, BinaryF32Args& out) {
-    const BinaryArgs g = binary_args(op, compute, dst, a, b);
+inline bool f32_run(const Operand& o, int64_t n) {
+    return o.dtype == int(DType::Float32) && aligned16(o.data) && (n <= 1 || o.strides[0] == 1);
+}
+inline bool binary_f32_args(const BinaryArgs& g, BinaryF32Args& out) {
     const int64_t n = g.shape.numel();
-    if (compute != DType::Float32 || g.shape.ndim > 1 || b.dtype != DType::Float32) return false;
-    auto run = [&](const Operand& o) {
-        return o.dtype == int(DType::Float32) && aligned16(o.data) && (n <= 1 || o.strides[0] == 1);
-    };
-    const bool b_scalar = n > 1 && g.b.strides[0] == 0;
-    if (!run(g.dst) || !run(g.a) || !(b_scalar || run(g.b))) return false;
-    out = {g.dst.data, g.a.data, g.b.data, n, int(op), b_scalar || n <= 1};
+    if (g.compute != int(DType::Float32) || g.shape.ndim > 1) return false;
+    const bool b_scalar = n > 1 && g.b.strides[0] == 0 && g.b.dtype == int(DType::Float32);
+    if (!f32_run(g.dst, n) || !f32_run(g.a, n) || !(b_scalar || f32_run(g.b, n))) return false;
+    out = {g.dst.data, g.a.data, g.b.data, n, g.op, b_scalar || n <= 1};
     return true;
 }
-inline bool unary_f32_args(UnaryOp op, const TensorView& dst, const TensorView& src,
-                           UnaryF32Args& out) {
-    const UnaryArgs g = unary_args(op, dst, src);
+inline bool unary_f32_args(const UnaryArgs& g, UnaryF32Args& out) {
     const int64_t n = g.shape.numel();
-    auto run = [&](const Operand& o) {
-        return o.dtype == int(DType::Float32) && aligned16(o.data) && (n <= 1 || o.strides[0] == 1);
-    };
-    if (g.shape.ndim > 1 || !run(g.dst) || !run(g.src)) return false;
-    out = {g.dst.data, g.src.data, n, int(op)};
+    if (g.shape.ndim > 1 || !f32_run(g.dst, n) || !f32_run(g.src, n)) return false;
+    out = {g.dst.data, g.src.data, n, g.op};
     return true;
 }
-// A same-dtype copy of one contiguous run: a plain memory copy.
-inline bool copy_is_memcpy(const TensorView& dst, const TensorView& src, size_t& bytes) {
-    if (dst.dtype != src.dtype) return false;
-    const CopyArgs g = copy_args(dst, src);
+// A same-dtype copy of one contiguous run: a plain memory copy of `bytes`.
+inline bool copy_is_memcpy(const CopyArgs& g, size_t& bytes) {
     const int64_t n = g.shape.numel();
-    if (g.shape.ndim > 1 || (n > 1 && (g.dst.strides[0] != 1 || g.src.strides[0] != 1)))
+    if (g.dst.dtype != g.src.dtype || g.shape.ndim > 1 ||
+        (n > 1 && (g.dst.strides[0] != 1 || g.src.strides[0] != 1)))
         return false;
-    bytes = size_t(n) * dtype_size(dst.dtype);
+    bytes = size_t(n) * size_t(dtype_bytes(g.dst.dtype));
     return true;
 }
 

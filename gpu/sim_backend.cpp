@@ -67,29 +67,32 @@ class SimBackend final : public Backend {
     // The CUDA backend's choices, made the same way: a plain copy for one contiguous run,
     // the float32 vector bodies where they apply, split reductions for long inner blocks.
     void copy(const TensorView& dst, const TensorView& src) override {
+        const CopyArgs args = copy_args(dst, src);
         size_t bytes = 0;
-        if (copy_is_memcpy(dst, src, bytes))
+        if (copy_is_memcpy(args, bytes))
             std::memmove(dst.data, src.data, bytes);
         else
-            run(copy_args(dst, src), dst.numel(), copy_element);
+            run(args, args.shape.numel(), copy_element);
     }
     void fill(const TensorView& dst, Scalar value) override {
         run(fill_args(dst, value), dst.numel(), fill_element);
     }
     void unary(UnaryOp op, const TensorView& dst, const TensorView& src) override {
+        const UnaryArgs args = unary_args(op, dst, src);
         UnaryF32Args f;
-        if (unary_f32_args(op, dst, src, f))
+        if (unary_f32_args(args, f))
             run(f, (f.n + 3) / 4, unary_f32x4_element);
         else
-            run(unary_args(op, dst, src), dst.numel(), unary_element);
+            run(args, args.shape.numel(), unary_element);
     }
     void binary(BinaryOp op, DType compute, const TensorView& dst, const TensorView& a,
                 const TensorView& b) override {
+        const BinaryArgs args = binary_args(op, compute, dst, a, b);
         BinaryF32Args f;
-        if (binary_f32_args(op, compute, dst, a, b, f))
+        if (binary_f32_args(args, f))
             run(f, (f.n + 3) / 4, binary_f32x4_element);
         else
-            run(binary_args(op, compute, dst, a, b), dst.numel(), binary_element);
+            run(args, args.shape.numel(), binary_element);
     }
     void reduce(ReduceOp op, const TensorView& dst, const TensorView& src, int reduce_ndim,
                 int64_t correction) override {

@@ -50,8 +50,15 @@ PlotPanel::PlotPanel(QWidget* parent) : QWidget(parent) {
     controls->addWidget(clear_button);
     controls->addWidget(unwatch_button);
     layout->addLayout(controls);
-    for (QCheckBox* b : {m_normalise, m_log_scale})
-        connect(b, &QCheckBox::toggled, this, [this] { m_dirty_graphs = true; replot_now(); });
+    connect(m_normalise, &QCheckBox::toggled, this, [this] { m_dirty_graphs = true; replot_now(); });
+    connect(m_log_scale, &QCheckBox::toggled, this, [this](bool log) {
+        for (QCustomPlot* p : {m_plot, m_loss_plot}) {
+            p->yAxis->setScaleType(log ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
+            p->yAxis->setTicker(log ? QSharedPointer<QCPAxisTicker>(new QCPAxisTickerLog)
+                                    : QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+        }
+        replot_now();
+    });
     connect(m_smoothing, &QDoubleSpinBox::valueChanged, this, [this] { replot_now(); });
     connect(clear_button, &QPushButton::clicked, this, &PlotPanel::clear);
     connect(unwatch_button, &QPushButton::clicked, this, &PlotPanel::unwatch_all_requested);
@@ -334,13 +341,6 @@ void PlotPanel::replot_now() {
         m_loss_plot->graph(0)->setData(xs, ys, true);
     }
     const bool log = m_log_scale->isChecked();
-    for (QCustomPlot* p : {m_plot, m_loss_plot}) {
-        p->yAxis->setScaleType(log ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
-        if (log)
-            p->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>::create());
-        else if (p->yAxis->ticker().dynamicCast<QCPAxisTickerLog>())
-            p->yAxis->setTicker(QSharedPointer<QCPAxisTicker>::create());
-    }
     // Each plot fits its own data, once per frame from the data's range (never from the
     // axis's previous range, which grew without end when there was nothing to fit); the
     // loss plot's steps follow the watch plot's.

@@ -222,30 +222,19 @@ class TestBackendOps : public QObject {
 
     // The rows themselves: one per enum value, in order, with PyTorch's names.
     void op_table_rows() {
-        std::set<std::string> names;
-        for (size_t i = 0; i < unary_ops().size(); ++i) {
-            const UnaryOpInfo& row = unary_ops()[i];
-            QCOMPARE(int(row.op), int(i));
-            QCOMPARE(&op_info(row.op), &row);
-            QVERIFY(names.insert(row.name).second);
-            check_names(row.aten, row.grad_fn, row.backward != nullptr);
-        }
-        names.clear();
-        for (size_t i = 0; i < binary_ops().size(); ++i) {
-            const BinaryOpInfo& row = binary_ops()[i];
-            QCOMPARE(int(row.op), int(i));
-            QCOMPARE(&op_info(row.op), &row);
-            QVERIFY(names.insert(row.name).second);
-            check_names(row.aten, row.grad_fn, row.backward != nullptr);
-        }
-        names.clear();
-        for (size_t i = 0; i < reduce_ops().size(); ++i) {
-            const ReduceOpInfo& row = reduce_ops()[i];
-            QCOMPARE(int(row.op), int(i));
-            QCOMPARE(&op_info(row.op), &row);
-            QVERIFY(names.insert(row.name).second);
-            check_names(row.aten, row.grad_fn, row.backward != nullptr);
-        }
+        auto check_rows = [](const auto& rows) {
+            std::set<std::string> names;
+            for (size_t i = 0; i < rows.size(); ++i) {
+                const auto& row = rows[i];
+                QCOMPARE(int(row.op), int(i));
+                QCOMPARE(&op_info(row.op), &row);
+                QVERIFY(names.insert(row.name).second);
+                check_names(row.aten, row.grad_fn, row.backward != nullptr);
+            }
+        };
+        check_rows(unary_ops());
+        check_rows(binary_ops());
+        check_rows(reduce_ops());
         QCOMPARE(unary_ops().size(), size_t(k_unary_op_count));
         QCOMPARE(binary_ops().size(), size_t(k_binary_op_count));
         QCOMPARE(reduce_ops().size(), size_t(k_reduce_op_count));
