@@ -49,11 +49,11 @@ class IndexError : public Error {
     const char* kind() const noexcept override { return "IndexError"; }
 };
 
-// A tensor on the wrong device, or a device that is not available.
+// A tensor on the wrong device, or a device that is not available. PyTorch raises these as
+// RuntimeError, and so does kind().
 class DeviceError : public Error {
   public:
     using Error::Error;
-    const char* kind() const noexcept override { return "DeviceError"; }
 };
 
 // A device, or the host, could not provide the memory asked for: torch.OutOfMemoryError.

@@ -1,5 +1,5 @@
-// test_module.cpp: nn.Module semantics against PyTorch (fixtures/expected/module_rules.json
-// and examples.json): registration rules and texts, __setattr__, the named_* walks and
+// test_module.cpp: nn.Module semantics against PyTorch (fixtures/expected/module_rules.json;
+// the built-in examples are checked by tests/lessons): registration rules and texts, __setattr__, the named_* walks and
 // their de-duplication, state_dict order, load_state_dict, train/eval and to().
 #include "../test_support.h"
 
@@ -62,27 +62,6 @@ class TestModule : public QObject {
     json rules = load_fixture("module_rules.json");
 
   private slots:
-    // A buffer registered with requires_grad=True and used in forward gets a .grad, as in
-    // PyTorch; it is still not among parameters() (the parameter-vs-buffer lesson's claim).
-    void buffer_requiring_grad_gets_a_gradient() {
-        const json& want = rules["buffer_requires_grad"]["result"];
-        auto m = std::make_shared<Module>("Module");
-        m->register_parameter("w", make_parameter(from_doubles({1, 2, 3}, {3})));
-        Tensor b = from_doubles({0.5, -1, 2}, {3});
-        b.set_requires_grad(true);
-        m->register_buffer("b", b);
-        Tensor x = from_doubles({2, 3, 4}, {3});
-        m->attr("w").mul(m->attr("b")).mul(x).sum().backward();
-        QVERIFY(m->attr("b").grad().defined());
-        QCOMPARE(m->attr("b").grad().to_doubles(), want["b_grad"].get<std::vector<double>>());
-        QCOMPARE(m->attr("w").grad().to_doubles(), want["w_grad"].get<std::vector<double>>());
-        std::vector<std::string> params, buffers;
-        for (const auto& [n, t] : m->named_parameters()) params.push_back(n);
-        for (const auto& [n, t] : m->named_buffers()) buffers.push_back(n);
-        QCOMPARE(params, want["parameters"].get<std::vector<std::string>>());
-        QCOMPARE(buffers, want["buffers"].get<std::vector<std::string>>());
-    }
-
     void registration_rules() {
         const char* names[] = {"a.b",   "",         "w",       "b",          "sub",
                                "plain", "training", "forward", "state_dict", "fresh_name"};
@@ -282,68 +261,6 @@ class TestModule : public QObject {
         const json& te = rules["train_eval"]["result"];
         QCOMPARE(after_eval, te["after_eval"].get<std::vector<bool>>());
         QCOMPARE(after_train, te["after_train"].get<std::vector<bool>>());
-    }
-
-    // Each built-in example matches the PyTorch module it stands for.
-    void examples_match_pytorch() {
-        json examples = load_fixture("examples.json");
-        for (const auto& [name, want] : examples.items()) {
-            Document doc = open_example(name);
-            Module& m = *doc.root;
-            std::vector<std::string> got_modules, want_modules;
-            for (auto& [n, x] : m.named_modules()) got_modules.push_back(n + ":" + x->type_name());
-            for (const auto& e : want["named_modules"])
-                want_modules.push_back(e[0].get<std::string>() + ":" + e[1].get<std::string>());
-            QCOMPARE(qlist(got_modules), qlist(want_modules));
-            std::vector<std::string> got_sd, want_sd;
-            for (const auto& [k, v] : m.state_dict().tensors)
-                got_sd.push_back(k + " " + shape_str(v.shape()) + " " +
-                                 std::string(dtype_name(v.dtype())));
-            for (const auto& e : want["state_dict"])
-                want_sd.push_back(e[0].get<std::string>() + " " + shape_str(fixture_shape(e[1])) +
-                                  " " + e[2].get<std::string>());
-            QCOMPARE(qlist(got_sd), qlist(want_sd));
-            std::vector<std::string> got_p, want_p;
-            for (const auto& [k, v] : m.named_parameters())
-                got_p.push_back(k + (v.requires_grad() ? " grad" : ""));
-            for (const auto& e : want["named_parameters"])
-                want_p.push_back(e[0].get<std::string>() + (e[3].get<bool>() ? " grad" : ""));
-            QCOMPARE(qlist(got_p), qlist(want_p));
-            std::vector<std::string> got_b, want_b;
-            for (const auto& [k, v] : m.named_buffers()) got_b.push_back(k);
-            for (const auto& e : want["named_buffers"]) want_b.push_back(e[0].get<std::string>());
-            QCOMPARE(qlist(got_b), qlist(want_b));
-            std::vector<std::string> got_attr;
-            for (const auto& [k, v] : m.own_attributes()) got_attr.push_back(k);
-            QCOMPARE(qlist(got_attr), qlist(want["plain_tensor_attributes"]));
-            QCOMPARE(QString::fromStdString(m.repr()),
-                     QString::fromStdString(want["repr"].get<std::string>()));
-        }
-    }
-
-    // The seed's RunningAverage::forward follows PyTorch's arithmetic: the buffer it
-    // replaces by assignment stays a buffer (and in the state dict), the numbers are the
-    // exact running means of 10, 10, 5, 15, 1 to float32 precision.
-    void seed_running_average_arithmetic() {
-        Document doc = open_example("running-average");
-        Module& m = *doc.root;
-        std::vector<double> seen, counted;
-        for (double x : {10.0, 10.0, 5.0, 15.0, 1.0}) {
-            Tensor before = m.attr("running_average");
-            Tensor out = m.forward(full({1}, Scalar(x)));
-            QCOMPARE(out.to_doubles(), std::vector<double>{x});
-            QVERIFY(!m.attr("running_average").is_same(before)); // replaced, not updated in place
-            seen.push_back(m.attr("running_average").item());
-            counted.push_back(m.state_dict().tensors.find("count")->item());
-        }
-        QCOMPARE(counted, (std::vector<double>{1, 2, 3, 4, 5}));
-        NNSCOPE_COMPARE_VALUES(seen, (std::vector<double>{10, 10, 25.0 / 3, 10, 8.2}));
-        QCOMPARE(m.state_dict().tensors.find("running_average")->item(), seen.back());
-        QCOMPARE(QString::fromStdString(m.attr("running_average").repr()),
-                 QString("tensor([8.2000])"));
-        QCOMPARE(QString::fromStdString(m.attr("count").repr()), QString("tensor([5.])"));
-        QCOMPARE(m.named_buffers().size(), size_t(2));
-        QVERIFY(m.parameters().empty());
     }
 };
 
