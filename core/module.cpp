@@ -452,6 +452,13 @@ Tensor Module::forward(const Tensor&) {
                               "] is missing the required \"forward\" function");
 }
 
+Tensor Module::operator()(const Tensor& x) {
+    m_output_shapes.clear();
+    Tensor y = forward(x);
+    if (m_output_shapes.empty()) m_output_shapes = {y.shape()}; // forward may record a tuple
+    return y;
+}
+
 // --- modes and devices
 // -----------------------------------------------------------------------------
 

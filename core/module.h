@@ -131,6 +131,14 @@ class Module : public std::enable_shared_from_this<Module> {
     // NotImplementedError text.
     virtual bool has_forward() const { return false; }
     virtual Tensor forward(const Tensor& x);
+    // model(x), as nn.Module.__call__: runs forward() and records the output's shape
+    // (torchinfo's "Output Shape"). Containers call their children this way, and the
+    // TorchScript interpreter records the submodules whose forward it calls.
+    Tensor operator()(const Tensor& x);
+    // The shapes of the tensors the last call returned (several for a tuple output);
+    // empty before the first call.
+    const std::vector<Shape>& output_shapes() const { return m_output_shapes; }
+    void set_output_shapes(std::vector<Shape> shapes) { m_output_shapes = std::move(shapes); }
     // True when forward() can run: this module and every module it calls have one.
     virtual bool runnable() const { return has_forward(); }
 
@@ -159,6 +167,7 @@ class Module : public std::enable_shared_from_this<Module> {
 
     std::string m_type_name;
     bool m_training = true;
+    std::vector<Shape> m_output_shapes;
     bool m_strict_names = true;
     OrderedDict<Tensor> m_parameters;
     OrderedDict<Tensor> m_buffers;

@@ -76,7 +76,7 @@ StepEngine::Result StepEngine::run_step() {
     Tensor x = m_inputs.input(m_steps).to(device);
     if (m_optimizer) {
         m_optimizer->zero_grad();
-        Tensor y = m_model->forward(x);
+        Tensor y = (*m_model)(x);
         if (!y.is_floating_point())
             throw ValueError("training needs a floating-point output, got " +
                              std::string(dtype_name(y.dtype())));
@@ -94,7 +94,7 @@ StepEngine::Result StepEngine::run_step() {
         m_optimizer->step();
     } else {
         NoGradGuard no_grad;
-        m_model->forward(x);
+        (*m_model)(x);
     }
     r.step = ++m_steps;
     return r;

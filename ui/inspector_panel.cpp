@@ -257,6 +257,9 @@ void InspectorPanel::show_module(const QString& name, const Module& m) {
     html += row(tr("runnable"), m.runnable() ? tr("yes") : tr("no (inspect-only)"));
     html += row(tr("parameters"), QString::number(m.named_parameters().size()));
     html += row(tr("buffers"), QString::number(m.named_buffers().size()));
+    QStringList outputs;
+    for (const Shape& s : m.output_shapes()) outputs << QString::fromStdString(shape_str(s));
+    html += row(tr("output"), outputs.isEmpty() ? tr("no forward pass yet") : outputs.join(", "));
     html += "</table>";
     m_details->setText(html);
     m_values->setPlainText(QString::fromStdString(m.repr()));

@@ -126,6 +126,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(m_worker, &StepWorker::finished, this, [this] {
         m_stepping = false;
         if (m_run_action) m_run_action->setText(tr("Run"));
+        m_model->refresh(); // the modules' output shapes of the last step
         refresh_selection();
         update_totals();
     });
@@ -256,6 +257,7 @@ void MainWindow::set_document(Document doc, const QString& opened) {
         UiLock lock(m_lock);
         m_doc = std::move(doc);
         m_model->set_root(m_doc.root);
+        m_outputs_shown = false;
     }
     m_tree->expandToDepth(1);
     fit_columns();

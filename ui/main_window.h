@@ -139,6 +139,8 @@ class MainWindow : public QMainWindow {
     QThread m_thread;
     StepWorker* m_worker = nullptr;
     bool m_stepping = false;
+    bool m_outputs_shown = false; // the tree shows the modules' output shapes of a step
+
     int64_t m_steps_done = 0;
 
     ModuleTreeModel* m_model;

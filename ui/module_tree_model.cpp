@@ -42,6 +42,14 @@ constexpr int k_max_depth = 256; // a cyclic tree (possible by hand) must not re
 std::string join(const std::string& prefix, const std::string& name) {
     return prefix.empty() ? name : prefix + "." + name;
 }
+// A module row's shape cell: what its last call returned ("→ [8, 16]"; a tuple's tensors
+// one after another), empty before the first forward pass.
+QString output_text(const Module* m) {
+    if (!m) return {};
+    QStringList shapes;
+    for (const Shape& s : m->output_shapes()) shapes << QString::fromStdString(shape_str(s));
+    return shapes.isEmpty() ? QString() : QString::fromUtf8("→ ") + shapes.join(", ");
+}
 } // namespace
 
 ModuleTreeModel::ModuleTreeModel(QObject* parent) : QAbstractItemModel(parent) {}
@@ -74,7 +82,10 @@ void ModuleTreeModel::update_cache() {
         Node* n = stack.back();
         stack.pop_back();
         for (auto& c : n->children) stack.push_back(c.get());
-        if (!n->is_tensor) continue;
+        if (!n->is_tensor) {
+            n->shape = output_text(n->owner);
+            continue;
+        }
         Tensor t = node_tensor(n);
         n->defined = t.defined();
         if (!t.defined()) continue;
@@ -231,7 +242,11 @@ int ModuleTreeModel::columnCount(const QModelIndex&) const {
 }
 
 QVariant ModuleTreeModel::headerData(int section, Qt::Orientation orientation, int role) const {
-    if (orientation != Qt::Horizontal || role != Qt::DisplayRole) return {};
+    if (orientation != Qt::Horizontal) return {};
+    if (role == Qt::ToolTipRole && section == ShapeCol)
+        return QStringLiteral("a tensor's shape; on a module's row, the shape of what its last "
+                              "forward call returned (torchinfo's Output Shape)");
+    if (role != Qt::DisplayRole) return {};
     static const char* names[] = {"name",   "kind",     "shape",         "dtype",
                                   "device", "elements", "requires_grad", "in state_dict"};
     return section >= 0 && section < ColumnCount ? QString(names[section]) : QVariant();
@@ -251,6 +266,7 @@ QVariant ModuleTreeModel::data(const QModelIndex& index, int role) const {
                 return n->full.empty() ? QStringLiteral("(model)")
                                        : QString::fromStdString(n->local);
             if (col == KindCol) return type;
+            if (col == ShapeCol) return n->shape;
             if (col == ElementsCol && n->param_elements + n->buffer_elements > 0)
                 return QLocale::c().toString(n->param_elements + n->buffer_elements);
             return {};
@@ -268,12 +284,16 @@ QVariant ModuleTreeModel::data(const QModelIndex& index, int role) const {
             std::optional<UiLock> lock;
             if (m_lock) lock.emplace(*m_lock);
             const QLocale c = QLocale::c();
-            return QString("%1 parameters (%2 elements), %3 buffers (%4 elements), %5 bytes\n\n")
+            const QString output =
+                n->shape.isEmpty() ? QStringLiteral("no forward pass yet")
+                                   : "output of its last call " + n->shape.mid(2);
+            return QString("%1 parameters (%2 elements), %3 buffers (%4 elements), %5 bytes; %6\n\n")
                        .arg(n->params)
                        .arg(c.toString(n->param_elements))
                        .arg(n->buffers)
                        .arg(c.toString(n->buffer_elements))
-                       .arg(c.toString(n->bytes)) +
+                       .arg(c.toString(n->bytes))
+                       .arg(output) +
                    QString::fromStdString(n->owner->repr()).left(2000);
         }
         case StyleRole:

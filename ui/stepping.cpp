@@ -1,6 +1,7 @@
 // stepping.cpp: the step engine behind the window (forward passes or training steps on the
 // worker thread), the watched tensors, the mode and the input generator's settings.
 #include "main_window.h"
+#include "module_tree_model.h"
 
 #include <QAction>
 #include <QCheckBox>
@@ -248,6 +249,11 @@ void MainWindow::step_blocking(int n) {
 
 void MainWindow::on_progress(const std::shared_ptr<StepBatch>& batch) {
     m_plots->add(*batch);
+    if (!batch->samples.empty() && !m_outputs_shown) { // the first step's output shapes
+        m_outputs_shown = true;
+        m_model->refresh();
+        fit_columns(); // the shape column now holds the modules' output shapes too
+    }
     if (!batch->samples.empty()) {
         const StepSample& last = batch->samples.back();
         m_steps_done = last.step;

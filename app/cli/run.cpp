@@ -224,7 +224,7 @@ int cmd_run(const std::vector<std::string>& argv) {
             }
         } else if (optimizer) {
             optimizer->zero_grad();
-            Tensor y = model->forward(x);
+            Tensor y = (*model)(x);
             Tensor target = ys.select(0, step).to(device);
             Tensor loss = o.loss == "mse" ? F::mse_loss(y, target) : F::cross_entropy(y, target);
             loss.backward();
@@ -233,7 +233,7 @@ int cmd_run(const std::vector<std::string>& argv) {
             if (!o.outputs.empty() && step + 1 == o.steps) last_output = {{"output", y.detach().to(Device::cpu()).contiguous()}};
         } else {
             NoGradGuard no_grad;
-            Tensor y = model->forward(x);
+            Tensor y = (*model)(x);
             if (!o.outputs.empty() && step + 1 == o.steps) last_output = {{"output", y.to(Device::cpu()).contiguous()}};
         }
         if (step == 0) first_loss = loss_value;

@@ -42,10 +42,12 @@ Tensor Sequential::forward(const Tensor& x) {
         auto* bn = dynamic_cast<BatchNorm*>(child);
         if (bn && i + 1 < children.size() && is_relu(children[i + 1].second.get())) {
             y = bn->forward(y, true);
+            bn->set_output_shapes({y.shape()});
+            children[i + 1].second->set_output_shapes({y.shape()});
             ++i;
             continue;
         }
-        y = child->forward(y);
+        y = (*child)(y);
     }
     return y;
 }

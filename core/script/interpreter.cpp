@@ -556,8 +556,12 @@ class Interpreter {
             }
             if (d.empty()) { // obj.method(...)
                 Value obj = eval(*callee.a, f);
-                if (ScriptModule* m = as_script_module(obj))
-                    return call_method(*m, callee.name, std::move(args), std::move(kwargs), e.line, code_file(f));
+                if (ScriptModule* m = as_script_module(obj)) {
+                    Value out = call_method(*m, callee.name, std::move(args), std::move(kwargs),
+                                            e.line, code_file(f));
+                    if (callee.name == "forward") m->set_output_shapes(tensor_shapes(out));
+                    return out;
+                }
                 throw AttributeError("'" + type_name(obj) + "' object has no method '" + callee.name + "'");
             }
         }

@@ -46,6 +46,7 @@ bool ScriptModule::has_forward() const {
 
 Tensor ScriptModule::forward(const Tensor& x) {
     Value out = call("forward", {Value::tensor(x)});
+    set_output_shapes(tensor_shapes(out));
     // A tuple output (an LSTM's (output, (h, c))): its first tensor is what a step shows.
     while (out.is_sequence() && !out.list->empty()) out = Value((*out.list)[0]);
     if (out.kind != Value::Kind::Tensor)

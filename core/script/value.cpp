@@ -48,6 +48,19 @@ std::string sequence(const Value& v, bool quote) {
 
 } // namespace
 
+std::vector<Shape> tensor_shapes(const Value& v) {
+    std::vector<Shape> out;
+    std::vector<const Value*> stack{&v};
+    while (!stack.empty()) {
+        const Value* x = stack.back();
+        stack.pop_back();
+        if (x->kind == Value::Kind::Tensor && x->t.defined()) out.push_back(x->t.shape());
+        if (x->is_sequence() && x->list)
+            for (auto it = x->list->rbegin(); it != x->list->rend(); ++it) stack.push_back(&*it);
+    }
+    return out;
+}
+
 std::string type_name(const Value& v) {
     switch (v.kind) {
     case Value::Kind::None: return "NoneType";

@@ -103,6 +103,9 @@ std::string type_name(const Value& v);
 // Python's str() and repr() of a value ("[1, 2]", "tensor([...])", "'a'").
 std::string str(const Value& v);
 std::string repr(const Value& v);
+// The shapes of every tensor in a value, nested tuples and lists flattened in order (a
+// module's output shapes, Module::output_shapes()).
+std::vector<Shape> tensor_shapes(const Value& v);
 // Python's == between values (tensors compare by identity, as `is`).
 bool equal(const Value& a, const Value& b);
 

@@ -133,7 +133,16 @@ class TestScript : public QObject {
             Tensor y;
             {
                 NoGradGuard no_grad;
-                for (int64_t i = 0; i < 3; ++i) y = doc.root->forward(xs.select(0, i));
+                for (int64_t i = 0; i < 3; ++i) y = (*doc.root)(xs.select(0, i));
+            }
+            // Each module's output shapes, as PyTorch's forward hooks on the eager module
+            // saw them (the tree's output column; modules never called have none).
+            if (want.contains("module_outputs")) {
+                json got = json::array();
+                for (const auto& [n, m] : doc.root->named_modules())
+                    if (!m->output_shapes().empty()) got.push_back(json::array({n, m->output_shapes()}));
+                QCOMPARE(QString::fromStdString(got.dump()),
+                         QString::fromStdString(want["module_outputs"].dump()));
             }
             std::string problem = compare_tensor(y, want[mode]["output"], std::string(mode) + " output");
             QVERIFY2(problem.empty(), problem.c_str());

@@ -755,13 +755,29 @@ class TestUi : public QObject {
         QVERIFY2(tip.startsWith("4.running_var [16] float32 on cpu — buffer"), qPrintable(tip));
         // torchinfo's summary on module rows: their subtree's tensors, each once.
         const QString bn_tip = w.tree_model()->index_of("1").data(Qt::ToolTipRole).toString();
-        QVERIFY2(bn_tip.startsWith("2 parameters (32 elements), 3 buffers (33 elements), 264 bytes\n\nBatchNorm1d(16"),
+        QVERIFY2(bn_tip.startsWith("2 parameters (32 elements), 3 buffers (33 elements), 264 bytes; "
+                                   "no forward pass yet\n\nBatchNorm1d(16"),
                  qPrintable(bn_tip));
         const QModelIndex root = w.tree_model()->index_of("");
-        QCOMPARE(w.tree_model()->index(root.row(), ModuleTreeModel::ElementsCol, root.parent()).data().toString(),
-                 QString("582"));
+        auto module_cell = [&](const QString& name, int col) {
+            const QModelIndex i = w.tree_model()->index_of(name);
+            return w.tree_model()->index(i.row(), col, i.parent()).data().toString();
+        };
+        QCOMPARE(module_cell("", ModuleTreeModel::ElementsCol), QString("582"));
         QVERIFY(w.tree_model()->index_of("").data(Qt::ToolTipRole).toString().startsWith(
             "10 parameters (516 elements), 6 buffers (66 elements), 2336 bytes"));
+        // After a forward pass, each module's output shape (torchinfo's Output Shape), BatchNorm
+        // and the ReLU it runs fused with included; the input is a batch of 32 rows of 6.
+        QCOMPARE(module_cell("1", ModuleTreeModel::ShapeCol), QString());
+        w.step_blocking(1);
+        const QString arrow = QString::fromUtf8("→ ");
+        QCOMPARE(module_cell("", ModuleTreeModel::ShapeCol), arrow + "[32, 4]");
+        QCOMPARE(module_cell("0", ModuleTreeModel::ShapeCol), arrow + "[32, 16]");
+        QCOMPARE(module_cell("1", ModuleTreeModel::ShapeCol), arrow + "[32, 16]");
+        QCOMPARE(module_cell("2", ModuleTreeModel::ShapeCol), arrow + "[32, 16]");
+        QCOMPARE(module_cell("6", ModuleTreeModel::ShapeCol), arrow + "[32, 4]");
+        QVERIFY(w.tree_model()->index_of("1").data(Qt::ToolTipRole).toString().contains(
+            "; output of its last call [32, 16]\n"));
     }
 
     // #17's expectations: TensorBoard's plot controls, examples by title, View and Help
