@@ -1,5 +1,6 @@
 // device_actions.cpp: model.to(device) and moving one tensor, with the what-moved message.
 #include "main_window.h"
+#include "step_controller.h"
 
 #include <QStatusBar>
 #include <set>
@@ -35,7 +36,7 @@ bool MainWindow::move_model_to(const QString& device) {
             bytes += e.tensor.nbytes();
         }
         m_doc.root->to(target);
-        if (m_engine) m_engine->model_changed();
+        m_stepper->model_changed();
         QString msg = QString("model.to('%1'): moved %2 parameters and %3 buffers (%4) to %1")
                           .arg(device)
                           .arg(params)
@@ -71,7 +72,7 @@ bool MainWindow::move_tensor_to(const QString& tensor, const QString& device) {
                 log(QString("model.%1 = model.%1.to('%2')").arg(tensor, device));
                 moved = true;
             }
-            if (m_engine) m_engine->model_changed();
+            m_stepper->model_changed();
         } catch (const std::exception& e) {
             report_error(QString::fromStdString(e.what()));
         }

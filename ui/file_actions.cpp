@@ -2,6 +2,7 @@
 // loading state dicts, diffs and step inputs from files. A failed open, load or save changes
 // nothing and says why.
 #include "main_window.h"
+#include "step_controller.h"
 
 #include <QApplication>
 #include <QFileInfo>
@@ -156,7 +157,7 @@ bool MainWindow::load_state_dict_from(const QString& path, bool strict) {
             log(warning);
             statusBar()->showMessage(warning, 10000);
         }
-        if (m_engine) m_engine->model_changed();
+        m_stepper->model_changed();
         m_model->refresh();
         refresh_selection();
         return true;
@@ -188,7 +189,7 @@ DiffDialog* MainWindow::diff_with(const QString& path) {
 }
 
 bool MainWindow::use_inputs_from(const QString& path) {
-    if (!m_engine) {
+    if (!can_step()) {
         report_error(tr("this model cannot step: %1").arg(m_engine_error));
         return false;
     }
@@ -207,7 +208,7 @@ bool MainWindow::use_inputs_from(const QString& path) {
         const std::string what = "inputs x" + shape_str(xs.shape()) +
                                  (ys.defined() ? ", targets y" + shape_str(ys.shape()) : "") +
                                  " from " + path.toStdString();
-        m_engine->inputs().use_file_inputs(xs, ys, what);
+        m_stepper->engine()->inputs().use_file_inputs(xs, ys, what);
         log("inputs: " + QString::fromStdString(what));
         return true;
     } catch (const std::exception& e) {

@@ -32,6 +32,7 @@
 #include "model_facts.h"
 #include "module_tree_model.h"
 #include "plot_panel.h"
+#include "step_controller.h"
 #include "step_worker.h"
 #include "tensor_kind_style.h"
 
@@ -93,7 +94,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     tabs->addTab(m_plots, tr("Plots"));
     tabs->addTab(m_inspector, tr("Inspector"));
     connect(m_tree->selectionModel(), &QItemSelectionModel::currentChanged, tabs, [tabs, this] {
-        if (!m_stepping) tabs->setCurrentWidget(m_inspector);
+        if (!is_running()) tabs->setCurrentWidget(m_inspector);
     });
     auto* bottom = m_bottom_tabs = new QTabWidget(right);
     m_lesson = new QTextBrowser(bottom);
@@ -118,19 +119,18 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     statusBar()->addPermanentWidget(m_totals, 1);
     statusBar()->addPermanentWidget(m_step_label);
 
-    m_worker = new StepWorker(m_lock);
-    m_worker->moveToThread(&m_thread);
-    connect(&m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
-    connect(m_worker, &StepWorker::progressed, this,
-            [this](std::shared_ptr<StepBatch> b) { on_progress(b); });
-    connect(m_worker, &StepWorker::finished, this, [this] {
-        m_stepping = false;
+    m_stepper = new StepController(m_lock, this);
+    connect(m_stepper, &StepController::progressed, this,
+            [this](const std::shared_ptr<StepBatch>& b) { on_progress(b); });
+    connect(m_stepper, &StepController::started, this, [this] {
+        if (m_run_action) m_run_action->setText(tr("Pause"));
+    });
+    connect(m_stepper, &StepController::finished, this, [this] {
         if (m_run_action) m_run_action->setText(tr("Run"));
         m_model->refresh(); // the modules' output shapes of the last step
         refresh_selection();
         update_totals();
     });
-    m_thread.start();
 
     make_toolbar();
     make_menus();
@@ -187,15 +187,10 @@ void MainWindow::dropEvent(QDropEvent* event) {
     if (!urls.isEmpty() && urls.first().isLocalFile()) open_path_async(urls.first().toLocalFile());
 }
 
-
-
-
-
-
 MainWindow::~MainWindow() {
-    stop_running();
-    m_thread.quit();
-    m_thread.wait();
+    // The worker thread goes first: it shares m_lock and the model with this window.
+    delete m_stepper;
+    m_stepper = nullptr;
 }
 
 // --- layout pieces ----------------------------------------------------------------------------
@@ -257,7 +252,6 @@ void MainWindow::set_document(Document doc, const QString& opened) {
         UiLock lock(m_lock);
         m_doc = std::move(doc);
         m_model->set_root(m_doc.root);
-        m_outputs_shown = false;
     }
     m_tree->expandToDepth(1);
     fit_columns();

@@ -7,7 +7,6 @@
 #pragma once
 
 #include <QMainWindow>
-#include <QThread>
 #include <memory>
 #include <mutex>
 
@@ -24,10 +23,6 @@ class QPlainTextEdit;
 class QTextBrowser;
 class QTreeView;
 
-namespace nnscope {
-class StepEngine;
-}
-
 namespace nnscope::ui {
 
 // What an error box says first: the message's first line, cut at a seam past 300
@@ -41,7 +36,7 @@ class InspectorPanel;
 class ModuleTreeFilter;
 class ModuleTreeModel;
 class PlotPanel;
-class StepWorker;
+class StepController;
 struct StepBatch;
 
 class MainWindow : public QMainWindow {
@@ -84,8 +79,8 @@ class MainWindow : public QMainWindow {
     void step_blocking(int n);
     void start_running();
     void stop_running();
-    bool is_running() const { return m_stepping; }
-    int64_t steps_done() const { return m_steps_done; }    // since the model was opened
+    bool is_running() const;
+    int64_t steps_done() const;                            // since the model was opened
     void set_rate(double steps_per_second);                // 0 = as fast as possible
     void set_training_mode(bool train);                    // model.train() / model.eval()
     void set_training_step(bool on);                       // optimizer steps on or off
@@ -134,14 +129,8 @@ class MainWindow : public QMainWindow {
 
     Document m_doc;
     ModelLock m_lock;
-    std::shared_ptr<StepEngine> m_engine;
-    QString m_engine_error;
-    QThread m_thread;
-    StepWorker* m_worker = nullptr;
-    bool m_stepping = false;
-    bool m_outputs_shown = false; // the tree shows the modules' output shapes of a step
-
-    int64_t m_steps_done = 0;
+    StepController* m_stepper = nullptr;
+    QString m_engine_error; // why the model cannot step, or empty
 
     ModuleTreeModel* m_model;
     ModuleTreeFilter* m_filter;

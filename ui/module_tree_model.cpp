@@ -6,6 +6,7 @@
 #include <QLocale>
 #include <algorithm>
 #include <optional>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace nnscope::ui {
@@ -44,10 +45,9 @@ std::string join(const std::string& prefix, const std::string& name) {
 }
 // A module row's shape cell: what its last call returned ("→ [8, 16]"; a tuple's tensors
 // one after another), empty before the first forward pass.
-QString output_text(const Module* m) {
-    if (!m) return {};
+QString output_text(const std::vector<Shape>& output_shapes) {
     QStringList shapes;
-    for (const Shape& s : m->output_shapes()) shapes << QString::fromStdString(shape_str(s));
+    for (const Shape& s : output_shapes) shapes << QString::fromStdString(shape_str(s));
     return shapes.isEmpty() ? QString() : QString::fromUtf8("→ ") + shapes.join(", ");
 }
 } // namespace
@@ -83,7 +83,7 @@ void ModuleTreeModel::update_cache() {
         stack.pop_back();
         for (auto& c : n->children) stack.push_back(c.get());
         if (!n->is_tensor) {
-            n->shape = output_text(n->owner);
+            n->shape = n->owner ? output_text(n->owner->output_shapes()) : QString();
             continue;
         }
         Tensor t = node_tensor(n);
@@ -153,6 +153,25 @@ void ModuleTreeModel::build(Node* node, Module* module, const std::string& prefi
         n->full = join(prefix, name);
         Node* c = node->add(std::move(n));
         build(c, child.get(), c->full, depth + 1);
+    }
+}
+
+void ModuleTreeModel::set_output_shapes(
+    const std::vector<std::pair<std::string, std::vector<Shape>>>& outputs) {
+    if (!m_tree) return;
+    std::unordered_map<std::string, const std::vector<Shape>*> by_name;
+    for (const auto& [name, shapes] : outputs) by_name[name] = &shapes;
+    std::vector<Node*> stack{m_tree.get()};
+    while (!stack.empty()) {
+        Node* n = stack.back();
+        stack.pop_back();
+        for (auto& c : n->children)
+            if (!c->is_tensor) stack.push_back(c.get());
+        if (n == m_tree.get() || n->is_tensor) continue;
+        auto it = by_name.find(n->full);
+        n->shape = it == by_name.end() ? QString() : output_text(*it->second);
+        const QModelIndex i = createIndex(n->row, ShapeCol, n);
+        emit dataChanged(i, i, {Qt::DisplayRole});
     }
 }
 

@@ -47,6 +47,9 @@ class ModuleTreeModel : public QAbstractItemModel {
     // Every visible cell may have changed (after a step, a load, a device move): copies
     // the tensors' shapes, dtypes and devices under the model lock, then repaints.
     void refresh();
+    // The modules' output shapes by dotted name (StepBatch::outputs): shown on their rows
+    // without taking the model lock, so a long step never holds the window up.
+    void set_output_shapes(const std::vector<std::pair<std::string, std::vector<Shape>>>& outputs);
 
     // The tensor or module behind an index (of this model).
     Tensor tensor_at(const QModelIndex& index) const;

@@ -14,6 +14,7 @@ StepWorker::StepWorker(ModelLock& lock, QObject* parent) : QObject(parent), m_lo
 void StepWorker::set_engine(std::shared_ptr<StepEngine> engine, ModulePtr model) {
     m_engine = std::move(engine);
     m_model = std::move(model);
+    m_outputs_sent = false;
     resolve_watches();
 }
 
@@ -84,6 +85,11 @@ void StepWorker::run(qint64 count) {
                 else
                     batch->error = QString::fromStdString(e.what());
                 m_stop = true;
+            }
+            if (!m_outputs_sent && !batch->samples.empty()) {
+                for (const auto& [name, m] : m_model->named_modules())
+                    if (!m->output_shapes().empty()) batch->outputs.emplace_back(name, m->output_shapes());
+                m_outputs_sent = true;
             }
         }
         emit progressed(batch);

@@ -29,6 +29,9 @@ struct StepBatch {
     std::vector<StepSample> samples;
     QString error; // set when a step failed; stepping stops
     QString note;  // set when Pause stopped a step half-way (a TorchScript step: undone)
+    // Each called module's output shapes by dotted name, after the engine's first step (sent
+    // once per engine: the window shows them without waiting for the model lock).
+    std::vector<std::pair<std::string, std::vector<Shape>>> outputs;
 };
 
 class StepWorker : public QObject {
@@ -75,6 +78,7 @@ class StepWorker : public QObject {
     std::atomic<double> m_rate{0};
     std::atomic<bool> m_stop{false};
     std::atomic<bool> m_running{false};
+    bool m_outputs_sent = false;
 };
 
 } // namespace nnscope::ui

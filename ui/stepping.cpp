@@ -1,14 +1,13 @@
-// stepping.cpp: the step engine behind the window (forward passes or training steps on the
-// worker thread), the watched tensors, the mode and the input generator's settings.
+// stepping.cpp: the window's side of stepping: its controls and what they say, the watched
+// tensors, the mode and the input generator's settings; the engine, the worker thread and
+// the run belong to the StepController (step_controller.h).
 #include "main_window.h"
 #include "module_tree_model.h"
 
 #include <QAction>
 #include <QCheckBox>
 #include <QComboBox>
-#include <QCoreApplication>
 #include <QDoubleSpinBox>
-#include <QElapsedTimer>
 #include <QLabel>
 #include <QLineEdit>
 #include <QRegularExpression>
@@ -20,14 +19,13 @@
 #include "plot_panel.h"
 #include "script/program.h"
 #include "step_engine.h"
+#include "step_controller.h"
 #include "step_worker.h"
 
 namespace nnscope::ui {
 
 void MainWindow::rebuild_engine() {
-    m_engine.reset();
     m_engine_error.clear();
-    m_steps_done = 0;
     try {
         InputGeneratorOptions options;
         const QString shape_text = m_shape_edit->text().trimmed();
@@ -41,40 +39,35 @@ void MainWindow::rebuild_engine() {
                 options.input_shape.push_back(d);
             }
         }
-        m_engine = std::make_shared<StepEngine>(m_doc.root, options);
-        if (auto* sm = dynamic_cast<script::ScriptModule*>(m_doc.root.get()))
-            sm->program()->limits.cancel = m_worker->stop_flag(); // Pause ends a long step
-        {
-            const Shape used = m_engine->inputs().shape();
-            QStringList dims;
-            for (int64_t d : used) dims << QString::number(d);
-            if (shape_text.isEmpty()) m_shape_edit->setPlaceholderText(dims.join(","));
-        }
-        if (m_training_box->isChecked())
-            m_engine->set_optimizer(m_optimizer_box->currentData().toString().toStdString());
-        m_engine->inputs().set_distribution(m_std_box->value(), m_drift_box->value(), 500);
-        m_worker->set_engine(m_engine, m_doc.root);
-        log("inputs: " + QString::fromStdString(m_engine->input_description()));
+        const std::string optimizer =
+            m_training_box->isChecked() ? m_optimizer_box->currentData().toString().toStdString() : "";
+        if (!m_stepper->rebuild(m_doc.root, options, optimizer, m_std_box->value(), m_drift_box->value()))
+            throw Error(m_stepper->error().toStdString());
+        QStringList dims;
+        for (int64_t d : m_stepper->engine()->inputs().shape()) dims << QString::number(d);
+        if (shape_text.isEmpty()) m_shape_edit->setPlaceholderText(dims.join(","));
+        log("inputs: " + QString::fromStdString(m_stepper->engine()->input_description()));
     } catch (const std::exception& e) {
         m_engine_error = QString::fromStdString(e.what());
-        m_worker->set_engine(nullptr, m_doc.root);
+        m_stepper->clear(); // nothing steps
     }
+    const bool can = can_step();
     // An inspect-only model: nothing that steps is enabled, and the status bar says why,
     // naming the modules (until another message replaces it).
     static const QString step_tip = m_step_action->toolTip(), run_tip = m_run_action->toolTip(),
                          train_tip = m_train_action->toolTip();
     const QString why = tr("Inspect-only: %1").arg(m_engine_error);
-    m_step_action->setToolTip(m_engine ? step_tip : why);
-    m_run_action->setToolTip(m_engine ? run_tip : why);
-    m_train_action->setToolTip(m_engine ? train_tip : why);
-    m_training_box->setToolTip(m_engine ? tr("forward, MSE loss, backward, optimizer step: "
+    m_step_action->setToolTip(can ? step_tip : why);
+    m_run_action->setToolTip(can ? run_tip : why);
+    m_train_action->setToolTip(can ? train_tip : why);
+    m_training_box->setToolTip(can ? tr("forward, MSE loss, backward, optimizer step: "
                                              "parameters change, buffers only through forward")
                                         : why);
-    for (QAction* a : {m_step_action, m_run_action, m_train_action}) a->setEnabled(m_engine != nullptr);
-    m_training_box->setEnabled(m_engine != nullptr);
-    m_step_label->setText(m_engine ? tr("step 0") : tr("inspect-only"));
-    m_step_label->setToolTip(m_engine ? QString() : why);
-    if (!m_engine) {
+    for (QAction* a : {m_step_action, m_run_action, m_train_action}) a->setEnabled(can);
+    m_training_box->setEnabled(can);
+    m_step_label->setText(can ? tr("step 0") : tr("inspect-only"));
+    m_step_label->setToolTip(can ? QString() : why);
+    if (!can) {
         log(why);
         statusBar()->showMessage(why);
     } else if (statusBar()->currentMessage().startsWith(tr("Inspect-only: "))) {
@@ -136,31 +129,38 @@ void MainWindow::set_watch_list(const QStringList& names) {
 }
 
 void MainWindow::push_watches() {
-    m_worker->set_watches(m_plots->watches());
+    m_stepper->set_watches(m_plots->watches());
 }
 
 bool MainWindow::can_step() const {
-    return m_engine != nullptr;
+    return m_engine_error.isEmpty() && m_stepper->engine() != nullptr;
+}
+
+bool MainWindow::is_running() const {
+    return m_stepper->is_running();
+}
+
+int64_t MainWindow::steps_done() const {
+    return m_stepper->steps_done();
 }
 
 void MainWindow::set_input_distribution(double std, double drift) {
-    if (!m_engine) return;
-    UiLock lock(m_lock); // the worker reads the generator between our slices
-    m_engine->inputs().set_distribution(std, drift, 500);
+    if (!can_step()) return;
+    m_stepper->set_input_distribution(std, drift);
     log(QString("inputs: normal, std %1, mean drifting by ±%2 over 500 steps").arg(std).arg(drift));
 }
 
 void MainWindow::set_rate(double steps_per_second) {
     const int i = m_rate_box->findData(steps_per_second);
     if (i >= 0) m_rate_box->setCurrentIndex(i);
-    m_worker->set_rate(steps_per_second);
+    m_stepper->set_rate(steps_per_second);
 }
 
 bool MainWindow::set_input_shape(const QString& text) {
     stop_running();
     m_shape_edit->setText(text.trimmed());
     rebuild_engine();
-    if (!m_engine) {
+    if (!can_step()) {
         report_error(m_engine_error);
         return false;
     }
@@ -191,23 +191,22 @@ void MainWindow::set_training_mode(bool train) {
 
 void MainWindow::set_training_step(bool on) {
     stop_running();
-    if (!m_engine) return;
-    UiLock lock(m_lock);
+    if (!can_step()) return;
     try {
         const std::string spec =
             on ? m_optimizer_box->currentData().toString().toStdString() : std::string();
-        m_engine->set_optimizer(spec);
-        if (on)
-        {
+        m_stepper->set_optimizer(spec);
+        if (on) {
+            const Optimizer* optimizer = m_stepper->engine()->optimizer();
             // "sgd:lr=0.05,momentum=0.9" is torch.optim.SGD(..., lr=0.05, momentum=0.9).
             const QString args = QString::fromStdString(spec).section(':', 1).replace(",", ", ");
             log(QString("optimizer = torch.optim.%1(model.parameters(), %2): %3 parameters, no "
                         "buffers")
-                    .arg(QString::fromStdString(m_engine->optimizer()->name()), args)
-                    .arg(m_engine->optimizer()->params().size()));
-        }
-        else
+                    .arg(QString::fromStdString(optimizer->name()), args)
+                    .arg(optimizer->params().size()));
+        } else {
             log("training steps off: forward passes only");
+        }
     } catch (const std::exception& e) {
         report_error(QString::fromStdString(e.what()));
     }
@@ -217,53 +216,34 @@ void MainWindow::set_training_step(bool on) {
 }
 
 void MainWindow::start_running() {
-    if (!m_engine || m_stepping) return;
-    m_stepping = true;
-    m_run_action->setText(tr("Pause"));
-    QMetaObject::invokeMethod(m_worker, "run", Qt::QueuedConnection, Q_ARG(qint64, 0));
+    if (can_step()) m_stepper->start();
 }
 
 void MainWindow::stop_running() {
-    if (!m_stepping) return;
-    m_worker->request_stop();
-    QElapsedTimer t;
-    t.start();
-    while (m_stepping && t.elapsed() < 10000)
-        QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+    m_stepper->stop();
 }
 
 void MainWindow::step_blocking(int n) {
-    if (!m_engine || n <= 0) return;
-    stop_running();
-    const double rate = m_rate_box->currentData().toDouble();
-    m_worker->set_rate(0);
-    m_stepping = true;
-    QMetaObject::invokeMethod(m_worker, "run", Qt::QueuedConnection, Q_ARG(qint64, qint64(n)));
-    QElapsedTimer t;
-    t.start();
-    while (m_stepping && t.elapsed() < 600000)
-        QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
-    m_worker->set_rate(rate);
+    if (!can_step()) return;
+    m_stepper->step(n);
     m_plots->replot_now();
 }
 
 void MainWindow::on_progress(const std::shared_ptr<StepBatch>& batch) {
     m_plots->add(*batch);
-    if (!batch->samples.empty() && !m_outputs_shown) { // the first step's output shapes
-        m_outputs_shown = true;
-        m_model->refresh();
-        fit_columns(); // the shape column now holds the modules' output shapes too
+    if (!batch->outputs.empty()) { // after the first step: the modules' output shapes
+        m_model->set_output_shapes(batch->outputs);
+        fit_columns(); // the shape column now holds them too
     }
     if (!batch->samples.empty()) {
         const StepSample& last = batch->samples.back();
-        m_steps_done = last.step;
         QString text =
             tr("step %1 · %2").arg(last.step).arg(last.training ? tr("train") : tr("eval"));
         if (!std::isnan(last.loss)) text += tr(" · loss %1").arg(last.loss, 0, 'g', 4);
         m_step_label->setText(text);
     }
     if (!batch->error.isEmpty())
-        report_error("step " + QString::number(m_steps_done + 1) + ": " + batch->error);
+        report_error("step " + QString::number(m_stepper->steps_done() + 1) + ": " + batch->error);
     if (!batch->note.isEmpty()) {
         log(batch->note);
         statusBar()->showMessage(batch->note, 10000);

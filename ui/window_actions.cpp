@@ -1,6 +1,7 @@
 // window_actions.cpp: the main window's menus, toolbars and kind legend: every action a
 // user can take, wired to the MainWindow method that does it.
 #include "main_window.h"
+#include "step_controller.h"
 
 #include <QAction>
 #include <QApplication>
@@ -61,7 +62,7 @@ void MainWindow::make_toolbar() {
     m_step_action->setToolTip(
         tr("One step (F10): a forward pass, or a training step when enabled"));
     m_run_action =
-        bar->addAction(tr("Run"), this, [this] { m_stepping ? stop_running() : start_running(); });
+        bar->addAction(tr("Run"), this, [this] { is_running() ? stop_running() : start_running(); });
     m_run_action->setShortcut(QKeySequence(Qt::Key_F5));
     m_run_action->setToolTip(tr("Run / Pause (F5)"));
     m_rate_box = new QComboBox(bar);
@@ -71,8 +72,8 @@ void MainWindow::make_toolbar() {
     m_rate_box->addItem(tr("as fast as possible"), 0.0);
     m_rate_box->setCurrentIndex(1);
     connect(m_rate_box, &QComboBox::currentIndexChanged, this,
-            [this] { m_worker->set_rate(m_rate_box->currentData().toDouble()); });
-    m_worker->set_rate(100.0);
+            [this] { m_stepper->set_rate(m_rate_box->currentData().toDouble()); });
+    m_stepper->set_rate(100.0);
     bar->addWidget(m_rate_box);
     bar->addSeparator();
     m_train_action = bar->addAction(tr("Train mode"));

@@ -25,6 +25,8 @@
 #include "io/torch_zip.h"
 #include "plot_panel.h"
 #include "random.h"
+#include "step_controller.h"
+#include "step_engine.h"
 #include "step_worker.h"
 #include "tensor_table_model.h"
 
@@ -809,6 +811,55 @@ class TestUi : public QObject {
         for (QAction* a : w.menuBar()->actions()) menus << a->text();
         QCOMPARE(menus, QStringList({"&File", "&Model", "&View", "&Help", "&Devices"}));
         QVERIFY(w.minimumSize().width() >= 640 && w.minimumSize().height() >= 400);
+    }
+
+    // The stepping controller works without a window: the same engine, thread and run state
+    // the window drives.
+    void step_controller_runs_without_a_window() {
+        ModelLock lock;
+        StepController c(lock);
+        Document doc = open_example("mlp-batchnorm");
+        QVERIFY(c.rebuild(doc.root, {}, "", 1.0, 0.0));
+        int slices = 0, with_outputs = 0;
+        int64_t last = 0;
+        std::vector<std::pair<std::string, std::vector<Shape>>> outputs;
+        connect(&c, &StepController::progressed, this, [&](const std::shared_ptr<StepBatch>& b) {
+            ++slices;
+            if (!b->samples.empty()) last = b->samples.back().step;
+            if (!b->outputs.empty()) ++with_outputs, outputs = b->outputs;
+        });
+        c.set_watches({"1.running_mean"});
+        c.step(25);
+        QCOMPARE(c.steps_done(), int64_t(25));
+        QCOMPARE(last, int64_t(25));
+        QVERIFY(slices >= 1);
+        QVERIFY(!c.is_running());
+        // The modules' output shapes come once, with the first slice, for the tree to show
+        // without the model lock.
+        QCOMPARE(with_outputs, 1);
+        QCOMPARE(outputs.size(), size_t(8));
+        QCOMPARE(outputs[0].first, std::string(""));
+        QCOMPARE(outputs[0].second, (std::vector<Shape>{{32, 4}}));
+        QCOMPARE(outputs[2].first, std::string("1"));
+        QCOMPARE(outputs[2].second, (std::vector<Shape>{{32, 16}}));
+        QCOMPARE(doc.root->child("1")->attr("num_batches_tracked").item_int(), int64_t(25));
+        // A run goes on until stop(); training steps change parameters.
+        c.set_optimizer("sgd:lr=0.01");
+        const std::vector<double> before = doc.root->child("0")->attr("weight").to_doubles();
+        c.set_rate(0);
+        c.start();
+        QVERIFY(c.is_running());
+        QTRY_VERIFY(c.steps_done() > 30);
+        c.stop();
+        QVERIFY(!c.is_running());
+        QVERIFY(doc.root->child("0")->attr("weight").to_doubles() != before);
+        // A model that cannot step: the reason, and step() does nothing.
+        Document state = open_document(nnscope::test::fixtures_dir() + "/mlp_torch.safetensors");
+        QVERIFY(!c.rebuild(state.root, {}, "", 1.0, 0.0));
+        QCOMPARE(c.error(), QString("this model cannot run: its modules' types are unknown"));
+        QVERIFY(!c.engine());
+        c.step(3);
+        QCOMPARE(c.steps_done(), int64_t(0));
     }
 
     void failed_open_keeps_the_model() {
