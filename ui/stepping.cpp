@@ -186,6 +186,8 @@ void MainWindow::set_training_mode(bool train) {
     m_train_action->blockSignals(true);
     m_train_action->setChecked(train);
     m_train_action->blockSignals(false);
+    if (can_step()) // the mode the next step runs in, not the last step's
+        m_step_label->setText(tr("step %1 · %2 next").arg(steps_done()).arg(train ? tr("train") : tr("eval")));
     refresh_selection();
 }
 
