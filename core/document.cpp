@@ -5,7 +5,10 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <algorithm>
+#include <optional>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
@@ -155,17 +158,22 @@ Document document_from_entries(const std::string& path, const std::string& forma
     doc.format = format;
     doc.metadata = std::move(meta);
     std::vector<std::pair<std::string, std::string>> kinds, types;
-    bool declared = parse_nnscope_meta(path, doc.metadata, kinds, types);
-    if (!declared && format != "safetensors-index") sort_like_state_dict(entries);
+    const bool nnscope_meta = parse_nnscope_meta(path, doc.metadata, kinds, types);
+    // Kinds nnscope wrote after inferring them are still inferred ("kinds never pretend"):
+    // inferred again, with the file's requires_grad.
+    const std::string* source = find_meta(doc.metadata, "nnscope.kind_source");
+    const bool declared = nnscope_meta && !(source && *source == "inferred");
+    if (!nnscope_meta && format != "safetensors-index") sort_like_state_dict(entries);
     try {
-        doc.root =
-            tree_from_state_dict(entries, declared ? &kinds : nullptr, declared ? &types : nullptr);
+        doc.root = tree_from_state_dict(entries, declared ? &kinds : nullptr,
+                                        nnscope_meta ? &types : nullptr);
     } catch (const FormatError&) {
         throw;
     } catch (const Error& e) {
         throw FormatError(path, e.what());
     }
     doc.kind_source = declared ? KindSource::Declared : KindSource::Inferred;
+    if (const std::string* tm = find_meta(doc.metadata, "nnscope.torch_metadata")) doc.torch_metadata = *tm;
     if (format == "safetensors") model_from_saved_spec(doc, entries);
     return doc;
 }
@@ -263,13 +271,41 @@ bool model_from_saved_spec(Document& doc, const std::vector<std::pair<std::strin
 
 } // namespace
 
-const char* infer_tensor_kind(const std::string& name, DType dtype) {
-    std::string leaf = name.substr(name.rfind('.') == std::string::npos ? 0 : name.rfind('.') + 1);
+const char* infer_tensor_kind(const std::string& name, DType dtype,
+                              const std::function<bool(const std::string&)>& has_key) {
+    const size_t dot = name.rfind('.');
+    const std::string prefix = dot == std::string::npos ? "" : name.substr(0, dot + 1);
+    const std::string leaf = dot == std::string::npos ? name : name.substr(dot + 1);
     if (leaf == "running_mean" || leaf == "running_var" || leaf == "num_batches_tracked")
         return "buffer";
     // nn.Parameter must be floating point to require grad, so integer and bool tensors in
     // a state dict are in practice buffers (counters, index tables, masks).
     if (!dtype_is_floating(dtype)) return "buffer";
+    // torch.nn.utils' reparametrisations (spectral_norm.py, weight_norm.py, prune.py): the
+    // base name with a suffix, told apart by the siblings each one registers.
+    auto sibling = [&](const std::string& base, const char* suffix) {
+        return has_key(prefix + base + suffix);
+    };
+    auto base_of = [&](const char* suffix) -> std::optional<std::string> {
+        const std::string s = suffix;
+        if (leaf.size() > s.size() && leaf.ends_with(s)) return leaf.substr(0, leaf.size() - s.size());
+        return std::nullopt;
+    };
+    if (auto base = base_of("_mask"); base && sibling(*base, "_orig")) return "buffer"; // prune
+    if (auto base = base_of("_u"); base && sibling(*base, "_orig")) return "buffer";    // spectral_norm
+    if (auto base = base_of("_v")) {
+        if (sibling(*base, "_g")) return "parameter";                              // weight_norm
+        if (sibling(*base, "_orig") && sibling(*base, "_u")) return "buffer";      // spectral_norm
+    }
+    // torch.nn.utils.parametrize: parametrizations.NAME.original(N) are the parameters; the
+    // tensors of the parametrization modules (parametrizations.NAME.K.*) are their buffers.
+    const size_t p = ("." + prefix).rfind(".parametrizations.");
+    if (p != std::string::npos) {
+        const std::string rest = ("." + prefix).substr(p + 18); // "NAME." or "NAME.K."
+        const size_t parts = size_t(std::count(rest.begin(), rest.end(), '.'));
+        if (parts == 1 && leaf.starts_with("original")) return "parameter";
+        if (parts >= 2) return "buffer";
+    }
     return "parameter";
 }
 
@@ -323,6 +359,9 @@ tree_from_state_dict(const std::vector<std::pair<std::string, Tensor>>& entries,
     if (module_types)
         for (const auto& [n, t] : *module_types)
             if (!n.empty()) module_at(n);
+    std::unordered_set<std::string> keys;
+    for (const auto& entry : entries) keys.insert(entry.first);
+    const auto has_key = [&](const std::string& k) { return keys.count(k) > 0; };
     for (const auto& entry : entries) {
         const std::string& name = entry.first;
         const Tensor& t = entry.second;
@@ -334,11 +373,13 @@ tree_from_state_dict(const std::vector<std::pair<std::string, Tensor>>& entries,
         ModulePtr m = module_at(prefix);
         if (m->own_children().contains(leaf))
             throw Error("'" + name + "' is both a tensor and a module prefix");
-        std::string kind = infer_tensor_kind(name, t.dtype());
-        if (auto it = kinds.find(name); it != kinds.end()) kind = it->second;
+        std::string kind = infer_tensor_kind(name, t.dtype(), has_key);
+        const auto declared = kinds.find(name);
+        if (declared != kinds.end()) kind = declared->second;
         try {
             if (kind == "parameter")
-                m->register_parameter(leaf, t, t.is_floating_point());
+                m->register_parameter(leaf, t, declared != kinds.end() ? t.is_floating_point()
+                                                                        : t.requires_grad());
             else
                 m->register_buffer(leaf, t, true);
         } catch (const Error& e) {
@@ -403,13 +444,12 @@ Document open_example(const std::string& name) {
 }
 
 void save_document_state(const Document& doc, const std::string& path) {
-    save_state_dict(*doc.root, path, doc.metadata, doc.spec);
+    save_state_dict(*doc.root, path, {doc.metadata, doc.spec, doc.kind_source, doc.torch_metadata});
 }
 
-void save_state_dict(const Module& root, const std::string& path,
-                     const std::vector<std::pair<std::string, std::string>>& extra_metadata,
-                     const std::string& spec) {
-    if (ends_with(path, ".pt") || ends_with(path, ".pth")) return torchpt::save_pt(root, path);
+void save_state_dict(const Module& root, const std::string& path, const SaveExtras& extras) {
+    if (ends_with(path, ".pt") || ends_with(path, ".pth"))
+        return torchpt::save_pt(root, path, extras.torch_metadata);
     if (!ends_with(path, ".safetensors"))
         throw FormatError(path, "cannot write this file type (supported: .safetensors, .pt, .pth)");
     StateDict sd = root.state_dict();
@@ -430,12 +470,14 @@ void save_state_dict(const Module& root, const std::string& path,
     for (const auto& [name, m] : mutable_root.named_modules())
         types[name] = m->type_name().empty() ? json(nullptr) : json(m->type_name());
     std::vector<std::pair<std::string, std::string>> meta;
-    for (const auto& [k, v] : extra_metadata)
+    for (const auto& [k, v] : extras.metadata)
         if (!k.starts_with("nnscope.")) meta.emplace_back(k, v);
     if (!find_meta(meta, "format")) meta.insert(meta.begin(), {"format", "pt"});
     meta.emplace_back("nnscope.kinds", kinds.dump());
+    if (extras.kind_source == KindSource::Inferred) meta.emplace_back("nnscope.kind_source", "inferred");
     meta.emplace_back("nnscope.modules", types.dump());
-    if (!spec.empty()) meta.emplace_back("nnscope.spec", spec);
+    if (!extras.spec.empty()) meta.emplace_back("nnscope.spec", extras.spec);
+    if (!extras.torch_metadata.empty()) meta.emplace_back("nnscope.torch_metadata", extras.torch_metadata);
     safetensors::write_file(path, meta, entries);
 }
 

@@ -9,6 +9,8 @@
 #include <optional>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "../errors.h"
 #include "../layers/layers.h"
 #include "../layers/registry.h"
@@ -24,6 +26,31 @@ namespace {
 bool is_module_object(const ValuePtr& v) {
     return v && v->is(Kind::Object) && v->state && dict_get(v->state, "_modules") &&
            dict_get(v->state, "_parameters");
+}
+
+// Plain pickled data (a state dict's _metadata) as JSON; anything else as null.
+nlohmann::ordered_json plain_json(const ValuePtr& v, int depth = 0) {
+    if (!v || depth > 16) return nullptr;
+    switch (v->kind) {
+    case Kind::Bool: return v->b;
+    case Kind::Int: return v->i;
+    case Kind::Float: return v->f;
+    case Kind::String: return v->s;
+    case Kind::Tuple:
+    case Kind::List: {
+        auto a = nlohmann::ordered_json::array();
+        for (const auto& x : v->items) a.push_back(plain_json(x, depth + 1));
+        return a;
+    }
+    default: break;
+    }
+    if (auto items = dict_items(v)) {
+        auto o = nlohmann::ordered_json::object();
+        for (const auto& [k, x] : *items)
+            if (k && k->is(Kind::String)) o[k->s] = plain_json(x, depth + 1);
+        return o;
+    }
+    return nullptr;
 }
 
 // A dict whose keys are strings and values tensors (or None): a state dict.
@@ -290,6 +317,10 @@ Document from_value(Archive& archive, const ValuePtr& v, const std::string& path
     } else if (is_state_dict(v)) {
         for (const auto& [k, t] : *dict_items(v))
             if (!t->is(Kind::None)) entries.emplace_back(k->s, archive.tensor(t, k->s));
+        // state_dict._metadata, set on the OrderedDict by BUILD: kept for saving as .pt.
+        if (v->is(Kind::Object) && v->state)
+            if (const ValuePtr* md = dict_get(v->state, "_metadata"); md && dict_items(*md))
+                doc.torch_metadata = plain_json(*md).dump();
     } else {
         throw FormatError(path, std::string(label.empty() ? "" : "entry '" + label + "': ") +
                                     "holds " + entry_summary(v) +

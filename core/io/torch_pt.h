@@ -18,8 +18,10 @@ namespace nnscope::torchpt {
 // Throws FormatError naming the file and what is wrong. `entry` picks a checkpoint entry.
 Document open_pt(const std::string& path, const std::string& entry = {});
 
-// A state dict as PyTorch writes it: OrderedDict with _metadata, protocol 2, one storage
-// per tensor, little-endian, with version and byteorder entries. Atomic.
-void save_pt(const Module& root, const std::string& path);
+// A state dict as PyTorch writes it: OrderedDict with _metadata (each module's version;
+// `source_metadata`, a read file's _metadata as JSON, adds its other entries and its
+// versions), protocol 2, one storage per tensor, little-endian, with version and byteorder
+// entries. Atomic.
+void save_pt(const Module& root, const std::string& path, const std::string& source_metadata = {});
 
 } // namespace nnscope::torchpt

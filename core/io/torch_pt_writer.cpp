@@ -1,7 +1,11 @@
 // torch_pt_writer.cpp: state dicts written as torch.save writes them (see torch_pt.h):
 // data.pkl through pickle_writer.h, one storage per tensor, version and byteorder records.
 #include <cctype>
+#include <cstring>
 #include <filesystem>
+#include <map>
+
+#include <nlohmann/json.hpp>
 
 #include "pickle_writer.h"
 #include "torch_archive.h"
@@ -11,8 +15,57 @@
 namespace nnscope::torchpt {
 
 namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;
 
-void save_pt(const Module& root, const std::string& path) {
+namespace {
+
+// A module's `_version` as PyTorch writes it: the native layer's, and 2 for a module of
+// unknown class that is a BatchNorm or InstanceNorm by its type name or its buffers
+// (_NormBase._version = 2), 1 otherwise.
+int pytorch_version(const Module& m) {
+    const int v = m.version();
+    if (v != 1) return v;
+    const std::string& t = m.type_name();
+    const bool norm_type = t.find("BatchNorm") != std::string::npos || t.find("InstanceNorm") != std::string::npos;
+    const bool stats = m.own_buffers().contains("running_mean") && m.own_buffers().contains("running_var");
+    return norm_type || (t.empty() && stats) ? 2 : 1;
+}
+
+// Plain data (a _metadata entry's values) as pickle: ints, floats, strings, bools, None,
+// dicts and lists.
+void write_plain(pickle::PickleWriter& w, const json& j, int depth = 0) {
+    if (depth > 16 || j.is_null()) return w.op(pickle::NONE);
+    if (j.is_boolean()) return w.op(j.get<bool>() ? pickle::NEWTRUE : pickle::NEWFALSE);
+    if (j.is_number_integer()) return w.integer(j.get<int64_t>());
+    if (j.is_number_float()) {
+        w.op(pickle::BINFLOAT);
+        const double d = j.get<double>();
+        uint64_t u;
+        std::memcpy(&u, &d, 8);
+        for (int i = 7; i >= 0; --i) w.out.push_back(char((u >> (8 * i)) & 0xff)); // big-endian
+        return;
+    }
+    if (j.is_string()) return w.str(j.get<std::string>());
+    if (j.is_array()) {
+        w.op(pickle::EMPTY_LIST);
+        if (j.empty()) return;
+        w.op(pickle::MARK);
+        for (const auto& x : j) write_plain(w, x, depth + 1);
+        return w.op(pickle::APPENDS);
+    }
+    w.op(pickle::EMPTY_DICT);
+    if (j.empty()) return;
+    w.op(pickle::MARK);
+    for (const auto& [k, x] : j.items()) {
+        w.str(k);
+        write_plain(w, x, depth + 1);
+    }
+    w.op(pickle::SETITEMS);
+}
+
+} // namespace
+
+void save_pt(const Module& root, const std::string& path, const std::string& source_metadata) {
     StateDict sd = root.state_dict();
     std::vector<Tensor> storages; // contiguous host copies, alive while writing
     pickle::PickleWriter w;
@@ -51,12 +104,24 @@ void save_pt(const Module& root, const std::string& path) {
     w.str("_metadata");
     w.ordered_dict();
     w.op(pickle::MARK);
+    // Each module's version, and what else the source file's _metadata said of it
+    // (spectral_norm's {"weight.version": 1}); the source's version wins for modules
+    // nnscope knows only by name.
+    json source = json::object();
+    if (!source_metadata.empty()) {
+        source = json::parse(source_metadata, nullptr, false);
+        if (!source.is_object()) source = json::object();
+    }
+    std::map<std::string, const Module*> modules;
+    for (const auto& [name, m] : const_cast<Module&>(root).named_modules()) modules[name] = m.get();
     for (const auto& [prefix, version] : sd.versions) {
+        json entry = json::object();
+        auto it = modules.find(prefix);
+        entry["version"] = it != modules.end() ? pytorch_version(*it->second) : version;
+        if (source.contains(prefix) && source[prefix].is_object())
+            for (const auto& [k, x] : source[prefix].items()) entry[k] = x;
         w.str(prefix);
-        w.op(pickle::EMPTY_DICT);
-        w.str("version");
-        w.integer(version);
-        w.op(pickle::SETITEM);
+        write_plain(w, entry);
     }
     w.op(pickle::SETITEMS);
     w.op(pickle::SETITEM);

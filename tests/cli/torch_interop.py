@@ -102,6 +102,26 @@ with tempfile.TemporaryDirectory() as tmp:
             got_sd = [(k, list(v.shape), str(v.dtype).replace("torch.", "")) for k, v in got.items()]
             if got_sd != want_sd:
                 failures.append("example %s as .%s: %r, PyTorch: %r" % (name, ext, got_sd, want_sd))
+
+    # 6. A reparametrised state dict (spectral_norm, weight_norm, prune, parametrizations)
+    #    through safetensors and back to .pt: the model loads it strictly, and _metadata is
+    #    torch.save's (spectral_norm's own version entry, BatchNorm's version 2).
+    rep_src = os.path.join(fixtures, "pt", "reparametrised.pt")
+    rep_st, rep_pt = os.path.join(tmp, "rep.safetensors"), os.path.join(tmp, "rep.pt")
+    run("convert", rep_src, rep_st)
+    run("convert", rep_st, rep_pt)
+    got = torch.load(rep_pt, weights_only=True)
+    want = torch.load(rep_src)
+    if {k: dict(v) for k, v in got._metadata.items()} != {k: dict(v) for k, v in want._metadata.items()}:
+        failures.append("reparametrised _metadata: %r, PyTorch: %r" % (got._metadata, want._metadata))
+    for k in want:
+        if not torch.equal(got[k], want[k]):
+            failures.append("reparametrised %s differs" % k)
+    # The same layers as rebuilt from an inferred tree (BatchNorm's version from its buffers).
+    run("convert", os.path.join(fixtures, "mlp_torch.safetensors"), os.path.join(tmp, "mlp_sd.pt"))
+    bn_version = torch.load(os.path.join(tmp, "mlp_sd.pt"), weights_only=True)._metadata["1"]["version"]
+    if bn_version != 2:
+        failures.append("BatchNorm1d's _metadata version from a safetensors state dict: %r, PyTorch: 2" % bn_version)
 for f in failures:
     print("FAIL:", f)
 print("torch interop: %s" % ("ok" if not failures else "%d failure(s)" % len(failures)))

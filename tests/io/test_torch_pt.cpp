@@ -54,6 +54,35 @@ class TestTorchPt : public QObject {
     QTemporaryDir tmp;
 
   private slots:
+    // torch.nn.utils' reparametrisations: kinds inferred as PyTorch registers them (from the
+    // names and their siblings), requires_grad as the file holds it, and kept as inferred,
+    // with the file's _metadata, through a conversion to safetensors and back to .pt.
+    void reparametrised_state_dicts() {
+        const json& want = fixture["expect"]["reparametrised"];
+        auto check = [&](const Document& doc) {
+            QVERIFY(doc.kind_source == KindSource::Inferred);
+            std::vector<std::string> params, buffers, grad;
+            for (const auto& [n, t] : doc.root->named_parameters()) {
+                params.push_back(n);
+                if (t.requires_grad()) grad.push_back(n);
+            }
+            for (const auto& [n, t] : doc.root->named_buffers()) buffers.push_back(n);
+            QCOMPARE(qlist(params), qlist(want["parameters"]));
+            QCOMPARE(qlist(buffers), qlist(want["buffers"]));
+            QCOMPARE(qlist(grad), qlist(want["requires_grad"]));
+            QCOMPARE(json::parse(doc.torch_metadata), want["metadata"]);
+        };
+        Document doc = open_document(pt("reparametrised.pt"));
+        check(doc);
+        const std::string st = tmp.filePath("rep.safetensors").toStdString();
+        save_document_state(doc, st);
+        Document back = open_document(st);
+        check(back);
+        const std::string again = tmp.filePath("rep.pt").toStdString();
+        save_document_state(back, again);
+        check(open_document(again));
+    }
+
     void state_dicts_in_file_order() {
         for (const char* f : {"sd_mlp.pt", "sd_mlp_proto4.pt"}) {
             Document doc = open_document(pt(f));
