@@ -271,6 +271,17 @@ bool model_from_saved_spec(Document& doc, const std::vector<std::pair<std::strin
 
 } // namespace
 
+std::string not_runnable_summary(const std::vector<NotRunnable>& modules) {
+    if (modules.empty()) return {};
+    const NotRunnable& first = modules.front();
+    std::string out = (first.module.empty() ? "the model" : first.module) +
+                      (first.type.empty() ? "" : " (" + first.type + ")") + ": " + first.reason;
+    if (modules.size() > 1)
+        out += "; and " + std::to_string(modules.size() - 1) + " more module" +
+               (modules.size() > 2 ? "s" : "") + " (nnscope-cli inspect lists each)";
+    return out;
+}
+
 const char* infer_tensor_kind(const std::string& name, DType dtype,
                               const std::function<bool(const std::string&)>& has_key) {
     const size_t dot = name.rfind('.');

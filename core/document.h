@@ -18,6 +18,16 @@ namespace nnscope {
 
 enum class KindSource { Declared, Inferred };
 
+// A module that cannot run, and why, in words that say how to get a runnable file.
+struct NotRunnable {
+    std::string module; // dotted name, "" for the root
+    std::string type;   // the class as the file names it ("torch.nn.modules.linear.Linear")
+    std::string reason;
+};
+// One line for the first of them: "layer1.0 (torchvision.models.resnet.BasicBlock): no
+// forward code: ...; and 9 more modules (nnscope-cli inspect lists each)".
+std::string not_runnable_summary(const std::vector<NotRunnable>& modules);
+
 struct Document {
     std::string path;   // file, or "example:NAME"
     std::string format; // "spec", "safetensors", "safetensors-index", "pt", "pt-checkpoint",
@@ -38,6 +48,9 @@ struct Document {
     // when the state dict is saved as .pt (and kept through safetensors as
     // "nnscope.torch_metadata"), so spectral_norm's and the modules' versions survive.
     std::string torch_metadata;
+    // What the reader knew of modules that cannot run (whole pickled modules); see
+    // not_runnable_modules() (model_facts.h) for every document.
+    std::vector<NotRunnable> not_runnable;
 };
 
 // Opens a spec (.json), a safetensors file, a sharded index (.safetensors.index.json), a

@@ -58,6 +58,23 @@ int reset_running_stats(Module& root) {
     return n;
 }
 
+std::vector<NotRunnable> not_runnable_modules(const Document& doc) {
+    if (!doc.root || doc.root->runnable()) return {};
+    if (!doc.not_runnable.empty()) return doc.not_runnable;
+    std::vector<NotRunnable> out;
+    for (auto& [name, m] : doc.root->named_modules()) {
+        if (m->has_forward()) continue;
+        if (m->type_name().empty())
+            out.push_back({name, "",
+                           "a state dict holds tensors, not modules: the module's type is unknown"});
+        else if (doc.format == "spec")
+            out.push_back({name, m->type_name(), "declared in the spec without forward code"});
+        else
+            out.push_back({name, m->type_name(), "no forward code for " + m->type_name()});
+    }
+    return out;
+}
+
 std::string why_not_runnable(Module& root) {
     if (root.runnable()) return {};
     // Types in the order first met, each with the modules of that type.

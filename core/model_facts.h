@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "document.h"
 #include "module.h"
 
 namespace nnscope {
@@ -39,5 +40,10 @@ int reset_running_stats(Module& root);
 // "no forward code for ResNet (the model), BasicBlock (layer1.0, layer1.1 and 6 more),
 // MaxPool2d (maxpool)"; "" for a runnable model.
 std::string why_not_runnable(Module& root);
+
+// Every module that cannot run, and why: the reader's reasons where it has them (whole
+// pickled modules: no forward code in a pickle, a class nnscope lacks, a reparametrisation
+// hook), else each module without forward code. Empty for a runnable model.
+std::vector<NotRunnable> not_runnable_modules(const Document& doc);
 
 } // namespace nnscope

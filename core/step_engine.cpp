@@ -18,12 +18,13 @@ std::vector<double> watch_sample(const Tensor& t) {
     return {s.mean, s.min, s.max};
 }
 
-StepEngine::StepEngine(ModulePtr model, InputGeneratorOptions inputs)
+StepEngine::StepEngine(ModulePtr model, InputGeneratorOptions inputs, const std::string& why_not)
     : m_model(std::move(model)), m_inputs(*m_model, inputs) {
     if (!m_model->runnable())
         throw ValueError("this model cannot run: " +
-                         (m_model->type_name().empty() ? std::string("its modules' types are unknown")
-                                                       : why_not_runnable(*m_model)));
+                         (!why_not.empty()                 ? why_not
+                          : m_model->type_name().empty() ? std::string("its modules' types are unknown")
+                                                          : why_not_runnable(*m_model)));
 }
 
 void StepEngine::set_optimizer(const std::string& spec) {

@@ -30,7 +30,9 @@ class NonFiniteLoss : public Error {
 class StepEngine {
   public:
     // Throws ValueError when the model cannot run or no input can be generated for it.
-    StepEngine(ModulePtr model, InputGeneratorOptions inputs = {});
+    // `why_not`: what the file's reader knows of why the model cannot run (the error says
+    // it instead of naming the modules without forward code).
+    StepEngine(ModulePtr model, InputGeneratorOptions inputs = {}, const std::string& why_not = {});
 
     // Enables training steps with an optimizer ("sgd:lr=0.01,momentum=0.9", "adam:lr=1e-3")
     // over the model's parameters; an empty spec goes back to forward passes only.

@@ -33,13 +33,14 @@ StepController::~StepController() {
 }
 
 bool StepController::rebuild(ModulePtr model, const InputGeneratorOptions& options,
-                             const std::string& optimizer, double input_std, double input_drift) {
+                             const std::string& optimizer, double input_std, double input_drift,
+                             const std::string& why_not) {
     stop();
     m_engine.reset();
     m_error.clear();
     m_steps_done = 0;
     try {
-        auto engine = std::make_shared<StepEngine>(model, options);
+        auto engine = std::make_shared<StepEngine>(model, options, why_not);
         if (auto* sm = dynamic_cast<script::ScriptModule*>(model.get()))
             sm->program()->limits.cancel = m_worker->stop_flag(); // Pause ends a long step
         if (!optimizer.empty()) engine->set_optimizer(optimizer);

@@ -33,8 +33,9 @@ class StepController : public QObject {
     // A new engine for `model` (after an open, a new input shape): steps count from 0.
     // False, with error() saying why, for a model that cannot step (inspect-only).
     // `optimizer`: "" for forward passes only, else a make_optimizer() spec.
+    // `why_not`: the document's reason when the model cannot run (not_runnable_summary).
     bool rebuild(ModulePtr model, const InputGeneratorOptions& options, const std::string& optimizer,
-                 double input_std, double input_drift);
+                 double input_std, double input_drift, const std::string& why_not = {});
     // No engine: nothing steps (a model that cannot, an input shape that does not parse).
     void clear();
     StepEngine* engine() const { return m_engine.get(); }

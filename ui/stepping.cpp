@@ -16,6 +16,7 @@
 
 #include "errors.h"
 #include "layers/layers.h"
+#include "model_facts.h"
 #include "plot_panel.h"
 #include "script/program.h"
 #include "step_engine.h"
@@ -41,7 +42,8 @@ void MainWindow::rebuild_engine() {
         }
         const std::string optimizer =
             m_training_box->isChecked() ? m_optimizer_box->currentData().toString().toStdString() : "";
-        if (!m_stepper->rebuild(m_doc.root, options, optimizer, m_std_box->value(), m_drift_box->value()))
+        if (!m_stepper->rebuild(m_doc.root, options, optimizer, m_std_box->value(), m_drift_box->value(),
+                                not_runnable_summary(not_runnable_modules(m_doc))))
             throw Error(m_stepper->error().toStdString());
         QStringList dims;
         for (int64_t d : m_stepper->engine()->inputs().shape()) dims << QString::number(d);

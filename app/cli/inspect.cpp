@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "common.h"
+#include "model_facts.h"
 
 namespace nnscope::cli {
 
@@ -100,7 +101,13 @@ void print_text(const Document& doc, std::vector<TensorEntry>& entries) {
         << "   memory: " << human_bytes(t.bytes) << "\n";
     if (doc.kind_source == KindSource::Inferred)
         out << "note: a bare state dict declares no kinds; parameter/buffer inferred from names "
-               "(running_mean, running_var, num_batches_tracked, integer dtypes are buffers)\n";
+               "(running_mean, running_var, num_batches_tracked, integer dtypes, spectral_norm's "
+               "_u/_v and prune's _mask are buffers; README lists the rules)\n";
+    const auto blocked = not_runnable_modules(doc);
+    for (size_t i = 0; i < blocked.size() && i < 10; ++i)
+        out << (i ? "              " : "not runnable: ") << (blocked[i].module.empty() ? "(model)" : blocked[i].module)
+            << (blocked[i].type.empty() ? "" : " (" + blocked[i].type + ")") << ": " << blocked[i].reason << "\n";
+    if (blocked.size() > 10) out << "              and " << blocked.size() - 10 << " more\n";
     std::cout << out.str();
 }
 
@@ -139,6 +146,13 @@ int cmd_inspect(Args args) {
         tensors.push_back(t);
     }
     j["tensors"] = tensors;
+    j["runnable"] = doc.root->runnable();
+    json blocked = json::array();
+    for (const auto& b : not_runnable_modules(doc))
+        blocked.push_back({{"module", b.module},
+                           {"type", b.type.empty() ? json(nullptr) : json(b.type)},
+                           {"reason", b.reason}});
+    j["not_runnable"] = blocked;
     Totals t = count(entries);
     j["totals"] = {{"parameters", t.parameters}, {"parameter_elements", t.parameter_elements},
                    {"buffers", t.buffers},       {"buffer_elements", t.buffer_elements},

@@ -120,8 +120,7 @@ ModulePtr build_model(const RunOptions& o) {
         throw FormatError(o.spec, doc.format == "torchscript" && !doc.note.empty()
                                       ? doc.note
                                       : "the model is not runnable: " +
-                                            (doc.note.empty() ? why_not_runnable(*doc.root)
-                                                              : doc.note));
+                                            not_runnable_summary(not_runnable_modules(doc)));
     return doc.root;
 }
 

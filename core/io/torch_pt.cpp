@@ -164,8 +164,63 @@ class PickleArgs : public LayerArgs {
     std::function<bool(const std::vector<int64_t>&)> m_fits;
 };
 
+// The classes of a module's pickled forward hooks (_forward_pre_hooks or _forward_hooks),
+// with the tensor name each reparametrisation hook recomputes ("weight"), if it says.
+std::vector<std::pair<std::string, std::string>> hooks_of(const ValuePtr& state, const char* dict) {
+    std::vector<std::pair<std::string, std::string>> out;
+    const ValuePtr* d = dict_get(state, dict);
+    if (auto items = dict_items(d ? *d : nullptr))
+        for (const auto& [k, h] : *items) {
+            if (!h) continue;
+            // spectral_norm's and weight_norm's hooks say `name`, prune's `_tensor_name`.
+            const ValuePtr* name = h->state ? dict_get(h->state, "name") : nullptr;
+            if (!name && h->state) name = dict_get(h->state, "_tensor_name");
+            out.emplace_back(h->is(Kind::Object) || h->is(Kind::Global) ? h->qualified_name()
+                                                                          : std::string("a function"),
+                             name && *name && (*name)->is(Kind::String) ? (*name)->s : "");
+        }
+    return out;
+}
+
+// Why a pickled module cannot run, from its class and state.
+std::string reason_for(const ValuePtr& obj, bool known_class, bool names_differ) {
+    const std::string cls = obj->qualified_name();
+    const auto pre = hooks_of(obj->state, "_forward_pre_hooks"), post = hooks_of(obj->state, "_forward_hooks");
+    if (!pre.empty()) {
+        // torch.nn.utils' reparametrisations: the hook writes `name` from its parts.
+        const auto& [hook, name] = pre.front();
+        std::string parts;
+        if (!name.empty()) {
+            std::vector<std::string> found;
+            for (const char* dict : {"_parameters", "_buffers"}) {
+                const ValuePtr* d = dict_get(obj->state, dict);
+                if (auto items = dict_items(d ? *d : nullptr))
+                    for (const auto& [k, v] : *items)
+                        if (k && k->is(Kind::String) && k->s.starts_with(name + "_")) found.push_back(k->s);
+            }
+            for (size_t i = 0; i < found.size(); ++i)
+                parts += (i ? (i + 1 == found.size() ? " and " : ", ") : "") + found[i];
+        }
+        return "a forward pre-hook (" + hook + ") recomputes " + (name.empty() ? "its tensors" : name) +
+               (parts.empty() ? "" : " from " + parts) +
+               " before each call, and nnscope does not run forward hooks";
+    }
+    if (!post.empty())
+        return "a forward hook (" + post.front().first + ") changes what " + obj->name +
+               " returns, and nnscope does not run forward hooks";
+    if (known_class && names_differ)
+        return "its parameters and buffers are not those of " + cls +
+               " (a subclass, or another PyTorch version)";
+    if (!obj->module.starts_with("torch.nn."))
+        return "no forward code: a pickle holds a module's data, not its class's code; save it "
+               "with torch.jit.script(model).save(path) (or torch.jit.trace) for a file nnscope runs";
+    return "nnscope does not implement " + cls + " yet; a TorchScript save of the model "
+           "(torch.jit.script(model).save(path)) runs";
+}
+
 struct ModuleBuilder {
     Archive& archive;
+    std::vector<NotRunnable> reasons;      // every module shown but not runnable, and why
     std::vector<std::string> not_runnable; // class names shown but not runnable
     std::vector<std::string> oversized;    // "Linear at 0.fc": sizes the file cannot hold
     bool last_oversized = false;           // set by runnable_layer()
@@ -214,10 +269,15 @@ struct ModuleBuilder {
         const bool known = m != nullptr;
         if (!m) {
             m = std::make_shared<Module>(obj->name);
-            if (last_oversized)
+            if (last_oversized) {
                 oversized.push_back(obj->name + " at " + (where.empty() ? "(root)" : where));
-            else if (obj->module != "torch.nn.modules.container" || obj->name != "Sequential")
+                reasons.push_back({where, obj->qualified_name(),
+                                   "its hyper-parameters ask for more elements than the file's "
+                                   "storages hold"});
+            } else if (obj->module != "torch.nn.modules.container" || obj->name != "Sequential") {
                 not_runnable.push_back(obj->module + "." + obj->name);
+                reasons.push_back({where, obj->qualified_name(), reason_for(obj, false, false)});
+            }
         }
         m->set_strict_names(false);
         // A known layer's registered names must be exactly the file's; otherwise the class
@@ -233,10 +293,15 @@ struct ModuleBuilder {
             std::set<std::string> have_p, have_b;
             for (const auto& [k, v] : m->own_parameters()) have_p.insert(k);
             for (const auto& [k, v] : m->own_buffers()) have_b.insert(k);
-            if (have_p != names_of("_parameters") || have_b != names_of("_buffers")) {
+            const bool differ = have_p != names_of("_parameters") || have_b != names_of("_buffers");
+            // A hook would change what the layer computes: not runnable either.
+            const bool hooked = !hooks_of(st, "_forward_pre_hooks").empty() ||
+                                !hooks_of(st, "_forward_hooks").empty();
+            if (differ || hooked) {
                 m = std::make_shared<Module>(obj->name);
                 m->set_strict_names(false);
                 not_runnable.push_back(obj->module + "." + obj->name);
+                reasons.push_back({where, obj->qualified_name(), reason_for(obj, true, differ)});
             }
         }
         const std::vector<std::string> non_persistent =
@@ -291,24 +356,11 @@ Document from_value(Archive& archive, const ValuePtr& v, const std::string& path
     doc.path = path;
     doc.format = "pt";
     if (is_module_object(v)) {
-        ModuleBuilder b{archive, {}, {}, false};
+        ModuleBuilder b{archive, {}, {}, {}, false};
         doc.root = b.build(v, "", 0);
         doc.kind_source = KindSource::Declared;
-        if (!b.not_runnable.empty()) {
-            std::set<std::string> unique(b.not_runnable.begin(), b.not_runnable.end());
-            std::string list;
-            for (const auto& c : unique) list += (list.empty() ? "" : ", ") + c;
-            doc.note = "inspect-only: nnscope does not implement " + list;
-        }
-        if (!b.oversized.empty()) {
-            std::string list;
-            for (size_t i = 0; i < b.oversized.size() && i < 3; ++i)
-                list += (list.empty() ? "" : ", ") + b.oversized[i];
-            if (b.oversized.size() > 3)
-                list += " and " + std::to_string(b.oversized.size() - 3) + " more";
-            doc.note += (doc.note.empty() ? "inspect-only: " : "; ") + list +
-                        ": hyper-parameters ask for more elements than the file's storages hold";
-        }
+        doc.not_runnable = b.reasons;
+        if (!b.reasons.empty()) doc.note = "inspect-only: " + not_runnable_summary(b.reasons);
         return doc;
     }
     std::vector<std::pair<std::string, Tensor>> entries;

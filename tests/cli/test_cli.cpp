@@ -72,7 +72,7 @@ class TestCli : public QObject {
         QStringList keys;
         for (auto& [k, v] : j.items()) keys << QString::fromStdString(k);
         keys.sort();
-        QCOMPARE(keys, QStringList({"file", "format", "modules", "tensors", "totals"}));
+        QCOMPARE(keys, QStringList({"file", "format", "modules", "not_runnable", "runnable", "tensors", "totals"}));
         QCOMPARE(QString::fromStdString(j["format"].get<std::string>()), QString("spec"));
         QCOMPARE(j["modules"].dump(), std::string(R"([{"name":"","type":"MyModel"}])"));
         // State-dict order (parameters first), then the unregistered attribute.
@@ -119,6 +119,29 @@ class TestCli : public QObject {
         QCOMPARE(text.code, 0);
         QVERIFY(text.out.contains("kinds inferred"));
         QVERIFY(text.out.contains("1.running_mean"));
+        // A bare state dict does not run: every module's type is unknown.
+        QVERIFY(!j["runnable"].get<bool>());
+        QCOMPARE(j["not_runnable"][0]["module"].get<std::string>(), std::string(""));
+        QVERIFY(j["not_runnable"][0]["type"].is_null());
+        QCOMPARE(j["not_runnable"][0]["reason"].get<std::string>(),
+                 std::string("a state dict holds tensors, not modules: the module's type is unknown"));
+    }
+
+    // inspect --json says what runs and, module by module, why not (#16 part 3).
+    void inspect_says_what_runs() {
+        json ok = parse(cli({"inspect", "--example", "mlp-batchnorm", "--json"}).out);
+        QVERIFY(ok["runnable"].get<bool>());
+        QVERIFY(ok["not_runnable"].empty());
+        // A user's class pickled whole: no forward code in the file, and how to get one.
+        json net = parse(cli({"inspect", fx("pt/whole_net.pt"), "--json"}).out);
+        QVERIFY(!net["runnable"].get<bool>());
+        const json& root = net["not_runnable"][0];
+        QCOMPARE(root["module"].get<std::string>(), std::string(""));
+        QCOMPARE(root["type"].get<std::string>(), std::string("__main__.Net"));
+        QVERIFY2(root["reason"].get<std::string>().find("torch.jit.script(model).save(path)") != std::string::npos,
+                 root.dump().c_str());
+        Run text = cli({"inspect", fx("pt/whole_net.pt")});
+        QVERIFY2(text.out.contains("not runnable: (model) (__main__.Net): no forward code"), qPrintable(text.out));
     }
 
     void show_prints_values() {
