@@ -4,10 +4,13 @@
 // longest time the event loop was blocked (a 1 ms timer records the largest gap). Then a
 // model with about 10,000 tensors: time to open its tree, to expand it, and to step it.
 // Last, a model whose every step takes far longer than a frame: the longest block of the
-// event loop meanwhile, and how long Pause takes to end a run.
+// event loop meanwhile, and how long Pause takes to end a run; six Linear(2048, 2048), and
+// with `nnscope --benchmark FILE --input-shape SHAPE` that model too (a scripted ResNet-18
+// at 2,3,64,64: the TorchScript interpreter's steps).
 // Prints one JSON object per case. Runs offscreen (QT_QPA_PLATFORM=offscreen) as well.
 #include <QApplication>
 #include <QDir>
+#include <QFileInfo>
 #include <QElapsedTimer>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -82,7 +85,22 @@ QJsonObject run_case(MainWindow& w, const QString& name, double seconds) {
 
 } // namespace
 
-int run_gui_benchmark(double seconds) {
+// A run of slow steps: the usual figures, plus how long Pause takes during a run.
+QJsonObject slow_case(MainWindow& w, const QString& name, double seconds) {
+    QJsonObject o = run_case(w, name, seconds);
+    w.start_running();
+    QElapsedTimer warm;
+    warm.start();
+    while (warm.elapsed() < 1000) QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+    QElapsedTimer t;
+    t.start();
+    w.stop_running();
+    o["pause_ms"] = double(t.nsecsElapsed()) / 1e6;
+    o["step_ms"] = 1000.0 / std::max(1e-9, o["steps_per_second"].toDouble());
+    return o;
+}
+
+int run_gui_benchmark(double seconds, const QString& model, const QString& input_shape) {
     MainWindow w;
     w.show();
     w.open_builtin_example("mlp-batchnorm");
@@ -127,17 +145,18 @@ int run_gui_benchmark(double seconds) {
     w.open_path(slow_spec.path());
     w.set_input_shape("512,2048");
     QCoreApplication::processEvents();
-    QJsonObject slow_case = run_case(w, "slow steps (6 x Linear(2048, 2048), batch 512), plots live", seconds);
-    // Pause: from the request to the worker's stop, during a run.
-    w.start_running();
-    QElapsedTimer warm;
-    warm.start();
-    while (warm.elapsed() < 1000) QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
-    t.restart();
-    w.stop_running();
-    slow_case["pause_ms"] = double(t.nsecsElapsed()) / 1e6;
-    slow_case["step_ms"] = 1000.0 / std::max(1e-9, slow_case["steps_per_second"].toDouble());
-    print(slow_case);
+    print(slow_case(w, "slow steps (6 x Linear(2048, 2048), batch 512), plots live", seconds));
+    if (model.isEmpty()) return 0;
+    if (!w.open_path(model) || (!input_shape.isEmpty() && !w.set_input_shape(input_shape)) || !w.can_step()) {
+        std::fprintf(stderr, "error: %s\n", w.last_error().toUtf8().constData());
+        return 2;
+    }
+    QCoreApplication::processEvents();
+    QJsonObject file_case = slow_case(w, "slow steps (" + QFileInfo(model).fileName() + " at " +
+                                             (input_shape.isEmpty() ? QString("its input") : input_shape) +
+                                             "), plots live", seconds);
+    file_case["file"] = model;
+    print(file_case);
     return 0;
 }
 

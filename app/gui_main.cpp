@@ -17,7 +17,7 @@
 #include "module_tree_model.h"
 
 namespace nnscope::ui {
-int run_gui_benchmark(double seconds); // gui_benchmark.cpp
+int run_gui_benchmark(double seconds, const QString& model, const QString& input_shape); // gui_benchmark.cpp
 }
 
 namespace {
@@ -71,7 +71,8 @@ int main(int argc, char** argv) {
     QCommandLineOption input_shape("input-shape", "the input's shape, batch first (e.g. 2,3,64,64)", "SHAPE");
     QCommandLineOption tab("tab", "show the 'plots' or 'inspector' tab", "NAME");
     QCommandLineOption benchmark(
-        "benchmark", "measure stepping with live plots and a 10,000-tensor tree, print JSON, exit");
+        "benchmark", "measure stepping with live plots and a 10,000-tensor tree, print JSON, exit; "
+                     "with FILE (and --input-shape), also a model whose steps are slow");
     QCommandLineOption seconds("seconds", "seconds per benchmark case (default 3)", "S");
     for (const auto& o : {benchmark, seconds, steps, watch, train_step, eval_after, device, tab,
                           input_shape, example, screenshot, select})
@@ -99,7 +100,8 @@ int main(int argc, char** argv) {
 
     if (parser.isSet(benchmark))
         return nnscope::ui::run_gui_benchmark(
-            parser.isSet(seconds) ? parser.value(seconds).toDouble() : 3.0);
+            parser.isSet(seconds) ? parser.value(seconds).toDouble() : 3.0,
+            parser.positionalArguments().value(0), parser.value(input_shape));
     // With --screenshot every error ends the run (exit 2, "error: ..."); interactively the
     // window opens and shows it. A file that cannot be opened leaves the window empty: no
     // stand-in model.
