@@ -17,6 +17,7 @@
 #include "io/json_text.h"
 #include "io/model_spec.h"
 #include "io/safetensors.h"
+#include "io/torch_legacy.h"
 #include "io/torch_pt.h"
 #include "io/torch_zip.h"
 #include "io/torchscript.h"
@@ -425,6 +426,8 @@ Document open_document(const std::string& path, const std::string& entry) {
         }
         return torchpt::open_pt(path, entry);
     }
+    // torch.save's legacy format, whatever the extension (".pth.tar" was common).
+    if (torchpt::is_legacy_path(path)) return torchpt::open_pt(path, entry);
     if (ends_with(path, ".safetensors.index.json") || ends_with(path, ".index.json"))
         return open_safetensors_index(path);
     if (ends_with(path, ".json")) {

@@ -135,6 +135,9 @@ class Machine {
     }
 
     ValuePtr run();
+    size_t consumed() const { return m_pos; }
+    // Legacy torch.save files name classes by persistent ids: the hook may replace them.
+    std::function<ValuePtr(const ValuePtr&)> persistent_load;
 
   private:
     const uint8_t* m_data;
@@ -909,6 +912,11 @@ void Machine::step() {
     }
     case BINPERSID: {
         Slot pid = pop();
+        if (persistent_load)
+            if (ValuePtr r = persistent_load(pid.v)) {
+                push(std::move(r), pid.depth);
+                break;
+            }
         ValuePtr p = make(Kind::PersistentId);
         p->pid = std::move(pid.v);
         check_depth(pid.depth + 1);
@@ -1269,6 +1277,15 @@ class Describer {
 ValuePtr load(const uint8_t* data, size_t size, const std::string& path, const Limits& limits) {
     Machine m(data, size, path, limits);
     return m.run();
+}
+
+ValuePtr load_one(const uint8_t* data, size_t size, const std::string& path, size_t& consumed,
+                  const std::function<ValuePtr(const ValuePtr&)>& persistent_load, const Limits& limits) {
+    Machine m(data, size, path, limits);
+    m.persistent_load = persistent_load;
+    ValuePtr v = m.run();
+    consumed = m.consumed();
+    return v;
 }
 
 void release(ValuePtr& v) {

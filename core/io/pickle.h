@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -66,6 +67,12 @@ struct Limits {
 // Throws nnscope::FormatError(path, "pickle: <what> at byte <offset>") for anything
 // malformed, unsupported (EXT*), or over a limit.
 ValuePtr load(const uint8_t* data, size_t size, const std::string& path, const Limits& limits = {});
+// One pickle of several in a row (the legacy torch.save format): `consumed` receives its
+// length, STOP included. `persistent_load`, when it returns a value, stands for a
+// persistent id (BINPERSID) as Unpickler.persistent_load does; null keeps the id.
+ValuePtr load_one(const uint8_t* data, size_t size, const std::string& path, size_t& consumed,
+                  const std::function<ValuePtr(const ValuePtr&)>& persistent_load,
+                  const Limits& limits = {});
 
 // Frees a loaded value now and resets `v`: every container reachable from it is emptied
 // (iteratively), which also frees values that refer to themselves (a list that contains

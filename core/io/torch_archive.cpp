@@ -2,6 +2,11 @@
 // torch_archive.h): storages from data/N, tensor records rebuilt as views of them.
 #include "torch_archive.h"
 
+#include <cerrno>
+#include <cstdio>
+
+#include "torch_legacy.h"
+
 namespace nnscope::torchpt {
 
 namespace {
@@ -13,36 +18,63 @@ int64_t as_int(const ValuePtr& v, bool& ok) {
 }
 } // namespace
 
-Archive::Archive(const std::string& path) : m_zip(path) {
-    if (m_zip.names().empty())
+Archive::Archive(const std::string& path) : m_path(path) {
+    // What the file is, by its first bytes.
+    uint8_t head[512] = {};
+    size_t got = 0;
+    if (FILE* f = std::fopen(path.c_str(), "rb")) {
+        got = std::fread(head, 1, sizeof head, f);
+        std::fclose(f);
+    } else {
+        throw FormatError(path, "cannot open: " + std::string(std::strerror(errno)));
+    }
+    if (!(got >= 4 && std::memcmp(head, "PK\3\4", 4) == 0)) {
+        if (is_legacy_file(head, got)) {
+            m_legacy = std::make_unique<LegacyFile>(path);
+            m_root = m_legacy->root();
+            return;
+        }
+        if (is_tar_file(head, got))
+            throw FormatError(path, "a tar archive: torch.save's format before PyTorch 0.4, which nnscope "
+                                    "does not read (load it with PyTorch and torch.save it again)");
+        throw FormatError(path, "not a PyTorch file: neither a zip archive (torch.save since 1.6) nor "
+                                "torch.save's legacy format");
+    }
+    m_zip = std::make_unique<torchzip::ZipReader>(path);
+    if (m_zip->names().empty())
         throw FormatError(path, "empty zip archive: not a torch.save file");
-    const std::string& first = m_zip.names()[0];
+    const std::string& first = m_zip->names()[0];
     auto slash = first.find('/');
     m_prefix = slash == std::string::npos ? "" : first.substr(0, slash + 1);
-    if (!m_zip.has(m_prefix + "data.pkl")) {
-        for (const auto& n : m_zip.names())
+    if (!m_zip->has(m_prefix + "data.pkl")) {
+        for (const auto& n : m_zip->names())
             if (n.size() >= 8 && n.compare(n.size() - 8, 8, "data.pkl") == 0) {
                 m_prefix = n.substr(0, n.size() - 8);
                 break;
             }
-        if (!m_zip.has(m_prefix + "data.pkl"))
+        if (!m_zip->has(m_prefix + "data.pkl"))
             throw FormatError(path, "no data.pkl in the archive: not a torch.save file");
     }
-    if (m_zip.has(m_prefix + "byteorder")) {
-        std::string order = m_zip.read(m_prefix + "byteorder", 16);
+    if (m_zip->has(m_prefix + "byteorder")) {
+        std::string order = m_zip->read(m_prefix + "byteorder", 16);
         if (order == "big")
             m_big_endian = true;
         else if (order != "little")
             throw FormatError(path, "unknown byteorder '" + order.substr(0, 16) + "'");
     }
-    std::string pkl = m_zip.read(m_prefix + "data.pkl", torchzip::k_max_pickle_size);
+    std::string pkl = m_zip->read(m_prefix + "data.pkl", torchzip::k_max_pickle_size);
     m_root = pickle::load(reinterpret_cast<const uint8_t*>(pkl.data()), pkl.size(),
                           path + ": data.pkl");
 }
 
+Archive::~Archive() { // frees self-referencing values too
+    if (!m_legacy) pickle::release(m_root); // the legacy file releases its own
+    for (auto& v : m_other_pickles) pickle::release(v);
+}
+
 ValuePtr Archive::load_pickle(const std::string& record) {
-    if (!m_zip.has(m_prefix + record)) return nullptr;
-    std::string pkl = m_zip.read(m_prefix + record, torchzip::k_max_pickle_size);
+    if (!m_zip || !m_zip->has(m_prefix + record)) return nullptr;
+    std::string pkl = m_zip->read(m_prefix + record, torchzip::k_max_pickle_size);
     m_other_pickles.push_back(pickle::load(reinterpret_cast<const uint8_t*>(pkl.data()), pkl.size(),
                                            path() + ": " + record));
     return m_other_pickles.back();
@@ -58,8 +90,11 @@ bool Archive::is_tensor(const ValuePtr& v) {
 uint64_t Archive::storage_bytes() {
     if (!m_storage_bytes) {
         uint64_t total = 0;
-        for (const auto& n : m_zip.names())
-            if (n.starts_with(m_prefix + "data/")) total += m_zip.size(n);
+        if (m_legacy)
+            total = m_legacy->storage_bytes();
+        else
+            for (const auto& n : m_zip->names())
+                if (n.starts_with(m_prefix + "data/")) total += m_zip->size(n);
         m_storage_bytes = total;
     }
     return *m_storage_bytes;
@@ -131,6 +166,7 @@ Tensor Archive::storage(const ValuePtr& pid_value, const std::string& where) {
     if (!dtype)
         fail(where, "unsupported storage type " + type->qualified_name() + " (storage '" +
                         key->s + "')");
+    if (m_legacy) return legacy_storage(pid->items, *dtype, where);
     const std::string cache_key = m_storage_folder + key->s;
     if (auto it = m_storages.find(cache_key); it != m_storages.end()) {
         if (it->second.dtype() != *dtype)
@@ -141,26 +177,52 @@ Tensor Archive::storage(const ValuePtr& pid_value, const std::string& where) {
         key->s.find("..") != std::string::npos)
         fail(where, "invalid storage key '" + key->s + "'");
     const std::string entry = m_prefix + m_storage_folder + key->s;
-    if (!m_zip.has(entry))
+    if (!m_zip->has(entry))
         fail(where, "storage '" + key->s + "' is missing from the archive (" + entry + ")");
     const uint64_t es = dtype_size(*dtype);
     if (uint64_t(numel) > torchzip::k_max_entry_size / es)
         fail(where, "storage '" + key->s + "' declares " + std::to_string(numel) +
                         " elements: too large");
     const uint64_t nbytes = uint64_t(numel) * es;
-    if (m_zip.size(entry) < nbytes)
+    if (m_zip->size(entry) < nbytes)
         fail(where, "storage '" + key->s + "' declares " + std::to_string(numel) +
                         " elements (" + std::to_string(nbytes) +
                         " bytes) but the archive entry holds " +
-                        std::to_string(m_zip.size(entry)) + " bytes");
+                        std::to_string(m_zip->size(entry)) + " bytes");
     Tensor s = empty({numel}, TensorOptions(*dtype));
-    if (nbytes) m_zip.read_into(entry, s.data_ptr(), nbytes);
+    if (nbytes) m_zip->read_into(entry, s.data_ptr(), nbytes);
     if (m_big_endian && es > 1) {
         auto* b = static_cast<uint8_t*>(s.data_ptr());
         for (uint64_t i = 0; i < nbytes; i += es)
             for (uint64_t j = 0; j < es / 2; ++j) std::swap(b[i + j], b[i + es - 1 - j]);
     }
     m_storages[cache_key] = s;
+    return s;
+}
+
+// A legacy storage: ('storage', type, key, location, numel, view) where view is None or
+// (view key, offset, size) into the root storage `key`.
+Tensor Archive::legacy_storage(const std::vector<ValuePtr>& pid, DType dtype, const std::string& where) {
+    const std::string& key = pid[2]->s;
+    const LegacyFile::Storage* rec = m_legacy->find(key);
+    if (!rec) fail(where, "storage '" + key + "' is not among the file's storages");
+    if (rec->element_size != dtype_size(dtype)) fail(where, "storage '" + key + "' is used with two dtypes");
+    Tensor s;
+    if (auto it = m_storages.find(key); it != m_storages.end()) {
+        s = it->second;
+    } else {
+        s = empty({rec->numel}, TensorOptions(dtype));
+        if (rec->numel) std::memcpy(s.data_ptr(), m_legacy->bytes(*rec), uint64_t(rec->numel) * rec->element_size);
+        m_storages[key] = s;
+    }
+    if (pid.size() > 5 && pid[5] && pid[5]->is(Kind::Tuple)) { // a view of the root storage
+        const auto& v = pid[5]->items;
+        bool ok = v.size() == 3;
+        const int64_t offset = ok ? as_int(v[1], ok) : 0, size = ok ? as_int(v[2], ok) : 0;
+        if (!ok || offset < 0 || size < 0 || offset > rec->numel || size > rec->numel - offset)
+            fail(where, "malformed storage view " + pickle::describe(pid[5], 2) + " of storage '" + key + "'");
+        return as_strided(s, {size}, {1}, offset);
+    }
     return s;
 }
 
@@ -184,8 +246,7 @@ Tensor Archive::build_tensor(const ValuePtr& v, const std::string& where) {
         if (a[1] && a[1]->name == "Parameter") return make_parameter(t, t.is_floating_point());
         return t;
     }
-    if (v->name == "_rebuild_tensor")
-        fail(where, "legacy tensor records (_rebuild_tensor) are not supported");
+    // _rebuild_tensor (PyTorch before 1.0) has _rebuild_tensor_v2's first four arguments.
     const auto& a = args_of(v, 4, where);
     Tensor s = storage(a[0], where);
     bool ok = true;

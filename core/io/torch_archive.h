@@ -1,12 +1,14 @@
 // torch_archive.h: the zip archives PyTorch writes (torch.save since 1.6, and torch.jit.save),
 // read as inert values: data.pkl through the pickle VM (pickle.h), storages from data/N,
 // and the tensor records (_rebuild_tensor_v2, _rebuild_parameter, ...) rebuilt as views of
-// those storages. Shared by the torch.save reader (torch_pt.cpp) and the TorchScript
+// those storages. torch.save's legacy format (torch_legacy.h) opens through the same class:
+// its main pickle is the root and its storages follow the pickles. Shared by the torch.save reader (torch_pt.cpp) and the TorchScript
 // reader (torchscript.cpp); what the records mean as a model is theirs to decide.
 #pragma once
 
 #include <cstring>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -78,20 +80,23 @@ inline std::vector<std::string> string_set(const ValuePtr& v) {
 
 // --- the archive and its tensors --------------------------------------------------------------
 
+class LegacyFile;
+
 class Archive {
   public:
-    // Opens the zip, finds its top folder and reads data.pkl (the object graph).
+    // Opens the zip, finds its top folder and reads data.pkl (the object graph); or opens a
+    // legacy-format file. Anything else is refused with what it is (a damaged zip, the tar
+    // format of PyTorch before 0.4, not a PyTorch file).
     explicit Archive(const std::string& path);
-    ~Archive() { // frees self-referencing values too
-        pickle::release(m_root);
-        for (auto& v : m_other_pickles) pickle::release(v);
-    }
+    ~Archive();
     Archive(const Archive&) = delete;
     Archive& operator=(const Archive&) = delete;
 
     const ValuePtr& root() const { return m_root; }
-    const std::string& path() const { return m_zip.path(); }
-    const torchzip::ZipReader& zip() const { return m_zip; }
+    const std::string& path() const { return m_path; }
+    bool is_legacy() const { return m_legacy != nullptr; }
+    // The zip (TorchScript reads its code files); not for a legacy file.
+    const torchzip::ZipReader& zip() const { return *m_zip; }
     // The archive's top folder with its slash ("archive/", "resnet18/"), or "".
     const std::string& prefix() const { return m_prefix; }
 
@@ -119,7 +124,11 @@ class Archive {
     Tensor storage(const ValuePtr& pid_value, const std::string& where);
     Tensor build_tensor(const ValuePtr& v, const std::string& where);
 
-    torchzip::ZipReader m_zip;
+    Tensor legacy_storage(const std::vector<ValuePtr>& pid, DType dtype, const std::string& where);
+
+    std::string m_path;
+    std::unique_ptr<torchzip::ZipReader> m_zip;
+    std::unique_ptr<LegacyFile> m_legacy;
     std::string m_prefix;
     bool m_big_endian = false;
     std::optional<uint64_t> m_storage_bytes;

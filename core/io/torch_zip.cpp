@@ -31,10 +31,10 @@ ZipReader::ZipReader(const std::string& path) : m_path(path) {
         zip_error_init_with_code(&ze, err);
         std::string what = zip_error_strerror(&ze);
         zip_error_fini(&ze);
+        // Called for files that start like a zip: one that does not open is cut short or
+        // damaged (a download that stopped, a copy that failed).
         if (err == ZIP_ER_NOZIP || err == ZIP_ER_INCONS)
-            throw FormatError(path, "not a PyTorch zip archive (" + what +
-                                        "); files from torch.save before PyTorch 1.6 "
-                                        "(legacy format) are not supported");
+            throw FormatError(path, "a damaged or truncated zip archive (" + what + ")");
         throw FormatError(path, "cannot read the zip archive: " + what);
     }
     zip_int64_t n = zip_get_num_entries(m_zip, 0);

@@ -115,6 +115,82 @@ class TestTorchPt : public QObject {
                              "save of the model (torch.jit.script(model).save(path)) runs"));
     }
 
+    // The legacy format (torch.save(..., _use_new_zipfile_serialization=False)): every kind of
+    // file reads exactly as the zip-format file holding the same objects (#16 part 1).
+    void legacy_files_read_as_their_zip_twins_data() {
+        QTest::addColumn<QString>("legacy");
+        QTest::addColumn<QString>("zip");
+        for (const auto& pair : fixture["expect"]["legacy"])
+            QTest::newRow(pair[0].get<std::string>().c_str())
+                << QString::fromStdString(pair[0]) << QString::fromStdString(pair[1]);
+    }
+
+    void legacy_files_read_as_their_zip_twins() {
+        QFETCH(QString, legacy);
+        QFETCH(QString, zip);
+        Document a = open_document(pt(legacy.toStdString())), b = open_document(pt(zip.toStdString()));
+        QCOMPARE(a.format, b.format);
+        QVERIFY(a.kind_source == b.kind_source);
+        QCOMPARE(a.entry, b.entry);
+        QCOMPARE(a.checkpoint_entries, b.checkpoint_entries);
+        QCOMPARE(a.note, b.note);
+        QCOMPARE(a.torch_metadata, b.torch_metadata);
+        QCOMPARE(a.root->runnable(), b.root->runnable());
+        std::vector<std::string> ma, mb;
+        for (auto& [n, m] : a.root->named_modules()) ma.push_back(n + ":" + m->type_name() + (m->is_training() ? ":train" : ":eval"));
+        for (auto& [n, m] : b.root->named_modules()) mb.push_back(n + ":" + m->type_name() + (m->is_training() ? ":train" : ":eval"));
+        QCOMPARE(qlist(ma), qlist(mb));
+        auto ea = a.root->tensor_entries(), eb = b.root->tensor_entries();
+        QCOMPARE(ea.size(), eb.size());
+        for (size_t i = 0; i < ea.size(); ++i) {
+            QCOMPARE(ea[i].name, eb[i].name);
+            QVERIFY(ea[i].kind == eb[i].kind);
+            QCOMPARE(ea[i].tensor.dtype(), eb[i].tensor.dtype());
+            QCOMPARE(ea[i].tensor.shape(), eb[i].tensor.shape());
+            QCOMPARE(ea[i].tensor.strides(), eb[i].tensor.strides());
+            QCOMPARE(ea[i].tensor.storage_offset(), eb[i].tensor.storage_offset());
+            QCOMPARE(ea[i].tensor.requires_grad(), eb[i].tensor.requires_grad());
+            QCOMPARE(ea[i].tensor.to_doubles(), eb[i].tensor.to_doubles());
+            // Views of one storage stay views of one storage.
+            for (size_t j = 0; j < i; ++j)
+                QCOMPARE(ea[i].tensor.impl()->storage == ea[j].tensor.impl()->storage,
+                         eb[i].tensor.impl()->storage == eb[j].tensor.impl()->storage);
+        }
+        if (a.root->runnable()) { // whole_seq: the same outputs as PyTorch's
+            const json& want = fixture["expect"]["whole_seq"];
+            a.root->eval();
+            NoGradGuard no_grad;
+            Tensor y = a.root->forward(tensor_from_fixture(want["input"]));
+            QCOMPARE(y.shape(), fixture_shape(want["output"]["shape"]));
+            QVERIFY(close(y.to_doubles(), fixture_values(want["output"]["values"]), 1e-5, 1e-6));
+        }
+    }
+
+    // A legacy file cut short, a zip cut short, the tar format and other bytes: each says
+    // what it really is.
+    void damaged_and_foreign_files_say_what_they_are() {
+        auto err = [&](const std::string& path) { return catch_error([&] { open_document(path); }).second; };
+        const std::string cut = err(pt("legacy_truncated.pt"));
+        QVERIFY2(cut.starts_with(pt("legacy_truncated.pt") + ": legacy torch.save format: truncated: storage '") &&
+                     cut.find("' starts at byte ") != std::string::npos &&
+                     cut.find(" but the file ends at ") != std::string::npos,
+                 cut.c_str());
+        const std::string truncated_zip = err(pt("truncated.pt"));
+        QVERIFY2(truncated_zip.starts_with(pt("truncated.pt") + ": a damaged or truncated zip archive ("),
+                 truncated_zip.c_str());
+        const std::string tar = tmp.filePath("old.pt").toStdString();
+        {
+            std::ofstream out(tar, std::ios::binary);
+            std::string block(1024, '\0');
+            block.replace(257, 5, "ustar");
+            out << block;
+        }
+        QCOMPARE(err(tar), tar + ": a tar archive: torch.save's format before PyTorch 0.4, which nnscope does "
+                                 "not read (load it with PyTorch and torch.save it again)");
+        QCOMPARE(err(pt("not_zip.pt")), pt("not_zip.pt") + ": not a PyTorch file: neither a zip archive "
+                                                            "(torch.save since 1.6) nor torch.save's legacy format");
+    }
+
     void state_dicts_in_file_order() {
         for (const char* f : {"sd_mlp.pt", "sd_mlp_proto4.pt"}) {
             Document doc = open_document(pt(f));
