@@ -61,6 +61,9 @@ int reset_running_stats(Module& root) {
 std::vector<NotRunnable> not_runnable_modules(const Document& doc) {
     if (!doc.root || doc.root->runnable()) return {};
     if (!doc.not_runnable.empty()) return doc.not_runnable;
+    // A tree rebuilt from a state dict: one reason for all of it.
+    if (doc.root->type_name().empty())
+        return {{"", "", "a state dict holds tensors, not modules: the module types are unknown"}};
     std::vector<NotRunnable> out;
     for (auto& [name, m] : doc.root->named_modules()) {
         if (m->has_forward()) continue;
