@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <vector>
 
 #include "../errors.h"
 #include "safetensors.h"
@@ -45,7 +46,19 @@ bool is_legacy_path(const std::string& path) {
     return is_legacy_file(head, got);
 }
 
+namespace {
+// Releases every pickle loaded (pickle::release: cycles too) unless kept, also when the
+// constructor throws half-way.
+struct Loaded {
+    std::vector<pickle::ValuePtr> values;
+    ~Loaded() {
+        for (auto& v : values) pickle::release(v);
+    }
+};
+} // namespace
+
 LegacyFile::LegacyFile(const std::string& path) : m_path(path) {
+    Loaded loaded;
     m_file = safetensors::MappedFile::open(path);
     const uint8_t* data = m_file->data();
     const size_t size = m_file->size();
@@ -62,6 +75,7 @@ LegacyFile::LegacyFile(const std::string& path) : m_path(path) {
         size_t used = 0;
         pickle::ValuePtr v = pickle::load_one(data + pos, size - pos, path + ": " + what, used, pl);
         pos += used;
+        loaded.values.push_back(v);
         return v;
     };
     pickle::ValuePtr version = next("protocol version");
@@ -108,8 +122,8 @@ LegacyFile::LegacyFile(const std::string& path) : m_path(path) {
         pos += uint64_t(numel) * es->second;
         m_storage_bytes += uint64_t(numel) * es->second;
     }
-    pickle::release(keys);
-    pickle::release(sys_info);
+    // Kept: the main pickle (released by ~LegacyFile); the others go with `loaded`.
+    std::erase_if(loaded.values, [&](const pickle::ValuePtr& v) { return v == m_root; });
 }
 
 LegacyFile::~LegacyFile() {
