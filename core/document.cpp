@@ -475,6 +475,10 @@ void save_state_dict(const Module& root, const std::string& path, const SaveExtr
     std::vector<Tensor> host; // keeps the contiguous host copies alive while writing
     std::vector<safetensors::WriteEntry> entries;
     for (const auto& [name, t] : sd.tensors) {
+        if (t.is_uninitialized()) // safetensors has no such entry; a .pt file does
+            throw FormatError(path, "cannot write '" + name + "' to safetensors: it is uninitialized (a lazy "
+                                    "module before its first forward pass); save as .pt, or run the model "
+                                    "once in PyTorch first");
         Tensor h = t.to(Device::cpu()).contiguous();
         host.push_back(h);
         entries.push_back(

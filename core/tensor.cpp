@@ -532,7 +532,9 @@ Tensor Tensor::clone() const {
 
 Tensor Tensor::detach() const {
     const auto& t = checked();
-    return make_view(t, t.shape, t.strides, t.offset);
+    Tensor d = make_view(t, t.shape, t.strides, t.offset);
+    d.impl()->uninitialized = t.uninitialized; // still shapeless (make_parameter detaches)
+    return d;
 }
 
 Tensor& Tensor::copy_(const Tensor& src) {
@@ -786,6 +788,12 @@ Tensor make_parameter(const Tensor& data, bool requires_grad) {
     p.impl()->is_parameter = true;
     if (requires_grad) p.set_requires_grad(true);
     return p;
+}
+
+Tensor make_uninitialized(bool parameter, bool requires_grad) {
+    Tensor t = empty({0});
+    t.impl()->uninitialized = true;
+    return parameter ? make_parameter(t, requires_grad) : t;
 }
 
 // --- gathers and concatenation ------------------------------------------------------------------

@@ -42,6 +42,9 @@ struct TensorImpl {
     DType dtype = DType::Float32;
     bool requires_grad = false;
     bool is_parameter = false; // nn.Parameter rather than a plain tensor
+    // torch.nn.parameter.UninitializedParameter / UninitializedBuffer (a lazy module before
+    // its first call): no shape yet; held as an empty float tensor.
+    bool uninitialized = false;
     std::shared_ptr<TensorImpl> grad;
     std::shared_ptr<Node> grad_fn; // the op that made it, when recorded by autograd
 };
@@ -65,6 +68,8 @@ class Tensor {
     explicit Tensor(std::shared_ptr<TensorImpl> impl) : m_impl(std::move(impl)) {}
 
     bool defined() const { return m_impl != nullptr; }
+    // A lazy module's parameter or buffer before its first forward pass (no shape yet).
+    bool is_uninitialized() const { return m_impl && m_impl->uninitialized; }
     TensorImpl* impl() const { return m_impl.get(); }
     const std::shared_ptr<TensorImpl>& impl_ptr() const { return m_impl; }
     bool is_same(const Tensor& other) const { return m_impl == other.m_impl; }
@@ -246,6 +251,9 @@ Tensor as_strided(const Tensor& base, const Shape& size, const Shape& stride,
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim);
 // Wraps a plain tensor as an nn.Parameter (shares storage).
 Tensor make_parameter(const Tensor& data, bool requires_grad = true);
+// UninitializedParameter(requires_grad) or UninitializedBuffer: shapeless until a lazy
+// module's first call (torch/nn/parameter.py).
+Tensor make_uninitialized(bool parameter, bool requires_grad);
 
 // --- helpers shared by the formats and the views
 // Limits every reader enforces: dimensions of one tensor, tensors in one file.

@@ -218,7 +218,9 @@ void InspectorPanel::show_tensor(const QString& name, TensorKind kind, bool pers
         : style == SlotStyle::NonPersistentBuffer ? tr("no: registered with persistent=False")
                                                   : tr("yes");
     html += row(tr("in state_dict"), saved);
-    html += row(tr("shape"), QString::fromStdString(shape_str(t.shape())));
+    html += row(tr("shape"), t.is_uninitialized()
+                                 ? tr("uninitialized: a lazy module's, shaped by its first forward pass")
+                                 : QString::fromStdString(shape_str(t.shape())));
     html += row(tr("dtype"), QString::fromUtf8(dtype_name(t.dtype()).data()));
     html += row(tr("device"), QString::fromStdString(t.device().str()));
     html += row(tr("requires_grad"), t.requires_grad() ? tr("True") : tr("False"));

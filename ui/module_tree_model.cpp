@@ -89,7 +89,8 @@ void ModuleTreeModel::update_cache() {
         Tensor t = node_tensor(n);
         n->defined = t.defined();
         if (!t.defined()) continue;
-        n->shape = QString::fromStdString(shape_str(t.shape()));
+        n->shape = t.is_uninitialized() ? QStringLiteral("uninitialized")
+                                        : QString::fromStdString(shape_str(t.shape()));
         n->dtype = QString::fromUtf8(dtype_name(t.dtype()).data());
         n->device = QString::fromStdString(t.device().str());
         n->numel = t.numel();

@@ -86,7 +86,8 @@ void print_text(const Document& doc, std::vector<TensorEntry>& entries) {
             std::string note = note_for(e);
             if (!seen.insert(e.tensor.impl()).second) note = "shared (counted once)";
             out << pad(std::string(depth * 2 + 2, ' ') + e.name, wn)
-                << pad(tensor_kind_name(e.kind), wk) << pad(shape_str(e.tensor.shape()), ws)
+                << pad(tensor_kind_name(e.kind), wk)
+                << pad(e.tensor.is_uninitialized() ? "uninitialized" : shape_str(e.tensor.shape()), ws)
                 << pad(std::string(dtype_name(e.tensor.dtype())), wd)
                 << pad(e.tensor.device().str(), wv) << pad(group_digits(e.tensor.numel()), we)
                 << note << "\n";
@@ -140,7 +141,10 @@ int cmd_inspect(Args args) {
         t["kind_source"] = kind_source_name(doc.kind_source);
         t["persistent"] = e.persistent;
         t["dtype"] = std::string(dtype_name(e.tensor.dtype()));
-        t["shape"] = shape_json(e.tensor.shape());
+        if (e.tensor.is_uninitialized())
+            t["uninitialized"] = true; // a lazy module's, before its first call: no shape
+        else
+            t["shape"] = shape_json(e.tensor.shape());
         t["device"] = e.tensor.device().str();
         t["requires_grad"] = e.tensor.requires_grad();
         tensors.push_back(t);

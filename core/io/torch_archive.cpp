@@ -83,6 +83,8 @@ ValuePtr Archive::load_pickle(const std::string& record) {
 bool Archive::is_tensor(const ValuePtr& v) {
     return v && v->is(Kind::Object) && v->module.starts_with("torch") &&
            (v->name == "_rebuild_tensor_v2" || v->name == "_rebuild_parameter" ||
+            (v->module == "torch.nn.parameter" &&
+             (v->name == "UninitializedParameter" || v->name == "UninitializedBuffer")) ||
             v->name == "_rebuild_parameter_with_state" || v->name == "_rebuild_from_type_v2" ||
             v->name == "_rebuild_tensor");
 }
@@ -228,6 +230,12 @@ Tensor Archive::legacy_storage(const std::vector<ValuePtr>& pid, DType dtype, co
 
 Tensor Archive::build_tensor(const ValuePtr& v, const std::string& where) {
     if (!is_tensor(v)) fail(where, "expected a tensor, got " + pickle::describe(v, 2));
+    if (v->module == "torch.nn.parameter") { // a lazy module's, before its first call
+        const bool parameter = v->name == "UninitializedParameter";
+        const ValuePtr* a = v->args && v->args->is(Kind::Tuple) && !v->args->items.empty() ? &v->args->items[0] : nullptr;
+        const bool requires_grad = a && *a && (*a)->is(Kind::Bool) ? (*a)->b : parameter;
+        return make_uninitialized(parameter, requires_grad);
+    }
     if (v->name == "_rebuild_parameter" || v->name == "_rebuild_parameter_with_state") {
         const auto& a = args_of(v, 2, where);
         Tensor data = tensor(a[0], where);

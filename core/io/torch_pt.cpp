@@ -185,6 +185,15 @@ std::vector<std::pair<std::string, std::string>> hooks_of(const ValuePtr& state,
 // Why a pickled module cannot run, from its class and state.
 std::string reason_for(const ValuePtr& obj, bool known_class, bool names_differ) {
     const std::string cls = obj->qualified_name();
+    for (const char* dict : {"_parameters", "_buffers"}) {
+        const ValuePtr* d = dict_get(obj->state, dict);
+        if (auto items = dict_items(d ? *d : nullptr))
+            for (const auto& [k, v] : *items)
+                if (v && v->is(Kind::Object) && v->module == "torch.nn.parameter")
+                    return "its " + std::string(dict[1] == 'p' ? "parameters" : "buffers") +
+                           " are uninitialized (a lazy module before its first call): run one forward "
+                           "pass in PyTorch, then save it";
+    }
     const auto pre = hooks_of(obj->state, "_forward_pre_hooks"), post = hooks_of(obj->state, "_forward_hooks");
     if (!pre.empty()) {
         // torch.nn.utils' reparametrisations: the hook writes `name` from its parts.
@@ -378,8 +387,12 @@ Document from_value(Archive& archive, const ValuePtr& v, const std::string& path
                                     "holds " + entry_summary(v) +
                                     ", not a state dict, a tensor or a module");
     }
+    // A lazy module's uninitialized entries say what they are by their class.
+    std::vector<std::pair<std::string, std::string>> said;
+    for (const auto& [name, t] : entries)
+        if (t.is_uninitialized()) said.emplace_back(name, t.impl()->is_parameter ? "parameter" : "buffer");
     try {
-        doc.root = tree_from_state_dict(entries, nullptr, nullptr);
+        doc.root = tree_from_state_dict(entries, said.empty() ? nullptr : &said, nullptr);
     } catch (const FormatError&) {
         throw;
     } catch (const Error& e) {

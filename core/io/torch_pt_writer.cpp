@@ -74,6 +74,15 @@ void save_pt(const Module& root, const std::string& path, const std::string& sou
     w.op(pickle::MARK);
     int64_t key = 0;
     for (const auto& [name, t] : sd.tensors) {
+        if (t.is_uninitialized()) { // as torch.save writes a lazy module's: the class and requires_grad
+            w.str(name);
+            w.global("torch.nn.parameter", t.impl()->is_parameter ? "UninitializedParameter" : "UninitializedBuffer");
+            w.op(pickle::MARK);
+            w.op(t.requires_grad() ? pickle::NEWTRUE : pickle::NEWFALSE);
+            w.op(pickle::TUPLE);
+            w.op(pickle::REDUCE);
+            continue;
+        }
         Tensor h = t.to(Device::cpu()).contiguous();
         if (h.storage_offset() != 0 ||
             size_t(h.numel()) * h.element_size() != h.impl()->storage->nbytes)

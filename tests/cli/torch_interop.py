@@ -122,6 +122,16 @@ with tempfile.TemporaryDirectory() as tmp:
     bn_version = torch.load(os.path.join(tmp, "mlp_sd.pt"), weights_only=True)._metadata["1"]["version"]
     if bn_version != 2:
         failures.append("BatchNorm1d's _metadata version from a safetensors state dict: %r, PyTorch: 2" % bn_version)
+
+    # 7. A lazy module's state dict written back as .pt: PyTorch reads UninitializedParameter
+    #    and UninitializedBuffer entries again.
+    lazy_pt = os.path.join(tmp, "lazy.pt")
+    run("convert", os.path.join(fixtures, "pt", "lazy_sd.pt"), lazy_pt)
+    got = torch.load(lazy_pt)
+    want = torch.load(os.path.join(fixtures, "pt", "lazy_sd.pt"))
+    kinds = lambda sd: [(k, type(v).__name__) for k, v in sd.items()]
+    if kinds(got) != kinds(want):
+        failures.append("lazy state dict: %r, PyTorch: %r" % (kinds(got), kinds(want)))
 for f in failures:
     print("FAIL:", f)
 print("torch interop: %s" % ("ok" if not failures else "%d failure(s)" % len(failures)))

@@ -191,6 +191,48 @@ class TestTorchPt : public QObject {
                                                             "(torch.save since 1.6) nor torch.save's legacy format");
     }
 
+    // Lazy modules before their first call (#16 part 4): UninitializedParameter and
+    // UninitializedBuffer are shown with their kind and no shape, a state dict of them is a
+    // state dict, the model says it needs a first forward pass in PyTorch, and a .pt save
+    // writes them back as torch.save does (safetensors cannot hold them, and says so).
+    void lazy_modules_before_their_first_call() {
+        const json& want = fixture["expect"]["lazy"];
+        for (const char* file : {"lazy_sd.pt", "lazy_whole.pt"}) {
+            Document doc = open_document(pt(file));
+            std::vector<std::string> params, buffers, uninit;
+            for (const auto& e : doc.root->tensor_entries()) {
+                if (e.kind == TensorKind::Parameter) params.push_back(e.name);
+                if (e.kind == TensorKind::Buffer) buffers.push_back(e.name);
+                if (e.tensor.is_uninitialized()) uninit.push_back(e.name);
+            }
+            QCOMPARE(qlist(params), qlist(want["parameters"]));
+            QCOMPARE(qlist(buffers), qlist(want["buffers"]));
+            QCOMPARE(qlist(uninit), qlist(want["uninitialized"]));
+            QVERIFY(!doc.root->runnable());
+            if (std::string(file) == "lazy_sd.pt") {
+                QCOMPARE(doc.format, std::string("pt")); // a state dict, not a checkpoint
+                const std::string st = tmp.filePath("lazy.safetensors").toStdString();
+                QCOMPARE(catch_error([&] { save_document_state(doc, st); }).second,
+                         st + ": cannot write '0.weight' to safetensors: it is uninitialized (a lazy module "
+                              "before its first forward pass); save as .pt, or run the model once in PyTorch first");
+                const std::string again = tmp.filePath("lazy.pt").toStdString();
+                save_document_state(doc, again);
+                Document back = open_document(again);
+                std::vector<std::string> back_uninit;
+                for (const auto& e : back.root->tensor_entries())
+                    if (e.tensor.is_uninitialized()) back_uninit.push_back(e.name);
+                QCOMPARE(qlist(back_uninit), qlist(want["uninitialized"]));
+            } else {
+                const auto blocked = not_runnable_modules(doc);
+                QCOMPARE(blocked.size(), size_t(2));
+                QCOMPARE(blocked[0].type, std::string("torch.nn.modules.linear.LazyLinear"));
+                QCOMPARE(blocked[0].reason, std::string("its parameters are uninitialized (a lazy module before "
+                                                        "its first call): run one forward pass in PyTorch, then save it"));
+                QCOMPARE(blocked[1].type, std::string("torch.nn.modules.batchnorm.LazyBatchNorm1d"));
+            }
+        }
+    }
+
     void state_dicts_in_file_order() {
         for (const char* f : {"sd_mlp.pt", "sd_mlp_proto4.pt"}) {
             Document doc = open_document(pt(f));
