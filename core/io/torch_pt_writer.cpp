@@ -4,6 +4,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -73,10 +74,13 @@ void save_pt(const Module& root, const std::string& path, const std::string& sou
     w.ordered_dict();
     w.op(pickle::MARK);
     int64_t key = 0;
+    std::set<std::string> parameters;
+    for (const auto& e : const_cast<Module&>(root).tensor_entries())
+        if (e.kind == TensorKind::Parameter) parameters.insert(e.name);
     for (const auto& [name, t] : sd.tensors) {
         if (t.is_uninitialized()) { // as torch.save writes a lazy module's: the class and requires_grad
             w.str(name);
-            w.global("torch.nn.parameter", t.impl()->is_parameter ? "UninitializedParameter" : "UninitializedBuffer");
+            w.global("torch.nn.parameter", parameters.count(name) ? "UninitializedParameter" : "UninitializedBuffer");
             w.op(pickle::MARK);
             w.op(t.requires_grad() ? pickle::NEWTRUE : pickle::NEWFALSE);
             w.op(pickle::TUPLE);
