@@ -164,7 +164,7 @@ Document document_from_entries(const std::string& path, const std::string& forma
     // inferred again, with the file's requires_grad.
     const std::string* source = find_meta(doc.metadata, "nnscope.kind_source");
     const bool declared = nnscope_meta && !(source && *source == "inferred");
-    if (!nnscope_meta && format != "safetensors-index") sort_like_state_dict(entries);
+    if (!nnscope_meta && !ends_with(format, "-index")) sort_like_state_dict(entries); // an index has its order
     try {
         doc.root = tree_from_state_dict(entries, declared ? &kinds : nullptr,
                                         nnscope_meta ? &types : nullptr);
@@ -202,10 +202,22 @@ Document open_safetensors_index(const std::string& path) {
     }
     std::unordered_map<std::string, Tensor> found; // "shard\0tensor" -> tensor
     std::vector<std::pair<std::string, std::string>> meta;
+    bool pickled = false; // pytorch_model.bin.index.json: torch.save state dicts as shards
     for (const auto& s : shard_names) {
-        safetensors::Header header;
-        auto tensors = map_safetensors((dir / s).string(), header);
-        if (meta.empty()) meta = header.metadata;
+        std::vector<std::pair<std::string, Tensor>> tensors;
+        if (ends_with(s, ".bin") || ends_with(s, ".pt") || ends_with(s, ".pth")) {
+            Document shard = torchpt::open_pt((dir / s).string());
+            if (shard.format != "pt" || shard.kind_source != KindSource::Inferred)
+                throw FormatError(path, "shard '" + s + "' holds " +
+                                            (shard.format == "pt" ? "a whole module" : "a " + shard.format) +
+                                            ", not a state dict");
+            for (const auto& [n, t] : shard.root->state_dict().tensors) tensors.emplace_back(n, t);
+            pickled = true;
+        } else {
+            safetensors::Header header;
+            tensors = map_safetensors((dir / s).string(), header);
+            if (meta.empty()) meta = header.metadata;
+        }
         for (auto& [n, t] : tensors) {
             auto it = shard_of.find(n);
             if (it == shard_of.end() || it->second != s)
@@ -227,7 +239,7 @@ Document open_safetensors_index(const std::string& path) {
         for (auto& [k, v] : index["metadata"].items())
             if (!find_meta(meta, k))
                 meta.emplace_back(k, v.is_string() ? v.get<std::string>() : v.dump());
-    return document_from_entries(path, "safetensors-index", entries, std::move(meta));
+    return document_from_entries(path, pickled ? "pt-index" : "safetensors-index", entries, std::move(meta));
 }
 
 Document from_spec(const std::string& path, const ModelSpec& spec, const std::string& text) {

@@ -233,6 +233,33 @@ class TestTorchPt : public QObject {
         }
     }
 
+    // pytorch_model.bin.index.json with its torch.save shards opens as one state dict, in
+    // the weight_map's order, with the values of the unsharded file (#16 part 8).
+    void sharded_bin_files_open_as_one_state_dict() {
+        Document doc = open_document(pt("pytorch_model.bin.index.json"));
+        Document whole = open_document(pt("sd_mlp.pt"));
+        QCOMPARE(doc.format, std::string("pt-index"));
+        QVERIFY(doc.kind_source == KindSource::Inferred);
+        const StateDict a = doc.root->state_dict(), b = whole.root->state_dict();
+        std::vector<std::string> ka, kb;
+        for (const auto& [k, t] : a.tensors) {
+            ka.push_back(k);
+            QCOMPARE(t.to_doubles(), b.tensors.find(k)->to_doubles());
+        }
+        for (const auto& [k, t] : b.tensors) kb.push_back(k);
+        QCOMPARE(qlist(ka), qlist(kb));
+        // A shard that is not a state dict says so.
+        const std::string index = tmp.filePath("bad.index.json").toStdString();
+        std::filesystem::copy_file(pt("whole_seq.pt"), tmp.filePath("whole.bin").toStdString(),
+                                   std::filesystem::copy_options::overwrite_existing);
+        {
+            std::ofstream out(index);
+            out << R"({"weight_map": {"0.weight": "whole.bin"}})";
+        }
+        QCOMPARE(catch_error([&] { open_document(index); }).second,
+                 index + ": shard 'whole.bin' holds a whole module, not a state dict");
+    }
+
     void state_dicts_in_file_order() {
         for (const char* f : {"sd_mlp.pt", "sd_mlp_proto4.pt"}) {
             Document doc = open_document(pt(f));
