@@ -55,7 +55,8 @@ int main(int argc, char** argv) {
     parser.addVersionOption();
     parser.addPositionalArgument(
         "FILE", "a model spec (.json), .safetensors, .safetensors.index.json, a PyTorch "
-                ".pt/.pth/.bin/.ckpt (state dict, checkpoint or whole pickled module) or a "
+                ".pt/.pth/.bin/.ckpt (zip or legacy format: state dict, checkpoint or whole pickled module), a "
+                "pytorch_model.bin.index.json or a "
                 "TorchScript archive (.pt)");
     QCommandLineOption example({"e", "example"}, "open a built-in example", "NAME");
     QCommandLineOption screenshot("screenshot", "save a screenshot of the window to PNG and exit",

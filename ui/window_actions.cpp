@@ -151,7 +151,7 @@ void MainWindow::make_menus() {
     file->addAction(tr("&Open…"), QKeySequence::Open, this, [this] {
         QString path = QFileDialog::getOpenFileName(
             this, tr("Open model"), {},
-            tr("Models (*.json *.safetensors *.safetensors.index.json *.pt *.pth *.bin *.ckpt);;"
+            tr("Models (*.json *.safetensors *.safetensors.index.json *.bin.index.json *.pt *.pth *.pth.tar *.bin *.ckpt);;"
                "TorchScript (*.pt *.pth *.zip);;All files (*)"));
         if (!path.isEmpty()) open_path_async(path);
     });
@@ -193,7 +193,7 @@ void MainWindow::make_menus() {
                          this, [this, strict] {
                              QString path = QFileDialog::getOpenFileName(
                                  this, tr("Load state dict"), {},
-                                 tr("State dicts (*.safetensors *.pt *.pth *.bin *.ckpt);;All files (*)"));
+                                 tr("State dicts (*.safetensors *.pt *.pth *.pth.tar *.bin *.ckpt);;All files (*)"));
                              if (!path.isEmpty()) load_state_dict_from(path, strict);
                          });
     model->addAction(tr("Diff with file…"), this, [this] {
