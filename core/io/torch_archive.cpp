@@ -262,7 +262,19 @@ Tensor Archive::build_tensor(const ValuePtr& v, const std::string& where) {
     if (!ok) fail(where, "storage offset must be an integer, got " + pickle::describe(a[1], 1));
     Shape size = int_tuple(a[2], "size", where), stride = int_tuple(a[3], "stride", where);
     try {
-        Tensor t = as_strided(s, size, stride, offset);
+        // A legacy storage view starts inside its root storage: offsets are the view's, and
+        // the tensor must stay within the view, as PyTorch's sliced storage bounds it.
+        if (s.storage_offset() != 0) {
+            int64_t last = offset;
+            bool empty_tensor = false;
+            for (size_t d = 0; d < size.size(); ++d) {
+                if (size[d] == 0) empty_tensor = true;
+                if (size[d] > 0 && stride[d] > 0) last += (size[d] - 1) * stride[d];
+            }
+            if (offset < 0 || (!empty_tensor && last >= s.numel()))
+                fail(where, "a tensor reaches past its storage view of " + std::to_string(s.numel()) + " elements");
+        }
+        Tensor t = as_strided(s, size, stride, offset + s.storage_offset());
         if (a.size() > 4 && a[4] && a[4]->is(Kind::Bool) && a[4]->b && t.is_floating_point())
             t.set_requires_grad(true);
         return t;

@@ -166,6 +166,14 @@ class TestTorchPt : public QObject {
         }
     }
 
+    // A storage view of the old legacy files (view key, offset, size): the values torch.load
+    // gives, sharing the root storage.
+    void legacy_storage_views() {
+        Document doc = open_document(pt("legacy_storage_view.pt"));
+        compare_state(doc, fixture["expect"]["legacy_storage_view"]);
+        QVERIFY(doc.root->attr("view").shares_storage_with(doc.root->attr("all")));
+    }
+
     // A legacy file cut short, a zip cut short, the tar format and other bytes: each says
     // what it really is.
     void damaged_and_foreign_files_say_what_they_are() {
