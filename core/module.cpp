@@ -453,9 +453,9 @@ Tensor Module::forward(const Tensor&) {
 }
 
 Tensor Module::operator()(const Tensor& x) {
-    m_output_shapes.clear();
+    const uint64_t before = m_outputs_set;
     Tensor y = forward(x);
-    if (m_output_shapes.empty()) m_output_shapes = {y.shape()}; // forward may record a tuple
+    if (m_outputs_set == before) record_output(y); // forward may have recorded a tuple's
     return y;
 }
 

@@ -138,7 +138,16 @@ class Module : public std::enable_shared_from_this<Module> {
     // The shapes of the tensors the last call returned (several for a tuple output);
     // empty before the first call.
     const std::vector<Shape>& output_shapes() const { return m_output_shapes; }
-    void set_output_shapes(std::vector<Shape> shapes) { m_output_shapes = std::move(shapes); }
+    void set_output_shapes(std::vector<Shape> shapes) {
+        m_output_shapes = std::move(shapes);
+        ++m_outputs_set;
+    }
+    // One output: the shape copied into what the last call left (no allocation per step).
+    void record_output(const Tensor& y) {
+        m_output_shapes.resize(1);
+        m_output_shapes[0] = y.shape();
+        ++m_outputs_set;
+    }
     // True when forward() can run: this module and every module it calls have one.
     virtual bool runnable() const { return has_forward(); }
 
@@ -168,6 +177,7 @@ class Module : public std::enable_shared_from_this<Module> {
     std::string m_type_name;
     bool m_training = true;
     std::vector<Shape> m_output_shapes;
+    uint64_t m_outputs_set = 0; // bumped by each record: operator() sees whether forward did
     bool m_strict_names = true;
     OrderedDict<Tensor> m_parameters;
     OrderedDict<Tensor> m_buffers;

@@ -191,6 +191,12 @@ std::string shape_str(const Shape& shape) {
     return s + "]";
 }
 
+std::string shapes_str(const std::vector<Shape>& shapes) {
+    std::string s;
+    for (size_t i = 0; i < shapes.size(); ++i) s += (i ? ", " : "") + shape_str(shapes[i]);
+    return s;
+}
+
 std::string torch_size_str(const Shape& shape) {
     return "torch.Size(" + shape_str(shape) + ")";
 }

@@ -283,6 +283,8 @@ void charge_allocation_limit(uint64_t nbytes, const Shape& shape);
 Shape contiguous_strides(const Shape& shape);
 // "[2, 3]" as a Python list, and "torch.Size([2, 3])".
 std::string shape_str(const Shape& shape);
+// Several shapes, one after another: "[8, 16], [2, 8]" (a module's outputs).
+std::string shapes_str(const std::vector<Shape>& shapes);
 std::string torch_size_str(const Shape& shape);
 // Broadcast result of two shapes, or RuntimeError in PyTorch's words.
 Shape broadcast_shapes(const Shape& a, const Shape& b);

@@ -259,9 +259,8 @@ void InspectorPanel::show_module(const QString& name, const Module& m) {
     html += row(tr("runnable"), m.runnable() ? tr("yes") : tr("no (inspect-only)"));
     html += row(tr("parameters"), QString::number(m.named_parameters().size()));
     html += row(tr("buffers"), QString::number(m.named_buffers().size()));
-    QStringList outputs;
-    for (const Shape& s : m.output_shapes()) outputs << QString::fromStdString(shape_str(s));
-    html += row(tr("output"), outputs.isEmpty() ? tr("no forward pass yet") : outputs.join(", "));
+    html += row(tr("output"), m.output_shapes().empty() ? tr("no forward pass yet")
+                                                        : QString::fromStdString(shapes_str(m.output_shapes())));
     html += "</table>";
     m_details->setText(html);
     m_values->setPlainText(QString::fromStdString(m.repr()));

@@ -46,9 +46,7 @@ std::string join(const std::string& prefix, const std::string& name) {
 // A module row's shape cell: what its last call returned ("→ [8, 16]"; a tuple's tensors
 // one after another), empty before the first forward pass.
 QString output_text(const std::vector<Shape>& output_shapes) {
-    QStringList shapes;
-    for (const Shape& s : output_shapes) shapes << QString::fromStdString(shape_str(s));
-    return shapes.isEmpty() ? QString() : QString::fromUtf8("→ ") + shapes.join(", ");
+    return output_shapes.empty() ? QString() : QString::fromUtf8("→ ") + QString::fromStdString(shapes_str(output_shapes));
 }
 } // namespace
 

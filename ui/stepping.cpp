@@ -14,7 +14,6 @@
 #include <QSettings>
 #include <QStatusBar>
 
-#include "errors.h"
 #include "layers/layers.h"
 #include "model_facts.h"
 #include "plot_panel.h"
@@ -27,31 +26,30 @@ namespace nnscope::ui {
 
 void MainWindow::rebuild_engine() {
     m_engine_error.clear();
-    try {
-        InputGeneratorOptions options;
-        const QString shape_text = m_shape_edit->text().trimmed();
-        if (!shape_text.isEmpty()) {
-            for (const QString& part : shape_text.split(QRegularExpression("[,x\\s\\[\\]()]+"), Qt::SkipEmptyParts)) {
-                bool ok = false;
-                const qlonglong d = part.toLongLong(&ok);
-                if (!ok || d <= 0)
-                    throw ValueError("input shape '" + shape_text.toStdString() +
-                                     "': expected positive sizes separated by commas, e.g. 8,3,224,224");
-                options.input_shape.push_back(d);
-            }
+    InputGeneratorOptions options;
+    const QString shape_text = m_shape_edit->text().trimmed();
+    for (const QString& part : shape_text.split(QRegularExpression("[,x\\s\\[\\]()]+"), Qt::SkipEmptyParts)) {
+        bool ok = false;
+        const qlonglong d = part.toLongLong(&ok);
+        if (!ok || d <= 0) {
+            m_engine_error = "input shape '" + shape_text +
+                             "': expected positive sizes separated by commas, e.g. 8,3,224,224";
+            break;
         }
-        const std::string optimizer =
-            m_training_box->isChecked() ? m_optimizer_box->currentData().toString().toStdString() : "";
-        if (!m_stepper->rebuild(m_doc.root, options, optimizer, m_std_box->value(), m_drift_box->value(),
-                                not_runnable_summary(not_runnable_modules(m_doc))))
-            throw Error(m_stepper->error().toStdString());
-        QStringList dims;
-        for (int64_t d : m_stepper->engine()->inputs().shape()) dims << QString::number(d);
-        if (shape_text.isEmpty()) m_shape_edit->setPlaceholderText(dims.join(","));
-        log("inputs: " + QString::fromStdString(m_stepper->engine()->input_description()));
-    } catch (const std::exception& e) {
-        m_engine_error = QString::fromStdString(e.what());
+        options.input_shape.push_back(d);
+    }
+    const std::string optimizer =
+        m_training_box->isChecked() ? m_optimizer_box->currentData().toString().toStdString() : "";
+    if (!m_engine_error.isEmpty())
         m_stepper->clear(); // nothing steps
+    else if (!m_stepper->rebuild(m_doc.root, options, optimizer, m_std_box->value(), m_drift_box->value(),
+                                 not_runnable_summary(not_runnable_modules(m_doc))))
+        m_engine_error = m_stepper->error();
+    if (StepEngine* engine = m_stepper->engine()) {
+        QStringList dims;
+        for (int64_t d : engine->inputs().shape()) dims << QString::number(d);
+        if (shape_text.isEmpty()) m_shape_edit->setPlaceholderText(dims.join(","));
+        log("inputs: " + QString::fromStdString(engine->input_description()));
     }
     const bool can = can_step();
     // An inspect-only model: nothing that steps is enabled, and the status bar says why,
@@ -135,7 +133,7 @@ void MainWindow::push_watches() {
 }
 
 bool MainWindow::can_step() const {
-    return m_engine_error.isEmpty() && m_stepper->engine() != nullptr;
+    return m_stepper->engine() != nullptr; // null after a failed rebuild (m_engine_error says why)
 }
 
 bool MainWindow::is_running() const {

@@ -31,7 +31,7 @@ Archive::Archive(const std::string& path) : m_path(path) {
     if (!(got >= 4 && std::memcmp(head, "PK\3\4", 4) == 0)) {
         if (is_legacy_file(head, got)) {
             m_legacy = std::make_unique<LegacyFile>(path);
-            m_root = m_legacy->root();
+            m_root = m_legacy->take_root();
             return;
         }
         if (is_tar_file(head, got))
@@ -68,7 +68,7 @@ Archive::Archive(const std::string& path) : m_path(path) {
 }
 
 Archive::~Archive() { // frees self-referencing values too
-    if (!m_legacy) pickle::release(m_root); // the legacy file releases its own
+    pickle::release(m_root);
     for (auto& v : m_other_pickles) pickle::release(v);
 }
 

@@ -122,12 +122,12 @@ LegacyFile::LegacyFile(const std::string& path) : m_path(path) {
         pos += uint64_t(numel) * es->second;
         m_storage_bytes += uint64_t(numel) * es->second;
     }
-    // Kept: the main pickle (released by ~LegacyFile); the others go with `loaded`.
+    // Kept: the main pickle (the Archive takes it); the others go with `loaded`.
     std::erase_if(loaded.values, [&](const pickle::ValuePtr& v) { return v == m_root; });
 }
 
 LegacyFile::~LegacyFile() {
-    pickle::release(m_root);
+    pickle::release(m_root); // when never taken
 }
 
 const LegacyFile::Storage* LegacyFile::find(const std::string& key) const {

@@ -36,7 +36,8 @@ class LegacyFile {
     explicit LegacyFile(const std::string& path);
     ~LegacyFile();
 
-    const pickle::ValuePtr& root() const { return m_root; }
+    // The main pickle's value, handed over once (the Archive owns and releases it).
+    pickle::ValuePtr take_root() { return std::move(m_root); }
     const std::string& path() const { return m_path; }
 
     struct Storage {

@@ -229,10 +229,8 @@ std::string reason_for(const ValuePtr& obj, bool known_class, bool names_differ)
 
 struct ModuleBuilder {
     Archive& archive;
-    std::vector<NotRunnable> reasons;      // every module shown but not runnable, and why
-    std::vector<std::string> not_runnable; // class names shown but not runnable
-    std::vector<std::string> oversized;    // "Linear at 0.fc": sizes the file cannot hold
-    bool last_oversized = false;           // set by runnable_layer()
+    std::vector<NotRunnable> reasons; // every module shown but not runnable, and why
+    bool last_oversized = false;      // set by runnable_layer()
 
     std::optional<bool> get_bool(const ValuePtr& state, const char* key) {
         const ValuePtr* v = dict_get(state, key);
@@ -279,12 +277,10 @@ struct ModuleBuilder {
         if (!m) {
             m = std::make_shared<Module>(obj->name);
             if (last_oversized) {
-                oversized.push_back(obj->name + " at " + (where.empty() ? "(root)" : where));
                 reasons.push_back({where, obj->qualified_name(),
                                    "its hyper-parameters ask for more elements than the file's "
                                    "storages hold"});
             } else if (obj->module != "torch.nn.modules.container" || obj->name != "Sequential") {
-                not_runnable.push_back(obj->module + "." + obj->name);
                 reasons.push_back({where, obj->qualified_name(), reason_for(obj, false, false)});
             }
         }
@@ -309,7 +305,6 @@ struct ModuleBuilder {
             if (differ || hooked) {
                 m = std::make_shared<Module>(obj->name);
                 m->set_strict_names(false);
-                not_runnable.push_back(obj->module + "." + obj->name);
                 reasons.push_back({where, obj->qualified_name(), reason_for(obj, true, differ)});
             }
         }
@@ -365,7 +360,7 @@ Document from_value(Archive& archive, const ValuePtr& v, const std::string& path
     doc.path = path;
     doc.format = "pt";
     if (is_module_object(v)) {
-        ModuleBuilder b{archive, {}, {}, {}, false};
+        ModuleBuilder b{archive, {}, false};
         doc.root = b.build(v, "", 0);
         doc.kind_source = KindSource::Declared;
         doc.not_runnable = b.reasons;

@@ -42,8 +42,8 @@ Tensor Sequential::forward(const Tensor& x) {
         auto* bn = dynamic_cast<BatchNorm*>(child);
         if (bn && i + 1 < children.size() && is_relu(children[i + 1].second.get())) {
             y = bn->forward(y, true);
-            bn->set_output_shapes({y.shape()});
-            children[i + 1].second->set_output_shapes({y.shape()});
+            bn->record_output(y);
+            children[i + 1].second->record_output(y);
             ++i;
             continue;
         }
