@@ -278,9 +278,18 @@ void check_pool(const Tensor& x, const char* name, std::array<int64_t, 2> kernel
     }
 }
 
-// Every window position's view of a padded (N, C, PH, PW) tensor, for one kernel offset.
+// Every window position's values of a padded (N, C, PH, PW) tensor, for one kernel offset.
+// Under autograd, through recorded views (narrow, reshape, select): the padding must reach
+// i * dilation + oh * stride rows (and likewise columns). Otherwise one strided view.
 Tensor window(const Tensor& padded, int64_t i, int64_t j, int64_t oh, int64_t ow, std::array<int64_t, 2> stride,
               std::array<int64_t, 2> dilation) {
+    if (autograd::should_record({&padded})) {
+        Tensor rows = padded.narrow(2, i * dilation[0], oh * stride[0]);
+        Shape s = rows.shape();
+        rows = rows.reshape({s[0], s[1], oh, stride[0], s[3]}).select(3, 0);
+        Tensor cols = rows.narrow(3, j * dilation[1], ow * stride[1]);
+        return cols.reshape({s[0], s[1], oh, ow, stride[1]}).select(4, 0);
+    }
     const Shape& st = padded.strides();
     return as_strided(padded, {padded.size(0), padded.size(1), oh, ow},
                       {st[0], st[1], st[2] * stride[0], st[3] * stride[1]},
@@ -293,24 +302,28 @@ Tensor constant_pad(const Tensor& x, const std::vector<int64_t>& pad, double val
     if (pad.size() % 2 != 0 || int64_t(pad.size() / 2) > x.dim())
         throw Error("Padding length must be divisible by 2 and at most twice the input's dims, got " +
                     std::to_string(pad.size()));
-    Shape shape = x.shape();
-    Tensor src = x;
+    // Dim by dim: crop for negative padding, then concatenate constant blocks (recorded, so
+    // the gradient is the input's window of the output's).
+    Tensor y = x;
     for (size_t k = 0; k < pad.size() / 2; ++k) {
         const int64_t d = x.dim() - 1 - int64_t(k);
         const int64_t lo = pad[2 * k], hi = pad[2 * k + 1];
-        if (lo < 0) src = src.narrow(d, -lo, src.size(d) + lo); // negative padding crops
-        if (hi < 0) src = src.narrow(d, 0, src.size(d) + hi);
-        shape[size_t(d)] += lo + hi;
-        if (shape[size_t(d)] < 0) throw Error("constant_pad: negative output size");
+        if (y.size(d) + std::min<int64_t>(lo, 0) + std::min<int64_t>(hi, 0) < 0)
+            throw Error("constant_pad: negative output size");
+        if (lo < 0) y = y.narrow(d, -lo, y.size(d) + lo);
+        if (hi < 0) y = y.narrow(d, 0, y.size(d) + hi);
+        std::vector<Tensor> parts;
+        auto block = [&](int64_t n) {
+            Shape s = y.shape();
+            s[size_t(d)] = n;
+            return full(s, Scalar(value), TensorOptions(x.dtype()).with_device(x.device()));
+        };
+        if (lo > 0) parts.push_back(block(lo));
+        parts.push_back(y);
+        if (hi > 0) parts.push_back(block(hi));
+        if (parts.size() > 1) y = cat(parts, d);
     }
-    Tensor out = full(shape, Scalar(value), TensorOptions(x.dtype()).with_device(x.device()));
-    Tensor inner = out;
-    for (size_t k = 0; k < pad.size() / 2; ++k) {
-        const int64_t d = x.dim() - 1 - int64_t(k);
-        inner = inner.narrow(d, std::max<int64_t>(0, pad[2 * k]), src.size(d));
-    }
-    inner.copy_(src);
-    return out;
+    return y;
 }
 
 Tensor max_pool2d(const Tensor& x_in, std::array<int64_t, 2> kernel, std::array<int64_t, 2> stride,
@@ -327,8 +340,8 @@ Tensor max_pool2d(const Tensor& x_in, std::array<int64_t, 2> kernel, std::array<
                     std::to_string(w) + "). Calculated output size: (" + std::to_string(x.size(1)) + "x" +
                     std::to_string(oh) + "x" + std::to_string(ow) + "). Output size is too small");
     // Pad with -inf far enough for the last window (ceil_mode may reach past the padding).
-    const int64_t need_h = (oh - 1) * stride[0] + dilation[0] * (kernel[0] - 1) + 1;
-    const int64_t need_w = (ow - 1) * stride[1] + dilation[1] * (kernel[1] - 1) + 1;
+    const int64_t need_h = oh * stride[0] + dilation[0] * (kernel[0] - 1);
+    const int64_t need_w = ow * stride[1] + dilation[1] * (kernel[1] - 1);
     const double lowest = -INFINITY;
     Tensor padded = constant_pad(x, {padding[1], std::max<int64_t>(padding[1], need_w - w - padding[1]), padding[0],
                                      std::max<int64_t>(padding[0], need_h - h - padding[0])},
@@ -353,7 +366,7 @@ Tensor avg_pool2d(const Tensor& x_in, std::array<int64_t, 2> kernel, std::array<
     const int64_t oh = pooled_size(h, kernel[0], padding[0], stride[0], 1, ceil_mode);
     const int64_t ow = pooled_size(w, kernel[1], padding[1], stride[1], 1, ceil_mode);
     if (oh <= 0 || ow <= 0) throw Error("avg_pool2d: output size is too small");
-    const int64_t need_h = (oh - 1) * stride[0] + kernel[0], need_w = (ow - 1) * stride[1] + kernel[1];
+    const int64_t need_h = oh * stride[0] + kernel[0] - 1, need_w = ow * stride[1] + kernel[1] - 1;
     Tensor padded = constant_pad(x, {padding[1], std::max<int64_t>(padding[1], need_w - w - padding[1]), padding[0],
                                      std::max<int64_t>(padding[0], need_h - h - padding[0])},
                                  0.0);
@@ -443,6 +456,28 @@ Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const T
     if (weight.defined()) y = y.mul(weight.reshape(stat));
     if (bias.defined()) y = y.add(bias.reshape(stat));
     return y;
+}
+
+Tensor instance_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                     const Tensor& bias, bool use_input_stats, double momentum, double eps) {
+    if (x.dim() < 3) throw ValueError("instance_norm: expected at least 3-D input, got " + shape_str(x.shape()));
+    const int64_t n = x.size(0), c = x.size(1);
+    auto repeat = [&](const Tensor& t) {
+        return t.defined() ? cat(std::vector<Tensor>(size_t(n), t), 0).contiguous() : Tensor();
+    };
+    Tensor rm = repeat(running_mean), rv = repeat(running_var);
+    Shape flat = x.shape();
+    flat[0] = 1;
+    flat[1] = n * c;
+    Tensor y = batch_norm(x.reshape(flat), rm, rv, Tensor(), repeat(weight), repeat(bias), use_input_stats, momentum,
+                          eps);
+    if (running_mean.defined() && use_input_stats) {
+        NoGradGuard no_grad;
+        Tensor m = running_mean, v = running_var;
+        m.copy_(rm.reshape({n, c}).mean({0}));
+        v.copy_(rv.reshape({n, c}).mean({0}));
+    }
+    return y.reshape(x.shape());
 }
 
 } // namespace nnscope::F

@@ -5,6 +5,8 @@
 
 #include <array>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "random.h"
 #include "tensor.h"
@@ -58,6 +60,38 @@ Tensor hardswish(const Tensor& x);
 Tensor hardsigmoid(const Tensor& x);
 Tensor silu(const Tensor& x);
 Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias, double eps);
+// InstanceNorm: batch_norm over (1, N*C, ...), as ATen computes it. With running
+// statistics and use_input_stats they are updated by the mean over the batch of each
+// sample's update; num_batches_tracked is never touched (PyTorch does not).
+Tensor instance_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                     const Tensor& bias, bool use_input_stats, double momentum, double eps);
+
+// functional_activations.cpp: piecewise activations, PyTorch's gradient on each branch.
+Tensor leaky_relu(const Tensor& x, double negative_slope);
+Tensor elu(const Tensor& x, double alpha);
+Tensor softplus(const Tensor& x, double beta, double threshold);
+Tensor mish(const Tensor& x);
+// weight: 1 element, or one per channel (dim 1; dim 0 of 1-D input).
+Tensor prelu(const Tensor& x, const Tensor& weight);
+
+// functional_spatial.cpp. The 1-D forms take (N, C, L) or (C, L); a stride of 0 means
+// the kernel size.
+Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding,
+              int64_t dilation, int64_t groups);
+// weight (in, out / groups, kH, kW), as nn.ConvTranspose2d stores it.
+Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias, std::array<int64_t, 2> stride,
+                        std::array<int64_t, 2> padding, std::array<int64_t, 2> output_padding, int64_t groups,
+                        std::array<int64_t, 2> dilation);
+Tensor max_pool1d(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding, int64_t dilation, bool ceil_mode);
+Tensor avg_pool1d(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding, bool ceil_mode,
+                  bool count_include_pad);
+Tensor adaptive_avg_pool1d(const Tensor& x, int64_t output_size);
+Tensor adaptive_max_pool2d(const Tensor& x, std::array<int64_t, 2> output_size);
+// F.interpolate over the last 1 or 2 dims to `size`: modes nearest, linear (3-D input),
+// bilinear (4-D); `scales` as given by the caller (scale_factor without
+// recompute_scale_factor), which ATen uses for source indices instead of in/out.
+Tensor interpolate(const Tensor& x, const std::vector<int64_t>& size, const std::vector<std::optional<double>>& scales,
+                   const std::string& mode, bool align_corners);
 
 // a (..., n, k) @ b (..., k, m) with broadcast batch dims (torch.matmul of >2-D operands):
 // one GEMM per batch element, recorded by autograd.

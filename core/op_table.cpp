@@ -104,6 +104,20 @@ std::vector<Tensor> div_backward(const Tensor& g, const BinarySaved& s) {
     const Tensor &a = s.self, &b = s.other;
     return {sum_to(g.div(b), s.self_shape), sum_to(g.neg().mul(a).div(b.mul(b)), s.other_shape)};
 }
+// ATen's maximum/minimum: the gradient goes to the larger (smaller) operand, half to each
+// on a tie.
+std::vector<Tensor> extremum_backward(const Tensor& g, const BinarySaved& s, bool max) {
+    Tensor d = max ? s.self.sub(s.other) : s.other.sub(s.self);
+    Tensor self_wins = apply(UnaryOp::Step, d), other_wins = apply(UnaryOp::Step, d.neg());
+    Tensor half_tie = self_wins.add(other_wins).neg().add(Scalar(1)).mul(Scalar(0.5));
+    return {sum_to(g.mul(self_wins.add(half_tie)), s.self_shape), sum_to(g.mul(other_wins.add(half_tie)), s.other_shape)};
+}
+std::vector<Tensor> maximum_backward(const Tensor& g, const BinarySaved& s) {
+    return extremum_backward(g, s, true);
+}
+std::vector<Tensor> minimum_backward(const Tensor& g, const BinarySaved& s) {
+    return extremum_backward(g, s, false);
+}
 std::vector<Tensor> pow_backward(const Tensor& g, const BinarySaved& s) {
     const Tensor &a = s.self, &b = s.other;
     Tensor ga = sum_to(g.mul(b).mul(a.pow(b.sub(Scalar(1)))), s.self_shape);
@@ -166,8 +180,8 @@ constexpr BinaryOpInfo k_binary[] = {
     {BinaryOp::Sub,     "sub",     "aten::sub",     Promoted, nullptr,                   "SubBackward0",     SavesNothing, sub_backward},
     {BinaryOp::Mul,     "mul",     "aten::mul",     Promoted, nullptr,                   "MulBackward0",     SavesInputs,  mul_backward},
     {BinaryOp::Div,     "div",     "aten::div",     TrueDiv,  nullptr,                   "DivBackward0",     SavesInputs,  div_backward},
-    {BinaryOp::Maximum, "maximum", "aten::maximum", Promoted, nullptr,                   "MaximumBackward0", SavesNothing, nullptr},
-    {BinaryOp::Minimum, "minimum", "aten::minimum", Promoted, nullptr,                   "MinimumBackward0", SavesNothing, nullptr},
+    {BinaryOp::Maximum, "maximum", "aten::maximum", Promoted, nullptr,                   "MaximumBackward0", SavesInputs,  maximum_backward},
+    {BinaryOp::Minimum, "minimum", "aten::minimum", Promoted, nullptr,                   "MinimumBackward0", SavesInputs,  minimum_backward},
     {BinaryOp::Pow,     "pow",     "aten::pow",     Promoted, refuse_negative_int_power, "PowBackward1",     SavesAll,     pow_backward},
 };
 

@@ -189,6 +189,18 @@ class SpecArgs : public LayerArgs {
         return get_pair(m_c, m_spec, key, dflt.value_or(0));
     }
     std::optional<int64_t> optional_integer(const char* key) override { return get_opt_int(m_c, m_spec, key); }
+    int64_t single(const char* key, std::optional<int64_t> dflt) override {
+        const json* v = get(m_spec, key);
+        if (v && v->is_array() && v->size() == 1 && (*v)[0].is_number_integer()) return (*v)[0].get<int64_t>();
+        if (v && !v->is_number_integer())
+            m_c.fail(std::string("'") + key + "' must be an integer or a list of one integer, got " + v->dump());
+        return integer(key, dflt);
+    }
+    std::optional<bool> optional_boolean(const char* key) override {
+        const json* v = get(m_spec, key);
+        if (!v || v->is_null()) return std::nullopt;
+        return boolean(key, false);
+    }
     std::optional<double> optional_number(const char* key, std::optional<double> dflt) override {
         const json* v = get(m_spec, key);
         if (!v) return dflt;

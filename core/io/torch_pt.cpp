@@ -96,7 +96,8 @@ class PickleArgs : public LayerArgs {
         if (!v->is(Kind::Int)) throw NotThisLayer{};
         return v->i;
     }
-    double number(const char* key, double) override {
+    double number(const char* key, double dflt) override {
+        if (std::string_view(key) == "init") return dflt; // PReLU's: a constructor argument, not kept
         const ValuePtr& v = need(key);
         if (v->is(Kind::Float)) return v->f;
         if (v->is(Kind::Int)) return double(v->i);
@@ -113,6 +114,18 @@ class PickleArgs : public LayerArgs {
         if (v->is(Kind::Tuple) && v->items.size() == 2 && v->items[0]->is(Kind::Int) && v->items[1]->is(Kind::Int))
             return {v->items[0]->i, v->items[1]->i};
         throw NotThisLayer{};
+    }
+    int64_t single(const char* key, std::optional<int64_t>) override {
+        const ValuePtr& v = need(key);
+        if (v->is(Kind::Int)) return v->i;
+        if (v->is(Kind::Tuple) && v->items.size() == 1 && v->items[0]->is(Kind::Int)) return v->items[0]->i;
+        throw NotThisLayer{};
+    }
+    std::optional<bool> optional_boolean(const char* key) override {
+        const ValuePtr& v = need(key);
+        if (v->is(Kind::None)) return std::nullopt;
+        if (!v->is(Kind::Bool)) throw NotThisLayer{};
+        return v->b;
     }
     std::optional<int64_t> optional_integer(const char* key) override {
         const ValuePtr& v = need(key);

@@ -4,6 +4,9 @@
 // exactly as the seed code does.
 #include "layers.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "../autograd.h"
 #include "../errors.h"
 #include "../functional.h"
@@ -59,8 +62,9 @@ Tensor Linear::forward(const Tensor& x) {
 Tensor BatchNorm::forward(const Tensor& x, bool then_relu) {
     if (m_dims == 1 && x.dim() != 2 && x.dim() != 3)
         throw ValueError("expected 2D or 3D input (got " + std::to_string(x.dim()) + "D input)");
-    if (m_dims == 2 && x.dim() != 4)
-        throw ValueError("expected 4D input (got " + std::to_string(x.dim()) + "D input)");
+    if (m_dims >= 2 && x.dim() != m_dims + 2)
+        throw ValueError("expected " + std::to_string(m_dims + 2) + "D input (got " + std::to_string(x.dim()) +
+                         "D input)");
     return F::batch_norm(x, own(*this, "running_mean"), own(*this, "running_var"),
                          own(*this, "num_batches_tracked"), own(*this, "weight"),
                          own(*this, "bias"), is_training(), momentum, eps, then_relu);
@@ -71,7 +75,26 @@ Tensor LayerNorm::forward(const Tensor& x) {
 }
 
 Tensor Embedding::forward(const Tensor& x) {
+    if (max_norm) renormalize_rows(x);
     return F::embedding(x, own(*this, "weight"), padding_idx);
+}
+
+// F.embedding's max_norm: each row looked up whose norm_type-norm exceeds max_norm is
+// scaled in place to max_norm / (norm + 1e-7), before the lookup and without autograd.
+void Embedding::renormalize_rows(const Tensor& indices) {
+    NoGradGuard no_grad;
+    Tensor weight = own(*this, "weight");
+    std::vector<int64_t> rows = indices.to_int64s();
+    std::sort(rows.begin(), rows.end());
+    rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+    for (int64_t r : rows) {
+        if (r < 0 || r >= weight.size(0)) continue; // the lookup reports it
+        Tensor row = weight.select(0, r);
+        double norm = 0;
+        for (double v : row.to_doubles()) norm += std::pow(std::abs(v), norm_type);
+        norm = std::pow(norm, 1.0 / norm_type);
+        if (norm > *max_norm) row.mul_(Scalar(*max_norm / (norm + 1e-7)));
+    }
 }
 
 Tensor Conv2d::forward(const Tensor& x) {

@@ -5,33 +5,18 @@
 #include <cstdio>
 
 #include "../errors.h"
+#include "repr.h"
 
 namespace nnscope {
 
 namespace {
-std::string py_bool(bool b) {
-    return b ? "True" : "False";
+void require_positive(int64_t v, const char* what) {
+    if (v <= 0)
+        throw ValueError(std::string(what) + " must be a positive integer, got " +
+                         std::to_string(v));
 }
-std::string py_float(double v) {
-    // Python's repr of a float for hyper-parameters (1e-05, 0.1).
-    char buf[32];
-    for (int prec = 1; prec <= 17; ++prec) {
-        std::snprintf(buf, sizeof buf, "%.*g", prec, v);
-        if (std::strtod(buf, nullptr) == v) break;
-    }
-    std::string s = buf;
-    if (auto e = s.find('e'); e != std::string::npos) {
-        // C prints 1e-05 the same way Python does; keep as is.
-        return s;
-    }
-    if (s.find('.') == std::string::npos && s.find("inf") == std::string::npos &&
-        s.find("nan") == std::string::npos)
-        s += ".0";
-    return s;
-}
-std::string pair_str(const std::array<int64_t, 2>& p) {
-    return "(" + std::to_string(p[0]) + ", " + std::to_string(p[1]) + ")";
-}
+} // namespace
+
 // Linear's and Conv2d's reset_parameters(): kaiming_uniform_(a=sqrt(5)) on the weight
 // reduces to U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the bias uses the same bound.
 void register_weight_and_bias(Module& m, const Shape& weight_shape, int64_t fan_in, bool bias,
@@ -47,12 +32,6 @@ void register_weight_and_bias(Module& m, const Shape& weight_shape, int64_t fan_
     }
     m.register_parameter("bias", b);
 }
-void require_positive(int64_t v, const char* what) {
-    if (v <= 0)
-        throw ValueError(std::string(what) + " must be a positive integer, got " +
-                         std::to_string(v));
-}
-} // namespace
 
 void Sequential::append(ModulePtr m, const std::string& name) {
     register_module(name.empty() ? std::to_string(own_children().size()) : name, std::move(m));
@@ -73,7 +52,7 @@ std::string Linear::extra_repr() const {
 BatchNorm::BatchNorm(std::string type, int64_t n, double eps_, std::optional<double> momentum_,
                      bool affine_, bool track)
     : Module(std::move(type)), num_features(n), eps(eps_), momentum(momentum_), affine(affine_),
-      track_running_stats(track), m_dims(type_name() == "BatchNorm2d" ? 2 : 1) {
+      track_running_stats(track), m_dims(type_name().ends_with("3d") ? 3 : type_name().ends_with("2d") ? 2 : 1) {
     require_positive(n, "num_features");
     // _NormBase registers weight, bias, then running_mean, running_var, num_batches_tracked.
     register_parameter("weight", affine ? ones({n}) : Tensor());
@@ -119,8 +98,10 @@ std::string LayerNorm::extra_repr() const {
     return s + "), eps=" + py_float(eps) + ", elementwise_affine=" + py_bool(elementwise_affine);
 }
 
-Embedding::Embedding(int64_t num, int64_t dim, std::optional<int64_t> pad, Generator& gen)
-    : Module("Embedding"), num_embeddings(num), embedding_dim(dim), padding_idx(pad) {
+Embedding::Embedding(int64_t num, int64_t dim, std::optional<int64_t> pad, Generator& gen,
+                     std::optional<double> max_norm_, double norm_type_)
+    : Module("Embedding"), num_embeddings(num), embedding_dim(dim), padding_idx(pad), max_norm(max_norm_),
+      norm_type(norm_type_) {
     if (pad) {
         if (*pad >= num || *pad < -num)
             throw ValueError("Padding_idx must be within num_embeddings");
@@ -135,6 +116,8 @@ Embedding::Embedding(int64_t num, int64_t dim, std::optional<int64_t> pad, Gener
 std::string Embedding::extra_repr() const {
     std::string s = std::to_string(num_embeddings) + ", " + std::to_string(embedding_dim);
     if (padding_idx) s += ", padding_idx=" + std::to_string(*padding_idx);
+    if (max_norm) s += ", max_norm=" + py_float(*max_norm);
+    if (norm_type != 2.0) s += ", norm_type=" + py_float(norm_type);
     return s;
 }
 

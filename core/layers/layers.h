@@ -6,12 +6,17 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <optional>
 
 #include "../module.h"
 #include "../random.h"
 
 namespace nnscope {
+
+// reset_parameters() of Linear and the convolutions: weight and bias ~ U(-1/sqrt(fan_in),
+// 1/sqrt(fan_in)), registered in that order (no bias: registered as None).
+void register_weight_and_bias(Module& m, const Shape& weight_shape, int64_t fan_in, bool bias, Generator& gen);
 
 class Sequential : public Module {
   public:
@@ -34,7 +39,7 @@ class Linear : public Module {
 
 class BatchNorm : public Module {
   public:
-    // `type`: "BatchNorm1d" or "BatchNorm2d". momentum nullopt = cumulative average.
+    // `type`: "BatchNorm1d/2d/3d" (or "InstanceNorm1d/2d"). momentum nullopt = cumulative average.
     BatchNorm(std::string type, int64_t num_features, double eps, std::optional<double> momentum,
               bool affine, bool track_running_stats);
     int version() const override { return 2; }
@@ -48,7 +53,7 @@ class BatchNorm : public Module {
     double eps;
     std::optional<double> momentum;
     bool affine, track_running_stats;
-    int m_dims; // 1 for BatchNorm1d, 2 for BatchNorm2d: which input ranks are accepted
+    int m_dims; // 1, 2 or 3 from the type's "1d", "2d", "3d": which input ranks are accepted
 
   protected:
     void before_load(StateDict& sd, const std::string& prefix) const override;
@@ -68,12 +73,19 @@ class LayerNorm : public Module {
 class Embedding : public Module {
   public:
     Embedding(int64_t num_embeddings, int64_t embedding_dim, std::optional<int64_t> padding_idx,
-              Generator& gen);
+              Generator& gen, std::optional<double> max_norm = std::nullopt, double norm_type = 2.0);
     std::string extra_repr() const override;
     bool has_forward() const override { return true; }
     Tensor forward(const Tensor& x) override;
     int64_t num_embeddings, embedding_dim;
     std::optional<int64_t> padding_idx;
+    // Rows looked up are renormalised in place to this norm first (under no-grad), as
+    // F.embedding's max_norm does.
+    std::optional<double> max_norm;
+    double norm_type;
+
+  private:
+    void renormalize_rows(const Tensor& indices);
 };
 
 class Conv2d : public Module {
@@ -108,6 +120,76 @@ class Stateless : public Module {
 
   private:
     std::string m_extra;
+};
+
+// A torch.nn module without tensors whose forward is one torch.nn.functional call with
+// its hyper-parameters: pooling, padding, Upsample and the parametrised activations
+// (LeakyReLU, ELU, Softplus, Hardtanh, ...). `fn` gets the input and the training flag.
+class FunctionLayer : public Module {
+  public:
+    using Fn = std::function<Tensor(const Tensor&, bool training)>;
+    FunctionLayer(std::string type, std::string extra, Fn fn)
+        : Module(std::move(type)), m_fn(std::move(fn)), m_extra(std::move(extra)) {}
+    std::string extra_repr() const override { return m_extra; }
+    bool has_forward() const override { return true; }
+    Tensor forward(const Tensor& x) override { return m_fn(x, is_training()); }
+
+  private:
+    Fn m_fn;
+    std::string m_extra;
+};
+
+// nn.PReLU: max(0, x) + weight * min(0, x), weight (num_parameters) initialised to `init`.
+class PReLU : public Module {
+  public:
+    PReLU(int64_t num_parameters, double init);
+    std::string extra_repr() const override { return "num_parameters=" + std::to_string(num_parameters); }
+    bool has_forward() const override { return true; }
+    Tensor forward(const Tensor& x) override;
+    int64_t num_parameters;
+};
+
+class GroupNorm : public Module {
+  public:
+    GroupNorm(int64_t num_groups, int64_t num_channels, double eps, bool affine);
+    std::string extra_repr() const override;
+    bool has_forward() const override { return true; }
+    Tensor forward(const Tensor& x) override;
+    int64_t num_groups, num_channels;
+    double eps;
+    bool affine;
+};
+
+// nn.InstanceNorm1d/2d: BatchNorm's tensors (_NormBase), each sample normalised on its
+// own; running statistics are used in eval mode when tracked, and updated in training.
+class InstanceNorm : public BatchNorm {
+  public:
+    using BatchNorm::BatchNorm;
+    Tensor forward(const Tensor& x) override;
+};
+
+class Conv1d : public Module {
+  public:
+    Conv1d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, int64_t stride, int64_t padding,
+           int64_t dilation, int64_t groups, bool bias, Generator& gen);
+    std::string extra_repr() const override;
+    bool has_forward() const override { return true; }
+    Tensor forward(const Tensor& x) override;
+    int64_t in_channels, out_channels, kernel_size, stride, padding, dilation, groups;
+};
+
+// Weight (in_channels, out_channels / groups, kH, kW), as PyTorch stores it.
+class ConvTranspose2d : public Module {
+  public:
+    ConvTranspose2d(int64_t in_channels, int64_t out_channels, std::array<int64_t, 2> kernel_size,
+                    std::array<int64_t, 2> stride, std::array<int64_t, 2> padding,
+                    std::array<int64_t, 2> output_padding, int64_t groups, bool bias,
+                    std::array<int64_t, 2> dilation, Generator& gen);
+    std::string extra_repr() const override;
+    bool has_forward() const override { return true; }
+    Tensor forward(const Tensor& x) override;
+    int64_t in_channels, out_channels, groups;
+    std::array<int64_t, 2> kernel_size, stride, padding, output_padding, dilation;
 };
 
 // Seed 000: count and running_average buffers, updated by

@@ -28,6 +28,10 @@ class LayerArgs {
     virtual bool boolean(const char* key, bool dflt) = 0;
     // An int or a pair of ints (kernel_size=3 or (3, 5)).
     virtual std::array<int64_t, 2> pair(const char* key, std::optional<int64_t> dflt) = 0;
+    // An int or a sequence of one int (Conv1d's kernel_size=3 or (3,)).
+    virtual int64_t single(const char* key, std::optional<int64_t> dflt) = 0;
+    // May be None (null): Upsample's align_corners.
+    virtual std::optional<bool> optional_boolean(const char* key) = 0;
     // May be None (null): padding_idx, Softmax's dim.
     virtual std::optional<int64_t> optional_integer(const char* key) = 0;
     // May be None (null); `dflt` when left out: BatchNorm's momentum.

@@ -29,6 +29,11 @@ std::array<int64_t, 2> pool_stride(const Value& v) {
     return pair(v, "stride");
 }
 
+int64_t pool_stride_1d(const Value& v) {
+    if (v.is_none() || (v.is_sequence() && v.list->empty())) return 0;
+    return to_ints(v, 1, "stride")[0];
+}
+
 Value in_place(const Value& self, const Tensor& result) {
     Tensor t = self.t;
     t.copy_(result);
@@ -57,11 +62,17 @@ Value conv(const Tensor& x, const Tensor& w, const Tensor& b, const Value& strid
     } else {
         pad = to_ints(padding, n, "padding");
     }
-    if (spatial == 1) { // conv1d as conv2d over a height of 1
-        Tensor y = F::conv2d(x.unsqueeze(-2), w.unsqueeze(-2), b, {1, st[0]}, {0, pad[0]}, {1, dil[0]}, groups);
-        return T(y.squeeze(-2));
-    }
+    if (spatial == 1) return T(F::conv1d(x, w, b, st[0], pad[0], dil[0], groups));
     return T(F::conv2d(x, w, b, {st[0], st[1]}, {pad[0], pad[1]}, {dil[0], dil[1]}, groups));
+}
+
+Value conv_transposed(const Tensor& x, const Tensor& w, const Tensor& b, const Value& stride, const Value& padding,
+                      const Value& output_padding, int64_t groups, const Value& dilation) {
+    if (w.dim() != 4)
+        throw NotImplementedError("transposed convolution with " + std::to_string(w.dim() - 2) +
+                                  " spatial dims is not supported yet");
+    return T(F::conv_transpose2d(x, w, b, pair(stride, "stride"), pair(padding, "padding"),
+                                 pair(output_padding, "output_padding"), groups, pair(dilation, "dilation")));
 }
 
 Value batch_norm(ValueList& a, OpContext&) {
@@ -206,29 +217,12 @@ Value encoder_layer(ValueList& a, OpContext&) {
     return T(x);
 }
 
-// aten::instance_norm: batch_norm over (1, N*C, ...), as PyTorch computes it; running
-// statistics (track_running_stats) are the mean over the batch of the per-sample updates.
+// aten::instance_norm: F::instance_norm, as nn.InstanceNorm1d/2d.
 Value instance_norm(ValueList& a, OpContext&) {
-    const Tensor& x = to_tensor(a[0], "input");
-    if (x.dim() < 3) throw ValueError("instance_norm: expected at least 3-D input, got " + shape_str(x.shape()));
-    const int64_t n = x.size(0), c = x.size(1);
-    Tensor w = to_optional_tensor(a[1], "weight"), b = to_optional_tensor(a[2], "bias");
-    Tensor rm = to_optional_tensor(a[3], "running_mean"), rv = to_optional_tensor(a[4], "running_var");
-    const bool use_input_stats = to_bool(a[5], "use_input_stats");
-    auto repeat = [&](const Tensor& t) { return t.defined() ? cat(std::vector<Tensor>(size_t(n), t), 0) : Tensor(); };
-    Tensor rm_r = repeat(rm).contiguous(), rv_r = repeat(rv).contiguous();
-    Shape shape = x.shape();
-    Shape flat = shape;
-    flat[0] = 1;
-    flat[1] = n * c;
-    Tensor y = F::batch_norm(x.reshape(flat), rm_r, rv_r, Tensor(), repeat(w), repeat(b), use_input_stats,
-                             to_double(a[6], "momentum"), to_double(a[7], "eps"));
-    if (rm.defined() && use_input_stats) {
-        NoGradGuard no_grad;
-        rm.copy_(rm_r.reshape({n, c}).mean({0}));
-        rv.copy_(rv_r.reshape({n, c}).mean({0}));
-    }
-    return T(y.reshape(shape));
+    return T(F::instance_norm(to_tensor(a[0], "input"), to_optional_tensor(a[3], "running_mean"),
+                              to_optional_tensor(a[4], "running_var"), to_optional_tensor(a[1], "weight"),
+                              to_optional_tensor(a[2], "bias"), to_bool(a[5], "use_input_stats"),
+                              to_double(a[6], "momentum"), to_double(a[7], "eps")));
 }
 
 } // namespace
@@ -248,7 +242,9 @@ void register_nn_ops() {
                     to_int(a[6], "groups"));), "F::conv2d over a height of 1");
     aten("_convolution(input, weight, bias, stride, padding, dilation, transposed, output_padding, groups, "
          "benchmark=False, deterministic=False, cudnn_enabled=True, allow_tf32=True)", OP(
-        if (to_bool(a[6], "transposed")) throw NotImplementedError("transposed convolution is not supported yet");
+        if (to_bool(a[6], "transposed"))
+            return conv_transposed(to_tensor(a[0], "input"), to_tensor(a[1], "weight"), to_optional_tensor(a[2], "bias"),
+                                   a[3], a[4], a[7], to_int(a[8], "groups"), a[5]);
         return conv(to_tensor(a[0], "input"), to_tensor(a[1], "weight"), to_optional_tensor(a[2], "bias"), a[3], a[4], a[5],
                     to_int(a[8], "groups"));), "F::conv2d (traced models' convolution)");
     aten("batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps, cudnn_enabled)", batch_norm,
@@ -275,6 +271,38 @@ void register_nn_ops() {
         return T(F::clamp(to_tensor(a[0], "self"), to_double(a[1], "min_val"), to_double(a[2], "max_val")));), "F::clamp");
     aten("hardtanh_(self, min_val=-1.0, max_val=1.0)", OP(
         return in_place(a[0], F::clamp(to_tensor(a[0], "self"), to_double(a[1], "min_val"), to_double(a[2], "max_val")));), "F::clamp, in place");
+    aten("conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1)", OP(
+        return conv_transposed(to_tensor(a[0], "input"), to_tensor(a[1], "weight"), to_optional_tensor(a[2], "bias"), a[3],
+                               a[4], a[5], to_int(a[6], "groups"), a[7]);), "F::conv_transpose2d (a convolution's input gradient)");
+    aten("leaky_relu(self, negative_slope=0.01)", OP(
+        return T(F::leaky_relu(to_tensor(a[0], "self"), to_double(a[1], "negative_slope")));), "F::leaky_relu");
+    aten("leaky_relu_(self, negative_slope=0.01)", OP(
+        return in_place(a[0], F::leaky_relu(to_tensor(a[0], "self"), to_double(a[1], "negative_slope")));), "F::leaky_relu, in place");
+    aten("elu(self, alpha=1, scale=1, input_scale=1)", OP(
+        if (to_double(a[2], "scale") != 1.0 || to_double(a[3], "input_scale") != 1.0)
+            throw NotImplementedError("elu with scale or input_scale (SELU, CELU) is not supported yet");
+        return T(F::elu(to_tensor(a[0], "self"), to_double(a[1], "alpha")));), "F::elu");
+    aten("elu_(self, alpha=1, scale=1, input_scale=1)", OP(
+        if (to_double(a[2], "scale") != 1.0 || to_double(a[3], "input_scale") != 1.0)
+            throw NotImplementedError("elu with scale or input_scale (SELU, CELU) is not supported yet");
+        return in_place(a[0], F::elu(to_tensor(a[0], "self"), to_double(a[1], "alpha")));), "F::elu, in place");
+    aten("softplus(self, beta=1, threshold=20)", OP(
+        return T(F::softplus(to_tensor(a[0], "self"), to_double(a[1], "beta"), to_double(a[2], "threshold")));), "F::softplus");
+    aten("mish(self)", OP(return T(F::mish(to_tensor(a[0], "self")));), "F::mish");
+    aten("mish_(self)", OP(return in_place(a[0], F::mish(to_tensor(a[0], "self")));), "F::mish, in place");
+    aten("prelu(self, weight)", OP(return T(F::prelu(to_tensor(a[0], "self"), to_tensor(a[1], "weight")));), "F::prelu");
+    aten("max_pool1d(self, kernel_size, stride=[], padding=0, dilation=1, ceil_mode=False)", OP(
+        const int64_t k = to_ints(a[1], 1, "kernel_size")[0];
+        const int64_t st = pool_stride_1d(a[2]);
+        return T(F::max_pool1d(to_tensor(a[0], "self"), k, st, to_ints(a[3], 1, "padding")[0], to_ints(a[4], 1, "dilation")[0],
+                               to_bool(a[5], "ceil_mode")));), "F::max_pool1d (max_pool2d over a height of 1)");
+    aten("avg_pool1d(self, kernel_size, stride=[], padding=0, ceil_mode=False, count_include_pad=True)", OP(
+        const int64_t k = to_ints(a[1], 1, "kernel_size")[0];
+        const int64_t st = pool_stride_1d(a[2]);
+        return T(F::avg_pool1d(to_tensor(a[0], "self"), k, st, to_ints(a[3], 1, "padding")[0], to_bool(a[4], "ceil_mode"),
+                               to_bool(a[5], "count_include_pad")));), "F::avg_pool1d (avg_pool2d over a height of 1)");
+    aten("adaptive_avg_pool1d(self, output_size)", OP(
+        return T(F::adaptive_avg_pool1d(to_tensor(a[0], "self"), to_ints(a[1], 1, "output_size")[0]));), "F::adaptive_avg_pool1d");
     aten("relu6(self)", OP(return T(F::clamp(to_tensor(a[0], "self"), 0.0, 6.0));), "F::clamp");
     aten("hardswish(self)", OP(return T(F::hardswish(to_tensor(a[0], "self")));), "F::hardswish");
     aten("hardswish_(self)", OP(return in_place(a[0], F::hardswish(to_tensor(a[0], "self")));), "F::hardswish, in place");

@@ -76,6 +76,21 @@ class TestTensor : public QObject {
         QCOMPARE((a * Scalar(0.1)).to_doubles(), fixture_values(b["scalar_mul"]));
     }
 
+    // maximum/minimum backward: the larger (smaller) side gets the gradient, a tie half each;
+    // the broadcast operand's gradient is summed over the rows.
+    void extremum_gradients_match_torch() {
+        const json& e = ops["extremum_grads"];
+        for (const char* name : {"maximum", "minimum"}) {
+            Tensor a = from_fixture(e["a"], {2, 3}), b = from_fixture(e["b"], {3});
+            a.set_requires_grad(true);
+            b.set_requires_grad(true);
+            Tensor y = std::string(name) == "maximum" ? a.maximum(b) : a.minimum(b);
+            y.mul(from_fixture(e["upstream"], {2, 3})).sum().backward();
+            NNSCOPE_COMPARE_VALUES(a.grad().to_doubles(), fixture_values(e[name]["a"]));
+            NNSCOPE_COMPARE_VALUES(b.grad().to_doubles(), fixture_values(e[name]["b"]));
+        }
+    }
+
     void reductions_and_views_match_torch() {
         const json& r = ops["reduce"];
         Tensor x = from_fixture(r["x"], {2, 3, 4});

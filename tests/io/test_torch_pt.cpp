@@ -104,14 +104,14 @@ class TestTorchPt : public QObject {
             }
         }
         for (const auto& [n, hooks] : want["pre_hooks"].items()) want_modules.push_back(n);
-        want_modules.push_back("4"); // MaxPool1d
+        want_modules.push_back("4"); // PixelShuffle
         QCOMPARE(qlist(modules), qlist(want_modules));
         QCOMPARE(not_runnable_modules(doc)[0].reason,
                  std::string("a forward pre-hook (torch.nn.utils.spectral_norm.SpectralNorm) recomputes weight "
                              "from weight_orig, weight_u and weight_v before each call, and nnscope does not "
                              "run forward hooks"));
         QCOMPARE(not_runnable_modules(doc).back().reason,
-                 std::string("nnscope does not implement torch.nn.modules.pooling.MaxPool1d yet; a TorchScript "
+                 std::string("nnscope does not implement torch.nn.modules.pixelshuffle.PixelShuffle yet; a TorchScript "
                              "save of the model (torch.jit.script(model).save(path)) runs"));
     }
 

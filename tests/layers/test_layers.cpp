@@ -50,7 +50,36 @@ class TestLayers : public QObject {
     void layers_match_pytorch() {
         QFETCH(int, index);
         const json& c = fixture["cases"][size_t(index)];
-        ModulePtr m = from_spec(c["spec"]);
+        try {
+            match_case(c, from_spec(c["spec"]), from_spec(c["spec"]));
+        } catch (const std::exception& e) {
+            QFAIL(e.what());
+        }
+    }
+
+    // The same modules pickled whole by torch.save ({name: module}, before their pass) run
+    // straight from the .pt: hyper-parameters from the pickle, tensors from its storages.
+    void pickled_layers_match_pytorch_data() { layers_match_pytorch_data(); }
+    void pickled_layers_match_pytorch() {
+        QFETCH(int, index);
+        const json& c = fixture["cases"][size_t(index)];
+        const std::string name = c["name"];
+        if (c["spec"].contains("seed")) QSKIP("a spec-only key (nnscope's dropout seed)");
+        try {
+            const std::string file = fixtures_dir() + "/pt/layers_whole.pt";
+            Document doc = open_document(file, name), fresh = open_document(file, name);
+            QVERIFY2(doc.root && doc.root->runnable(), not_runnable_summary(doc.not_runnable).c_str());
+            QCOMPARE(QString::fromStdString(doc.root->type_name()), QString::fromStdString(c["spec"]["type"]));
+            match_case(c, doc.root, fresh.root);
+        } catch (const std::exception& e) {
+            QFAIL(e.what());
+        }
+    }
+
+  private:
+    // Loads the case's initial state dict into m (and into `fresh`, for the no-grad pass),
+    // then checks the output, the gradients and the buffers after the pass.
+    void match_case(const json& c, ModulePtr m, ModulePtr fresh) {
         StateDict sd;
         for (const auto& [k, v] : c["state_dict"].items()) sd.tensors.set(k, from_json(v));
         m->load_state_dict(sd);
@@ -76,7 +105,6 @@ class TestLayers : public QObject {
 
         // The same pass under no-grad, where nothing is recorded and fused paths may take
         // the place of composed ones (Sequential's BatchNorm then ReLU in one pass).
-        ModulePtr fresh = from_spec(c["spec"]);
         fresh->load_state_dict(sd);
         fresh->train(c["train"].get<bool>());
         {
@@ -88,6 +116,7 @@ class TestLayers : public QObject {
             compare(*fresh_after.tensors.find(k), v, k + " after a no-grad pass");
     }
 
+  private slots:
     void shape_errors_match_pytorch() {
         const json& e = fixture["errors"];
         Generator gen(0);
