@@ -107,6 +107,29 @@ Tensor gru_cell(const Tensor& x, const Tensor& h, const Tensor& w_ih, const Tens
 Tensor rnn_cell(const Tensor& x, const Tensor& h, const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,
                 const Tensor& b_hh, bool relu);
 
+// functional_sequence.cpp. Every layer and direction of a recurrent layer over the
+// sequence, as PyTorch's CPU kernels: input (T, B, I) or batch first; hx: (h0) or (h0, c0)
+// for LSTM, each (layers * directions, B, H); params: per layer and direction w_ih, w_hh
+// (and b_ih, b_hh). Dropout between layers in training, from `gen`. Returns (output, h_n)
+// or, for LSTM, (output, h_n, c_n).
+enum class Cell { LSTM, GRU, Tanh, Relu };
+struct RecurrentOptions {
+    bool has_biases = true;
+    int64_t num_layers = 1;
+    double dropout = 0;
+    bool train = false, bidirectional = false, batch_first = false;
+};
+std::vector<Tensor> recurrent(Cell cell, const Tensor& input, const std::vector<Tensor>& hx,
+                              const std::vector<Tensor>& params, const RecurrentOptions& options, Generator& gen);
+// Multi-head attention with packed input projections w (3E, E), b (3E), on batch-first
+// (B, L, E) inputs, as nn.MultiheadAttention computes it; mask_type 1: `mask` is a key
+// padding mask (B, S). Dropout on the attention weights when dropout_p > 0 and gen is
+// given. Returns (output (B, L, E), weights per head (B, H, L, S)).
+std::pair<Tensor, Tensor> packed_attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t embed_dim,
+                                           int64_t heads, const Tensor& w, const Tensor& b, const Tensor& proj_w,
+                                           const Tensor& proj_b, Tensor mask, int64_t mask_type,
+                                           double dropout_p = 0, Generator* gen = nullptr);
+
 Tensor mse_loss(const Tensor& input, const Tensor& target);
 // input (N, C) logits, target (N) class indices; mean over the batch.
 Tensor cross_entropy(const Tensor& input, const Tensor& target);

@@ -66,6 +66,12 @@ std::vector<NotRunnable> not_runnable_modules(const Document& doc) {
         return {{"", "", "a state dict holds tensors, not modules: the module types are unknown"}};
     std::vector<NotRunnable> out;
     for (auto& [name, m] : doc.root->named_modules()) {
+        if (m->has_forward() && m->input_count() > 1 && name.empty()) {
+            out.push_back({name, m->type_name(),
+                           "its forward takes " + std::to_string(m->input_count()) +
+                               " inputs (tgt, memory); nnscope runs a model on one input"});
+            continue;
+        }
         if (m->has_forward()) continue;
         if (m->type_name().empty())
             out.push_back({name, "",

@@ -131,6 +131,9 @@ class Module : public std::enable_shared_from_this<Module> {
     // NotImplementedError text.
     virtual bool has_forward() const { return false; }
     virtual Tensor forward(const Tensor& x);
+    // Every tensor forward returns, a tuple's in order (nn.LSTM: output, h_n, c_n);
+    // forward() returns the first. A module with a tuple output overrides both.
+    virtual std::vector<Tensor> forward_all(const Tensor& x) { return {forward(x)}; }
     // model(x), as nn.Module.__call__: runs forward() and records the output's shape
     // (torchinfo's "Output Shape"). Containers call their children this way, and the
     // TorchScript interpreter records the submodules whose forward it calls.
@@ -148,6 +151,9 @@ class Module : public std::enable_shared_from_this<Module> {
         m_output_shapes[0] = y.shape();
         ++m_outputs_set;
     }
+    // The inputs forward takes (TransformerDecoderLayer: tgt and memory). A model runs on
+    // one input, so a root that needs more is not runnable on its own.
+    virtual int input_count() const { return 1; }
     // True when forward() can run: this module and every module it calls have one.
     virtual bool runnable() const { return has_forward(); }
 

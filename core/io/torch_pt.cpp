@@ -149,6 +149,20 @@ class PickleArgs : public LayerArgs {
         return out;
     }
     std::string text(const char* key, const std::string& dflt) override {
+        if (std::string_view(key) == "activation") {
+            // The Transformer layers keep a function (torch.nn.functional.relu), and the
+            // encoder layer a flag as well: 1 relu, 2 gelu.
+            if (const ValuePtr* flag = dict_get(m_state, "activation_relu_or_gelu"); flag && *flag && (*flag)->is(Kind::Int)) {
+                if ((*flag)->i == 1) return "relu";
+                if ((*flag)->i == 2) return "gelu";
+                throw NotThisLayer{};
+            }
+            const ValuePtr& f = need(key);
+            const std::string name = f->is(Kind::Global) ? f->qualified_name() : "";
+            if (name == "torch.nn.functional.relu") return "relu";
+            if (name == "torch.nn.functional.gelu") return "gelu";
+            throw NotThisLayer{};
+        }
         const ValuePtr* v = dict_get(m_state, key);
         if (!v || !*v) {
             if (std::string_view(key) == "approximate") return dflt; // GELU before PyTorch 1.12
@@ -165,6 +179,7 @@ class PickleArgs : public LayerArgs {
     void check_size(const std::vector<int64_t>& dims) override {
         if (!m_fits(dims)) throw NotThisLayer{};
     }
+    bool children_given() const override { return true; }
     [[noreturn]] void fail(const std::string&) override { throw NotThisLayer{}; }
 
   private:
@@ -272,6 +287,7 @@ struct ModuleBuilder {
         };
         const LayerType* type = find_layer_type(cls);
         if (cls == "Sequential") return std::make_shared<Sequential>();
+        if (cls == "ModuleList") return std::make_shared<ModuleList>();
         if (!type || !type->torch_nn) return nullptr;
         PickleArgs args(st, gen, fits);
         try {
@@ -293,7 +309,8 @@ struct ModuleBuilder {
                 reasons.push_back({where, obj->qualified_name(),
                                    "its hyper-parameters ask for more elements than the file's "
                                    "storages hold"});
-            } else if (obj->module != "torch.nn.modules.container" || obj->name != "Sequential") {
+            } else if (obj->module != "torch.nn.modules.container" ||
+                       (obj->name != "Sequential" && obj->name != "ModuleList")) {
                 reasons.push_back({where, obj->qualified_name(), reason_for(obj, false, false)});
             }
         }

@@ -192,6 +192,71 @@ class ConvTranspose2d : public Module {
     std::array<int64_t, 2> kernel_size, stride, padding, output_padding, dilation;
 };
 
+// nn.ModuleList: children "0", "1", ... called by their owner, not a forward of its own.
+class ModuleList : public Module {
+  public:
+    ModuleList() : Module("ModuleList") {}
+    bool runnable() const override;
+};
+
+// nn.LSTM, nn.GRU and nn.RNN (tanh or relu): weight_ih_l{k}[_reverse], weight_hh_l...,
+// bias_ih_l..., bias_hh_l... per layer and direction. forward_all: (output, h_n[, c_n])
+// from zero initial states; input (L, N, H_in), (N, L, H_in) with batch_first, or (L, H_in).
+class Recurrent : public Module {
+  public:
+    Recurrent(std::string type, int64_t input_size, int64_t hidden_size, int64_t num_layers, bool bias,
+              bool batch_first, double dropout, bool bidirectional, bool relu, Generator& gen);
+    std::string extra_repr() const override;
+    bool has_forward() const override { return true; }
+    Tensor forward(const Tensor& x) override { return forward_all(x)[0]; }
+    std::vector<Tensor> forward_all(const Tensor& x) override;
+    int64_t input_size, hidden_size, num_layers;
+    bool bias, batch_first, bidirectional, relu;
+    double dropout;
+    Generator gen{0}; // dropout between layers, seedable
+};
+
+// nn.MultiheadAttention (packed in_proj_weight, out_proj). forward(x) is self-attention;
+// forward_all adds the attention weights averaged over heads, as need_weights=True gives.
+class MultiheadAttention : public Module {
+  public:
+    MultiheadAttention(int64_t embed_dim, int64_t num_heads, double dropout, bool bias, bool batch_first,
+                       Generator& gen);
+    bool has_forward() const override { return true; }
+    Tensor forward(const Tensor& x) override { return forward_all(x)[0]; }
+    std::vector<Tensor> forward_all(const Tensor& x) override { return attend(x, x, x, true); }
+    // (output, weights); query (L, N, E), or (N, L, E) with batch_first, or unbatched (L, E).
+    std::vector<Tensor> attend(const Tensor& query, const Tensor& key, const Tensor& value, bool need_weights);
+    int64_t embed_dim, num_heads;
+    double dropout;
+    bool batch_first;
+    Generator gen{0}; // attention dropout, seedable
+};
+
+// nn.TransformerEncoderLayer and nn.TransformerDecoderLayer (post- or pre-norm, relu or
+// gelu) over their children self_attn, [multihead_attn,] linear1, dropout, linear2, norm1..3,
+// dropout1..3. The decoder's forward needs memory: decode(tgt, memory).
+class TransformerLayer : public Module {
+  public:
+    TransformerLayer(std::string type, int64_t d_model, int64_t nhead, int64_t dim_feedforward, double dropout,
+                     bool gelu, double eps, bool batch_first, bool norm_first, Generator& gen);
+    bool has_forward() const override { return true; }
+    bool runnable() const override;
+    Tensor forward(const Tensor& x) override;
+    Tensor decode(const Tensor& tgt, const Tensor& memory);
+    int input_count() const override { return decoder ? 2 : 1; }
+    bool decoder, gelu, norm_first, batch_first;
+};
+
+// nn.TransformerEncoder: layers (a ModuleList) one after another, then norm if any.
+class TransformerEncoder : public Module {
+  public:
+    TransformerEncoder() : Module("TransformerEncoder") {}
+    bool has_forward() const override { return true; }
+    bool runnable() const override;
+    Tensor forward(const Tensor& x) override;
+};
+
 // Seed 000: count and running_average buffers, updated by
 // running_average = (running_average * (count - 1) + x) / count.
 class RunningAverage : public Module {

@@ -3,6 +3,7 @@
 // extra_repr as PyTorch prints it.
 #include "registry.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -17,11 +18,13 @@ namespace {
 
 using Op = Stateless::Op;
 
-ModulePtr linear(const std::string&, LayerArgs& a) {
+ModulePtr linear(const std::string& name, LayerArgs& a) {
     const int64_t in = a.integer("in_features"), out = a.integer("out_features");
     const bool bias = a.has_bias();
     a.check_size({in, out});
-    return std::make_shared<Linear>(in, out, bias, a.gen);
+    auto m = std::make_shared<Linear>(in, out, bias, a.gen);
+    if (name != "Linear") m->set_type_name(name); // MultiheadAttention's out_proj: a Linear by another name
+    return m;
 }
 
 ModulePtr conv2d(const std::string&, LayerArgs& a) {
@@ -305,6 +308,67 @@ ModulePtr conv_transpose2d(const std::string&, LayerArgs& a) {
                                              dilation, a.gen);
 }
 
+// --- sequence layers (layers_sequence.cpp) ---------------------------------------------------
+
+ModulePtr recurrent(const std::string& name, LayerArgs& a) {
+    const int64_t in = a.integer("input_size"), hidden = a.integer("hidden_size");
+    const int64_t layers = a.integer("num_layers", 1);
+    const bool bias = a.boolean("bias", true), batch_first = a.boolean("batch_first", false);
+    const double dropout = a.number("dropout", 0.0);
+    const bool bidirectional = a.boolean("bidirectional", false);
+    const bool relu = name == "RNN" && a.text("nonlinearity", "tanh") == "relu";
+    if (name == "RNN" && !relu && a.text("nonlinearity", "tanh") != "tanh")
+        a.fail("Unknown nonlinearity '" + a.text("nonlinearity", "tanh") + "'. Select from 'tanh' or 'relu'.");
+    if (name == "LSTM" && a.integer("proj_size", 0) != 0) a.fail("proj_size > 0 is not supported");
+    if (hidden <= 0 || layers <= 0) a.fail("hidden_size and num_layers must be greater than zero");
+    const int64_t gates = name == "LSTM" ? 4 : name == "GRU" ? 3 : 1;
+    a.check_size({gates * hidden, std::max(in, hidden * 2)});
+    return std::make_shared<Recurrent>(name, in, hidden, layers, bias, batch_first, dropout, bidirectional, relu, a.gen);
+}
+
+ModulePtr multihead_attention(const std::string&, LayerArgs& a) {
+    const int64_t e = a.integer("embed_dim"), heads = a.integer("num_heads");
+    const double dropout = a.number("dropout", 0.0);
+    const bool bias = a.children_given() || a.boolean("bias", true); // a pickle registers the file's tensors
+    if (a.boolean("add_zero_attn", false)) a.fail("add_zero_attn=True is not supported");
+    if (!a.boolean("_qkv_same_embed_dim", true)) a.fail("kdim and vdim other than embed_dim are not supported");
+    const bool batch_first = a.boolean("batch_first", false);
+    if (heads <= 0 || e % heads != 0) a.fail("embed_dim must be divisible by num_heads");
+    a.check_size({3 * e, e});
+    return std::make_shared<MultiheadAttention>(e, heads, dropout, bias, batch_first, a.gen);
+}
+
+ModulePtr transformer_layer(const std::string& name, LayerArgs& a) {
+    const std::string act = a.text("activation", "relu");
+    if (act != "relu" && act != "gelu") a.fail("activation should be relu/gelu, not " + act);
+    const bool norm_first = a.boolean("norm_first", false);
+    if (a.children_given()) // its sizes are its children's
+        return std::make_shared<TransformerLayer>(name, 0, 0, 0, 0.0, act == "gelu", 0.0, false, norm_first, a.gen);
+    const int64_t d = a.integer("d_model"), heads = a.integer("nhead"), ff = a.integer("dim_feedforward", 2048);
+    const double dropout = a.number("dropout", 0.1), eps = a.number("layer_norm_eps", 1e-5);
+    const bool batch_first = a.boolean("batch_first", false);
+    if (d <= 0 || heads <= 0 || d % heads != 0) a.fail("d_model must be divisible by nhead");
+    a.check_size({d, ff});
+    return std::make_shared<TransformerLayer>(name, d, heads, ff, dropout, act == "gelu", eps, batch_first, norm_first,
+                                              a.gen);
+}
+
+ModulePtr transformer_encoder(const std::string&, LayerArgs& a) {
+    const int64_t n = a.integer("num_layers");
+    if (n <= 0) a.fail("num_layers must be a positive integer");
+    auto enc = std::make_shared<TransformerEncoder>();
+    if (a.children_given()) return enc;
+    // A spec gives the layer's hyper-parameters flat, and `norm`: a final LayerNorm or not.
+    auto layers = std::make_shared<ModuleList>();
+    for (int64_t i = 0; i < n; ++i) layers->register_module(std::to_string(i), transformer_layer("TransformerEncoderLayer", a));
+    enc->register_module("layers", layers);
+    if (a.boolean("norm", false))
+        enc->register_module("norm", std::make_shared<LayerNorm>(Shape{a.integer("d_model")}, a.number("layer_norm_eps", 1e-5), true));
+    else
+        enc->register_module("norm", nullptr);
+    return enc;
+}
+
 ModulePtr running_average(const std::string&, LayerArgs&) {
     return std::make_shared<RunningAverage>();
 }
@@ -323,6 +387,7 @@ ModulePtr plain_attribute_model(const std::string&, LayerArgs& a) {
 const std::vector<LayerType>& layer_types() {
     static const std::vector<LayerType> table = {
         {"Linear", {"in_features", "out_features", "bias"}, linear},
+        {"NonDynamicallyQuantizableLinear", {"in_features", "out_features", "bias"}, linear},
         {"Conv1d", {"in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias"}, conv1d},
         {"Conv2d", {"in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias"}, conv2d},
         {"ConvTranspose2d", {"in_channels", "out_channels", "kernel_size", "stride", "padding", "output_padding", "groups", "bias", "dilation"}, conv_transpose2d},
@@ -361,6 +426,13 @@ const std::vector<LayerType>& layer_types() {
         {"AdaptiveAvgPool2d", {"output_size"}, adaptive_pool},
         {"AdaptiveMaxPool2d", {"output_size", "return_indices"}, adaptive_pool},
         {"ZeroPad2d", {"padding"}, zero_pad},
+        {"LSTM", {"input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional", "proj_size"}, recurrent},
+        {"GRU", {"input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional"}, recurrent},
+        {"RNN", {"input_size", "hidden_size", "num_layers", "nonlinearity", "bias", "batch_first", "dropout", "bidirectional"}, recurrent},
+        {"MultiheadAttention", {"embed_dim", "num_heads", "dropout", "bias", "add_zero_attn", "batch_first"}, multihead_attention},
+        {"TransformerEncoderLayer", {"d_model", "nhead", "dim_feedforward", "dropout", "activation", "layer_norm_eps", "batch_first", "norm_first"}, transformer_layer},
+        {"TransformerDecoderLayer", {"d_model", "nhead", "dim_feedforward", "dropout", "activation", "layer_norm_eps", "batch_first", "norm_first"}, transformer_layer},
+        {"TransformerEncoder", {"num_layers", "d_model", "nhead", "dim_feedforward", "dropout", "activation", "layer_norm_eps", "batch_first", "norm_first", "norm"}, transformer_encoder},
         {"Upsample", {"size", "scale_factor", "mode", "align_corners", "recompute_scale_factor"}, upsample},
         {"RunningAverage", {}, running_average, false},
         {"ExponentialMovingAverage", {"initial_value"}, exponential_moving_average, false},

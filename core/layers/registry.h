@@ -44,6 +44,9 @@ class LayerArgs {
     // The elements a layer will allocate for these sizes; a pickle refuses sizes its
     // storages cannot hold (a hostile Linear(10^6, 10^6)) before anything is allocated.
     virtual void check_size(const std::vector<int64_t>& dims) { (void)dims; }
+    // A pickled module brings its children (a Transformer layer's Linear and LayerNorm);
+    // a spec's layer creates them from its hyper-parameters.
+    virtual bool children_given() const { return false; }
     [[noreturn]] virtual void fail(const std::string& what) = 0;
     Generator& gen; // initial values
 };

@@ -99,82 +99,26 @@ std::vector<Tensor> tensor_list(const Value& v, const char* what) {
     return out;
 }
 
-// aten::lstm / gru / rnn_tanh / rnn_relu: every layer and direction over the sequence, as
-// PyTorch's CPU kernels (dropout between layers in training, from nnscope's generator).
-enum class Cell { LSTM, GRU, Tanh, Relu };
-Value recurrent(Cell cell, ValueList& a, OpContext& ctx) {
-    Tensor x = to_tensor(a[0], "input");
-    std::vector<Tensor> hx = cell == Cell::LSTM ? tensor_list(a[1], "hx") : std::vector<Tensor>{to_tensor(a[1], "hx")};
-    const std::vector<Tensor> params = tensor_list(a[2], "params");
-    const bool has_biases = to_bool(a[3], "has_biases");
-    const int64_t layers = to_int(a[4], "num_layers");
-    const double dropout = to_double(a[5], "dropout");
-    const bool train = to_bool(a[6], "train"), bidirectional = to_bool(a[7], "bidirectional"),
-               batch_first = to_bool(a[8], "batch_first");
-    const int64_t dirs = bidirectional ? 2 : 1, per = has_biases ? 4 : 2;
-    if (x.dim() != 3) throw Error("recurrent layer: expected a 3-D input, got " + shape_str(x.shape()));
-    if (hx.size() != (cell == Cell::LSTM ? 2u : 1u)) throw Error("recurrent layer: wrong number of hidden states");
-    if (int64_t(params.size()) != layers * dirs * per)
-        throw NotImplementedError("recurrent layer: " + std::to_string(params.size()) +
-                                  " weights (projections, proj_size > 0, are not supported yet)");
-    if (batch_first) x = x.transpose(0, 1); // (T, B, I)
-    const int64_t steps = x.size(0);
-    std::vector<Tensor> h_out, c_out;
-    Tensor layer_in = x;
-    for (int64_t l = 0; l < layers; ++l) {
-        std::vector<Tensor> dir_outs;
-        for (int64_t d = 0; d < dirs; ++d) {
-            const size_t base = size_t((l * dirs + d) * per);
-            const Tensor& w_ih = params[base];
-            const Tensor& w_hh = params[base + 1];
-            Tensor b_ih = has_biases ? params[base + 2] : Tensor(), b_hh = has_biases ? params[base + 3] : Tensor();
-            Tensor h = hx[0].select(0, l * dirs + d);
-            Tensor c = cell == Cell::LSTM ? hx[1].select(0, l * dirs + d) : Tensor();
-            std::vector<Tensor> outs(static_cast<size_t>(steps));
-            for (int64_t k = 0; k < steps; ++k) {
-                const int64_t t = d == 0 ? k : steps - 1 - k;
-                Tensor xt = layer_in.select(0, t);
-                if (cell == Cell::LSTM) std::tie(h, c) = F::lstm_cell(xt, h, c, w_ih, w_hh, b_ih, b_hh);
-                else if (cell == Cell::GRU) h = F::gru_cell(xt, h, w_ih, w_hh, b_ih, b_hh);
-                else h = F::rnn_cell(xt, h, w_ih, w_hh, b_ih, b_hh, cell == Cell::Relu);
-                outs[size_t(t)] = h.unsqueeze(0);
-            }
-            dir_outs.push_back(cat(outs, 0));
-            h_out.push_back(h.unsqueeze(0));
-            if (cell == Cell::LSTM) c_out.push_back(c.unsqueeze(0));
-        }
-        layer_in = dirs == 1 ? dir_outs[0] : cat(dir_outs, 2);
-        if (dropout > 0 && train && l + 1 < layers) layer_in = F::dropout(layer_in, dropout, true, *ctx.generator);
-    }
-    Tensor out = batch_first ? layer_in.transpose(0, 1) : layer_in;
-    if (cell == Cell::LSTM) return Value::tuple({T(out), T(cat(h_out, 0)), T(cat(c_out, 0))});
-    return Value::tuple({T(out), T(cat(h_out, 0))});
-}
-
-// Multi-head self/cross attention with packed input projections (batch first), as the
-// fast paths of nn.MultiheadAttention and nn.TransformerEncoderLayer compute it.
-std::pair<Tensor, Tensor> packed_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, int64_t e,
-                                           int64_t heads, const Tensor& w, const Tensor& b, const Tensor& proj_w,
-                                           const Tensor& proj_b, Tensor mask, int64_t mask_type) {
-    if (heads <= 0 || e % heads != 0) throw Error("embed_dim must be divisible by num_heads");
-    if (q_in.dim() != 3) throw Error("attention: expected (batch, length, embed_dim) inputs, got " + shape_str(q_in.shape()));
-    auto part = [&](const Tensor& t, int64_t k) { return t.defined() ? t.narrow(0, k * e, e) : Tensor(); };
-    const int64_t d = e / heads;
-    auto split = [&](const Tensor& x) { // (B, L, E) -> (B, H, L, D)
-        return x.reshape({x.size(0), x.size(1), heads, d}).permute({0, 2, 1, 3});
-    };
-    Tensor q = split(F::linear(q_in, part(w, 0), part(b, 0)));
-    Tensor k = split(F::linear(k_in, part(w, 1), part(b, 1)));
-    Tensor v = split(F::linear(v_in, part(w, 2), part(b, 2)));
-    if (mask.defined() && mask_type == 1) mask = mask.reshape({mask.size(0), 1, 1, mask.size(-1)}); // key padding
-    auto [out, weights] = F::attention(q, k, v, mask);
-    out = out.permute({0, 2, 1, 3}).reshape({q_in.size(0), q_in.size(1), e});
-    return {F::linear(out, proj_w, proj_b), weights};
+// aten::lstm / gru / rnn_tanh / rnn_relu: F::recurrent.
+Value recurrent(F::Cell cell, ValueList& a, OpContext& ctx) {
+    const Tensor& x = to_tensor(a[0], "input");
+    std::vector<Tensor> hx = cell == F::Cell::LSTM ? tensor_list(a[1], "hx") : std::vector<Tensor>{to_tensor(a[1], "hx")};
+    F::RecurrentOptions o;
+    o.has_biases = to_bool(a[3], "has_biases");
+    o.num_layers = to_int(a[4], "num_layers");
+    o.dropout = to_double(a[5], "dropout");
+    o.train = to_bool(a[6], "train");
+    o.bidirectional = to_bool(a[7], "bidirectional");
+    o.batch_first = to_bool(a[8], "batch_first");
+    std::vector<Tensor> out = F::recurrent(cell, x, hx, tensor_list(a[2], "params"), o, *ctx.generator);
+    std::vector<Value> items;
+    for (auto& t : out) items.push_back(T(std::move(t)));
+    return Value::tuple(std::move(items));
 }
 
 // aten::_native_multi_head_attention, the fast path of nn.MultiheadAttention.
 Value native_mha(ValueList& a, OpContext&) {
-    auto [out, weights] = packed_attention(
+    auto [out, weights] = F::packed_attention(
         to_tensor(a[0], "query"), to_tensor(a[1], "key"), to_tensor(a[2], "value"), to_int(a[3], "embed_dim"),
         to_int(a[4], "num_head"), to_tensor(a[5], "qkv_weight"), to_optional_tensor(a[6], "qkv_bias"),
         to_tensor(a[7], "proj_weight"), to_optional_tensor(a[8], "proj_bias"), to_optional_tensor(a[9], "mask"),
@@ -195,7 +139,7 @@ Value encoder_layer(ValueList& a, OpContext&) {
                              to_tensor(a[size_t(11 + 2 * k)], "norm_bias"), eps);
     };
     auto attn = [&](const Tensor& x) {
-        return packed_attention(x, x, x, e, to_int(a[2], "num_heads"), to_tensor(a[3], "qkv_weight"),
+        return F::packed_attention(x, x, x, e, to_int(a[2], "num_heads"), to_tensor(a[3], "qkv_weight"),
                                 to_optional_tensor(a[4], "qkv_bias"), to_tensor(a[5], "proj_weight"),
                                 to_optional_tensor(a[6], "proj_bias"), to_optional_tensor(a[18], "mask"),
                                 a[19].is_none() ? -1 : to_int(a[19], "mask_type"))
@@ -325,13 +269,13 @@ void register_nn_ops() {
         t.copy_(from_doubles(v, t.shape(), TensorOptions(t.dtype()).with_device(t.device())));
         return a[0];), "uniform samples from nnscope's seeded generator");
     aten("lstm(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first)",
-         OP(return recurrent(Cell::LSTM, a, ctx);), "F::lstm_cell per step, layer and direction");
+         OP(return recurrent(F::Cell::LSTM, a, ctx);), "F::lstm_cell per step, layer and direction");
     aten("gru(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first)",
-         OP(return recurrent(Cell::GRU, a, ctx);), "F::gru_cell per step, layer and direction");
+         OP(return recurrent(F::Cell::GRU, a, ctx);), "F::gru_cell per step, layer and direction");
     aten("rnn_tanh(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first)",
-         OP(return recurrent(Cell::Tanh, a, ctx);), "F::rnn_cell (tanh) per step, layer and direction");
+         OP(return recurrent(F::Cell::Tanh, a, ctx);), "F::rnn_cell (tanh) per step, layer and direction");
     aten("rnn_relu(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first)",
-         OP(return recurrent(Cell::Relu, a, ctx);), "F::rnn_cell (relu) per step, layer and direction");
+         OP(return recurrent(F::Cell::Relu, a, ctx);), "F::rnn_cell (relu) per step, layer and direction");
     aten("_native_multi_head_attention(query, key, value, embed_dim, num_head, qkv_weight, qkv_bias, proj_weight, "
          "proj_bias, mask=None, need_weights=True, average_attn_weights=True, mask_type=None)",
          native_mha, "F::linear, F::attention (batched GEMMs, softmax)");
