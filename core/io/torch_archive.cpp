@@ -2,6 +2,8 @@
 // torch_archive.h): storages from data/N, tensor records rebuilt as views of them.
 #include "torch_archive.h"
 
+#include "safetensors.h"
+
 #include <cerrno>
 #include <cstdio>
 
@@ -191,6 +193,16 @@ Tensor Archive::storage(const ValuePtr& pid_value, const std::string& where) {
                         " elements (" + std::to_string(nbytes) +
                         " bytes) but the archive entry holds " +
                         std::to_string(m_zip->size(entry)) + " bytes");
+    // torch.save stores entries uncompressed and aligned: such a storage is the file's own
+    // bytes, mapped copy-on-write and read only when its values are used. Others are read.
+    const std::optional<uint64_t> at = m_big_endian || !nbytes ? std::nullopt : m_zip->stored_offset(entry);
+    if (at && *at % es == 0) {
+        const auto& map = m_zip->mapping();
+        Tensor s = from_external(map->data() + *at, {numel}, *dtype, map);
+        m_storages[cache_key] = s;
+        return s;
+    }
+    if (nbytes) ++m_storages_read;
     Tensor s = empty({numel}, TensorOptions(*dtype));
     if (nbytes) m_zip->read_into(entry, s.data_ptr(), nbytes);
     if (m_big_endian && es > 1) {
@@ -213,8 +225,15 @@ Tensor Archive::legacy_storage(const std::vector<ValuePtr>& pid, DType dtype, co
     if (auto it = m_storages.find(key); it != m_storages.end()) {
         s = it->second;
     } else {
-        s = empty({rec->numel}, TensorOptions(dtype));
-        if (rec->numel) std::memcpy(s.data_ptr(), m_legacy->bytes(*rec), uint64_t(rec->numel) * rec->element_size);
+        // The file's bytes, mapped, where they are aligned for the dtype; else copied (the
+        // legacy layout aligns nothing, so this is not reported).
+        const uint8_t* bytes = m_legacy->bytes(*rec);
+        if (rec->numel && reinterpret_cast<uintptr_t>(bytes) % rec->element_size == 0) {
+            s = from_external(const_cast<uint8_t*>(bytes), {rec->numel}, dtype, m_legacy->mapping());
+        } else {
+            s = empty({rec->numel}, TensorOptions(dtype));
+            if (rec->numel) std::memcpy(s.data_ptr(), bytes, uint64_t(rec->numel) * rec->element_size);
+        }
         m_storages[key] = s;
     }
     if (pid.size() > 5 && pid[5] && pid[5]->is(Kind::Tuple)) { // a view of the root storage

@@ -113,6 +113,9 @@ class Archive {
     // The storages read so far, by record name ("data/0", "constants/1"), in host byte order.
     const std::map<std::string, Tensor>& storages() const { return m_storages; }
     bool big_endian() const { return m_big_endian; }
+    // Zip entries read into memory rather than mapped from the file (compressed, unaligned
+    // or byte-swapped storages).
+    size_t storages_read() const { return m_storages_read; }
     // The tensor `v` rebuilds; the same pickle value always gives the same tensor.
     Tensor tensor(const ValuePtr& v, const std::string& where);
 
@@ -136,6 +139,7 @@ class Archive {
     std::vector<ValuePtr> m_other_pickles;
     std::string m_storage_folder = "data/";
     std::map<std::string, Tensor> m_storages;
+    size_t m_storages_read = 0;
     std::map<const pickle::Value*, Tensor> m_tensors;
     std::set<const pickle::Value*> m_building;
 };

@@ -47,6 +47,8 @@ class LegacyFile {
     };
     const Storage* find(const std::string& key) const;
     const uint8_t* bytes(const Storage& s) const;
+    // The file's mapping, which tensors over bytes() keep alive.
+    const std::shared_ptr<safetensors::MappedFile>& mapping() const { return m_file; }
     uint64_t storage_bytes() const { return m_storage_bytes; }
 
   private:

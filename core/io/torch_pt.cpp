@@ -427,6 +427,17 @@ Document from_value(Archive& archive, const ValuePtr& v, const std::string& path
     return doc;
 }
 
+// Storages are mapped from the file; those that could not be (compressed or unaligned
+// entries, a big-endian file) were read, and the document says so.
+void note_storages_read(Document& doc, const Archive& archive) {
+    if (archive.storages_read() == 0) return;
+    const std::string note = std::to_string(archive.storages_read()) + " of " +
+                             std::to_string(archive.storages().size()) +
+                             " storages read into memory (compressed, unaligned or big-endian zip entries); "
+                             "the others are mapped from the file";
+    doc.note = doc.note.empty() ? note : doc.note + "; " + note;
+}
+
 } // namespace
 
 Document open_pt(const std::string& path, const std::string& entry) {
@@ -465,11 +476,14 @@ Document open_pt(const std::string& path, const std::string& entry) {
         doc.entry = chosen;
         std::string note = "opened checkpoint entry '" + chosen + "'";
         doc.note = doc.note.empty() ? note : note + "; " + doc.note;
+        note_storages_read(doc, archive);
         return doc;
     }
     if (!entry.empty())
         throw FormatError(path, "--entry " + entry + ": the file is not a checkpoint dict");
-    return from_value(archive, root, path, "");
+    Document doc = from_value(archive, root, path, "");
+    note_storages_read(doc, archive);
+    return doc;
 }
 
 } // namespace nnscope::torchpt

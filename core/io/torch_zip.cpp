@@ -3,6 +3,7 @@
 
 #include <zip.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "../errors.h"
+#include "safetensors.h"
 
 namespace nnscope::torchzip {
 
@@ -102,6 +104,95 @@ void ZipReader::read_into(const std::string& name, void* dst, uint64_t size) con
         done += uint64_t(got);
     }
     zip_fclose(f);
+}
+
+// --- entry offsets: the zip records libzip does not expose -----------------------------------
+
+namespace {
+uint64_t le(const uint8_t* p, int bytes) {
+    uint64_t v = 0;
+    for (int i = bytes - 1; i >= 0; --i) v = v << 8 | p[i];
+    return v;
+}
+} // namespace
+
+const std::shared_ptr<safetensors::MappedFile>& ZipReader::mapping() const {
+    if (!m_map) m_map = safetensors::MappedFile::open(m_path);
+    return m_map;
+}
+
+void ZipReader::read_local_offsets() const {
+    m_local_offsets.emplace();
+    const uint8_t* d = mapping()->data();
+    const uint64_t n = mapping()->size();
+    // End of central directory: the last "PK\5\6" within the final 64 KiB + 22 bytes.
+    if (n < 22) return;
+    uint64_t eocd = UINT64_MAX;
+    for (uint64_t i = n - 22 + 1; i-- > (n > 65557 ? n - 65557 : 0);)
+        if (le(d + i, 4) == 0x06054b50) {
+            eocd = i;
+            break;
+        }
+    if (eocd == UINT64_MAX) return;
+    uint64_t count = le(d + eocd + 10, 2), cd = le(d + eocd + 16, 4);
+    if (count == 0xFFFF || cd == 0xFFFFFFFF) { // zip64: its locator sits just before
+        if (eocd < 20 || le(d + eocd - 20, 4) != 0x07064b50) return;
+        const uint64_t z = le(d + eocd - 20 + 8, 8);
+        if (z > n - 56 || le(d + z, 4) != 0x06064b50) return;
+        count = le(d + z + 32, 8);
+        cd = le(d + z + 48, 8);
+    }
+    std::vector<uint64_t> offsets;
+    uint64_t pos = cd;
+    for (uint64_t e = 0; e < count; ++e) {
+        if (pos > n - 46 || le(d + pos, 4) != 0x02014b50) return;
+        const uint64_t name_len = le(d + pos + 28, 2), extra_len = le(d + pos + 30, 2),
+                       comment_len = le(d + pos + 32, 2);
+        uint64_t local = le(d + pos + 42, 4);
+        if (pos + 46 + name_len + extra_len > n) return;
+        if (local == 0xFFFFFFFF) { // in the zip64 extra field, after the sizes it replaces
+            uint64_t skip = (le(d + pos + 24, 4) == 0xFFFFFFFF ? 8 : 0) + (le(d + pos + 20, 4) == 0xFFFFFFFF ? 8 : 0);
+            const uint8_t* x = d + pos + 46 + name_len;
+            const uint8_t* end = x + extra_len;
+            bool found = false;
+            while (x + 4 <= end) {
+                const uint64_t id = le(x, 2), len = le(x + 2, 2);
+                if (x + 4 + len > end) break;
+                if (id == 1 && len >= skip + 8) {
+                    local = le(x + 4 + skip, 8);
+                    found = true;
+                    break;
+                }
+                x += 4 + len;
+            }
+            if (!found) return;
+        }
+        offsets.push_back(local);
+        pos += 46 + name_len + extra_len + comment_len;
+    }
+    *m_local_offsets = std::move(offsets);
+}
+
+std::optional<uint64_t> ZipReader::stored_offset(const std::string& name) const {
+    const int64_t i = index_of(name);
+    if (i < 0) return std::nullopt;
+    zip_stat_t st;
+    zip_stat_init(&st);
+    if (zip_stat_index(m_zip, zip_uint64_t(i), 0, &st) != 0 || !(st.valid & ZIP_STAT_COMP_METHOD) ||
+        !(st.valid & ZIP_STAT_SIZE) || st.comp_method != ZIP_CM_STORE)
+        return std::nullopt;
+    if (!m_local_offsets) read_local_offsets();
+    if (size_t(i) >= m_local_offsets->size() || m_local_offsets->size() != m_names.size()) return std::nullopt;
+    const uint8_t* d = mapping()->data();
+    const uint64_t n = mapping()->size(), local = (*m_local_offsets)[size_t(i)];
+    if (local > n - std::min<uint64_t>(n, 30) || le(d + local, 4) != 0x04034b50) return std::nullopt;
+    const uint64_t name_len = le(d + local + 26, 2), extra_len = le(d + local + 28, 2);
+    const uint64_t data = local + 30 + name_len + extra_len;
+    // The local header names the same entry, and its bytes lie within the file.
+    if (name_len != name.size() || data > n || std::memcmp(d + local + 30, name.data(), name.size()) != 0 ||
+        st.size > n - data)
+        return std::nullopt;
+    return data;
 }
 
 std::string ZipReader::read(const std::string& name, uint64_t limit) const {

@@ -7,10 +7,15 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 struct zip;
+
+namespace nnscope::safetensors {
+class MappedFile;
+}
 
 namespace nnscope::torchzip {
 
@@ -33,13 +38,26 @@ class ZipReader {
     std::string read(const std::string& name, uint64_t limit) const;
     // Exactly `size` bytes of an entry into `dst` (the caller checked the size).
     void read_into(const std::string& name, void* dst, uint64_t size) const;
+    // Where a stored (uncompressed) entry's bytes start in the file, for mapping them in
+    // place of reading (torch.save stores every entry, 64-byte aligned since 1.6... 2.x).
+    // nullopt for a compressed entry, or where the archive's own records (the central
+    // directory and the local header, parsed here because libzip does not tell offsets)
+    // disagree with what libzip says of the entry: the caller then reads it.
+    std::optional<uint64_t> stored_offset(const std::string& name) const;
+    // The whole file, mapped copy-on-write (writes never reach the file).
+    const std::shared_ptr<safetensors::MappedFile>& mapping() const;
     const std::string& path() const { return m_path; }
 
   private:
     int64_t index_of(const std::string& name) const;
+    // The central directory's local-header offset of every entry, by index (libzip's
+    // order); empty when it cannot be parsed.
+    void read_local_offsets() const;
     std::string m_path;
     zip* m_zip = nullptr;
     std::vector<std::string> m_names;
+    mutable std::shared_ptr<safetensors::MappedFile> m_map;
+    mutable std::optional<std::vector<uint64_t>> m_local_offsets;
 };
 
 struct WriteEntry {

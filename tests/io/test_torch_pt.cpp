@@ -268,6 +268,35 @@ class TestTorchPt : public QObject {
                  index + ": shard 'whole.bin' holds a whole module, not a state dict");
     }
 
+    // #16 part 8: torch.save's stored entries are mapped from the file, read only when their
+    // values are used, and copy-on-write (a change in memory never reaches the file);
+    // deflated entries are read instead, and the document says so.
+    void storages_are_mapped_or_read_and_say_so() {
+        const json& want = fixture["expect"]["sd_mlp"];
+        Document mapped = open_document(pt("sd_mlp.pt"));
+        QCOMPARE(QString::fromStdString(mapped.note), QString());
+        Document deflated = open_document(pt("sd_mlp_deflated.pt"));
+        const int n = fixture["expect"]["sd_mlp_deflated_storages"];
+        QCOMPARE(QString::fromStdString(deflated.note),
+                 QString("%1 of %1 storages read into memory (compressed, unaligned or big-endian zip entries); "
+                         "the others are mapped from the file").arg(n));
+        compare_state(mapped, want);
+        compare_state(deflated, want);
+        // Copy-on-write: training in memory leaves the file as it was.
+        QTemporaryDir tmp;
+        const std::string copy = tmp.filePath("sd.pt").toStdString();
+        std::filesystem::copy_file(pt("sd_mlp.pt"), copy);
+        {
+            Document d = open_document(copy);
+            const std::string first = want.items().begin().key();
+            Tensor t = *d.root->state_dict().tensors.find(first);
+            NoGradGuard no_grad;
+            t.add_(Scalar(1.0));
+            QVERIFY(t.to_doubles() != fixture_values(want[first]["values"]));
+        }
+        compare_state(open_document(copy), want);
+    }
+
     void state_dicts_in_file_order() {
         for (const char* f : {"sd_mlp.pt", "sd_mlp_proto4.pt"}) {
             Document doc = open_document(pt(f));
