@@ -28,7 +28,8 @@ namespace {
 
 // --- widening loads and narrowing stores: core/element_io.h, shared with the GPU kernels --
 
-static_assert(int(DType::Bool) == elem::BOOL && int(DType::Float16) == elem::F16,
+static_assert(int(DType::Bool) == elem::BOOL && int(DType::Float16) == elem::F16 &&
+                  int(DType::Float8E4M3FN) == elem::F8E4M3 && int(DType::UInt64) == elem::U64,
               "dtype codes out of step");
 static_assert(int(UnaryOp::Sign) == elem::U_SIGN && int(BinaryOp::Pow) == elem::B_POW,
               "op codes out of step");
@@ -137,6 +138,11 @@ class CpuBackend final : public Backend {
         }
         const TensorView* ops[2] = {&dst, &src};
         const DType dt = dst.dtype, st = src.dtype;
+        if (dt == st) { // any dtype, storage-only ones included: element bytes as they are
+            const size_t es = dtype_size(dt);
+            for_each_element(dst.shape, ops, [&](char** p) { std::memcpy(p[0], p[1], es); });
+            return;
+        }
         if ((dtype_is_floating(st) && dtype_is_floating(dt)) ||
             (dtype_is_floating(st) && dt == DType::Bool))
             for_each_element(dst.shape, ops,

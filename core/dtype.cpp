@@ -26,6 +26,11 @@ constexpr DTypeInfo k_dtypes[] = {
     {DType::Int8, "int8", "I8", "CharTensor", 1},
     {DType::UInt8, "uint8", "U8", "ByteTensor", 1},
     {DType::Bool, "bool", "BOOL", "BoolTensor", 1},
+    {DType::Float8E4M3FN, "float8_e4m3fn", "F8_E4M3", "Float8_e4m3fnTensor", 1},
+    {DType::Float8E5M2, "float8_e5m2", "F8_E5M2", "Float8_e5m2Tensor", 1},
+    {DType::UInt16, "uint16", "U16", "UInt16Tensor", 2},
+    {DType::UInt32, "uint32", "U32", "UInt32Tensor", 4},
+    {DType::UInt64, "uint64", "U64", "UInt64Tensor", 8},
 };
 const DTypeInfo& info(DType d) {
     return k_dtypes[static_cast<int>(d)];
@@ -71,7 +76,10 @@ std::optional<DType> dtype_from_safetensors_code(std::string_view code) {
 
 bool dtype_is_floating(DType d) {
     return d == DType::Float32 || d == DType::Float64 || d == DType::Float16 ||
-           d == DType::BFloat16;
+           d == DType::BFloat16 || d == DType::Float8E4M3FN || d == DType::Float8E5M2;
+}
+bool dtype_is_storage_only(DType d) {
+    return d >= DType::Float8E4M3FN;
 }
 bool dtype_is_integral(DType d) {
     return !dtype_is_floating(d) && d != DType::Bool;

@@ -22,6 +22,13 @@ enum class DType : uint8_t {
     Int8,
     UInt8,
     Bool,
+    // Storage-only (PyTorch 2.x): listed, shown widened, saved and converted without loss;
+    // arithmetic on them is refused (dtype_is_storage_only).
+    Float8E4M3FN,
+    Float8E5M2,
+    UInt16,
+    UInt32,
+    UInt64,
 };
 
 inline constexpr DType default_float_dtype = DType::Float32;
@@ -39,6 +46,8 @@ std::string dtype_legacy_type_name(DType dtype, bool cuda);
 size_t dtype_size(DType dtype);
 bool dtype_is_floating(DType dtype);
 bool dtype_is_integral(DType dtype); // bool excluded
+// The dtypes nnscope keeps and shows but does not compute with (float8, uint16/32/64).
+bool dtype_is_storage_only(DType dtype);
 // The dtype of `a op b` for two tensors, PyTorch's torch.promote_types.
 DType promote_types(DType a, DType b);
 

@@ -15,7 +15,7 @@ namespace nnscope::elem {
 // Same numbering as nnscope::DType / UnaryOp / BinaryOp / ReduceOp (dtype.h, backend.h);
 // op_table.cpp static_asserts that every op code equals its enum value. Plain ints, as
 // CUDA compiles this file (C++17) without the core headers.
-enum : int { F32, F64, F16, BF16, I64, I32, I16, I8, U8, BOOL };
+enum : int { F32, F64, F16, BF16, I64, I32, I16, I8, U8, BOOL, F8E4M3, F8E5M2, U16, U32, U64 };
 enum : int { U_NEG, U_ABS, U_SQRT, U_EXP, U_LOG, U_RELU, U_SIGMOID, U_TANH, U_ERF, U_STEP, U_SIGN };
 enum : int { B_ADD, B_SUB, B_MUL, B_DIV, B_MAX, B_MIN, B_POW };
 enum : int { R_SUM, R_MEAN, R_VAR, R_MIN, R_MAX, R_NORM2, R_COUNT_NAN, R_COUNT_INF };
@@ -24,13 +24,16 @@ NNSCOPE_HD inline int dtype_bytes(int t) {
     switch (t) {
     case F64:
     case I64:
+    case U64:
         return 8;
     case F32:
     case I32:
+    case U32:
         return 4;
     case F16:
     case BF16:
     case I16:
+    case U16:
         return 2;
     default:
         return 1;
@@ -38,7 +41,7 @@ NNSCOPE_HD inline int dtype_bytes(int t) {
 }
 
 NNSCOPE_HD inline bool is_floating(int t) {
-    return t == F32 || t == F64 || t == F16 || t == BF16;
+    return t == F32 || t == F64 || t == F16 || t == BF16 || t == F8E4M3 || t == F8E5M2;
 }
 
 // --- 16-bit floats: core/half.h, the same code the CPU backend uses ----------------------
@@ -100,6 +103,32 @@ NNSCOPE_HD inline double load_f(const char* p, int t) {
         return *reinterpret_cast<const int8_t*>(p);
     case U8:
         return *reinterpret_cast<const uint8_t*>(p);
+    // The storage-only dtypes are only ever widened (to show them).
+    case F8E4M3: { // 1 sign, 4 exponent (bias 7), 3 mantissa; no infinities, S.1111.111 is NaN
+        const uint8_t b = *reinterpret_cast<const uint8_t*>(p);
+        const int e = (b >> 3) & 15, m = b & 7;
+        const double sign = (b & 0x80) ? -1.0 : 1.0;
+        if (e == 15 && m == 7) return NAN;
+        if (e == 0) return sign * ldexp(double(m) / 8.0, -6);
+        return sign * ldexp(1.0 + double(m) / 8.0, e - 7);
+    }
+    case F8E5M2: // the top byte of a float16
+        return half_to_float(uint16_t(uint16_t(*reinterpret_cast<const uint8_t*>(p)) << 8));
+    case U16: {
+        uint16_t v;
+        memcpy(&v, p, 2);
+        return v;
+    }
+    case U32: {
+        uint32_t v;
+        memcpy(&v, p, 4);
+        return v;
+    }
+    case U64: {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        return double(v);
+    }
     default:
         return *p != 0 ? 1.0 : 0.0;
     }

@@ -40,8 +40,27 @@ std::string scalar_type_name(DType d) {
         return "Byte";
     case DType::Bool:
         return "Bool";
+    case DType::Float8E4M3FN:
+        return "Float8_e4m3fn";
+    case DType::Float8E5M2:
+        return "Float8_e5m2";
+    case DType::UInt16:
+        return "UInt16";
+    case DType::UInt32:
+        return "UInt32";
+    case DType::UInt64:
+        return "UInt64";
     }
     return "?";
+}
+
+void check_computable(DType d, const char* op) {
+    if (dtype_is_storage_only(d))
+        throw TypeError(std::string(op) + ": nnscope keeps " + std::string(dtype_name(d)) +
+                        " tensors (shows, saves and converts them) but does not compute with them");
+}
+void check_computable(const Tensor& t, const char* op) {
+    if (t.defined()) check_computable(t.dtype(), op);
 }
 
 int64_t wrap_dim(int64_t dim, int64_t ndim) {
@@ -550,6 +569,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
     if (shape != t.shape)
         throw Error("output with shape " + shape_str(t.shape) +
                     " doesn't match the broadcast shape " + shape_str(shape));
+    if (src.dtype() != t.dtype) check_computable(t.dtype, "copy_");
     if (src.device() == device()) {
         backend_for(device()).copy(view_desc(), broadcast_view(src, shape));
         return *this;
@@ -585,6 +605,8 @@ Tensor& Tensor::copy_(const Tensor& src) {
 
 Tensor Tensor::to(DType dtype) const {
     if (this->dtype() == dtype) return *this;
+    // Widening a storage-only dtype (to show it) is allowed; computing into one is not.
+    check_computable(dtype, "to");
     Tensor out(make_impl(shape(), dtype, device()));
     backend_for(device()).copy(out.view_desc(), view_desc());
     return record_view(out, *this, "ToCopyBackward0",
@@ -600,6 +622,7 @@ Tensor Tensor::to(const Device& d) const {
 
 Tensor& Tensor::fill_(Scalar value) {
     checked();
+    check_computable(*this, "fill_");
     autograd::check_inplace(*this);
     backend_for(device()).fill(view_desc(), value);
     return *this;
@@ -607,6 +630,8 @@ Tensor& Tensor::fill_(Scalar value) {
 
 Tensor Tensor::matmul(const Tensor& o) const {
     check_same_device(*this, o);
+    check_computable(*this, "matmul");
+    check_computable(o, "matmul");
     if (dim() == 0 || o.dim() == 0)
         throw Error("both arguments to matmul need to be at least 1D, but they are " +
                     std::to_string(dim()) + "D and " + std::to_string(o.dim()) + "D");

@@ -25,6 +25,10 @@ Tensor make_view(const TensorImpl& base, Shape shape, Shape strides, int64_t off
 Tensor scalar_tensor(Scalar s, const Device& device);
 // PyTorch's "Expected all tensors to be on the same device" error.
 void check_same_device(const Tensor& a, const Tensor& b);
+// Refuses arithmetic on a storage-only dtype (float8, uint16/32/64): nnscope keeps, shows
+// and converts such tensors but does not compute with them.
+void check_computable(const Tensor& t, const char* op);
+void check_computable(DType d, const char* op);
 // View description broadcast to `shape` (stride 0 on expanded dims).
 TensorView broadcast_view(const Tensor& t, const Shape& shape);
 

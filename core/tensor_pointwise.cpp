@@ -95,6 +95,8 @@ void record_binary(const BinaryOpInfo& row, Tensor& out, const Tensor& a, const 
 
 Tensor binary_op(BinaryOp op, const Tensor& a, bool a_wrapped, const Tensor& b, bool b_wrapped) {
     check_same_device(a, b);
+    check_computable(a, op_info(op).name);
+    check_computable(b, op_info(op).name);
     const BinaryOpInfo& row = op_info(op);
     DType compute = compute_dtype(row, result_type(a, a_wrapped, b, b_wrapped));
     if (row.check) row.check(compute, b, b_wrapped);
@@ -110,6 +112,8 @@ Tensor binary_op(BinaryOp op, const Tensor& a, bool a_wrapped, const Tensor& b, 
 
 Tensor& binary_op_inplace(BinaryOp op, Tensor& self, const Tensor& b, bool b_wrapped) {
     check_same_device(self, b);
+    check_computable(self, op_info(op).name);
+    check_computable(b, op_info(op).name);
     autograd::check_inplace(self);
     if (autograd::should_record({&b}))
         throw Error(
@@ -131,6 +135,7 @@ Tensor& binary_op_inplace(BinaryOp op, Tensor& self, const Tensor& b, bool b_wra
 
 Tensor unary_op(UnaryOp op, const Tensor& a) {
     const UnaryOpInfo& row = op_info(op);
+    check_computable(a, row.name);
     const bool keeps_int = row.dtype == UnaryDType::KeepsInt;
     DType out_dtype = keeps_int || a.is_floating_point() ? a.dtype() : default_float_dtype;
     if (row.check) row.check(a);

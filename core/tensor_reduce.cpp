@@ -33,6 +33,7 @@ DType result_dtype(ReduceDType rule, DType input) {
 Tensor reduce_op(ReduceOp op, const Tensor& a, const std::vector<int64_t>& dims, bool keepdim,
                  int64_t correction) {
     const ReduceOpInfo& row = op_info(op);
+    check_computable(a, row.name);
     if (row.check) row.check(a);
     const int64_t nd = a.dim();
     const bool all = dims.empty();

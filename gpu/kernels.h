@@ -68,6 +68,10 @@ struct CopyArgs {
 NNSCOPE_HD inline void copy_element(const CopyArgs& a, int64_t i) {
     char* d = element(a.dst, a.shape, i);
     const char* s = element(a.src, a.shape, i);
+    if (a.src.dtype == a.dst.dtype) { // any dtype, storage-only ones included: the bytes as they are
+        memcpy(d, s, dtype_bytes(a.dst.dtype));
+        return;
+    }
     if ((is_floating(a.src.dtype) && is_floating(a.dst.dtype)) ||
         (is_floating(a.src.dtype) && a.dst.dtype == BOOL))
         store_f(d, a.dst.dtype, load_f(s, a.src.dtype));

@@ -127,8 +127,16 @@ const char* npy_descr(DType d) {
         return "|u1";
     case DType::Bool:
         return "|b1";
+    case DType::UInt16:
+        return "<u2";
+    case DType::UInt32:
+        return "<u4";
+    case DType::UInt64:
+        return "<u8";
     case DType::BFloat16:
-        return nullptr; // NumPy has no bfloat16: written as float32
+    case DType::Float8E4M3FN:
+    case DType::Float8E5M2:
+        return nullptr; // NumPy has none of these: written as float32
     }
     return nullptr;
 }
@@ -136,7 +144,7 @@ const char* npy_descr(DType d) {
 
 bool write_npy(const Tensor& t_in, const QString& path, QString* error) {
     Tensor t = t_in.to(Device::cpu()).contiguous();
-    if (t.dtype() == DType::BFloat16) t = t.to(DType::Float32);
+    if (!npy_descr(t.dtype())) t = t.to(DType::Float32); // bfloat16, float8: widened exactly
     QString shape = "(";
     for (int64_t s : t.shape()) shape += QString::number(s) + ", ";
     if (t.dim() > 1)

@@ -88,7 +88,7 @@ bool Archive::is_tensor(const ValuePtr& v) {
             (v->module == "torch.nn.parameter" &&
              (v->name == "UninitializedParameter" || v->name == "UninitializedBuffer")) ||
             v->name == "_rebuild_parameter_with_state" || v->name == "_rebuild_from_type_v2" ||
-            v->name == "_rebuild_tensor");
+            v->name == "_rebuild_tensor" || v->name == "_rebuild_tensor_v3");
 }
 
 uint64_t Archive::storage_bytes() {
@@ -214,6 +214,24 @@ Tensor Archive::storage(const ValuePtr& pid_value, const std::string& where) {
     return s;
 }
 
+// _rebuild_tensor_v3 (PyTorch 2.x, for dtypes without a typed storage class: float8,
+// uint16/32/64): its storage is untyped bytes and its 7th argument the dtype, a global
+// torch.<dtype>. The bytes are viewed as that dtype, in place.
+Tensor Archive::typed_view(const Tensor& bytes, const std::vector<ValuePtr>& a, const std::string& where) {
+    const ValuePtr& d = a.size() > 6 ? a[6] : nullptr;
+    if (!d || !d->is(Kind::Global) || d->module != "torch")
+        fail(where, "_rebuild_tensor_v3 without a dtype: " + pickle::describe(d, 1));
+    const std::optional<DType> dtype = dtype_from_name(d->name);
+    if (!dtype) fail(where, "unsupported dtype torch." + d->name);
+    if (bytes.dtype() != DType::UInt8) fail(where, "_rebuild_tensor_v3 over a typed storage");
+    const uint64_t es = dtype_size(*dtype), n = uint64_t(bytes.numel());
+    if (n % es != 0) fail(where, "a storage of " + std::to_string(n) + " bytes holds no whole " + d->name + " elements");
+    uint8_t* p = static_cast<uint8_t*>(bytes.data_ptr());
+    if (reinterpret_cast<uintptr_t>(p) % es != 0) // an unaligned entry: copied
+        return from_host_bytes(p, size_t(n), {int64_t(n / es)}, *dtype);
+    return from_external(p, {int64_t(n / es)}, *dtype, std::make_shared<Tensor>(bytes));
+}
+
 // A legacy storage: ('storage', type, key, location, numel, view) where view is None or
 // (view key, offset, size) into the root storage `key`.
 Tensor Archive::legacy_storage(const std::vector<ValuePtr>& pid, DType dtype, const std::string& where) {
@@ -276,6 +294,7 @@ Tensor Archive::build_tensor(const ValuePtr& v, const std::string& where) {
     // _rebuild_tensor (PyTorch before 1.0) has _rebuild_tensor_v2's first four arguments.
     const auto& a = args_of(v, 4, where);
     Tensor s = storage(a[0], where);
+    if (v->name == "_rebuild_tensor_v3") s = typed_view(s, a, where);
     bool ok = true;
     int64_t offset = as_int(a[1], ok);
     if (!ok) fail(where, "storage offset must be an integer, got " + pickle::describe(a[1], 1));

@@ -128,6 +128,7 @@ class Archive {
     Tensor build_tensor(const ValuePtr& v, const std::string& where);
 
     Tensor legacy_storage(const std::vector<ValuePtr>& pid, DType dtype, const std::string& where);
+    Tensor typed_view(const Tensor& bytes, const std::vector<ValuePtr>& args, const std::string& where);
 
     std::string m_path;
     std::unique_ptr<torchzip::ZipReader> m_zip;

@@ -92,15 +92,21 @@ void save_pt(const Module& root, const std::string& path, const std::string& sou
             size_t(h.numel()) * h.element_size() != h.impl()->storage->nbytes)
             h = h.clone();
         storages.push_back(h);
+        // A dtype with no typed storage class (float8, uint16/32/64): as PyTorch 2.x writes
+        // it, _rebuild_tensor_v3 over an UntypedStorage of bytes, the dtype given last.
+        const bool untyped = dtype_is_storage_only(h.dtype());
         w.str(name);
-        w.global("torch._utils", "_rebuild_tensor_v2");
+        w.global("torch._utils", untyped ? "_rebuild_tensor_v3" : "_rebuild_tensor_v2");
         w.op(pickle::MARK);
         w.op(pickle::MARK);
         w.str("storage");
-        w.global("torch", storage_name(h.dtype()));
+        if (untyped)
+            w.global("torch.storage", "UntypedStorage");
+        else
+            w.global("torch", storage_name(h.dtype()));
         w.str(std::to_string(key++));
         w.str("cpu");
-        w.integer(h.numel());
+        w.integer(untyped ? int64_t(h.nbytes()) : h.numel());
         w.op(pickle::TUPLE);
         w.op(pickle::BINPERSID);
         w.integer(0);
@@ -108,6 +114,7 @@ void save_pt(const Module& root, const std::string& path, const std::string& sou
         w.int_tuple(h.strides());
         w.op(pickle::NEWFALSE); // requires_grad=False
         w.ordered_dict(); // backward hooks
+        if (untyped) w.global("torch", std::string(dtype_name(h.dtype())).c_str());
         w.op(pickle::TUPLE);
         w.op(pickle::REDUCE);
     }

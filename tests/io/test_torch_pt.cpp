@@ -12,6 +12,7 @@
 #include "backend.h"
 #include "device.h"
 #include "document.h"
+#include "gpu.h"
 #include "model_facts.h"
 
 using namespace nnscope;
@@ -55,6 +56,7 @@ class TestTorchPt : public QObject {
     QTemporaryDir tmp;
 
   private slots:
+    void initTestCase() { gpu::register_devices(); }
     // torch.nn.utils' reparametrisations: kinds inferred as PyTorch registers them (from the
     // names and their siblings), requires_grad as the file holds it, and kept as inferred,
     // with the file's _metadata, through a conversion to safetensors and back to .pt.
@@ -295,6 +297,63 @@ class TestTorchPt : public QObject {
             QVERIFY(t.to_doubles() != fixture_values(want[first]["values"]));
         }
         compare_state(open_document(copy), want);
+    }
+
+    // #16 part 6: files from PyTorch 2.x (fixtures kept per version, expected-2.13/): its
+    // zip records, a whole module, a checkpoint, its legacy format, and the dtypes it adds
+    // (float8, uint16/32/64: kept, shown widened, converted without loss, never computed
+    // with); complex is refused by name.
+    void files_from_pytorch_2x() {
+        for (const std::string version : {"2.13"}) {
+            const std::string dir = fixtures_dir() + "/../expected-" + version;
+            std::ifstream in(dir + "/pt_versioned.json");
+            QVERIFY2(in, (dir + " has no pt_versioned.json").c_str());
+            const json want = json::parse(in);
+            const auto records = want["records"].get<std::vector<std::string>>();
+            QVERIFY(std::find(records.begin(), records.end(), ".data/serialization_id") != records.end());
+            auto file = [&](const std::string& name) { return dir + "/pt/" + name; };
+            // dtypes.pt mixes inferred parameters and buffers: it comes back in module-tree order.
+            for (const auto& [name, tensors] : want["files"].items())
+                compare_state(open_document(file(name)), tensors, name != "dtypes.pt");
+            compare_state(open_document(file("checkpoint.pt")), want["files"]["sd.pt"]);
+            compare_state(open_document(file("legacy.pt")), want["files"]["sd.pt"]);
+            if (want["safetensors"].get<bool>())
+                compare_state(open_document(file("dtypes.safetensors")), want["files"]["dtypes.pt"], false);
+            // The whole module runs from the file, as PyTorch ran it.
+            Document whole = open_document(file("whole.pt"));
+            QVERIFY2(whole.root->runnable(), not_runnable_summary(whole.not_runnable).c_str());
+            whole.root->train(false);
+            {
+                NoGradGuard no_grad;
+                Tensor y = whole.root->forward(from_json(want["whole"]["input"]));
+                std::string why;
+                QVERIFY2(close(y.to_doubles(), fixture_values(want["whole"]["output"]["values"]), 1e-5, 1e-6, &why),
+                         why.c_str());
+            }
+            // Converted to safetensors and to .pt and back: the same bytes, the same values.
+            QTemporaryDir tmp;
+            Document dtypes = open_document(file("dtypes.pt"));
+            for (const char* ext : {"st.safetensors", "st.pt"}) {
+                const std::string out = tmp.filePath(ext).toStdString();
+                save_document_state(dtypes, out);
+                compare_state(open_document(out), want["files"]["dtypes.pt"], false);
+            }
+            // Kept, not computed with.
+            Tensor f8 = *dtypes.root->state_dict().tensors.find("f8_e4m3fn");
+            auto [kind, what] = catch_error([&] { f8.add(f8); });
+            QCOMPARE(QString::fromStdString(what),
+                     QString("add: nnscope keeps float8_e4m3fn tensors (shows, saves and converts them) but does "
+                             "not compute with them"));
+            QCOMPARE(QString::fromStdString(kind), QString("TypeError"));
+            // Moved to the simulated GPU, made contiguous there and back: the same values.
+            Tensor view = *dtypes.root->state_dict().tensors.find("f8_matrix_t");
+            Tensor there = view.to(Device::parse("sim:0")).contiguous().to(Device::cpu());
+            QCOMPARE(there.to_doubles(), view.to_doubles());
+            QCOMPARE(QString(dtype_name(there.dtype()).data()), QString("float8_e4m3fn"));
+            auto refused = catch_error([&] { open_document(file("complex.pt")); });
+            QVERIFY2(refused.second.find("unsupported storage type torch.ComplexFloatStorage") != std::string::npos,
+                     refused.second.c_str());
+        }
     }
 
     void state_dicts_in_file_order() {
