@@ -417,6 +417,7 @@ class CpuBackend final : public Backend {
 
     void im2col(const TensorView& cols, const TensorView& x, const ConvGeometry& g) override {
         const auto& s = x.shape;
+        if (x.dtype != DType::Float32 && x.dtype != DType::Float64) throw Error("im2col: float32 or float64 only");
         if (x.dtype == DType::Float32)
             im2col_loop<false>(static_cast<float*>(cols.data), static_cast<float*>(x.data), s[0],
                                s[1], s[2], s[3], g);
@@ -427,6 +428,7 @@ class CpuBackend final : public Backend {
 
     void col2im(const TensorView& dx, const TensorView& cols, const ConvGeometry& g) override {
         const auto& s = dx.shape;
+        if (dx.dtype != DType::Float32 && dx.dtype != DType::Float64) throw Error("col2im: float32 or float64 only");
         if (dx.dtype == DType::Float32)
             im2col_loop<true>(static_cast<float*>(cols.data), static_cast<float*>(dx.data), s[0],
                               s[1], s[2], s[3], g);

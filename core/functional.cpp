@@ -7,6 +7,7 @@
 #include "autograd.h"
 #include "errors.h"
 #include "fused_cpu.h"
+#include "tensor_internal.h"
 
 namespace nnscope::F {
 
@@ -132,6 +133,13 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias,
     if (weight.dim() != 4)
         throw Error("Expected 4-dimensional weight for 4-dimensional input, but got weight of size " +
                     shape_str(weight.shape()));
+    // The im2col kernels and GEMMs are float32 and float64 (PyTorch 1.13's CPU words).
+    for (const Tensor* t : {&x_in, &weight})
+        if (t->dtype() != DType::Float32 && t->dtype() != DType::Float64)
+            throw Error("\"slow_conv2d_cpu\" not implemented for '" + detail::scalar_type_name(t->dtype()) + "'");
+    if (x_in.dtype() != weight.dtype())
+        throw Error("Input type (" + detail::scalar_type_name(x_in.dtype()) + ") and weight type (" +
+                    detail::scalar_type_name(weight.dtype()) + ") should be the same");
     const bool unbatched = x_in.dim() == 3;
     Tensor x = unbatched ? x_in.unsqueeze(0) : x_in;
     const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);

@@ -161,6 +161,11 @@ class TestLayers : public QObject {
         NNSCOPE_EXPECT_ERROR(e["conv_channels"], conv()->forward(zeros({2, 4, 8, 8})));
         NNSCOPE_EXPECT_ERROR(e["conv_rank"], conv()->forward(zeros({2, 3})));
         NNSCOPE_EXPECT_ERROR(e["conv_kernel_too_big"], conv()->forward(zeros({1, 3, 2, 2})));
+        {
+            auto half = conv();
+            half->to(DType::Float16);
+            NNSCOPE_EXPECT_ERROR(e["conv_half"], half->forward(zeros({1, 3, 8, 8}, TensorOptions(DType::Float16))));
+        }
         NNSCOPE_EXPECT_ERROR(e["layernorm_shape"],
                              LayerNorm({16}, 1e-5, true).forward(zeros({4, 8})));
         NNSCOPE_EXPECT_ERROR(e["embedding_float"],
