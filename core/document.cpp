@@ -491,6 +491,9 @@ void save_state_dict(const Module& root, const std::string& path, const SaveExtr
             throw FormatError(path, "cannot write '" + name + "' to safetensors: it is uninitialized (a lazy "
                                     "module before its first forward pass); save as .pt, or run the model "
                                     "once in PyTorch first");
+        if (dtype_safetensors_code(t.dtype()).empty())
+            throw FormatError(path, "cannot write '" + name + "' to safetensors: the format has no " +
+                                        std::string(dtype_name(t.dtype())) + " dtype; save as .pt");
         Tensor h = t.to(Device::cpu()).contiguous();
         host.push_back(h);
         entries.push_back(

@@ -31,6 +31,8 @@ constexpr DTypeInfo k_dtypes[] = {
     {DType::UInt16, "uint16", "U16", "UInt16Tensor", 2},
     {DType::UInt32, "uint32", "U32", "UInt32Tensor", 4},
     {DType::UInt64, "uint64", "U64", "UInt64Tensor", 8},
+    {DType::Complex64, "complex64", "C64", "ComplexFloatTensor", 8},
+    {DType::Complex128, "complex128", "", "ComplexDoubleTensor", 16}, // no safetensors code
 };
 const DTypeInfo& info(DType d) {
     return k_dtypes[static_cast<int>(d)];
@@ -70,7 +72,7 @@ std::optional<DType> dtype_from_name(std::string_view name) {
 
 std::optional<DType> dtype_from_safetensors_code(std::string_view code) {
     for (const auto& i : k_dtypes)
-        if (i.st_code == code) return i.dtype;
+        if (!code.empty() && i.st_code == code) return i.dtype;
     return std::nullopt;
 }
 
@@ -82,7 +84,10 @@ bool dtype_is_storage_only(DType d) {
     return d >= DType::Float8E4M3FN;
 }
 bool dtype_is_integral(DType d) {
-    return !dtype_is_floating(d) && d != DType::Bool;
+    return !dtype_is_floating(d) && d != DType::Bool && !dtype_is_complex(d);
+}
+bool dtype_is_complex(DType d) {
+    return d == DType::Complex64 || d == DType::Complex128;
 }
 
 DType promote_types(DType a, DType b) {

@@ -29,6 +29,8 @@ enum class DType : uint8_t {
     UInt16,
     UInt32,
     UInt64,
+    Complex64,
+    Complex128,
 };
 
 inline constexpr DType default_float_dtype = DType::Float32;
@@ -48,6 +50,7 @@ bool dtype_is_floating(DType dtype);
 bool dtype_is_integral(DType dtype); // bool excluded
 // The dtypes nnscope keeps and shows but does not compute with (float8, uint16/32/64).
 bool dtype_is_storage_only(DType dtype);
+bool dtype_is_complex(DType dtype);
 // The dtype of `a op b` for two tensors, PyTorch's torch.promote_types.
 DType promote_types(DType a, DType b);
 

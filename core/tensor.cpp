@@ -714,12 +714,32 @@ std::vector<int64_t> Tensor::to_int64s() const {
     return std::vector<int64_t>(p, p + host.numel());
 }
 
+std::vector<double> Tensor::to_real_imag() const {
+    if (!dtype_is_complex(dtype())) throw TypeError("to_real_imag: " + std::string(dtype_name(dtype())) + " is not complex");
+    Tensor host = to(Device::cpu()).contiguous();
+    std::vector<double> out(size_t(2 * host.numel()));
+    if (dtype() == DType::Complex64) {
+        const float* p = static_cast<const float*>(host.data_ptr());
+        for (size_t i = 0; i < out.size(); ++i) out[i] = p[i];
+    } else {
+        const double* p = static_cast<const double*>(host.data_ptr());
+        std::copy(p, p + out.size(), out.begin());
+    }
+    return out;
+}
+
 std::string Tensor::repr() const {
     if (!defined()) return "None";
     ReprInput in;
     in.shape = shape();
     in.dtype = dtype();
-    if (dtype_is_integral(dtype()))
+    if (dtype_is_complex(dtype())) {
+        const std::vector<double> ri = to_real_imag();
+        for (size_t i = 0; i < ri.size(); i += 2) {
+            in.values.push_back(ri[i]);
+            in.imag_values.push_back(ri[i + 1]);
+        }
+    } else if (dtype_is_integral(dtype()))
         in.int_values = to_int64s();
     else
         in.values = to_doubles();

@@ -189,6 +189,9 @@ class Tensor {
     // All elements, row-major, widened (copies device data to the host).
     std::vector<double> to_doubles() const;
     std::vector<int64_t> to_int64s() const;
+    // A complex tensor's elements as (real, imaginary) pairs, row-major, widened: what
+    // torch.view_as_real holds. (to_doubles gives a complex tensor's real parts.)
+    std::vector<double> to_real_imag() const;
 
     // Python's repr(t), e.g. "tensor([0., 0., 0.])".
     std::string repr() const;

@@ -110,6 +110,23 @@ class Formatter {
     size_t max_width_ = 1;
 };
 
+// How one element prints and how wide it is, as _vector_str sees it: one Formatter, or a
+// complex element's two (real and imaginary, each with its own width, as PyTorch does).
+struct ElementFormat {
+    const Formatter* real;
+    const Formatter* imag = nullptr;
+    int64_t length() const { // _vector_str's element_length
+        return int64_t(real->width()) + 2 + (imag ? int64_t(imag->width()) + 1 : 0);
+    }
+    std::string format(int64_t i) const {
+        std::string re = real->format(i);
+        if (!imag) return re;
+        std::string im = imag->format(i) + "j";
+        im.erase(0, im.find_first_not_of(' '));
+        return re + (im[0] == '+' || im[0] == '-' ? "" : "+") + im;
+    }
+};
+
 struct Layout {
     std::vector<int64_t> strides;
     bool summarize = false;
@@ -143,14 +160,14 @@ void collect_shown(const std::vector<int64_t>& shape, const Layout& lay, size_t 
 }
 
 // _tensor_str_with_formatter / _vector_str for the sub-tensor starting at dimension d.
-std::string tensor_str(const std::vector<int64_t>& shape, const Layout& lay, const Formatter& f,
+std::string tensor_str(const std::vector<int64_t>& shape, const Layout& lay, const ElementFormat& f,
                        size_t d, int64_t offset, int64_t indent) {
     const size_t rank = shape.size();
     std::vector<int64_t> idx = lay.shown(shape, d);
     const bool cut = lay.cut(shape, d);
     std::string out = "[";
     if (d + 1 == rank) {
-        int64_t element_length = static_cast<int64_t>(f.width()) + 2;
+        int64_t element_length = f.length();
         int64_t per_line = std::max<int64_t>(1, floor_div(k_linewidth - indent, element_length));
         std::vector<std::string> data;
         for (size_t k = 0; k < idx.size(); ++k) {
@@ -227,8 +244,8 @@ std::string format_repr(const ReprInput& in) {
         if (in.dtype != default_float_dtype) suffixes.push_back(dtype_suffix);
         body = "[]";
     } else {
-        bool default_dtype =
-            in.dtype == default_float_dtype || in.dtype == DType::Int64 || in.dtype == DType::Bool;
+        bool default_dtype = in.dtype == default_float_dtype || in.dtype == DType::Complex64 ||
+                             in.dtype == DType::Int64 || in.dtype == DType::Bool;
         if (!default_dtype) suffixes.push_back(dtype_suffix);
 
         Layout lay;
@@ -239,7 +256,14 @@ std::string format_repr(const ReprInput& in) {
 
         std::vector<int64_t> shown;
         collect_shown(in.shape, lay, 0, 0, shown);
-        Formatter f(in, shown);
+        // A complex tensor's parts print as float32 (complex64) or float64 (complex128) would.
+        ReprInput re = in, im = in;
+        if (dtype_is_complex(in.dtype)) {
+            re.dtype = im.dtype = in.dtype == DType::Complex64 ? DType::Float32 : DType::Float64;
+            im.values = in.imag_values;
+        }
+        Formatter fr(re, shown), fi(im, shown);
+        const ElementFormat f{&fr, dtype_is_complex(in.dtype) ? &fi : nullptr};
         body = in.shape.empty() ? f.format(0) : tensor_str(in.shape, lay, f, 0, 0, indent);
     }
     if (in.requires_grad) suffixes.push_back("requires_grad=True");

@@ -144,7 +144,7 @@ int InspectorPanel::histogram_bins() const {
 void InspectorPanel::set_histogram(const Tensor& t) {
     m_histogram->clearPlottables();
     m_histogram->clearItems();
-    std::vector<double> v = t.to_doubles();
+    std::vector<double> v = stat_values(t); // a complex tensor's magnitudes
     double lo = INFINITY, hi = -INFINITY;
     for (double x : v)
         if (std::isfinite(x)) lo = std::min(lo, x), hi = std::max(hi, x);
@@ -227,6 +227,7 @@ void InspectorPanel::show_tensor(const QString& name, TensorKind kind, bool pers
     html += row(tr("grad"), t.grad().defined() ? tr("present") : tr("None"));
     TensorStats s = tensor_stats(t);
     html += row(tr("elements"), QString::number(s.count));
+    if (s.of_magnitudes) html += row(tr("statistics"), tr("of the magnitudes |z|"));
     if (s.finite < s.count)
         html += row(tr("statistics"), tr("over the %1 finite values").arg(s.finite));
     html += row(tr("min / max"), num(s.min) + " / " + num(s.max));

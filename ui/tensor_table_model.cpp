@@ -42,6 +42,7 @@ void TensorTableModel::set_slice(const std::vector<int64_t>& leading) {
 
 void TensorTableModel::load_slice() {
     m_values.clear();
+    m_imag.clear();
     m_rows = m_cols = 0;
     if (!m_tensor.defined() || m_tensor.numel() == 0) return;
     Tensor s = m_tensor;
@@ -55,7 +56,14 @@ void TensorTableModel::load_slice() {
         s = s.reshape({s.size(0), 1});
     m_rows = s.size(0);
     m_cols = s.size(1);
-    m_values = s.to_doubles();
+    m_values.clear();
+    m_imag.clear();
+    if (dtype_is_complex(s.dtype())) {
+        const std::vector<double> ri = s.to_real_imag();
+        for (size_t i = 0; i < ri.size(); i += 2) m_values.push_back(ri[i]), m_imag.push_back(ri[i + 1]);
+    } else {
+        m_values = s.to_doubles();
+    }
 }
 
 int TensorTableModel::rowCount(const QModelIndex& parent) const {
@@ -73,6 +81,10 @@ QVariant TensorTableModel::data(const QModelIndex& index, int role) const {
         if (m_dtype == DType::Bool)
             return v != 0 ? QStringLiteral("True") : QStringLiteral("False");
         if (dtype_is_integral(m_dtype)) return QString::number(qint64(v));
+        if (!m_imag.empty()) { // complex: a+bj, as Python prints it
+            const double im = m_imag[size_t(index.row() * m_cols + index.column())];
+            return QString::number(v, 'g', 6) + (std::signbit(im) ? "-" : "+") + QString::number(std::fabs(im), 'g', 6) + "j";
+        }
         if (std::isnan(v)) return QStringLiteral("nan");
         if (std::isinf(v)) return v > 0 ? QStringLiteral("inf") : QStringLiteral("-inf");
         return QString::number(v, 'g', 6);
@@ -133,6 +145,10 @@ const char* npy_descr(DType d) {
         return "<u4";
     case DType::UInt64:
         return "<u8";
+    case DType::Complex64:
+        return "<c8";
+    case DType::Complex128:
+        return "<c16";
     case DType::BFloat16:
     case DType::Float8E4M3FN:
     case DType::Float8E5M2:
@@ -177,6 +193,10 @@ bool write_npy(const Tensor& t_in, const QString& path, QString* error) {
 }
 
 bool write_csv(const Tensor& t, const QString& path, QString* error) {
+    if (dtype_is_complex(t.dtype())) {
+        if (error) *error = path + ": complex values have no CSV form here; export .npy instead";
+        return false;
+    }
     const int64_t cols = t.dim() == 0 ? 1 : t.size(-1);
     std::vector<double> v = t.to_doubles();
     QSaveFile f(path);

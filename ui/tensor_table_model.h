@@ -38,7 +38,8 @@ class TensorTableModel : public QAbstractTableModel {
     Shape m_shape;
     DType m_dtype = DType::Float32;
     std::vector<int64_t> m_leading;
-    std::vector<double> m_values; // rows x cols of the current slice
+    std::vector<double> m_values; // rows x cols of the current slice (a complex one's real parts)
+    std::vector<double> m_imag;   // a complex slice's imaginary parts
     int64_t m_rows = 0, m_cols = 0;
 };
 

@@ -37,6 +37,7 @@ constexpr StorageType k_storage_types[] = {
     {"LongStorage", DType::Int64},    {"IntStorage", DType::Int32},
     {"ShortStorage", DType::Int16},   {"CharStorage", DType::Int8},
     {"ByteStorage", DType::UInt8},    {"BoolStorage", DType::Bool},
+    {"ComplexFloatStorage", DType::Complex64}, {"ComplexDoubleStorage", DType::Complex128},
     {"UntypedStorage", DType::UInt8},
 };
 

@@ -94,7 +94,7 @@ void save_pt(const Module& root, const std::string& path, const std::string& sou
         storages.push_back(h);
         // A dtype with no typed storage class (float8, uint16/32/64): as PyTorch 2.x writes
         // it, _rebuild_tensor_v3 over an UntypedStorage of bytes, the dtype given last.
-        const bool untyped = dtype_is_storage_only(h.dtype());
+        const bool untyped = dtype_is_storage_only(h.dtype()) && !dtype_is_complex(h.dtype());
         w.str(name);
         w.global("torch._utils", untyped ? "_rebuild_tensor_v3" : "_rebuild_tensor_v2");
         w.op(pickle::MARK);
