@@ -302,9 +302,9 @@ const char* infer_tensor_kind(const std::string& name, DType dtype,
     const std::string leaf = dot == std::string::npos ? name : name.substr(dot + 1);
     if (leaf == "running_mean" || leaf == "running_var" || leaf == "num_batches_tracked")
         return "buffer";
-    // nn.Parameter must be floating point to require grad, so integer and bool tensors in
+    // nn.Parameter must be floating point or complex to require grad, so integer and bool tensors in
     // a state dict are in practice buffers (counters, index tables, masks).
-    if (!dtype_is_floating(dtype)) return "buffer";
+    if (!dtype_is_floating(dtype) && !dtype_is_complex(dtype)) return "buffer";
     // torch.nn.utils' reparametrisations (spectral_norm.py, weight_norm.py, prune.py): the
     // base name with a suffix, told apart by the siblings each one registers.
     auto sibling = [&](const std::string& base, const char* suffix) {
