@@ -143,7 +143,8 @@ class CpuBackend final : public Backend {
             for_each_element(dst.shape, ops, [&](char** p) { std::memcpy(p[0], p[1], es); });
             return;
         }
-        if ((dtype_is_floating(st) && dtype_is_floating(dt)) ||
+        // Storage-only sources are widened through load_f (uint64 past INT64_MAX included).
+        if (((dtype_is_floating(st) || dtype_is_storage_only(st)) && dtype_is_floating(dt)) ||
             (dtype_is_floating(st) && dt == DType::Bool))
             for_each_element(dst.shape, ops,
                              [&](char** p) { store_f(p[0], dt, load_f(p[1], st)); });

@@ -50,6 +50,10 @@ std::string scalar_type_name(DType d) {
         return "UInt32";
     case DType::UInt64:
         return "UInt64";
+    case DType::Complex64:
+        return "ComplexFloat";
+    case DType::Complex128:
+        return "ComplexDouble";
     }
     return "?";
 }
@@ -740,7 +744,13 @@ std::string Tensor::repr() const {
             in.imag_values.push_back(ri[i + 1]);
         }
     } else if (dtype_is_integral(dtype()))
-        in.int_values = to_int64s();
+        if (dtype() == DType::UInt64) { // the bytes as they are: past INT64_MAX too
+            Tensor host = to(Device::cpu()).contiguous();
+            const uint64_t* p = static_cast<const uint64_t*>(host.data_ptr());
+            in.uint64_values.assign(p, p + host.numel());
+        } else {
+            in.int_values = to_int64s();
+        }
     else
         in.values = to_doubles();
     in.device = device().str();

@@ -72,7 +72,8 @@ NNSCOPE_HD inline void copy_element(const CopyArgs& a, int64_t i) {
         memcpy(d, s, dtype_bytes(a.dst.dtype));
         return;
     }
-    if ((is_floating(a.src.dtype) && is_floating(a.dst.dtype)) ||
+    // Storage-only sources (F8E4M3 and after) are widened through load_f.
+    if (((is_floating(a.src.dtype) || a.src.dtype >= F8E4M3) && is_floating(a.dst.dtype)) ||
         (is_floating(a.src.dtype) && a.dst.dtype == BOOL))
         store_f(d, a.dst.dtype, load_f(s, a.src.dtype));
     else
