@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include "autograd.h"
 #include "errors.h"
@@ -402,16 +403,17 @@ Tensor avg_pool2d(const Tensor& x_in, std::array<int64_t, 2> kernel, std::array<
     return unbatched ? out.squeeze(0) : out;
 }
 
-Tensor adaptive_avg_pool2d(const Tensor& x_in, std::array<int64_t, 2> out) {
+Tensor adaptive_pool2d(const Tensor& x_in, std::array<int64_t, 2> out, const char* name,
+                       const std::function<Tensor(const Tensor&, const std::vector<int64_t>&)>& reduce) {
     if (x_in.dim() != 3 && x_in.dim() != 4)
-        throw Error("adaptive_avg_pool2d(): Expected 3D or 4D tensor, but got " + shape_str(x_in.shape()));
+        throw Error(std::string(name) + "(): Expected 3D or 4D tensor, but got " + shape_str(x_in.shape()));
     const bool unbatched = x_in.dim() == 3;
     Tensor x = unbatched ? x_in.unsqueeze(0) : x_in;
     const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-    if (out[0] <= 0 || out[1] <= 0) throw Error("adaptive_avg_pool2d: output size must be positive");
+    if (out[0] <= 0 || out[1] <= 0) throw Error(std::string(name) + ": output size must be positive");
     Tensor y;
     if (h % out[0] == 0 && w % out[1] == 0) {
-        y = x.reshape({n, c, out[0], h / out[0], out[1], w / out[1]}).mean({3, 5});
+        y = reduce(x.reshape({n, c, out[0], h / out[0], out[1], w / out[1]}), {3, 5}).reshape({n, c, out[0], out[1]});
     } else {
         // Window i covers [floor(i*H/oh), ceil((i+1)*H/oh)).
         std::vector<Tensor> rows;
@@ -420,13 +422,18 @@ Tensor adaptive_avg_pool2d(const Tensor& x_in, std::array<int64_t, 2> out) {
             std::vector<Tensor> cols;
             for (int64_t j = 0; j < out[1]; ++j) {
                 const int64_t ws = j * w / out[1], we = ((j + 1) * w + out[1] - 1) / out[1];
-                cols.push_back(x.narrow(2, hs, he - hs).narrow(3, ws, we - ws).mean({2, 3}, true));
+                cols.push_back(reduce(x.narrow(2, hs, he - hs).narrow(3, ws, we - ws), {2, 3}));
             }
             rows.push_back(cat(cols, 3));
         }
         y = cat(rows, 2);
     }
     return unbatched ? y.squeeze(0) : y;
+}
+
+Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> out) {
+    return adaptive_pool2d(x, out, "adaptive_avg_pool2d",
+                           [](const Tensor& t, const std::vector<int64_t>& dims) { return t.mean(dims, true); });
 }
 
 Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -52,6 +53,10 @@ Tensor avg_pool2d(const Tensor& x, std::array<int64_t, 2> kernel, std::array<int
                   std::array<int64_t, 2> padding, bool ceil_mode, bool count_include_pad,
                   std::optional<int64_t> divisor_override);
 Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> output_size);
+// Adaptive pooling's windows (PyTorch's: [floor(i*H/oh), ceil((i+1)*H/oh))), each reduced
+// over `dims` with keepdim by `reduce` (a mean, or a recorded maximum).
+Tensor adaptive_pool2d(const Tensor& x, std::array<int64_t, 2> output_size, const char* name,
+                       const std::function<Tensor(const Tensor&, const std::vector<int64_t>&)>& reduce);
 // x padded with `value`; `pad` as F.pad's: (left, right) of the last dim, then the one before.
 Tensor constant_pad(const Tensor& x, const std::vector<int64_t>& pad, double value);
 // min(max(x, lo), hi); either bound may be absent.

@@ -144,32 +144,8 @@ Tensor adaptive_avg_pool1d(const Tensor& x, int64_t output_size) {
     return adaptive_avg_pool2d(x.unsqueeze(-2), {1, output_size}).squeeze(-2);
 }
 
-Tensor adaptive_max_pool2d(const Tensor& x_in, std::array<int64_t, 2> out) {
-    if (x_in.dim() != 3 && x_in.dim() != 4)
-        throw Error("adaptive_max_pool2d(): Expected 3D or 4D tensor, but got " + shape_str(x_in.shape()));
-    if (out[0] <= 0 || out[1] <= 0) throw Error("adaptive_max_pool2d: output size must be positive");
-    const bool unbatched = x_in.dim() == 3;
-    Tensor x = unbatched ? x_in.unsqueeze(0) : x_in;
-    const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-    Tensor y;
-    if (h % out[0] == 0 && w % out[1] == 0) {
-        y = masked_max(x.reshape({n, c, out[0], h / out[0], out[1], w / out[1]}), {3, 5})
-                .reshape({n, c, out[0], out[1]});
-    } else {
-        // Window i covers [floor(i*H/oh), ceil((i+1)*H/oh)), as adaptive average pooling.
-        std::vector<Tensor> rows;
-        for (int64_t i = 0; i < out[0]; ++i) {
-            const int64_t hs = i * h / out[0], he = ((i + 1) * h + out[0] - 1) / out[0];
-            std::vector<Tensor> cols;
-            for (int64_t j = 0; j < out[1]; ++j) {
-                const int64_t ws = j * w / out[1], we = ((j + 1) * w + out[1] - 1) / out[1];
-                cols.push_back(masked_max(x.narrow(2, hs, he - hs).narrow(3, ws, we - ws), {2, 3}));
-            }
-            rows.push_back(cat(cols, 3));
-        }
-        y = cat(rows, 2);
-    }
-    return unbatched ? y.squeeze(0) : y;
+Tensor adaptive_max_pool2d(const Tensor& x, std::array<int64_t, 2> out) {
+    return adaptive_pool2d(x, out, "adaptive_max_pool2d", masked_max);
 }
 
 Tensor interpolate(const Tensor& x, const std::vector<int64_t>& size, const std::vector<std::optional<double>>& scales,

@@ -14,13 +14,11 @@
 
 namespace nnscope {
 
-namespace {
 Tensor own(const Module& m, const char* name) {
     if (const Tensor* t = m.own_parameters().find(name)) return *t;
     if (const Tensor* t = m.own_buffers().find(name)) return *t;
     return {};
 }
-} // namespace
 
 bool Sequential::runnable() const {
     for (const auto& [name, child] : own_children())

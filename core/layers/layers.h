@@ -17,6 +17,8 @@ namespace nnscope {
 // reset_parameters() of Linear and the convolutions: weight and bias ~ U(-1/sqrt(fan_in),
 // 1/sqrt(fan_in)), registered in that order (no bias: registered as None).
 void register_weight_and_bias(Module& m, const Shape& weight_shape, int64_t fan_in, bool bias, Generator& gen);
+// A module's own parameter or buffer by name; undefined when absent or registered as None.
+Tensor own(const Module& m, const char* name);
 
 class Sequential : public Module {
   public:

@@ -11,11 +11,6 @@
 namespace nnscope {
 
 namespace {
-Tensor own(const Module& m, const char* name) {
-    if (const Tensor* t = m.own_parameters().find(name)) return *t;
-    if (const Tensor* t = m.own_buffers().find(name)) return *t;
-    return {};
-}
 std::string dims_str(int rank) {
     return std::to_string(rank) + "D";
 }

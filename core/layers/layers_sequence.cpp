@@ -14,10 +14,6 @@
 namespace nnscope {
 
 namespace {
-Tensor own(const Module& m, const char* name) {
-    if (const Tensor* t = m.own_parameters().find(name)) return *t;
-    return {};
-}
 template <class T> T* child_as(const Module& m, const char* name) {
     const ModulePtr* c = m.own_children().find(name);
     return c && *c ? dynamic_cast<T*>(c->get()) : nullptr;
