@@ -84,20 +84,20 @@ struct NotThisLayer {};
 
 // A layer's hyper-parameters from a pickled torch.nn module's __dict__ (registry.h): every
 // attribute of the class must be there with its type, or the module is not that layer.
-// nnscope's own keys (Dropout's seed) take their defaults.
+// The keys no pickle holds take their defaults (takes_default).
 class PickleArgs : public LayerArgs {
   public:
     PickleArgs(const ValuePtr& state, Generator& gen, std::function<bool(const std::vector<int64_t>&)> fits)
         : LayerArgs(gen), m_state(state), m_fits(std::move(fits)) {}
 
     int64_t integer(const char* key, std::optional<int64_t> dflt) override {
-        if (std::string_view(key) == "seed") return dflt.value_or(0);
+        if (takes_default(key)) return dflt.value_or(0);
         const ValuePtr& v = need(key);
         if (!v->is(Kind::Int)) throw NotThisLayer{};
         return v->i;
     }
     double number(const char* key, double dflt) override {
-        if (std::string_view(key) == "init") return dflt; // PReLU's: a constructor argument, not kept
+        if (takes_default(key)) return dflt;
         const ValuePtr& v = need(key);
         if (v->is(Kind::Float)) return v->f;
         if (v->is(Kind::Int)) return double(v->i);
@@ -163,11 +163,9 @@ class PickleArgs : public LayerArgs {
             if (name == "torch.nn.functional.gelu") return "gelu";
             throw NotThisLayer{};
         }
+        if (takes_default(key)) return dflt;
         const ValuePtr* v = dict_get(m_state, key);
-        if (!v || !*v) {
-            if (std::string_view(key) == "approximate") return dflt; // GELU before PyTorch 1.12
-            throw NotThisLayer{};
-        }
+        if (!v || !*v) throw NotThisLayer{};
         if (!(*v)->is(Kind::String)) throw NotThisLayer{};
         return (*v)->s;
     }
@@ -183,6 +181,17 @@ class PickleArgs : public LayerArgs {
     [[noreturn]] void fail(const std::string&) override { throw NotThisLayer{}; }
 
   private:
+    // Keys a pickled module does not hold, which take the layer's default: nnscope's own
+    // (Dropout's seed), constructor arguments PyTorch does not keep (PReLU's init), and
+    // attributes older versions lack (GELU's approximate before PyTorch 1.12).
+    bool takes_default(std::string_view key) const {
+        if (key == "seed" || key == "init") return true;
+        if (key == "approximate") {
+            const ValuePtr* v = dict_get(m_state, std::string(key));
+            return !v || !*v;
+        }
+        return false;
+    }
     const ValuePtr& need(const char* key) {
         const ValuePtr* v = dict_get(m_state, key);
         if (!v || !*v) throw NotThisLayer{};
