@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "errors.h"
+#include "dtype.h"
 
 namespace nnscope {
 
@@ -33,10 +34,64 @@ bool should_record(std::initializer_list<const Tensor*> inputs) {
     return false;
 }
 
-void record(Tensor& out, std::string name, std::vector<Tensor> inputs, Node::BackwardFn backward) {
+namespace {
+
+// The edge an op's input gives: its node or its leaf, as they are now.
+Edge edge_of(const Tensor& in) {
+    if (!in.defined() || !in.requires_grad()) return {};
+    const auto& fn = in.impl()->grad_fn;
+    if (!fn) return {nullptr, in.impl_ptr()};
+    if (fn->is_view && in.impl()->storage && in.impl()->storage->version != fn->view_version)
+        throw Error("a view (output of " + fn->name +
+                    ") of a tensor modified in place after the view was taken is used in an "
+                    "autograd graph: nnscope does not support this yet; take the view after "
+                    "the in-place operation");
+    return {fn, nullptr};
+}
+
+SavedVersion saved_version(const Tensor& t, bool is_output) {
+    SavedVersion s;
+    s.storage = t.impl()->storage;
+    s.version = s.storage ? s.storage->version : 0;
+    s.shape = t.shape();
+    s.dtype = t.dtype();
+    s.is_output = is_output;
+    if (!is_output) s.source = t.impl_ptr();
+    return s;
+}
+
+// PyTorch's SavedVariable::unpack check, with its words.
+void check_saved(const Node& node) {
+    for (const SavedVersion& s : node.saved) {
+        if (!s.storage || s.storage->version == s.version) continue;
+        std::string which;
+        if (s.is_output) {
+            which = ", which is output 0 of " + node.name;
+        } else if (auto src = s.source.lock(); src && src->grad_fn) {
+            which = ", which is output 0 of " + src->grad_fn->name;
+        }
+        throw Error("one of the variables needed for gradient computation has been modified by "
+                    "an inplace operation: [" +
+                    dtype_legacy_type_name(s.dtype, s.storage->device.kind == DeviceKind::CUDA) + " " +
+                    shape_str(s.shape) + "]" + which + (which.empty() ? "" : ",") + " is at version " +
+                    std::to_string(s.storage->version) + "; expected version " +
+                    std::to_string(s.version) +
+                    " instead. Hint: enable anomaly detection to find the operation that failed "
+                    "to compute its gradient, with torch.autograd.set_detect_anomaly(True).");
+    }
+}
+
+} // namespace
+
+void record(Tensor& out, std::string name, const std::vector<Tensor>& inputs,
+            Node::BackwardFn backward, const Saves& saves) {
     auto node = std::make_shared<Node>();
     node->name = std::move(name);
-    node->inputs = std::move(inputs);
+    node->edges.reserve(inputs.size());
+    for (const Tensor& in : inputs) node->edges.push_back(edge_of(in));
+    for (const Tensor& in : saves.inputs)
+        if (in.defined()) node->saved.push_back(saved_version(in, false));
+    if (saves.output) node->saved.push_back(saved_version(out, true));
     node->backward = std::move(backward);
     out.impl()->grad_fn = std::move(node);
     out.impl()->requires_grad = true;
@@ -52,12 +107,20 @@ Tensor sum_to(const Tensor& grad, const Shape& shape) {
     return s.reshape(shape);
 }
 
-void check_inplace(const Tensor& t) {
-    if (!t_grad_enabled || !t.requires_grad()) return;
-    if (!t.impl()->grad_fn)
+void check_inplace(const Tensor& t, bool recording) {
+    if (!t_grad_enabled) return;
+    if (t.requires_grad() && !t.impl()->grad_fn)
         throw Error("a leaf Variable that requires grad is being used in an in-place operation.");
-    throw Error(
-        "in-place operations on tensors that are part of an autograd graph are not supported");
+    if (recording && t.impl()->is_view)
+        throw Error("in-place operation on a view" +
+                    (t.impl()->grad_fn ? " (output of " + t.impl()->grad_fn->name + ")"
+                                       : std::string()) +
+                    " that autograd must record: nnscope does not support this yet (PyTorch "
+                    "records it as CopySlices on the view's base); compute it out of place");
+}
+
+void bump_version(const Tensor& t) {
+    if (t.impl()->storage) ++t.impl()->storage->version;
 }
 
 void run_backward(const Tensor& root, const Tensor& grad_in) {
@@ -93,9 +156,8 @@ void run_backward(const Tensor& root, const Tensor& grad_in) {
     std::vector<std::pair<Node*, size_t>> stack{{root_fn, 0}};
     while (!stack.empty()) {
         auto& [node, next] = stack.back();
-        if (next < node->inputs.size()) {
-            const Tensor& in = node->inputs[next++];
-            Node* child = in.defined() ? in.impl()->grad_fn.get() : nullptr;
+        if (next < node->edges.size()) {
+            Node* child = node->edges[next++].fn.get();
             if (child && seen.insert(child).second) stack.push_back({child, 0});
         } else {
             order.push_back(node);
@@ -109,16 +171,17 @@ void run_backward(const Tensor& root, const Tensor& grad_in) {
         if (found == grads.end()) continue; // no gradient flows here
         Tensor g = found->second;
         grads.erase(found);
+        check_saved(*node);
         std::vector<Tensor> input_grads = node->backward(g);
-        for (size_t i = 0; i < node->inputs.size() && i < input_grads.size(); ++i) {
-            const Tensor& in = node->inputs[i];
+        for (size_t i = 0; i < node->edges.size() && i < input_grads.size(); ++i) {
+            const Edge& edge = node->edges[i];
             Tensor gi = std::move(input_grads[i]);
-            if (!gi.defined() || !in.defined() || !in.requires_grad()) continue;
-            if (Node* fn = in.impl()->grad_fn.get()) {
+            if (!gi.defined()) continue;
+            if (Node* fn = edge.fn.get()) {
                 auto [pos, inserted] = grads.emplace(fn, gi);
                 if (!inserted) pos->second = pos->second.add(gi);
-            } else {
-                accumulate_leaf(in, std::move(gi));
+            } else if (edge.leaf && edge.leaf->requires_grad) {
+                accumulate_leaf(Tensor(edge.leaf), std::move(gi));
             }
         }
     }

@@ -389,7 +389,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
                                  for (int64_t o = 0; o < out; ++o) bp[o] = float(acc[size_t(o)]);
                              }
                              return {gx, gw, gb};
-                         });
+                         },
+                         autograd::Saves{{x, weight}});
     }
     return y;
 }
@@ -491,7 +492,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
                          [=, stats = std::move(stats)](const Tensor& g_in) {
                              return batch_norm_backward(g_in, xd, wd, g, use_batch, stats.data(),
                                                         stats.data() + g.c, need_x, need_w, need_b);
-                         });
+                         },
+                         autograd::Saves{{x, weight}});
     }
     return y;
 }
@@ -515,7 +517,8 @@ Tensor relu(const Tensor& x) {
                     relu_backward(gp, yv, out, i0, i1);
                 });
                 return {gx};
-            });
+            },
+            autograd::Saves{{}, true});
     }
     return y;
 }
@@ -543,7 +546,8 @@ Tensor mse_loss(const Tensor& input, const Tensor& target) {
                              if (need_b) gb = ga.neg();
                              if (!need_a) ga = Tensor();
                              return {ga, gb};
-                         });
+                         },
+                         autograd::Saves{{input, target}});
     }
     return loss;
 }

@@ -108,6 +108,9 @@ const ReduceOpInfo& op_info(ReduceOp op);
 // wrapped Python number. Reductions run over `dims` (all of them when empty); the checks
 // of particular entry points (min() of an empty tensor) are in those methods.
 Tensor apply(UnaryOp op, const Tensor& self);
+// The same op in place (relu_, sigmoid_, ...), recorded as PyTorch records it: onto self,
+// whose old history becomes the node's input ("ReluBackward1").
+Tensor& apply_(UnaryOp op, Tensor& self);
 Tensor apply(BinaryOp op, const Tensor& self, const Tensor& other);
 Tensor apply(BinaryOp op, const Tensor& self, Scalar other);
 Tensor apply(ReduceOp op, const Tensor& self, const std::vector<int64_t>& dims = {},

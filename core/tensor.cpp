@@ -100,15 +100,22 @@ std::shared_ptr<TensorImpl> make_impl(const Shape& shape, DType dtype, const Dev
 // Records a view's backward (how the view's gradient maps onto its base's shape).
 Tensor record_view(Tensor out, const Tensor& in, const char* name,
                    std::function<Tensor(const Tensor&)> f) {
-    if (autograd::should_record({&in}))
+    if (autograd::should_record({&in})) {
         autograd::record(out, name, {in},
                          [f](const Tensor& g) { return std::vector<Tensor>{f(g)}; });
+        if (out.impl()->is_view) {
+            out.impl()->grad_fn->is_view = true;
+            out.impl()->grad_fn->view_version = out.version();
+        }
+    }
     return out;
 }
 
 // A view sharing `base`'s storage with new geometry.
-Tensor make_view(const TensorImpl& base, Shape shape, Shape strides, int64_t offset) {
+Tensor make_view(const TensorImpl& base, Shape shape, Shape strides, int64_t offset,
+                 bool is_view) {
     auto impl = std::make_shared<TensorImpl>();
+    impl->is_view = is_view;
     impl->storage = base.storage;
     impl->shape = std::move(shape);
     impl->strides = std::move(strides);
@@ -120,7 +127,7 @@ Tensor make_view(const TensorImpl& base, Shape shape, Shape strides, int64_t off
 // Wrapped Python number as a 0-dim CPU tensor of its natural dtype.
 Tensor scalar_tensor(Scalar s, const Device& device) {
     Tensor t(make_impl({}, s.dtype(), device));
-    t.fill_(s);
+    backend_for(device).fill(t.view_desc(), s);
     return t;
 }
 
@@ -303,6 +310,9 @@ bool Tensor::is_leaf() const {
 }
 std::string Tensor::grad_fn_name() const {
     return checked().grad_fn ? checked().grad_fn->name : std::string();
+}
+uint32_t Tensor::version() const {
+    return checked().storage ? checked().storage->version : 0;
 }
 void Tensor::backward(const Tensor& grad) const {
     autograd::run_backward(*this, grad);
@@ -561,14 +571,38 @@ Tensor Tensor::clone() const {
 
 Tensor Tensor::detach() const {
     const auto& t = checked();
-    Tensor d = make_view(t, t.shape, t.strides, t.offset);
+    Tensor d = make_view(t, t.shape, t.strides, t.offset, false);
     d.impl()->uninitialized = t.uninitialized; // still shapeless (make_parameter detaches)
     return d;
 }
 
 Tensor& Tensor::copy_(const Tensor& src) {
+    checked();
+    const bool record = autograd::should_record({this, &src});
+    autograd::check_inplace(*this, record);
+    copy_values(src);
+    autograd::bump_version(*this);
+    if (!record) return *this;
+    // The new value is src's: its gradient goes to src (summed back over broadcast dims,
+    // cast and moved back); the old value gets none. A result of the same shape and dtype
+    // made by an op (the interpreter's relu_ = relu, then copy_) shares that op's node.
+    const auto& fn = src.impl()->grad_fn;
+    if (fn && !fn->is_view && src.shape() == shape() && src.dtype() == dtype() &&
+        src.device() == device()) {
+        m_impl->grad_fn = fn;
+        m_impl->requires_grad = true;
+        return *this;
+    }
+    autograd::record(*this, "CopyBackwards", {Tensor(), src},
+                     [ss = src.shape(), sd = src.dtype(), dev = src.device()](const Tensor& g) {
+                         return std::vector<Tensor>{
+                             Tensor(), autograd::sum_to(g, ss).to(sd).to(dev)};
+                     });
+    return *this;
+}
+
+void Tensor::copy_values(const Tensor& src) {
     const auto& t = checked();
-    autograd::check_inplace(*this);
     Shape shape = broadcast_shapes(t.shape, src.shape());
     if (shape != t.shape)
         throw Error("output with shape " + shape_str(t.shape) +
@@ -576,7 +610,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
     if (src.dtype() != t.dtype) check_computable(t.dtype, "copy_");
     if (src.device() == device()) {
         backend_for(device()).copy(view_desc(), broadcast_view(src, shape));
-        return *this;
+        return;
     }
     // Across devices, the common case (a move): same shape and dtype into a contiguous
     // tensor goes straight there, from or to host memory directly, or through one host
@@ -594,7 +628,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
             backend_for(src.device()).copy_to_host(host.data_ptr(), from, nbytes());
             backend_for(device()).copy_from_host(dst, host.data_ptr(), nbytes());
         }
-        return *this;
+        return;
     }
     // Otherwise bring src to the host contiguously, then up to this tensor's device in its
     // own dtype, then copy on this device (which also broadcasts and casts).
@@ -604,7 +638,6 @@ Tensor& Tensor::copy_(const Tensor& src) {
     Tensor staged(make_impl(src.shape(), src.dtype(), device()));
     backend_for(device()).copy_from_host(staged.view_desc().data, host.data_ptr(), host.nbytes());
     backend_for(device()).copy(view_desc(), broadcast_view(staged, shape));
-    return *this;
 }
 
 Tensor Tensor::to(DType dtype) const {
@@ -620,15 +653,22 @@ Tensor Tensor::to(DType dtype) const {
 Tensor Tensor::to(const Device& d) const {
     if (device() == d) return *this;
     Tensor out(make_impl(shape(), dtype(), d));
-    out.copy_(*this);
-    return out;
+    out.copy_values(*this);
+    return record_view(out, *this, "ToCopyBackward0",
+                       [from = device()](const Tensor& g) { return g.to(from); });
 }
 
 Tensor& Tensor::fill_(Scalar value) {
     checked();
     check_computable(*this, "fill_");
-    autograd::check_inplace(*this);
+    const bool record = grad_enabled() && requires_grad();
+    autograd::check_inplace(*this, record);
     backend_for(device()).fill(view_desc(), value);
+    autograd::bump_version(*this);
+    // Every element replaced: no gradient reaches the old value.
+    if (record) autograd::record(*this, "FillBackward2", {}, [](const Tensor&) {
+        return std::vector<Tensor>{};
+    });
     return *this;
 }
 
@@ -687,7 +727,7 @@ Tensor Tensor::matmul(const Tensor& o) const {
             Tensor g2 = g.reshape({a2.size(0), b2.size(1)});
             Tensor ga = g2.matmul(b2.t()), gb = a2.t().matmul(g2);
             return std::vector<Tensor>{ga.reshape(ad.shape()), gb.reshape(bd.shape())};
-        });
+        }, autograd::Saves{{*this, o}});
     }
     return out;
 }
@@ -775,7 +815,8 @@ Tensor ones(const Shape& shape, const TensorOptions& o) {
 }
 Tensor full(const Shape& shape, Scalar value, const TensorOptions& o) {
     Tensor t = empty(shape, o);
-    t.fill_(value);
+    check_computable(t, "fill_");
+    backend_for(t.device()).fill(t.view_desc(), value); // a fresh tensor: version 0
     return t;
 }
 
@@ -803,7 +844,7 @@ Tensor from_doubles(const std::vector<double>& values, const Shape& shape, const
     Tensor src =
         from_host_bytes(values.data(), values.size() * sizeof(double), shape, DType::Float64);
     Tensor t = empty(shape, TensorOptions(o.dtype).with_device(o.device));
-    t.copy_(src);
+    t.copy_values(src); // a fresh tensor: version 0
     if (o.requires_grad) t.set_requires_grad(true);
     return t;
 }
@@ -815,7 +856,7 @@ Tensor from_int64s(const std::vector<int64_t>& values, const Shape& shape, const
     Tensor src =
         from_host_bytes(values.data(), values.size() * sizeof(int64_t), shape, DType::Int64);
     Tensor t = empty(shape, TensorOptions(o.dtype).with_device(o.device));
-    t.copy_(src);
+    t.copy_values(src); // a fresh tensor: version 0
     return t;
 }
 
@@ -949,7 +990,7 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
         NoGradGuard no_grad;
         int64_t at = 0;
         for (const Tensor& t : tensors) {
-            out.narrow(dim, at, t.size(dim)).copy_(t);
+            out.narrow(dim, at, t.size(dim)).copy_values(t); // CatBackward0 records it
             at += t.size(dim);
             sizes.push_back(t.size(dim));
         }

@@ -29,6 +29,9 @@ struct Storage {
     void* data = nullptr;
     size_t nbytes = 0;
     std::shared_ptr<void> keepalive; // set when the bytes are not owned
+    // PyTorch's version counter (`tensor._version`), shared by every view of these bytes:
+    // each in-place write adds one, and backward refuses a saved tensor written since.
+    uint32_t version = 0;
     ~Storage();
 
     static std::shared_ptr<Storage> allocate(const Device& device, size_t nbytes);
@@ -45,6 +48,9 @@ struct TensorImpl {
     // torch.nn.parameter.UninitializedParameter / UninitializedBuffer (a lazy module before
     // its first call): no shape yet; held as an empty float tensor.
     bool uninitialized = false;
+    // Made by a view op (view, select, narrow, transpose, ...) from another tensor's bytes;
+    // detach() is not counted. In-place ops on recorded views are refused (no CopySlices).
+    bool is_view = false;
     std::shared_ptr<TensorImpl> grad;
     std::shared_ptr<Node> grad_fn; // the op that made it, when recorded by autograd
 };
@@ -97,6 +103,7 @@ class Tensor {
     void set_grad(const Tensor& grad);
     bool is_leaf() const;             // no grad_fn: made by the user, not by a recorded op
     std::string grad_fn_name() const; // "AddBackward0", or "" for a leaf
+    uint32_t version() const;         // `tensor._version`: in-place writes to its storage
     // Accumulates d(this)/d(leaf) * grad into every leaf's .grad (autograd.h).
     void backward(const Tensor& grad = {}) const;
 
@@ -124,6 +131,8 @@ class Tensor {
     Tensor clone() const;
     Tensor detach() const;            // same storage, no grad, not a parameter
     Tensor& copy_(const Tensor& src); // broadcasts src, casts dtype, crosses devices
+    // copy_'s values only: not recorded, no version bump (filling a fresh result).
+    void copy_values(const Tensor& src);
     Tensor to(DType dtype) const;     // returns *this when already of that dtype
     Tensor to(const Device& device) const;
     Tensor& fill_(Scalar value);

@@ -19,8 +19,9 @@ std::shared_ptr<TensorImpl> make_impl(const Shape& shape, DType dtype, const Dev
 // Records a view's backward (how the view's gradient maps onto its base's shape).
 Tensor record_view(Tensor out, const Tensor& in, const char* name,
                    std::function<Tensor(const Tensor&)> f);
-// A view sharing `base`'s storage with new geometry.
-Tensor make_view(const TensorImpl& base, Shape shape, Shape strides, int64_t offset);
+// A tensor sharing `base`'s storage with new geometry; a view unless it is detach()'s.
+Tensor make_view(const TensorImpl& base, Shape shape, Shape strides, int64_t offset,
+                 bool is_view = true);
 // A wrapped Python number as a 0-dim tensor of its natural dtype on `device`.
 Tensor scalar_tensor(Scalar s, const Device& device);
 // PyTorch's "Expected all tensors to be on the same device" error.

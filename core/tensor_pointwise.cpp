@@ -76,6 +76,15 @@ DType compute_dtype(const BinaryOpInfo& row, DType promoted) {
     return promoted;
 }
 
+// The inputs whose values the backward will read, as ATen saves them: mul needs self only
+// for other's gradient and other only for self's; div always needs other.
+std::vector<Tensor> versions_read(BinaryOp op, const Tensor& a, const Tensor& b) {
+    if (op == BinaryOp::Mul)
+        return {b.requires_grad() ? a : Tensor(), a.requires_grad() ? b : Tensor()};
+    if (op == BinaryOp::Div) return {b.requires_grad() ? a : Tensor(), b};
+    return {a, b};
+}
+
 // Backward of a binary op; the row's backward sums gradients back over broadcast dims.
 void record_binary(const BinaryOpInfo& row, Tensor& out, const Tensor& a, const Tensor& b) {
     if (!row.backward) refuse_backward(row.grad_fn);
@@ -88,9 +97,12 @@ void record_binary(const BinaryOpInfo& row, Tensor& out, const Tensor& a, const 
         saved.other = b.detach();
     }
     if (row.saves & SavesResult) saved.result = out.detach();
-    autograd::record(out, row.grad_fn, {a, b}, [backward = row.backward, saved](const Tensor& g) {
-        return backward(g, saved);
-    });
+    autograd::Saves saves;
+    if (row.saves & SavesInputs) saves.inputs = versions_read(row.op, a, b);
+    saves.output = row.saves & SavesResult;
+    autograd::record(
+        out, row.grad_fn, {a, b},
+        [backward = row.backward, saved](const Tensor& g) { return backward(g, saved); }, saves);
 }
 
 Tensor binary_op(BinaryOp op, const Tensor& a, bool a_wrapped, const Tensor& b, bool b_wrapped) {
@@ -114,11 +126,18 @@ Tensor& binary_op_inplace(BinaryOp op, Tensor& self, const Tensor& b, bool b_wra
     check_same_device(self, b);
     check_computable(self, op_info(op).name);
     check_computable(b, op_info(op).name);
-    autograd::check_inplace(self);
-    if (autograd::should_record({&b}))
-        throw Error(
-            "in-place operations on tensors that are part of an autograd graph are not supported");
+    const bool record = autograd::should_record({&self, &b});
+    autograd::check_inplace(self, record);
     const BinaryOpInfo& row = op_info(op);
+    if (record && (row.saves & SavesInputs) && versions_read(op, self, b)[0].defined()) {
+        // Backward reads the old value: compute out of place from it, then take the result
+        // (PyTorch saves a clone of the original self for these).
+        Tensor r = binary_op(op, self.clone(), false, b, b_wrapped);
+        if (r.shape() != self.shape())
+            throw Error("output with shape " + shape_str(self.shape()) +
+                        " doesn't match the broadcast shape " + shape_str(r.shape()));
+        return self.copy_(r.to(self.dtype()));
+    }
     DType compute = compute_dtype(row, result_type(self, false, b, b_wrapped));
     if (row.check) row.check(compute, b, b_wrapped);
     if (!can_cast(compute, self.dtype()))
@@ -130,8 +149,12 @@ Tensor& binary_op_inplace(BinaryOp op, Tensor& self, const Tensor& b, bool b_wra
                     " doesn't match the broadcast shape " + shape_str(shape));
     backend_for(self.device())
         .binary(op, compute, self.view_desc(), self.view_desc(), broadcast_view(b, shape));
+    autograd::bump_version(self);
+    // Recorded onto self with self's old history among the inputs (PyTorch's rebase).
+    if (record) record_binary(row, self, self, b_wrapped ? b.to(compute) : b);
     return self;
 }
+
 
 Tensor unary_op(UnaryOp op, const Tensor& a) {
     const UnaryOpInfo& row = op_info(op);
@@ -145,18 +168,55 @@ Tensor unary_op(UnaryOp op, const Tensor& a) {
         if (!row.backward) refuse_backward(row.grad_fn);
         Tensor ad = (row.saves & SavesInputs) ? a.detach() : Tensor();
         Tensor od = (row.saves & SavesResult) ? out.detach() : Tensor();
-        autograd::record(out, row.grad_fn, {a},
-                         [backward = row.backward, ad, od](const Tensor& g) {
-                             return std::vector<Tensor>{backward(g, ad, od)};
-                         });
+        autograd::Saves saves;
+        if (row.saves & SavesInputs) saves.inputs = {a};
+        saves.output = row.saves & SavesResult;
+        autograd::record(
+            out, row.grad_fn, {a},
+            [backward = row.backward, ad, od](const Tensor& g) {
+                return std::vector<Tensor>{backward(g, ad, od)};
+            },
+            saves);
     }
     return out;
+}
+
+Tensor& unary_op_inplace(UnaryOp op, Tensor& self) {
+    const UnaryOpInfo& row = op_info(op);
+    check_computable(self, row.name);
+    const bool record = autograd::should_record({&self});
+    autograd::check_inplace(self, record);
+    if (!self.is_floating_point() && row.dtype != UnaryDType::KeepsInt)
+        throw Error("result type Float can't be cast to the desired output type " +
+                    scalar_type_name(self.dtype()));
+    if (record && (row.saves & SavesInputs)) return self.copy_(unary_op(op, self.clone()));
+    if (record && !row.backward) refuse_backward(row.grad_fn);
+    if (row.check) row.check(self);
+    backend_for(self.device()).unary(op, self.view_desc(), self.view_desc());
+    autograd::bump_version(self);
+    if (record) {
+        // The old history is an edge; the backward reads the new value (the result).
+        Tensor od = (row.saves & SavesResult) ? self.detach() : Tensor();
+        autograd::Saves saves;
+        saves.output = row.saves & SavesResult;
+        autograd::record(
+            self, row.grad_fn, {self},
+            [backward = row.backward, od](const Tensor& g) {
+                return std::vector<Tensor>{backward(g, Tensor(), od)};
+            },
+            saves);
+    }
+    return self;
 }
 
 } // namespace
 
 Tensor apply(UnaryOp op, const Tensor& self) {
     return unary_op(op, self);
+}
+
+Tensor& apply_(UnaryOp op, Tensor& self) {
+    return unary_op_inplace(op, self);
 }
 Tensor apply(BinaryOp op, const Tensor& self, const Tensor& other) {
     return binary_op(op, self, false, other, false);

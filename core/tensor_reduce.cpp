@@ -76,7 +76,9 @@ Tensor reduce_op(ReduceOp op, const Tensor& a, const std::vector<int64_t>& dims,
                          [backward = row.backward, saved, in_shape, kept_shape](const Tensor& g) {
                              Tensor expanded = g.reshape(kept_shape).expand(in_shape);
                              return std::vector<Tensor>{backward(expanded, saved)};
-                         });
+                         },
+                         autograd::Saves{row.saves & SavesInputs ? std::vector<Tensor>{a}
+                                                                 : std::vector<Tensor>{}});
     }
     return keepdim ? out.view(kept_shape) : out;
 }

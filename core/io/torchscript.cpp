@@ -81,6 +81,16 @@ std::shared_ptr<script::Program> parse_program(Archive& archive) {
     return program;
 }
 
+// TorchScript's typed lists (torch.jit._pickle.build_intlist([...]), ...) and type tags
+// (restore_type_tag(list, "List[Tensor]")): the value inside; anything else as it is.
+const ValuePtr& untagged(const ValuePtr& v) {
+    if (v && v->is(Kind::Object) && v->module == "torch.jit._pickle" && v->args &&
+        v->args->is(Kind::Tuple) && !v->args->items.empty() &&
+        (v->name.starts_with("build_") || v->name == "restore_type_tag"))
+        return v->args->items[0];
+    return v;
+}
+
 // A value of data.pkl or constants.pkl as the interpreter's value; tensors through the
 // archive. Objects other than tensors (a NamedTuple, an enum) are not values it knows.
 script::Value to_value(Archive& archive, const ValuePtr& v, const std::string& where, int depth = 0) {
@@ -102,10 +112,7 @@ script::Value to_value(Archive& archive, const ValuePtr& v, const std::string& w
     default: break;
     }
     if (Archive::is_tensor(v)) return Value::tensor(archive.tensor(v, where));
-    // TorchScript's typed lists (torch.jit._pickle.build_intlist([...]), ...) and type tags.
-    if (v->is(Kind::Object) && v->module == "torch.jit._pickle" && v->args && v->args->is(Kind::Tuple) &&
-        !v->args->items.empty() && (v->name.starts_with("build_") || v->name == "restore_type_tag"))
-        return to_value(archive, v->args->items[0], where, depth + 1);
+    if (const ValuePtr& inner = untagged(v); inner != v) return to_value(archive, inner, where, depth + 1);
     if (auto items = dict_items(v)) {
         Value d;
         d.kind = Value::Kind::Dict;
@@ -170,17 +177,26 @@ class TreeBuilder {
     // module's own tensors (LSTM's _flat_weights) is kept as their names, so it follows them
     // through to() and load_state_dict(). What the interpreter cannot hold is left out: the
     // code fails on it by name if it ever reads it.
-    void keep_value(script::ScriptModule& m, const std::string& name, const ValuePtr& v, const std::string& where) {
+    void keep_value(script::ScriptModule& m, const std::string& name, const ValuePtr& tagged,
+                    const std::string& where) {
+        const ValuePtr& v = untagged(tagged);
         if (v && v->is(Kind::List) && !v->items.empty() && Archive::is_tensor(v->items[0])) {
             std::vector<std::string> names;
             for (const auto& x : v->items) {
                 if (!Archive::is_tensor(x)) return;
+                // The same pickled tensor as a parameter: registering made the parameter a
+                // tensor of its own over the same bytes, so match by bytes and geometry.
                 Tensor t = m_archive.tensor(x, where);
+                auto same = [&](const Tensor& p) {
+                    return p.defined() && p.shares_storage_with(t) &&
+                           p.storage_offset() == t.storage_offset() && p.shape() == t.shape() &&
+                           p.strides() == t.strides();
+                };
                 std::string found;
                 for (const auto& [n, p] : m.own_parameters())
-                    if (p.is_same(t)) found = n;
+                    if (same(p)) found = n;
                 for (const auto& [n, b] : m.own_buffers())
-                    if (b.is_same(t)) found = n;
+                    if (same(b)) found = n;
                 if (found.empty()) break;
                 names.push_back(found);
             }

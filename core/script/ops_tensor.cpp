@@ -109,8 +109,29 @@ Value tensor_binary(const char* op_name, const Value& a, const Value& b, const V
 
 namespace {
 
+// add_, sub_, mul_, div_: written into self's storage and recorded onto self (autograd
+// rebases self's history), as ATen does; a scaled number falls back to copy_.
 Value inplace(const char* op, ValueList& a) {
     Tensor self = tensor(a[0]);
+    const std::string o = op;
+    const Value alpha = a.size() > 2 ? a[2] : Value::integer(1);
+    const bool unit_alpha = alpha.kind == K::Int && alpha.i == 1;
+    if (a[1].kind == K::Tensor || unit_alpha) {
+        if (a[1].kind == K::Tensor) {
+            const Tensor other = unit_alpha ? a[1].t : a[1].t.mul(to_scalar(alpha, "alpha"));
+            if (o == "add") self.add_(other);
+            else if (o == "sub") self.sub_(other);
+            else if (o == "mul") self.mul_(other);
+            else self.div_(other);
+        } else {
+            const Scalar s = to_scalar(a[1], "other");
+            if (o == "add") self.add_(s);
+            else if (o == "sub") self.sub_(s);
+            else if (o == "mul") self.mul_(s);
+            else self.div_(s);
+        }
+        return a[0];
+    }
     Value r = tensor_binary(op, a[0], a[1], a.size() > 2 ? a[2] : Value::integer(1));
     if (r.t.shape() != self.shape())
         throw Error("output with shape " + shape_str(self.shape()) + " doesn't match the broadcast shape " +
@@ -372,9 +393,9 @@ void register_tensor_ops() {
     aten("rsqrt(self)", OP(return T(tensor(a[0]).sqrt().pow(Scalar(-1.0)));), "Tensor::sqrt, pow(-1)");
     aten("exp(self)", OP(if (a[0].is_number()) return Value::number(std::exp(to_double(a[0], "exp"))); return unary(a, &Tensor::exp);), "Tensor::exp");
     aten("log(self)", OP(if (a[0].is_number()) return Value::number(std::log(to_double(a[0], "log"))); return unary(a, &Tensor::log);), "Tensor::log");
-    aten("relu_(self)", OP(return inplace_result(a[0], tensor(a[0]).relu());), "Tensor::relu, in place");
-    aten("sigmoid_(self)", OP(return inplace_result(a[0], tensor(a[0]).sigmoid());), "Tensor::sigmoid, in place");
-    aten("tanh_(self)", OP(return inplace_result(a[0], tensor(a[0]).tanh());), "Tensor::tanh, in place");
+    aten("relu_(self)", OP(Tensor t = tensor(a[0]); apply_(UnaryOp::Relu, t); return a[0];), "apply_(Relu): in place");
+    aten("sigmoid_(self)", OP(Tensor t = tensor(a[0]); apply_(UnaryOp::Sigmoid, t); return a[0];), "apply_(Sigmoid): in place");
+    aten("tanh_(self)", OP(Tensor t = tensor(a[0]); apply_(UnaryOp::Tanh, t); return a[0];), "apply_(Tanh): in place");
     aten("clamp(self, min=None, max=None)", OP(
         return T(F::clamp(tensor(a[0]), a[1].is_none() ? std::nullopt : std::optional<double>(to_double(a[1], "min")),
                           a[2].is_none() ? std::nullopt : std::optional<double>(to_double(a[2], "max"))));), "F::clamp");
