@@ -305,7 +305,59 @@ Tensor window(const Tensor& padded, int64_t i, int64_t j, int64_t oh, int64_t ow
                       padded.storage_offset() + i * dilation[0] * st[2] + j * dilation[1] * st[3]);
 }
 
+// Window maxima by index: for each output position (the input rows and columns it reads),
+// the flat index h * W + w of the first maximum in scan order, NaN winning, as ATen's max
+// pooling picks it; then the values gathered at those indices, recorded so the gradient
+// goes to the chosen element alone. Indices are found on the host.
+template <class T>
+void window_argmax(const T* x, int64_t planes, int64_t h, int64_t w, const std::vector<std::vector<int64_t>>& rows,
+                   const std::vector<std::vector<int64_t>>& cols, int64_t* out) {
+    const int64_t oh = int64_t(rows.size()), ow = int64_t(cols.size());
+    for (int64_t p = 0; p < planes; ++p) {
+        const T* plane = x + p * h * w;
+        for (int64_t oy = 0; oy < oh; ++oy)
+            for (int64_t ox = 0; ox < ow; ++ox) {
+                const auto &rs = rows[size_t(oy)], &cs = cols[size_t(ox)];
+                int64_t best = rs.empty() || cs.empty() ? 0 : rs[0] * w + cs[0];
+                double best_v = -INFINITY;
+                for (int64_t r : rs)
+                    for (int64_t c : cs) {
+                        const double v = double(plane[r * w + c]);
+                        if (v > best_v || std::isnan(v)) {
+                            best_v = v;
+                            best = r * w + c;
+                            if (std::isnan(v)) goto done;
+                        }
+                    }
+            done:
+                *out++ = best;
+            }
+    }
+}
+
 } // namespace
+
+std::pair<Tensor, Tensor> pool_by_argmax(const Tensor& x, const std::vector<std::vector<int64_t>>& rows,
+                                         const std::vector<std::vector<int64_t>>& cols) {
+    const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+    const int64_t oh = int64_t(rows.size()), ow = int64_t(cols.size());
+    std::vector<int64_t> idx(size_t(n * c * oh * ow));
+    {
+        NoGradGuard no_grad;
+        Tensor host = x.detach().to(Device::cpu());
+        if (host.dtype() != DType::Float32 && host.dtype() != DType::Float64) host = host.to(DType::Float64);
+        host = host.contiguous();
+        if (host.dtype() == DType::Float32)
+            window_argmax(host.data<float>(), n * c, h, w, rows, cols, idx.data());
+        else
+            window_argmax(host.data<double>(), n * c, h, w, rows, cols, idx.data());
+    }
+    std::vector<int64_t> global(idx.size());
+    for (size_t k = 0; k < idx.size(); ++k) global[k] = int64_t(k) / (oh * ow) * h * w + idx[k];
+    const TensorOptions on_x = TensorOptions(DType::Int64).with_device(x.device());
+    Tensor y = x.reshape({n * c * h * w, 1}).index_select_rows(from_int64s(global, {int64_t(global.size())}, on_x));
+    return {y.reshape({n, c, oh, ow}), from_int64s(idx, {n, c, oh, ow}, on_x)};
+}
 
 Tensor constant_pad(const Tensor& x, const std::vector<int64_t>& pad, double value) {
     if (pad.size() % 2 != 0 || int64_t(pad.size() / 2) > x.dim())
@@ -335,8 +387,9 @@ Tensor constant_pad(const Tensor& x, const std::vector<int64_t>& pad, double val
     return y;
 }
 
-Tensor max_pool2d(const Tensor& x_in, std::array<int64_t, 2> kernel, std::array<int64_t, 2> stride,
-                  std::array<int64_t, 2> padding, std::array<int64_t, 2> dilation, bool ceil_mode) {
+std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x_in, std::array<int64_t, 2> kernel,
+                                                 std::array<int64_t, 2> stride, std::array<int64_t, 2> padding,
+                                                 std::array<int64_t, 2> dilation, bool ceil_mode) {
     if (stride[0] == 0 && stride[1] == 0) stride = kernel;
     check_pool(x_in, "max_pool2d", kernel, stride, padding);
     const bool unbatched = x_in.dim() == 3;
@@ -348,20 +401,23 @@ Tensor max_pool2d(const Tensor& x_in, std::array<int64_t, 2> kernel, std::array<
         throw Error("Given input size: (" + std::to_string(x.size(1)) + "x" + std::to_string(h) + "x" +
                     std::to_string(w) + "). Calculated output size: (" + std::to_string(x.size(1)) + "x" +
                     std::to_string(oh) + "x" + std::to_string(ow) + "). Output size is too small");
-    // Pad with -inf far enough for the last window (ceil_mode may reach past the padding).
-    const int64_t need_h = oh * stride[0] + dilation[0] * (kernel[0] - 1);
-    const int64_t need_w = ow * stride[1] + dilation[1] * (kernel[1] - 1);
-    const double lowest = -INFINITY;
-    Tensor padded = constant_pad(x, {padding[1], std::max<int64_t>(padding[1], need_w - w - padding[1]), padding[0],
-                                     std::max<int64_t>(padding[0], need_h - h - padding[0])},
-                                 lowest);
-    Tensor out;
-    for (int64_t i = 0; i < kernel[0]; ++i)
-        for (int64_t j = 0; j < kernel[1]; ++j) {
-            Tensor v = window(padded, i, j, oh, ow, stride, dilation);
-            out = out.defined() ? out.maximum(v) : v.contiguous();
-        }
-    return unbatched ? out.squeeze(0) : out;
+    // Each output position's rows and columns inside the input (padding is never a maximum).
+    auto taps = [](int64_t out, int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) {
+        std::vector<std::vector<int64_t>> at(static_cast<size_t>(out));
+        for (int64_t o = 0; o < out; ++o)
+            for (int64_t i = 0; i < k; ++i)
+                if (const int64_t r = o * s - p + i * d; r >= 0 && r < in) at[size_t(o)].push_back(r);
+        return at;
+    };
+    auto [y, idx] = pool_by_argmax(x, taps(oh, h, kernel[0], stride[0], padding[0], dilation[0]),
+                                   taps(ow, w, kernel[1], stride[1], padding[1], dilation[1]));
+    if (unbatched) return {y.squeeze(0), idx.squeeze(0)};
+    return {y, idx};
+}
+
+Tensor max_pool2d(const Tensor& x, std::array<int64_t, 2> kernel, std::array<int64_t, 2> stride,
+                  std::array<int64_t, 2> padding, std::array<int64_t, 2> dilation, bool ceil_mode) {
+    return max_pool2d_with_indices(x, kernel, stride, padding, dilation, ceil_mode).first;
 }
 
 Tensor avg_pool2d(const Tensor& x_in, std::array<int64_t, 2> kernel, std::array<int64_t, 2> stride,

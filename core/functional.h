@@ -92,6 +92,16 @@ Tensor avg_pool1d(const Tensor& x, int64_t kernel, int64_t stride, int64_t paddi
                   bool count_include_pad);
 Tensor adaptive_avg_pool1d(const Tensor& x, int64_t output_size);
 Tensor adaptive_max_pool2d(const Tensor& x, std::array<int64_t, 2> output_size);
+// Max pooling with ATen's indices (h * W + w of each window's first maximum, per plane);
+// the gradient goes to that element alone, as in PyTorch.
+std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, std::array<int64_t, 2> kernel,
+                                                 std::array<int64_t, 2> stride, std::array<int64_t, 2> padding,
+                                                 std::array<int64_t, 2> dilation, bool ceil_mode);
+std::pair<Tensor, Tensor> adaptive_max_pool2d_with_indices(const Tensor& x, std::array<int64_t, 2> output_size);
+// Both poolings' core: x (N, C, H, W); rows[i] and cols[j] are the input rows and columns
+// output (i, j) reads. Values (recorded, gradient to the maximum) and int64 indices.
+std::pair<Tensor, Tensor> pool_by_argmax(const Tensor& x, const std::vector<std::vector<int64_t>>& rows,
+                                         const std::vector<std::vector<int64_t>>& cols);
 // F.interpolate over the last 1 or 2 dims to `size`: modes nearest, linear (3-D input),
 // bilinear (4-D); `scales` as given by the caller (scale_factor without
 // recompute_scale_factor), which ATen uses for source indices instead of in/out.

@@ -18,18 +18,6 @@ void check_1d(const Tensor& x, const char* name) {
                     shape_str(x.shape()));
 }
 
-// The largest element of each window along `dims` (keepdim), recorded as a masked mean
-// over the maxima so the gradient reaches the maximum, as PyTorch's max pooling does.
-Tensor masked_max(const Tensor& x, const std::vector<int64_t>& dims) {
-    Tensor mask;
-    {
-        NoGradGuard no_grad;
-        Tensor m = x.detach().amax(dims, true);
-        mask = m.sub(x.detach()).sign().neg().add(Scalar(1.0)); // 1 at the maximum, 0 elsewhere
-    }
-    return x.mul(mask).sum(dims, true).div(mask.sum(dims, true));
-}
-
 // Zeros between the elements of dim d (stride - 1 of them), as a transposed convolution
 // reads its input.
 Tensor spread(const Tensor& x, int64_t d, int64_t stride) {
@@ -144,8 +132,26 @@ Tensor adaptive_avg_pool1d(const Tensor& x, int64_t output_size) {
     return adaptive_avg_pool2d(x.unsqueeze(-2), {1, output_size}).squeeze(-2);
 }
 
+std::pair<Tensor, Tensor> adaptive_max_pool2d_with_indices(const Tensor& x_in, std::array<int64_t, 2> out) {
+    if (x_in.dim() != 3 && x_in.dim() != 4)
+        throw Error("adaptive_max_pool2d(): Expected 3D or 4D tensor, but got " + shape_str(x_in.shape()));
+    if (out[0] <= 0 || out[1] <= 0) throw Error("adaptive_max_pool2d: output size must be positive");
+    const bool unbatched = x_in.dim() == 3;
+    Tensor x = unbatched ? x_in.unsqueeze(0) : x_in;
+    // Window i covers [floor(i*H/oh), ceil((i+1)*H/oh)).
+    auto windows = [](int64_t o, int64_t in) {
+        std::vector<std::vector<int64_t>> at(static_cast<size_t>(o));
+        for (int64_t i = 0; i < o; ++i)
+            for (int64_t r = i * in / o; r < ((i + 1) * in + o - 1) / o; ++r) at[size_t(i)].push_back(r);
+        return at;
+    };
+    auto [y, idx] = pool_by_argmax(x, windows(out[0], x.size(2)), windows(out[1], x.size(3)));
+    if (unbatched) return {y.squeeze(0), idx.squeeze(0)};
+    return {y, idx};
+}
+
 Tensor adaptive_max_pool2d(const Tensor& x, std::array<int64_t, 2> out) {
-    return adaptive_pool2d(x, out, "adaptive_max_pool2d", masked_max);
+    return adaptive_max_pool2d_with_indices(x, out).first;
 }
 
 Tensor interpolate(const Tensor& x, const std::vector<int64_t>& size, const std::vector<std::optional<double>>& scales,

@@ -456,6 +456,24 @@ Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const {
                        });
 }
 
+Tensor Tensor::slice(int64_t d, int64_t start, int64_t length, int64_t step) const {
+    const auto& t = checked();
+    d = wrap_dim(d, dim());
+    if (step == 1) return narrow(d, start, length);
+    if (step < 1 || start < 0 || length < 0 || (length > 0 && start + step * (length - 1) >= t.shape[size_t(d)]))
+        throw IndexError("slice out of range");
+    Shape shape = t.shape, strides = t.strides;
+    shape[size_t(d)] = length;
+    strides[size_t(d)] *= step;
+    return record_view(make_view(t, shape, strides, t.offset + start * t.strides[size_t(d)]), *this,
+                       "SliceBackward0",
+                       [s = t.shape, d, start, length, step, dt = t.dtype](const Tensor& g) {
+                           Tensor full = zeros(s, TensorOptions(dt).with_device(g.device()));
+                           full.slice(d, start, length, step).copy_(g);
+                           return full;
+                       });
+}
+
 Tensor Tensor::transpose(int64_t d0, int64_t d1) const {
     const auto& t = checked();
     if (t.shape.empty()) return *this;

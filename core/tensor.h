@@ -118,6 +118,8 @@ class Tensor {
     Tensor select(int64_t dim, int64_t index) const;
     Tensor operator[](int64_t index) const { return select(0, index); }
     Tensor narrow(int64_t dim, int64_t start, int64_t length) const;
+    // x[start:start + step * length:step] along dim (start and length already in range).
+    Tensor slice(int64_t dim, int64_t start, int64_t length, int64_t step) const;
     Tensor transpose(int64_t dim0, int64_t dim1) const;
     Tensor permute(const std::vector<int64_t>& dims) const;
     Tensor expand(Shape shape) const;

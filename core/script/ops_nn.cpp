@@ -202,6 +202,29 @@ void register_nn_ops() {
     aten("max_pool2d(self, kernel_size, stride=[], padding=0, dilation=1, ceil_mode=False)", OP(
         return T(F::max_pool2d(to_tensor(a[0], "self"), pair(a[1], "kernel_size"), pool_stride(a[2]), pair(a[3], "padding"),
                                pair(a[4], "dilation"), to_bool(a[5], "ceil_mode")));), "F::max_pool2d");
+    aten("max_pool2d_with_indices(self, kernel_size, stride=[], padding=0, dilation=1, ceil_mode=False)", OP(
+        auto [y, idx] = F::max_pool2d_with_indices(to_tensor(a[0], "self"), pair(a[1], "kernel_size"), pool_stride(a[2]),
+                                                   pair(a[3], "padding"), pair(a[4], "dilation"), to_bool(a[5], "ceil_mode"));
+        return Value::tuple({T(y), T(idx)});), "F::max_pool2d_with_indices");
+    aten("adaptive_max_pool2d(self, output_size)", OP(
+        std::vector<int64_t> out = to_ints(a[1], 2, "output_size");
+        auto [y, idx] = F::adaptive_max_pool2d_with_indices(to_tensor(a[0], "self"), {out[0], out[1]});
+        return Value::tuple({T(y), T(idx)});), "F::adaptive_max_pool2d_with_indices");
+    aten("lstm_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None)", OP(
+        std::vector<Tensor> hx = tensor_list(a[1], "hx");
+        if (hx.size() != 2) throw Error("lstm_cell: hx must be (h, c)");
+        auto [h, c] = F::lstm_cell(to_tensor(a[0], "input"), hx[0], hx[1], to_tensor(a[2], "w_ih"), to_tensor(a[3], "w_hh"),
+                                   to_optional_tensor(a[4], "b_ih"), to_optional_tensor(a[5], "b_hh"));
+        return Value::tuple({T(h), T(c)});), "F::lstm_cell");
+    aten("gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None)", OP(
+        return T(F::gru_cell(to_tensor(a[0], "input"), to_tensor(a[1], "hx"), to_tensor(a[2], "w_ih"), to_tensor(a[3], "w_hh"),
+                             to_optional_tensor(a[4], "b_ih"), to_optional_tensor(a[5], "b_hh")));), "F::gru_cell");
+    aten("rnn_tanh_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None)", OP(
+        return T(F::rnn_cell(to_tensor(a[0], "input"), to_tensor(a[1], "hx"), to_tensor(a[2], "w_ih"), to_tensor(a[3], "w_hh"),
+                             to_optional_tensor(a[4], "b_ih"), to_optional_tensor(a[5], "b_hh"), false));), "F::rnn_cell (tanh)");
+    aten("rnn_relu_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None)", OP(
+        return T(F::rnn_cell(to_tensor(a[0], "input"), to_tensor(a[1], "hx"), to_tensor(a[2], "w_ih"), to_tensor(a[3], "w_hh"),
+                             to_optional_tensor(a[4], "b_ih"), to_optional_tensor(a[5], "b_hh"), true));), "F::rnn_cell (relu)");
     aten("avg_pool2d(self, kernel_size, stride=[], padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None)", OP(
         std::optional<int64_t> div;
         if (!a[6].is_none()) div = to_int(a[6], "divisor_override");

@@ -179,6 +179,24 @@ Value reduce(ValueList& a, bool mean) {
     return T(mean ? src.mean(dims, keep) : src.sum(dims, keep));
 }
 
+// var/std's overloads: (self, unbiased), (self, dim, unbiased, keepdim), and the
+// correction= keyword.
+Tensor variance(ValueList& a) {
+    const Tensor& x = tensor(a[0]);
+    std::vector<int64_t> dims;
+    bool unbiased = true;
+    if (a[1].kind == K::Bool) unbiased = a[1].b;
+    else if (a[1].kind == K::Int) dims = {a[1].i};
+    else if (!a[1].is_none()) dims = to_ints(a[1], "dim");
+    if (a[1].kind != K::Bool) unbiased = to_bool(a[2], "unbiased");
+    const int64_t correction = a[4].is_none() ? (unbiased ? 1 : 0) : to_int(a[4], "correction");
+    if (dims.empty()) {
+        for (int64_t d = 0; d < x.dim(); ++d) dims.push_back(d);
+        if (dims.empty()) return x.var(correction);
+    }
+    return x.var(dims, correction, to_bool(a[3], "keepdim"));
+}
+
 Value to(ValueList& a, OpContext&) {
     // to(self, dtype, ...), to(self, device, dtype, ...), to(self, other, ...), or keywords.
     Tensor x = tensor(a[0]);
@@ -237,11 +255,7 @@ Value slice(ValueList& a, OpContext&) {
         return std::clamp<int64_t>(i, 0, n);
     };
     const int64_t lo = clip(a[2], 0), hi = std::max(clip(a[3], n), lo);
-    if (step == 1) return T(x.narrow(d, lo, hi - lo));
-    Shape size = x.shape(), stride = x.strides();
-    size[size_t(d)] = (hi - lo + step - 1) / step;
-    stride[size_t(d)] *= step;
-    return T(as_strided(x, size, stride, x.storage_offset() + lo * x.strides()[size_t(d)]));
+    return T(x.slice(d, lo, (hi - lo + step - 1) / step, step));
 }
 
 Value size(ValueList& a, OpContext&) {
@@ -503,6 +517,8 @@ void register_tensor_ops() {
 
     // --- reductions and products
     aten("mean(self, dim=None, keepdim=False, dtype=None)", OP(return reduce(a, true);), "Tensor::mean");
+    aten("var(self, dim=None, unbiased=True, keepdim=False, correction=None)", OP(return T(variance(a));), "Tensor::var");
+    aten("std(self, dim=None, unbiased=True, keepdim=False, correction=None)", OP(return T(variance(a).sqrt());), "Tensor::var, sqrt");
     aten("sum(self, dim=None, keepdim=False, dtype=None)", OP(
         if (a[0].is_sequence()) { // sum of a list of numbers
             ValueList pair{Value::integer(0), Value::integer(0)};
