@@ -168,6 +168,27 @@ class CpuBackend final : public Backend {
     void unary(UnaryOp op, const TensorView& dst, const TensorView& src) override {
         const TensorView* ops[2] = {&dst, &src};
         const DType dt = dst.dtype, st = src.dtype;
+        // Exact float32 ops on plain arrays (ReLU and its derivative above all): one loop.
+        if (dt == DType::Float32 && st == DType::Float32 && is_contiguous(dst) && is_contiguous(src) &&
+            (op == UnaryOp::Relu || op == UnaryOp::Step || op == UnaryOp::Neg || op == UnaryOp::Abs)) {
+            float* d = static_cast<float*>(dst.data);
+            const float* x = static_cast<const float*>(src.data);
+            const int64_t n = dst.numel();
+            switch (op) {
+            case UnaryOp::Relu: // NaN < 0 is false: NaN stays NaN, as in ATen
+                for (int64_t i = 0; i < n; ++i) d[i] = x[i] < 0.f ? 0.f : x[i];
+                return;
+            case UnaryOp::Step:
+                for (int64_t i = 0; i < n; ++i) d[i] = x[i] > 0.f ? 1.f : 0.f;
+                return;
+            case UnaryOp::Neg:
+                for (int64_t i = 0; i < n; ++i) d[i] = -x[i];
+                return;
+            default:
+                for (int64_t i = 0; i < n; ++i) d[i] = std::fabs(x[i]);
+                return;
+            }
+        }
         if (dtype_is_integral(dt) &&
             (op == UnaryOp::Neg || op == UnaryOp::Abs || op == UnaryOp::Relu)) {
             for_each_element(dst.shape, ops, [&](char** p) {
@@ -446,6 +467,14 @@ class CpuBackend final : public Backend {
 
 std::shared_ptr<Backend> make_cpu_backend() {
     return std::make_shared<CpuBackend>();
+}
+
+int cpu_threads() {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return openblas_get_num_threads();
+#endif
 }
 
 void set_cpu_threads(int threads) {

@@ -58,5 +58,7 @@ std::string out_of_memory_message(const Device& device, uint64_t requested, uint
 // Threads the CPU backend uses (OpenBLAS matrix products, OpenMP loops); 0 keeps the default
 // (every core).
 void set_cpu_threads(int threads);
+// Threads the CPU backend uses now.
+int cpu_threads();
 
 } // namespace nnscope

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 
 #include "autograd.h"
 #include "errors.h"
@@ -167,6 +168,10 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias,
                             dilation[1],
                             (ph - ekh) / stride[0] + 1,
                             (pw - ekw) / stride[1] + 1};
+    if (fused::eligible({&x, &weight, &bias}) && (!bias.defined() || bias.numel() == out_c)) {
+        Tensor y = fused::conv2d(x, weight, bias, g, groups);
+        return unbatched ? y.squeeze(0) : y;
+    }
     const int64_t l = g.oh * g.ow, k = cg * kh * kw;
     // im2col: (N, C*kh*kw, L), recorded with col2im as its backward.
     Tensor xc = x.contiguous();
@@ -307,30 +312,37 @@ Tensor window(const Tensor& padded, int64_t i, int64_t j, int64_t oh, int64_t ow
 
 // Window maxima by index: for each output position (the input rows and columns it reads),
 // the flat index h * W + w of the first maximum in scan order, NaN winning, as ATen's max
-// pooling picks it; then the values gathered at those indices, recorded so the gradient
-// goes to the chosen element alone. Indices are found on the host.
+// pooling picks it, and its value. Found on the host.
 template <class T>
 void window_argmax(const T* x, int64_t planes, int64_t h, int64_t w, const std::vector<std::vector<int64_t>>& rows,
-                   const std::vector<std::vector<int64_t>>& cols, int64_t* out) {
+                   const std::vector<std::vector<int64_t>>& cols, T* values, int64_t* out) {
     const int64_t oh = int64_t(rows.size()), ow = int64_t(cols.size());
+#pragma omp parallel for if (planes * oh * ow > (1 << 15))
     for (int64_t p = 0; p < planes; ++p) {
         const T* plane = x + p * h * w;
+        T* values_p = values + p * oh * ow;
+        int64_t* out_p = out + p * oh * ow;
         for (int64_t oy = 0; oy < oh; ++oy)
             for (int64_t ox = 0; ox < ow; ++ox) {
                 const auto &rs = rows[size_t(oy)], &cs = cols[size_t(ox)];
                 int64_t best = rs.empty() || cs.empty() ? 0 : rs[0] * w + cs[0];
-                double best_v = -INFINITY;
-                for (int64_t r : rs)
-                    for (int64_t c : cs) {
-                        const double v = double(plane[r * w + c]);
-                        if (v > best_v || std::isnan(v)) {
+                T best_v = -std::numeric_limits<T>::infinity();
+                bool nan = false;
+                for (size_t a = 0; a < rs.size() && !nan; ++a)
+                    for (size_t b = 0; b < cs.size(); ++b) {
+                        const int64_t at = rs[a] * w + cs[b];
+                        const T v = plane[at];
+                        if (v > best_v || v != v) {
                             best_v = v;
-                            best = r * w + c;
-                            if (std::isnan(v)) goto done;
+                            best = at;
+                            if (v != v) {
+                                nan = true;
+                                break;
+                            }
                         }
                     }
-            done:
-                *out++ = best;
+                *values_p++ = best_v;
+                *out_p++ = best;
             }
     }
 }
@@ -342,21 +354,35 @@ std::pair<Tensor, Tensor> pool_by_argmax(const Tensor& x, const std::vector<std:
     const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
     const int64_t oh = int64_t(rows.size()), ow = int64_t(cols.size());
     std::vector<int64_t> idx(size_t(n * c * oh * ow));
+    Tensor y;
     {
         NoGradGuard no_grad;
         Tensor host = x.detach().to(Device::cpu());
         if (host.dtype() != DType::Float32 && host.dtype() != DType::Float64) host = host.to(DType::Float64);
         host = host.contiguous();
+        y = empty({n, c, oh, ow}, TensorOptions(host.dtype()));
         if (host.dtype() == DType::Float32)
-            window_argmax(host.data<float>(), n * c, h, w, rows, cols, idx.data());
+            window_argmax(host.data<float>(), n * c, h, w, rows, cols, y.data<float>(), idx.data());
         else
-            window_argmax(host.data<double>(), n * c, h, w, rows, cols, idx.data());
+            window_argmax(host.data<double>(), n * c, h, w, rows, cols, y.data<double>(), idx.data());
+        y = y.to(x.dtype()).to(x.device());
     }
-    std::vector<int64_t> global(idx.size());
-    for (size_t k = 0; k < idx.size(); ++k) global[k] = int64_t(k) / (oh * ow) * h * w + idx[k];
     const TensorOptions on_x = TensorOptions(DType::Int64).with_device(x.device());
-    Tensor y = x.reshape({n * c * h * w, 1}).index_select_rows(from_int64s(global, {int64_t(global.size())}, on_x));
-    return {y.reshape({n, c, oh, ow}), from_int64s(idx, {n, c, oh, ow}, on_x)};
+    if (autograd::should_record({&x})) {
+        // The gradient goes to each window's chosen element: index_add into the input.
+        std::vector<int64_t> global(idx.size());
+        for (size_t k = 0; k < idx.size(); ++k) global[k] = int64_t(k) / (oh * ow) * h * w + idx[k];
+        Tensor at = from_int64s(global, {int64_t(global.size())}, on_x);
+        const Shape xs = x.shape();
+        const DType dt = x.dtype();
+        autograd::record(y, "MaxPool2DWithIndicesBackward0", {x}, [at, xs, dt](const Tensor& g) {
+            Tensor gx = zeros({shape_numel(xs), 1}, TensorOptions(dt).with_device(g.device()));
+            Tensor gc = g.reshape({g.numel(), 1}).contiguous();
+            backend_for(g.device()).index_add_rows(gx.view_desc(), at.view_desc(), gc.view_desc());
+            return std::vector<Tensor>{gx.reshape(xs)};
+        });
+    }
+    return {y, from_int64s(idx, {n, c, oh, ow}, on_x)};
 }
 
 Tensor constant_pad(const Tensor& x, const std::vector<int64_t>& pad, double value) {

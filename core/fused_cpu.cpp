@@ -11,27 +11,11 @@
 
 #include "autograd.h"
 #include "errors.h"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "fused_internal.h"
 
 namespace nnscope::fused {
 
 namespace {
-
-Tensor new_like(const Shape& shape) {
-    return empty(shape, TensorOptions(DType::Float32));
-}
-
-// The gradient a node receives may be a broadcast or a view: make it plain.
-Tensor plain(const Tensor& g) {
-    return g.is_contiguous() && g.dtype() == DType::Float32 ? g : g.to(DType::Float32).contiguous();
-}
-
-bool wants(const Tensor& t) {
-    return t.defined() && t.requires_grad();
-}
 
 // Channel geometry of x [N, C, *]: n outer blocks, c channels, l inner elements.
 struct Geometry {
@@ -41,37 +25,6 @@ Geometry geometry(const Tensor& x) {
     Geometry g{x.size(0), x.size(1), 1};
     for (int64_t d = 2; d < x.dim(); ++d) g.l *= x.size(d);
     return g;
-}
-
-// --- threads -----------------------------------------------------------------------------
-// Work (elements touched) below which one thread does it all: a parallel region costs a
-// few microseconds, a 32x16 BatchNorm far less.
-constexpr int64_t k_parallel_work = 1 << 15;
-
-// Threads to split `rows` rows over, for `work` elements in all.
-int plan_threads(int64_t rows, int64_t work) {
-#ifdef _OPENMP
-    if (work < k_parallel_work || rows < 2) return 1;
-    return int(std::min<int64_t>(omp_get_max_threads(), rows));
-#else
-    (void)rows, (void)work;
-    return 1;
-#endif
-}
-
-// body(begin, end, t) over [0, rows) in `threads` contiguous chunks, chunk t on thread t.
-template <class F> void for_chunks(int64_t rows, int threads, F&& body) {
-    if (threads <= 1) {
-        body(int64_t(0), rows, 0);
-        return;
-    }
-#ifdef _OPENMP
-#pragma omp parallel num_threads(threads)
-    {
-        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        body(rows * t / nt, rows * (t + 1) / nt, t);
-    }
-#endif
 }
 
 // A per-channel reduction over rows: each chunk sums into its own `width` doubles, then
@@ -94,12 +47,6 @@ void reduce_rows(int64_t rows, int64_t work, int64_t width, double* out, F&& bod
 // eight AVX2 registers.
 constexpr int64_t k_tile = 16;
 
-// The hot loops, compiled twice (AVX2 and baseline x86-64) and picked when loaded.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define NNSCOPE_HOT __attribute__((target_clones("avx2", "default")))
-#else
-#define NNSCOPE_HOT
-#endif
 
 // Per-channel shifted moments of x over [N, C, L], added to s1[c] and s2[c]: the sums of
 // d and d^2 for d = x - shift[c]. One pass where PyTorch makes two (mean, then squared

@@ -12,6 +12,7 @@
 #include <initializer_list>
 #include <optional>
 
+#include "backend.h"
 #include "tensor.h"
 
 namespace nnscope::fused {
@@ -29,6 +30,10 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
                   bool training, std::optional<double> momentum, double eps,
                   bool then_relu = false);
 Tensor relu(const Tensor& x);
+// 2-D convolution of x [N, C, H, W] by W [O, C/groups, kh, kw] (+ b [O]): one GEMM per
+// group over the batch, recorded as ConvolutionBackward0 (fused_conv.cpp).
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Backend::ConvGeometry& g,
+              int64_t groups);
 // mean((input - target)^2), same shapes.
 Tensor mse_loss(const Tensor& input, const Tensor& target);
 

@@ -4,6 +4,14 @@
 // OpenBLAS roof. Both models start from the same weights (nnscope's, copied into
 // torch::nn), and the first training step's loss must agree to 1e-4, or it exits 1: the
 // two sides provably time the same computation. Built only where libtorch-dev is found.
+//
+// nnscope-bench-libtorch --model FILE --input-shape N,C,H,W [--threads N] [--runs N]
+// [--json]: a model file (bench_model.h) in nnscope's interpreter and in LibTorch's own
+// TorchScript runtime (torch::jit::load), the same file, input and labels. The two sides'
+// runs alternate (bench::interleaved_medians); both set gradients to None before a step
+// (LibTorch 1.13's C++ zero_grad() would zero them in place, extra work nnscope skips);
+// the first loss must agree to 1e-4 and, after every timed step, each parameter and buffer
+// to 1e-2 of its scale (the same steps in float32 from the same start), or it exits 1.
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -11,7 +19,12 @@
 
 #include <torch/torch.h>
 
+#include <map>
+
+#include <torch/script.h>
+
 #include "bench_cases.h"
+#include "bench_model.h"
 #include "io/model_spec.h"
 #include "random.h"
 #include "tensor.h"
@@ -68,12 +81,132 @@ Figures run_libtorch(const Case& c, int warmup) {
     return f;
 }
 
+// LibTorch's side of bench_model.h: the file through torch::jit::load.
+class TorchModel {
+  public:
+    TorchModel(const std::string& path, const nnscope::Tensor& x, const nnscope::Tensor& labels)
+        : m_module(torch::jit::load(path)), m_x(to_torch(x)) {
+        const nnscope::Tensor l = labels.contiguous();
+        m_labels = torch::from_blob(const_cast<void*>(l.data_ptr()), {l.numel()}, torch::kInt64).clone();
+        for (const auto& p : m_module.parameters()) m_params.push_back(p);
+        m_opt = std::make_unique<torch::optim::SGD>(m_params, torch::optim::SGDOptions(0.01).momentum(0.9));
+    }
+    void eval_forward() {
+        m_module.eval();
+        torch::NoGradGuard no_grad;
+        (void)m_module.forward({m_x}).toTensor().sum().item<float>();
+    }
+    void train_forward() {
+        m_module.train();
+        torch::NoGradGuard no_grad;
+        (void)m_module.forward({m_x}).toTensor().sum().item<float>();
+    }
+    double train_step() {
+        m_module.train();
+        for (auto& p : m_params) p.mutable_grad().reset(); // set to None, as nnscope does
+        torch::Tensor loss = torch::nn::functional::cross_entropy(m_module.forward({m_x}).toTensor(), m_labels);
+        loss.backward();
+        m_opt->step();
+        return loss.item<double>();
+    }
+    torch::jit::Module& module() { return m_module; }
+
+  private:
+    torch::jit::Module m_module;
+    torch::Tensor m_x, m_labels;
+    std::vector<torch::Tensor> m_params;
+    std::unique_ptr<torch::optim::SGD> m_opt;
+};
+
+// The largest difference between the two sides' tensors, relative to each tensor's scale.
+double max_state_difference(nnscope::bench::NnscopeModel& n, TorchModel& t, std::string& worst) {
+    std::map<std::string, torch::Tensor> theirs;
+    for (const auto& p : t.module().named_parameters()) theirs[p.name] = p.value;
+    for (const auto& b : t.module().named_buffers()) theirs[b.name] = b.value;
+    double most = 0;
+    for (const auto& [name, mine] : n.state()) {
+        auto it = theirs.find(name);
+        if (it == theirs.end() || !mine.defined()) continue;
+        torch::Tensor a = to_torch(mine.to(nnscope::Device::cpu())).to(torch::kFloat64);
+        torch::Tensor b = it->second.to(torch::kFloat64);
+        if (a.sizes() != b.sizes()) {
+            worst = name + " (shapes differ)";
+            return INFINITY;
+        }
+        if (!b.numel()) continue;
+        const double scale = b.abs().max().item<double>() + 1e-12;
+        const double d = (a - b).abs().max().item<double>() / scale;
+        if (d > most) most = d, worst = name;
+    }
+    return most;
+}
+
+int model_main(const std::string& path, const std::string& shape_text, int threads, int runs, bool as_json) {
+    const nnscope::Shape shape = nnscope::bench::parse_shape(shape_text);
+    nnscope::bench::NnscopeModel n(path, shape, nnscope::Device::cpu());
+    TorchModel t(path, n.input(), n.labels());
+    using nnscope::bench::interleaved_medians;
+    const int warmup = 2;
+    std::vector<double> eval = interleaved_medians({[&] { n.eval_forward(); }, [&] { t.eval_forward(); }}, warmup, runs);
+    std::vector<double> train =
+        interleaved_medians({[&] { n.train_forward(); }, [&] { t.train_forward(); }}, warmup, runs);
+    double n_first = NAN, t_first = NAN;
+    std::vector<double> step = interleaved_medians(
+        {[&] {
+             const double l = n.train_step();
+             if (std::isnan(n_first)) n_first = l;
+         },
+         [&] {
+             const double l = t.train_step();
+             if (std::isnan(t_first)) t_first = l;
+         }},
+        warmup, runs);
+    std::string worst;
+    const double state_diff = max_state_difference(n, t, worst);
+    const bool same_loss = std::fabs(n_first - t_first) <= 1e-4 * std::max(1.0, std::fabs(t_first));
+    const bool same_state = state_diff <= 1e-2;
+    nlohmann::json j = {{"case", "model"},
+                        {"file", path},
+                        {"input_shape", shape},
+                        {"threads", threads},
+                        {"runs", runs},
+                        {"eval_forward_ms", eval[0]},
+                        {"train_forward_ms", train[0]},
+                        {"train_step_ms", step[0]},
+                        {"libtorch_eval_forward_ms", eval[1]},
+                        {"libtorch_train_forward_ms", train[1]},
+                        {"libtorch_train_step_ms", step[1]},
+                        {"ratio_eval_forward", eval[0] / eval[1]},
+                        {"ratio_train_forward", train[0] / train[1]},
+                        {"ratio_train_step", step[0] / step[1]},
+                        {"first_loss", {{"nnscope", n_first}, {"libtorch", t_first}}},
+                        {"state_difference", state_diff},
+                        {"state_difference_at", worst},
+                        {"libtorch_version", TORCH_VERSION}};
+    if (as_json) {
+        std::cout << j.dump() << "\n";
+    } else {
+        std::printf("%s at %s, %d threads, median of %d (LibTorch %s)\n", path.c_str(), shape_text.c_str(), threads,
+                    runs, TORCH_VERSION);
+        std::printf("%-14s %10s %10s %8s\n", "figure", "nnscope", "LibTorch", "ratio");
+        const char* names[] = {"eval_forward", "train_forward", "train_step"};
+        const std::vector<double>* figs[] = {&eval, &train, &step};
+        for (int k = 0; k < 3; ++k)
+            std::printf("%-14s %10.2f %10.2f %8.3f\n", names[k], (*figs[k])[0], (*figs[k])[1],
+                        (*figs[k])[0] / (*figs[k])[1]);
+        std::printf("first loss: nnscope %.6f, LibTorch %.6f%s\n", n_first, t_first, same_loss ? "" : "  MISMATCH");
+        std::printf("after %d training steps each: largest difference %.3g of a tensor's scale (%s)%s\n",
+                    2 * (warmup + runs), state_diff, worst.c_str(), same_state ? "" : "  MISMATCH");
+    }
+    return same_loss && same_state ? 0 : 1;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
     bool as_json = false;
     int threads = 1, runs = 0;
-    std::string case_list = "small,large";
+    std::string case_list = "small,large", model, input_shape;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         auto value = [&] {
@@ -91,6 +224,10 @@ int main(int argc, char** argv) {
             case_list = value();
         else if (a == "--runs")
             runs = std::stoi(value());
+        else if (a == "--model")
+            model = value();
+        else if (a == "--input-shape")
+            input_shape = value();
         else {
             std::fprintf(stderr, "error: unknown option '%s'\n", a.c_str());
             return 2;
@@ -98,6 +235,14 @@ int main(int argc, char** argv) {
     }
     nnscope::set_cpu_threads(threads);
     torch::set_num_threads(threads);
+    if (!model.empty()) {
+        try {
+            return model_main(model, input_shape, threads, runs > 0 ? runs : 10, as_json);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "error: %s\n", e.what());
+            return 2;
+        }
+    }
     int status = 0;
     if (!as_json)
         std::printf("%-6s %-14s %10s %10s %8s %10s %10s\n", "case", "figure", "nnscope", "LibTorch",

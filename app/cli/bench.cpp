@@ -2,7 +2,8 @@
 // [--roof] [--runs N]`: the reference benchmark (app/bench/bench_cases.h), one line or JSON object
 // per case; --roof adds the OpenBLAS matrix products alone at the same shapes. On
 // --device cuda:0 it is the GPU benchmark. nnscope-bench-libtorch runs the same cases
-// side by side with LibTorch.
+// side by side with LibTorch. `bench --model FILE --input-shape N,C,H,W [--memory]` times a
+// model file instead (app/bench/bench_model.h).
 #include <iostream>
 
 #include <chrono>
@@ -11,6 +12,7 @@
 #include <memory>
 
 #include "../bench/bench_cases.h"
+#include "../bench/bench_model.h"
 #include "../bench/process_memory.h"
 #include "common.h"
 #include "document.h"
@@ -98,13 +100,55 @@ int file_bench(const std::string& path, bool as_json) {
     return k_exit_ok;
 }
 
+// A model file: the three figures, and with `memory` the peak resident memory the first
+// three training steps add (after one eval forward pass has read every weight).
+int model_bench(const std::string& path, const std::string& shape_text, const std::string& device,
+                int runs, bool memory, bool as_json) {
+    Shape shape;
+    try {
+        shape = bench::parse_shape(shape_text);
+    } catch (const std::exception&) {
+        throw UsageError("--input-shape takes positive sizes separated by commas, e.g. 8,3,112,112; got '" +
+                         shape_text + "'");
+    }
+    bench::NnscopeModel m(path, shape, Device::parse(device));
+    json j = {{"case", "model"}, {"file", path}, {"input_shape", shape}, {"threads", cpu_threads()},
+              {"device", device}, {"runs", runs}};
+    if (memory) {
+        m.eval_forward();
+        const uint64_t base = bench::rss_bytes();
+        bench::reset_peak_rss();
+        for (int i = 0; i < 3; ++i) m.train_step();
+        j["tensor_mib"] = double(m.tensor_bytes()) / (1 << 20);
+        j["peak_rss_added_mib"] = double(bench::peak_rss_bytes() - base) / (1 << 20);
+    }
+    j["eval_forward_ms"] = bench::interleaved_medians({[&] { m.eval_forward(); }}, 2, runs)[0];
+    j["train_forward_ms"] = bench::interleaved_medians({[&] { m.train_forward(); }}, 2, runs)[0];
+    double loss = 0;
+    j["train_step_ms"] = bench::interleaved_medians({[&] { loss = m.train_step(); }}, 2, runs)[0];
+    j["last_loss"] = loss;
+    if (as_json) {
+        std::cout << j.dump() << "\n";
+        return k_exit_ok;
+    }
+    std::cout << path << " at " << shape_text << " (" << device << ", " << cpu_threads()
+              << " threads): eval forward " << j["eval_forward_ms"].get<double>() << " ms, train forward "
+              << j["train_forward_ms"].get<double>() << " ms, training step " << j["train_step_ms"].get<double>()
+              << " ms";
+    if (memory)
+        std::cout << "; peak memory added by training steps " << j["peak_rss_added_mib"].get<double>()
+                  << " MiB for " << j["tensor_mib"].get<double>() << " MiB of parameters and buffers";
+    std::cout << "\n";
+    return k_exit_ok;
+}
+
 } // namespace
 
 int cmd_bench(const std::vector<std::string>& argv) {
     bool as_json = false, roof = false, memory = false;
     int threads = 0, runs = 0;
     int64_t soak_steps = 0, every = 100'000;
-    std::string file;
+    std::string file, model, input_shape;
     std::string device = "cpu", case_list = "small,large";
     for (size_t i = 0; i < argv.size(); ++i) {
         auto value = [&] {
@@ -127,6 +171,10 @@ int cmd_bench(const std::vector<std::string>& argv) {
             memory = true;
         else if (argv[i] == "--file")
             file = value();
+        else if (argv[i] == "--model")
+            model = value();
+        else if (argv[i] == "--input-shape")
+            input_shape = value();
         else if (argv[i] == "--soak")
             soak_steps = std::stoll(value());
         else if (argv[i] == "--every")
@@ -137,6 +185,10 @@ int cmd_bench(const std::vector<std::string>& argv) {
     set_cpu_threads(threads);
     if (soak_steps > 0) return soak(soak_steps, every, as_json);
     if (!file.empty()) return file_bench(file, as_json);
+    if (!model.empty() || !input_shape.empty()) {
+        if (model.empty() || input_shape.empty()) throw UsageError("--model FILE needs --input-shape N,C,H,W");
+        return model_bench(model, input_shape, device, runs > 0 ? runs : 10, memory, as_json);
+    }
     const Device dev = Device::parse(device);
     for (bench::Case c : bench::select_cases(case_list)) {
         if (runs > 0) c.runs = runs;
