@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "autograd.h"
+#include "conv_dnnl.h"
 #include "fused_internal.h"
 
 namespace nnscope::fused {
@@ -157,12 +158,49 @@ std::vector<Tensor> conv2d_backward(const Tensor& gy_in, const Tensor& x, const 
     return {gx, gw, gb};
 }
 
+conv_dnnl::Shape dnnl_shape(const ConvShape& s) {
+    return {s.n, s.c, s.h, s.w, s.o, s.kh, s.kw, s.groups, s.oh, s.ow,
+            s.g.sh, s.g.sw, s.g.ph, s.g.pw, s.g.dh, s.g.dw};
+}
+
+// oneDNN's kernels, where the build has them.
+Tensor conv2d_dnnl(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvShape& s) {
+    Tensor y = new_like({s.n, s.o, s.oh, s.ow});
+    const bool record = autograd::should_record({&x, &weight, &bias});
+    conv_dnnl::forward(dnnl_shape(s), x.data<float>(), weight.data<float>(),
+                       bias.defined() ? bias.data<float>() : nullptr, y.data<float>(), record);
+    if (record) {
+        Tensor xd = x.detach(), wd = weight.detach();
+        const bool need_x = wants(x), need_w = wants(weight), need_b = wants(bias);
+        autograd::record(
+            y, "ConvolutionBackward0", {x, weight, bias},
+            [=](const Tensor& gy_in) -> std::vector<Tensor> {
+                Tensor gy = plain(gy_in), gx, gw, gb;
+                if (need_x) {
+                    gx = new_like(xd.shape());
+                    conv_dnnl::backward_data(dnnl_shape(s), gy.data<float>(), wd.data<float>(), gx.data<float>());
+                }
+                if (need_w || need_b) {
+                    gw = new_like(wd.shape());
+                    gb = need_b ? new_like({s.o}) : Tensor();
+                    conv_dnnl::backward_weights(dnnl_shape(s), xd.data<float>(), gy.data<float>(), gw.data<float>(),
+                                                need_b ? gb.data<float>() : nullptr);
+                    if (!need_w) gw = Tensor();
+                }
+                return {gx, gw, gb};
+            },
+            autograd::Saves{{x, weight}});
+    }
+    return y;
+}
+
 } // namespace
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Backend::ConvGeometry& g,
               int64_t groups) {
     ConvShape s{x.size(0), x.size(1), x.size(2), x.size(3), weight.size(0), weight.size(1), weight.size(2),
                 weight.size(3), groups, g.oh, g.ow, g};
+    if (conv_dnnl::available() && s.n > 0 && s.o > 0 && s.c > 0) return conv2d_dnnl(x, weight, bias, s);
     const int64_t K = s.k(), NL = s.n * s.l(), og = s.og();
     Tensor y = new_like({s.n, s.o, s.oh, s.ow});
     std::vector<float> cols(size_t(K * NL)), yt(size_t(og * NL));

@@ -470,6 +470,15 @@ Tensor relu(const Tensor& x) {
     return y;
 }
 
+Tensor relu_grad(const Tensor& g, const Tensor& y) {
+    const int64_t n = y.numel();
+    Tensor gx = new_like(y.shape());
+    const float *gp = g.data<float>(), *yv = y.data<float>();
+    float* out = gx.data<float>();
+    for_chunks(n, plan_threads(n, 3 * n), [&](int64_t i0, int64_t i1, int) { relu_backward(gp, yv, out, i0, i1); });
+    return gx;
+}
+
 Tensor mse_loss(const Tensor& input, const Tensor& target) {
     const int64_t n = input.numel();
     const float *a = input.data<float>(), *b = target.data<float>();

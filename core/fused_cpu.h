@@ -30,6 +30,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
                   bool training, std::optional<double> momentum, double eps,
                   bool then_relu = false);
 Tensor relu(const Tensor& x);
+// ReLU's input gradient from the output gradient and ReLU's result: g where y > 0, else 0.
+Tensor relu_grad(const Tensor& g, const Tensor& y);
 // 2-D convolution of x [N, C, H, W] by W [O, C/groups, kh, kw] (+ b [O]): one GEMM per
 // group over the batch, recorded as ConvolutionBackward0 (fused_conv.cpp).
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Backend::ConvGeometry& g,

@@ -7,6 +7,7 @@
 #include "autograd.h"
 #include "element_io.h"
 #include "errors.h"
+#include "fused_cpu.h"
 #include "tensor_internal.h"
 
 namespace nnscope {
@@ -72,6 +73,7 @@ Tensor log_backward(const Tensor& g, const Tensor& a, const Tensor&) {
     return g.div(a);
 }
 Tensor relu_backward(const Tensor& g, const Tensor&, const Tensor& r) {
+    if (fused::eligible({&g, &r}) && g.shape() == r.shape()) return fused::relu_grad(g, r);
     return g.mul(apply(UnaryOp::Step, r));
 }
 Tensor sigmoid_backward(const Tensor& g, const Tensor&, const Tensor& r) {

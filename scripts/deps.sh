@@ -12,6 +12,7 @@ NNSCOPE_PACKAGES=(
   nlohmann-json3-dev                                      # all JSON
   libopenblas-openmp-dev                                  # CPU matrix products (OpenMP build: cmake/openblas.cmake)
   libzip-dev                                              # PyTorch .pt archives
+  libdnnl-dev                                             # oneDNN: CPU convolutions (core/conv_dnnl.cpp)
   python3 python3-torch python3-torchvision               # the reference, tests only
   libtorch-dev                                            # nnscope-bench-libtorch (optional)
   "${NNSCOPE_LLVM_PACKAGES[@]}"                           # libFuzzer targets (scripts/fuzz)

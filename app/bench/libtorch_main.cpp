@@ -9,9 +9,15 @@
 // [--json]: a model file (bench_model.h) in nnscope's interpreter and in LibTorch's own
 // TorchScript runtime (torch::jit::load), the same file, input and labels. The two sides'
 // runs alternate (bench::interleaved_medians); both set gradients to None before a step
-// (LibTorch 1.13's C++ zero_grad() would zero them in place, extra work nnscope skips);
-// the first loss must agree to 1e-4 and, after every timed step, each parameter and buffer
-// to 1e-2 of its scale (the same steps in float32 from the same start), or it exits 1.
+// (LibTorch 1.13's C++ zero_grad() would zero them in place, extra work nnscope skips).
+// Before the timing, one training step on each side from the file's state: its loss must
+// agree to 1e-4 and every parameter and buffer after it to 10% of the tensor's scale, or
+// it exits 1 (a wrong gradient is off by its whole size). The bound is loose because
+// float32 gradients of a fresh ResNet-18 are themselves that uncertain: PyTorch's float32
+// gradient differs from its float64 one by 8.8% of layer4.0.conv1.weight's scale on this
+// benchmark's first step (exactness is tests/cli/torch_training.py's job, in float64). The
+// difference after all the timed steps is reported as a figure: it grows along the
+// trajectory (LibTorch against itself, 1 thread against 2: 7% after 14 steps).
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -147,24 +153,17 @@ int model_main(const std::string& path, const std::string& shape_text, int threa
     TorchModel t(path, n.input(), n.labels());
     using nnscope::bench::interleaved_medians;
     const int warmup = 2;
+    const double n_first = n.train_step(), t_first = t.train_step();
+    std::string first_worst, worst;
+    const double first_diff = max_state_difference(n, t, first_worst);
     std::vector<double> eval = interleaved_medians({[&] { n.eval_forward(); }, [&] { t.eval_forward(); }}, warmup, runs);
     std::vector<double> train =
         interleaved_medians({[&] { n.train_forward(); }, [&] { t.train_forward(); }}, warmup, runs);
-    double n_first = NAN, t_first = NAN;
-    std::vector<double> step = interleaved_medians(
-        {[&] {
-             const double l = n.train_step();
-             if (std::isnan(n_first)) n_first = l;
-         },
-         [&] {
-             const double l = t.train_step();
-             if (std::isnan(t_first)) t_first = l;
-         }},
-        warmup, runs);
-    std::string worst;
+    std::vector<double> step =
+        interleaved_medians({[&] { (void)n.train_step(); }, [&] { (void)t.train_step(); }}, warmup, runs);
     const double state_diff = max_state_difference(n, t, worst);
     const bool same_loss = std::fabs(n_first - t_first) <= 1e-4 * std::max(1.0, std::fabs(t_first));
-    const bool same_state = state_diff <= 1e-2;
+    const bool same_state = first_diff <= 0.1;
     nlohmann::json j = {{"case", "model"},
                         {"file", path},
                         {"input_shape", shape},
@@ -180,8 +179,10 @@ int model_main(const std::string& path, const std::string& shape_text, int threa
                         {"ratio_train_forward", train[0] / train[1]},
                         {"ratio_train_step", step[0] / step[1]},
                         {"first_loss", {{"nnscope", n_first}, {"libtorch", t_first}}},
-                        {"state_difference", state_diff},
-                        {"state_difference_at", worst},
+                        {"first_step_difference", first_diff},
+                        {"first_step_difference_at", first_worst},
+                        {"final_state_difference", state_diff},
+                        {"final_state_difference_at", worst},
                         {"libtorch_version", TORCH_VERSION}};
     if (as_json) {
         std::cout << j.dump() << "\n";
@@ -195,8 +196,9 @@ int model_main(const std::string& path, const std::string& shape_text, int threa
             std::printf("%-14s %10.2f %10.2f %8.3f\n", names[k], (*figs[k])[0], (*figs[k])[1],
                         (*figs[k])[0] / (*figs[k])[1]);
         std::printf("first loss: nnscope %.6f, LibTorch %.6f%s\n", n_first, t_first, same_loss ? "" : "  MISMATCH");
-        std::printf("after %d training steps each: largest difference %.3g of a tensor's scale (%s)%s\n",
-                    2 * (warmup + runs), state_diff, worst.c_str(), same_state ? "" : "  MISMATCH");
+        std::printf("after the first training step: largest difference %.3g of a tensor's scale (%s)%s\n",
+                    first_diff, first_worst.c_str(), same_state ? "" : "  MISMATCH");
+        std::printf("after %d training steps each: %.3g (%s)\n", 1 + warmup + runs, state_diff, worst.c_str());
     }
     return same_loss && same_state ? 0 : 1;
 }

@@ -1,0 +1,22 @@
+// conv_dnnl.h: float32 convolution kernels from oneDNN where the build found it
+// (conv_dnnl.cpp); available() is false otherwise and fused_conv.cpp uses its GEMMs.
+// Plain layouts: x [N, C, H, W], w [O, C/groups, kh, kw], b [O], y [N, O, oh, ow].
+#pragma once
+
+#include <cstdint>
+
+namespace nnscope::conv_dnnl {
+
+struct Shape {
+    int64_t n, c, h, w;         // input
+    int64_t o, kh, kw, groups;  // weight
+    int64_t oh, ow;             // output
+    int64_t sh, sw, ph, pw, dh, dw; // stride, padding, dilation (PyTorch's meanings)
+};
+
+bool available();
+void forward(const Shape& s, const float* x, const float* w, const float* b, float* y, bool training);
+void backward_data(const Shape& s, const float* gy, const float* w, float* gx);        // gx = dL/dx
+void backward_weights(const Shape& s, const float* x, const float* gy, float* gw, float* gb); // gb may be null
+
+} // namespace nnscope::conv_dnnl
