@@ -4,13 +4,17 @@
 // Tensors stay in PyTorch's plain layouts (NCHW activations, OIHW weights) between ops;
 // each convolution lets oneDNN choose its layouts (`any`: blocked, for its direct AVX2 /
 // AVX-512 kernels, measured 1.5x faster than its GEMM kernel on plain NCHW at ResNet-18's
-// shapes) and reorders in and out, as PyTorch's CPU convolution does. Compiled primitives
-// stay in oneDNN's own cache. Written for oneDNN 2.x (Debian 12) and 3.x (Debian 13), whose
+// shapes) and reorders in and out, as PyTorch's CPU convolution does, except that weights
+// in oneDNN's layout are kept between calls until their version changes (PyTorch reorders
+// them every call). Compiled primitives stay in oneDNN's own cache. Written for oneDNN 2.x (Debian 12) and 3.x (Debian 13), whose
 // primitive descriptors differ.
 #include "conv_dnnl.h"
 
 #ifdef NNSCOPE_HAVE_DNNL
 
+#include <map>
+#include <mutex>
+#include <tuple>
 #include <unordered_map>
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -56,7 +60,10 @@ Descs descs(const Shape& s) {
 }
 
 dnnl::convolution_forward::primitive_desc forward_pd(const Descs& d, bool with_bias, bool training) {
-    const auto prop = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
+    // forward_training in eval too: for inference oneDNN 2.6 picks its brgconv kernel on NHWC,
+    // whose reorders from NCHW cost more than the kernel saves (measured on ResNet-18).
+    (void)training;
+    const auto prop = dnnl::prop_kind::forward_training;
     const memory::desc no_bias;
 #if DNNL_VERSION_MAJOR >= 3
     return {engine(), prop, dnnl::algorithm::convolution_direct, any(d.src), any(d.weights),
@@ -85,6 +92,30 @@ memory to_layout(const memory& user, const memory::desc& want, dnnl::stream& str
     return m;
 }
 
+// Weights already reordered, by (storage, offset, use: forward or backward data); an
+// entry whose version or layout differs from the weights' current one is replaced.
+// Bounded: emptied past 512 entries (many models pay a reorder again now and then).
+struct CachedWeights {
+    uint32_t version;
+    memory mem;
+};
+std::mutex g_weights_mutex;
+std::map<std::tuple<const void*, int64_t, int>, CachedWeights> g_weights;
+
+memory weights_in_layout(const memory& user, const memory::desc& want, const WeightKey& key, int use,
+                         dnnl::stream& stream) {
+    if (user.get_desc() == want || !key.storage) return to_layout(user, want, stream);
+    const auto id = std::make_tuple(key.storage, key.offset, use);
+    std::lock_guard<std::mutex> lock(g_weights_mutex);
+    auto it = g_weights.find(id);
+    if (it != g_weights.end() && it->second.version == key.version && it->second.mem.get_desc() == want)
+        return it->second.mem;
+    if (g_weights.size() >= 512) g_weights.clear();
+    memory m = to_layout(user, want, stream);
+    g_weights[id] = {key.version, m};
+    return m;
+}
+
 // A primitive's output in its layout, and where it goes: written straight to `user` when
 // the layouts agree, else reordered into it by finish().
 struct Output {
@@ -101,13 +132,14 @@ bool available() {
     return true;
 }
 
-void forward(const Shape& s, const float* x, const float* w, const float* b, float* y, bool training) {
+void forward(const Shape& s, const float* x, const float* w, const WeightKey& key, const float* b, float* y,
+             bool training) {
     const Descs d = descs(s);
     auto pd = forward_pd(d, b != nullptr, training);
     dnnl::stream stream(engine());
     Output out(wrap(d.dst, y), pd.dst_desc());
     std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, to_layout(wrap(d.src, x), pd.src_desc(), stream)},
-                                            {DNNL_ARG_WEIGHTS, to_layout(wrap(d.weights, w), pd.weights_desc(), stream)},
+                                            {DNNL_ARG_WEIGHTS, weights_in_layout(wrap(d.weights, w), pd.weights_desc(), key, 0, stream)},
                                             {DNNL_ARG_DST, out.mem}};
     if (b) args.insert({DNNL_ARG_BIAS, wrap(d.bias, b)});
     dnnl::convolution_forward(pd).execute(stream, args);
@@ -115,7 +147,7 @@ void forward(const Shape& s, const float* x, const float* w, const float* b, flo
     stream.wait();
 }
 
-void backward_data(const Shape& s, const float* gy, const float* w, float* gx) {
+void backward_data(const Shape& s, const float* gy, const float* w, const WeightKey& key, float* gx) {
     const Descs d = descs(s);
     auto hint = forward_pd(d, false, true);
 #if DNNL_VERSION_MAJOR >= 3
@@ -131,7 +163,7 @@ void backward_data(const Shape& s, const float* gy, const float* w, float* gx) {
     Output out(wrap(d.src, gx), pd.diff_src_desc());
     dnnl::convolution_backward_data(pd).execute(
         stream, {{DNNL_ARG_DIFF_DST, to_layout(wrap(d.dst, gy), pd.diff_dst_desc(), stream)},
-                 {DNNL_ARG_WEIGHTS, to_layout(wrap(d.weights, w), pd.weights_desc(), stream)},
+                 {DNNL_ARG_WEIGHTS, weights_in_layout(wrap(d.weights, w), pd.weights_desc(), key, 1, stream)},
                  {DNNL_ARG_DIFF_SRC, out.mem}});
     out.finish(stream);
     stream.wait();
@@ -174,8 +206,8 @@ namespace nnscope::conv_dnnl {
 bool available() {
     return false;
 }
-void forward(const Shape&, const float*, const float*, const float*, float*, bool) {}
-void backward_data(const Shape&, const float*, const float*, float*) {}
+void forward(const Shape&, const float*, const float*, const WeightKey&, const float*, float*, bool) {}
+void backward_data(const Shape&, const float*, const float*, const WeightKey&, float*) {}
 void backward_weights(const Shape&, const float*, const float*, float*, float*) {}
 } // namespace nnscope::conv_dnnl
 

@@ -14,9 +14,19 @@ struct Shape {
     int64_t sh, sw, ph, pw, dh, dw; // stride, padding, dilation (PyTorch's meanings)
 };
 
+// Which weights these are, for the cache of weights in oneDNN's layout: their storage and
+// offset, and the storage's version counter (an in-place write, an optimizer step, makes a
+// new version, so a stale copy is never used).
+struct WeightKey {
+    const void* storage = nullptr;
+    int64_t offset = 0;
+    uint32_t version = 0;
+};
+
 bool available();
-void forward(const Shape& s, const float* x, const float* w, const float* b, float* y, bool training);
-void backward_data(const Shape& s, const float* gy, const float* w, float* gx);        // gx = dL/dx
+void forward(const Shape& s, const float* x, const float* w, const WeightKey& key, const float* b, float* y,
+             bool training);
+void backward_data(const Shape& s, const float* gy, const float* w, const WeightKey& key, float* gx);
 void backward_weights(const Shape& s, const float* x, const float* gy, float* gw, float* gb); // gb may be null
 
 } // namespace nnscope::conv_dnnl

@@ -163,11 +163,15 @@ conv_dnnl::Shape dnnl_shape(const ConvShape& s) {
             s.g.sh, s.g.sw, s.g.ph, s.g.pw, s.g.dh, s.g.dw};
 }
 
+conv_dnnl::WeightKey weight_key(const Tensor& w) {
+    return {w.impl()->storage.get(), w.storage_offset(), w.version()};
+}
+
 // oneDNN's kernels, where the build has them.
 Tensor conv2d_dnnl(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvShape& s) {
     Tensor y = new_like({s.n, s.o, s.oh, s.ow});
     const bool record = autograd::should_record({&x, &weight, &bias});
-    conv_dnnl::forward(dnnl_shape(s), x.data<float>(), weight.data<float>(),
+    conv_dnnl::forward(dnnl_shape(s), x.data<float>(), weight.data<float>(), weight_key(weight),
                        bias.defined() ? bias.data<float>() : nullptr, y.data<float>(), record);
     if (record) {
         Tensor xd = x.detach(), wd = weight.detach();
@@ -178,7 +182,8 @@ Tensor conv2d_dnnl(const Tensor& x, const Tensor& weight, const Tensor& bias, co
                 Tensor gy = plain(gy_in), gx, gw, gb;
                 if (need_x) {
                     gx = new_like(xd.shape());
-                    conv_dnnl::backward_data(dnnl_shape(s), gy.data<float>(), wd.data<float>(), gx.data<float>());
+                    conv_dnnl::backward_data(dnnl_shape(s), gy.data<float>(), wd.data<float>(), weight_key(wd),
+                                             gx.data<float>());
                 }
                 if (need_w || need_b) {
                     gw = new_like(wd.shape());
