@@ -100,7 +100,7 @@ struct CachedWeights {
     memory mem;
 };
 std::mutex g_weights_mutex;
-std::map<std::tuple<const void*, int64_t, int>, CachedWeights> g_weights;
+std::map<std::tuple<uint64_t, int64_t, int>, CachedWeights> g_weights;
 
 memory weights_in_layout(const memory& user, const memory::desc& want, const WeightKey& key, int use,
                          dnnl::stream& stream) {

@@ -18,7 +18,7 @@ struct Shape {
 // offset, and the storage's version counter (an in-place write, an optimizer step, makes a
 // new version, so a stale copy is never used).
 struct WeightKey {
-    const void* storage = nullptr;
+    uint64_t storage = 0; // Storage::id, 0 for none
     int64_t offset = 0;
     uint32_t version = 0;
 };

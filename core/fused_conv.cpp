@@ -164,7 +164,7 @@ conv_dnnl::Shape dnnl_shape(const ConvShape& s) {
 }
 
 conv_dnnl::WeightKey weight_key(const Tensor& w) {
-    return {w.impl()->storage.get(), w.storage_offset(), w.version()};
+    return {w.impl()->storage ? w.impl()->storage->id : 0, w.storage_offset(), w.version()};
 }
 
 // oneDNN's kernels, where the build has them.

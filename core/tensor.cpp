@@ -4,6 +4,7 @@
 // rows in op_table.cpp. Error texts are PyTorch's.
 #include "tensor.h"
 
+#include <atomic>
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -161,6 +162,11 @@ using namespace detail;
 
 Storage::~Storage() {
     if (data && !keepalive && backend) backend->deallocate(data, nbytes);
+}
+
+uint64_t Storage::next_id() {
+    static std::atomic<uint64_t> counter{1};
+    return counter.fetch_add(1, std::memory_order_relaxed);
 }
 
 std::shared_ptr<Storage> Storage::allocate(const Device& device, size_t nbytes) {

@@ -32,7 +32,11 @@ struct Storage {
     // PyTorch's version counter (`tensor._version`), shared by every view of these bytes:
     // each in-place write adds one, and backward refuses a saved tensor written since.
     uint32_t version = 0;
+    // Never reused, unlike the address (the block cache hands freed bytes out again): what
+    // caches of derived data (oneDNN's reordered weights) key on, with the version.
+    const uint64_t id = next_id();
     ~Storage();
+    static uint64_t next_id();
 
     static std::shared_ptr<Storage> allocate(const Device& device, size_t nbytes);
 };

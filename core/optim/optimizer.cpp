@@ -44,6 +44,8 @@ void Sgd::step() {
             fused::sgd_momentum_step(p.data<float>(), d_p.data<float>(), buf.data<float>(),
                                      p.numel(), float(o.lr), float(o.momentum), float(o.dampening),
                                      float(o.weight_decay), o.nesterov);
+            autograd::bump_version(p); // written in place, as add_ would
+            autograd::bump_version(buf);
             continue;
         }
         if (o.weight_decay != 0) d_p = d_p.add(p.mul(Scalar(o.weight_decay)));
