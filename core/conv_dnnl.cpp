@@ -12,6 +12,7 @@
 
 #ifdef NNSCOPE_HAVE_DNNL
 
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <tuple>
@@ -34,22 +35,22 @@ dnnl::engine& engine() {
 
 struct Descs {
     memory::desc src, weights, bias, dst;
+    memory::desc src_any, weights_any, dst_any; // the same shapes, layouts left to oneDNN
     memory::dims strides, dilates, pad_l, pad_r;
 };
 
-// The same shape with every layout left to oneDNN.
-memory::desc any(const memory::desc& md) {
-    return memory::desc(md.dims(), dt::f32, tag::any);
-}
-
 Descs descs(const Shape& s) {
     Descs d;
-    d.src = memory::desc({s.n, s.c, s.h, s.w}, dt::f32, tag::nchw);
-    d.weights = s.groups == 1
-                    ? memory::desc({s.o, s.c, s.kh, s.kw}, dt::f32, tag::oihw)
-                    : memory::desc({s.groups, s.o / s.groups, s.c / s.groups, s.kh, s.kw}, dt::f32, tag::goihw);
+    const memory::dims src{s.n, s.c, s.h, s.w}, dst{s.n, s.o, s.oh, s.ow};
+    const memory::dims weights = s.groups == 1 ? memory::dims{s.o, s.c, s.kh, s.kw}
+                                               : memory::dims{s.groups, s.o / s.groups, s.c / s.groups, s.kh, s.kw};
+    d.src = memory::desc(src, dt::f32, tag::nchw);
+    d.weights = memory::desc(weights, dt::f32, s.groups == 1 ? tag::oihw : tag::goihw);
     d.bias = memory::desc({s.o}, dt::f32, tag::x);
-    d.dst = memory::desc({s.n, s.o, s.oh, s.ow}, dt::f32, tag::nchw);
+    d.dst = memory::desc(dst, dt::f32, tag::nchw);
+    d.src_any = memory::desc(src, dt::f32, tag::any);
+    d.weights_any = memory::desc(weights, dt::f32, tag::any);
+    d.dst_any = memory::desc(dst, dt::f32, tag::any);
     d.strides = {s.sh, s.sw};
     d.dilates = {s.dh - 1, s.dw - 1}; // oneDNN counts the gaps
     d.pad_l = {s.ph, s.pw};
@@ -66,15 +67,15 @@ dnnl::convolution_forward::primitive_desc forward_pd(const Descs& d, bool with_b
     const auto prop = dnnl::prop_kind::forward_training;
     const memory::desc no_bias;
 #if DNNL_VERSION_MAJOR >= 3
-    return {engine(), prop, dnnl::algorithm::convolution_direct, any(d.src), any(d.weights),
-            with_bias ? d.bias : no_bias, any(d.dst), d.strides, d.dilates, d.pad_l, d.pad_r};
+    return {engine(), prop, dnnl::algorithm::convolution_direct, d.src_any, d.weights_any,
+            with_bias ? d.bias : no_bias, d.dst_any, d.strides, d.dilates, d.pad_l, d.pad_r};
 #else
     dnnl::convolution_forward::desc desc =
-        with_bias ? dnnl::convolution_forward::desc(prop, dnnl::algorithm::convolution_direct, any(d.src),
-                                                    any(d.weights), d.bias, any(d.dst), d.strides, d.dilates,
+        with_bias ? dnnl::convolution_forward::desc(prop, dnnl::algorithm::convolution_direct, d.src_any,
+                                                    d.weights_any, d.bias, d.dst_any, d.strides, d.dilates,
                                                     d.pad_l, d.pad_r)
-                  : dnnl::convolution_forward::desc(prop, dnnl::algorithm::convolution_direct, any(d.src),
-                                                    any(d.weights), any(d.dst), d.strides, d.dilates, d.pad_l,
+                  : dnnl::convolution_forward::desc(prop, dnnl::algorithm::convolution_direct, d.src_any,
+                                                    d.weights_any, d.dst_any, d.strides, d.dilates, d.pad_l,
                                                     d.pad_r);
     return {desc, engine()};
 #endif
@@ -129,7 +130,8 @@ struct Output {
 } // namespace
 
 bool available() {
-    return true;
+    static const bool off = std::getenv("NNSCOPE_NO_DNNL") != nullptr;
+    return !off;
 }
 
 void forward(const Shape& s, const float* x, const float* w, const WeightKey& key, const float* b, float* y,
@@ -151,12 +153,12 @@ void backward_data(const Shape& s, const float* gy, const float* w, const Weight
     const Descs d = descs(s);
     auto hint = forward_pd(d, false, true);
 #if DNNL_VERSION_MAJOR >= 3
-    dnnl::convolution_backward_data::primitive_desc pd(engine(), dnnl::algorithm::convolution_direct, any(d.src),
-                                                       any(d.weights), any(d.dst), d.strides, d.dilates, d.pad_l,
+    dnnl::convolution_backward_data::primitive_desc pd(engine(), dnnl::algorithm::convolution_direct, d.src_any,
+                                                       d.weights_any, d.dst_any, d.strides, d.dilates, d.pad_l,
                                                        d.pad_r, hint);
 #else
-    dnnl::convolution_backward_data::desc desc(dnnl::algorithm::convolution_direct, any(d.src), any(d.weights),
-                                               any(d.dst), d.strides, d.dilates, d.pad_l, d.pad_r);
+    dnnl::convolution_backward_data::desc desc(dnnl::algorithm::convolution_direct, d.src_any, d.weights_any,
+                                               d.dst_any, d.strides, d.dilates, d.pad_l, d.pad_r);
     dnnl::convolution_backward_data::primitive_desc pd(desc, engine(), hint);
 #endif
     dnnl::stream stream(engine());
@@ -175,15 +177,15 @@ void backward_weights(const Shape& s, const float* x, const float* gy, float* gw
     const memory::desc no_bias;
 #if DNNL_VERSION_MAJOR >= 3
     dnnl::convolution_backward_weights::primitive_desc pd(engine(), dnnl::algorithm::convolution_direct,
-                                                          any(d.src), any(d.weights), gb ? d.bias : no_bias,
-                                                          any(d.dst), d.strides, d.dilates, d.pad_l, d.pad_r, hint);
+                                                          d.src_any, d.weights_any, gb ? d.bias : no_bias,
+                                                          d.dst_any, d.strides, d.dilates, d.pad_l, d.pad_r, hint);
 #else
     dnnl::convolution_backward_weights::desc desc =
-        gb ? dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, any(d.src),
-                                                      any(d.weights), d.bias, any(d.dst), d.strides, d.dilates,
+        gb ? dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, d.src_any,
+                                                      d.weights_any, d.bias, d.dst_any, d.strides, d.dilates,
                                                       d.pad_l, d.pad_r)
-           : dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, any(d.src),
-                                                      any(d.weights), any(d.dst), d.strides, d.dilates, d.pad_l,
+           : dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, d.src_any,
+                                                      d.weights_any, d.dst_any, d.strides, d.dilates, d.pad_l,
                                                       d.pad_r);
     dnnl::convolution_backward_weights::primitive_desc pd(desc, engine(), hint);
 #endif

@@ -23,6 +23,7 @@ struct WeightKey {
     uint32_t version = 0;
 };
 
+// False without oneDNN, and where NNSCOPE_NO_DNNL is set (the tests run the GEMM path so).
 bool available();
 void forward(const Shape& s, const float* x, const float* w, const WeightKey& key, const float* b, float* y,
              bool training);

@@ -12,23 +12,42 @@ NNSCOPE_PACKAGES=(
   nlohmann-json3-dev                                      # all JSON
   libopenblas-openmp-dev                                  # CPU matrix products (OpenMP build: cmake/openblas.cmake)
   libzip-dev                                              # PyTorch .pt archives
-  libdnnl-dev                                             # oneDNN: CPU convolutions (core/conv_dnnl.cpp)
   python3 python3-torch python3-torchvision               # the reference, tests only
   libtorch-dev                                            # nnscope-bench-libtorch (optional)
   "${NNSCOPE_LLVM_PACKAGES[@]}"                           # libFuzzer targets (scripts/fuzz)
 )
 
+# Installed where the distribution has them, skipped (with a line saying so) where not:
+# the build uses them when CMake finds them and does without otherwise.
+NNSCOPE_OPTIONAL_PACKAGES=(
+  libdnnl-dev                                             # oneDNN: CPU convolutions (core/conv_dnnl.cpp)
+)
+
 nnscope_install_deps() {
-  local missing=()
+  local missing=() optional=()
   for p in "${NNSCOPE_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  echo "nnscope: installing ${missing[*]}"
+  for p in "${NNSCOPE_OPTIONAL_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || optional+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && [ ${#optional[@]} -eq 0 ] && return 0
   local sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "nnscope: installing ${missing[*]}"
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+  for p in "${optional[@]}"; do
+    if apt-cache policy "$p" 2>/dev/null | grep -q "Candidate: [0-9]"; then
+      echo "nnscope: installing $p"
+      $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$p" ||
+        echo "nnscope: $p could not be installed: building without it"
+    else
+      echo "nnscope: $p is not in this system's package lists: building without it"
+    fi
+  done
 }
 
 # The CUDA toolkit (optional, /usr/local/cuda) sometimes comes without cuBLAS (the compiler
