@@ -4,9 +4,10 @@
 // Tensors stay in PyTorch's plain layouts (NCHW activations, OIHW weights) between ops;
 // each convolution lets oneDNN choose its layouts (`any`: blocked, for its direct AVX2 /
 // AVX-512 kernels, measured 1.5x faster than its GEMM kernel on plain NCHW at ResNet-18's
-// shapes) and reorders in and out, as PyTorch's CPU convolution does, except that weights
-// in oneDNN's layout are kept between calls until their version changes (PyTorch reorders
-// them every call). Compiled primitives stay in oneDNN's own cache. Written for oneDNN 2.x (Debian 12) and 3.x (Debian 13), whose
+// shapes) and reorders in and out, as PyTorch's CPU convolution does, except that in
+// forward passes that record nothing (eval, no grad) weights in oneDNN's layout are kept
+// between calls until their version changes (PyTorch reorders them every call). Compiled
+// primitives stay in oneDNN's own cache. Written for oneDNN 2.x (Debian 12) and 3.x (Debian 13), whose
 // primitive descriptors differ.
 #include "conv_dnnl.h"
 
@@ -65,6 +66,8 @@ dnnl::convolution_forward::primitive_desc forward_pd(const Descs& d, bool with_b
     // whose reorders from NCHW cost more than the kernel saves (measured on ResNet-18).
     (void)training;
     const auto prop = dnnl::prop_kind::forward_training;
+    // (`training` still decides whether weights are cached: in training they change every
+    // step, and a second copy of every weight would only add memory.)
     const memory::desc no_bias;
 #if DNNL_VERSION_MAJOR >= 3
     return {engine(), prop, dnnl::algorithm::convolution_direct, d.src_any, d.weights_any,
@@ -117,6 +120,12 @@ memory weights_in_layout(const memory& user, const memory::desc& want, const Wei
     return m;
 }
 
+// A training forward pass: the weights are about to change, so their cached copy goes.
+void forget_weights(const WeightKey& key) {
+    std::lock_guard<std::mutex> lock(g_weights_mutex);
+    g_weights.erase(std::make_tuple(key.storage, key.offset, 0));
+}
+
 // A primitive's output in its layout, and where it goes: written straight to `user` when
 // the layouts agree, else reordered into it by finish().
 struct Output {
@@ -134,14 +143,21 @@ bool available() {
     return !off;
 }
 
+void clear_weights() {
+    std::lock_guard<std::mutex> lock(g_weights_mutex);
+    g_weights.clear();
+}
+
 void forward(const Shape& s, const float* x, const float* w, const WeightKey& key, const float* b, float* y,
              bool training) {
     const Descs d = descs(s);
     auto pd = forward_pd(d, b != nullptr, training);
+    if (training) forget_weights(key);
     dnnl::stream stream(engine());
     Output out(wrap(d.dst, y), pd.dst_desc());
     std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, to_layout(wrap(d.src, x), pd.src_desc(), stream)},
-                                            {DNNL_ARG_WEIGHTS, weights_in_layout(wrap(d.weights, w), pd.weights_desc(), key, 0, stream)},
+                                            {DNNL_ARG_WEIGHTS, training ? to_layout(wrap(d.weights, w), pd.weights_desc(), stream)
+                                                                        : weights_in_layout(wrap(d.weights, w), pd.weights_desc(), key, 0, stream)},
                                             {DNNL_ARG_DST, out.mem}};
     if (b) args.insert({DNNL_ARG_BIAS, wrap(d.bias, b)});
     dnnl::convolution_forward(pd).execute(stream, args);
@@ -149,7 +165,7 @@ void forward(const Shape& s, const float* x, const float* w, const WeightKey& ke
     stream.wait();
 }
 
-void backward_data(const Shape& s, const float* gy, const float* w, const WeightKey& key, float* gx) {
+void backward_data(const Shape& s, const float* gy, const float* w, const WeightKey&, float* gx) {
     const Descs d = descs(s);
     auto hint = forward_pd(d, false, true);
 #if DNNL_VERSION_MAJOR >= 3
@@ -165,7 +181,7 @@ void backward_data(const Shape& s, const float* gy, const float* w, const Weight
     Output out(wrap(d.src, gx), pd.diff_src_desc());
     dnnl::convolution_backward_data(pd).execute(
         stream, {{DNNL_ARG_DIFF_DST, to_layout(wrap(d.dst, gy), pd.diff_dst_desc(), stream)},
-                 {DNNL_ARG_WEIGHTS, weights_in_layout(wrap(d.weights, w), pd.weights_desc(), key, 1, stream)},
+                 {DNNL_ARG_WEIGHTS, to_layout(wrap(d.weights, w), pd.weights_desc(), stream)},
                  {DNNL_ARG_DIFF_SRC, out.mem}});
     out.finish(stream);
     stream.wait();
@@ -209,6 +225,7 @@ bool available() {
     return false;
 }
 void forward(const Shape&, const float*, const float*, const WeightKey&, const float*, float*, bool) {}
+void clear_weights() {}
 void backward_data(const Shape&, const float*, const float*, const WeightKey&, float*) {}
 void backward_weights(const Shape&, const float*, const float*, float*, float*) {}
 } // namespace nnscope::conv_dnnl

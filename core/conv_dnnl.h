@@ -27,6 +27,8 @@ struct WeightKey {
 bool available();
 void forward(const Shape& s, const float* x, const float* w, const WeightKey& key, const float* b, float* y,
              bool training);
+// Drops every cached weight copy (the memory benchmark starts from none, as PyTorch does).
+void clear_weights();
 void backward_data(const Shape& s, const float* gy, const float* w, const WeightKey& key, float* gx);
 void backward_weights(const Shape& s, const float* x, const float* gy, float* gw, float* gb); // gb may be null
 

@@ -15,6 +15,7 @@
 #include "../bench/bench_model.h"
 #include "../bench/process_memory.h"
 #include "common.h"
+#include "conv_dnnl.h"
 #include "document.h"
 #include "examples.h"
 #include "io/model_spec.h"
@@ -115,7 +116,8 @@ int model_bench(const std::string& path, const std::string& shape_text, const st
     json j = {{"case", "model"}, {"file", path}, {"input_shape", shape}, {"threads", cpu_threads()},
               {"device", device}, {"runs", runs}};
     if (memory) {
-        m.eval_forward();
+        m.eval_forward();             // every weight read, as PyTorch's load reads them
+        conv_dnnl::clear_weights();   // no eval-only copies held, as PyTorch holds none
         const uint64_t base = bench::rss_bytes();
         bench::reset_peak_rss();
         for (int i = 0; i < 3; ++i) m.train_step();
