@@ -61,7 +61,22 @@ Descs descs(const Shape& s) {
     return d;
 }
 
-dnnl::convolution_forward::primitive_desc forward_pd(const Descs& d, bool with_bias, bool training) {
+dnnl::primitive_attr attributes(bool relu) {
+    dnnl::primitive_attr attr;
+    if (relu) {
+        dnnl::post_ops ops;
+#if DNNL_VERSION_MAJOR >= 3
+        ops.append_eltwise(dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+#else
+        ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+#endif
+        attr.set_post_ops(ops);
+    }
+    return attr;
+}
+
+dnnl::convolution_forward::primitive_desc forward_pd(const Descs& d, bool with_bias, bool training,
+                                                     bool relu = false) {
     // forward_training in eval too: for inference oneDNN 2.6 picks its brgconv kernel on NHWC,
     // whose reorders from NCHW cost more than the kernel saves (measured on ResNet-18).
     (void)training;
@@ -71,7 +86,7 @@ dnnl::convolution_forward::primitive_desc forward_pd(const Descs& d, bool with_b
     const memory::desc no_bias;
 #if DNNL_VERSION_MAJOR >= 3
     return {engine(), prop, dnnl::algorithm::convolution_direct, d.src_any, d.weights_any,
-            with_bias ? d.bias : no_bias, d.dst_any, d.strides, d.dilates, d.pad_l, d.pad_r};
+            with_bias ? d.bias : no_bias, d.dst_any, d.strides, d.dilates, d.pad_l, d.pad_r, attributes(relu)};
 #else
     dnnl::convolution_forward::desc desc =
         with_bias ? dnnl::convolution_forward::desc(prop, dnnl::algorithm::convolution_direct, d.src_any,
@@ -80,7 +95,7 @@ dnnl::convolution_forward::primitive_desc forward_pd(const Descs& d, bool with_b
                   : dnnl::convolution_forward::desc(prop, dnnl::algorithm::convolution_direct, d.src_any,
                                                     d.weights_any, d.dst_any, d.strides, d.dilates, d.pad_l,
                                                     d.pad_r);
-    return {desc, engine()};
+    return {desc, attributes(relu), engine()};
 #endif
 }
 
@@ -103,8 +118,10 @@ struct CachedWeights {
     uint32_t version;
     memory mem;
 };
+// Never destroyed, so oneDNN's own teardown order at exit does not matter.
 std::mutex g_weights_mutex;
-std::map<std::tuple<uint64_t, int64_t, int>, CachedWeights> g_weights;
+std::map<std::tuple<uint64_t, int64_t, int>, CachedWeights>& g_weights =
+    *new std::map<std::tuple<uint64_t, int64_t, int>, CachedWeights>;
 
 memory weights_in_layout(const memory& user, const memory::desc& want, const WeightKey& key, int use,
                          dnnl::stream& stream) {
@@ -149,9 +166,9 @@ void clear_weights() {
 }
 
 void forward(const Shape& s, const float* x, const float* w, const WeightKey& key, const float* b, float* y,
-             bool training) {
+             bool training, bool relu) {
     const Descs d = descs(s);
-    auto pd = forward_pd(d, b != nullptr, training);
+    auto pd = forward_pd(d, b != nullptr, training, relu);
     if (training) forget_weights(key);
     dnnl::stream stream(engine());
     Output out(wrap(d.dst, y), pd.dst_desc());
@@ -224,7 +241,7 @@ namespace nnscope::conv_dnnl {
 bool available() {
     return false;
 }
-void forward(const Shape&, const float*, const float*, const WeightKey&, const float*, float*, bool) {}
+void forward(const Shape&, const float*, const float*, const WeightKey&, const float*, float*, bool, bool) {}
 void clear_weights() {}
 void backward_data(const Shape&, const float*, const float*, const WeightKey&, float*) {}
 void backward_weights(const Shape&, const float*, const float*, float*, float*) {}

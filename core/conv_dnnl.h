@@ -25,8 +25,10 @@ struct WeightKey {
 
 // False without oneDNN, and where NNSCOPE_NO_DNNL is set (the tests run the GEMM path so).
 bool available();
+// `relu`: max(y, 0) applied by the convolution itself (a oneDNN post-op), for fused
+// convolution + BatchNorm + ReLU in eval (script/fusion.cpp).
 void forward(const Shape& s, const float* x, const float* w, const WeightKey& key, const float* b, float* y,
-             bool training);
+             bool training, bool relu = false);
 // Drops every cached weight copy (the memory benchmark starts from none, as PyTorch does).
 void clear_weights();
 void backward_data(const Shape& s, const float* gy, const float* w, const WeightKey& key, float* gx);

@@ -121,6 +121,48 @@ Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<int6
     return out.mul(mask).add(pad_rows.mul(mask.neg().add(Scalar(1))));
 }
 
+namespace {
+
+// The output geometry of a 2-D convolution, with PyTorch's error for a kernel larger than
+// the padded input.
+Backend::ConvGeometry conv_geometry(int64_t h, int64_t w, int64_t kh, int64_t kw, std::array<int64_t, 2> stride,
+                                    std::array<int64_t, 2> padding, std::array<int64_t, 2> dilation) {
+    const int64_t ph = h + 2 * padding[0], pw = w + 2 * padding[1];
+    const int64_t ekh = dilation[0] * (kh - 1) + 1, ekw = dilation[1] * (kw - 1) + 1;
+    if (ph < ekh || pw < ekw)
+        throw Error("Calculated padded input size per channel: (" + std::to_string(ph) + " x " +
+                    std::to_string(pw) + "). Kernel size: (" + std::to_string(ekh) + " x " +
+                    std::to_string(ekw) + "). Kernel size can't be greater than actual input size");
+    return Backend::ConvGeometry{kh,
+                            kw,
+                            stride[0],
+                            stride[1],
+                            padding[0],
+                            padding[1],
+                            dilation[0],
+                            dilation[1],
+                            (ph - ekh) / stride[0] + 1,
+                            (pw - ekw) / stride[1] + 1};
+}
+
+} // namespace
+
+Tensor conv_bn_eval(const Tensor& x, const Tensor& weight, const Tensor& bias, std::array<int64_t, 2> stride,
+                    std::array<int64_t, 2> padding, std::array<int64_t, 2> dilation, int64_t groups,
+                    const Tensor& running_mean, const Tensor& running_var, const Tensor& bn_weight,
+                    const Tensor& bn_bias, double eps, bool relu) {
+    if (x.dim() != 4 || weight.dim() != 4 || x.size(1) != weight.size(1) * groups || groups <= 0 ||
+        weight.size(0) % groups != 0 || stride[0] <= 0 || stride[1] <= 0 || padding[0] < 0 || padding[1] < 0 ||
+        dilation[0] <= 0 || dilation[1] <= 0)
+        return Tensor();
+    const int64_t ph = x.size(2) + 2 * padding[0], pw = x.size(3) + 2 * padding[1];
+    if (ph < dilation[0] * (weight.size(2) - 1) + 1 || pw < dilation[1] * (weight.size(3) - 1) + 1) return Tensor();
+    return fused::conv_bn_eval(x, weight, bias,
+                               conv_geometry(x.size(2), x.size(3), weight.size(2), weight.size(3), stride, padding,
+                                             dilation),
+                               groups, running_mean, running_var, bn_weight, bn_bias, eps, relu);
+}
+
 Tensor conv2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias,
               std::array<int64_t, 2> stride, std::array<int64_t, 2> padding,
               std::array<int64_t, 2> dilation, int64_t groups) {
@@ -152,22 +194,7 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias,
                     shape_str(weight.shape()) + ", expected input" + shape_str(x.shape()) +
                     " to have " + std::to_string(cg * groups) + " channels, but got " +
                     std::to_string(c) + " channels instead");
-    const int64_t ph = h + 2 * padding[0], pw = w + 2 * padding[1];
-    const int64_t ekh = dilation[0] * (kh - 1) + 1, ekw = dilation[1] * (kw - 1) + 1;
-    if (ph < ekh || pw < ekw)
-        throw Error("Calculated padded input size per channel: (" + std::to_string(ph) + " x " +
-                    std::to_string(pw) + "). Kernel size: (" + std::to_string(ekh) + " x " +
-                    std::to_string(ekw) + "). Kernel size can't be greater than actual input size");
-    Backend::ConvGeometry g{kh,
-                            kw,
-                            stride[0],
-                            stride[1],
-                            padding[0],
-                            padding[1],
-                            dilation[0],
-                            dilation[1],
-                            (ph - ekh) / stride[0] + 1,
-                            (pw - ekw) / stride[1] + 1};
+    const Backend::ConvGeometry g = conv_geometry(h, w, kh, kw, stride, padding, dilation);
     if (fused::eligible({&x, &weight, &bias}) && (!bias.defined() || bias.numel() == out_c)) {
         Tensor y = fused::conv2d(x, weight, bias, g, groups);
         return unbatched ? y.squeeze(0) : y;

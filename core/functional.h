@@ -94,6 +94,13 @@ Tensor adaptive_avg_pool1d(const Tensor& x, int64_t output_size);
 Tensor adaptive_max_pool2d(const Tensor& x, std::array<int64_t, 2> output_size);
 // Max pooling with ATen's indices (h * W + w of each window's first maximum, per plane);
 // the gradient goes to that element alone, as in PyTorch.
+// Eval-mode Conv2d -> BatchNorm2d (running statistics) [-> ReLU] as one convolution with
+// the BatchNorm folded in (fused::conv_bn_eval); undefined where that does not apply, and
+// the caller runs the three ops as they are. Only where grad mode is off.
+Tensor conv_bn_eval(const Tensor& x, const Tensor& weight, const Tensor& bias, std::array<int64_t, 2> stride,
+                    std::array<int64_t, 2> padding, std::array<int64_t, 2> dilation, int64_t groups,
+                    const Tensor& running_mean, const Tensor& running_var, const Tensor& bn_weight,
+                    const Tensor& bn_bias, double eps, bool relu);
 std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, std::array<int64_t, 2> kernel,
                                                  std::array<int64_t, 2> stride, std::array<int64_t, 2> padding,
                                                  std::array<int64_t, 2> dilation, bool ceil_mode);

@@ -7,7 +7,10 @@
 
 #include <cblas.h>
 
+#include <cmath>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <vector>
 
 #include "autograd.h"
@@ -225,6 +228,71 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const B
             [=](const Tensor& gy) { return conv2d_backward(gy, xd, wd, s, need_x, need_w, need_b); },
             autograd::Saves{{x, weight}});
     }
+    return y;
+}
+
+namespace {
+
+// Folded weights per convolution weight, with what they were folded from.
+struct Folded {
+    std::vector<std::pair<uint64_t, uint32_t>> sources; // (storage id, version) of each input
+    Tensor weight, bias;
+};
+// Never destroyed: its tensors' storages go back to the CPU backend, which may be gone at
+// exit.
+std::mutex g_folded_mutex;
+std::map<uint64_t, Folded>& g_folded = *new std::map<uint64_t, Folded>;
+
+std::pair<uint64_t, uint32_t> source(const Tensor& t) {
+    return t.defined() ? std::make_pair(t.impl()->storage->id, t.version()) : std::make_pair(uint64_t(0), 0u);
+}
+
+} // namespace
+
+Tensor conv_bn_eval(const Tensor& x, const Tensor& weight, const Tensor& bias, const Backend::ConvGeometry& g,
+                    int64_t groups, const Tensor& running_mean, const Tensor& running_var, const Tensor& bn_weight,
+                    const Tensor& bn_bias, double eps, bool relu) {
+    if (!conv_dnnl::available() || grad_enabled() || x.dim() != 4 || !running_mean.defined() ||
+        !running_var.defined() || !eligible({&x, &weight, &bias, &running_mean, &running_var, &bn_weight, &bn_bias}))
+        return Tensor();
+    const int64_t o = weight.size(0);
+    if (running_mean.numel() != o || running_var.numel() != o || (bn_weight.defined() && bn_weight.numel() != o) ||
+        (bn_bias.defined() && bn_bias.numel() != o) || (bias.defined() && bias.numel() != o))
+        return Tensor();
+    const std::vector<std::pair<uint64_t, uint32_t>> sources = {source(weight),      source(bias),
+                                                                source(running_mean), source(running_var),
+                                                                source(bn_weight),   source(bn_bias)};
+    Tensor w2, b2;
+    {
+        std::lock_guard<std::mutex> lock(g_folded_mutex);
+        auto it = g_folded.find(sources[0].first);
+        if (it != g_folded.end() && it->second.sources == sources) {
+            w2 = it->second.weight;
+            b2 = it->second.bias;
+        }
+    }
+    if (!w2.defined()) { // fold, in double as ATen folds for inference
+        w2 = new_like(weight.shape());
+        b2 = new_like({o});
+        const int64_t k = weight.numel() / std::max<int64_t>(o, 1);
+        const float *w = weight.data<float>(), *m = running_mean.data<float>(), *v = running_var.data<float>();
+        for (int64_t c = 0; c < o; ++c) {
+            const double gamma = bn_weight.defined() ? double(bn_weight.data<float>()[c]) : 1.0;
+            const double beta = bn_bias.defined() ? double(bn_bias.data<float>()[c]) : 0.0;
+            const double scale = gamma / std::sqrt(double(v[c]) + eps);
+            for (int64_t i = 0; i < k; ++i) w2.data<float>()[c * k + i] = float(double(w[c * k + i]) * scale);
+            const double b0 = bias.defined() ? double(bias.data<float>()[c]) : 0.0;
+            b2.data<float>()[c] = float((b0 - double(m[c])) * scale + beta);
+        }
+        std::lock_guard<std::mutex> lock(g_folded_mutex);
+        if (g_folded.size() >= 512) g_folded.clear();
+        g_folded[sources[0].first] = {sources, w2, b2};
+    }
+    ConvShape s{x.size(0), x.size(1), x.size(2), x.size(3), weight.size(0), weight.size(1), weight.size(2),
+                weight.size(3), groups, g.oh, g.ow, g};
+    Tensor y = new_like({s.n, s.o, s.oh, s.ow});
+    conv_dnnl::forward(dnnl_shape(s), x.data<float>(), w2.data<float>(), weight_key(w2), b2.data<float>(),
+                       y.data<float>(), false, relu);
     return y;
 }
 

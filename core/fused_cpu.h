@@ -36,6 +36,15 @@ Tensor relu_grad(const Tensor& g, const Tensor& y);
 // group over the batch, recorded as ConvolutionBackward0 (fused_conv.cpp).
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Backend::ConvGeometry& g,
               int64_t groups);
+// Eval-mode convolution followed by BatchNorm (running statistics) and optionally ReLU, as
+// one oneDNN convolution with the BatchNorm folded into a copy of its weights and bias
+// (W' = W g / sqrt(v + eps), b' = (b - m) g / sqrt(v + eps) + beta); the model's tensors
+// are untouched, and the folded copy is kept until any of them changes version. Records
+// nothing: callers use it only where grad mode is off. Undefined where it does not apply
+// (no oneDNN, not float32 on the CPU, running statistics missing).
+Tensor conv_bn_eval(const Tensor& x, const Tensor& weight, const Tensor& bias, const Backend::ConvGeometry& g,
+                    int64_t groups, const Tensor& running_mean, const Tensor& running_var, const Tensor& bn_weight,
+                    const Tensor& bn_bias, double eps, bool relu);
 // mean((input - target)^2), same shapes.
 Tensor mse_loss(const Tensor& input, const Tensor& target);
 

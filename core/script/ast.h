@@ -96,6 +96,8 @@ struct Function {
     Block body;
     std::string file;
     int line = 0;
+    // The interpreter's analysis of the body (script/fusion.h), made on the first call.
+    mutable std::shared_ptr<const void> analysis;
 };
 
 // `name : type` or `name : Final[type] = value` in a class body.

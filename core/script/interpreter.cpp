@@ -3,10 +3,13 @@
 
 #include <chrono>
 #include <cmath>
+#include <mutex>
 #include <unordered_map>
 
 #include "../autograd.h"
 #include "../errors.h"
+#include "../functional.h"
+#include "fusion.h"
 #include "lexer.h"
 #include "ops.h"
 
@@ -80,7 +83,7 @@ class Interpreter {
             int& d;
             ~Leave() { --d; }
         } leave{m_depth};
-        exec_block(fn.body, frame);
+        exec_body(fn, frame);
         return std::move(frame.result);
     }
 
@@ -114,6 +117,83 @@ class Interpreter {
                 throw ScriptError(code_file(f), line, std::string("step ran past the time limit of ") + buf + " s");
             }
         }
+    }
+
+    // A function's top-level statements: as exec_block, except that a Conv2d -> BatchNorm2d
+    // [-> ReLU] span (fusion.h) runs as one folded convolution where it can.
+    void exec_body(const Function& fn, Frame& f) {
+        const auto& plans = conv_bn_plans(fn);
+        const Block& body = fn.body;
+        for (size_t i = 0; i < body.size(); ++i) {
+            if (!plans.empty() && !grad_enabled()) {
+                auto it = plans.find(i);
+                if (it != plans.end())
+                    if (const size_t last = run_conv_bn(it->second, body, f)) {
+                        i = last;
+                        continue;
+                    }
+            }
+            if (exec(*body[i], f) != Flow::Normal) return;
+        }
+    }
+
+    static const std::unordered_map<size_t, ConvBnPlan>& conv_bn_plans(const Function& fn) {
+        static std::mutex mutex;
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!fn.analysis) fn.analysis = std::make_shared<const std::unordered_map<size_t, ConvBnPlan>>(plan_conv_bn(fn.body));
+        return *static_cast<const std::unordered_map<size_t, ConvBnPlan>*>(fn.analysis.get());
+    }
+
+    // The span as one convolution, when its modules are Conv2d (zeros padding), BatchNorm2d
+    // in eval mode with running statistics, and ReLU; returns the last statement it stood
+    // for, or 0 (nothing assigned but the fetches, which the statements make again).
+    size_t run_conv_bn(const ConvBnPlan& p, const Block& body, Frame& f) {
+        for (size_t k : p.fetches) exec(*body[k], f);
+        // "__torch__.torch.nn.modules.conv.Conv2d", or "...conv.___torch_mangle_3.Conv2d"
+        // when one class was scripted into several types.
+        auto module_of = [&](const Expr* e, const char* module, const char* cls) -> ScriptModule* {
+            ScriptModule* m = as_script_module(eval(*e, f));
+            if (!m) return nullptr;
+            const std::string& q = m->script_class()->qualified;
+            return q.starts_with(std::string("__torch__.") + module + ".") && q.ends_with(std::string(".") + cls) ? m
+                                                                                                              : nullptr;
+        };
+        ScriptModule* conv = module_of(p.conv, "torch.nn.modules.conv", "Conv2d");
+        ScriptModule* bn = module_of(p.bn, "torch.nn.modules.batchnorm", "BatchNorm2d");
+        if (!conv || !bn || bn->is_training()) return 0;
+        ScriptModule* relu = p.relu ? module_of(p.relu, "torch.nn.modules.activation", "ReLU") : nullptr;
+        Value x = eval(*p.input, f);
+        if (x.kind != Value::Kind::Tensor) return 0;
+        auto attribute = [&](ScriptModule& m, const char* name) { return module_attribute(m, name, *p.input, f); };
+        auto pair = [&](ScriptModule& m, const char* name, std::array<int64_t, 2>& out) {
+            Value v = attribute(m, name);
+            if (!v.is_sequence() || v.list->size() != 2) return false;
+            for (size_t k = 0; k < 2; ++k) {
+                if ((*v.list)[k].kind != Value::Kind::Int) return false;
+                out[k] = (*v.list)[k].i;
+            }
+            return true;
+        };
+        std::array<int64_t, 2> stride{}, padding{}, dilation{};
+        Value mode = attribute(*conv, "padding_mode"), groups = attribute(*conv, "groups"), eps = attribute(*bn, "eps");
+        if (!pair(*conv, "stride", stride) || !pair(*conv, "padding", padding) || !pair(*conv, "dilation", dilation) ||
+            mode.kind != Value::Kind::Str || mode.s != "zeros" || groups.kind != Value::Kind::Int ||
+            (eps.kind != Value::Kind::Float && eps.kind != Value::Kind::Int))
+            return 0;
+        auto own = [](ScriptModule& m, const char* name) {
+            if (const Tensor* t = m.own_parameters().find(name)) return *t;
+            if (const Tensor* t = m.own_buffers().find(name)) return *t;
+            return Tensor();
+        };
+        Tensor y = F::conv_bn_eval(x.t, own(*conv, "weight"), own(*conv, "bias"), stride, padding, dilation, groups.i,
+                                   own(*bn, "running_mean"), own(*bn, "running_var"), own(*bn, "weight"),
+                                   own(*bn, "bias"), eps.kind == Value::Kind::Float ? eps.f : double(eps.i), relu);
+        if (!y.defined()) return 0;
+        // Each module's output shape, as if called one by one (the tree's output column).
+        for (ScriptModule* m : {conv, bn, relu})
+            if (m) m->set_output_shapes({y.shape()});
+        f.vars[relu ? p.relu_result : p.bn_result] = Value::tensor(y);
+        return relu ? p.relu_call : p.bn_call;
     }
 
     Flow exec_block(const Block& block, Frame& f) {
