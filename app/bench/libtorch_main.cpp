@@ -2,8 +2,11 @@
 // [--runs N]: the reference benchmark (bench_cases.h) in nnscope and in LibTorch, in one
 // process, same machine, same threads, with the ratio nnscope/LibTorch per figure and the
 // OpenBLAS roof. Both models start from the same weights (nnscope's, copied into
-// torch::nn), and the first training step's loss must agree to 1e-4, or it exits 1: the
-// two sides provably time the same computation. Built only where libtorch-dev is found.
+// torch::nn); both set gradients to None before a step (LibTorch 1.13's C++ zero_grad()
+// zeroes them in place, extra work nnscope skips); the two sides' runs alternate. The first
+// training step's loss and every tensor after it must agree to 1e-4, or it exits 1: the two
+// sides provably time the same computation; the difference after every timed step is
+// reported. Built only where libtorch-dev is found.
 //
 // nnscope-bench-libtorch --model FILE --input-shape N,C,H,W [--threads N] [--runs N]
 // [--json]: a model file (bench_model.h) in nnscope's interpreter and in LibTorch's own
@@ -31,7 +34,10 @@
 
 #include "bench_cases.h"
 #include "bench_model.h"
+#include "autograd.h"
+#include "functional.h"
 #include "io/model_spec.h"
+#include "optim/optimizer.h"
 #include "random.h"
 #include "tensor.h"
 
@@ -46,46 +52,76 @@ torch::Tensor to_torch(const nnscope::Tensor& t) {
     return torch::from_blob(const_cast<void*>(c.data_ptr()), shape, torch::kFloat32).clone();
 }
 
-Figures run_libtorch(const Case& c, int warmup) {
-    // The same initial weights and inputs as run_nnscope(): nnscope's spec model and
-    // Generator(1), copied over.
-    nnscope::ModulePtr ref = nnscope::parse_model_spec(nnscope::bench::spec_json(c), "bench").root;
-    nnscope::Generator gen(1);
-    torch::Tensor x = to_torch(nnscope::randn({c.batch, c.in}, gen));
-    torch::Tensor y = to_torch(nnscope::randn({c.batch, c.out}, gen));
-    torch::nn::Sequential model(torch::nn::Linear(c.in, c.hidden), torch::nn::BatchNorm1d(c.hidden),
-                                torch::nn::ReLU(), torch::nn::Linear(c.hidden, c.hidden),
-                                torch::nn::BatchNorm1d(c.hidden), torch::nn::ReLU(),
-                                torch::nn::Linear(c.hidden, c.out));
-    {
+// One reference case on both sides, built from the same weights (nnscope's spec model and
+// Generator(1), copied into torch::nn) and inputs.
+struct MlpSides {
+    nnscope::ModulePtr model;
+    nnscope::Tensor x, y;
+    std::unique_ptr<nnscope::Optimizer> opt;
+    torch::nn::Sequential torch_model{nullptr};
+    torch::Tensor tx, ty;
+    std::unique_ptr<torch::optim::SGD> torch_opt;
+
+    explicit MlpSides(const Case& c) {
+        model = nnscope::parse_model_spec(nnscope::bench::spec_json(c), "bench").root;
+        nnscope::Generator gen(1);
+        x = nnscope::randn({c.batch, c.in}, gen);
+        y = nnscope::randn({c.batch, c.out}, gen);
+        opt = nnscope::make_optimizer("sgd:lr=0.01,momentum=0.9", model->named_parameters());
+        tx = to_torch(x);
+        ty = to_torch(y);
+        torch_model = torch::nn::Sequential(torch::nn::Linear(c.in, c.hidden), torch::nn::BatchNorm1d(c.hidden),
+                                            torch::nn::ReLU(), torch::nn::Linear(c.hidden, c.hidden),
+                                            torch::nn::BatchNorm1d(c.hidden), torch::nn::ReLU(),
+                                            torch::nn::Linear(c.hidden, c.out));
         torch::NoGradGuard no_grad;
-        auto params = model->named_parameters();
-        for (auto& [name, t] : ref->named_parameters()) params[name].copy_(to_torch(t));
+        auto params = torch_model->named_parameters();
+        for (auto& [name, t] : model->named_parameters()) params[name].copy_(to_torch(t));
+        torch_opt = std::make_unique<torch::optim::SGD>(torch_model->parameters(),
+                                                        torch::optim::SGDOptions(0.01).momentum(0.9));
     }
-    Figures f;
-    auto forward = [&] {
+    void forward(bool train) {
+        model->train(train);
+        nnscope::NoGradGuard no_grad;
+        (void)model->forward(x).sum().item();
+    }
+    void torch_forward(bool train) {
+        torch_model->train(train);
         torch::NoGradGuard no_grad;
-        (void)model->forward(x).sum().item<float>();
-    };
-    model->train();
-    f.train_forward_ms = nnscope::bench::median_ms(forward, warmup, c.runs);
-    model->eval();
-    f.eval_forward_ms = nnscope::bench::median_ms(forward, warmup, c.runs);
-    model->train();
-    torch::optim::SGD opt(model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
-    bool first = true;
-    f.train_step_ms = nnscope::bench::median_ms(
-        [&] {
-            opt.zero_grad();
-            torch::Tensor loss = torch::mse_loss(model->forward(x), y);
-            loss.backward();
-            opt.step();
-            float l = loss.item<float>();
-            if (first) f.first_loss = l, first = false;
-        },
-        warmup, c.runs);
-    return f;
-}
+        (void)torch_model->forward(tx).sum().item<float>();
+    }
+    double step() {
+        model->train();
+        opt->zero_grad(true);
+        nnscope::Tensor loss = nnscope::F::mse_loss(model->forward(x), y);
+        loss.backward();
+        opt->step();
+        return loss.item();
+    }
+    double torch_step() {
+        torch_model->train();
+        for (auto& p : torch_model->parameters()) p.mutable_grad().reset(); // None, as nnscope's
+        torch::Tensor loss = torch::mse_loss(torch_model->forward(tx), ty);
+        loss.backward();
+        torch_opt->step();
+        return loss.item<double>();
+    }
+    // The largest difference of a parameter or buffer, relative to the tensor's scale.
+    double state_difference() const {
+        std::map<std::string, torch::Tensor> theirs;
+        for (const auto& p : torch_model->named_parameters()) theirs[p.key()] = p.value();
+        for (const auto& b : torch_model->named_buffers()) theirs[b.key()] = b.value();
+        double most = 0;
+        for (const auto& [name, mine] : model->state_dict().tensors) {
+            auto it = theirs.find(name);
+            if (it == theirs.end() || !mine.defined() || !mine.is_floating_point()) continue;
+            torch::Tensor a = to_torch(mine).to(torch::kFloat64), b = it->second.to(torch::kFloat64);
+            const double scale = b.abs().max().item<double>() + 1e-12;
+            most = std::max(most, (a - b).abs().max().item<double>() / scale);
+        }
+        return most;
+    }
+};
 
 // LibTorch's side of bench_model.h: the file through torch::jit::load.
 class TorchModel {
@@ -252,22 +288,36 @@ int main(int argc, char** argv) {
     for (Case c : nnscope::bench::select_cases(case_list)) {
         if (runs > 0) c.runs = runs;
         const int warmup = runs > 0 ? 1 : 5;
-        Figures n = nnscope::bench::run_nnscope(c, nnscope::Device::cpu(), warmup);
-        Figures t = run_libtorch(c, warmup);
+        MlpSides sides(c);
+        // The first step from the same weights: losses and every tensor after it must agree.
+        const double n_first = sides.step(), t_first = sides.torch_step();
+        const double first_diff = sides.state_difference();
+        using nnscope::bench::interleaved_medians;
+        const std::vector<double> train = interleaved_medians(
+            {[&] { sides.forward(true); }, [&] { sides.torch_forward(true); }}, warmup, c.runs);
+        const std::vector<double> eval = interleaved_medians(
+            {[&] { sides.forward(false); }, [&] { sides.torch_forward(false); }}, warmup, c.runs);
+        const std::vector<double> step = interleaved_medians(
+            {[&] { (void)sides.step(); }, [&] { (void)sides.torch_step(); }}, warmup, c.runs);
+        const double final_diff = sides.state_difference();
         Figures r = nnscope::bench::run_roof(c, warmup);
-        const bool same =
-            std::fabs(n.first_loss - t.first_loss) <= 1e-4 * std::max(1.0, std::fabs(t.first_loss));
+        const bool same = std::fabs(n_first - t_first) <= 1e-4 * std::max(1.0, std::fabs(t_first)) &&
+                          first_diff <= 1e-4;
         if (!same) status = 1;
+        Figures n;
+        n.train_forward_ms = train[0], n.eval_forward_ms = eval[0], n.train_step_ms = step[0];
         struct Row {
             const char* figure;
             double nn, lt, roof;
-        } rows[] = {{"train_forward", n.train_forward_ms, t.train_forward_ms, r.train_forward_ms},
-                    {"eval_forward", n.eval_forward_ms, t.eval_forward_ms, r.eval_forward_ms},
-                    {"train_step", n.train_step_ms, t.train_step_ms, r.train_step_ms}};
+        } rows[] = {{"train_forward", train[0], train[1], r.train_forward_ms},
+                    {"eval_forward", eval[0], eval[1], r.eval_forward_ms},
+                    {"train_step", step[0], step[1], r.train_step_ms}};
         if (as_json) {
             nlohmann::json j = nnscope::bench::to_json(c, "cpu", n);
             j["threads"] = threads;
-            j["first_loss"] = {{"nnscope", n.first_loss}, {"libtorch", t.first_loss}};
+            j["first_loss"] = {{"nnscope", n_first}, {"libtorch", t_first}};
+            j["first_step_difference"] = first_diff;
+            j["final_state_difference"] = final_diff;
             for (const Row& row : rows) {
                 std::string k = row.figure;
                 j["libtorch_" + k + "_ms"] = row.lt;
@@ -277,11 +327,11 @@ int main(int argc, char** argv) {
             std::cout << j.dump() << "\n";
         } else {
             for (const Row& row : rows)
-                std::printf("%-6s %-14s %10.4f %10.4f %8.3f %10.4f %10.2f\n", c.name.c_str(),
-                            row.figure, row.nn, row.lt, row.nn / row.lt, row.roof,
-                            row.nn / row.roof);
-            std::printf("%-6s first loss: nnscope %.6f, LibTorch %.6f%s\n", c.name.c_str(),
-                        n.first_loss, t.first_loss, same ? "" : "  MISMATCH");
+                std::printf("%-6s %-14s %10.4f %10.4f %8.3f %10.4f %10.2f\n", c.name.c_str(), row.figure, row.nn,
+                            row.lt, row.nn / row.lt, row.roof, row.nn / row.roof);
+            std::printf("%-6s first step: loss nnscope %.6f, LibTorch %.6f; state differs by %.3g of scale%s; "
+                        "after every timed step by %.3g\n",
+                        c.name.c_str(), n_first, t_first, first_diff, same ? "" : "  MISMATCH", final_diff);
         }
     }
     return status;
