@@ -21,6 +21,8 @@ namespace nnscope::fused {
 
 namespace {
 
+std::function<void(const ConvCall&)> g_conv_observer;
+
 struct ConvShape {
     int64_t n, c, h, w;     // input
     int64_t o, cg, kh, kw;  // weight: out channels, channels per group, kernel
@@ -204,10 +206,15 @@ Tensor conv2d_dnnl(const Tensor& x, const Tensor& weight, const Tensor& bias, co
 
 } // namespace
 
+void set_conv_observer(std::function<void(const ConvCall&)> observer) {
+    g_conv_observer = std::move(observer);
+}
+
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Backend::ConvGeometry& g,
               int64_t groups) {
     ConvShape s{x.size(0), x.size(1), x.size(2), x.size(3), weight.size(0), weight.size(1), weight.size(2),
                 weight.size(3), groups, g.oh, g.ow, g};
+    if (g_conv_observer) g_conv_observer({s.n, s.c, s.o, s.kh, s.kw, groups, s.oh, s.ow});
     if (conv_dnnl::available() && s.n > 0 && s.o > 0 && s.c > 0) return conv2d_dnnl(x, weight, bias, s);
     const int64_t K = s.k(), NL = s.n * s.l(), og = s.og();
     Tensor y = new_like({s.n, s.o, s.oh, s.ow});
@@ -290,6 +297,7 @@ Tensor conv_bn_eval(const Tensor& x, const Tensor& weight, const Tensor& bias, c
     }
     ConvShape s{x.size(0), x.size(1), x.size(2), x.size(3), weight.size(0), weight.size(1), weight.size(2),
                 weight.size(3), groups, g.oh, g.ow, g};
+    if (g_conv_observer) g_conv_observer({s.n, s.c, s.o, s.kh, s.kw, groups, s.oh, s.ow});
     Tensor y = new_like({s.n, s.o, s.oh, s.ow});
     conv_dnnl::forward(dnnl_shape(s), x.data<float>(), w2.data<float>(), weight_key(w2), b2.data<float>(),
                        y.data<float>(), false, relu);

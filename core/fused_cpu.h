@@ -9,6 +9,7 @@
 // PyTorch's values (tests/layers compares them with PyTorch and with each other).
 #pragma once
 
+#include <functional>
 #include <initializer_list>
 #include <optional>
 
@@ -45,6 +46,12 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const B
 Tensor conv_bn_eval(const Tensor& x, const Tensor& weight, const Tensor& bias, const Backend::ConvGeometry& g,
                     int64_t groups, const Tensor& running_mean, const Tensor& running_var, const Tensor& bn_weight,
                     const Tensor& bn_bias, double eps, bool relu);
+// A convolution's sizes, as the benchmark's roof sees them (bench --model --roof).
+struct ConvCall {
+    int64_t n, c, o, kh, kw, groups, oh, ow;
+};
+// Called with every float32 CPU convolution while set (one thread at a time); null: none.
+void set_conv_observer(std::function<void(const ConvCall&)> observer);
 // mean((input - target)^2), same shapes.
 Tensor mse_loss(const Tensor& input, const Tensor& target);
 

@@ -5,7 +5,10 @@
 #include <chrono>
 #include <stdexcept>
 
+#include <cblas.h>
+
 #include "autograd.h"
+#include "fused_cpu.h"
 #include "document.h"
 #include "errors.h"
 #include "functional.h"
@@ -85,6 +88,35 @@ uint64_t NnscopeModel::tensor_bytes() const {
     for (const auto& [name, t] : m_model->named_buffers())
         if (t.defined()) n += t.nbytes();
     return n;
+}
+
+ConvRoof conv_roof(NnscopeModel& model) {
+    std::vector<fused::ConvCall> calls;
+    fused::set_conv_observer([&](const fused::ConvCall& c) { calls.push_back(c); });
+    model.eval_forward();
+    fused::set_conv_observer(nullptr);
+    ConvRoof roof;
+    roof.convolutions = int(calls.size());
+    std::vector<std::vector<float>> a, b, c;
+    for (const auto& k : calls) {
+        const int64_t m = k.o / k.groups, n = k.n * k.oh * k.ow, kk = k.c / k.groups * k.kh * k.kw;
+        roof.gflop += 2.0 * double(m * n * kk * k.groups) / 1e9;
+        a.emplace_back(size_t(m * kk), 0.01f);
+        b.emplace_back(size_t(kk * n), 0.5f);
+        c.emplace_back(size_t(m * n), 0.f);
+    }
+    roof.sgemm_ms = interleaved_medians(
+        {[&] {
+            for (size_t i = 0; i < calls.size(); ++i) {
+                const auto& k = calls[i];
+                const int m = int(k.o / k.groups), n = int(k.n * k.oh * k.ow), kk = int(k.c / k.groups * k.kh * k.kw);
+                for (int64_t g = 0; g < k.groups; ++g)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, kk, 1.f, a[i].data(), kk,
+                                b[i].data(), n, 0.f, c[i].data(), n);
+            }
+        }},
+        1, 5)[0];
+    return roof;
 }
 
 std::vector<double> interleaved_medians(const std::vector<std::function<void()>>& workloads, int warmup,

@@ -46,6 +46,16 @@ class NnscopeModel {
     std::unique_ptr<Optimizer> m_opt;
 };
 
+// The roof of a model's convolutions: their forward FLOPs (2 multiply-adds per weight tap
+// per output element) from one eval forward pass, and the time OpenBLAS's sgemm takes for
+// the same products (per group: out/groups x N*oh*ow x in/groups*kh*kw), median of 5.
+struct ConvRoof {
+    int convolutions = 0;
+    double gflop = 0;      // forward
+    double sgemm_ms = 0;   // forward's products alone
+};
+ConvRoof conv_roof(NnscopeModel& model);
+
 // Medians of several workloads timed in alternation: run r times workload 0 then 1 ...,
 // run r+1 in the reverse order, so neither side always runs first (cache and frequency
 // effects fall on both). `warmup` untimed rounds first.

@@ -104,7 +104,7 @@ int file_bench(const std::string& path, bool as_json) {
 // A model file: the three figures, and with `memory` the peak resident memory the first
 // three training steps add (after one eval forward pass has read every weight).
 int model_bench(const std::string& path, const std::string& shape_text, const std::string& device,
-                int runs, bool memory, bool as_json) {
+                int runs, bool memory, bool roof, bool as_json) {
     Shape shape;
     try {
         shape = bench::parse_shape(shape_text);
@@ -129,6 +129,14 @@ int model_bench(const std::string& path, const std::string& shape_text, const st
     double loss = 0;
     j["train_step_ms"] = bench::interleaved_medians({[&] { loss = m.train_step(); }}, 2, runs)[0];
     j["last_loss"] = loss;
+    if (roof) {
+        const bench::ConvRoof r = bench::conv_roof(m);
+        j["convolutions"] = r.convolutions;
+        j["conv_gflop"] = r.gflop;
+        j["roof_sgemm_ms"] = r.sgemm_ms;
+        j["eval_gflops"] = r.gflop / (j["eval_forward_ms"].get<double>() / 1e3);
+        j["roof_gflops"] = r.gflop / (r.sgemm_ms / 1e3);
+    }
     if (as_json) {
         std::cout << j.dump() << "\n";
         return k_exit_ok;
@@ -137,6 +145,10 @@ int model_bench(const std::string& path, const std::string& shape_text, const st
               << " threads): eval forward " << j["eval_forward_ms"].get<double>() << " ms, train forward "
               << j["train_forward_ms"].get<double>() << " ms, training step " << j["train_step_ms"].get<double>()
               << " ms";
+    if (roof)
+        std::cout << "; convolutions " << j["conv_gflop"].get<double>() << " GFLOP: eval forward reaches "
+                  << j["eval_gflops"].get<double>() << " GFLOP/s, OpenBLAS sgemm on the same products "
+                  << j["roof_gflops"].get<double>() << " GFLOP/s";
     if (memory)
         std::cout << "; peak memory added by training steps " << j["peak_rss_added_mib"].get<double>()
                   << " MiB for " << j["tensor_mib"].get<double>() << " MiB of parameters and buffers";
@@ -189,7 +201,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
     if (!file.empty()) return file_bench(file, as_json);
     if (!model.empty() || !input_shape.empty()) {
         if (model.empty() || input_shape.empty()) throw UsageError("--model FILE needs --input-shape N,C,H,W");
-        return model_bench(model, input_shape, device, runs > 0 ? runs : 10, memory, as_json);
+        return model_bench(model, input_shape, device, runs > 0 ? runs : 10, memory, roof, as_json);
     }
     const Device dev = Device::parse(device);
     for (bench::Case c : bench::select_cases(case_list)) {
