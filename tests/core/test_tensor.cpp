@@ -3,6 +3,7 @@
 #include "../test_support.h"
 
 #include "autograd.h"
+#include "functional.h"
 #include "op_table.h"
 #include "random.h"
 #include "tensor.h"
@@ -201,6 +202,18 @@ class TestTensor : public QObject {
                  qs("in-place operation on a view (output of SliceBackward0) that autograd "
                     "must record: nnscope does not support this yet (PyTorch records it as "
                     "CopySlices on the view's base); compute it out of place"));
+    }
+
+    // Max pooling over tied maxima: ATen's index (and so the gradient) is the first in scan order.
+    void max_pool_ties_match_torch() {
+        const json& f = ops["pool_ties"];
+        Tensor x = from_fixture(f["x"], {1, 1, 3, 3});
+        x.set_requires_grad(true);
+        auto [y, idx] = F::max_pool2d_with_indices(x, {2, 2}, {1, 1}, {0, 0}, {1, 1}, false);
+        NNSCOPE_COMPARE_VALUES(y.to_doubles(), fixture_values(f["values"]));
+        QCOMPARE(idx.reshape({4}).to_int64s(), f["indices"].get<std::vector<int64_t>>());
+        y.mul(from_doubles({1, 2, 3, 4}, {1, 1, 2, 2}, TensorOptions(DType::Float32))).sum().backward();
+        NNSCOPE_COMPARE_VALUES(x.grad().to_doubles(), fixture_values(f["grad"]));
     }
 
     void reductions_and_views_match_torch() {
