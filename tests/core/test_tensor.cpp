@@ -4,6 +4,7 @@
 
 #include "autograd.h"
 #include "functional.h"
+#include "optim/optimizer.h"
 #include "op_table.h"
 #include "random.h"
 #include "tensor.h"
@@ -214,6 +215,40 @@ class TestTensor : public QObject {
         QCOMPARE(idx.reshape({4}).to_int64s(), f["indices"].get<std::vector<int64_t>>());
         y.mul(from_doubles({1, 2, 3, 4}, {1, 1, 2, 2}, TensorOptions(DType::Float32))).sum().backward();
         NNSCOPE_COMPARE_VALUES(x.grad().to_doubles(), fixture_values(f["grad"]));
+    }
+
+    // Convolution paths that keep derived copies of the weights (oneDNN's layout in no-grad
+    // passes, the eval-mode BatchNorm fold) must see every change of the weights: an
+    // optimizer's fused step included. Each pass is compared with one on fresh copies of
+    // the tensors, which no cache has seen; the fold with a tiny running variance, where
+    // eps is most of the denominator.
+    void cached_convolution_weights_follow_changes() {
+        Generator gen(7);
+        Tensor x = randn({2, 3, 6, 6}, gen), w = randn({4, 3, 3, 3}, gen);
+        w.set_requires_grad(true);
+        auto opt = make_optimizer("sgd:lr=0.1,momentum=0.9", {{"w", w}});
+        for (int step = 0; step < 4; ++step) {
+            {
+                NoGradGuard no_grad;
+                Tensor cached = F::conv2d(x, w, Tensor(), {1, 1}, {1, 1}, {1, 1}, 1);
+                Tensor fresh = F::conv2d(x.clone(), w.detach().clone(), Tensor(), {1, 1}, {1, 1}, {1, 1}, 1);
+                QCOMPARE(cached.to_doubles(), fresh.to_doubles());
+            }
+            w.set_grad(ones(w.shape()).mul(Scalar(0.5 + step)));
+            opt->step(); // from the second step on, the fused in-place SGD kernel
+        }
+        Tensor mean = randn({4}, gen), var = randn({4}, gen).abs().mul(Scalar(1e-6)),
+               gamma = randn({4}, gen), beta = randn({4}, gen);
+        NoGradGuard no_grad;
+        for (bool relu : {false, true}) {
+            Tensor fused = F::conv_bn_eval(x, w, Tensor(), {1, 1}, {1, 1}, {1, 1}, 1, mean, var, gamma, beta, 1e-3, relu);
+            if (!fused.defined()) QSKIP("oneDNN off or not built in: no folded path");
+            Tensor plain = F::batch_norm(F::conv2d(x, w.detach().clone(), Tensor(), {1, 1}, {1, 1}, {1, 1}, 1),
+                                         mean.clone(), var.clone(), Tensor(), gamma, beta, false, 0.1, 1e-3);
+            if (relu) plain = plain.relu();
+            std::string why;
+            QVERIFY2(test::close(fused.to_doubles(), plain.to_doubles(), 1e-4, 1e-5, &why), why.c_str());
+        }
     }
 
     void reductions_and_views_match_torch() {
