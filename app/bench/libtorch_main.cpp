@@ -52,6 +52,28 @@ torch::Tensor to_torch(const nnscope::Tensor& t) {
     return torch::from_blob(const_cast<void*>(c.data_ptr()), shape, torch::kFloat32).clone();
 }
 
+// The largest difference between nnscope's tensors and LibTorch's of the same names,
+// relative to each tensor's scale; `worst` names where it is.
+double state_difference(const nnscope::OrderedDict<nnscope::Tensor>& mine,
+                        const std::map<std::string, torch::Tensor>& theirs, std::string& worst) {
+    double most = 0;
+    for (const auto& [name, t] : mine) {
+        auto it = theirs.find(name);
+        if (it == theirs.end() || !t.defined()) continue;
+        torch::Tensor a = to_torch(t.to(nnscope::Device::cpu())).to(torch::kFloat64);
+        torch::Tensor b = it->second.to(torch::kFloat64);
+        if (a.sizes() != b.sizes()) {
+            worst = name + " (shapes differ)";
+            return INFINITY;
+        }
+        if (!b.numel()) continue;
+        const double scale = b.abs().max().item<double>() + 1e-12;
+        const double d = (a - b).abs().max().item<double>() / scale;
+        if (d > most) most = d, worst = name;
+    }
+    return most;
+}
+
 // One reference case on both sides, built from the same weights (nnscope's spec model and
 // Generator(1), copied into torch::nn) and inputs.
 struct MlpSides {
@@ -111,15 +133,8 @@ struct MlpSides {
         std::map<std::string, torch::Tensor> theirs;
         for (const auto& p : torch_model->named_parameters()) theirs[p.key()] = p.value();
         for (const auto& b : torch_model->named_buffers()) theirs[b.key()] = b.value();
-        double most = 0;
-        for (const auto& [name, mine] : model->state_dict().tensors) {
-            auto it = theirs.find(name);
-            if (it == theirs.end() || !mine.defined() || !mine.is_floating_point()) continue;
-            torch::Tensor a = to_torch(mine).to(torch::kFloat64), b = it->second.to(torch::kFloat64);
-            const double scale = b.abs().max().item<double>() + 1e-12;
-            most = std::max(most, (a - b).abs().max().item<double>() / scale);
-        }
-        return most;
+        std::string worst;
+        return ::state_difference(model->state_dict().tensors, theirs, worst);
     }
 };
 
@@ -165,22 +180,7 @@ double max_state_difference(nnscope::bench::NnscopeModel& n, TorchModel& t, std:
     std::map<std::string, torch::Tensor> theirs;
     for (const auto& p : t.module().named_parameters()) theirs[p.name] = p.value;
     for (const auto& b : t.module().named_buffers()) theirs[b.name] = b.value;
-    double most = 0;
-    for (const auto& [name, mine] : n.state()) {
-        auto it = theirs.find(name);
-        if (it == theirs.end() || !mine.defined()) continue;
-        torch::Tensor a = to_torch(mine.to(nnscope::Device::cpu())).to(torch::kFloat64);
-        torch::Tensor b = it->second.to(torch::kFloat64);
-        if (a.sizes() != b.sizes()) {
-            worst = name + " (shapes differ)";
-            return INFINITY;
-        }
-        if (!b.numel()) continue;
-        const double scale = b.abs().max().item<double>() + 1e-12;
-        const double d = (a - b).abs().max().item<double>() / scale;
-        if (d > most) most = d, worst = name;
-    }
-    return most;
+    return state_difference(n.state(), theirs, worst);
 }
 
 int model_main(const std::string& path, const std::string& shape_text, int threads, int runs, bool as_json) {

@@ -21,6 +21,8 @@ const char* k_usage =
     "  ops [--json | --markdown]     the operators TorchScript code runs on, and what each runs\n"
     "  bench [--json] [--threads N] [--device D] [--cases small,large]\n"
     "                               median ms of forward passes and training steps\n"
+    "  bench --model FILE --input-shape N,C,H,W [--memory] [--roof] [--runs N]\n"
+    "                               the same figures for a model file (TorchScript, pickled)\n"
     "  run MODEL --inputs FILE --steps N --mode train|eval [--save SD] [--outputs OUT.safetensors]\n"
     "      [--load SD] [--input-key x] [--target-key y] [--optimizer sgd:lr=0.05,momentum=0.9 | "
     "adam:lr=1e-3]\n"

@@ -3,7 +3,7 @@
 
 #include <chrono>
 #include <cmath>
-#include <mutex>
+#include <memory>
 #include <unordered_map>
 
 #include "../autograd.h"
@@ -122,7 +122,8 @@ class Interpreter {
     // A function's top-level statements: as exec_block, except that a Conv2d -> BatchNorm2d
     // [-> ReLU] span (fusion.h) runs as one folded convolution where it can.
     void exec_body(const Function& fn, Frame& f) {
-        const auto& plans = conv_bn_plans(fn);
+        const std::shared_ptr<const void> held = conv_bn_plans(fn);
+        const auto& plans = *static_cast<const std::unordered_map<size_t, ConvBnPlan>*>(held.get());
         const Block& body = fn.body;
         for (size_t i = 0; i < body.size(); ++i) {
             if (!plans.empty() && !grad_enabled()) {
@@ -137,11 +138,15 @@ class Interpreter {
         }
     }
 
-    static const std::unordered_map<size_t, ConvBnPlan>& conv_bn_plans(const Function& fn) {
-        static std::mutex mutex;
-        std::lock_guard<std::mutex> lock(mutex);
-        if (!fn.analysis) fn.analysis = std::make_shared<const std::unordered_map<size_t, ConvBnPlan>>(plan_conv_bn(fn.body));
-        return *static_cast<const std::unordered_map<size_t, ConvBnPlan>*>(fn.analysis.get());
+    // Made on a function's first call and kept with it; later calls read it without a lock
+    // (two first calls at once both make it, and one copy is kept).
+    static std::shared_ptr<const void> conv_bn_plans(const Function& fn) {
+        std::shared_ptr<const void> plans = std::atomic_load(&fn.analysis);
+        if (!plans) {
+            plans = std::make_shared<const std::unordered_map<size_t, ConvBnPlan>>(plan_conv_bn(fn.body));
+            std::atomic_store(&fn.analysis, plans);
+        }
+        return plans;
     }
 
     // The span as one convolution, when its modules are Conv2d (zeros padding), BatchNorm2d
