@@ -117,6 +117,60 @@ void relu_in_place(float* p, int64_t n) {
     relu_span(p, n);
 }
 
+// Sum of a plain float or double array, accumulated in double over eight lanes (the order
+// differs from a single running sum by rounding only).
+template <class T>
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+double sum_span(const T* p, int64_t n) {
+    double lanes[8] = {};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; ++j) lanes[j] += double(p[i + j]);
+    double s = 0;
+    for (; i < n; ++i) s += double(p[i]);
+    for (double l : lanes) s += l;
+    return s;
+}
+
+// Sum or mean over the last dims of a float or double tensor whose reduced dims form one
+// contiguous block per output (global pooling, a mean over H and W): rows in parallel.
+// False where the layout does not fit; the generic loop serves then.
+bool reduce_contiguous_rows(ReduceOp op, const TensorView& dst, const TensorView& src, int reduce_ndim) {
+    if ((op != ReduceOp::Sum && op != ReduceOp::Mean) || src.dtype != dst.dtype ||
+        (src.dtype != DType::Float32 && src.dtype != DType::Float64))
+        return false;
+    const size_t nd = src.shape.size(), outer_nd = nd - size_t(reduce_ndim);
+    int64_t inner = 1;
+    for (size_t d = nd; d-- > outer_nd;) {
+        if (src.shape[d] != 1 && src.strides[d] != inner) return false;
+        inner *= src.shape[d];
+    }
+    int64_t rows = 1, expect = inner;
+    for (size_t d = outer_nd; d-- > 0;) { // outer dims contiguous too, and dst plain
+        if (src.shape[d] != 1 && src.strides[d] != expect) return false;
+        expect *= src.shape[d];
+        rows *= src.shape[d];
+    }
+    int64_t dense = 1;
+    for (size_t d = dst.shape.size(); d-- > 0;) {
+        if (dst.shape[d] != 1 && dst.strides[d] != dense) return false;
+        dense *= dst.shape[d];
+    }
+    if (dense != rows || inner == 0) return false;
+    const double count = op == ReduceOp::Mean ? double(inner) : 1.0;
+    auto run = [&](auto* in, auto* out) {
+#pragma omp parallel for if (rows * inner > (1 << 16))
+        for (int64_t r = 0; r < rows; ++r) out[r] = decltype(+out[r])(sum_span(in + r * inner, inner) / count);
+    };
+    if (src.dtype == DType::Float32)
+        run(static_cast<const float*>(src.data), static_cast<float*>(dst.data));
+    else
+        run(static_cast<const double*>(src.data), static_cast<double*>(dst.data));
+    return true;
+}
+
 class CpuBackend final : public Backend {
     static size_t block_size(size_t nbytes) { return nbytes == 0 ? 64 : (nbytes + 63) / 64 * 64; }
     BlockCache m_cache;
@@ -284,6 +338,7 @@ class CpuBackend final : public Backend {
 
     void reduce(ReduceOp op, const TensorView& dst, const TensorView& src, int reduce_ndim,
                 int64_t correction) override {
+        if (reduce_contiguous_rows(op, dst, src, reduce_ndim)) return;
         const size_t outer_nd = src.shape.size() - size_t(reduce_ndim);
         TensorView outer{src.data, src.dtype,
                          std::vector<int64_t>(src.shape.begin(), src.shape.begin() + outer_nd),

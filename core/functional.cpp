@@ -337,79 +337,57 @@ Tensor window(const Tensor& padded, int64_t i, int64_t j, int64_t oh, int64_t ow
                       padded.storage_offset() + i * dilation[0] * st[2] + j * dilation[1] * st[3]);
 }
 
-// Window maxima by index: for each output position (the input rows and columns it reads),
-// the flat index h * W + w of the first maximum in scan order, NaN winning, as ATen's max
-// pooling picks it, and its value. Found on the host.
-template <class T>
-void window_argmax(const T* x, int64_t planes, int64_t h, int64_t w, const std::vector<std::vector<int64_t>>& rows,
-                   const std::vector<std::vector<int64_t>>& cols, T* values, int64_t* out) {
-    const int64_t oh = int64_t(rows.size()), ow = int64_t(cols.size());
-#pragma omp parallel for if (planes * oh * ow > (1 << 15))
-    for (int64_t p = 0; p < planes; ++p) {
-        const T* plane = x + p * h * w;
-        T* values_p = values + p * oh * ow;
-        int64_t* out_p = out + p * oh * ow;
-        for (int64_t oy = 0; oy < oh; ++oy)
-            for (int64_t ox = 0; ox < ow; ++ox) {
-                const auto &rs = rows[size_t(oy)], &cs = cols[size_t(ox)];
-                int64_t best = rs.empty() || cs.empty() ? 0 : rs[0] * w + cs[0];
-                T best_v = -std::numeric_limits<T>::infinity();
-                bool nan = false;
-                for (size_t a = 0; a < rs.size() && !nan; ++a)
-                    for (size_t b = 0; b < cs.size(); ++b) {
-                        const int64_t at = rs[a] * w + cs[b];
-                        const T v = plane[at];
-                        if (v > best_v || v != v) {
-                            best_v = v;
-                            best = at;
-                            if (v != v) {
-                                nan = true;
-                                break;
-                            }
-                        }
-                    }
-                *values_p++ = best_v;
-                *out_p++ = best;
-            }
-    }
-}
-
 } // namespace
 
-std::pair<Tensor, Tensor> pool_by_argmax(const Tensor& x, const std::vector<std::vector<int64_t>>& rows,
-                                         const std::vector<std::vector<int64_t>>& cols) {
+std::pair<Tensor, Tensor> pool_by_argmax(const Tensor& x, const std::vector<PoolTaps>& rows,
+                                         const std::vector<PoolTaps>& cols, bool want_indices) {
     const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
     const int64_t oh = int64_t(rows.size()), ow = int64_t(cols.size());
-    std::vector<int64_t> idx(size_t(n * c * oh * ow));
-    Tensor y;
+    const bool record = autograd::should_record({&x});
+    Tensor y, idx;
+    if (want_indices || record) idx = empty({n, c, oh, ow}, TensorOptions(DType::Int64));
     {
         NoGradGuard no_grad;
         Tensor host = x.detach().to(Device::cpu());
         if (host.dtype() != DType::Float32 && host.dtype() != DType::Float64) host = host.to(DType::Float64);
         host = host.contiguous();
         y = empty({n, c, oh, ow}, TensorOptions(host.dtype()));
+        int64_t* at = idx.defined() ? idx.data<int64_t>() : nullptr;
         if (host.dtype() == DType::Float32)
-            window_argmax(host.data<float>(), n * c, h, w, rows, cols, y.data<float>(), idx.data());
+            pool_cpu::window_max(host.data<float>(), n * c, h, w, rows, cols, y.data<float>(), at);
         else
-            window_argmax(host.data<double>(), n * c, h, w, rows, cols, y.data<double>(), idx.data());
+            pool_cpu::window_max(host.data<double>(), n * c, h, w, rows, cols, y.data<double>(), at);
         y = y.to(x.dtype()).to(x.device());
     }
-    const TensorOptions on_x = TensorOptions(DType::Int64).with_device(x.device());
-    if (autograd::should_record({&x})) {
-        // The gradient goes to each window's chosen element: index_add into the input.
-        std::vector<int64_t> global(idx.size());
-        for (size_t k = 0; k < idx.size(); ++k) global[k] = int64_t(k) / (oh * ow) * h * w + idx[k];
-        Tensor at = from_int64s(global, {int64_t(global.size())}, on_x);
+    if (record) {
+        // The gradient goes to each window's chosen element.
         const Shape xs = x.shape();
         const DType dt = x.dtype();
-        autograd::record(y, "MaxPool2DWithIndicesBackward0", {x}, [at, xs, dt](const Tensor& g) {
+        autograd::record(y, "MaxPool2DWithIndicesBackward0", {x}, [idx, xs, dt, oh, ow](const Tensor& g) {
+            const int64_t planes = xs[0] * xs[1], hw = xs[2] * xs[3];
+            if (g.device() == Device::cpu() && (dt == DType::Float32 || dt == DType::Float64)) {
+                Tensor gx = zeros(xs, TensorOptions(dt));
+                Tensor gc = g.contiguous();
+                if (dt == DType::Float32)
+                    pool_cpu::scatter_grads(gc.data<float>(), idx.data<int64_t>(), planes, oh * ow, hw, gx.data<float>());
+                else
+                    pool_cpu::scatter_grads(gc.data<double>(), idx.data<int64_t>(), planes, oh * ow, hw,
+                                            gx.data<double>());
+                return std::vector<Tensor>{gx};
+            }
+            // Elsewhere by the backend's index_add into the flattened input.
+            const int64_t* local = idx.data<int64_t>();
+            std::vector<int64_t> global(size_t(idx.numel()));
+            for (size_t k = 0; k < global.size(); ++k) global[k] = int64_t(k) / (oh * ow) * hw + local[k];
+            Tensor at = from_int64s(global, {int64_t(global.size())}, TensorOptions(DType::Int64).with_device(g.device()));
             Tensor gx = zeros({shape_numel(xs), 1}, TensorOptions(dt).with_device(g.device()));
             Tensor gc = g.reshape({g.numel(), 1}).contiguous();
             backend_for(g.device()).index_add_rows(gx.view_desc(), at.view_desc(), gc.view_desc());
             return std::vector<Tensor>{gx.reshape(xs)};
         });
     }
-    return {y, from_int64s(idx, {n, c, oh, ow}, on_x)};
+    if (!want_indices) return {y, Tensor()};
+    return {y, idx.to(x.device())};
 }
 
 Tensor constant_pad(const Tensor& x, const std::vector<int64_t>& pad, double value) {
@@ -440,9 +418,12 @@ Tensor constant_pad(const Tensor& x, const std::vector<int64_t>& pad, double val
     return y;
 }
 
-std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x_in, std::array<int64_t, 2> kernel,
-                                                 std::array<int64_t, 2> stride, std::array<int64_t, 2> padding,
-                                                 std::array<int64_t, 2> dilation, bool ceil_mode) {
+namespace {
+
+// max_pool2d's values, and its indices when `want_indices` (else undefined).
+std::pair<Tensor, Tensor> max_pool2d_impl(const Tensor& x_in, std::array<int64_t, 2> kernel,
+                                          std::array<int64_t, 2> stride, std::array<int64_t, 2> padding,
+                                          std::array<int64_t, 2> dilation, bool ceil_mode, bool want_indices) {
     if (stride[0] == 0 && stride[1] == 0) stride = kernel;
     check_pool(x_in, "max_pool2d", kernel, stride, padding);
     const bool unbatched = x_in.dim() == 3;
@@ -456,21 +437,35 @@ std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x_in, std::array
                     std::to_string(oh) + "x" + std::to_string(ow) + "). Output size is too small");
     // Each output position's rows and columns inside the input (padding is never a maximum).
     auto taps = [](int64_t out, int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) {
-        std::vector<std::vector<int64_t>> at(static_cast<size_t>(out));
-        for (int64_t o = 0; o < out; ++o)
+        std::vector<PoolTaps> at(static_cast<size_t>(out));
+        for (int64_t o = 0; o < out; ++o) {
+            PoolTaps& t = at[size_t(o)];
+            t.step = d;
             for (int64_t i = 0; i < k; ++i)
-                if (const int64_t r = o * s - p + i * d; r >= 0 && r < in) at[size_t(o)].push_back(r);
+                if (const int64_t r = o * s - p + i * d; r >= 0 && r < in) {
+                    if (!t.count) t.first = r;
+                    ++t.count;
+                }
+        }
         return at;
     };
     auto [y, idx] = pool_by_argmax(x, taps(oh, h, kernel[0], stride[0], padding[0], dilation[0]),
-                                   taps(ow, w, kernel[1], stride[1], padding[1], dilation[1]));
-    if (unbatched) return {y.squeeze(0), idx.squeeze(0)};
+                                   taps(ow, w, kernel[1], stride[1], padding[1], dilation[1]), want_indices);
+    if (unbatched) return {y.squeeze(0), idx.defined() ? idx.squeeze(0) : idx};
     return {y, idx};
+}
+
+} // namespace
+
+std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, std::array<int64_t, 2> kernel,
+                                                 std::array<int64_t, 2> stride, std::array<int64_t, 2> padding,
+                                                 std::array<int64_t, 2> dilation, bool ceil_mode) {
+    return max_pool2d_impl(x, kernel, stride, padding, dilation, ceil_mode, true);
 }
 
 Tensor max_pool2d(const Tensor& x, std::array<int64_t, 2> kernel, std::array<int64_t, 2> stride,
                   std::array<int64_t, 2> padding, std::array<int64_t, 2> dilation, bool ceil_mode) {
-    return max_pool2d_with_indices(x, kernel, stride, padding, dilation, ceil_mode).first;
+    return max_pool2d_impl(x, kernel, stride, padding, dilation, ceil_mode, false).first;
 }
 
 Tensor avg_pool2d(const Tensor& x_in, std::array<int64_t, 2> kernel, std::array<int64_t, 2> stride,

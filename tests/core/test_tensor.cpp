@@ -217,6 +217,27 @@ class TestTensor : public QObject {
         NNSCOPE_COMPARE_VALUES(x.grad().to_doubles(), fixture_values(f["grad"]));
     }
 
+    // Max pooling over rows with ties, a NaN and minus infinity, padded, dilated and in ceil
+    // mode: values, ATen's indices and the gradient, as PyTorch 1.13 computed them.
+    void max_pool_rows_match_torch() {
+        const json& f = ops["pool_rows"];
+        for (const json& c : f["cases"]) {
+            auto pair = [&](const char* k) { return std::array<int64_t, 2>{c[k][0].get<int64_t>(), c[k][1].get<int64_t>()}; };
+            Tensor x = from_fixture(f["x"], {1, 2, 7, 12});
+            x.set_requires_grad(true);
+            auto [y, idx] = F::max_pool2d_with_indices(x, pair("kernel"), pair("stride"), pair("padding"),
+                                                       pair("dilation"), c["ceil_mode"].get<bool>());
+            QCOMPARE(y.shape(), fixture_shape(c["shape"]));
+            NNSCOPE_COMPARE_VALUES(y.to_doubles(), fixture_values(c["values"]));
+            QCOMPARE(idx.reshape({idx.numel()}).to_int64s(), c["indices"].get<std::vector<int64_t>>());
+            Tensor plain = F::max_pool2d(x.detach(), pair("kernel"), pair("stride"), pair("padding"), pair("dilation"),
+                                         c["ceil_mode"].get<bool>());
+            NNSCOPE_COMPARE_VALUES(plain.to_doubles(), fixture_values(c["values"]));
+            y.mul(from_doubles(fixture_values(c["upstream"]), y.shape(), TensorOptions(DType::Float32))).sum().backward();
+            NNSCOPE_COMPARE_VALUES(x.grad().to_doubles(), fixture_values(c["grad"]));
+        }
+    }
+
     // Convolution paths that keep derived copies of the weights (oneDNN's layout in no-grad
     // passes, the eval-mode BatchNorm fold) must see every change of the weights: an
     // optimizer's fused step included. Each pass is compared with one on fresh copies of
