@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <new>
@@ -239,6 +240,16 @@ class CpuBackend final : public Backend {
         else
             store_i(bytes, dt, value.i);
         const size_t es = dtype_size(dt);
+        if (is_contiguous(dst)) { // zeros() for every gradient buffer: one pass over memory
+            const int64_t n = dst.numel();
+            char* d = static_cast<char*>(dst.data);
+            if (std::all_of(bytes, bytes + es, [](char b) { return b == 0; })) {
+                std::memset(d, 0, size_t(n) * es);
+                return;
+            }
+            for (int64_t i = 0; i < n; ++i) std::memcpy(d + size_t(i) * es, bytes, es);
+            return;
+        }
         for_each_element(dst.shape, ops, [&](char** p) { std::memcpy(p[0], bytes, es); });
     }
 

@@ -97,6 +97,7 @@ void window_max_impl(const T* x, int64_t planes, int64_t h, int64_t w, const std
     {
         std::vector<int32_t> taps(index ? size_t(ow) : 0);
         int32_t* tap = index ? taps.data() : nullptr;
+        std::vector<int64_t> tap_at;
 #pragma omp for
         for (int64_t p = 0; p < planes; ++p) {
             const T* plane = x + p * h * w;
@@ -116,10 +117,16 @@ void window_max_impl(const T* x, int64_t planes, int64_t h, int64_t w, const std
                 else
                     even_row(plane, w, r, e, e.stride, v, tap);
                 if (!at) continue;
-                for (int64_t j = e.lo; j < e.hi; ++j) {
-                    const int64_t a = tap[j] / e.taps, b = tap[j] % e.taps;
-                    at[j] = r.count ? (r.first + a * r.step) * w + e.base + j * e.stride + b * e.step : 0;
+                if (!r.count) {
+                    std::fill(at + e.lo, at + e.hi, 0);
+                    continue;
                 }
+                // Tap number to position (no division per output).
+                tap_at.resize(size_t(r.count * e.taps));
+                for (int64_t a = 0; a < r.count; ++a)
+                    for (int64_t b = 0; b < e.taps; ++b)
+                        tap_at[size_t(a * e.taps + b)] = (r.first + a * r.step) * w + e.base + b * e.step;
+                for (int64_t j = e.lo; j < e.hi; ++j) at[j] = tap_at[size_t(tap[j])] + j * e.stride;
             }
         }
     }
