@@ -172,6 +172,50 @@ bool reduce_contiguous_rows(ReduceOp op, const TensorView& dst, const TensorView
     return true;
 }
 
+// One element of v, broadcast over the whole result (a scalar operand: every stride 0).
+bool broadcast_single(const TensorView& v) {
+    return std::all_of(v.strides.begin(), v.strides.end(), [](int64_t s) { return s == 0; });
+}
+
+// A float32 result from a plain float32 array and a broadcast scalar (either side) of any
+// floating dtype, rounded to float32 first as the generic loop does: x * lr in an optimizer
+// step, 1 - x, x / 6. False where the operands do not fit.
+bool binary_with_scalar(BinaryOp op, const TensorView& dst, const TensorView& a, const TensorView& b) {
+    const bool scalar_b = broadcast_single(b) && a.dtype == DType::Float32 && is_contiguous(a) && dtype_is_floating(b.dtype);
+    const bool scalar_a = !scalar_b && broadcast_single(a) && b.dtype == DType::Float32 && is_contiguous(b) &&
+                          dtype_is_floating(a.dtype);
+    if ((!scalar_a && !scalar_b) || !is_contiguous(dst) ||
+        (op != BinaryOp::Add && op != BinaryOp::Sub && op != BinaryOp::Mul && op != BinaryOp::Div))
+        return false;
+    const TensorView& arr = scalar_b ? a : b;
+    const TensorView& one = scalar_b ? b : a;
+    const float s = float(load_f(static_cast<const char*>(one.data), one.dtype));
+    const float* x = static_cast<const float*>(arr.data);
+    float* d = static_cast<float*>(dst.data);
+    const int64_t n = dst.numel();
+    switch (op) {
+    case BinaryOp::Add:
+        for (int64_t i = 0; i < n; ++i) d[i] = x[i] + s;
+        break;
+    case BinaryOp::Mul:
+        for (int64_t i = 0; i < n; ++i) d[i] = x[i] * s;
+        break;
+    case BinaryOp::Sub:
+        if (scalar_b)
+            for (int64_t i = 0; i < n; ++i) d[i] = x[i] - s;
+        else
+            for (int64_t i = 0; i < n; ++i) d[i] = s - x[i];
+        break;
+    default:
+        if (scalar_b)
+            for (int64_t i = 0; i < n; ++i) d[i] = x[i] / s;
+        else
+            for (int64_t i = 0; i < n; ++i) d[i] = s / x[i];
+        break;
+    }
+    return true;
+}
+
 class CpuBackend final : public Backend {
     static size_t block_size(size_t nbytes) { return nbytes == 0 ? 64 : (nbytes + 63) / 64 * 64; }
     BlockCache m_cache;
@@ -323,6 +367,7 @@ class CpuBackend final : public Backend {
                 break;
             }
         }
+        if (compute == DType::Float32 && dt == DType::Float32 && binary_with_scalar(op, dst, a, b)) return;
         if (dtype_is_floating(compute)) {
             // Round through the compute type so float32 results equal PyTorch's float32 ones.
             auto round = [c = int(compute)](double v) { return elem::round_to(c, v); };
