@@ -283,13 +283,14 @@ Tensor conv_bn_eval(const Tensor& x, const Tensor& weight, const Tensor& bias, c
         b2 = new_like({o});
         const int64_t k = weight.numel() / std::max<int64_t>(o, 1);
         const float *w = weight.data<float>(), *m = running_mean.data<float>(), *v = running_var.data<float>();
+        float *w_out = w2.data<float>(), *b_out = b2.data<float>();
         for (int64_t c = 0; c < o; ++c) {
             const double gamma = bn_weight.defined() ? double(bn_weight.data<float>()[c]) : 1.0;
             const double beta = bn_bias.defined() ? double(bn_bias.data<float>()[c]) : 0.0;
             const double scale = gamma / std::sqrt(double(v[c]) + eps);
-            for (int64_t i = 0; i < k; ++i) w2.data<float>()[c * k + i] = float(double(w[c * k + i]) * scale);
+            for (int64_t i = 0; i < k; ++i) w_out[c * k + i] = float(double(w[c * k + i]) * scale);
             const double b0 = bias.defined() ? double(bias.data<float>()[c]) : 0.0;
-            b2.data<float>()[c] = float((b0 - double(m[c])) * scale + beta);
+            b_out[c] = float((b0 - double(m[c])) * scale + beta);
         }
         std::lock_guard<std::mutex> lock(g_folded_mutex);
         if (g_folded.size() >= 512) g_folded.clear();
