@@ -12,6 +12,7 @@
 
 #include "device.h"
 #include "dtype.h"
+#include "pool_windows.h"
 
 namespace nnscope {
 
@@ -117,6 +118,12 @@ class Backend {
     virtual void im2col(const TensorView& cols, const TensorView& x, const ConvGeometry& g) = 0;
     // dx(N, C, H, W) += the columns folded back: im2col's adjoint.
     virtual void col2im(const TensorView& dx, const TensorView& cols, const ConvGeometry& g) = 0;
+    // Max pooling: values(N, C, oh, ow) = the maximum of x(N, C, H, W) over each window
+    // (pool_windows.h), and index (int64, the same shape; data null: not wanted) the flat
+    // position h * W + w of the first maximum in scan order, a NaN winning, as ATen picks
+    // it. Float32 or float64, all contiguous.
+    virtual void window_max(const TensorView& values, const TensorView& index, const TensorView& x,
+                            const PoolWindows& rows, const PoolWindows& cols) = 0;
 };
 
 } // namespace nnscope

@@ -22,6 +22,7 @@
 #include "element_io.h"
 #include "errors.h"
 #include "gemm_layout.h"
+#include "pool_cpu.h"
 
 namespace nnscope {
 
@@ -493,6 +494,21 @@ class CpuBackend final : public Backend {
             }
             store_f(p[0], dt, r);
         });
+    }
+
+    void window_max(const TensorView& values, const TensorView& index, const TensorView& x, const PoolWindows& rows,
+                    const PoolWindows& cols) override {
+        std::vector<PoolTaps> r(size_t(rows.out)), c(size_t(cols.out));
+        for (int64_t o = 0; o < rows.out; ++o) r[size_t(o)] = pool_taps(rows, o);
+        for (int64_t o = 0; o < cols.out; ++o) c[size_t(o)] = pool_taps(cols, o);
+        const int64_t planes = x.shape[0] * x.shape[1];
+        int64_t* at = static_cast<int64_t*>(index.data);
+        if (x.dtype == DType::Float32)
+            pool_cpu::window_max(static_cast<const float*>(x.data), planes, rows.in, cols.in, r, c,
+                                 static_cast<float*>(values.data), at);
+        else
+            pool_cpu::window_max(static_cast<const double*>(x.data), planes, rows.in, cols.in, r, c,
+                                 static_cast<double*>(values.data), at);
     }
 
     void matmul(const TensorView& c, const TensorView& a, const TensorView& b) override {

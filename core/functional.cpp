@@ -9,6 +9,7 @@
 #include "autograd.h"
 #include "errors.h"
 #include "fused_cpu.h"
+#include "pool_cpu.h"
 #include "tensor_internal.h"
 
 namespace nnscope::F {
@@ -339,25 +340,21 @@ Tensor window(const Tensor& padded, int64_t i, int64_t j, int64_t oh, int64_t ow
 
 } // namespace
 
-std::pair<Tensor, Tensor> pool_by_argmax(const Tensor& x, const std::vector<PoolTaps>& rows,
-                                         const std::vector<PoolTaps>& cols, bool want_indices) {
-    const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-    const int64_t oh = int64_t(rows.size()), ow = int64_t(cols.size());
+std::pair<Tensor, Tensor> pool_by_argmax(const Tensor& x, const PoolWindows& rows, const PoolWindows& cols,
+                                         bool want_indices) {
+    const int64_t n = x.size(0), c = x.size(1), oh = rows.out, ow = cols.out;
     const bool record = autograd::should_record({&x});
     Tensor y, idx;
-    if (want_indices || record) idx = empty({n, c, oh, ow}, TensorOptions(DType::Int64));
+    if (want_indices || record) idx = empty({n, c, oh, ow}, TensorOptions(DType::Int64).with_device(x.device()));
     {
         NoGradGuard no_grad;
-        Tensor host = x.detach().to(Device::cpu());
-        if (host.dtype() != DType::Float32 && host.dtype() != DType::Float64) host = host.to(DType::Float64);
-        host = host.contiguous();
-        y = empty({n, c, oh, ow}, TensorOptions(host.dtype()));
-        int64_t* at = idx.defined() ? idx.data<int64_t>() : nullptr;
-        if (host.dtype() == DType::Float32)
-            pool_cpu::window_max(host.data<float>(), n * c, h, w, rows, cols, y.data<float>(), at);
-        else
-            pool_cpu::window_max(host.data<double>(), n * c, h, w, rows, cols, y.data<double>(), at);
-        y = y.to(x.dtype()).to(x.device());
+        // The backend's kernel works in float32 or float64: other dtypes through float64.
+        const bool exact = x.dtype() == DType::Float32 || x.dtype() == DType::Float64;
+        Tensor in = (exact ? x.detach() : x.detach().to(DType::Float64)).contiguous();
+        y = empty({n, c, oh, ow}, TensorOptions(in.dtype()).with_device(x.device()));
+        backend_for(x.device()).window_max(y.view_desc(), idx.defined() ? idx.view_desc() : TensorView{},
+                                           in.view_desc(), rows, cols);
+        if (!exact) y = y.to(x.dtype());
     }
     if (record) {
         // The gradient goes to each window's chosen element.
@@ -375,11 +372,12 @@ std::pair<Tensor, Tensor> pool_by_argmax(const Tensor& x, const std::vector<Pool
                                             gx.data<double>());
                 return std::vector<Tensor>{gx};
             }
-            // Elsewhere by the backend's index_add into the flattened input.
-            const int64_t* local = idx.data<int64_t>();
-            std::vector<int64_t> global(size_t(idx.numel()));
-            for (size_t k = 0; k < global.size(); ++k) global[k] = int64_t(k) / (oh * ow) * hw + local[k];
-            Tensor at = from_int64s(global, {int64_t(global.size())}, TensorOptions(DType::Int64).with_device(g.device()));
+            // Elsewhere by the backend's index_add into the flattened input, at each plane's
+            // offset plus the index inside the plane (added on the device).
+            std::vector<int64_t> offsets(static_cast<size_t>(planes));
+            for (int64_t p = 0; p < planes; ++p) offsets[size_t(p)] = p * hw;
+            const TensorOptions longs = TensorOptions(DType::Int64).with_device(g.device());
+            Tensor at = idx.reshape({planes, oh * ow}).add(from_int64s(offsets, {planes, 1}, longs)).reshape({-1});
             Tensor gx = zeros({shape_numel(xs), 1}, TensorOptions(dt).with_device(g.device()));
             Tensor gc = g.reshape({g.numel(), 1}).contiguous();
             backend_for(g.device()).index_add_rows(gx.view_desc(), at.view_desc(), gc.view_desc());
@@ -387,7 +385,7 @@ std::pair<Tensor, Tensor> pool_by_argmax(const Tensor& x, const std::vector<Pool
         });
     }
     if (!want_indices) return {y, Tensor()};
-    return {y, idx.to(x.device())};
+    return {y, idx};
 }
 
 Tensor constant_pad(const Tensor& x, const std::vector<int64_t>& pad, double value) {
@@ -436,21 +434,9 @@ std::pair<Tensor, Tensor> max_pool2d_impl(const Tensor& x_in, std::array<int64_t
                     std::to_string(w) + "). Calculated output size: (" + std::to_string(x.size(1)) + "x" +
                     std::to_string(oh) + "x" + std::to_string(ow) + "). Output size is too small");
     // Each output position's rows and columns inside the input (padding is never a maximum).
-    auto taps = [](int64_t out, int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) {
-        std::vector<PoolTaps> at(static_cast<size_t>(out));
-        for (int64_t o = 0; o < out; ++o) {
-            PoolTaps& t = at[size_t(o)];
-            t.step = d;
-            for (int64_t i = 0; i < k; ++i)
-                if (const int64_t r = o * s - p + i * d; r >= 0 && r < in) {
-                    if (!t.count) t.first = r;
-                    ++t.count;
-                }
-        }
-        return at;
-    };
-    auto [y, idx] = pool_by_argmax(x, taps(oh, h, kernel[0], stride[0], padding[0], dilation[0]),
-                                   taps(ow, w, kernel[1], stride[1], padding[1], dilation[1]), want_indices);
+    const PoolWindows rows{kernel[0], stride[0], padding[0], dilation[0], false, h, oh};
+    const PoolWindows cols{kernel[1], stride[1], padding[1], dilation[1], false, w, ow};
+    auto [y, idx] = pool_by_argmax(x, rows, cols, want_indices);
     if (unbatched) return {y.squeeze(0), idx.defined() ? idx.squeeze(0) : idx};
     return {y, idx};
 }

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "random.h"
-#include "pool_cpu.h"
+#include "pool_windows.h"
 #include "tensor.h"
 
 namespace nnscope::F {
@@ -106,11 +106,11 @@ std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, std::array<in
                                                  std::array<int64_t, 2> stride, std::array<int64_t, 2> padding,
                                                  std::array<int64_t, 2> dilation, bool ceil_mode);
 std::pair<Tensor, Tensor> adaptive_max_pool2d_with_indices(const Tensor& x, std::array<int64_t, 2> output_size);
-// Both poolings' core: x (N, C, H, W); rows[i] and cols[j] are the input rows and columns
-// output (i, j) reads (pool_cpu.h). Values (recorded, gradient to the maximum) and int64
+// Both poolings' core: x (N, C, H, W), the windows along H and W (pool_windows.h), on x's
+// device (the backend's window_max). Values (recorded, gradient to the maximum) and int64
 // indices; `want_indices` false: the indices only where backward needs them, else undefined.
-std::pair<Tensor, Tensor> pool_by_argmax(const Tensor& x, const std::vector<PoolTaps>& rows,
-                                         const std::vector<PoolTaps>& cols, bool want_indices = true);
+std::pair<Tensor, Tensor> pool_by_argmax(const Tensor& x, const PoolWindows& rows, const PoolWindows& cols,
+                                         bool want_indices = true);
 // F.interpolate over the last 1 or 2 dims to `size`: modes nearest, linear (3-D input),
 // bilinear (4-D); `scales` as given by the caller (scale_factor without
 // recompute_scale_factor), which ATen uses for source indices instead of in/out.

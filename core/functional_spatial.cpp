@@ -139,12 +139,8 @@ std::pair<Tensor, Tensor> adaptive_max_pool2d_with_indices(const Tensor& x_in, s
     const bool unbatched = x_in.dim() == 3;
     Tensor x = unbatched ? x_in.unsqueeze(0) : x_in;
     // Window i covers [floor(i*H/oh), ceil((i+1)*H/oh)).
-    auto windows = [](int64_t o, int64_t in) {
-        std::vector<PoolTaps> at(static_cast<size_t>(o));
-        for (int64_t i = 0; i < o; ++i) at[size_t(i)] = {i * in / o, ((i + 1) * in + o - 1) / o - i * in / o, 1};
-        return at;
-    };
-    auto [y, idx] = pool_by_argmax(x, windows(out[0], x.size(2)), windows(out[1], x.size(3)));
+    const PoolWindows rows{1, 1, 0, 1, true, x.size(2), out[0]}, cols{1, 1, 0, 1, true, x.size(3), out[1]};
+    auto [y, idx] = pool_by_argmax(x, rows, cols);
     if (unbatched) return {y.squeeze(0), idx.squeeze(0)};
     return {y, idx};
 }

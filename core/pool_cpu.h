@@ -1,20 +1,14 @@
 // pool_cpu.h: max pooling's host kernels (pool_cpu.cpp): window maxima with ATen's choice of
-// index, and the scatter of their gradient. F::pool_by_argmax (functional.cpp) calls them
-// for every device, on a host copy where the tensor lives elsewhere.
+// index (the CPU backend's window_max), and the scatter of their gradient (max pooling's
+// backward on the CPU, functional.cpp).
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
-namespace nnscope {
+#include "pool_windows.h"
 
-// The input positions one output position of a pooling window reads along one dim: `count`
-// positions from `first`, `step` apart (a dilated window's taps, clipped to the input).
-struct PoolTaps {
-    int64_t first = 0, count = 0, step = 1;
-};
-
-namespace pool_cpu {
+namespace nnscope::pool_cpu {
 
 // For `planes` contiguous planes [h, w] of x: each output (i, j)'s maximum over rows[i] x
 // cols[j] into values, and into index (null: not wanted) the flat position h * w + w of the
@@ -28,5 +22,4 @@ void window_max(const double* x, int64_t planes, int64_t h, int64_t w, const std
 void scatter_grads(const float* g, const int64_t* index, int64_t planes, int64_t per_plane, int64_t hw, float* gx);
 void scatter_grads(const double* g, const int64_t* index, int64_t planes, int64_t per_plane, int64_t hw, double* gx);
 
-} // namespace pool_cpu
-} // namespace nnscope
+} // namespace nnscope::pool_cpu

@@ -277,6 +277,10 @@ class CudaBackend final : public Backend {
     void col2im(const TensorView& dx, const TensorView& cols, const ConvGeometry& g) override {
         launch<ConvArgs, col2im_element>(conv_args(cols.data, dx, g), dx.numel());
     }
+    void window_max(const TensorView& values, const TensorView& index, const TensorView& x, const PoolWindows& rows,
+                    const PoolWindows& cols) override {
+        launch<PoolArgs, window_max_element>(pool_args(values, index, x, rows, cols), values.numel());
+    }
 
   private:
     static constexpr size_t k_staged_copy = size_t(8) << 20, k_stage_bytes = size_t(4) << 20;

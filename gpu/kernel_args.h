@@ -159,6 +159,12 @@ inline RowsArgs rows_args(const TensorView& dst, const TensorView& table, const 
             index.shape[0], dst.shape[1],   table.shape[0]};
 }
 
+inline PoolArgs pool_args(const TensorView& values, const TensorView& index, const TensorView& x,
+                          const PoolWindows& rows, const PoolWindows& cols) {
+    return {static_cast<char*>(values.data), static_cast<char*>(index.data), static_cast<const char*>(x.data),
+            int(x.dtype), rows, cols};
+}
+
 inline ConvArgs conv_args(void* cols, const TensorView& x, const Backend::ConvGeometry& g) {
     return {static_cast<char*>(cols),
             static_cast<char*>(x.data),

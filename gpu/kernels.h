@@ -22,6 +22,7 @@
 #include <cstring>
 
 #include "element_io.h" // dtype codes, loads and stores, scalar math (shared with the CPU backend)
+#include "pool_windows.h" // max pooling's windows (shared with the CPU backend)
 
 namespace nnscope::gpu {
 
@@ -475,6 +476,36 @@ NNSCOPE_HD inline void col2im_element(const ConvArgs& a, int64_t idx) {
             acc += load_f(a.cols + ((b * rows + r) * l + oy * a.ow + ox) * es, a.dtype);
         }
     store_f(out, a.dtype, acc);
+}
+
+// Max pooling: one output's window maximum and, where index is given, the flat position
+// h * W + w of its first maximum in scan order (rows outer), a NaN winning: ATen's choice.
+struct PoolArgs {
+    char* values; // (planes, oh, ow), contiguous
+    char* index;  // int64, the same shape; null: not wanted
+    const char* x; // (planes, H, W), contiguous
+    int dtype;
+    PoolWindows rows, cols;
+};
+NNSCOPE_HD inline void window_max_element(const PoolArgs& a, int64_t idx) {
+    const int64_t ow = a.cols.out, oh = a.rows.out, h = a.rows.in, w = a.cols.in;
+    const int64_t ox = idx % ow, oy = (idx / ow) % oh, plane = idx / (ow * oh);
+    const PoolTaps r = pool_taps(a.rows, oy), c = pool_taps(a.cols, ox);
+    const int es = dtype_bytes(a.dtype);
+    const char* in = a.x + plane * h * w * es;
+    int64_t best = r.count && c.count ? r.first * w + c.first : 0;
+    double best_v = -INFINITY;
+    for (int64_t i = 0; i < r.count; ++i)
+        for (int64_t j = 0; j < c.count; ++j) {
+            const int64_t at = (r.first + i * r.step) * w + c.first + j * c.step;
+            const double v = load_f(in + at * es, a.dtype);
+            if (v > best_v || (v != v && best_v == best_v)) {
+                best_v = v;
+                best = at;
+            }
+        }
+    store_f(a.values + idx * es, a.dtype, best_v);
+    if (a.index) store_i(a.index + idx * 8, I64, best);
 }
 
 } // namespace nnscope::gpu

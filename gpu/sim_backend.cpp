@@ -137,6 +137,10 @@ class SimBackend final : public Backend {
         ConvArgs args = conv_args(cols.data, dx, g);
         run(args, dx.numel(), col2im_element);
     }
+    void window_max(const TensorView& values, const TensorView& index, const TensorView& x, const PoolWindows& rows,
+                    const PoolWindows& cols) override {
+        run(pool_args(values, index, x, rows, cols), values.numel(), window_max_element);
+    }
 
   private:
     // The simulated device's cudaMalloc and cudaFree.

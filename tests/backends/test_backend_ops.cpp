@@ -628,6 +628,38 @@ class TestBackendOps : public QObject {
         }
     }
 
+    // Max pooling (the backend's window_max; gpu/kernels.h on sim:0 and CUDA): values,
+    // ATen's indices and the gradient against the CPU, over ties, a NaN and -inf, for
+    // padded, dilated, ceil-mode and adaptive windows, float32, float64 and float16.
+    void max_pooling_data() { devices_data(); }
+    void max_pooling() {
+        QFETCH(QString, device);
+        const Device dev = Device::parse(device.toStdString());
+        std::vector<double> v(2 * 3 * 9 * 11);
+        for (size_t i = 0; i < v.size(); ++i) v[i] = double(i * 7 % 5) - 2; // five values: many ties
+        const size_t last_plane = 5 * 9 * 11;
+        v[last_plane + 4 * 11 + 5] = NAN;
+        for (size_t j = 0; j < 11; ++j) v[last_plane + j] = -INFINITY;
+        const Tensor x = from_doubles(v, {2, 3, 9, 11});
+        using Pool = std::function<std::pair<Tensor, Tensor>(const Tensor&)>;
+        const std::vector<std::pair<const char*, Pool>> pools = {
+            {"3x3 stride 2 pad 1", [](const Tensor& t) { return F::max_pool2d_with_indices(t, {3, 3}, {2, 2}, {1, 1}, {1, 1}, false); }},
+            {"2x3 dilated ceil", [](const Tensor& t) { return F::max_pool2d_with_indices(t, {2, 3}, {1, 2}, {0, 1}, {2, 1}, true); }},
+            {"adaptive 4x5", [](const Tensor& t) { return F::adaptive_max_pool2d_with_indices(t, {4, 5}); }}};
+        for (const auto& [name, pool] : pools)
+            for (DType dt : {DType::Float32, DType::Float64, DType::Float16}) {
+                const std::string what = std::string(name) + " " + std::string(dtype_name(dt));
+                Tensor xc = x.to(dt), xd = xc.to(dev);
+                auto [yc, ic] = pool(xc);
+                auto [yd, id] = pool(xd);
+                QCOMPARE(yd.device(), dev);
+                same(yc, yd, what.c_str());
+                QCOMPARE(id.to(Device::cpu()).to_int64s(), ic.to_int64s());
+                check_backward(dev, what, "MaxPool2DWithIndicesBackward0", true, {x.to(dt)},
+                               [pool](auto& t) { return pool(t[0]).first; });
+            }
+    }
+
     void device_semantics_data() { devices_data(); }
     void device_semantics() {
         QFETCH(QString, device);
