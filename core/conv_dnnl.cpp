@@ -212,56 +212,59 @@ void forward(const Shape& s, const float* x, const float* w, const WeightKey& ke
     stream.wait();
 }
 
-void backward_data(const Shape& s, const float* gy, const float* w, const WeightKey&, float* gx) {
-    const Descs d = descs(s);
-    auto hint = forward_pd(d, false, true);
-#if DNNL_VERSION_MAJOR >= 3
-    dnnl::convolution_backward_data::primitive_desc pd(engine(), dnnl::algorithm::convolution_direct, d.src_any,
-                                                       d.weights_any, d.dst_any, d.strides, d.dilates, d.pad_l,
-                                                       d.pad_r, hint);
-#else
-    dnnl::convolution_backward_data::desc desc(dnnl::algorithm::convolution_direct, d.src_any, d.weights_any,
-                                               d.dst_any, d.strides, d.dilates, d.pad_l, d.pad_r);
-    dnnl::convolution_backward_data::primitive_desc pd(desc, engine(), hint);
-#endif
-    dnnl::stream stream(engine());
-    Temporaries temps;
-    Output out(wrap(d.src, gx), pd.diff_src_desc(), temps);
-    dnnl::convolution_backward_data(pd).execute(
-        stream, {{DNNL_ARG_DIFF_DST, to_layout(wrap(d.dst, gy), pd.diff_dst_desc(), stream, &temps)},
-                 {DNNL_ARG_WEIGHTS, to_layout(wrap(d.weights, w), pd.weights_desc(), stream, &temps)},
-                 {DNNL_ARG_DIFF_SRC, out.mem}});
-    out.finish(stream);
-    stream.wait();
-}
-
-void backward_weights(const Shape& s, const float* x, const float* gy, float* gw, float* gb) {
+void backward(const Shape& s, const float* x, const float* gy, const float* w, float* gx, float* gw, float* gb) {
     const Descs d = descs(s);
     auto hint = forward_pd(d, gb != nullptr, true);
-    const memory::desc no_bias;
-#if DNNL_VERSION_MAJOR >= 3
-    dnnl::convolution_backward_weights::primitive_desc pd(engine(), dnnl::algorithm::convolution_direct,
-                                                          d.src_any, d.weights_any, gb ? d.bias : no_bias,
-                                                          d.dst_any, d.strides, d.dilates, d.pad_l, d.pad_r, hint);
-#else
-    dnnl::convolution_backward_weights::desc desc =
-        gb ? dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, d.src_any,
-                                                      d.weights_any, d.bias, d.dst_any, d.strides, d.dilates,
-                                                      d.pad_l, d.pad_r)
-           : dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, d.src_any,
-                                                      d.weights_any, d.dst_any, d.strides, d.dilates, d.pad_l,
-                                                      d.pad_r);
-    dnnl::convolution_backward_weights::primitive_desc pd(desc, engine(), hint);
-#endif
     dnnl::stream stream(engine());
     Temporaries temps;
-    Output out(wrap(d.weights, gw), pd.diff_weights_desc(), temps);
-    std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, to_layout(wrap(d.src, x), pd.src_desc(), stream, &temps)},
-                                            {DNNL_ARG_DIFF_DST, to_layout(wrap(d.dst, gy), pd.diff_dst_desc(), stream, &temps)},
-                                            {DNNL_ARG_DIFF_WEIGHTS, out.mem}};
-    if (gb) args.insert({DNNL_ARG_DIFF_BIAS, wrap(d.bias, gb)});
-    dnnl::convolution_backward_weights(pd).execute(stream, args);
-    out.finish(stream);
+    const memory gy_user = wrap(d.dst, gy);
+    memory gy_reordered; // gy in backward data's layout, reused by backward weights
+    bool have_gy = false;
+    if (gx) {
+#if DNNL_VERSION_MAJOR >= 3
+        dnnl::convolution_backward_data::primitive_desc pd(engine(), dnnl::algorithm::convolution_direct, d.src_any,
+                                                           d.weights_any, d.dst_any, d.strides, d.dilates, d.pad_l,
+                                                           d.pad_r, hint);
+#else
+        dnnl::convolution_backward_data::desc desc(dnnl::algorithm::convolution_direct, d.src_any, d.weights_any,
+                                                   d.dst_any, d.strides, d.dilates, d.pad_l, d.pad_r);
+        dnnl::convolution_backward_data::primitive_desc pd(desc, engine(), hint);
+#endif
+        Output out(wrap(d.src, gx), pd.diff_src_desc(), temps);
+        gy_reordered = to_layout(gy_user, pd.diff_dst_desc(), stream, &temps);
+        have_gy = true;
+        dnnl::convolution_backward_data(pd).execute(
+            stream, {{DNNL_ARG_DIFF_DST, gy_reordered},
+                     {DNNL_ARG_WEIGHTS, to_layout(wrap(d.weights, w), pd.weights_desc(), stream, &temps)},
+                     {DNNL_ARG_DIFF_SRC, out.mem}});
+        out.finish(stream);
+    }
+    if (gw) {
+        const memory::desc no_bias;
+#if DNNL_VERSION_MAJOR >= 3
+        dnnl::convolution_backward_weights::primitive_desc pd(engine(), dnnl::algorithm::convolution_direct,
+                                                              d.src_any, d.weights_any, gb ? d.bias : no_bias,
+                                                              d.dst_any, d.strides, d.dilates, d.pad_l, d.pad_r, hint);
+#else
+        dnnl::convolution_backward_weights::desc desc =
+            gb ? dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, d.src_any,
+                                                          d.weights_any, d.bias, d.dst_any, d.strides, d.dilates,
+                                                          d.pad_l, d.pad_r)
+               : dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, d.src_any,
+                                                          d.weights_any, d.dst_any, d.strides, d.dilates, d.pad_l,
+                                                          d.pad_r);
+        dnnl::convolution_backward_weights::primitive_desc pd(desc, engine(), hint);
+#endif
+        Output out(wrap(d.weights, gw), pd.diff_weights_desc(), temps);
+        const bool reuse = have_gy && gy_reordered.get_desc() == pd.diff_dst_desc();
+        std::unordered_map<int, memory> args = {
+            {DNNL_ARG_SRC, to_layout(wrap(d.src, x), pd.src_desc(), stream, &temps)},
+            {DNNL_ARG_DIFF_DST, reuse ? gy_reordered : to_layout(gy_user, pd.diff_dst_desc(), stream, &temps)},
+            {DNNL_ARG_DIFF_WEIGHTS, out.mem}};
+        if (gb) args.insert({DNNL_ARG_DIFF_BIAS, wrap(d.bias, gb)});
+        dnnl::convolution_backward_weights(pd).execute(stream, args);
+        out.finish(stream);
+    }
     stream.wait();
 }
 
@@ -275,8 +278,7 @@ bool available() {
 }
 void forward(const Shape&, const float*, const float*, const WeightKey&, const float*, float*, bool, bool) {}
 void clear_weights() {}
-void backward_data(const Shape&, const float*, const float*, const WeightKey&, float*) {}
-void backward_weights(const Shape&, const float*, const float*, float*, float*) {}
+void backward(const Shape&, const float*, const float*, const float*, float*, float*, float*) {}
 } // namespace nnscope::conv_dnnl
 
 #endif

@@ -31,7 +31,8 @@ void forward(const Shape& s, const float* x, const float* w, const WeightKey& ke
              bool training, bool relu = false);
 // Drops every cached weight copy (the memory benchmark starts from none, as PyTorch does).
 void clear_weights();
-void backward_data(const Shape& s, const float* gy, const float* w, const WeightKey& key, float* gx);
-void backward_weights(const Shape& s, const float* x, const float* gy, float* gw, float* gb); // gb may be null
+// The input gradient gx (null: not wanted) and the weight and bias gradients gw, gb (null:
+// not wanted) from the output gradient gy; gy is reordered to oneDNN's layout once for both.
+void backward(const Shape& s, const float* x, const float* gy, const float* w, float* gx, float* gw, float* gb);
 
 } // namespace nnscope::conv_dnnl

@@ -184,19 +184,14 @@ Tensor conv2d_dnnl(const Tensor& x, const Tensor& weight, const Tensor& bias, co
         autograd::record(
             y, "ConvolutionBackward0", {x, weight, bias},
             [=](const Tensor& gy_in) -> std::vector<Tensor> {
-                Tensor gy = plain(gy_in), gx, gw, gb;
-                if (need_x) {
-                    gx = new_like(xd.shape());
-                    conv_dnnl::backward_data(dnnl_shape(s), gy.data<float>(), wd.data<float>(), weight_key(wd),
-                                             gx.data<float>());
-                }
-                if (need_w || need_b) {
-                    gw = new_like(wd.shape());
-                    gb = need_b ? new_like({s.o}) : Tensor();
-                    conv_dnnl::backward_weights(dnnl_shape(s), xd.data<float>(), gy.data<float>(), gw.data<float>(),
-                                                need_b ? gb.data<float>() : nullptr);
-                    if (!need_w) gw = Tensor();
-                }
+                Tensor gy = plain(gy_in);
+                Tensor gx = need_x ? new_like(xd.shape()) : Tensor();
+                Tensor gw = need_w || need_b ? new_like(wd.shape()) : Tensor();
+                Tensor gb = need_b ? new_like({s.o}) : Tensor();
+                conv_dnnl::backward(dnnl_shape(s), xd.data<float>(), gy.data<float>(), wd.data<float>(),
+                                    need_x ? gx.data<float>() : nullptr, gw.defined() ? gw.data<float>() : nullptr,
+                                    need_b ? gb.data<float>() : nullptr);
+                if (!need_w) gw = Tensor();
                 return {gx, gw, gb};
             },
             autograd::Saves{{x, weight}});
