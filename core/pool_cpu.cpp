@@ -1,9 +1,10 @@
 // pool_cpu.cpp: max pooling on the host. Planes in parallel; within a row of outputs, the
 // outputs whose windows are whole and evenly spaced (all but the padded borders) take one
 // tap at a time across the row, so the comparisons of neighbouring outputs are independent
-// and vectorise (a branch per tap, as in ATen's loop, is mispredicted every other tap on
-// random values). The rest go one output at a time. Measured on ResNet-18's first pooling
-// (8x64x56x56, 3x3, stride 2), 2 threads: 5.5 ms before, 1.5 ms after (NOTES.md).
+// and vectorise (a branch per tap, as in ATen's loop, is mispredicted often on random
+// values). The rest go one output at a time. Measured on ResNet-18's first pooling
+// (8x64x56x56, 3x3, stride 2), 2 threads, in a scripted model of the pooling alone: 5.9 ms
+// before, 1.85 ms after (tests/benchmarks/NOTES.md, entry 15).
 #include "pool_cpu.h"
 
 #include <algorithm>
