@@ -124,6 +124,9 @@ class Backend {
     // it. Float32 or float64, all contiguous.
     virtual void window_max(const TensorView& values, const TensorView& index, const TensorView& x,
                             const PoolWindows& rows, const PoolWindows& cols) = 0;
+    // Its gradient: gx(N, C, H, W) += g(N, C, oh, ow) at each plane's index (window_max's),
+    // plane by plane in the outputs' order; all contiguous, gx and g of one floating dtype.
+    virtual void window_max_backward(const TensorView& gx, const TensorView& g, const TensorView& index) = 0;
 };
 
 } // namespace nnscope

@@ -511,6 +511,27 @@ class CpuBackend final : public Backend {
                                  static_cast<double*>(values.data), at);
     }
 
+    void window_max_backward(const TensorView& gx, const TensorView& g, const TensorView& index) override {
+        const int64_t planes = gx.shape[0] * gx.shape[1], hw = gx.shape[2] * gx.shape[3];
+        const int64_t per_plane = g.shape[2] * g.shape[3];
+        const int64_t* at = static_cast<const int64_t*>(index.data);
+        if (gx.dtype == DType::Float32)
+            pool_cpu::scatter_grads(static_cast<const float*>(g.data), at, planes, per_plane, hw,
+                                    static_cast<float*>(gx.data));
+        else if (gx.dtype == DType::Float64)
+            pool_cpu::scatter_grads(static_cast<const double*>(g.data), at, planes, per_plane, hw,
+                                    static_cast<double*>(gx.data));
+        else { // float16, bfloat16: each sum rounded to the dtype, as the GPU kernel does
+            const size_t es = dtype_size(gx.dtype);
+            char* out = static_cast<char*>(gx.data);
+            const char* in = static_cast<const char*>(g.data);
+            for (int64_t k = 0; k < planes * per_plane; ++k) {
+                char* p = out + size_t(k / per_plane * hw + at[k]) * es;
+                store_f(p, gx.dtype, load_f(p, gx.dtype) + load_f(in + size_t(k) * es, gx.dtype));
+            }
+        }
+    }
+
     void matmul(const TensorView& c, const TensorView& a, const TensorView& b) override {
         // The arguments cuBLAS gets too (gemm_layout.h): row-major C = A @ B as column-major
         // C^T = B^T @ A^T, each operand as is.

@@ -9,7 +9,6 @@
 #include "autograd.h"
 #include "errors.h"
 #include "fused_cpu.h"
-#include "pool_cpu.h"
 #include "tensor_internal.h"
 
 namespace nnscope::F {
@@ -360,28 +359,10 @@ std::pair<Tensor, Tensor> pool_by_argmax(const Tensor& x, const PoolWindows& row
         // The gradient goes to each window's chosen element.
         const Shape xs = x.shape();
         const DType dt = x.dtype();
-        autograd::record(y, "MaxPool2DWithIndicesBackward0", {x}, [idx, xs, dt, oh, ow](const Tensor& g) {
-            const int64_t planes = xs[0] * xs[1], hw = xs[2] * xs[3];
-            if (g.device() == Device::cpu() && (dt == DType::Float32 || dt == DType::Float64)) {
-                Tensor gx = zeros(xs, TensorOptions(dt));
-                Tensor gc = g.contiguous();
-                if (dt == DType::Float32)
-                    pool_cpu::scatter_grads(gc.data<float>(), idx.data<int64_t>(), planes, oh * ow, hw, gx.data<float>());
-                else
-                    pool_cpu::scatter_grads(gc.data<double>(), idx.data<int64_t>(), planes, oh * ow, hw,
-                                            gx.data<double>());
-                return std::vector<Tensor>{gx};
-            }
-            // Elsewhere by the backend's index_add into the flattened input, at each plane's
-            // offset plus the index inside the plane (added on the device).
-            std::vector<int64_t> offsets(static_cast<size_t>(planes));
-            for (int64_t p = 0; p < planes; ++p) offsets[size_t(p)] = p * hw;
-            const TensorOptions longs = TensorOptions(DType::Int64).with_device(g.device());
-            Tensor at = idx.reshape({planes, oh * ow}).add(from_int64s(offsets, {planes, 1}, longs)).reshape({-1});
-            Tensor gx = zeros({shape_numel(xs), 1}, TensorOptions(dt).with_device(g.device()));
-            Tensor gc = g.reshape({g.numel(), 1}).contiguous();
-            backend_for(g.device()).index_add_rows(gx.view_desc(), at.view_desc(), gc.view_desc());
-            return std::vector<Tensor>{gx.reshape(xs)};
+        autograd::record(y, "MaxPool2DWithIndicesBackward0", {x}, [idx, xs, dt](const Tensor& g) {
+            Tensor gx = zeros(xs, TensorOptions(dt).with_device(g.device()));
+            backend_for(g.device()).window_max_backward(gx.view_desc(), g.to(dt).contiguous().view_desc(), idx.view_desc());
+            return std::vector<Tensor>{gx};
         });
     }
     if (!want_indices) return {y, Tensor()};

@@ -15,12 +15,6 @@ namespace nnscope::pool_cpu {
 
 namespace {
 
-// A NaN wins once, and nothing replaces it; else a strictly larger value.
-template <class T>
-inline bool beats(T v, T best) {
-    return (v > best) | ((v != v) & (best == best));
-}
-
 // The outputs [lo, hi) of a row whose windows have `taps` columns at first = base + j * stride.
 struct EvenSpan {
     int64_t lo = 0, hi = 0, base = 0, stride = 1, taps = 0, step = 1;
@@ -53,7 +47,7 @@ inline void one_window(const T* plane, int64_t w, const PoolTaps& r, const PoolT
         const int64_t row = (r.first + a * r.step) * w + c.first;
         for (int64_t b = 0; b < c.count; ++b) {
             const int64_t at = row + b * c.step;
-            const bool take = beats(plane[at], best_v);
+            const bool take = pool_beats(plane[at], best_v);
             best_v = take ? plane[at] : best_v;
             best = take ? at : best;
         }
@@ -73,14 +67,14 @@ inline void even_row(const T* plane, int64_t w, const PoolTaps& r, const EvenSpa
             if (tap)
                 for (int64_t j = e.lo; j < e.hi; ++j) {
                     const T v = in[j * stride], cur = values[j];
-                    const bool take = beats(v, cur);
+                    const bool take = pool_beats(v, cur);
                     values[j] = take ? v : cur;
                     tap[j] = take ? t : tap[j];
                 }
             else
                 for (int64_t j = e.lo; j < e.hi; ++j) {
                     const T v = in[j * stride], cur = values[j];
-                    values[j] = beats(v, cur) ? v : cur;
+                    values[j] = pool_beats(v, cur) ? v : cur;
                 }
         }
     }

@@ -1,6 +1,6 @@
 // pool_cpu.h: max pooling's host kernels (pool_cpu.cpp): window maxima with ATen's choice of
-// index (the CPU backend's window_max), and the scatter of their gradient (max pooling's
-// backward on the CPU, functional.cpp).
+// index, and the scatter of their gradient: the CPU backend's window_max and
+// window_max_backward for float32 and float64.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,7 @@
 // pool_windows.h: which input positions each output of a pooling window reads, written once
 // for the host and for CUDA device code (NNSCOPE_HD): the CPU's max pooling (pool_cpu.cpp)
-// and the GPU kernel (gpu/kernels.h, shared with sim:0) derive their windows the same way.
+// and the GPU kernel (gpu/kernels.h, shared with sim:0) derive their windows, and pick their
+// maximum, the same way.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +24,14 @@ struct PoolWindows {
     bool adaptive = false;
     int64_t in = 0, out = 0; // input and output sizes along the dim
 };
+
+// Max pooling's choice as a window is scanned in order: a NaN wins once and nothing replaces
+// it; otherwise only a strictly larger value (so the first of equal maxima stays), as ATen.
+// Bitwise operators: the CPU's loops select without a branch.
+template <class T>
+NNSCOPE_HD inline bool pool_beats(T v, T best) {
+    return (v > best) | ((v != v) & (best == best));
+}
 
 NNSCOPE_HD inline PoolTaps pool_taps(const PoolWindows& w, int64_t o) {
     PoolTaps t;

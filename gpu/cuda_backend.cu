@@ -281,6 +281,9 @@ class CudaBackend final : public Backend {
                     const PoolWindows& cols) override {
         launch<PoolArgs, window_max_element>(pool_args(values, index, x, rows, cols), values.numel());
     }
+    void window_max_backward(const TensorView& gx, const TensorView& g, const TensorView& index) override {
+        launch<PoolGradArgs, window_max_grad_plane>(pool_grad_args(gx, g, index), gx.shape[0] * gx.shape[1]);
+    }
 
   private:
     static constexpr size_t k_staged_copy = size_t(8) << 20, k_stage_bytes = size_t(4) << 20;

@@ -165,6 +165,11 @@ inline PoolArgs pool_args(const TensorView& values, const TensorView& index, con
             int(x.dtype), rows, cols};
 }
 
+inline PoolGradArgs pool_grad_args(const TensorView& gx, const TensorView& g, const TensorView& index) {
+    return {static_cast<char*>(gx.data), static_cast<const char*>(g.data), static_cast<const char*>(index.data),
+            int(gx.dtype), gx.shape[2] * gx.shape[3], g.shape[2] * g.shape[3]};
+}
+
 inline ConvArgs conv_args(void* cols, const TensorView& x, const Backend::ConvGeometry& g) {
     return {static_cast<char*>(cols),
             static_cast<char*>(x.data),

@@ -499,13 +499,30 @@ NNSCOPE_HD inline void window_max_element(const PoolArgs& a, int64_t idx) {
         for (int64_t j = 0; j < c.count; ++j) {
             const int64_t at = (r.first + i * r.step) * w + c.first + j * c.step;
             const double v = load_f(in + at * es, a.dtype);
-            if (v > best_v || (v != v && best_v == best_v)) {
+            if (pool_beats(v, best_v)) {
                 best_v = v;
                 best = at;
             }
         }
     store_f(a.values + idx * es, a.dtype, best_v);
     if (a.index) store_i(a.index + idx * 8, I64, best);
+}
+// Its gradient, one plane per call (no two planes share an input, so no atomics): gx +=
+// each of the plane's output gradients at its index, in order.
+struct PoolGradArgs {
+    char* gx;          // (planes, hw), contiguous
+    const char* g;     // (planes, per_plane), contiguous
+    const char* index; // int64, like g
+    int dtype;
+    int64_t hw, per_plane;
+};
+NNSCOPE_HD inline void window_max_grad_plane(const PoolGradArgs& a, int64_t plane) {
+    const int es = dtype_bytes(a.dtype);
+    char* out = a.gx + plane * a.hw * es;
+    for (int64_t k = plane * a.per_plane; k < (plane + 1) * a.per_plane; ++k) {
+        char* p = out + load_i(a.index + k * 8, I64) * es;
+        store_f(p, a.dtype, load_f(p, a.dtype) + load_f(a.g + k * es, a.dtype));
+    }
 }
 
 } // namespace nnscope::gpu

@@ -141,6 +141,9 @@ class SimBackend final : public Backend {
                     const PoolWindows& cols) override {
         run(pool_args(values, index, x, rows, cols), values.numel(), window_max_element);
     }
+    void window_max_backward(const TensorView& gx, const TensorView& g, const TensorView& index) override {
+        run(pool_grad_args(gx, g, index), gx.shape[0] * gx.shape[1], window_max_grad_plane);
+    }
 
   private:
     // The simulated device's cudaMalloc and cudaFree.
