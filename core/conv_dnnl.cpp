@@ -109,8 +109,7 @@ memory wrap(const memory::desc& md, const float* p) {
 
 // One call's temporaries in oneDNN's layouts, from nnscope's CPU allocator: its block cache
 // hands the same blocks back every step, where oneDNN's own malloc would map fresh pages
-// for each large reorder and the kernel zero them again (12% of a ResNet-18 step was
-// page faults). Returned when the call ends.
+// for each large reorder and the kernel zero them again. Returned when the call ends.
 class Temporaries {
   public:
     Temporaries() = default;
