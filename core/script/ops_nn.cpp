@@ -34,8 +34,13 @@ int64_t pool_stride_1d(const Value& v) {
     return to_ints(v, 1, "stride")[0];
 }
 
-Value in_place(const Value& self, const Tensor& result) {
-    Tensor t = self.t;
+// An in-place activation (hardtanh_, leaky_relu_, dropout_, ...): f(self) written into self.
+// Under autograd f reads a copy, so what its backward saved is not the value written over
+// (PyTorch's kernels save their results instead; the gradients are the same).
+template <class Fn>
+Value in_place(const Value& self, Fn f) {
+    Tensor t = to_tensor(self, "self");
+    const Tensor result = f(autograd::should_record({&t}) ? t.clone() : t);
     t.copy_(result);
     return self;
 }
@@ -88,8 +93,9 @@ Value dropout(ValueList& a, OpContext& ctx, bool in_place_op) {
     const Tensor& x = to_tensor(a[0], "input");
     const double p = to_double(a[1], "p");
     if (p < 0 || p > 1) throw ValueError("dropout probability has to be between 0 and 1, but got " + std::to_string(p));
-    Tensor y = F::dropout(x, p, to_bool(a[2], "train"), *ctx.generator);
-    return in_place_op ? in_place(a[0], y) : T(y);
+    const bool train = to_bool(a[2], "train");
+    if (in_place_op) return in_place(a[0], [&](const Tensor& t) { return F::dropout(t, p, train, *ctx.generator); });
+    return T(F::dropout(x, p, train, *ctx.generator));
 }
 
 std::vector<Tensor> tensor_list(const Value& v, const char* what) {
@@ -237,14 +243,14 @@ void register_nn_ops() {
     aten("hardtanh(self, min_val=-1.0, max_val=1.0)", OP(
         return T(F::clamp(to_tensor(a[0], "self"), to_double(a[1], "min_val"), to_double(a[2], "max_val")));), "F::clamp");
     aten("hardtanh_(self, min_val=-1.0, max_val=1.0)", OP(
-        return in_place(a[0], F::clamp(to_tensor(a[0], "self"), to_double(a[1], "min_val"), to_double(a[2], "max_val")));), "F::clamp, in place");
+        return in_place(a[0], [&](const Tensor& t) { return F::clamp(t, to_double(a[1], "min_val"), to_double(a[2], "max_val")); });), "F::clamp, in place");
     aten("conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1)", OP(
         return conv_transposed(to_tensor(a[0], "input"), to_tensor(a[1], "weight"), to_optional_tensor(a[2], "bias"), a[3],
                                a[4], a[5], to_int(a[6], "groups"), a[7]);), "F::conv_transpose2d (a convolution's input gradient)");
     aten("leaky_relu(self, negative_slope=0.01)", OP(
         return T(F::leaky_relu(to_tensor(a[0], "self"), to_double(a[1], "negative_slope")));), "F::leaky_relu");
     aten("leaky_relu_(self, negative_slope=0.01)", OP(
-        return in_place(a[0], F::leaky_relu(to_tensor(a[0], "self"), to_double(a[1], "negative_slope")));), "F::leaky_relu, in place");
+        return in_place(a[0], [&](const Tensor& t) { return F::leaky_relu(t, to_double(a[1], "negative_slope")); });), "F::leaky_relu, in place");
     aten("elu(self, alpha=1, scale=1, input_scale=1)", OP(
         if (to_double(a[2], "scale") != 1.0 || to_double(a[3], "input_scale") != 1.0)
             throw NotImplementedError("elu with scale or input_scale (SELU, CELU) is not supported yet");
@@ -252,11 +258,11 @@ void register_nn_ops() {
     aten("elu_(self, alpha=1, scale=1, input_scale=1)", OP(
         if (to_double(a[2], "scale") != 1.0 || to_double(a[3], "input_scale") != 1.0)
             throw NotImplementedError("elu with scale or input_scale (SELU, CELU) is not supported yet");
-        return in_place(a[0], F::elu(to_tensor(a[0], "self"), to_double(a[1], "alpha")));), "F::elu, in place");
+        return in_place(a[0], [&](const Tensor& t) { return F::elu(t, to_double(a[1], "alpha")); });), "F::elu, in place");
     aten("softplus(self, beta=1, threshold=20)", OP(
         return T(F::softplus(to_tensor(a[0], "self"), to_double(a[1], "beta"), to_double(a[2], "threshold")));), "F::softplus");
     aten("mish(self)", OP(return T(F::mish(to_tensor(a[0], "self")));), "F::mish");
-    aten("mish_(self)", OP(return in_place(a[0], F::mish(to_tensor(a[0], "self")));), "F::mish, in place");
+    aten("mish_(self)", OP(return in_place(a[0], [&](const Tensor& t) { return F::mish(t); });), "F::mish, in place");
     aten("prelu(self, weight)", OP(return T(F::prelu(to_tensor(a[0], "self"), to_tensor(a[1], "weight")));), "F::prelu");
     aten("max_pool1d(self, kernel_size, stride=[], padding=0, dilation=1, ceil_mode=False)", OP(
         const int64_t k = to_ints(a[1], 1, "kernel_size")[0];
@@ -272,11 +278,11 @@ void register_nn_ops() {
         return T(F::adaptive_avg_pool1d(to_tensor(a[0], "self"), to_ints(a[1], 1, "output_size")[0]));), "F::adaptive_avg_pool1d");
     aten("relu6(self)", OP(return T(F::clamp(to_tensor(a[0], "self"), 0.0, 6.0));), "F::clamp");
     aten("hardswish(self)", OP(return T(F::hardswish(to_tensor(a[0], "self")));), "F::hardswish");
-    aten("hardswish_(self)", OP(return in_place(a[0], F::hardswish(to_tensor(a[0], "self")));), "F::hardswish, in place");
+    aten("hardswish_(self)", OP(return in_place(a[0], [&](const Tensor& t) { return F::hardswish(t); });), "F::hardswish, in place");
     aten("hardsigmoid(self)", OP(return T(F::hardsigmoid(to_tensor(a[0], "self")));), "F::hardsigmoid");
-    aten("hardsigmoid_(self)", OP(return in_place(a[0], F::hardsigmoid(to_tensor(a[0], "self")));), "F::hardsigmoid, in place");
+    aten("hardsigmoid_(self)", OP(return in_place(a[0], [&](const Tensor& t) { return F::hardsigmoid(t); });), "F::hardsigmoid, in place");
     aten("silu(self)", OP(return T(F::silu(to_tensor(a[0], "self")));), "F::silu");
-    aten("silu_(self)", OP(return in_place(a[0], F::silu(to_tensor(a[0], "self")));), "F::silu, in place");
+    aten("silu_(self)", OP(return in_place(a[0], [&](const Tensor& t) { return F::silu(t); });), "F::silu, in place");
     aten("gelu(self, approximate=\"none\")", OP(
         const bool tanh = a[1].kind == K::Str && a[1].s == "tanh";
         return T(F::gelu(to_tensor(a[0], "self"), tanh));), "F::gelu");

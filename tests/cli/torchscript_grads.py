@@ -47,6 +47,7 @@ CASES = {
     "relu_ in place": ((3, 8), [], "torch.relu_(x * 1.5)"),
     "relu6": ((3, 8), [], "F.relu6(x * 4)"),
     "hardtanh": ((3, 8), [], "F.hardtanh(x, -0.5, 0.8)"),
+    "hardtanh_ leaky_relu_ in place": ((3, 8), [], "F.hardtanh(x * 3, -0.5, 0.8, True) + F.leaky_relu(x * 2, 0.2, True)"),
     "hardswish": ((3, 8), [], "F.hardswish(x * 4)"),
     "hardsigmoid": ((3, 8), [], "F.hardsigmoid(x * 4)"),
     "silu": ((3, 8), [], "F.silu(x)"),
