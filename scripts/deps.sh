@@ -13,6 +13,7 @@ NNSCOPE_PACKAGES=(
   libopenblas-openmp-dev                                  # CPU matrix products (OpenMP build: cmake/openblas.cmake)
   libzip-dev                                              # PyTorch .pt archives
   python3 python3-torch python3-torchvision               # the reference, tests only
+  python3-pip                                             # pinned clang-format (scripts/format)
   libtorch-dev                                            # nnscope-bench-libtorch (optional)
   "${NNSCOPE_LLVM_PACKAGES[@]}"                           # libFuzzer targets (scripts/fuzz)
 )
@@ -20,7 +21,7 @@ NNSCOPE_PACKAGES=(
 # Installed where the distribution has them, skipped (with a line saying so) where not:
 # the build uses them when CMake finds them and does without otherwise.
 NNSCOPE_OPTIONAL_PACKAGES=(
-  libdnnl-dev                                             # oneDNN: CPU convolutions (core/conv_dnnl.cpp)
+  libdnnl-dev                                             # oneDNN: CPU convolutions (core/backend/cpu/conv_dnnl.cpp)
 )
 
 nnscope_install_deps() {
@@ -72,6 +73,26 @@ nnscope_cublas_flag() {
       >/dev/null 2>&1 || { echo "nnscope: could not install $wheel: the CUDA backend is not built" >&2; return 0; }
   fi
   echo "-DNNSCOPE_CUBLAS_ROOT=$dir/nvidia/$sub"
+}
+
+# clang-format, pinned: its output differs between releases, so scripts/format and the
+# format_check test must run one version on every machine (Debian 12 ships 14, Debian 13 19).
+# From the Python package index into .deps/clang-format (once; 2 MB). Prints the program's
+# path, or nothing (with a line on stderr saying why) where it cannot be installed.
+NNSCOPE_CLANG_FORMAT_VERSION=19.1.7
+nnscope_clang_format() {
+  local dir="$NNSCOPE_ROOT/.deps/clang-format"
+  local bin="$dir/clang_format/data/bin/clang-format"
+  if [ ! -x "$bin" ] || ! "$bin" --version 2>/dev/null | grep -q "version $NNSCOPE_CLANG_FORMAT_VERSION"; then
+    echo "nnscope: installing clang-format $NNSCOPE_CLANG_FORMAT_VERSION into .deps/clang-format" >&2
+    rm -rf "$dir"
+    local log
+    log="$(python3 -m pip install -q --disable-pip-version-check --no-deps --target "$dir" \
+      "clang-format==$NNSCOPE_CLANG_FORMAT_VERSION" 2>&1)" ||
+      { echo "nnscope: could not install clang-format $NNSCOPE_CLANG_FORMAT_VERSION: formatting is not checked" >&2
+        echo "$log" | tail -3 >&2; return 0; }
+  fi
+  echo "$bin"
 }
 
 nnscope_build() {

@@ -4,7 +4,7 @@
 #include <QCoreApplication>
 #include <QElapsedTimer>
 
-#include "script/program.h"
+#include "program.h"
 #include "step_engine.h"
 #include "step_worker.h"
 

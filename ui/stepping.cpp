@@ -17,7 +17,7 @@
 #include "layers/layers.h"
 #include "model_facts.h"
 #include "plot_panel.h"
-#include "script/program.h"
+#include "program.h"
 #include "step_engine.h"
 #include "step_controller.h"
 #include "step_worker.h"

@@ -8,7 +8,7 @@
 
 #include "autograd.h"
 #include "functional.h"
-#include "io/model_spec.h"
+#include "model_spec.h"
 #include "optim/optimizer.h"
 #include "random.h"
 

@@ -36,7 +36,7 @@
 #include "bench_model.h"
 #include "autograd.h"
 #include "functional.h"
-#include "io/model_spec.h"
+#include "model_spec.h"
 #include "optim/optimizer.h"
 #include "random.h"
 #include "tensor.h"

@@ -18,7 +18,7 @@
 #include "conv_dnnl.h"
 #include "document.h"
 #include "examples.h"
-#include "io/model_spec.h"
+#include "model_spec.h"
 #include "step_engine.h"
 
 namespace nnscope::cli {

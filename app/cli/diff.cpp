@@ -1,5 +1,5 @@
 // diff.cpp: `nnscope-cli diff A B`: keys only in A or B, shape and dtype mismatches, and the
-// largest absolute difference of each common key (core/state_diff.h).
+// largest absolute difference of each common key (core/workspace/state_diff.h).
 #include <cmath>
 #include <iostream>
 

@@ -3,7 +3,7 @@
 
 #include "common.h"
 #include "examples.h"
-#include "io/model_spec.h"
+#include "model_spec.h"
 
 namespace nnscope::cli {
 

@@ -4,7 +4,7 @@
 #include <iostream>
 
 #include "common.h"
-#include "script/ops.h"
+#include "ops.h"
 
 namespace nnscope::cli {
 

@@ -14,11 +14,11 @@
 #include "examples.h"
 #include "functional.h"
 #include "model_facts.h"
-#include "io/model_spec.h"
-#include "io/safetensors.h"
-#include "io/torchscript.h"
+#include "model_spec.h"
+#include "safetensors.h"
+#include "torchscript.h"
 #include "optim/optimizer.h"
-#include "script/program.h"
+#include "program.h"
 
 namespace nnscope::cli {
 

@@ -1,7 +1,7 @@
 // json_text.cpp: JSON parsing with a nesting limit and one-line errors (json_text.h).
 #include "json_text.h"
 
-#include "../errors.h"
+#include "errors.h"
 
 namespace nnscope {
 

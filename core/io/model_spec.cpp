@@ -9,10 +9,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "../errors.h"
-#include "../layers/layers.h"
-#include "../layers/registry.h"
-#include "../random.h"
+#include "errors.h"
+#include "layers/layers.h"
+#include "layers/registry.h"
+#include "random.h"
 #include "json_text.h"
 
 namespace nnscope {

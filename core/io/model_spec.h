@@ -13,7 +13,7 @@
 #include <optional>
 #include <string>
 
-#include "../module.h"
+#include "module.h"
 
 namespace nnscope {
 

@@ -24,8 +24,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "../errors.h"
-#include "../utf8.h"
+#include "errors.h"
+#include "utf8.h"
 #include "pickle_opcodes.h"
 
 namespace nnscope::pickle {

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "../tensor.h"
+#include "tensor.h"
 #include "pickle_opcodes.h"
 
 namespace nnscope::pickle {

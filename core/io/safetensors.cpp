@@ -24,9 +24,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "../errors.h"
-#include "../tensor.h"
-#include "../utf8.h"
+#include "errors.h"
+#include "tensor.h"
+#include "utf8.h"
 #include "json_text.h"
 
 namespace nnscope::safetensors {

@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "../dtype.h"
+#include "dtype.h"
 
 namespace nnscope::safetensors {
 

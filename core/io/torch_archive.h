@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "../errors.h"
-#include "../module.h"
-#include "../tensor.h"
+#include "errors.h"
+#include "module.h"
+#include "tensor.h"
 #include "pickle.h"
 #include "torch_zip.h"
 

@@ -7,7 +7,7 @@
 #include <functional>
 #include <vector>
 
-#include "../errors.h"
+#include "errors.h"
 #include "safetensors.h"
 #include "torch_archive.h"
 
@@ -35,15 +35,6 @@ bool is_legacy_file(const uint8_t* data, size_t size) {
 
 bool is_tar_file(const uint8_t* data, size_t size) {
     return size >= 512 && std::memcmp(data + 257, "ustar", 5) == 0;
-}
-
-bool is_legacy_path(const std::string& path) {
-    uint8_t head[32];
-    FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) return false;
-    const size_t got = std::fread(head, 1, sizeof head, f);
-    std::fclose(f);
-    return is_legacy_file(head, got);
 }
 
 namespace {

@@ -27,8 +27,6 @@ namespace nnscope::torchpt {
 bool is_legacy_file(const uint8_t* data, size_t size);
 // Is it a tar archive (PyTorch before 0.4 saved one)?
 bool is_tar_file(const uint8_t* data, size_t size);
-// is_legacy_file on the file's first bytes; false when it cannot be read.
-bool is_legacy_path(const std::string& path);
 
 class LegacyFile {
   public:

@@ -11,10 +11,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "../errors.h"
-#include "../layers/layers.h"
-#include "../layers/registry.h"
+#include "errors.h"
+#include "layers/layers.h"
+#include "layers/registry.h"
 #include "pickle.h"
+#include "state_dict_tree.h"
 #include "torch_archive.h"
 
 namespace nnscope::torchpt {
@@ -393,10 +394,9 @@ struct ModuleBuilder {
     }
 };
 
-Document from_value(Archive& archive, const ValuePtr& v, const std::string& path,
+LoadedModel from_value(Archive& archive, const ValuePtr& v, const std::string& path,
                     const std::string& label) {
-    Document doc;
-    doc.path = path;
+    LoadedModel doc;
     doc.format = "pt";
     if (is_module_object(v)) {
         ModuleBuilder b{archive, {}, false};
@@ -438,7 +438,7 @@ Document from_value(Archive& archive, const ValuePtr& v, const std::string& path
 
 // Storages are mapped from the file; those that could not be (compressed or unaligned
 // entries, a big-endian file) were read, and the document says so.
-void note_storages_read(Document& doc, const Archive& archive) {
+void note_storages_read(LoadedModel& doc, const Archive& archive) {
     if (archive.storages_read() == 0) return;
     const std::string note = std::to_string(archive.storages_read()) + " of " +
                              std::to_string(archive.storages().size()) +
@@ -449,7 +449,7 @@ void note_storages_read(Document& doc, const Archive& archive) {
 
 } // namespace
 
-Document open_pt(const std::string& path, const std::string& entry) {
+LoadedModel open_pt(const std::string& path, const std::string& entry) {
     Archive archive(path);
     const ValuePtr& root = archive.root();
     // A checkpoint dict: a dict that is neither a state dict nor a module.
@@ -479,7 +479,7 @@ Document open_pt(const std::string& path, const std::string& entry) {
             for (const auto& [k, what] : entries) list += (list.empty() ? "" : ", ") + k;
             throw FormatError(path, "no entry '" + chosen + "' (entries: " + list + ")");
         }
-        Document doc = from_value(archive, *value, path, chosen);
+        LoadedModel doc = from_value(archive, *value, path, chosen);
         doc.format = "pt-checkpoint";
         doc.checkpoint_entries = entries;
         doc.entry = chosen;
@@ -490,7 +490,7 @@ Document open_pt(const std::string& path, const std::string& entry) {
     }
     if (!entry.empty())
         throw FormatError(path, "--entry " + entry + ": the file is not a checkpoint dict");
-    Document doc = from_value(archive, root, path, "");
+    LoadedModel doc = from_value(archive, root, path, "");
     note_storages_read(doc, archive);
     return doc;
 }

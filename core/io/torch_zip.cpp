@@ -11,7 +11,7 @@
 #include <filesystem>
 #include <unistd.h>
 
-#include "../errors.h"
+#include "errors.h"
 #include "safetensors.h"
 
 namespace nnscope::torchzip {

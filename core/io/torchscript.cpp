@@ -7,11 +7,11 @@
 #include <memory>
 #include <string_view>
 
-#include "../autograd.h"
-#include "../errors.h"
-#include "../script/lexer.h"
-#include "../script/parser.h"
-#include "../script/program.h"
+#include "autograd.h"
+#include "errors.h"
+#include "lexer.h"
+#include "parser.h"
+#include "program.h"
 #include "torch_archive.h"
 #include "torch_zip.h"
 
@@ -277,14 +277,13 @@ bool is_torchscript(const torchzip::ZipReader& zip) {
     return code && data;
 }
 
-Document open_torchscript(const std::string& path) {
+LoadedModel open_torchscript(const std::string& path) {
     Archive archive(path);
     const ValuePtr& root = archive.root();
     if (!is_module(root))
         throw FormatError(path, "data.pkl holds " + pickle::describe(root, 1) +
                                     ", not a TorchScript module");
-    Document doc;
-    doc.path = path;
+    LoadedModel doc;
     doc.format = "torchscript";
     doc.kind_source = KindSource::Declared;
     auto program = parse_program(archive);

@@ -13,7 +13,8 @@
 
 #include <string>
 
-#include "../document.h"
+#include "loaded_model.h"
+#include "module.h"
 
 namespace nnscope::torchzip {
 class ZipReader;
@@ -25,7 +26,7 @@ namespace nnscope::torchscript {
 bool is_torchscript(const torchzip::ZipReader& zip);
 
 // Throws FormatError naming the file, and the archive's code file where one is at fault.
-Document open_torchscript(const std::string& path);
+LoadedModel open_torchscript(const std::string& path);
 
 // Writes `root` (opened from a TorchScript archive) as a TorchScript archive at `out`: the
 // source archive's code and records, with every tensor's storage bytes replaced by the

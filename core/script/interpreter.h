@@ -18,8 +18,4 @@ namespace nnscope::script {
 // Calls `method` of `self`'s class with `args` (self not included). Used by ScriptModule.
 Value run_method(ScriptModule& self, const std::string& method, ValueList args);
 
-// TorchScript's literal values (schemas' defaults, Final constants): None, bools, numbers,
-// strings, and lists and tuples of them.
-Value literal_value(const Expr& e, const std::string& where);
-
 } // namespace nnscope::script

@@ -4,7 +4,7 @@
 #include <cerrno>
 #include <cstdlib>
 
-#include "../utf8.h"
+#include "utf8.h"
 
 namespace nnscope::script {
 

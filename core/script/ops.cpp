@@ -4,9 +4,9 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <stdexcept>
 
-#include "../errors.h"
-#include "interpreter.h"
+#include "errors.h"
 #include "parser.h"
 
 namespace nnscope::script {
@@ -37,7 +37,7 @@ void ensure_registered() {
 
 } // namespace
 
-void register_op(const char* ns, const char* schema, OpFn fn, const char* maps_to) {
+void register_op(const char* ns, const char* schema, OpFn fn, const char* maps_to, OpRegistration how) {
     Op op;
     const std::string s = schema;
     const size_t open = s.find('('), close = s.rfind(')');
@@ -79,6 +79,11 @@ void register_op(const char* ns, const char* schema, OpFn fn, const char* maps_t
             op.has_default.push_back(true);
         }
     }
+    const bool exists = registry().count(op.name) > 0;
+    if (exists && how != OpRegistration::Override)
+        throw std::logic_error("operator " + op.name + " registered twice (mark the second OpRegistration::Override)");
+    if (!exists && how == OpRegistration::Override)
+        throw std::logic_error("operator " + op.name + " marked Override but nothing was registered before it");
     registry()[op.name] = std::move(op);
 }
 

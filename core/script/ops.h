@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "../random.h"
+#include "random.h"
 #include "value.h"
 
 namespace nnscope::script {
@@ -41,8 +41,13 @@ const Op* find_op(std::string_view name);
 std::vector<const Op*> all_ops();
 
 // Registration, one call per operator (ops_*.cpp). `schema` is "name(a, b=1, *, c=None)";
-// `ns` the namespace ("aten", "prim").
-void register_op(const char* ns, const char* schema, OpFn fn, const char* maps_to);
+// `ns` the namespace ("aten", "prim"). A name is registered once: a second registration
+// throws std::logic_error, unless it says Override, which replaces a row generated from
+// the core's op table (a hand-written operator that also takes numbers); an Override of a
+// name not yet registered throws too, so a stale mark cannot hide.
+enum class OpRegistration { New, Override };
+void register_op(const char* ns, const char* schema, OpFn fn, const char* maps_to,
+                 OpRegistration how = OpRegistration::New);
 
 // Binds call arguments to an operator's parameters: positional, then keywords, then
 // defaults. Throws TypeError in PyTorch's words for a missing or unknown argument.

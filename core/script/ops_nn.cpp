@@ -3,9 +3,9 @@
 // native layers.
 #include <cmath>
 
-#include "../autograd.h"
-#include "../errors.h"
-#include "../functional.h"
+#include "autograd.h"
+#include "errors.h"
+#include "functional.h"
 #include "ops.h"
 
 namespace nnscope::script {

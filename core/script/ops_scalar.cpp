@@ -5,8 +5,8 @@
 #include <climits>
 #include <cmath>
 
-#include "../autograd.h"
-#include "../errors.h"
+#include "autograd.h"
+#include "errors.h"
 #include "ops.h"
 
 namespace nnscope::script {
@@ -288,15 +288,19 @@ void list_check(const Value& v, const char* op) {
 
 void register_scalar_ops() {
     auto pure = [](const char* schema, OpFn fn, const char* maps_to) { register_op("aten", schema, fn, maps_to); };
+    // Replace the op table's rows of the same name: these take numbers, lists and strings too.
+    auto pure_override = [](const char* schema, OpFn fn, const char* maps_to) {
+        register_op("aten", schema, fn, maps_to, OpRegistration::Override);
+    };
     auto prim = [](const char* schema, OpFn fn, const char* maps_to) { register_op("prim", schema, fn, maps_to); };
 
-    pure("add(self, other, alpha=1)", ARITH("add"), "Tensor::add, or int/float/str/list +");
-    pure("sub(self, other, alpha=1)", ARITH("sub"), "Tensor::sub, or int/float -");
-    pure("mul(self, other)", ARITH("mul"), "Tensor::mul, or int/float/list *");
-    pure("div(self, other, rounding_mode=None)", ARITH("div"), "Tensor::div, or true division");
+    pure_override("add(self, other, alpha=1)", ARITH("add"), "Tensor::add, or int/float/str/list +");
+    pure_override("sub(self, other, alpha=1)", ARITH("sub"), "Tensor::sub, or int/float -");
+    pure_override("mul(self, other)", ARITH("mul"), "Tensor::mul, or int/float/list *");
+    pure_override("div(self, other, rounding_mode=None)", ARITH("div"), "Tensor::div, or true division");
     pure("floordiv(self, other)", ARITH("floordiv"), "Python's // (floors)");
     pure("remainder(self, other)", ARITH("remainder"), "Python's % (sign of the divisor)");
-    pure("pow(self, exponent)", ARITH("pow"), "Tensor::pow, or float **");
+    pure_override("pow(self, exponent)", ARITH("pow"), "Tensor::pow, or float **");
     pure("eq(self, other)", COMPARE("eq"), "== (values; tensors elementwise)");
     pure("ne(self, other)", COMPARE("ne"), "!=");
     pure("lt(self, other)", COMPARE("lt"), "<");

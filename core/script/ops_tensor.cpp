@@ -6,10 +6,10 @@
 #include <cmath>
 #include <utility>
 
-#include "../autograd.h"
-#include "../errors.h"
-#include "../functional.h"
-#include "../op_table.h"
+#include "autograd.h"
+#include "errors.h"
+#include "functional.h"
+#include "op_table.h"
 #include "ops.h"
 
 namespace nnscope::script {
@@ -388,6 +388,10 @@ void register_table_rows() {
 void register_tensor_ops() {
     auto aten = [](const char* schema, OpFn fn, const char* maps_to) { register_op("aten", schema, fn, maps_to); };
     auto prim = [](const char* schema, OpFn fn, const char* maps_to) { register_op("prim", schema, fn, maps_to); };
+    // Replace the op table's rows of the same name: these take numbers too.
+    auto aten_override = [](const char* schema, OpFn fn, const char* maps_to) {
+        register_op("aten", schema, fn, maps_to, OpRegistration::Override);
+    };
 
     // --- in place
     aten("add_(self, other, alpha=1)", OP(return inplace("add", a);), "Tensor::copy_ of add");
@@ -399,14 +403,14 @@ void register_tensor_ops() {
     aten("fill_(self, value)", OP(Tensor t = tensor(a[0]); t.fill_(to_scalar(a[1], "value")); return a[0];), "Tensor::fill_");
 
     // --- pointwise
-    aten("neg(self)", OP(if (a[0].kind == K::Int) {
+    aten_override("neg(self)", OP(if (a[0].kind == K::Int) {
         if (a[0].i == INT64_MIN) throw Error("integer overflow in aten::neg");
         return Value::integer(-a[0].i);
     } if (a[0].kind == K::Float) return Value::number(-a[0].f); return unary(a, &Tensor::neg);), "Tensor::neg");
-    aten("sqrt(self)", OP(if (a[0].is_number()) return Value::number(std::sqrt(to_double(a[0], "sqrt"))); return unary(a, &Tensor::sqrt);), "Tensor::sqrt");
+    aten_override("sqrt(self)", OP(if (a[0].is_number()) return Value::number(std::sqrt(to_double(a[0], "sqrt"))); return unary(a, &Tensor::sqrt);), "Tensor::sqrt");
     aten("rsqrt(self)", OP(return T(tensor(a[0]).sqrt().pow(Scalar(-1.0)));), "Tensor::sqrt, pow(-1)");
-    aten("exp(self)", OP(if (a[0].is_number()) return Value::number(std::exp(to_double(a[0], "exp"))); return unary(a, &Tensor::exp);), "Tensor::exp");
-    aten("log(self)", OP(if (a[0].is_number()) return Value::number(std::log(to_double(a[0], "log"))); return unary(a, &Tensor::log);), "Tensor::log");
+    aten_override("exp(self)", OP(if (a[0].is_number()) return Value::number(std::exp(to_double(a[0], "exp"))); return unary(a, &Tensor::exp);), "Tensor::exp");
+    aten_override("log(self)", OP(if (a[0].is_number()) return Value::number(std::log(to_double(a[0], "log"))); return unary(a, &Tensor::log);), "Tensor::log");
     aten("relu_(self)", OP(Tensor t = tensor(a[0]); apply_(UnaryOp::Relu, t); return a[0];), "apply_(Relu): in place");
     aten("sigmoid_(self)", OP(Tensor t = tensor(a[0]); apply_(UnaryOp::Sigmoid, t); return a[0];), "apply_(Sigmoid): in place");
     aten("tanh_(self)", OP(Tensor t = tensor(a[0]); apply_(UnaryOp::Tanh, t); return a[0];), "apply_(Tanh): in place");

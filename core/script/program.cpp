@@ -1,8 +1,8 @@
 // program.cpp: the archive's parsed code and the module objects that run it (see program.h).
 #include "program.h"
 
-#include "../autograd.h"
-#include "../errors.h"
+#include "autograd.h"
+#include "errors.h"
 #include "interpreter.h"
 
 namespace nnscope::script {

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "../module.h"
+#include "module.h"
 #include "ast.h"
 #include "value.h"
 

@@ -4,8 +4,9 @@
 #include <cmath>
 #include <cstdio>
 
-#include "../errors.h"
+#include "errors.h"
 #include "ast.h"
+#include "script_error.h"
 
 namespace nnscope::script {
 
@@ -233,6 +234,43 @@ Value from_scalar(Scalar s) {
     case Scalar::Kind::Float: return Value::number(s.f);
     }
     return {};
+}
+
+Value literal_value(const Expr& e, const std::string& where) {
+    switch (e.kind) {
+    case Expr::Kind::None: return Value::none();
+    case Expr::Kind::True: return Value::boolean(true);
+    case Expr::Kind::False: return Value::boolean(false);
+    case Expr::Kind::Int: return Value::integer(e.i);
+    case Expr::Kind::Float: return Value::number(e.f);
+    case Expr::Kind::Str: return Value::str(e.s);
+    case Expr::Kind::List:
+    case Expr::Kind::Tuple: {
+        ValueList items;
+        for (const auto& x : e.items) items.push_back(literal_value(*x, where));
+        return Value::make_list(std::move(items), e.kind == Expr::Kind::List ? Value::Kind::List : Value::Kind::Tuple);
+    }
+    case Expr::Kind::Unary:
+        if (e.name == "-") {
+            Value v = literal_value(*e.a, where);
+            if (v.kind == Value::Kind::Int) v.i = -v.i;
+            else if (v.kind == Value::Kind::Float) v.f = -v.f;
+            else break;
+            return v;
+        }
+        break;
+    case Expr::Kind::Call: // float("inf"), float("nan")
+        if (e.a->kind == Expr::Kind::Name && e.a->name == "float" && e.items.size() == 1 &&
+            e.items[0]->kind == Expr::Kind::Str) {
+            const std::string& s = e.items[0]->s;
+            if (s == "inf") return Value::number(INFINITY);
+            if (s == "-inf") return Value::number(-INFINITY);
+            if (s == "nan") return Value::number(NAN);
+        }
+        break;
+    default: break;
+    }
+    throw ScriptError(where, e.line, "expected a constant value", "SyntaxError");
 }
 
 } // namespace nnscope::script

@@ -12,10 +12,11 @@
 #include <utility>
 #include <vector>
 
-#include "../module.h"
+#include "module.h"
 
 namespace nnscope::script {
 
+struct Expr;
 struct Function;
 struct ClassDef;
 struct Value;
@@ -123,5 +124,9 @@ DType to_dtype(const Value& v, const char* what);
 // ScalarType numbers (c10::ScalarType) for the dtypes nnscope has.
 int64_t dtype_number(DType d);
 Value from_scalar(Scalar s);
+
+// TorchScript's literal values (schemas' defaults, Final constants): None, bools, numbers,
+// strings, and lists and tuples of them.
+Value literal_value(const Expr& e, const std::string& where);
 
 } // namespace nnscope::script

@@ -1,4 +1,4 @@
-// test_backend_ops.cpp: every op (each row of core/op_table.cpp), layer forward and
+// test_backend_ops.cpp: every op (each row of core/tensor/op_table.cpp), layer forward and
 // backward on every available device, compared with the CPU backend (the reference), as
 // ggml's test-backend-ops does. It runs on sim:0 everywhere (the CUDA backend's kernel
 // bodies executed on the host) and on cuda:N where a GPU is usable; an unusable device is
@@ -16,7 +16,7 @@
 #include "functional.h"
 #include "gemm_layout.h"
 #include "gpu.h"
-#include "io/model_spec.h"
+#include "model_spec.h"
 #include "layers/layers.h"
 #include "op_table.h"
 #include "random.h"
@@ -133,7 +133,7 @@ class TestBackendOps : public QObject {
             QTest::newRow(d.str().c_str()) << QString::fromStdString(d.str());
     }
 
-    // Every row of the op table (core/op_table.cpp) on this device against the CPU: float
+    // Every row of the op table (core/tensor/op_table.cpp) on this device against the CPU: float
     // inputs, integer inputs (the row's dtype rule), a wrapped Python number for the binary
     // ops, reduced dims, and the backward (or its absence) with the row's grad_fn name.
     void table_ops_data() { devices_data(); }

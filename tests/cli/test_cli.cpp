@@ -14,7 +14,7 @@
 #include "bench/bench_cases.h"
 #include "document.h"
 #include "functional.h"
-#include "io/model_spec.h"
+#include "model_spec.h"
 #include "random.h"
 
 using namespace nnscope;

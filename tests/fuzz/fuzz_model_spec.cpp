@@ -1,7 +1,7 @@
 // fuzz_model_spec.cpp: libFuzzer target for JSON model specs (structure, types,
 // hyper-parameters, declared tensors and their initialisers, nesting depth).
 #include "fuzz_common.h"
-#include "io/model_spec.h"
+#include "model_spec.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string text(reinterpret_cast<const char*>(data), size);

@@ -6,8 +6,8 @@
 
 #include "document.h"
 #include "fuzz_common.h"
-#include "io/pickle.h"
-#include "io/torch_zip.h"
+#include "pickle.h"
+#include "torch_zip.h"
 #include "tensor_stats.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -2,7 +2,7 @@
 // the memory-mapped tensors, nnscope's kinds/modules metadata and the tree built from it.
 #include "document.h"
 #include "fuzz_common.h"
-#include "io/safetensors.h"
+#include "safetensors.h"
 #include "tensor_stats.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -2,7 +2,7 @@
 // (model.safetensors.index.json): the input is the index; two valid shards sit beside it.
 #include "document.h"
 #include "fuzz_common.h"
-#include "io/safetensors.h"
+#include "safetensors.h"
 
 namespace {
 void write_shards() {

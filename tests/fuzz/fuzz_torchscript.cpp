@@ -6,8 +6,8 @@
 #include "autograd.h"
 #include "document.h"
 #include "fuzz_common.h"
-#include "io/torch_zip.h"
-#include "script/program.h"
+#include "torch_zip.h"
+#include "program.h"
 
 namespace {
 

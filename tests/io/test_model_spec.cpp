@@ -2,7 +2,7 @@
 // clear error naming the file and the place for each kind of mistake.
 #include "../test_support.h"
 
-#include "io/model_spec.h"
+#include "model_spec.h"
 #include "layers/layers.h"
 
 using namespace nnscope;

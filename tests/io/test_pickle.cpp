@@ -7,7 +7,7 @@
 
 #include <fstream>
 
-#include "io/pickle.h"
+#include "pickle.h"
 
 using namespace nnscope;
 using namespace nnscope::test;

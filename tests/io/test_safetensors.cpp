@@ -14,7 +14,7 @@
 #include "autograd.h"
 #include "document.h"
 #include "examples.h"
-#include "io/safetensors.h"
+#include "safetensors.h"
 #include "layers/layers.h"
 
 using namespace nnscope;

@@ -8,8 +8,8 @@
 #include <filesystem>
 
 #include "document.h"
-#include "io/torch_zip.h"
-#include "io/torchscript.h"
+#include "torch_zip.h"
+#include "torchscript.h"
 
 using namespace nnscope;
 using namespace nnscope::test;

@@ -8,7 +8,7 @@
 #include "autograd.h"
 #include "document.h"
 #include "functional.h"
-#include "io/model_spec.h"
+#include "model_spec.h"
 #include "layers/layers.h"
 #include "model_facts.h"
 #include "optim/optimizer.h"

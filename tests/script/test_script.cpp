@@ -12,10 +12,10 @@
 #include "autograd.h"
 #include "document.h"
 #include "functional.h"
-#include "io/torch_zip.h"
-#include "script/lexer.h"
-#include "script/parser.h"
-#include "script/program.h"
+#include "torch_zip.h"
+#include "lexer.h"
+#include "parser.h"
+#include "program.h"
 
 using namespace nnscope;
 using namespace nnscope::test;

@@ -22,7 +22,7 @@
 #include "diff_dialog.h"
 #include "examples.h"
 #include "gpu.h"
-#include "io/torch_zip.h"
+#include "torch_zip.h"
 #include "plot_panel.h"
 #include "random.h"
 #include "step_controller.h"
