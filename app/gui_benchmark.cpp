@@ -10,8 +10,8 @@
 // Prints one JSON object per case. Runs offscreen (QT_QPA_PLATFORM=offscreen) as well.
 #include <QApplication>
 #include <QDir>
-#include <QFileInfo>
 #include <QElapsedTimer>
+#include <QFileInfo>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QTemporaryFile>
@@ -46,7 +46,8 @@ struct BlockProbe {
 // A spec file of a Sequential repeating `block` (one or more child specs) n times.
 class SequentialSpec {
   public:
-    SequentialSpec(const QString& block, int n) : m_file(QDir::tempPath() + "/nnscope-bench-XXXXXX.json") {
+    SequentialSpec(const QString& block, int n)
+        : m_file(QDir::tempPath() + "/nnscope-bench-XXXXXX.json") {
         QString spec = R"({"type": "Sequential", "children": [)";
         for (int i = 0; i < n; ++i) spec += (i ? "," : "") + block;
         m_file.open();
@@ -147,14 +148,17 @@ int run_gui_benchmark(double seconds, const QString& model, const QString& input
     QCoreApplication::processEvents();
     print(slow_case(w, "slow steps (6 x Linear(2048, 2048), batch 512), plots live", seconds));
     if (model.isEmpty()) return 0;
-    if (!w.open_path(model) || (!input_shape.isEmpty() && !w.set_input_shape(input_shape)) || !w.can_step()) {
+    if (!w.open_path(model) || (!input_shape.isEmpty() && !w.set_input_shape(input_shape)) ||
+        !w.can_step()) {
         std::fprintf(stderr, "error: %s\n", w.last_error().toUtf8().constData());
         return 2;
     }
     QCoreApplication::processEvents();
-    QJsonObject file_case = slow_case(w, "slow steps (" + QFileInfo(model).fileName() + " at " +
-                                             (input_shape.isEmpty() ? QString("its input") : input_shape) +
-                                             "), plots live", seconds);
+    QJsonObject file_case = slow_case(
+        w,
+        "slow steps (" + QFileInfo(model).fileName() + " at " +
+            (input_shape.isEmpty() ? QString("its input") : input_shape) + "), plots live",
+        seconds);
     file_case["file"] = model;
     print(file_case);
     return 0;

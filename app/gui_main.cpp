@@ -17,7 +17,8 @@
 #include "module_tree_model.h"
 
 namespace nnscope::ui {
-int run_gui_benchmark(double seconds, const QString& model, const QString& input_shape); // gui_benchmark.cpp
+int run_gui_benchmark(double seconds, const QString& model,
+                      const QString& input_shape); // gui_benchmark.cpp
 }
 
 namespace {
@@ -25,10 +26,13 @@ namespace {
 // Qt's own GUI arguments, which QApplication takes out of argv: the first parse (without a
 // display) must not call them unknown.
 QStringList without_qt_gui_arguments(const QStringList& args) {
-    static const QStringList with_value = {"-platform", "-platformpluginpath", "-platformtheme",
-                                           "-plugin", "-qwindowgeometry", "-qwindowicon",
-                                           "-qwindowtitle", "-display", "-geometry", "-style",
-                                           "-stylesheet", "-session", "-qmljsdebugger"};
+    static const QStringList with_value = {"-platform",        "-platformpluginpath",
+                                           "-platformtheme",   "-plugin",
+                                           "-qwindowgeometry", "-qwindowicon",
+                                           "-qwindowtitle",    "-display",
+                                           "-geometry",        "-style",
+                                           "-stylesheet",      "-session",
+                                           "-qmljsdebugger"};
     static const QStringList flags = {"-reverse", "-widgetcount", "-nograb", "-dograb", "-sync"};
     QStringList out;
     for (int i = 0; i < args.size(); ++i) {
@@ -55,7 +59,8 @@ int main(int argc, char** argv) {
     parser.addVersionOption();
     parser.addPositionalArgument(
         "FILE", "a model spec (.json), .safetensors, .safetensors.index.json, a PyTorch "
-                ".pt/.pth/.bin/.ckpt (zip or legacy format: state dict, checkpoint or whole pickled module), a "
+                ".pt/.pth/.bin/.ckpt (zip or legacy format: state dict, checkpoint or whole "
+                "pickled module), a "
                 "pytorch_model.bin.index.json or a "
                 "TorchScript archive (.pt)");
     QCommandLineOption example({"e", "example"}, "open a built-in example", "NAME");
@@ -69,7 +74,8 @@ int main(int argc, char** argv) {
                                   "N");
     QCommandLineOption device("device", "move the model to DEVICE (cpu, sim:0, cuda:0) first",
                               "DEVICE");
-    QCommandLineOption input_shape("input-shape", "the input's shape, batch first (e.g. 2,3,64,64)", "SHAPE");
+    QCommandLineOption input_shape("input-shape", "the input's shape, batch first (e.g. 2,3,64,64)",
+                                   "SHAPE");
     QCommandLineOption tab("tab", "show the 'plots' or 'inspector' tab", "NAME");
     QCommandLineOption benchmark(
         "benchmark", "measure stepping with live plots and a 10,000-tensor tree, print JSON, exit; "
@@ -126,7 +132,8 @@ int main(int argc, char** argv) {
         if (parser.isSet(device)) check(window.move_model_to(parser.value(device)));
         if (scripted && !errors.isEmpty()) return fail(errors.first());
         for (const QString& w : parser.values(watch))
-            if (check(window.tree_model()->index_of(w).isValid(), "--watch " + w + ": no tensor of that name"))
+            if (check(window.tree_model()->index_of(w).isValid(),
+                      "--watch " + w + ": no tensor of that name"))
                 window.watch(w);
         if (scripted && !errors.isEmpty()) return fail(errors.first());
         if (parser.isSet(train_step)) window.set_training_step(true);
@@ -141,8 +148,8 @@ int main(int argc, char** argv) {
         }
         if (parser.isSet(select)) {
             QModelIndex src = window.tree_model()->index_of(parser.value(select));
-            if (!check(src.isValid(), "--select " + parser.value(select) +
-                                          ": no tensor or module of that name")) {
+            if (!check(src.isValid(),
+                       "--select " + parser.value(select) + ": no tensor or module of that name")) {
                 if (scripted) return fail(errors.first());
             } else {
                 auto* proxy = static_cast<QSortFilterProxyModel*>(window.tree_view()->model());

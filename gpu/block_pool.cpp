@@ -22,7 +22,8 @@ namespace nnscope::gpu {
 
 size_t BlockPool::size_class(size_t nbytes) {
     constexpr size_t small_step = 512, small_limit = size_t(1) << 20;
-    if (nbytes <= small_limit) return std::max<size_t>(small_step, (nbytes + small_step - 1) / small_step * small_step);
+    if (nbytes <= small_limit)
+        return std::max<size_t>(small_step, (nbytes + small_step - 1) / small_step * small_step);
     const size_t step = std::bit_floor(nbytes) / 4; // quarter of the power of two below
     return (nbytes + step - 1) / step * step;
 }

@@ -22,10 +22,10 @@ namespace nnscope::gpu {
 class BlockPool {
   public:
     // `device_alloc` returns nullptr when the device is out of memory (and throws on any
-    // other failure); `device_free(block, size)` never throws. `host_memory`: the blocks are host memory
-    // (sim:0), so AddressSanitizer is told that cached blocks must not be touched.
-    BlockPool(std::function<void*(size_t)> device_alloc, std::function<void(void*, size_t)> device_free,
-              bool host_memory)
+    // other failure); `device_free(block, size)` never throws. `host_memory`: the blocks are host
+    // memory (sim:0), so AddressSanitizer is told that cached blocks must not be touched.
+    BlockPool(std::function<void*(size_t)> device_alloc,
+              std::function<void(void*, size_t)> device_free, bool host_memory)
         : m_alloc(std::move(device_alloc)), m_free(std::move(device_free)),
           m_host_memory(host_memory) {}
     BlockPool(const BlockPool&) = delete;

@@ -166,8 +166,8 @@ class CudaBackend final : public Backend {
         const size_t chunks = (n + k_stage_bytes - 1) / k_stage_bytes;
         auto issue = [&](size_t i) {
             const size_t off = i * k_stage_bytes, len = std::min(k_stage_bytes, n - off);
-            CUDA_CHECK(cudaMemcpyAsync(m_staging[i % 2], static_cast<const char*>(src) + off,
-                                       len, cudaMemcpyDeviceToHost, m_stream));
+            CUDA_CHECK(cudaMemcpyAsync(m_staging[i % 2], static_cast<const char*>(src) + off, len,
+                                       cudaMemcpyDeviceToHost, m_stream));
             CUDA_CHECK(cudaEventRecord(m_staged[i % 2], m_stream));
         };
         issue(0);
@@ -189,8 +189,8 @@ class CudaBackend final : public Backend {
         if (copy_is_memcpy(args, bytes)) {
             if (!bytes) return;
             ready();
-            CUDA_CHECK(cudaMemcpyAsync(dst.data, src.data, bytes, cudaMemcpyDeviceToDevice,
-                                       m_stream));
+            CUDA_CHECK(
+                cudaMemcpyAsync(dst.data, src.data, bytes, cudaMemcpyDeviceToDevice, m_stream));
             return;
         }
         launch<CopyArgs, copy_element>(args, args.shape.numel());
@@ -247,15 +247,15 @@ class CudaBackend final : public Backend {
         if (c.dtype == DType::Float32) {
             const float one = 1, zero = 0;
             CUBLAS_CHECK(cublasSgemm(m_cublas.get(), op(g.trans_first), op(g.trans_second), g.m,
-                                     g.n, g.k, &one, static_cast<const float*>(g.first),
-                                     g.ld_first, static_cast<const float*>(g.second), g.ld_second,
-                                     &zero, static_cast<float*>(g.c), g.ldc));
+                                     g.n, g.k, &one, static_cast<const float*>(g.first), g.ld_first,
+                                     static_cast<const float*>(g.second), g.ld_second, &zero,
+                                     static_cast<float*>(g.c), g.ldc));
         } else {
             const double one = 1, zero = 0;
             CUBLAS_CHECK(cublasDgemm(m_cublas.get(), op(g.trans_first), op(g.trans_second), g.m,
                                      g.n, g.k, &one, static_cast<const double*>(g.first),
-                                     g.ld_first, static_cast<const double*>(g.second),
-                                     g.ld_second, &zero, static_cast<double*>(g.c), g.ldc));
+                                     g.ld_first, static_cast<const double*>(g.second), g.ld_second,
+                                     &zero, static_cast<double*>(g.c), g.ldc));
         }
     }
     void index_select_rows(const TensorView& dst, const TensorView& table,
@@ -277,12 +277,15 @@ class CudaBackend final : public Backend {
     void col2im(const TensorView& dx, const TensorView& cols, const ConvGeometry& g) override {
         launch<ConvArgs, col2im_element>(conv_args(cols.data, dx, g), dx.numel());
     }
-    void window_max(const TensorView& values, const TensorView& index, const TensorView& x, const PoolWindows& rows,
-                    const PoolWindows& cols) override {
-        launch<PoolArgs, window_max_element>(pool_args(values, index, x, rows, cols), values.numel());
+    void window_max(const TensorView& values, const TensorView& index, const TensorView& x,
+                    const PoolWindows& rows, const PoolWindows& cols) override {
+        launch<PoolArgs, window_max_element>(pool_args(values, index, x, rows, cols),
+                                             values.numel());
     }
-    void window_max_backward(const TensorView& gx, const TensorView& g, const TensorView& index) override {
-        launch<PoolGradArgs, window_max_grad_plane>(pool_grad_args(gx, g, index), gx.shape[0] * gx.shape[1]);
+    void window_max_backward(const TensorView& gx, const TensorView& g,
+                             const TensorView& index) override {
+        launch<PoolGradArgs, window_max_grad_plane>(pool_grad_args(gx, g, index),
+                                                    gx.shape[0] * gx.shape[1]);
     }
 
   private:
@@ -402,8 +405,8 @@ extern "C" void nnscope_register_cuda_devices() {
             register_unavailable_device("cuda:" + std::to_string(i), cudaGetErrorString(err));
             continue;
         }
-        register_backend(std::make_shared<CudaBackend>(
-            i, "cuda:" + std::to_string(i) + " (" + p.name + ")"));
+        register_backend(
+            std::make_shared<CudaBackend>(i, "cuda:" + std::to_string(i) + " (" + p.name + ")"));
     }
 }
 

@@ -28,7 +28,7 @@
     do {                                                                                           \
         cublasStatus_t st_ = (call);                                                               \
         if (st_ != CUBLAS_STATUS_SUCCESS)                                                          \
-            throw ::nnscope::DeviceError(std::string(#call) + " failed: " +                        \
-                                         cublasGetStatusString(st_) + " (" __FILE__ ":" +          \
-                                         std::to_string(__LINE__) + ")");                          \
+            throw ::nnscope::DeviceError(std::string(#call) +                                      \
+                                         " failed: " + cublasGetStatusString(st_) +                \
+                                         " (" __FILE__ ":" + std::to_string(__LINE__) + ")");      \
     } while (0)

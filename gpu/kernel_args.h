@@ -161,13 +161,22 @@ inline RowsArgs rows_args(const TensorView& dst, const TensorView& table, const 
 
 inline PoolArgs pool_args(const TensorView& values, const TensorView& index, const TensorView& x,
                           const PoolWindows& rows, const PoolWindows& cols) {
-    return {static_cast<char*>(values.data), static_cast<char*>(index.data), static_cast<const char*>(x.data),
-            int(x.dtype), rows, cols};
+    return {static_cast<char*>(values.data),
+            static_cast<char*>(index.data),
+            static_cast<const char*>(x.data),
+            int(x.dtype),
+            rows,
+            cols};
 }
 
-inline PoolGradArgs pool_grad_args(const TensorView& gx, const TensorView& g, const TensorView& index) {
-    return {static_cast<char*>(gx.data), static_cast<const char*>(g.data), static_cast<const char*>(index.data),
-            int(gx.dtype), gx.shape[2] * gx.shape[3], g.shape[2] * g.shape[3]};
+inline PoolGradArgs pool_grad_args(const TensorView& gx, const TensorView& g,
+                                   const TensorView& index) {
+    return {static_cast<char*>(gx.data),
+            static_cast<const char*>(g.data),
+            static_cast<const char*>(index.data),
+            int(gx.dtype),
+            gx.shape[2] * gx.shape[3],
+            g.shape[2] * g.shape[3]};
 }
 
 inline ConvArgs conv_args(void* cols, const TensorView& x, const Backend::ConvGeometry& g) {

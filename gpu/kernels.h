@@ -69,7 +69,8 @@ struct CopyArgs {
 NNSCOPE_HD inline void copy_element(const CopyArgs& a, int64_t i) {
     char* d = element(a.dst, a.shape, i);
     const char* s = element(a.src, a.shape, i);
-    if (a.src.dtype == a.dst.dtype) { // any dtype, storage-only ones included: the bytes as they are
+    if (a.src.dtype ==
+        a.dst.dtype) { // any dtype, storage-only ones included: the bytes as they are
         memcpy(d, s, dtype_bytes(a.dst.dtype));
         return;
     }
@@ -347,8 +348,8 @@ NNSCOPE_HD inline Operand reduce_source(const ReduceArgs& a, int64_t o) {
     return in;
 }
 // Elements begin, begin + step, ... (< end) of output o's inner block.
-NNSCOPE_HD inline ReduceAcc reduce_range(const ReduceArgs& a, int64_t o, int64_t begin,
-                                         int64_t end, int64_t step) {
+NNSCOPE_HD inline ReduceAcc reduce_range(const ReduceArgs& a, int64_t o, int64_t begin, int64_t end,
+                                         int64_t step) {
     const Operand in = reduce_source(a, o);
     ReduceAcc r = reduce_identity(a);
     for (int64_t k = begin; k < end; k += step) reduce_add(a, r, element(in, a.inner, k));
@@ -481,8 +482,8 @@ NNSCOPE_HD inline void col2im_element(const ConvArgs& a, int64_t idx) {
 // Max pooling: one output's window maximum and, where index is given, the flat position
 // h * W + w of its first maximum in scan order (rows outer), a NaN winning: ATen's choice.
 struct PoolArgs {
-    char* values; // (planes, oh, ow), contiguous
-    char* index;  // int64, the same shape; null: not wanted
+    char* values;  // (planes, oh, ow), contiguous
+    char* index;   // int64, the same shape; null: not wanted
     const char* x; // (planes, H, W), contiguous
     int dtype;
     PoolWindows rows, cols;

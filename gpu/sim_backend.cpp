@@ -48,9 +48,9 @@ class SimBackend final : public Backend {
         void* p = n == 1 ? nullptr : m_pool.allocate(nbytes);
         if (!p) {
             const uint64_t held = m_device_bytes.load();
-            throw OutOfMemoryError(out_of_memory_message(
-                device(), nbytes, m_capacity, held < m_capacity ? m_capacity - held : 0,
-                m_pool.stats()));
+            throw OutOfMemoryError(out_of_memory_message(device(), nbytes, m_capacity,
+                                                         held < m_capacity ? m_capacity - held : 0,
+                                                         m_pool.stats()));
         }
         return p;
     }
@@ -137,11 +137,12 @@ class SimBackend final : public Backend {
         ConvArgs args = conv_args(cols.data, dx, g);
         run(args, dx.numel(), col2im_element);
     }
-    void window_max(const TensorView& values, const TensorView& index, const TensorView& x, const PoolWindows& rows,
-                    const PoolWindows& cols) override {
+    void window_max(const TensorView& values, const TensorView& index, const TensorView& x,
+                    const PoolWindows& rows, const PoolWindows& cols) override {
         run(pool_args(values, index, x, rows, cols), values.numel(), window_max_element);
     }
-    void window_max_backward(const TensorView& gx, const TensorView& g, const TensorView& index) override {
+    void window_max_backward(const TensorView& gx, const TensorView& g,
+                             const TensorView& index) override {
         run(pool_grad_args(gx, g, index), gx.shape[0] * gx.shape[1], window_max_grad_plane);
     }
 

@@ -65,10 +65,11 @@ bool MainWindow::move_tensor_to(const QString& tensor, const QString& device) {
             const Device target = Device::parse(device.toStdString());
             if (auto e = find_tensor_entry(*m_doc.root, tensor.toStdString())) {
                 // tensor.to(device) is a copy; assigning it back moves this one slot.
-                e->owner->set_attr(e->local_name, e->kind == TensorKind::Parameter
-                                                      ? make_parameter(e->tensor.to(target).detach(),
-                                                                       e->tensor.requires_grad())
-                                                      : e->tensor.to(target));
+                e->owner->set_attr(
+                    e->local_name,
+                    e->kind == TensorKind::Parameter
+                        ? make_parameter(e->tensor.to(target).detach(), e->tensor.requires_grad())
+                        : e->tensor.to(target));
                 log(QString("model.%1 = model.%1.to('%2')").arg(tensor, device));
                 moved = true;
             }

@@ -1,5 +1,6 @@
 // diff_dialog.h: the diff view: keys only in the model or only in the file, shape and
-// dtype mismatches, and each common key's largest absolute difference (core/workspace/state_diff.h).
+// dtype mismatches, and each common key's largest absolute difference
+// (core/workspace/state_diff.h).
 #pragma once
 
 #include <QDialog>

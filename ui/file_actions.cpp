@@ -125,8 +125,9 @@ bool MainWindow::save_state_dict_to(const QString& path) {
     try {
         save_document_state(m_doc, path.toStdString());
         const bool safetensors = path.endsWith(".safetensors", Qt::CaseInsensitive);
-        log(QString(safetensors ? "safetensors.torch.save_file(model.state_dict(), '%1'): %2 tensors"
-                                : "torch.save(model.state_dict(), '%1'): %2 tensors")
+        log(QString(safetensors
+                        ? "safetensors.torch.save_file(model.state_dict(), '%1'): %2 tensors"
+                        : "torch.save(model.state_dict(), '%1'): %2 tensors")
                 .arg(path)
                 .arg(m_doc.root->state_dict().tensors.size()));
         m_save_path = path;

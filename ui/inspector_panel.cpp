@@ -218,9 +218,10 @@ void InspectorPanel::show_tensor(const QString& name, TensorKind kind, bool pers
         : style == SlotStyle::NonPersistentBuffer ? tr("no: registered with persistent=False")
                                                   : tr("yes");
     html += row(tr("in state_dict"), saved);
-    html += row(tr("shape"), t.is_uninitialized()
-                                 ? tr("uninitialized: a lazy module's, shaped by its first forward pass")
-                                 : QString::fromStdString(shape_str(t.shape())));
+    html += row(tr("shape"),
+                t.is_uninitialized()
+                    ? tr("uninitialized: a lazy module's, shaped by its first forward pass")
+                    : QString::fromStdString(shape_str(t.shape())));
     html += row(tr("dtype"), QString::fromUtf8(dtype_name(t.dtype()).data()));
     html += row(tr("device"), QString::fromStdString(t.device().str()));
     html += row(tr("requires_grad"), t.requires_grad() ? tr("True") : tr("False"));
@@ -260,8 +261,9 @@ void InspectorPanel::show_module(const QString& name, const Module& m) {
     html += row(tr("runnable"), m.runnable() ? tr("yes") : tr("no (inspect-only)"));
     html += row(tr("parameters"), QString::number(m.named_parameters().size()));
     html += row(tr("buffers"), QString::number(m.named_buffers().size()));
-    html += row(tr("output"), m.output_shapes().empty() ? tr("no forward pass yet")
-                                                        : QString::fromStdString(shapes_str(m.output_shapes())));
+    html += row(tr("output"), m.output_shapes().empty()
+                                  ? tr("no forward pass yet")
+                                  : QString::fromStdString(shapes_str(m.output_shapes())));
     html += "</table>";
     m_details->setText(html);
     m_values->setPlainText(QString::fromStdString(m.repr()));

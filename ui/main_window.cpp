@@ -139,7 +139,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         log("unwatched every tensor");
     });
     setMinimumSize(640, 420); // below this the panels collapse into each other
-    for (QAction* a : {m_step_action, m_run_action, m_train_action}) a->setEnabled(false); // no model yet
+    for (QAction* a : {m_step_action, m_run_action, m_train_action})
+        a->setEnabled(false); // no model yet
     m_training_box->setEnabled(false);
     // The window's shortcuts win over the text boxes' own bindings (QLineEdit takes Ctrl+E
     // as "end of line" on X11, and the filter box has the focus at start-up).
@@ -195,10 +196,6 @@ MainWindow::~MainWindow() {
 
 // --- layout pieces ----------------------------------------------------------------------------
 
-
-
-
-
 // --- messages -----------------------------------------------------------------------------------
 
 void MainWindow::log(const QString& line) {
@@ -238,12 +235,6 @@ QString error_summary(const QString& what) {
 // --- documents
 // ------------------------------------------------------------------------------------
 
-
-
-
-
-
-
 void MainWindow::set_document(Document doc, const QString& opened) {
     // One separator line per model, then what was opened, then what follows from it.
     if (!m_log->document()->isEmpty()) log(QString(40, QChar(0x2500)));
@@ -281,30 +272,14 @@ void MainWindow::set_document(Document doc, const QString& opened) {
     m_train_action->blockSignals(true);
     m_train_action->setChecked(m_doc.root->is_training());
     m_train_action->blockSignals(false);
-    m_shape_edit->setText(QSettings().value("input_shape/" + QString::fromStdString(m_doc.path)).toString());
+    m_shape_edit->setText(
+        QSettings().value("input_shape/" + QString::fromStdString(m_doc.path)).toString());
     rebuild_engine();
     default_watches();
     update_totals();
 }
 
-
 // --- watches and stepping ------------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 // --- selection and totals ------------------------------------------------------------------------
 

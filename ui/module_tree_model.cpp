@@ -46,7 +46,9 @@ std::string join(const std::string& prefix, const std::string& name) {
 // A module row's shape cell: what its last call returned ("→ [8, 16]"; a tuple's tensors
 // one after another), empty before the first forward pass.
 QString output_text(const std::vector<Shape>& output_shapes) {
-    return output_shapes.empty() ? QString() : QString::fromUtf8("→ ") + QString::fromStdString(shapes_str(output_shapes));
+    return output_shapes.empty()
+               ? QString()
+               : QString::fromUtf8("→ ") + QString::fromStdString(shapes_str(output_shapes));
 }
 } // namespace
 
@@ -302,10 +304,11 @@ QVariant ModuleTreeModel::data(const QModelIndex& index, int role) const {
             std::optional<UiLock> lock;
             if (m_lock) lock.emplace(*m_lock);
             const QLocale c = QLocale::c();
-            const QString output =
-                n->shape.isEmpty() ? QStringLiteral("no forward pass yet")
-                                   : "output of its last call " + n->shape.mid(2);
-            return QString("%1 parameters (%2 elements), %3 buffers (%4 elements), %5 bytes; %6\n\n")
+            const QString output = n->shape.isEmpty()
+                                       ? QStringLiteral("no forward pass yet")
+                                       : "output of its last call " + n->shape.mid(2);
+            return QString(
+                       "%1 parameters (%2 elements), %3 buffers (%4 elements), %5 bytes; %6\n\n")
                        .arg(n->params)
                        .arg(c.toString(n->param_elements))
                        .arg(n->buffers)

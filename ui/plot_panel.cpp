@@ -29,8 +29,9 @@ PlotPanel::PlotPanel(QWidget* parent) : QWidget(parent) {
     controls->setContentsMargins(4, 2, 4, 0);
     m_normalise = new QCheckBox(tr("Normalise"), this);
     m_normalise->setObjectName("normalise");
-    m_normalise->setToolTip(tr("each watch on its own scale: its min to max over the history drawn as 0 to 1 "
-                               "(a counter like num_batches_tracked no longer flattens the rest)"));
+    m_normalise->setToolTip(
+        tr("each watch on its own scale: its min to max over the history drawn as 0 to 1 "
+           "(a counter like num_batches_tracked no longer flattens the rest)"));
     m_log_scale = new QCheckBox(tr("Log scale"), this);
     m_log_scale->setObjectName("log_scale");
     m_log_scale->setToolTip(tr("logarithmic y axes (values at or below zero are not drawn)"));
@@ -38,7 +39,8 @@ PlotPanel::PlotPanel(QWidget* parent) : QWidget(parent) {
     m_smoothing->setObjectName("smoothing");
     m_smoothing->setRange(0, 0.99);
     m_smoothing->setSingleStep(0.1);
-    m_smoothing->setToolTip(tr("exponential moving average of the drawn lines, as TensorBoard's smoothing"));
+    m_smoothing->setToolTip(
+        tr("exponential moving average of the drawn lines, as TensorBoard's smoothing"));
     auto* clear_button = new QPushButton(tr("Clear plots"), this);
     auto* unwatch_button = new QPushButton(tr("Unwatch all"), this);
     unwatch_button->setObjectName("unwatch_all");
@@ -50,7 +52,10 @@ PlotPanel::PlotPanel(QWidget* parent) : QWidget(parent) {
     controls->addWidget(clear_button);
     controls->addWidget(unwatch_button);
     layout->addLayout(controls);
-    connect(m_normalise, &QCheckBox::toggled, this, [this] { m_dirty_graphs = true; replot_now(); });
+    connect(m_normalise, &QCheckBox::toggled, this, [this] {
+        m_dirty_graphs = true;
+        replot_now();
+    });
     connect(m_log_scale, &QCheckBox::toggled, this, [this](bool log) {
         for (QCustomPlot* p : {m_plot, m_loss_plot}) {
             p->yAxis->setScaleType(log ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
@@ -193,7 +198,8 @@ void PlotPanel::rebuild_graphs() {
             // mean as a line, min and max as the edges of a translucent band
             QCPGraph* mean = m_plot->addGraph();
             mean->setPen(QPen(color, 1.8));
-            mean->setName(name + " (mean, min-max band)" + (m_normalise->isChecked() ? " [0-1]" : ""));
+            mean->setName(name + " (mean, min-max band)" +
+                          (m_normalise->isChecked() ? " [0-1]" : ""));
             QCPGraph* lo = m_plot->addGraph();
             QCPGraph* hi = m_plot->addGraph();
             QColor edge = color;
@@ -268,7 +274,8 @@ void PlotPanel::fit_legends() {
         for (int i = 0; i < p->legend->itemCount(); ++i)
             if (auto* item = qobject_cast<QCPPlottableLegendItem*>(p->legend->item(i)))
                 widest = std::max(widest, fm.horizontalAdvance(item->plottable()->name()));
-        if (widest == 0) continue; // nothing to lay out (re-wrapping an empty legend broke the axes' layout)
+        if (widest == 0)
+            continue; // nothing to lay out (re-wrapping an empty legend broke the axes' layout)
         const int columns = std::clamp((p->width() - 20) / (widest + 40), 1, 4);
         if (p->legend->wrap() != columns) {
             p->legend->setWrap(columns);
@@ -354,7 +361,8 @@ void PlotPanel::replot_now() {
             y = found ? QCPRange(std::min(y.lower, r.lower), std::max(y.upper, r.upper)) : r;
             found = true;
         }
-        if (!found || !std::isfinite(y.lower) || !std::isfinite(y.upper)) y = QCPRange(log ? 0.1 : 0, 1);
+        if (!found || !std::isfinite(y.lower) || !std::isfinite(y.upper))
+            y = QCPRange(log ? 0.1 : 0, 1);
         if (log)
             p->yAxis->setRange(y.lower / 1.2, y.upper * 1.2);
         else if (y.size() < 1e-9)

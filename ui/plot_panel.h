@@ -3,10 +3,11 @@
 // A tensor of at most 8 elements gets one line per element; a larger one a mean line in a
 // min-max band. Controls above the plots, as TensorBoard's: each watch normalised to its
 // own range (so a counter does not flatten the rest), log scale, smoothing, clear, unwatch
-// all. The legends sit below the axes, never over the data. Vertical markers show where the mode switched between train and eval, so
-// running statistics visibly freeze in eval. Samples arrive in batches from the step
-// worker; redraws are coalesced by a single-shot timer (at most ~30 per second), and the
-// history is bounded: past a limit every other point is dropped (older data decimated).
+// all. The legends sit below the axes, never over the data. Vertical markers show where the mode
+// switched between train and eval, so running statistics visibly freeze in eval. Samples arrive in
+// batches from the step worker; redraws are coalesced by a single-shot timer (at most ~30 per
+// second), and the history is bounded: past a limit every other point is dropped (older data
+// decimated).
 #pragma once
 
 #include <QTimer>
@@ -55,7 +56,6 @@ class PlotPanel : public QWidget {
     void unwatch_all_requested();
 
   public:
-
     static constexpr size_t k_max_points = 20000;   // stored per series
     static constexpr size_t k_display_points = 800; // drawn per line, at most
     static constexpr size_t k_min_display_points = 100;

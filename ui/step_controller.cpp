@@ -103,7 +103,8 @@ void StepController::stop() {
     m_worker->request_stop();
     QElapsedTimer t;
     t.start();
-    while (m_running && t.elapsed() < 10000) QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+    while (m_running && t.elapsed() < 10000)
+        QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
 }
 
 void StepController::step(int n) {
@@ -113,7 +114,8 @@ void StepController::step(int n) {
     run_worker(n);
     QElapsedTimer t;
     t.start();
-    while (m_running && t.elapsed() < 600000) QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+    while (m_running && t.elapsed() < 600000)
+        QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
     m_worker->set_rate(m_rate);
 }
 

@@ -34,8 +34,9 @@ class StepController : public QObject {
     // False, with error() saying why, for a model that cannot step (inspect-only).
     // `optimizer`: "" for forward passes only, else a make_optimizer() spec.
     // `why_not`: the document's reason when the model cannot run (not_runnable_summary).
-    bool rebuild(ModulePtr model, const InputGeneratorOptions& options, const std::string& optimizer,
-                 double input_std, double input_drift, const std::string& why_not = {});
+    bool rebuild(ModulePtr model, const InputGeneratorOptions& options,
+                 const std::string& optimizer, double input_std, double input_drift,
+                 const std::string& why_not = {});
     // No engine: nothing steps (a model that cannot, an input shape that does not parse).
     void clear();
     StepEngine* engine() const { return m_engine.get(); }
@@ -50,9 +51,9 @@ class StepController : public QObject {
     void set_rate(double steps_per_second); // 0 = as fast as possible
     void set_watches(const QStringList& names);
 
-    void start();       // runs until stop()
-    void stop();        // pauses a run and waits (up to 10 s) for the worker to finish it
-    void step(int n);   // runs n steps at full speed and waits for them
+    void start();     // runs until stop()
+    void stop();      // pauses a run and waits (up to 10 s) for the worker to finish it
+    void step(int n); // runs n steps at full speed and waits for them
     bool is_running() const { return m_running; }
     int64_t steps_done() const { return m_steps_done; }
 

@@ -88,7 +88,8 @@ void StepWorker::run(qint64 count) {
             }
             if (!m_outputs_sent && !batch->samples.empty()) {
                 for (const auto& [name, m] : m_model->named_modules())
-                    if (!m->output_shapes().empty()) batch->outputs.emplace_back(name, m->output_shapes());
+                    if (!m->output_shapes().empty())
+                        batch->outputs.emplace_back(name, m->output_shapes());
                 m_outputs_sent = true;
             }
         }

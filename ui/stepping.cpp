@@ -18,8 +18,8 @@
 #include "model_facts.h"
 #include "plot_panel.h"
 #include "program.h"
-#include "step_engine.h"
 #include "step_controller.h"
+#include "step_engine.h"
 #include "step_worker.h"
 
 namespace nnscope::ui {
@@ -28,7 +28,8 @@ void MainWindow::rebuild_engine() {
     m_engine_error.clear();
     InputGeneratorOptions options;
     const QString shape_text = m_shape_edit->text().trimmed();
-    for (const QString& part : shape_text.split(QRegularExpression("[,x\\s\\[\\]()]+"), Qt::SkipEmptyParts)) {
+    for (const QString& part :
+         shape_text.split(QRegularExpression("[,x\\s\\[\\]()]+"), Qt::SkipEmptyParts)) {
         bool ok = false;
         const qlonglong d = part.toLongLong(&ok);
         if (!ok || d <= 0) {
@@ -42,7 +43,8 @@ void MainWindow::rebuild_engine() {
         m_training_box->isChecked() ? m_optimizer_box->currentData().toString().toStdString() : "";
     if (!m_engine_error.isEmpty())
         m_stepper->clear(); // nothing steps
-    else if (!m_stepper->rebuild(m_doc.root, options, optimizer, m_std_box->value(), m_drift_box->value(),
+    else if (!m_stepper->rebuild(m_doc.root, options, optimizer, m_std_box->value(),
+                                 m_drift_box->value(),
                                  not_runnable_summary(not_runnable_modules(m_doc))))
         m_engine_error = m_stepper->error();
     if (StepEngine* engine = m_stepper->engine()) {
@@ -61,8 +63,8 @@ void MainWindow::rebuild_engine() {
     m_run_action->setToolTip(can ? run_tip : why);
     m_train_action->setToolTip(can ? train_tip : why);
     m_training_box->setToolTip(can ? tr("forward, MSE loss, backward, optimizer step: "
-                                             "parameters change, buffers only through forward")
-                                        : why);
+                                        "parameters change, buffers only through forward")
+                                   : why);
     for (QAction* a : {m_step_action, m_run_action, m_train_action}) a->setEnabled(can);
     m_training_box->setEnabled(can);
     m_step_label->setText(can ? tr("step 0") : tr("inspect-only"));
@@ -177,9 +179,11 @@ void MainWindow::set_training_mode(bool train) {
     }
     log(train ? "model.train()"
               : "model.eval(): BatchNorm now uses its running statistics and stops updating them");
-    if (auto* sm = dynamic_cast<script::ScriptModule*>(m_doc.root.get()); sm && sm->program()->traced) {
-        const QString msg = tr("this traced model's code never reads self.training: it keeps the mode it was "
-                               "traced in, whatever Train mode says");
+    if (auto* sm = dynamic_cast<script::ScriptModule*>(m_doc.root.get());
+        sm && sm->program()->traced) {
+        const QString msg =
+            tr("this traced model's code never reads self.training: it keeps the mode it was "
+               "traced in, whatever Train mode says");
         log(msg);
         statusBar()->showMessage(msg, 10000);
     }
@@ -187,7 +191,8 @@ void MainWindow::set_training_mode(bool train) {
     m_train_action->setChecked(train);
     m_train_action->blockSignals(false);
     if (can_step()) // the mode the next step runs in, not the last step's
-        m_step_label->setText(tr("step %1 · %2 next").arg(steps_done()).arg(train ? tr("train") : tr("eval")));
+        m_step_label->setText(
+            tr("step %1 · %2 next").arg(steps_done()).arg(train ? tr("train") : tr("eval")));
     refresh_selection();
 }
 

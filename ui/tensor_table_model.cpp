@@ -60,7 +60,8 @@ void TensorTableModel::load_slice() {
     m_imag.clear();
     if (dtype_is_complex(s.dtype())) {
         const std::vector<double> ri = s.to_real_imag();
-        for (size_t i = 0; i < ri.size(); i += 2) m_values.push_back(ri[i]), m_imag.push_back(ri[i + 1]);
+        for (size_t i = 0; i < ri.size(); i += 2)
+            m_values.push_back(ri[i]), m_imag.push_back(ri[i + 1]);
     } else {
         m_values = s.to_doubles();
     }
@@ -83,7 +84,8 @@ QVariant TensorTableModel::data(const QModelIndex& index, int role) const {
         if (dtype_is_integral(m_dtype)) return QString::number(qint64(v));
         if (!m_imag.empty()) { // complex: a+bj, as Python prints it
             const double im = m_imag[size_t(index.row() * m_cols + index.column())];
-            return QString::number(v, 'g', 6) + (std::signbit(im) ? "-" : "+") + QString::number(std::fabs(im), 'g', 6) + "j";
+            return QString::number(v, 'g', 6) + (std::signbit(im) ? "-" : "+") +
+                   QString::number(std::fabs(im), 'g', 6) + "j";
         }
         if (std::isnan(v)) return QStringLiteral("nan");
         if (std::isinf(v)) return v > 0 ? QStringLiteral("inf") : QStringLiteral("-inf");

@@ -17,8 +17,8 @@
 #include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
-#include <QTreeView>
 #include <QToolBar>
+#include <QTreeView>
 
 #include "examples.h"
 #include "model_facts.h"
@@ -61,8 +61,8 @@ void MainWindow::make_toolbar() {
     m_step_action->setShortcut(QKeySequence(Qt::Key_F10));
     m_step_action->setToolTip(
         tr("One step (F10): a forward pass, or a training step when enabled"));
-    m_run_action =
-        bar->addAction(tr("Run"), this, [this] { is_running() ? stop_running() : start_running(); });
+    m_run_action = bar->addAction(tr("Run"), this,
+                                  [this] { is_running() ? stop_running() : start_running(); });
     m_run_action->setShortcut(QKeySequence(Qt::Key_F5));
     m_run_action->setToolTip(tr("Run / Pause (F5)"));
     m_rate_box = new QComboBox(bar);
@@ -123,8 +123,9 @@ void MainWindow::make_toolbar() {
     m_shape_edit = new QLineEdit(inputs);
     m_shape_edit->setObjectName("input_shape");
     m_shape_edit->setMaximumWidth(130);
-    m_shape_edit->setToolTip(tr("the input's shape, batch first (e.g. 8,3,224,224); empty: from the model's "
-                                "first layer. Remembered per file."));
+    m_shape_edit->setToolTip(
+        tr("the input's shape, batch first (e.g. 8,3,224,224); empty: from the model's "
+           "first layer. Remembered per file."));
     inputs->addWidget(m_shape_edit);
     connect(m_shape_edit, &QLineEdit::editingFinished, this, [this] {
         if (m_shape_edit->isModified()) set_input_shape(m_shape_edit->text());
@@ -149,10 +150,11 @@ void MainWindow::make_toolbar() {
 void MainWindow::make_menus() {
     QMenu* file = menuBar()->addMenu(tr("&File"));
     file->addAction(tr("&Open…"), QKeySequence::Open, this, [this] {
-        QString path = QFileDialog::getOpenFileName(
-            this, tr("Open model"), {},
-            tr("Models (*.json *.safetensors *.safetensors.index.json *.bin.index.json *.pt *.pth *.pth.tar *.bin *.ckpt);;"
-               "TorchScript (*.pt *.pth *.zip);;All files (*)"));
+        QString path =
+            QFileDialog::getOpenFileName(this, tr("Open model"), {},
+                                         tr("Models (*.json *.safetensors *.safetensors.index.json "
+                                            "*.bin.index.json *.pt *.pth *.pth.tar *.bin *.ckpt);;"
+                                            "TorchScript (*.pt *.pth *.zip);;All files (*)"));
         if (!path.isEmpty()) open_path_async(path);
     });
     m_recent_menu = file->addMenu(tr("Open &recent"));
@@ -162,7 +164,8 @@ void MainWindow::make_menus() {
     examples->setToolTipsVisible(true);
     for (const auto& ex : builtin_examples()) {
         const QString name = QString::fromStdString(ex.name);
-        const QJsonObject spec = QJsonDocument::fromJson(QByteArray::fromStdString(ex.json)).object();
+        const QJsonObject spec =
+            QJsonDocument::fromJson(QByteArray::fromStdString(ex.json)).object();
         const QString title = spec.value("title").toString(name);
         QAction* a = examples->addAction(title, this, [this, name] { open_builtin_example(name); });
         a->setToolTip(name);
@@ -188,14 +191,15 @@ void MainWindow::make_menus() {
 
     QMenu* model = menuBar()->addMenu(tr("&Model"));
     for (bool strict : {true, false})
-        model->addAction(strict ? tr("Load state dict (strict)…")
-                                : tr("Load state dict (strict=False)…"),
-                         this, [this, strict] {
-                             QString path = QFileDialog::getOpenFileName(
-                                 this, tr("Load state dict"), {},
-                                 tr("State dicts (*.safetensors *.pt *.pth *.pth.tar *.bin *.ckpt);;All files (*)"));
-                             if (!path.isEmpty()) load_state_dict_from(path, strict);
-                         });
+        model->addAction(
+            strict ? tr("Load state dict (strict)…") : tr("Load state dict (strict=False)…"), this,
+            [this, strict] {
+                QString path =
+                    QFileDialog::getOpenFileName(this, tr("Load state dict"), {},
+                                                 tr("State dicts (*.safetensors *.pt *.pth "
+                                                    "*.pth.tar *.bin *.ckpt);;All files (*)"));
+                if (!path.isEmpty()) load_state_dict_from(path, strict);
+            });
     model->addAction(tr("Diff with file…"), this, [this] {
         QString path = QFileDialog::getOpenFileName(
             this, tr("Diff with"), {},
@@ -241,7 +245,8 @@ void MainWindow::make_menus() {
         QAction* a = columns->addAction(m_model->headerData(c, Qt::Horizontal).toString());
         a->setCheckable(true);
         a->setChecked(true);
-        connect(a, &QAction::toggled, this, [this, c](bool on) { m_tree->setColumnHidden(c, !on); });
+        connect(a, &QAction::toggled, this,
+                [this, c](bool on) { m_tree->setColumnHidden(c, !on); });
     }
     view->addSeparator();
     for (auto [label, widget] : {std::pair{tr("Plots and inspector"), m_tabs},

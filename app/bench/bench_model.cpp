@@ -8,10 +8,10 @@
 #include <cblas.h>
 
 #include "autograd.h"
-#include "fused_cpu.h"
 #include "document.h"
 #include "errors.h"
 #include "functional.h"
+#include "fused_cpu.h"
 #include "random.h"
 
 namespace nnscope::bench {
@@ -24,7 +24,8 @@ Shape parse_shape(const std::string& text) {
         const std::string part = text.substr(at, comma - at);
         size_t used = 0;
         const long long v = part.empty() ? -1 : std::stoll(part, &used);
-        if (used != part.size() || v <= 0) throw std::invalid_argument("bad input shape '" + text + "'");
+        if (used != part.size() || v <= 0)
+            throw std::invalid_argument("bad input shape '" + text + "'");
         s.push_back(v);
         at = comma + 1;
     }
@@ -42,7 +43,8 @@ Tensor model_labels(int64_t batch, int64_t classes) {
     return from_int64s(v, {batch}, TensorOptions(DType::Int64));
 }
 
-NnscopeModel::NnscopeModel(const std::string& path, const Shape& input_shape, const Device& device) {
+NnscopeModel::NnscopeModel(const std::string& path, const Shape& input_shape,
+                           const Device& device) {
     Document doc = open_document(path);
     if (!doc.root->runnable()) throw FormatError(path, "the model is not runnable");
     m_model = doc.root;
@@ -109,18 +111,19 @@ ConvRoof conv_roof(NnscopeModel& model) {
         {[&] {
             for (size_t i = 0; i < calls.size(); ++i) {
                 const auto& k = calls[i];
-                const int m = int(k.o / k.groups), n = int(k.n * k.oh * k.ow), kk = int(k.c / k.groups * k.kh * k.kw);
+                const int m = int(k.o / k.groups), n = int(k.n * k.oh * k.ow),
+                          kk = int(k.c / k.groups * k.kh * k.kw);
                 for (int64_t g = 0; g < k.groups; ++g)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, kk, 1.f, a[i].data(), kk,
-                                b[i].data(), n, 0.f, c[i].data(), n);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, kk, 1.f,
+                                a[i].data(), kk, b[i].data(), n, 0.f, c[i].data(), n);
             }
         }},
         1, 5)[0];
     return roof;
 }
 
-std::vector<double> interleaved_medians(const std::vector<std::function<void()>>& workloads, int warmup,
-                                        int runs) {
+std::vector<double> interleaved_medians(const std::vector<std::function<void()>>& workloads,
+                                        int warmup, int runs) {
     const size_t n = workloads.size();
     for (int r = 0; r < warmup; ++r)
         for (const auto& w : workloads) w();

@@ -51,15 +51,15 @@ class NnscopeModel {
 // the same products (per group: out/groups x N*oh*ow x in/groups*kh*kw), median of 5.
 struct ConvRoof {
     int convolutions = 0;
-    double gflop = 0;      // forward
-    double sgemm_ms = 0;   // forward's products alone
+    double gflop = 0;    // forward
+    double sgemm_ms = 0; // forward's products alone
 };
 ConvRoof conv_roof(NnscopeModel& model);
 
 // Medians of several workloads timed in alternation: run r times workload 0 then 1 ...,
 // run r+1 in the reverse order, so neither side always runs first (cache and frequency
 // effects fall on both). `warmup` untimed rounds first.
-std::vector<double> interleaved_medians(const std::vector<std::function<void()>>& workloads, int warmup,
-                                        int runs);
+std::vector<double> interleaved_medians(const std::vector<std::function<void()>>& workloads,
+                                        int warmup, int runs);
 
 } // namespace nnscope::bench

@@ -32,9 +32,9 @@
 
 #include <torch/script.h>
 
+#include "autograd.h"
 #include "bench_cases.h"
 #include "bench_model.h"
-#include "autograd.h"
 #include "functional.h"
 #include "model_spec.h"
 #include "optim/optimizer.h"
@@ -92,15 +92,15 @@ struct MlpSides {
         opt = nnscope::make_optimizer("sgd:lr=0.01,momentum=0.9", model->named_parameters());
         tx = to_torch(x);
         ty = to_torch(y);
-        torch_model = torch::nn::Sequential(torch::nn::Linear(c.in, c.hidden), torch::nn::BatchNorm1d(c.hidden),
-                                            torch::nn::ReLU(), torch::nn::Linear(c.hidden, c.hidden),
-                                            torch::nn::BatchNorm1d(c.hidden), torch::nn::ReLU(),
-                                            torch::nn::Linear(c.hidden, c.out));
+        torch_model = torch::nn::Sequential(
+            torch::nn::Linear(c.in, c.hidden), torch::nn::BatchNorm1d(c.hidden), torch::nn::ReLU(),
+            torch::nn::Linear(c.hidden, c.hidden), torch::nn::BatchNorm1d(c.hidden),
+            torch::nn::ReLU(), torch::nn::Linear(c.hidden, c.out));
         torch::NoGradGuard no_grad;
         auto params = torch_model->named_parameters();
         for (auto& [name, t] : model->named_parameters()) params[name].copy_(to_torch(t));
-        torch_opt = std::make_unique<torch::optim::SGD>(torch_model->parameters(),
-                                                        torch::optim::SGDOptions(0.01).momentum(0.9));
+        torch_opt = std::make_unique<torch::optim::SGD>(
+            torch_model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
     }
     void forward(bool train) {
         model->train(train);
@@ -144,9 +144,11 @@ class TorchModel {
     TorchModel(const std::string& path, const nnscope::Tensor& x, const nnscope::Tensor& labels)
         : m_module(torch::jit::load(path)), m_x(to_torch(x)) {
         const nnscope::Tensor l = labels.contiguous();
-        m_labels = torch::from_blob(const_cast<void*>(l.data_ptr()), {l.numel()}, torch::kInt64).clone();
+        m_labels =
+            torch::from_blob(const_cast<void*>(l.data_ptr()), {l.numel()}, torch::kInt64).clone();
         for (const auto& p : m_module.parameters()) m_params.push_back(p);
-        m_opt = std::make_unique<torch::optim::SGD>(m_params, torch::optim::SGDOptions(0.01).momentum(0.9));
+        m_opt = std::make_unique<torch::optim::SGD>(m_params,
+                                                    torch::optim::SGDOptions(0.01).momentum(0.9));
     }
     void eval_forward() {
         m_module.eval();
@@ -161,7 +163,8 @@ class TorchModel {
     double train_step() {
         m_module.train();
         for (auto& p : m_params) p.mutable_grad().reset(); // set to None, as nnscope does
-        torch::Tensor loss = torch::nn::functional::cross_entropy(m_module.forward({m_x}).toTensor(), m_labels);
+        torch::Tensor loss =
+            torch::nn::functional::cross_entropy(m_module.forward({m_x}).toTensor(), m_labels);
         loss.backward();
         m_opt->step();
         return loss.item<double>();
@@ -183,7 +186,8 @@ double max_state_difference(nnscope::bench::NnscopeModel& n, TorchModel& t, std:
     return state_difference(n.state(), theirs, worst);
 }
 
-int model_main(const std::string& path, const std::string& shape_text, int threads, int runs, bool as_json) {
+int model_main(const std::string& path, const std::string& shape_text, int threads, int runs,
+               bool as_json) {
     const nnscope::Shape shape = nnscope::bench::parse_shape(shape_text);
     nnscope::bench::NnscopeModel n(path, shape, nnscope::Device::cpu());
     TorchModel t(path, n.input(), n.labels());
@@ -192,11 +196,12 @@ int model_main(const std::string& path, const std::string& shape_text, int threa
     const double n_first = n.train_step(), t_first = t.train_step();
     std::string first_worst, worst;
     const double first_diff = max_state_difference(n, t, first_worst);
-    std::vector<double> eval = interleaved_medians({[&] { n.eval_forward(); }, [&] { t.eval_forward(); }}, warmup, runs);
+    std::vector<double> eval =
+        interleaved_medians({[&] { n.eval_forward(); }, [&] { t.eval_forward(); }}, warmup, runs);
     std::vector<double> train =
         interleaved_medians({[&] { n.train_forward(); }, [&] { t.train_forward(); }}, warmup, runs);
-    std::vector<double> step =
-        interleaved_medians({[&] { (void)n.train_step(); }, [&] { (void)t.train_step(); }}, warmup, runs);
+    std::vector<double> step = interleaved_medians(
+        {[&] { (void)n.train_step(); }, [&] { (void)t.train_step(); }}, warmup, runs);
     const double state_diff = max_state_difference(n, t, worst);
     const bool same_loss = std::fabs(n_first - t_first) <= 1e-4 * std::max(1.0, std::fabs(t_first));
     const bool same_state = first_diff <= 0.1;
@@ -223,18 +228,21 @@ int model_main(const std::string& path, const std::string& shape_text, int threa
     if (as_json) {
         std::cout << j.dump() << "\n";
     } else {
-        std::printf("%s at %s, %d threads, median of %d (LibTorch %s)\n", path.c_str(), shape_text.c_str(), threads,
-                    runs, TORCH_VERSION);
+        std::printf("%s at %s, %d threads, median of %d (LibTorch %s)\n", path.c_str(),
+                    shape_text.c_str(), threads, runs, TORCH_VERSION);
         std::printf("%-14s %10s %10s %8s\n", "figure", "nnscope", "LibTorch", "ratio");
         const char* names[] = {"eval_forward", "train_forward", "train_step"};
         const std::vector<double>* figs[] = {&eval, &train, &step};
         for (int k = 0; k < 3; ++k)
             std::printf("%-14s %10.2f %10.2f %8.3f\n", names[k], (*figs[k])[0], (*figs[k])[1],
                         (*figs[k])[0] / (*figs[k])[1]);
-        std::printf("first loss: nnscope %.6f, LibTorch %.6f%s\n", n_first, t_first, same_loss ? "" : "  MISMATCH");
-        std::printf("after the first training step: largest difference %.3g of a tensor's scale (%s)%s\n",
-                    first_diff, first_worst.c_str(), same_state ? "" : "  MISMATCH");
-        std::printf("after %d training steps each: %.3g (%s)\n", 1 + warmup + runs, state_diff, worst.c_str());
+        std::printf("first loss: nnscope %.6f, LibTorch %.6f%s\n", n_first, t_first,
+                    same_loss ? "" : "  MISMATCH");
+        std::printf(
+            "after the first training step: largest difference %.3g of a tensor's scale (%s)%s\n",
+            first_diff, first_worst.c_str(), same_state ? "" : "  MISMATCH");
+        std::printf("after %d training steps each: %.3g (%s)\n", 1 + warmup + runs, state_diff,
+                    worst.c_str());
     }
     return same_loss && same_state ? 0 : 1;
 }
@@ -301,8 +309,9 @@ int main(int argc, char** argv) {
             {[&] { (void)sides.step(); }, [&] { (void)sides.torch_step(); }}, warmup, c.runs);
         const double final_diff = sides.state_difference();
         Figures r = nnscope::bench::run_roof(c, warmup);
-        const bool same = std::fabs(n_first - t_first) <= 1e-4 * std::max(1.0, std::fabs(t_first)) &&
-                          first_diff <= 1e-4;
+        const bool same =
+            std::fabs(n_first - t_first) <= 1e-4 * std::max(1.0, std::fabs(t_first)) &&
+            first_diff <= 1e-4;
         if (!same) status = 1;
         Figures n;
         n.train_forward_ms = train[0], n.eval_forward_ms = eval[0], n.train_step_ms = step[0];
@@ -327,11 +336,14 @@ int main(int argc, char** argv) {
             std::cout << j.dump() << "\n";
         } else {
             for (const Row& row : rows)
-                std::printf("%-6s %-14s %10.4f %10.4f %8.3f %10.4f %10.2f\n", c.name.c_str(), row.figure, row.nn,
-                            row.lt, row.nn / row.lt, row.roof, row.nn / row.roof);
-            std::printf("%-6s first step: loss nnscope %.6f, LibTorch %.6f; state differs by %.3g of scale%s; "
+                std::printf("%-6s %-14s %10.4f %10.4f %8.3f %10.4f %10.2f\n", c.name.c_str(),
+                            row.figure, row.nn, row.lt, row.nn / row.lt, row.roof,
+                            row.nn / row.roof);
+            std::printf("%-6s first step: loss nnscope %.6f, LibTorch %.6f; state differs by %.3g "
+                        "of scale%s; "
                         "after every timed step by %.3g\n",
-                        c.name.c_str(), n_first, t_first, first_diff, same ? "" : "  MISMATCH", final_diff);
+                        c.name.c_str(), n_first, t_first, first_diff, same ? "" : "  MISMATCH",
+                        final_diff);
         }
     }
     return status;

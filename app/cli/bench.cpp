@@ -109,15 +109,16 @@ int model_bench(const std::string& path, const std::string& shape_text, const st
     try {
         shape = bench::parse_shape(shape_text);
     } catch (const std::exception&) {
-        throw UsageError("--input-shape takes positive sizes separated by commas, e.g. 8,3,112,112; got '" +
-                         shape_text + "'");
+        throw UsageError(
+            "--input-shape takes positive sizes separated by commas, e.g. 8,3,112,112; got '" +
+            shape_text + "'");
     }
     bench::NnscopeModel m(path, shape, Device::parse(device));
-    json j = {{"case", "model"}, {"file", path}, {"input_shape", shape}, {"threads", cpu_threads()},
-              {"device", device}, {"runs", runs}};
+    json j = {{"case", "model"},          {"file", path},     {"input_shape", shape},
+              {"threads", cpu_threads()}, {"device", device}, {"runs", runs}};
     if (memory) {
-        m.eval_forward();             // every weight read, as PyTorch's load reads them
-        conv_dnnl::clear_weights();   // no eval-only copies held, as PyTorch holds none
+        m.eval_forward();           // every weight read, as PyTorch's load reads them
+        conv_dnnl::clear_weights(); // no eval-only copies held, as PyTorch holds none
         const uint64_t base = bench::rss_bytes();
         bench::reset_peak_rss();
         for (int i = 0; i < 3; ++i) m.train_step();
@@ -142,16 +143,18 @@ int model_bench(const std::string& path, const std::string& shape_text, const st
         return k_exit_ok;
     }
     std::cout << path << " at " << shape_text << " (" << device << ", " << cpu_threads()
-              << " threads): eval forward " << j["eval_forward_ms"].get<double>() << " ms, train forward "
-              << j["train_forward_ms"].get<double>() << " ms, training step " << j["train_step_ms"].get<double>()
-              << " ms";
+              << " threads): eval forward " << j["eval_forward_ms"].get<double>()
+              << " ms, train forward " << j["train_forward_ms"].get<double>()
+              << " ms, training step " << j["train_step_ms"].get<double>() << " ms";
     if (roof)
-        std::cout << "; convolutions " << j["conv_gflop"].get<double>() << " GFLOP: eval forward reaches "
-                  << j["eval_gflops"].get<double>() << " GFLOP/s, OpenBLAS sgemm on the same products "
+        std::cout << "; convolutions " << j["conv_gflop"].get<double>()
+                  << " GFLOP: eval forward reaches " << j["eval_gflops"].get<double>()
+                  << " GFLOP/s, OpenBLAS sgemm on the same products "
                   << j["roof_gflops"].get<double>() << " GFLOP/s";
     if (memory)
-        std::cout << "; peak memory added by training steps " << j["peak_rss_added_mib"].get<double>()
-                  << " MiB for " << j["tensor_mib"].get<double>() << " MiB of parameters and buffers";
+        std::cout << "; peak memory added by training steps "
+                  << j["peak_rss_added_mib"].get<double>() << " MiB for "
+                  << j["tensor_mib"].get<double>() << " MiB of parameters and buffers";
     std::cout << "\n";
     return k_exit_ok;
 }
@@ -200,7 +203,8 @@ int cmd_bench(const std::vector<std::string>& argv) {
     if (soak_steps > 0) return soak(soak_steps, every, as_json);
     if (!file.empty()) return file_bench(file, as_json);
     if (!model.empty() || !input_shape.empty()) {
-        if (model.empty() || input_shape.empty()) throw UsageError("--model FILE needs --input-shape N,C,H,W");
+        if (model.empty() || input_shape.empty())
+            throw UsageError("--model FILE needs --input-shape N,C,H,W");
         return model_bench(model, input_shape, device, runs > 0 ? runs : 10, memory, roof, as_json);
     }
     const Device dev = Device::parse(device);

@@ -87,7 +87,8 @@ void print_text(const Document& doc, std::vector<TensorEntry>& entries) {
             if (!seen.insert(e.tensor.impl()).second) note = "shared (counted once)";
             out << pad(std::string(depth * 2 + 2, ' ') + e.name, wn)
                 << pad(tensor_kind_name(e.kind), wk)
-                << pad(e.tensor.is_uninitialized() ? "uninitialized" : shape_str(e.tensor.shape()), ws)
+                << pad(e.tensor.is_uninitialized() ? "uninitialized" : shape_str(e.tensor.shape()),
+                       ws)
                 << pad(std::string(dtype_name(e.tensor.dtype())), wd)
                 << pad(e.tensor.device().str(), wv) << pad(group_digits(e.tensor.numel()), we)
                 << note << "\n";
@@ -106,8 +107,10 @@ void print_text(const Document& doc, std::vector<TensorEntry>& entries) {
                "_u/_v and prune's _mask are buffers; README lists the rules)\n";
     const auto blocked = not_runnable_modules(doc);
     for (size_t i = 0; i < blocked.size() && i < 10; ++i)
-        out << (i ? "              " : "not runnable: ") << (blocked[i].module.empty() ? "(model)" : blocked[i].module)
-            << (blocked[i].type.empty() ? "" : " (" + blocked[i].type + ")") << ": " << blocked[i].reason << "\n";
+        out << (i ? "              " : "not runnable: ")
+            << (blocked[i].module.empty() ? "(model)" : blocked[i].module)
+            << (blocked[i].type.empty() ? "" : " (" + blocked[i].type + ")") << ": "
+            << blocked[i].reason << "\n";
     if (blocked.size() > 10) out << "              and " << blocked.size() - 10 << " more\n";
     std::cout << out.str();
 }

@@ -15,10 +15,10 @@
 #include "functional.h"
 #include "model_facts.h"
 #include "model_spec.h"
-#include "safetensors.h"
-#include "torchscript.h"
 #include "optim/optimizer.h"
 #include "program.h"
+#include "safetensors.h"
+#include "torchscript.h"
 
 namespace nnscope::cli {
 
@@ -26,7 +26,8 @@ namespace {
 
 struct RunOptions {
     std::string spec, load, entry, inputs, input_key = "x", target_key = "y", mode, optimizer,
-                                           loss = "mse", device = "cpu", save, trace, outputs, save_model;
+                                           loss = "mse", device = "cpu", save, trace, outputs,
+                                           save_model;
     std::optional<uint64_t> seed;
     double step_timeout = 60;
     int64_t steps = -1;
@@ -84,8 +85,7 @@ RunOptions parse_run(const std::vector<std::string>& argv) {
             o.step_timeout = std::strtod(v.c_str(), &end);
             if (v.empty() || *end || !(o.step_timeout > 0) || o.step_timeout > 1e6)
                 throw UsageError("--step-timeout needs a number of seconds, got '" + v + "'");
-        }
-        else if (a == "--example")
+        } else if (a == "--example")
             o.spec = "example:" + value(i);
         else if (a.size() > 1 && a[0] == '-')
             throw UsageError("unknown option '" + a + "'");
@@ -95,12 +95,14 @@ RunOptions parse_run(const std::vector<std::string>& argv) {
             throw UsageError("run takes one MODEL");
     }
     if (o.spec.empty())
-        throw UsageError("missing MODEL (a model spec .json, a TorchScript or whole-module .pt, or --example NAME)");
+        throw UsageError("missing MODEL (a model spec .json, a TorchScript or whole-module .pt, or "
+                         "--example NAME)");
     if (o.inputs.empty()) throw UsageError("missing --inputs FILE");
     if (o.steps < 0) throw UsageError("missing --steps N");
     if (o.mode != "train" && o.mode != "eval") throw UsageError("--mode must be train or eval");
     if (o.save.empty() && o.outputs.empty() && o.trace.empty() && o.save_model.empty())
-        throw UsageError("nothing to write: give --save OUT, --outputs OUT, --save-model OUT or --trace OUT");
+        throw UsageError(
+            "nothing to write: give --save OUT, --outputs OUT, --save-model OUT or --trace OUT");
     if (o.loss != "mse" && o.loss != "cross_entropy")
         throw UsageError("--loss must be mse or cross_entropy");
     return o;
@@ -126,20 +128,25 @@ ModulePtr build_model(const RunOptions& o) {
 
 // One model output as safetensors entries: a tensor under `name`, tuples and lists as
 // name.0, name.1.0, ...; None and numbers are left out.
-void flatten_output(const script::Value& v, const std::string& name, std::vector<std::pair<std::string, Tensor>>& out) {
+void flatten_output(const script::Value& v, const std::string& name,
+                    std::vector<std::pair<std::string, Tensor>>& out) {
     if (v.kind == script::Value::Kind::Tensor) {
         out.emplace_back(name, v.t.to(Device::cpu()).contiguous());
     } else if (v.is_sequence()) {
-        for (size_t k = 0; k < v.list->size(); ++k) flatten_output((*v.list)[k], name + "." + std::to_string(k), out);
+        for (size_t k = 0; k < v.list->size(); ++k)
+            flatten_output((*v.list)[k], name + "." + std::to_string(k), out);
     } else if (v.kind == script::Value::Kind::Dict) {
-        for (const auto& [key, x] : v.dict->items) flatten_output(x, name + "." + script::str(key), out);
+        for (const auto& [key, x] : v.dict->items)
+            flatten_output(x, name + "." + script::str(key), out);
     }
 }
 
-void write_outputs(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors) {
+void write_outputs(const std::string& path,
+                   const std::vector<std::pair<std::string, Tensor>>& tensors) {
     std::vector<safetensors::WriteEntry> entries;
     for (const auto& [name, t] : tensors)
-        entries.push_back({name, t.dtype(), t.shape(), t.numel() ? t.data_ptr() : nullptr, t.nbytes()});
+        entries.push_back(
+            {name, t.dtype(), t.shape(), t.numel() ? t.data_ptr() : nullptr, t.nbytes()});
     safetensors::write_file(path, {{"format", "pt"}}, entries);
 }
 
@@ -229,11 +236,13 @@ int cmd_run(const std::vector<std::string>& argv) {
             loss.backward();
             optimizer->step();
             loss_value = loss.item();
-            if (!o.outputs.empty() && step + 1 == o.steps) last_output = {{"output", y.detach().to(Device::cpu()).contiguous()}};
+            if (!o.outputs.empty() && step + 1 == o.steps)
+                last_output = {{"output", y.detach().to(Device::cpu()).contiguous()}};
         } else {
             NoGradGuard no_grad;
             Tensor y = (*model)(x);
-            if (!o.outputs.empty() && step + 1 == o.steps) last_output = {{"output", y.to(Device::cpu()).contiguous()}};
+            if (!o.outputs.empty() && step + 1 == o.steps)
+                last_output = {{"output", y.to(Device::cpu()).contiguous()}};
         }
         if (step == 0) first_loss = loss_value;
         last_loss = loss_value;

@@ -126,7 +126,8 @@ class Backend {
                             const PoolWindows& rows, const PoolWindows& cols) = 0;
     // Its gradient: gx(N, C, H, W) += g(N, C, oh, ow) at each plane's index (window_max's),
     // plane by plane in the outputs' order; all contiguous, gx and g of one floating dtype.
-    virtual void window_max_backward(const TensorView& gx, const TensorView& g, const TensorView& index) = 0;
+    virtual void window_max_backward(const TensorView& gx, const TensorView& g,
+                                     const TensorView& index) = 0;
 
     // --- optional ops: a backend may decline (return false), and the caller then composes
     // the result from the ops above, in one place (ggml's supports_op; native_functions.yaml's
@@ -135,7 +136,8 @@ class Backend {
     // ReLU's input gradient from the output gradient and ReLU's result (ATen's
     // threshold_backward at threshold 0): gx = g where y > 0, else 0. gx, g and y of one
     // shape and dtype. Composed otherwise as g * step(y).
-    virtual bool threshold_backward(const TensorView& gx, const TensorView& g, const TensorView& y) {
+    virtual bool threshold_backward(const TensorView& gx, const TensorView& g,
+                                    const TensorView& y) {
         (void)gx, (void)g, (void)y;
         return false;
     }

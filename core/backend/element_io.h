@@ -15,7 +15,25 @@ namespace nnscope::elem {
 // Same numbering as nnscope::DType / UnaryOp / BinaryOp / ReduceOp (dtype.h, backend.h);
 // op_table.cpp static_asserts that every op code equals its enum value. Plain ints, as
 // CUDA compiles this file (C++17) without the core headers.
-enum : int { F32, F64, F16, BF16, I64, I32, I16, I8, U8, BOOL, F8E4M3, F8E5M2, U16, U32, U64, C64, C128 };
+enum : int {
+    F32,
+    F64,
+    F16,
+    BF16,
+    I64,
+    I32,
+    I16,
+    I8,
+    U8,
+    BOOL,
+    F8E4M3,
+    F8E5M2,
+    U16,
+    U32,
+    U64,
+    C64,
+    C128
+};
 enum : int { U_NEG, U_ABS, U_SQRT, U_EXP, U_LOG, U_RELU, U_SIGMOID, U_TANH, U_ERF, U_STEP, U_SIGN };
 enum : int { B_ADD, B_SUB, B_MUL, B_DIV, B_MAX, B_MIN, B_POW };
 enum : int { R_SUM, R_MEAN, R_VAR, R_MIN, R_MAX, R_NORM2, R_COUNT_NAN, R_COUNT_INF };

@@ -44,8 +44,7 @@ ColumnMajorGemm column_major_gemm(const TensorView& c, const TensorView& a, cons
     int64_t lda = 1, ldb = 1;
     operand_layout(a, "A", g.trans_second, lda);
     operand_layout(b, "B", g.trans_first, ldb);
-    if (c.strides[1] != 1 && c.shape[1] != 1)
-        throw Error("matmul: the result must be row-major");
+    if (c.strides[1] != 1 && c.shape[1] != 1) throw Error("matmul: the result must be row-major");
     g.m = blas_int(b.shape[1], "a dimension");
     g.n = blas_int(a.shape[0], "a dimension");
     g.k = blas_int(a.shape[1], "a dimension");

@@ -13,10 +13,10 @@ namespace nnscope {
 
 struct ColumnMajorGemm {
     bool trans_first = false, trans_second = false; // op(B), op(A)
-    int m = 0, n = 0, k = 0;                         // of C^T: m = C's columns, n = C's rows
-    int ld_first = 1, ld_second = 1, ldc = 1;        // leading dimensions of B, A and C
-    const void* first = nullptr;                     // B
-    const void* second = nullptr;                    // A
+    int m = 0, n = 0, k = 0;                        // of C^T: m = C's columns, n = C's rows
+    int ld_first = 1, ld_second = 1, ldc = 1;       // leading dimensions of B, A and C
+    const void* first = nullptr;                    // B
+    const void* second = nullptr;                   // A
     void* c = nullptr;
 };
 

@@ -28,8 +28,7 @@ struct PoolWindows {
 // Max pooling's choice as a window is scanned in order: a NaN wins once and nothing replaces
 // it; otherwise only a strictly larger value (so the first of equal maxima stays), as ATen.
 // Bitwise operators: the CPU's loops select without a branch.
-template <class T>
-NNSCOPE_HD inline bool pool_beats(T v, T best) {
+template <class T> NNSCOPE_HD inline bool pool_beats(T v, T best) {
     return (v > best) | ((v != v) & (best == best));
 }
 

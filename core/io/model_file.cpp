@@ -2,14 +2,14 @@
 // state dicts written in the format a path names.
 #include "model_file.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
-#include <algorithm>
-#include <optional>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
@@ -165,7 +165,8 @@ LoadedModel model_from_entries(const std::string& path, const std::string& forma
     // inferred again, with the file's requires_grad.
     const std::string* source = find_meta(doc.metadata, "nnscope.kind_source");
     const bool declared = nnscope_meta && !(source && *source == "inferred");
-    if (!nnscope_meta && !ends_with(format, "-index")) sort_like_state_dict(entries); // an index has its order
+    if (!nnscope_meta && !ends_with(format, "-index"))
+        sort_like_state_dict(entries); // an index has its order
     try {
         doc.root = tree_from_state_dict(entries, declared ? &kinds : nullptr,
                                         nnscope_meta ? &types : nullptr);
@@ -175,7 +176,8 @@ LoadedModel model_from_entries(const std::string& path, const std::string& forma
         throw FormatError(path, e.what());
     }
     doc.kind_source = declared ? KindSource::Declared : KindSource::Inferred;
-    if (const std::string* tm = find_meta(doc.metadata, "nnscope.torch_metadata")) doc.torch_metadata = *tm;
+    if (const std::string* tm = find_meta(doc.metadata, "nnscope.torch_metadata"))
+        doc.torch_metadata = *tm;
     if (format == "safetensors") model_from_saved_spec(doc, path, entries);
     return doc;
 }
@@ -209,9 +211,10 @@ LoadedModel open_safetensors_index(const std::string& path) {
         if (ends_with(s, ".bin") || ends_with(s, ".pt") || ends_with(s, ".pth")) {
             LoadedModel shard = torchpt::open_pt((dir / s).string());
             if (shard.format != "pt" || shard.kind_source != KindSource::Inferred)
-                throw FormatError(path, "shard '" + s + "' holds " +
-                                            (shard.format == "pt" ? "a whole module" : "a " + shard.format) +
-                                            ", not a state dict");
+                throw FormatError(
+                    path, "shard '" + s + "' holds " +
+                              (shard.format == "pt" ? "a whole module" : "a " + shard.format) +
+                              ", not a state dict");
             for (const auto& [n, t] : shard.root->state_dict().tensors) tensors.emplace_back(n, t);
             pickled = true;
         } else {
@@ -240,7 +243,8 @@ LoadedModel open_safetensors_index(const std::string& path) {
         for (auto& [k, v] : index["metadata"].items())
             if (!find_meta(meta, k))
                 meta.emplace_back(k, v.is_string() ? v.get<std::string>() : v.dump());
-    return model_from_entries(path, pickled ? "pt-index" : "safetensors-index", entries, std::move(meta));
+    return model_from_entries(path, pickled ? "pt-index" : "safetensors-index", entries,
+                              std::move(meta));
 }
 
 LoadedModel from_spec(const ModelSpec& spec, const std::string& text) {
@@ -278,7 +282,8 @@ bool model_from_saved_spec(LoadedModel& doc, const std::string& path,
         return true;
     } catch (const std::exception& e) {
         doc.note = std::string("the saved model spec does not fit this file's tensors, shown as a "
-                               "plain tree: ") + e.what();
+                               "plain tree: ") +
+                   e.what();
         return false;
     }
 }
@@ -311,7 +316,8 @@ ModelFileFormat detect_model_file(const std::string& path) {
     // data.pkl) or torch.save's (data.pkl alone).
     if (head.starts_with(std::string_view("PK\3\4", 4))) {
         torchzip::ZipReader zip(path);
-        return torchscript::is_torchscript(zip) ? ModelFileFormat::TorchScript : ModelFileFormat::TorchSave;
+        return torchscript::is_torchscript(zip) ? ModelFileFormat::TorchScript
+                                                : ModelFileFormat::TorchSave;
     }
     // torch.save's legacy format, whatever the extension (".pth.tar" was common), and its
     // tar format before 0.4 (which its reader names and refuses).
@@ -323,7 +329,8 @@ ModelFileFormat detect_model_file(const std::string& path) {
     if (ends_with(path, ".safetensors") || looks_like_safetensors(head, fs::file_size(path, ec)))
         return ModelFileFormat::Safetensors;
     // Named as torch.save's files are, but neither of its formats: its reader says what is wrong.
-    if (ends_with(path, ".pt") || ends_with(path, ".pth") || ends_with(path, ".bin") || ends_with(path, ".ckpt"))
+    if (ends_with(path, ".pt") || ends_with(path, ".pth") || ends_with(path, ".bin") ||
+        ends_with(path, ".ckpt"))
         return ModelFileFormat::TorchSave;
     throw FormatError(
         path,
@@ -370,11 +377,14 @@ void save_state_dict(const Module& root, const std::string& path, const SaveExtr
     std::vector<safetensors::WriteEntry> entries;
     for (const auto& [name, t] : sd.tensors) {
         if (t.is_uninitialized()) // safetensors has no such entry; a .pt file does
-            throw FormatError(path, "cannot write '" + name + "' to safetensors: it is uninitialized (a lazy "
-                                    "module before its first forward pass); save as .pt, or run the model "
-                                    "once in PyTorch first");
+            throw FormatError(
+                path, "cannot write '" + name +
+                          "' to safetensors: it is uninitialized (a lazy "
+                          "module before its first forward pass); save as .pt, or run the model "
+                          "once in PyTorch first");
         if (dtype_safetensors_code(t.dtype()).empty())
-            throw FormatError(path, "cannot write '" + name + "' to safetensors: the format has no " +
+            throw FormatError(path, "cannot write '" + name +
+                                        "' to safetensors: the format has no " +
                                         std::string(dtype_name(t.dtype())) + " dtype; save as .pt");
         Tensor h = t.to(Device::cpu()).contiguous();
         host.push_back(h);
@@ -389,10 +399,12 @@ void save_state_dict(const Module& root, const std::string& path, const SaveExtr
         if (!k.starts_with("nnscope.")) meta.emplace_back(k, v);
     if (!find_meta(meta, "format")) meta.insert(meta.begin(), {"format", "pt"});
     meta.emplace_back("nnscope.kinds", kinds.dump());
-    if (extras.kind_source == KindSource::Inferred) meta.emplace_back("nnscope.kind_source", "inferred");
+    if (extras.kind_source == KindSource::Inferred)
+        meta.emplace_back("nnscope.kind_source", "inferred");
     meta.emplace_back("nnscope.modules", types.dump());
     if (!extras.spec.empty()) meta.emplace_back("nnscope.spec", extras.spec);
-    if (!extras.torch_metadata.empty()) meta.emplace_back("nnscope.torch_metadata", extras.torch_metadata);
+    if (!extras.torch_metadata.empty())
+        meta.emplace_back("nnscope.torch_metadata", extras.torch_metadata);
     safetensors::write_file(path, meta, entries);
 }
 

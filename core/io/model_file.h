@@ -36,8 +36,8 @@ LoadedModel model_from_spec_text(const std::string& text, const std::string& whe
 struct SaveExtras {
     std::vector<std::pair<std::string, std::string>> metadata; // safetensors metadata to keep
     std::string spec;                                          // the model spec, if any
-    KindSource kind_source = KindSource::Declared; // where the kinds written came from
-    std::string torch_metadata;                    // LoadedModel::torch_metadata
+    KindSource kind_source = KindSource::Declared;             // where the kinds written came from
+    std::string torch_metadata;                                // LoadedModel::torch_metadata
 };
 
 // Writes the module's state dict to `path`, format by extension (.safetensors, or

@@ -10,10 +10,10 @@
 #include <nlohmann/json.hpp>
 
 #include "errors.h"
+#include "json_text.h"
 #include "layers/layers.h"
 #include "layers/registry.h"
 #include "random.h"
-#include "json_text.h"
 
 namespace nnscope {
 
@@ -181,19 +181,27 @@ ModulePtr build_module(const Ctx& c, const json& spec, int depth);
 class SpecArgs : public LayerArgs {
   public:
     SpecArgs(const Ctx& c, const json& spec) : LayerArgs(c.gen), m_c(c), m_spec(spec) {}
-    int64_t integer(const char* key, std::optional<int64_t> dflt) override { return get_int(m_c, m_spec, key, dflt); }
-    double number(const char* key, double dflt) override { return get_double(m_c, m_spec, key, dflt); }
+    int64_t integer(const char* key, std::optional<int64_t> dflt) override {
+        return get_int(m_c, m_spec, key, dflt);
+    }
+    double number(const char* key, double dflt) override {
+        return get_double(m_c, m_spec, key, dflt);
+    }
     bool boolean(const char* key, bool dflt) override { return get_bool(m_c, m_spec, key, dflt); }
     std::array<int64_t, 2> pair(const char* key, std::optional<int64_t> dflt) override {
         if (!dflt && !get(m_spec, key)) m_c.fail(std::string("missing required key '") + key + "'");
         return get_pair(m_c, m_spec, key, dflt.value_or(0));
     }
-    std::optional<int64_t> optional_integer(const char* key) override { return get_opt_int(m_c, m_spec, key); }
+    std::optional<int64_t> optional_integer(const char* key) override {
+        return get_opt_int(m_c, m_spec, key);
+    }
     int64_t single(const char* key, std::optional<int64_t> dflt) override {
         const json* v = get(m_spec, key);
-        if (v && v->is_array() && v->size() == 1 && (*v)[0].is_number_integer()) return (*v)[0].get<int64_t>();
+        if (v && v->is_array() && v->size() == 1 && (*v)[0].is_number_integer())
+            return (*v)[0].get<int64_t>();
         if (v && !v->is_number_integer())
-            m_c.fail(std::string("'") + key + "' must be an integer or a list of one integer, got " + v->dump());
+            m_c.fail(std::string("'") + key +
+                     "' must be an integer or a list of one integer, got " + v->dump());
         return integer(key, dflt);
     }
     std::optional<bool> optional_boolean(const char* key) override {
@@ -210,7 +218,8 @@ class SpecArgs : public LayerArgs {
     Shape shape(const char* key) override {
         const json* v = get(m_spec, key);
         if (!v) m_c.fail(std::string("missing required key '") + key + "'");
-        const std::string bad = std::string("'") + key + "' must be an integer or a list of integers";
+        const std::string bad =
+            std::string("'") + key + "' must be an integer or a list of integers";
         if (v->is_number_integer()) return {v->get<int64_t>()};
         if (!v->is_array()) m_c.fail(bad);
         Shape out;
@@ -223,7 +232,8 @@ class SpecArgs : public LayerArgs {
     std::string text(const char* key, const std::string& dflt) override {
         const json* v = get(m_spec, key);
         if (!v) return dflt;
-        if (!v->is_string()) m_c.fail(std::string("'") + key + "' must be a string, got " + v->dump());
+        if (!v->is_string())
+            m_c.fail(std::string("'") + key + "' must be a string, got " + v->dump());
         return v->get<std::string>();
     }
     bool has_bias() override { return boolean("bias", true); }
@@ -301,7 +311,9 @@ ModulePtr build_module(const Ctx& c0, const json& spec, int depth) {
             if (!ok) c.fail("unknown key '" + it.key() + "'");
         }
     };
-    auto keys = [&](std::initializer_list<const char*> extra) { keys_in(std::vector<const char*>(extra)); };
+    auto keys = [&](std::initializer_list<const char*> extra) {
+        keys_in(std::vector<const char*>(extra));
+    };
     ModulePtr m;
     try {
         if (type == "Sequential") {

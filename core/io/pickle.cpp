@@ -25,8 +25,8 @@
 #include <unordered_set>
 
 #include "errors.h"
-#include "utf8.h"
 #include "pickle_opcodes.h"
+#include "utf8.h"
 
 namespace nnscope::pickle {
 
@@ -1280,7 +1280,8 @@ ValuePtr load(const uint8_t* data, size_t size, const std::string& path, const L
 }
 
 ValuePtr load_one(const uint8_t* data, size_t size, const std::string& path, size_t& consumed,
-                  const std::function<ValuePtr(const ValuePtr&)>& persistent_load, const Limits& limits) {
+                  const std::function<ValuePtr(const ValuePtr&)>& persistent_load,
+                  const Limits& limits) {
     Machine m(data, size, path, limits);
     m.persistent_load = persistent_load;
     ValuePtr v = m.run();

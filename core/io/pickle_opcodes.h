@@ -67,5 +67,4 @@ inline const char* op_name(uint8_t op) {
     return "?";
 }
 
-
 } // namespace nnscope::pickle

@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <string>
 
-#include "tensor.h"
 #include "pickle_opcodes.h"
+#include "tensor.h"
 
 namespace nnscope::pickle {
 

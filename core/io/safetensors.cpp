@@ -25,9 +25,9 @@
 #include <nlohmann/json.hpp>
 
 #include "errors.h"
+#include "json_text.h"
 #include "tensor.h"
 #include "utf8.h"
-#include "json_text.h"
 
 namespace nnscope::safetensors {
 
@@ -40,10 +40,14 @@ constexpr size_t k_max_json_depth = 128; // serde_json's recursion limit
 
 // safetensors dtype codes the reference knows but nnscope cannot represent.
 constexpr std::string_view k_unsupported_codes[] = {
-    "F8_E8M0", "F4", "F6_E2M3", "F6_E3M2",
+    "F8_E8M0",
+    "F4",
+    "F6_E2M3",
+    "F6_E3M2",
 };
 constexpr std::string_view k_supported_list =
-    "F32, F64, F16, BF16, I64, I32, I16, I8, U8, BOOL; kept but not computed with: F8_E4M3, F8_E5M2, U16, U32, U64, C64";
+    "F32, F64, F16, BF16, I64, I32, I16, I8, U8, BOOL; kept but not computed with: F8_E4M3, "
+    "F8_E5M2, U16, U32, U64, C64";
 
 std::string errno_text(int err) {
     return std::strerror(err);

@@ -18,8 +18,8 @@ const char* infer_tensor_kind(const std::string& name, DType dtype,
     const std::string leaf = dot == std::string::npos ? name : name.substr(dot + 1);
     if (leaf == "running_mean" || leaf == "running_var" || leaf == "num_batches_tracked")
         return "buffer";
-    // nn.Parameter must be floating point or complex to require grad, so integer and bool tensors in
-    // a state dict are in practice buffers (counters, index tables, masks).
+    // nn.Parameter must be floating point or complex to require grad, so integer and bool tensors
+    // in a state dict are in practice buffers (counters, index tables, masks).
     if (!dtype_is_floating(dtype) && !dtype_is_complex(dtype)) return "buffer";
     // torch.nn.utils' reparametrisations (spectral_norm.py, weight_norm.py, prune.py): the
     // base name with a suffix, told apart by the siblings each one registers.
@@ -28,14 +28,16 @@ const char* infer_tensor_kind(const std::string& name, DType dtype,
     };
     auto base_of = [&](const char* suffix) -> std::optional<std::string> {
         const std::string s = suffix;
-        if (leaf.size() > s.size() && leaf.ends_with(s)) return leaf.substr(0, leaf.size() - s.size());
+        if (leaf.size() > s.size() && leaf.ends_with(s))
+            return leaf.substr(0, leaf.size() - s.size());
         return std::nullopt;
     };
     if (auto base = base_of("_mask"); base && sibling(*base, "_orig")) return "buffer"; // prune
-    if (auto base = base_of("_u"); base && sibling(*base, "_orig")) return "buffer";    // spectral_norm
+    if (auto base = base_of("_u"); base && sibling(*base, "_orig"))
+        return "buffer"; // spectral_norm
     if (auto base = base_of("_v")) {
-        if (sibling(*base, "_g")) return "parameter";                              // weight_norm
-        if (sibling(*base, "_orig") && sibling(*base, "_u")) return "buffer";      // spectral_norm
+        if (sibling(*base, "_g")) return "parameter";                         // weight_norm
+        if (sibling(*base, "_orig") && sibling(*base, "_u")) return "buffer"; // spectral_norm
     }
     // torch.nn.utils.parametrize: parametrizations.NAME.original(N) are the parameters; the
     // tensors of the parametrization modules (parametrizations.NAME.K.*) are their buffers.
@@ -118,8 +120,8 @@ tree_from_state_dict(const std::vector<std::pair<std::string, Tensor>>& entries,
         if (declared != kinds.end()) kind = declared->second;
         try {
             if (kind == "parameter")
-                m->register_parameter(leaf, t, declared != kinds.end() ? t.is_floating_point()
-                                                                        : t.requires_grad());
+                m->register_parameter(
+                    leaf, t, declared != kinds.end() ? t.is_floating_point() : t.requires_grad());
             else
                 m->register_buffer(leaf, t, true);
         } catch (const Error& e) {

@@ -37,14 +37,15 @@ Archive::Archive(const std::string& path) : m_path(path) {
             return;
         }
         if (is_tar_file(head, got))
-            throw FormatError(path, "a tar archive: torch.save's format before PyTorch 0.4, which nnscope "
-                                    "does not read (load it with PyTorch and torch.save it again)");
-        throw FormatError(path, "not a PyTorch file: neither a zip archive (torch.save since 1.6) nor "
-                                "torch.save's legacy format");
+            throw FormatError(
+                path, "a tar archive: torch.save's format before PyTorch 0.4, which nnscope "
+                      "does not read (load it with PyTorch and torch.save it again)");
+        throw FormatError(path,
+                          "not a PyTorch file: neither a zip archive (torch.save since 1.6) nor "
+                          "torch.save's legacy format");
     }
     m_zip = std::make_unique<torchzip::ZipReader>(path);
-    if (m_zip->names().empty())
-        throw FormatError(path, "empty zip archive: not a torch.save file");
+    if (m_zip->names().empty()) throw FormatError(path, "empty zip archive: not a torch.save file");
     const std::string& first = m_zip->names()[0];
     auto slash = first.find('/');
     m_prefix = slash == std::string::npos ? "" : first.substr(0, slash + 1);
@@ -65,8 +66,8 @@ Archive::Archive(const std::string& path) : m_path(path) {
             throw FormatError(path, "unknown byteorder '" + order.substr(0, 16) + "'");
     }
     std::string pkl = m_zip->read(m_prefix + "data.pkl", torchzip::k_max_pickle_size);
-    m_root = pickle::load(reinterpret_cast<const uint8_t*>(pkl.data()), pkl.size(),
-                          path + ": data.pkl");
+    m_root =
+        pickle::load(reinterpret_cast<const uint8_t*>(pkl.data()), pkl.size(), path + ": data.pkl");
 }
 
 Archive::~Archive() { // frees self-referencing values too
@@ -122,7 +123,7 @@ void Archive::fail(const std::string& where, const std::string& what) const {
 }
 
 const std::vector<ValuePtr>& Archive::args_of(const ValuePtr& v, size_t min,
-                                     const std::string& where) const {
+                                              const std::string& where) const {
     if (!v->args || !v->args->is(Kind::Tuple) || v->args->items.size() < min)
         fail(where, v->qualified_name() + " expects at least " + std::to_string(min) +
                         " arguments, got " + pickle::describe(v->args, 1));
@@ -130,8 +131,8 @@ const std::vector<ValuePtr>& Archive::args_of(const ValuePtr& v, size_t min,
 }
 
 Shape Archive::int_tuple(const ValuePtr& v, const char* what, const std::string& where) const {
-    if (!v || !(v->is(Kind::Tuple) || v->is(Kind::List) ||
-                (v->is(Kind::Object) && v->name == "Size")))
+    if (!v ||
+        !(v->is(Kind::Tuple) || v->is(Kind::List) || (v->is(Kind::Object) && v->name == "Size")))
         fail(where,
              std::string(what) + " must be a tuple of integers, got " + pickle::describe(v, 1));
     const auto& items =
@@ -143,8 +144,8 @@ Shape Archive::int_tuple(const ValuePtr& v, const char* what, const std::string&
         bool ok = true;
         out.push_back(as_int(x, ok));
         if (!ok)
-            fail(where, std::string(what) + " must be a tuple of integers, got " +
-                            pickle::describe(v, 1));
+            fail(where,
+                 std::string(what) + " must be a tuple of integers, got " + pickle::describe(v, 1));
     }
     return out;
 }
@@ -164,12 +165,11 @@ Tensor Archive::storage(const ValuePtr& pid_value, const std::string& where) {
         fail(where, "malformed storage record " + pickle::describe(pid, 2));
     std::optional<DType> dtype;
     for (const auto& s : k_storage_types)
-        if ((type->module == "torch" || type->module == "torch.storage") &&
-            type->name == s.name)
+        if ((type->module == "torch" || type->module == "torch.storage") && type->name == s.name)
             dtype = s.dtype;
     if (!dtype)
-        fail(where, "unsupported storage type " + type->qualified_name() + " (storage '" +
-                        key->s + "')");
+        fail(where,
+             "unsupported storage type " + type->qualified_name() + " (storage '" + key->s + "')");
     if (m_legacy) return legacy_storage(pid->items, *dtype, where);
     const std::string cache_key = m_storage_folder + key->s;
     if (auto it = m_storages.find(cache_key); it != m_storages.end()) {
@@ -185,17 +185,17 @@ Tensor Archive::storage(const ValuePtr& pid_value, const std::string& where) {
         fail(where, "storage '" + key->s + "' is missing from the archive (" + entry + ")");
     const uint64_t es = dtype_size(*dtype);
     if (uint64_t(numel) > torchzip::k_max_entry_size / es)
-        fail(where, "storage '" + key->s + "' declares " + std::to_string(numel) +
-                        " elements: too large");
+        fail(where,
+             "storage '" + key->s + "' declares " + std::to_string(numel) + " elements: too large");
     const uint64_t nbytes = uint64_t(numel) * es;
     if (m_zip->size(entry) < nbytes)
-        fail(where, "storage '" + key->s + "' declares " + std::to_string(numel) +
-                        " elements (" + std::to_string(nbytes) +
-                        " bytes) but the archive entry holds " +
+        fail(where, "storage '" + key->s + "' declares " + std::to_string(numel) + " elements (" +
+                        std::to_string(nbytes) + " bytes) but the archive entry holds " +
                         std::to_string(m_zip->size(entry)) + " bytes");
     // torch.save stores entries uncompressed and aligned: such a storage is the file's own
     // bytes, mapped copy-on-write and read only when its values are used. Others are read.
-    const std::optional<uint64_t> at = m_big_endian || !nbytes ? std::nullopt : m_zip->stored_offset(entry);
+    const std::optional<uint64_t> at =
+        m_big_endian || !nbytes ? std::nullopt : m_zip->stored_offset(entry);
     if (at && *at % es == 0) {
         const auto& map = m_zip->mapping();
         Tensor s = from_external(map->data() + *at, {numel}, *dtype, map);
@@ -217,7 +217,8 @@ Tensor Archive::storage(const ValuePtr& pid_value, const std::string& where) {
 // _rebuild_tensor_v3 (PyTorch 2.x, for dtypes without a typed storage class: float8,
 // uint16/32/64): its storage is untyped bytes and its 7th argument the dtype, a global
 // torch.<dtype>. The bytes are viewed as that dtype, in place.
-Tensor Archive::typed_view(const Tensor& bytes, const std::vector<ValuePtr>& a, const std::string& where) {
+Tensor Archive::typed_view(const Tensor& bytes, const std::vector<ValuePtr>& a,
+                           const std::string& where) {
     const ValuePtr& d = a.size() > 6 ? a[6] : nullptr;
     if (!d || !d->is(Kind::Global) || d->module != "torch")
         fail(where, "_rebuild_tensor_v3 without a dtype: " + pickle::describe(d, 1));
@@ -225,7 +226,9 @@ Tensor Archive::typed_view(const Tensor& bytes, const std::vector<ValuePtr>& a, 
     if (!dtype) fail(where, "unsupported dtype torch." + d->name);
     if (bytes.dtype() != DType::UInt8) fail(where, "_rebuild_tensor_v3 over a typed storage");
     const uint64_t es = dtype_size(*dtype), n = uint64_t(bytes.numel());
-    if (n % es != 0) fail(where, "a storage of " + std::to_string(n) + " bytes holds no whole " + d->name + " elements");
+    if (n % es != 0)
+        fail(where, "a storage of " + std::to_string(n) + " bytes holds no whole " + d->name +
+                        " elements");
     uint8_t* p = static_cast<uint8_t*>(bytes.data_ptr());
     if (reinterpret_cast<uintptr_t>(p) % es != 0) // an unaligned entry: copied
         return from_host_bytes(p, size_t(n), {int64_t(n / es)}, *dtype);
@@ -234,11 +237,13 @@ Tensor Archive::typed_view(const Tensor& bytes, const std::vector<ValuePtr>& a, 
 
 // A legacy storage: ('storage', type, key, location, numel, view) where view is None or
 // (view key, offset, size) into the root storage `key`.
-Tensor Archive::legacy_storage(const std::vector<ValuePtr>& pid, DType dtype, const std::string& where) {
+Tensor Archive::legacy_storage(const std::vector<ValuePtr>& pid, DType dtype,
+                               const std::string& where) {
     const std::string& key = pid[2]->s;
     const LegacyFile::Storage* rec = m_legacy->find(key);
     if (!rec) fail(where, "storage '" + key + "' is not among the file's storages");
-    if (rec->element_size != dtype_size(dtype)) fail(where, "storage '" + key + "' is used with two dtypes");
+    if (rec->element_size != dtype_size(dtype))
+        fail(where, "storage '" + key + "' is used with two dtypes");
     Tensor s;
     if (auto it = m_storages.find(key); it != m_storages.end()) {
         s = it->second;
@@ -247,10 +252,12 @@ Tensor Archive::legacy_storage(const std::vector<ValuePtr>& pid, DType dtype, co
         // legacy layout aligns nothing, so this is not reported).
         const uint8_t* bytes = m_legacy->bytes(*rec);
         if (rec->numel && reinterpret_cast<uintptr_t>(bytes) % rec->element_size == 0) {
-            s = from_external(const_cast<uint8_t*>(bytes), {rec->numel}, dtype, m_legacy->mapping());
+            s = from_external(const_cast<uint8_t*>(bytes), {rec->numel}, dtype,
+                              m_legacy->mapping());
         } else {
             s = empty({rec->numel}, TensorOptions(dtype));
-            if (rec->numel) std::memcpy(s.data_ptr(), bytes, uint64_t(rec->numel) * rec->element_size);
+            if (rec->numel)
+                std::memcpy(s.data_ptr(), bytes, uint64_t(rec->numel) * rec->element_size);
         }
         m_storages[key] = s;
     }
@@ -259,7 +266,8 @@ Tensor Archive::legacy_storage(const std::vector<ValuePtr>& pid, DType dtype, co
         bool ok = v.size() == 3;
         const int64_t offset = ok ? as_int(v[1], ok) : 0, size = ok ? as_int(v[2], ok) : 0;
         if (!ok || offset < 0 || size < 0 || offset > rec->numel || size > rec->numel - offset)
-            fail(where, "malformed storage view " + pickle::describe(pid[5], 2) + " of storage '" + key + "'");
+            fail(where, "malformed storage view " + pickle::describe(pid[5], 2) + " of storage '" +
+                            key + "'");
         return as_strided(s, {size}, {1}, offset);
     }
     return s;
@@ -269,7 +277,9 @@ Tensor Archive::build_tensor(const ValuePtr& v, const std::string& where) {
     if (!is_tensor(v)) fail(where, "expected a tensor, got " + pickle::describe(v, 2));
     if (v->module == "torch.nn.parameter") { // a lazy module's, before its first call
         const bool parameter = v->name == "UninitializedParameter";
-        const ValuePtr* a = v->args && v->args->is(Kind::Tuple) && !v->args->items.empty() ? &v->args->items[0] : nullptr;
+        const ValuePtr* a = v->args && v->args->is(Kind::Tuple) && !v->args->items.empty()
+                                ? &v->args->items[0]
+                                : nullptr;
         const bool requires_grad = a && *a && (*a)->is(Kind::Bool) ? (*a)->b : parameter;
         return make_uninitialized(parameter, requires_grad);
     }
@@ -310,7 +320,8 @@ Tensor Archive::build_tensor(const ValuePtr& v, const std::string& where) {
                 if (size[d] > 0 && stride[d] > 0) last += (size[d] - 1) * stride[d];
             }
             if (offset < 0 || (!empty_tensor && last >= s.numel()))
-                fail(where, "a tensor reaches past its storage view of " + std::to_string(s.numel()) + " elements");
+                fail(where, "a tensor reaches past its storage view of " +
+                                std::to_string(s.numel()) + " elements");
         }
         Tensor t = as_strided(s, size, stride, offset + s.storage_offset());
         if (a.size() > 4 && a[4] && a[4]->is(Kind::Bool) && a[4]->b && t.is_floating_point())

@@ -2,8 +2,9 @@
 // read as inert values: data.pkl through the pickle VM (pickle.h), storages from data/N,
 // and the tensor records (_rebuild_tensor_v2, _rebuild_parameter, ...) rebuilt as views of
 // those storages. torch.save's legacy format (torch_legacy.h) opens through the same class:
-// its main pickle is the root and its storages follow the pickles. Shared by the torch.save reader (torch_pt.cpp) and the TorchScript
-// reader (torchscript.cpp); what the records mean as a model is theirs to decide.
+// its main pickle is the root and its storages follow the pickles. Shared by the torch.save reader
+// (torch_pt.cpp) and the TorchScript reader (torchscript.cpp); what the records mean as a model is
+// theirs to decide.
 #pragma once
 
 #include <cstring>
@@ -16,8 +17,8 @@
 
 #include "errors.h"
 #include "module.h"
-#include "tensor.h"
 #include "pickle.h"
+#include "tensor.h"
 #include "torch_zip.h"
 
 namespace nnscope::torchpt {
@@ -32,12 +33,18 @@ struct StorageType {
     DType dtype;
 };
 constexpr StorageType k_storage_types[] = {
-    {"FloatStorage", DType::Float32}, {"DoubleStorage", DType::Float64},
-    {"HalfStorage", DType::Float16},  {"BFloat16Storage", DType::BFloat16},
-    {"LongStorage", DType::Int64},    {"IntStorage", DType::Int32},
-    {"ShortStorage", DType::Int16},   {"CharStorage", DType::Int8},
-    {"ByteStorage", DType::UInt8},    {"BoolStorage", DType::Bool},
-    {"ComplexFloatStorage", DType::Complex64}, {"ComplexDoubleStorage", DType::Complex128},
+    {"FloatStorage", DType::Float32},
+    {"DoubleStorage", DType::Float64},
+    {"HalfStorage", DType::Float16},
+    {"BFloat16Storage", DType::BFloat16},
+    {"LongStorage", DType::Int64},
+    {"IntStorage", DType::Int32},
+    {"ShortStorage", DType::Int16},
+    {"CharStorage", DType::Int8},
+    {"ByteStorage", DType::UInt8},
+    {"BoolStorage", DType::Bool},
+    {"ComplexFloatStorage", DType::Complex64},
+    {"ComplexDoubleStorage", DType::Complex128},
     {"UntypedStorage", DType::UInt8},
 };
 
@@ -129,7 +136,8 @@ class Archive {
     Tensor build_tensor(const ValuePtr& v, const std::string& where);
 
     Tensor legacy_storage(const std::vector<ValuePtr>& pid, DType dtype, const std::string& where);
-    Tensor typed_view(const Tensor& bytes, const std::vector<ValuePtr>& args, const std::string& where);
+    Tensor typed_view(const Tensor& bytes, const std::vector<ValuePtr>& args,
+                      const std::string& where);
 
     std::string m_path;
     std::unique_ptr<torchzip::ZipReader> m_zip;

@@ -16,7 +16,8 @@ namespace nnscope::torchpt {
 namespace {
 
 // The magic number pickle's LONG1 argument: 0x1950a86a20f9469cfc6c, little-endian.
-constexpr uint8_t k_magic[] = {0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
+constexpr uint8_t k_magic[] = {0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46,
+                               0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
 constexpr int64_t k_protocol_version = 1001;
 
 // Where the magic LONG1 sits in the first pickle (after PROTO, and FRAME from protocol 4).
@@ -61,7 +62,8 @@ LegacyFile::LegacyFile(const std::string& path) : m_path(path) {
     pos += sizeof k_magic;
     if (pos >= size || data[pos] != '.') fail("the magic number pickle does not end");
     ++pos;
-    auto next = [&](const char* what, const std::function<pickle::ValuePtr(const pickle::ValuePtr&)>& pl = {}) {
+    auto next = [&](const char* what,
+                    const std::function<pickle::ValuePtr(const pickle::ValuePtr&)>& pl = {}) {
         if (pos >= size) fail(std::string("the file ends before its ") + what);
         size_t used = 0;
         pickle::ValuePtr v = pickle::load_one(data + pos, size - pos, path + ": " + what, used, pl);
@@ -86,18 +88,21 @@ LegacyFile::LegacyFile(const std::string& path) : m_path(path) {
             return nullptr;
         const auto& items = pid->items;
         if (items[0]->s == "module" && items[1] && items[1]->is(Kind::Global)) return items[1];
-        if (items[0]->s == "storage" && items.size() >= 3 && items[1] && items[1]->is(Kind::Global) &&
-            items[2] && items[2]->is(Kind::String))
+        if (items[0]->s == "storage" && items.size() >= 3 && items[1] &&
+            items[1]->is(Kind::Global) && items[2] && items[2]->is(Kind::String))
             for (const auto& t : k_storage_types)
                 if (items[1]->name == t.name) element_sizes[items[2]->s] = dtype_size(t.dtype);
         return nullptr;
     });
     pickle::ValuePtr keys = next("storage keys");
-    if (!keys || !keys->is(Kind::List)) fail("the storage keys are not a list: " + pickle::describe(keys, 1));
+    if (!keys || !keys->is(Kind::List))
+        fail("the storage keys are not a list: " + pickle::describe(keys, 1));
     for (const auto& k : keys->items) {
-        if (!k || !k->is(Kind::String)) fail("a storage key is not a string: " + pickle::describe(k, 1));
+        if (!k || !k->is(Kind::String))
+            fail("a storage key is not a string: " + pickle::describe(k, 1));
         auto es = element_sizes.find(k->s);
-        if (es == element_sizes.end()) fail("storage '" + k->s + "' is listed but no tensor uses it");
+        if (es == element_sizes.end())
+            fail("storage '" + k->s + "' is listed but no tensor uses it");
         if (size - pos < 8)
             fail("truncated: storage '" + k->s + "' starts at byte " + std::to_string(pos) +
                  " but the file ends at " + std::to_string(size));
@@ -105,9 +110,9 @@ LegacyFile::LegacyFile(const std::string& path) : m_path(path) {
         std::memcpy(&numel, data + pos, 8); // little-endian (sys_info said so)
         pos += 8;
         if (numel < 0 || uint64_t(numel) > (size - pos) / es->second)
-            fail("truncated: storage '" + k->s + "' declares " + std::to_string(numel) + " elements of " +
-                 std::to_string(es->second) + " bytes at byte " + std::to_string(pos) +
-                 " but the file ends at " + std::to_string(size));
+            fail("truncated: storage '" + k->s + "' declares " + std::to_string(numel) +
+                 " elements of " + std::to_string(es->second) + " bytes at byte " +
+                 std::to_string(pos) + " but the file ends at " + std::to_string(size));
         if (!m_storages.emplace(k->s, Storage{pos, numel, es->second}).second)
             fail("storage '" + k->s + "' is listed twice");
         pos += uint64_t(numel) * es->second;

@@ -4,10 +4,10 @@
 
 #include <cstring>
 #include <functional>
-#include <string_view>
 #include <map>
 #include <optional>
 #include <set>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -33,17 +33,22 @@ bool is_module_object(const ValuePtr& v) {
 nlohmann::ordered_json plain_json(const ValuePtr& v, int depth = 0) {
     if (!v || depth > 16) return nullptr;
     switch (v->kind) {
-    case Kind::Bool: return v->b;
-    case Kind::Int: return v->i;
-    case Kind::Float: return v->f;
-    case Kind::String: return v->s;
+    case Kind::Bool:
+        return v->b;
+    case Kind::Int:
+        return v->i;
+    case Kind::Float:
+        return v->f;
+    case Kind::String:
+        return v->s;
     case Kind::Tuple:
     case Kind::List: {
         auto a = nlohmann::ordered_json::array();
         for (const auto& x : v->items) a.push_back(plain_json(x, depth + 1));
         return a;
     }
-    default: break;
+    default:
+        break;
     }
     if (auto items = dict_items(v)) {
         auto o = nlohmann::ordered_json::object();
@@ -88,7 +93,8 @@ struct NotThisLayer {};
 // The keys no pickle holds take their defaults (takes_default).
 class PickleArgs : public LayerArgs {
   public:
-    PickleArgs(const ValuePtr& state, Generator& gen, std::function<bool(const std::vector<int64_t>&)> fits)
+    PickleArgs(const ValuePtr& state, Generator& gen,
+               std::function<bool(const std::vector<int64_t>&)> fits)
         : LayerArgs(gen), m_state(state), m_fits(std::move(fits)) {}
 
     int64_t integer(const char* key, std::optional<int64_t> dflt) override {
@@ -112,14 +118,16 @@ class PickleArgs : public LayerArgs {
     std::array<int64_t, 2> pair(const char* key, std::optional<int64_t>) override {
         const ValuePtr& v = need(key);
         if (v->is(Kind::Int)) return {v->i, v->i};
-        if (v->is(Kind::Tuple) && v->items.size() == 2 && v->items[0]->is(Kind::Int) && v->items[1]->is(Kind::Int))
+        if (v->is(Kind::Tuple) && v->items.size() == 2 && v->items[0]->is(Kind::Int) &&
+            v->items[1]->is(Kind::Int))
             return {v->items[0]->i, v->items[1]->i};
         throw NotThisLayer{};
     }
     int64_t single(const char* key, std::optional<int64_t>) override {
         const ValuePtr& v = need(key);
         if (v->is(Kind::Int)) return v->i;
-        if (v->is(Kind::Tuple) && v->items.size() == 1 && v->items[0]->is(Kind::Int)) return v->items[0]->i;
+        if (v->is(Kind::Tuple) && v->items.size() == 1 && v->items[0]->is(Kind::Int))
+            return v->items[0]->i;
         throw NotThisLayer{};
     }
     std::optional<bool> optional_boolean(const char* key) override {
@@ -153,7 +161,8 @@ class PickleArgs : public LayerArgs {
         if (std::string_view(key) == "activation") {
             // The Transformer layers keep a function (torch.nn.functional.relu), and the
             // encoder layer a flag as well: 1 relu, 2 gelu.
-            if (const ValuePtr* flag = dict_get(m_state, "activation_relu_or_gelu"); flag && *flag && (*flag)->is(Kind::Int)) {
+            if (const ValuePtr* flag = dict_get(m_state, "activation_relu_or_gelu");
+                flag && *flag && (*flag)->is(Kind::Int)) {
                 if ((*flag)->i == 1) return "relu";
                 if ((*flag)->i == 2) return "gelu";
                 throw NotThisLayer{};
@@ -214,7 +223,7 @@ std::vector<std::pair<std::string, std::string>> hooks_of(const ValuePtr& state,
             const ValuePtr* name = h->state ? dict_get(h->state, "name") : nullptr;
             if (!name && h->state) name = dict_get(h->state, "_tensor_name");
             out.emplace_back(h->is(Kind::Object) || h->is(Kind::Global) ? h->qualified_name()
-                                                                          : std::string("a function"),
+                                                                        : std::string("a function"),
                              name && *name && (*name)->is(Kind::String) ? (*name)->s : "");
         }
     return out;
@@ -229,10 +238,12 @@ std::string reason_for(const ValuePtr& obj, bool known_class, bool names_differ)
             for (const auto& [k, v] : *items)
                 if (v && v->is(Kind::Object) && v->module == "torch.nn.parameter")
                     return "its " + std::string(dict[1] == 'p' ? "parameters" : "buffers") +
-                           " are uninitialized (a lazy module before its first call): run one forward "
+                           " are uninitialized (a lazy module before its first call): run one "
+                           "forward "
                            "pass in PyTorch, then save it";
     }
-    const auto pre = hooks_of(obj->state, "_forward_pre_hooks"), post = hooks_of(obj->state, "_forward_hooks");
+    const auto pre = hooks_of(obj->state, "_forward_pre_hooks"),
+               post = hooks_of(obj->state, "_forward_hooks");
     if (!pre.empty()) {
         // torch.nn.utils' reparametrisations: the hook writes `name` from its parts.
         const auto& [hook, name] = pre.front();
@@ -243,13 +254,14 @@ std::string reason_for(const ValuePtr& obj, bool known_class, bool names_differ)
                 const ValuePtr* d = dict_get(obj->state, dict);
                 if (auto items = dict_items(d ? *d : nullptr))
                     for (const auto& [k, v] : *items)
-                        if (k && k->is(Kind::String) && k->s.starts_with(name + "_")) found.push_back(k->s);
+                        if (k && k->is(Kind::String) && k->s.starts_with(name + "_"))
+                            found.push_back(k->s);
             }
             for (size_t i = 0; i < found.size(); ++i)
                 parts += (i ? (i + 1 == found.size() ? " and " : ", ") : "") + found[i];
         }
-        return "a forward pre-hook (" + hook + ") recomputes " + (name.empty() ? "its tensors" : name) +
-               (parts.empty() ? "" : " from " + parts) +
+        return "a forward pre-hook (" + hook + ") recomputes " +
+               (name.empty() ? "its tensors" : name) + (parts.empty() ? "" : " from " + parts) +
                " before each call, and nnscope does not run forward hooks";
     }
     if (!post.empty())
@@ -260,8 +272,10 @@ std::string reason_for(const ValuePtr& obj, bool known_class, bool names_differ)
                " (a subclass, or another PyTorch version)";
     if (!obj->module.starts_with("torch.nn."))
         return "no forward code: a pickle holds a module's data, not its class's code; save it "
-               "with torch.jit.script(model).save(path) (or torch.jit.trace) for a file nnscope runs";
-    return "nnscope does not implement " + cls + " yet; a TorchScript save of the model "
+               "with torch.jit.script(model).save(path) (or torch.jit.trace) for a file nnscope "
+               "runs";
+    return "nnscope does not implement " + cls +
+           " yet; a TorchScript save of the model "
            "(torch.jit.script(model).save(path)) runs";
 }
 
@@ -395,7 +409,7 @@ struct ModuleBuilder {
 };
 
 LoadedModel from_value(Archive& archive, const ValuePtr& v, const std::string& path,
-                    const std::string& label) {
+                       const std::string& label) {
     LoadedModel doc;
     doc.format = "pt";
     if (is_module_object(v)) {
@@ -424,7 +438,8 @@ LoadedModel from_value(Archive& archive, const ValuePtr& v, const std::string& p
     // A lazy module's uninitialized entries say what they are by their class.
     std::vector<std::pair<std::string, std::string>> said;
     for (const auto& [name, t] : entries)
-        if (t.is_uninitialized()) said.emplace_back(name, t.impl()->is_parameter ? "parameter" : "buffer");
+        if (t.is_uninitialized())
+            said.emplace_back(name, t.impl()->is_parameter ? "parameter" : "buffer");
     try {
         doc.root = tree_from_state_dict(entries, said.empty() ? nullptr : &said, nullptr);
     } catch (const FormatError&) {
@@ -440,10 +455,11 @@ LoadedModel from_value(Archive& archive, const ValuePtr& v, const std::string& p
 // entries, a big-endian file) were read, and the document says so.
 void note_storages_read(LoadedModel& doc, const Archive& archive) {
     if (archive.storages_read() == 0) return;
-    const std::string note = std::to_string(archive.storages_read()) + " of " +
-                             std::to_string(archive.storages().size()) +
-                             " storages read into memory (compressed, unaligned or big-endian zip entries); "
-                             "the others are mapped from the file";
+    const std::string note =
+        std::to_string(archive.storages_read()) + " of " +
+        std::to_string(archive.storages().size()) +
+        " storages read into memory (compressed, unaligned or big-endian zip entries); "
+        "the others are mapped from the file";
     doc.note = doc.note.empty() ? note : doc.note + "; " + note;
 }
 

@@ -27,8 +27,10 @@ int pytorch_version(const Module& m) {
     const int v = m.version();
     if (v != 1) return v;
     const std::string& t = m.type_name();
-    const bool norm_type = t.find("BatchNorm") != std::string::npos || t.find("InstanceNorm") != std::string::npos;
-    const bool stats = m.own_buffers().contains("running_mean") && m.own_buffers().contains("running_var");
+    const bool norm_type =
+        t.find("BatchNorm") != std::string::npos || t.find("InstanceNorm") != std::string::npos;
+    const bool stats =
+        m.own_buffers().contains("running_mean") && m.own_buffers().contains("running_var");
     return norm_type || (t.empty() && stats) ? 2 : 1;
 }
 
@@ -78,9 +80,11 @@ void save_pt(const Module& root, const std::string& path, const std::string& sou
     for (const auto& e : const_cast<Module&>(root).tensor_entries())
         if (e.kind == TensorKind::Parameter) parameters.insert(e.name);
     for (const auto& [name, t] : sd.tensors) {
-        if (t.is_uninitialized()) { // as torch.save writes a lazy module's: the class and requires_grad
+        if (t.is_uninitialized()) { // as torch.save writes a lazy module's: the class and
+                                    // requires_grad
             w.str(name);
-            w.global("torch.nn.parameter", parameters.count(name) ? "UninitializedParameter" : "UninitializedBuffer");
+            w.global("torch.nn.parameter",
+                     parameters.count(name) ? "UninitializedParameter" : "UninitializedBuffer");
             w.op(pickle::MARK);
             w.op(t.requires_grad() ? pickle::NEWTRUE : pickle::NEWFALSE);
             w.op(pickle::TUPLE);
@@ -113,7 +117,7 @@ void save_pt(const Module& root, const std::string& path, const std::string& sou
         w.int_tuple(h.shape());
         w.int_tuple(h.strides());
         w.op(pickle::NEWFALSE); // requires_grad=False
-        w.ordered_dict(); // backward hooks
+        w.ordered_dict();       // backward hooks
         if (untyped) w.global("torch", std::string(dtype_name(h.dtype())).c_str());
         w.op(pickle::TUPLE);
         w.op(pickle::REDUCE);

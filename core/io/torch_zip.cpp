@@ -151,7 +151,8 @@ void ZipReader::read_local_offsets() const {
         uint64_t local = le(d + pos + 42, 4);
         if (pos + 46 + name_len + extra_len > n) return;
         if (local == 0xFFFFFFFF) { // in the zip64 extra field, after the sizes it replaces
-            uint64_t skip = (le(d + pos + 24, 4) == 0xFFFFFFFF ? 8 : 0) + (le(d + pos + 20, 4) == 0xFFFFFFFF ? 8 : 0);
+            uint64_t skip = (le(d + pos + 24, 4) == 0xFFFFFFFF ? 8 : 0) +
+                            (le(d + pos + 20, 4) == 0xFFFFFFFF ? 8 : 0);
             const uint8_t* x = d + pos + 46 + name_len;
             const uint8_t* end = x + extra_len;
             bool found = false;
@@ -182,15 +183,17 @@ std::optional<uint64_t> ZipReader::stored_offset(const std::string& name) const 
         !(st.valid & ZIP_STAT_SIZE) || st.comp_method != ZIP_CM_STORE)
         return std::nullopt;
     if (!m_local_offsets) read_local_offsets();
-    if (size_t(i) >= m_local_offsets->size() || m_local_offsets->size() != m_names.size()) return std::nullopt;
+    if (size_t(i) >= m_local_offsets->size() || m_local_offsets->size() != m_names.size())
+        return std::nullopt;
     const uint8_t* d = mapping()->data();
     const uint64_t n = mapping()->size(), local = (*m_local_offsets)[size_t(i)];
-    if (local > n - std::min<uint64_t>(n, 30) || le(d + local, 4) != 0x04034b50) return std::nullopt;
+    if (local > n - std::min<uint64_t>(n, 30) || le(d + local, 4) != 0x04034b50)
+        return std::nullopt;
     const uint64_t name_len = le(d + local + 26, 2), extra_len = le(d + local + 28, 2);
     const uint64_t data = local + 30 + name_len + extra_len;
     // The local header names the same entry, and its bytes lie within the file.
-    if (name_len != name.size() || data > n || std::memcmp(d + local + 30, name.data(), name.size()) != 0 ||
-        st.size > n - data)
+    if (name_len != name.size() || data > n ||
+        std::memcmp(d + local + 30, name.data(), name.size()) != 0 || st.size > n - data)
         return std::nullopt;
     return data;
 }

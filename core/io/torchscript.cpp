@@ -17,11 +17,11 @@
 
 namespace nnscope::torchscript {
 
+using pickle::Kind;
+using pickle::ValuePtr;
 using torchpt::Archive;
 using torchpt::dict_get;
 using torchpt::dict_items;
-using pickle::Kind;
-using pickle::ValuePtr;
 
 namespace {
 
@@ -93,32 +93,42 @@ const ValuePtr& untagged(const ValuePtr& v) {
 
 // A value of data.pkl or constants.pkl as the interpreter's value; tensors through the
 // archive. Objects other than tensors (a NamedTuple, an enum) are not values it knows.
-script::Value to_value(Archive& archive, const ValuePtr& v, const std::string& where, int depth = 0) {
+script::Value to_value(Archive& archive, const ValuePtr& v, const std::string& where,
+                       int depth = 0) {
     using script::Value;
     if (depth > 100) throw FormatError(archive.path(), where + ": values nested too deeply");
     if (!v) return Value::none();
     switch (v->kind) {
-    case Kind::None: return Value::none();
-    case Kind::Bool: return Value::boolean(v->b);
-    case Kind::Int: return Value::integer(v->i);
-    case Kind::Float: return Value::number(v->f);
-    case Kind::String: return Value::str(v->s);
+    case Kind::None:
+        return Value::none();
+    case Kind::Bool:
+        return Value::boolean(v->b);
+    case Kind::Int:
+        return Value::integer(v->i);
+    case Kind::Float:
+        return Value::number(v->f);
+    case Kind::String:
+        return Value::str(v->s);
     case Kind::Tuple:
     case Kind::List: {
         script::ValueList items;
         for (const auto& x : v->items) items.push_back(to_value(archive, x, where, depth + 1));
-        return Value::make_list(std::move(items), v->is(Kind::Tuple) ? Value::Kind::Tuple : Value::Kind::List);
+        return Value::make_list(std::move(items),
+                                v->is(Kind::Tuple) ? Value::Kind::Tuple : Value::Kind::List);
     }
-    default: break;
+    default:
+        break;
     }
     if (Archive::is_tensor(v)) return Value::tensor(archive.tensor(v, where));
-    if (const ValuePtr& inner = untagged(v); inner != v) return to_value(archive, inner, where, depth + 1);
+    if (const ValuePtr& inner = untagged(v); inner != v)
+        return to_value(archive, inner, where, depth + 1);
     if (auto items = dict_items(v)) {
         Value d;
         d.kind = Value::Kind::Dict;
         d.dict = std::make_shared<script::DictData>();
         for (const auto& [k, x] : *items)
-            d.dict->items.emplace_back(to_value(archive, k, where, depth + 1), to_value(archive, x, where, depth + 1));
+            d.dict->items.emplace_back(to_value(archive, k, where, depth + 1),
+                                       to_value(archive, x, where, depth + 1));
         return d;
     }
     throw FormatError(archive.path(), where + ": unsupported value " + pickle::describe(v, 1));
@@ -134,8 +144,8 @@ class TreeBuilder {
             throw FormatError(m_archive.path(), where + ": modules nested deeper than " +
                                                     std::to_string(k_max_depth) + " levels");
         const ClassDecl& decl = declaration(obj);
-        auto m = std::make_shared<script::ScriptModule>(m_program, m_program->find_class(obj->qualified_name()),
-                                                        obj->name);
+        auto m = std::make_shared<script::ScriptModule>(
+            m_program, m_program->find_class(obj->qualified_name()), obj->name);
         const ValuePtr& st = obj->state;
         auto prefixed = [&](const std::string& k) { return where.empty() ? k : where + "." + k; };
         auto value = [&](const std::string& k) -> ValuePtr {
@@ -225,14 +235,13 @@ class TreeBuilder {
             if (file[i] == '.') file[i] = '/';
         const std::string entry = m_archive.prefix() + file;
         if (!m_archive.zip().has(entry))
-            throw FormatError(m_archive.path(), "class " + qualified + " is not in the archive (no " +
-                                                    file + ")");
+            throw FormatError(m_archive.path(),
+                              "class " + qualified + " is not in the archive (no " + file + ")");
         const std::string code = m_archive.zip().read(entry, k_max_code_file);
         const std::string head = "class " + obj->name + "(";
         size_t at = code.starts_with(head) ? 0 : code.find("\n" + head);
         if (at == std::string::npos)
-            throw FormatError(m_archive.path(),
-                              file + ": no declaration of class " + obj->name);
+            throw FormatError(m_archive.path(), file + ": no declaration of class " + obj->name);
         ClassDecl decl;
         bool have_parameters = false, have_buffers = false;
         size_t line_start = code.find('\n', at + 1);
@@ -269,8 +278,9 @@ bool is_torchscript(const torchzip::ZipReader& zip) {
     bool code = false, data = false;
     for (const auto& n : zip.names()) {
         const size_t slash = n.find('/');
-        const std::string_view rest =
-            slash == std::string::npos ? std::string_view(n) : std::string_view(n).substr(slash + 1);
+        const std::string_view rest = slash == std::string::npos
+                                          ? std::string_view(n)
+                                          : std::string_view(n).substr(slash + 1);
         code = code || rest.starts_with("code/") || n.starts_with("code/");
         data = data || rest == "data.pkl" || n == "data.pkl";
     }
@@ -295,11 +305,12 @@ LoadedModel open_torchscript(const std::string& path) {
         if (c.is_sequence()) program->constants = *c.list;
     }
     if (!program->load_error_message.empty())
-        doc.note = "not runnable: " + program->load_error_file + ":" + std::to_string(program->load_error_line) +
-                   ": " + program->load_error_message;
+        doc.note = "not runnable: " + program->load_error_file + ":" +
+                   std::to_string(program->load_error_line) + ": " + program->load_error_message;
     else if (program->traced)
-        doc.note = "traced: its code never reads self.training, so train and eval mode run the same code "
-                   "(the mode it was traced in)";
+        doc.note =
+            "traced: its code never reads self.training, so train and eval mode run the same code "
+            "(the mode it was traced in)";
     return doc;
 }
 
@@ -310,12 +321,15 @@ namespace nnscope::torchscript {
 void save_torchscript(Module& root, const std::string& out) {
     auto* top = dynamic_cast<script::ScriptModule*>(&root);
     if (!top || top->program()->source_path.empty())
-        throw FormatError(out, "only a model opened from a TorchScript archive can be saved as one");
+        throw FormatError(out,
+                          "only a model opened from a TorchScript archive can be saved as one");
     const std::string& source = top->program()->source_path;
     // The archive again, as it was read: which storage bytes hold which tensor of the tree.
     Archive archive(source);
-    if (archive.big_endian()) throw FormatError(out, "cannot rewrite a big-endian archive (" + source + ")");
-    ModulePtr original = TreeBuilder(archive, std::make_shared<script::Program>()).build(archive.root(), "", 0);
+    if (archive.big_endian())
+        throw FormatError(out, "cannot rewrite a big-endian archive (" + source + ")");
+    ModulePtr original =
+        TreeBuilder(archive, std::make_shared<script::Program>()).build(archive.root(), "", 0);
     std::map<std::string, Tensor> now;
     for (const auto& e : root.tensor_entries()) now[e.name] = e.tensor;
     std::map<std::string, Tensor> storages; // record name -> new bytes
@@ -327,16 +341,19 @@ void save_torchscript(Module& root, const std::string& out) {
             throw FormatError(out, e.name + " is in " + source + " but no longer in the model");
         const Tensor& cur = it->second;
         if (cur.shape() != e.tensor.shape() || cur.dtype() != e.tensor.dtype())
-            throw FormatError(out, e.name + " is now " + std::string(dtype_name(cur.dtype())) + " " +
-                                       shape_str(cur.shape()) + " but the archive's code was saved with " +
-                                       std::string(dtype_name(e.tensor.dtype())) + " " + shape_str(e.tensor.shape()));
+            throw FormatError(out, e.name + " is now " + std::string(dtype_name(cur.dtype())) +
+                                       " " + shape_str(cur.shape()) +
+                                       " but the archive's code was saved with " +
+                                       std::string(dtype_name(e.tensor.dtype())) + " " +
+                                       shape_str(e.tensor.shape()));
         std::string record;
         for (const auto& [name, s] : archive.storages())
             if (s.impl()->storage == e.tensor.impl()->storage) record = name;
         if (record.empty()) throw FormatError(out, e.name + ": no storage record in " + source);
         auto [pos, fresh] = storages.try_emplace(record);
         if (fresh) pos->second = archive.storages().at(record).clone();
-        Tensor dst = as_strided(pos->second, e.tensor.shape(), e.tensor.strides(), e.tensor.storage_offset());
+        Tensor dst = as_strided(pos->second, e.tensor.shape(), e.tensor.strides(),
+                                e.tensor.storage_offset());
         dst.copy_(cur.to(Device::cpu()));
     }
     std::vector<std::string> bodies;

@@ -124,8 +124,9 @@ namespace {
 
 // The output geometry of a 2-D convolution, with PyTorch's error for a kernel larger than
 // the padded input.
-Backend::ConvGeometry conv_geometry(int64_t h, int64_t w, int64_t kh, int64_t kw, std::array<int64_t, 2> stride,
-                                    std::array<int64_t, 2> padding, std::array<int64_t, 2> dilation) {
+Backend::ConvGeometry conv_geometry(int64_t h, int64_t w, int64_t kh, int64_t kw,
+                                    std::array<int64_t, 2> stride, std::array<int64_t, 2> padding,
+                                    std::array<int64_t, 2> dilation) {
     const int64_t ph = h + 2 * padding[0], pw = w + 2 * padding[1];
     const int64_t ekh = dilation[0] * (kh - 1) + 1, ekw = dilation[1] * (kw - 1) + 1;
     if (ph < ekh || pw < ekw)
@@ -133,32 +134,34 @@ Backend::ConvGeometry conv_geometry(int64_t h, int64_t w, int64_t kh, int64_t kw
                     std::to_string(pw) + "). Kernel size: (" + std::to_string(ekh) + " x " +
                     std::to_string(ekw) + "). Kernel size can't be greater than actual input size");
     return Backend::ConvGeometry{kh,
-                            kw,
-                            stride[0],
-                            stride[1],
-                            padding[0],
-                            padding[1],
-                            dilation[0],
-                            dilation[1],
-                            (ph - ekh) / stride[0] + 1,
-                            (pw - ekw) / stride[1] + 1};
+                                 kw,
+                                 stride[0],
+                                 stride[1],
+                                 padding[0],
+                                 padding[1],
+                                 dilation[0],
+                                 dilation[1],
+                                 (ph - ekh) / stride[0] + 1,
+                                 (pw - ekw) / stride[1] + 1};
 }
 
 } // namespace
 
-Tensor conv_bn_eval(const Tensor& x, const Tensor& weight, const Tensor& bias, std::array<int64_t, 2> stride,
-                    std::array<int64_t, 2> padding, std::array<int64_t, 2> dilation, int64_t groups,
-                    const Tensor& running_mean, const Tensor& running_var, const Tensor& bn_weight,
-                    const Tensor& bn_bias, double eps, bool relu) {
+Tensor conv_bn_eval(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                    std::array<int64_t, 2> stride, std::array<int64_t, 2> padding,
+                    std::array<int64_t, 2> dilation, int64_t groups, const Tensor& running_mean,
+                    const Tensor& running_var, const Tensor& bn_weight, const Tensor& bn_bias,
+                    double eps, bool relu) {
     if (x.dim() != 4 || weight.dim() != 4 || x.size(1) != weight.size(1) * groups || groups <= 0 ||
-        weight.size(0) % groups != 0 || stride[0] <= 0 || stride[1] <= 0 || padding[0] < 0 || padding[1] < 0 ||
-        dilation[0] <= 0 || dilation[1] <= 0)
+        weight.size(0) % groups != 0 || stride[0] <= 0 || stride[1] <= 0 || padding[0] < 0 ||
+        padding[1] < 0 || dilation[0] <= 0 || dilation[1] <= 0)
         return Tensor();
     const int64_t ph = x.size(2) + 2 * padding[0], pw = x.size(3) + 2 * padding[1];
-    if (ph < dilation[0] * (weight.size(2) - 1) + 1 || pw < dilation[1] * (weight.size(3) - 1) + 1) return Tensor();
+    if (ph < dilation[0] * (weight.size(2) - 1) + 1 || pw < dilation[1] * (weight.size(3) - 1) + 1)
+        return Tensor();
     return fused::conv_bn_eval(x, weight, bias,
-                               conv_geometry(x.size(2), x.size(3), weight.size(2), weight.size(3), stride, padding,
-                                             dilation),
+                               conv_geometry(x.size(2), x.size(3), weight.size(2), weight.size(3),
+                                             stride, padding, dilation),
                                groups, running_mean, running_var, bn_weight, bn_bias, eps, relu);
 }
 
@@ -174,12 +177,14 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias,
     if (dilation[0] <= 0 || dilation[1] <= 0) throw Error("dilation should be greater than zero");
     if (groups <= 0) throw Error("non-positive groups is not supported");
     if (weight.dim() != 4)
-        throw Error("Expected 4-dimensional weight for 4-dimensional input, but got weight of size " +
-                    shape_str(weight.shape()));
+        throw Error(
+            "Expected 4-dimensional weight for 4-dimensional input, but got weight of size " +
+            shape_str(weight.shape()));
     // The im2col kernels and GEMMs are float32 and float64 (PyTorch 1.13's CPU words).
     for (const Tensor* t : {&x_in, &weight})
         if (t->dtype() != DType::Float32 && t->dtype() != DType::Float64)
-            throw Error("\"slow_conv2d_cpu\" not implemented for '" + scalar_type_name(t->dtype()) + "'");
+            throw Error("\"slow_conv2d_cpu\" not implemented for '" + scalar_type_name(t->dtype()) +
+                        "'");
     if (x_in.dtype() != weight.dtype())
         throw Error("Input type (" + scalar_type_name(x_in.dtype()) + ") and weight type (" +
                     scalar_type_name(weight.dtype()) + ") should be the same");
@@ -297,15 +302,16 @@ namespace nnscope::F {
 namespace {
 
 // Output length of a pooling window sweep, as PyTorch's pooling_output_shape.
-int64_t pooled_size(int64_t in, int64_t k, int64_t pad, int64_t stride, int64_t dilation, bool ceil_mode) {
+int64_t pooled_size(int64_t in, int64_t k, int64_t pad, int64_t stride, int64_t dilation,
+                    bool ceil_mode) {
     const int64_t span = in + 2 * pad - dilation * (k - 1) - 1 + (ceil_mode ? stride - 1 : 0);
     int64_t out = span / stride + 1;
     if (ceil_mode && (out - 1) * stride >= in + pad) --out; // the last window starts in the input
     return out;
 }
 
-void check_pool(const Tensor& x, const char* name, std::array<int64_t, 2> kernel, std::array<int64_t, 2> stride,
-                std::array<int64_t, 2> padding) {
+void check_pool(const Tensor& x, const char* name, std::array<int64_t, 2> kernel,
+                std::array<int64_t, 2> stride, std::array<int64_t, 2> padding) {
     if (x.dim() != 3 && x.dim() != 4)
         throw Error(std::string(name) + ": Expected 3D or 4D (batch mode) tensor for input, got " +
                     shape_str(x.shape()));
@@ -314,15 +320,16 @@ void check_pool(const Tensor& x, const char* name, std::array<int64_t, 2> kernel
             throw Error(std::string(name) + ": kernel size and stride should be greater than zero");
         if (padding[size_t(d)] < 0 || padding[size_t(d)] * 2 > kernel[size_t(d)])
             throw Error("pad should be at most half of effective kernel size, but got pad=" +
-                        std::to_string(padding[size_t(d)]) + ", kernel_size=" + std::to_string(kernel[size_t(d)]));
+                        std::to_string(padding[size_t(d)]) +
+                        ", kernel_size=" + std::to_string(kernel[size_t(d)]));
     }
 }
 
 // Every window position's values of a padded (N, C, PH, PW) tensor, for one kernel offset.
 // Under autograd, through recorded views (narrow, reshape, select): the padding must reach
 // i * dilation + oh * stride rows (and likewise columns). Otherwise one strided view.
-Tensor window(const Tensor& padded, int64_t i, int64_t j, int64_t oh, int64_t ow, std::array<int64_t, 2> stride,
-              std::array<int64_t, 2> dilation) {
+Tensor window(const Tensor& padded, int64_t i, int64_t j, int64_t oh, int64_t ow,
+              std::array<int64_t, 2> stride, std::array<int64_t, 2> dilation) {
     if (autograd::should_record({&padded})) {
         Tensor rows = padded.narrow(2, i * dilation[0], oh * stride[0]);
         Shape s = rows.shape();
@@ -338,20 +345,22 @@ Tensor window(const Tensor& padded, int64_t i, int64_t j, int64_t oh, int64_t ow
 
 } // namespace
 
-std::pair<Tensor, Tensor> pool_by_argmax(const Tensor& x, const PoolWindows& rows, const PoolWindows& cols,
-                                         bool want_indices) {
+std::pair<Tensor, Tensor> pool_by_argmax(const Tensor& x, const PoolWindows& rows,
+                                         const PoolWindows& cols, bool want_indices) {
     const int64_t n = x.size(0), c = x.size(1), oh = rows.out, ow = cols.out;
     const bool record = autograd::should_record({&x});
     Tensor y, idx;
-    if (want_indices || record) idx = empty({n, c, oh, ow}, TensorOptions(DType::Int64).with_device(x.device()));
+    if (want_indices || record)
+        idx = empty({n, c, oh, ow}, TensorOptions(DType::Int64).with_device(x.device()));
     {
         NoGradGuard no_grad;
         // The backend's kernel works in float32 or float64: other dtypes through float64.
         const bool exact = x.dtype() == DType::Float32 || x.dtype() == DType::Float64;
         Tensor in = (exact ? x.detach() : x.detach().to(DType::Float64)).contiguous();
         y = empty({n, c, oh, ow}, TensorOptions(in.dtype()).with_device(x.device()));
-        backend_for(x.device()).window_max(y.view_desc(), idx.defined() ? idx.view_desc() : TensorView{},
-                                           in.view_desc(), rows, cols);
+        backend_for(x.device())
+            .window_max(y.view_desc(), idx.defined() ? idx.view_desc() : TensorView{},
+                        in.view_desc(), rows, cols);
         if (!exact) y = y.to(x.dtype());
     }
     if (record) {
@@ -360,7 +369,9 @@ std::pair<Tensor, Tensor> pool_by_argmax(const Tensor& x, const PoolWindows& row
         const DType dt = x.dtype();
         autograd::record(y, "MaxPool2DWithIndicesBackward0", {x}, [idx, xs, dt](const Tensor& g) {
             Tensor gx = zeros(xs, TensorOptions(dt).with_device(g.device()));
-            backend_for(g.device()).window_max_backward(gx.view_desc(), g.to(dt).contiguous().view_desc(), idx.view_desc());
+            backend_for(g.device())
+                .window_max_backward(gx.view_desc(), g.to(dt).contiguous().view_desc(),
+                                     idx.view_desc());
             return std::vector<Tensor>{gx};
         });
     }
@@ -370,8 +381,9 @@ std::pair<Tensor, Tensor> pool_by_argmax(const Tensor& x, const PoolWindows& row
 
 Tensor constant_pad(const Tensor& x, const std::vector<int64_t>& pad, double value) {
     if (pad.size() % 2 != 0 || int64_t(pad.size() / 2) > x.dim())
-        throw Error("Padding length must be divisible by 2 and at most twice the input's dims, got " +
-                    std::to_string(pad.size()));
+        throw Error(
+            "Padding length must be divisible by 2 and at most twice the input's dims, got " +
+            std::to_string(pad.size()));
     // Dim by dim: crop for negative padding, then concatenate constant blocks (recorded, so
     // the gradient is the input's window of the output's).
     Tensor y = x;
@@ -400,8 +412,10 @@ namespace {
 
 // max_pool2d's values, and its indices when `want_indices` (else undefined).
 std::pair<Tensor, Tensor> max_pool2d_impl(const Tensor& x_in, std::array<int64_t, 2> kernel,
-                                          std::array<int64_t, 2> stride, std::array<int64_t, 2> padding,
-                                          std::array<int64_t, 2> dilation, bool ceil_mode, bool want_indices) {
+                                          std::array<int64_t, 2> stride,
+                                          std::array<int64_t, 2> padding,
+                                          std::array<int64_t, 2> dilation, bool ceil_mode,
+                                          bool want_indices) {
     if (stride[0] == 0 && stride[1] == 0) stride = kernel;
     check_pool(x_in, "max_pool2d", kernel, stride, padding);
     const bool unbatched = x_in.dim() == 3;
@@ -410,9 +424,10 @@ std::pair<Tensor, Tensor> max_pool2d_impl(const Tensor& x_in, std::array<int64_t
     const int64_t oh = pooled_size(h, kernel[0], padding[0], stride[0], dilation[0], ceil_mode);
     const int64_t ow = pooled_size(w, kernel[1], padding[1], stride[1], dilation[1], ceil_mode);
     if (oh <= 0 || ow <= 0)
-        throw Error("Given input size: (" + std::to_string(x.size(1)) + "x" + std::to_string(h) + "x" +
-                    std::to_string(w) + "). Calculated output size: (" + std::to_string(x.size(1)) + "x" +
-                    std::to_string(oh) + "x" + std::to_string(ow) + "). Output size is too small");
+        throw Error("Given input size: (" + std::to_string(x.size(1)) + "x" + std::to_string(h) +
+                    "x" + std::to_string(w) + "). Calculated output size: (" +
+                    std::to_string(x.size(1)) + "x" + std::to_string(oh) + "x" +
+                    std::to_string(ow) + "). Output size is too small");
     // Each output position's rows and columns inside the input (padding is never a maximum).
     const PoolWindows rows{kernel[0], stride[0], padding[0], dilation[0], false, h, oh};
     const PoolWindows cols{kernel[1], stride[1], padding[1], dilation[1], false, w, ow};
@@ -424,8 +439,9 @@ std::pair<Tensor, Tensor> max_pool2d_impl(const Tensor& x_in, std::array<int64_t
 } // namespace
 
 std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, std::array<int64_t, 2> kernel,
-                                                 std::array<int64_t, 2> stride, std::array<int64_t, 2> padding,
-                                                 std::array<int64_t, 2> dilation, bool ceil_mode) {
+                                                  std::array<int64_t, 2> stride,
+                                                  std::array<int64_t, 2> padding,
+                                                  std::array<int64_t, 2> dilation, bool ceil_mode) {
     return max_pool2d_impl(x, kernel, stride, padding, dilation, ceil_mode, true);
 }
 
@@ -446,9 +462,11 @@ Tensor avg_pool2d(const Tensor& x_in, std::array<int64_t, 2> kernel, std::array<
     const int64_t ow = pooled_size(w, kernel[1], padding[1], stride[1], 1, ceil_mode);
     if (oh <= 0 || ow <= 0) throw Error("avg_pool2d: output size is too small");
     const int64_t need_h = oh * stride[0] + kernel[0] - 1, need_w = ow * stride[1] + kernel[1] - 1;
-    Tensor padded = constant_pad(x, {padding[1], std::max<int64_t>(padding[1], need_w - w - padding[1]), padding[0],
-                                     std::max<int64_t>(padding[0], need_h - h - padding[0])},
-                                 0.0);
+    Tensor padded =
+        constant_pad(x,
+                     {padding[1], std::max<int64_t>(padding[1], need_w - w - padding[1]),
+                      padding[0], std::max<int64_t>(padding[0], need_h - h - padding[0])},
+                     0.0);
     Tensor sum;
     for (int64_t i = 0; i < kernel[0]; ++i)
         for (int64_t j = 0; j < kernel[1]; ++j) {
@@ -461,7 +479,8 @@ Tensor avg_pool2d(const Tensor& x_in, std::array<int64_t, 2> kernel, std::array<
     for (int64_t a = 0; a < oh; ++a)
         for (int64_t b = 0; b < ow; ++b) {
             int64_t hs = a * stride[0] - padding[0], ws = b * stride[1] - padding[1];
-            int64_t he = std::min(hs + kernel[0], h + padding[0]), we = std::min(ws + kernel[1], w + padding[1]);
+            int64_t he = std::min(hs + kernel[0], h + padding[0]),
+                    we = std::min(ws + kernel[1], w + padding[1]);
             int64_t size = (he - hs) * (we - ws);
             hs = std::max<int64_t>(hs, 0), ws = std::max<int64_t>(ws, 0);
             he = std::min(he, h), we = std::min(we, w);
@@ -473,17 +492,21 @@ Tensor avg_pool2d(const Tensor& x_in, std::array<int64_t, 2> kernel, std::array<
     return unbatched ? out.squeeze(0) : out;
 }
 
-Tensor adaptive_pool2d(const Tensor& x_in, std::array<int64_t, 2> out, const char* name,
-                       const std::function<Tensor(const Tensor&, const std::vector<int64_t>&)>& reduce) {
+Tensor
+adaptive_pool2d(const Tensor& x_in, std::array<int64_t, 2> out, const char* name,
+                const std::function<Tensor(const Tensor&, const std::vector<int64_t>&)>& reduce) {
     if (x_in.dim() != 3 && x_in.dim() != 4)
-        throw Error(std::string(name) + "(): Expected 3D or 4D tensor, but got " + shape_str(x_in.shape()));
+        throw Error(std::string(name) + "(): Expected 3D or 4D tensor, but got " +
+                    shape_str(x_in.shape()));
     const bool unbatched = x_in.dim() == 3;
     Tensor x = unbatched ? x_in.unsqueeze(0) : x_in;
     const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-    if (out[0] <= 0 || out[1] <= 0) throw Error(std::string(name) + ": output size must be positive");
+    if (out[0] <= 0 || out[1] <= 0)
+        throw Error(std::string(name) + ": output size must be positive");
     Tensor y;
     if (h % out[0] == 0 && w % out[1] == 0) {
-        y = reduce(x.reshape({n, c, out[0], h / out[0], out[1], w / out[1]}), {3, 5}).reshape({n, c, out[0], out[1]});
+        y = reduce(x.reshape({n, c, out[0], h / out[0], out[1], w / out[1]}), {3, 5})
+                .reshape({n, c, out[0], out[1]});
     } else {
         // Window i covers [floor(i*H/oh), ceil((i+1)*H/oh)).
         std::vector<Tensor> rows;
@@ -502,8 +525,9 @@ Tensor adaptive_pool2d(const Tensor& x_in, std::array<int64_t, 2> out, const cha
 }
 
 Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> out) {
-    return adaptive_pool2d(x, out, "adaptive_avg_pool2d",
-                           [](const Tensor& t, const std::vector<int64_t>& dims) { return t.mean(dims, true); });
+    return adaptive_pool2d(
+        x, out, "adaptive_avg_pool2d",
+        [](const Tensor& t, const std::vector<int64_t>& dims) { return t.mean(dims, true); });
 }
 
 Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
@@ -526,11 +550,14 @@ Tensor silu(const Tensor& x) {
     return x.mul(x.sigmoid());
 }
 
-Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias, double eps) {
-    if (x.dim() < 2) throw Error("group_norm: expected at least 2 dims, got " + shape_str(x.shape()));
+Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias,
+                  double eps) {
+    if (x.dim() < 2)
+        throw Error("group_norm: expected at least 2 dims, got " + shape_str(x.shape()));
     const int64_t n = x.size(0), c = x.size(1);
     if (groups <= 0 || c % groups != 0)
-        throw Error("Expected number of channels in input to be divisible by num_groups, but got input of shape " +
+        throw Error("Expected number of channels in input to be divisible by num_groups, but got "
+                    "input of shape " +
                     shape_str(x.shape()) + " and num_groups=" + std::to_string(groups));
     Tensor g = x.reshape({n, groups, -1});
     Tensor mean = g.mean({2}, true);
@@ -543,9 +570,11 @@ Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const T
     return y;
 }
 
-Tensor instance_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
-                     const Tensor& bias, bool use_input_stats, double momentum, double eps) {
-    if (x.dim() < 3) throw ValueError("instance_norm: expected at least 3-D input, got " + shape_str(x.shape()));
+Tensor instance_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
+                     const Tensor& weight, const Tensor& bias, bool use_input_stats,
+                     double momentum, double eps) {
+    if (x.dim() < 3)
+        throw ValueError("instance_norm: expected at least 3-D input, got " + shape_str(x.shape()));
     const int64_t n = x.size(0), c = x.size(1);
     auto repeat = [&](const Tensor& t) {
         return t.defined() ? cat(std::vector<Tensor>(size_t(n), t), 0).contiguous() : Tensor();
@@ -554,8 +583,8 @@ Tensor instance_norm(const Tensor& x, const Tensor& running_mean, const Tensor& 
     Shape flat = x.shape();
     flat[0] = 1;
     flat[1] = n * c;
-    Tensor y = batch_norm(x.reshape(flat), rm, rv, Tensor(), repeat(weight), repeat(bias), use_input_stats, momentum,
-                          eps);
+    Tensor y = batch_norm(x.reshape(flat), rm, rv, Tensor(), repeat(weight), repeat(bias),
+                          use_input_stats, momentum, eps);
     if (running_mean.defined() && use_input_stats) {
         NoGradGuard no_grad;
         Tensor m = running_mean, v = running_var;
@@ -570,11 +599,14 @@ Tensor instance_norm(const Tensor& x, const Tensor& running_mean, const Tensor& 
 namespace nnscope::F {
 
 Tensor batched_matmul(const Tensor& a, const Tensor& b) {
-    if (a.dim() < 2 || b.dim() < 2) throw Error("batched_matmul: both operands need at least 2 dims");
+    if (a.dim() < 2 || b.dim() < 2)
+        throw Error("batched_matmul: both operands need at least 2 dims");
     if (a.size(-1) != b.size(-2))
         throw Error("Expected size for first two dimensions of batch2 tensor to be: [" +
-                    std::to_string(a.size(-1)) + "] but got: [" + std::to_string(b.size(-2)) + "].");
-    const Shape batch_a(a.shape().begin(), a.shape().end() - 2), batch_b(b.shape().begin(), b.shape().end() - 2);
+                    std::to_string(a.size(-1)) + "] but got: [" + std::to_string(b.size(-2)) +
+                    "].");
+    const Shape batch_a(a.shape().begin(), a.shape().end() - 2),
+        batch_b(b.shape().begin(), b.shape().end() - 2);
     const Shape batch = broadcast_shapes(batch_a, batch_b);
     Shape ea = batch, eb = batch;
     ea.push_back(a.size(-2)), ea.push_back(a.size(-1));
@@ -584,15 +616,18 @@ Tensor batched_matmul(const Tensor& a, const Tensor& b) {
     Tensor b3 = b.expand(eb).reshape({n, b.size(-2), b.size(-1)});
     std::vector<Tensor> outs;
     outs.reserve(size_t(n));
-    for (int64_t i = 0; i < n; ++i) outs.push_back(a3.select(0, i).matmul(b3.select(0, i)).unsqueeze(0));
+    for (int64_t i = 0; i < n; ++i)
+        outs.push_back(a3.select(0, i).matmul(b3.select(0, i)).unsqueeze(0));
     Shape out = batch;
     out.push_back(a.size(-2)), out.push_back(b.size(-1));
     if (n == 0) return zeros(out, TensorOptions(a.dtype()).with_device(a.device()));
     return cat(outs, 0).reshape(out);
 }
 
-std::pair<Tensor, Tensor> attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask) {
-    Tensor scores = batched_matmul(q, k.transpose(-2, -1)).div(Scalar(std::sqrt(double(q.size(-1)))));
+std::pair<Tensor, Tensor> attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                    const Tensor& mask) {
+    Tensor scores =
+        batched_matmul(q, k.transpose(-2, -1)).div(Scalar(std::sqrt(double(q.size(-1)))));
     if (mask.defined()) {
         if (mask.dtype() == DType::Bool) {
             // -inf where masked: scores * keep + (-inf) * masked, without inf * 0.
@@ -608,8 +643,9 @@ std::pair<Tensor, Tensor> attention(const Tensor& q, const Tensor& k, const Tens
     return {batched_matmul(weights, v), weights};
 }
 
-std::pair<Tensor, Tensor> lstm_cell(const Tensor& x, const Tensor& h, const Tensor& c, const Tensor& w_ih,
-                                    const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh) {
+std::pair<Tensor, Tensor> lstm_cell(const Tensor& x, const Tensor& h, const Tensor& c,
+                                    const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,
+                                    const Tensor& b_hh) {
     Tensor gates = linear(x, w_ih, b_ih).add(linear(h, w_hh, b_hh));
     const int64_t hs = h.size(-1);
     Tensor i = gates.narrow(-1, 0, hs).sigmoid(), f = gates.narrow(-1, hs, hs).sigmoid();
@@ -618,8 +654,8 @@ std::pair<Tensor, Tensor> lstm_cell(const Tensor& x, const Tensor& h, const Tens
     return {o.mul(c2.tanh()), c2};
 }
 
-Tensor gru_cell(const Tensor& x, const Tensor& h, const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,
-                const Tensor& b_hh) {
+Tensor gru_cell(const Tensor& x, const Tensor& h, const Tensor& w_ih, const Tensor& w_hh,
+                const Tensor& b_ih, const Tensor& b_hh) {
     Tensor gi = linear(x, w_ih, b_ih), gh = linear(h, w_hh, b_hh);
     const int64_t hs = h.size(-1);
     Tensor r = gi.narrow(-1, 0, hs).add(gh.narrow(-1, 0, hs)).sigmoid();
@@ -628,8 +664,8 @@ Tensor gru_cell(const Tensor& x, const Tensor& h, const Tensor& w_ih, const Tens
     return n.add(z.mul(h.sub(n))); // (1 - z) * n + z * h
 }
 
-Tensor rnn_cell(const Tensor& x, const Tensor& h, const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,
-                const Tensor& b_hh, bool relu) {
+Tensor rnn_cell(const Tensor& x, const Tensor& h, const Tensor& w_ih, const Tensor& w_hh,
+                const Tensor& b_ih, const Tensor& b_hh, bool relu) {
     Tensor pre = linear(x, w_ih, b_ih).add(linear(h, w_hh, b_hh));
     return relu ? pre.relu() : pre.tanh();
 }

@@ -53,9 +53,10 @@ Tensor prelu(const Tensor& x, const Tensor& weight) {
     if (weight.numel() != 1) {
         const int64_t channel_dim = x.dim() >= 2 ? 1 : 0;
         if (x.dim() == 0 || x.size(channel_dim) != weight.numel())
-            throw Error("Mismatch of parameter numbers and input channel size. Found parameter numbers = " +
-                        std::to_string(weight.numel()) + " and channel size = " +
-                        std::to_string(x.dim() == 0 ? 1 : x.size(channel_dim)) + ".");
+            throw Error(
+                "Mismatch of parameter numbers and input channel size. Found parameter numbers = " +
+                std::to_string(weight.numel()) + " and channel size = " +
+                std::to_string(x.dim() == 0 ? 1 : x.size(channel_dim)) + ".");
         Shape s(size_t(x.dim()), 1);
         s[size_t(channel_dim)] = weight.numel();
         w = weight.reshape(s);

@@ -34,7 +34,8 @@ struct ConvShape {
 };
 
 // cols[k][n*L + oy*ow + ox] = x[n][c0 + c][iy][ix] (0 outside), k = (c*kh + i)*kw + j.
-NNSCOPE_HOT void im2col_rows(const float* x, const ConvShape& s, int64_t c0, float* cols, int64_t k0, int64_t k1) {
+NNSCOPE_HOT void im2col_rows(const float* x, const ConvShape& s, int64_t c0, float* cols,
+                             int64_t k0, int64_t k1) {
     const Backend::ConvGeometry& g = s.g;
     const int64_t L = s.l(), NL = s.n * L;
     for (int64_t k = k0; k < k1; ++k) {
@@ -67,8 +68,8 @@ NNSCOPE_HOT void im2col_rows(const float* x, const ConvShape& s, int64_t c0, flo
 // im2col's adjoint for channels [c_begin, c_end) of the group: dx += the columns folded
 // back. A channel's kh*kw rows touch only that channel's planes, so channels split over
 // threads without races, and the order of the sums is fixed.
-NNSCOPE_HOT void col2im_channels(const float* cols, const ConvShape& s, int64_t c0, float* dx, int64_t c_begin,
-                                 int64_t c_end) {
+NNSCOPE_HOT void col2im_channels(const float* cols, const ConvShape& s, int64_t c0, float* dx,
+                                 int64_t c_begin, int64_t c_end) {
     const Backend::ConvGeometry& g = s.g;
     const int64_t L = s.l(), NL = s.n * L;
     for (int64_t c = c_begin; c < c_end; ++c)
@@ -117,12 +118,13 @@ void gather_rows(const float* gy, const ConvShape& s, int64_t o0, float* gt) {
     for_chunks(og, plan_threads(og, og * s.n * L), [&](int64_t r0, int64_t r1, int) {
         for (int64_t o = r0; o < r1; ++o)
             for (int64_t n = 0; n < s.n; ++n)
-                std::memcpy(gt + o * s.n * L + n * L, gy + (n * s.o + o0 + o) * L, size_t(L) * sizeof(float));
+                std::memcpy(gt + o * s.n * L + n * L, gy + (n * s.o + o0 + o) * L,
+                            size_t(L) * sizeof(float));
     });
 }
 
-std::vector<Tensor> conv2d_backward(const Tensor& gy_in, const Tensor& x, const Tensor& w, const ConvShape& s,
-                                    bool need_x, bool need_w, bool need_b) {
+std::vector<Tensor> conv2d_backward(const Tensor& gy_in, const Tensor& x, const Tensor& w,
+                                    const ConvShape& s, bool need_x, bool need_w, bool need_b) {
     Tensor gy = plain(gy_in);
     const float* gp = gy.data<float>();
     const int64_t K = s.k(), NL = s.n * s.l(), og = s.og();
@@ -134,12 +136,14 @@ std::vector<Tensor> conv2d_backward(const Tensor& gy_in, const Tensor& x, const 
         gather_rows(gp, s, gi * og, gt.data());
         if (need_w) { // dW_g (og, K) = dY_g (og, NL) cols^T
             im2col(x.data<float>(), s, gi, cols.data());
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(og), int(K), int(NL), 1.f, gt.data(), int(NL),
-                        cols.data(), int(NL), 0.f, gw.data<float>() + gi * og * K, int(K));
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(og), int(K), int(NL), 1.f,
+                        gt.data(), int(NL), cols.data(), int(NL), 0.f,
+                        gw.data<float>() + gi * og * K, int(K));
         }
         if (need_x) { // dcols (K, NL) = W_g^T dY_g, folded back into dx
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(K), int(NL), int(og), 1.f,
-                        w.data<float>() + gi * og * K, int(K), gt.data(), int(NL), 0.f, cols.data(), int(NL));
+                        w.data<float>() + gi * og * K, int(K), gt.data(), int(NL), 0.f, cols.data(),
+                        int(NL));
             for_chunks(s.cg, plan_threads(s.cg, K * NL), [&](int64_t c0, int64_t c1, int) {
                 col2im_channels(cols.data(), s, gi * s.cg, gx.data<float>(), c0, c1);
             });
@@ -164,8 +168,8 @@ std::vector<Tensor> conv2d_backward(const Tensor& gy_in, const Tensor& x, const 
 }
 
 conv_dnnl::Shape dnnl_shape(const ConvShape& s) {
-    return {s.n, s.c, s.h, s.w, s.o, s.kh, s.kw, s.groups, s.oh, s.ow,
-            s.g.sh, s.g.sw, s.g.ph, s.g.pw, s.g.dh, s.g.dw};
+    return {s.n,  s.c,  s.h,    s.w,    s.o,    s.kh,   s.kw,   s.groups,
+            s.oh, s.ow, s.g.sh, s.g.sw, s.g.ph, s.g.pw, s.g.dh, s.g.dw};
 }
 
 conv_dnnl::WeightKey weight_key(const Tensor& w) {
@@ -188,8 +192,9 @@ Tensor conv2d_dnnl(const Tensor& x, const Tensor& weight, const Tensor& bias, co
                 Tensor gx = need_x ? new_like(xd.shape()) : Tensor();
                 Tensor gw = need_w || need_b ? new_like(wd.shape()) : Tensor();
                 Tensor gb = need_b ? new_like({s.o}) : Tensor();
-                conv_dnnl::backward(dnnl_shape(s), xd.data<float>(), gy.data<float>(), wd.data<float>(),
-                                    need_x ? gx.data<float>() : nullptr, gw.defined() ? gw.data<float>() : nullptr,
+                conv_dnnl::backward(dnnl_shape(s), xd.data<float>(), gy.data<float>(),
+                                    wd.data<float>(), need_x ? gx.data<float>() : nullptr,
+                                    gw.defined() ? gw.data<float>() : nullptr,
                                     need_b ? gb.data<float>() : nullptr);
                 if (!need_w) gw = Tensor();
                 return {gx, gw, gb};
@@ -205,12 +210,14 @@ void set_conv_observer(std::function<void(const ConvCall&)> observer) {
     g_conv_observer = std::move(observer);
 }
 
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Backend::ConvGeometry& g,
-              int64_t groups) {
-    ConvShape s{x.size(0), x.size(1), x.size(2), x.size(3), weight.size(0), weight.size(1), weight.size(2),
-                weight.size(3), groups, g.oh, g.ow, g};
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
+              const Backend::ConvGeometry& g, int64_t groups) {
+    ConvShape s{x.size(0),      x.size(1),      x.size(2),      x.size(3),
+                weight.size(0), weight.size(1), weight.size(2), weight.size(3),
+                groups,         g.oh,           g.ow,           g};
     if (g_conv_observer) g_conv_observer({s.n, s.c, s.o, s.kh, s.kw, groups, s.oh, s.ow});
-    if (conv_dnnl::available() && s.n > 0 && s.o > 0 && s.c > 0) return conv2d_dnnl(x, weight, bias, s);
+    if (conv_dnnl::available() && s.n > 0 && s.o > 0 && s.c > 0)
+        return conv2d_dnnl(x, weight, bias, s);
     const int64_t K = s.k(), NL = s.n * s.l(), og = s.og();
     Tensor y = new_like({s.n, s.o, s.oh, s.ow});
     std::vector<float> cols(size_t(K * NL)), yt(size_t(og * NL));
@@ -219,7 +226,8 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const B
         im2col(x.data<float>(), s, gi, cols.data());
         if (og > 0 && NL > 0)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(og), int(NL), int(K), 1.f,
-                        weight.data<float>() + gi * og * K, int(K), cols.data(), int(NL), 0.f, yt.data(), int(NL));
+                        weight.data<float>() + gi * og * K, int(K), cols.data(), int(NL), 0.f,
+                        yt.data(), int(NL));
         scatter_rows(yt.data(), b, s, gi * og, y.data<float>());
     }
     if (autograd::should_record({&x, &weight, &bias})) {
@@ -227,7 +235,9 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const B
         const bool need_x = wants(x), need_w = wants(weight), need_b = wants(bias);
         autograd::record(
             y, "ConvolutionBackward0", {x, weight, bias},
-            [=](const Tensor& gy) { return conv2d_backward(gy, xd, wd, s, need_x, need_w, need_b); },
+            [=](const Tensor& gy) {
+                return conv2d_backward(gy, xd, wd, s, need_x, need_w, need_b);
+            },
             autograd::Saves{{x, weight}});
     }
     return y;
@@ -246,24 +256,28 @@ std::mutex g_folded_mutex;
 std::map<uint64_t, Folded>& g_folded = *new std::map<uint64_t, Folded>;
 
 std::pair<uint64_t, uint32_t> source(const Tensor& t) {
-    return t.defined() ? std::make_pair(t.impl()->storage->id, t.version()) : std::make_pair(uint64_t(0), 0u);
+    return t.defined() ? std::make_pair(t.impl()->storage->id, t.version())
+                       : std::make_pair(uint64_t(0), 0u);
 }
 
 } // namespace
 
-Tensor conv_bn_eval(const Tensor& x, const Tensor& weight, const Tensor& bias, const Backend::ConvGeometry& g,
-                    int64_t groups, const Tensor& running_mean, const Tensor& running_var, const Tensor& bn_weight,
-                    const Tensor& bn_bias, double eps, bool relu) {
+Tensor conv_bn_eval(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                    const Backend::ConvGeometry& g, int64_t groups, const Tensor& running_mean,
+                    const Tensor& running_var, const Tensor& bn_weight, const Tensor& bn_bias,
+                    double eps, bool relu) {
     if (!conv_dnnl::available() || grad_enabled() || x.dim() != 4 || !running_mean.defined() ||
-        !running_var.defined() || !eligible({&x, &weight, &bias, &running_mean, &running_var, &bn_weight, &bn_bias}))
+        !running_var.defined() ||
+        !eligible({&x, &weight, &bias, &running_mean, &running_var, &bn_weight, &bn_bias}))
         return Tensor();
     const int64_t o = weight.size(0);
-    if (running_mean.numel() != o || running_var.numel() != o || (bn_weight.defined() && bn_weight.numel() != o) ||
+    if (running_mean.numel() != o || running_var.numel() != o ||
+        (bn_weight.defined() && bn_weight.numel() != o) ||
         (bn_bias.defined() && bn_bias.numel() != o) || (bias.defined() && bias.numel() != o))
         return Tensor();
-    const std::vector<std::pair<uint64_t, uint32_t>> sources = {source(weight),      source(bias),
-                                                                source(running_mean), source(running_var),
-                                                                source(bn_weight),   source(bn_bias)};
+    const std::vector<std::pair<uint64_t, uint32_t>> sources = {
+        source(weight),      source(bias),      source(running_mean),
+        source(running_var), source(bn_weight), source(bn_bias)};
     Tensor w2, b2;
     {
         std::lock_guard<std::mutex> lock(g_folded_mutex);
@@ -277,7 +291,8 @@ Tensor conv_bn_eval(const Tensor& x, const Tensor& weight, const Tensor& bias, c
         w2 = new_like(weight.shape());
         b2 = new_like({o});
         const int64_t k = weight.numel() / std::max<int64_t>(o, 1);
-        const float *w = weight.data<float>(), *m = running_mean.data<float>(), *v = running_var.data<float>();
+        const float *w = weight.data<float>(), *m = running_mean.data<float>(),
+                    *v = running_var.data<float>();
         float *w_out = w2.data<float>(), *b_out = b2.data<float>();
         for (int64_t c = 0; c < o; ++c) {
             const double gamma = bn_weight.defined() ? double(bn_weight.data<float>()[c]) : 1.0;
@@ -291,12 +306,13 @@ Tensor conv_bn_eval(const Tensor& x, const Tensor& weight, const Tensor& bias, c
         if (g_folded.size() >= 512) g_folded.clear();
         g_folded[sources[0].first] = {sources, w2, b2};
     }
-    ConvShape s{x.size(0), x.size(1), x.size(2), x.size(3), weight.size(0), weight.size(1), weight.size(2),
-                weight.size(3), groups, g.oh, g.ow, g};
+    ConvShape s{x.size(0),      x.size(1),      x.size(2),      x.size(3),
+                weight.size(0), weight.size(1), weight.size(2), weight.size(3),
+                groups,         g.oh,           g.ow,           g};
     if (g_conv_observer) g_conv_observer({s.n, s.c, s.o, s.kh, s.kw, groups, s.oh, s.ow});
     Tensor y = new_like({s.n, s.o, s.oh, s.ow});
-    conv_dnnl::forward(dnnl_shape(s), x.data<float>(), w2.data<float>(), weight_key(w2), b2.data<float>(),
-                       y.data<float>(), false, relu);
+    conv_dnnl::forward(dnnl_shape(s), x.data<float>(), w2.data<float>(), weight_key(w2),
+                       b2.data<float>(), y.data<float>(), false, relu);
     return y;
 }
 

@@ -48,7 +48,6 @@ void reduce_rows(int64_t rows, int64_t work, int64_t width, double* out, F&& bod
 // eight AVX2 registers.
 constexpr int64_t k_tile = 16;
 
-
 // Per-channel shifted moments of x over [N, C, L], added to s1[c] and s2[c]: the sums of
 // d and d^2 for d = x - shift[c]. One pass where PyTorch makes two (mean, then squared
 // deviations), with the same result to float precision: the shift is a value of the
@@ -304,35 +303,35 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     if (autograd::should_record({&x, &weight, &bias})) {
         Tensor xd = x.detach(), wd = weight.detach();
         const bool need_x = wants(x), need_w = wants(weight), need_b = wants(bias);
-        autograd::record(y, bias.defined() ? "AddmmBackward0" : "MmBackward0", {x, weight, bias},
-                         [=](const Tensor& g_in) -> std::vector<Tensor> {
-                             Tensor g = plain(g_in);
-                             const float* gp = g.data<float>();
-                             Tensor gx, gw, gb;
-                             if (need_x) { // dX = dY W
-                                 gx = new_like({n, in});
-                                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(n),
-                                             int(in), int(out), 1.f, gp, int(out), wd.data<float>(),
-                                             int(in), 0.f, gx.data<float>(), int(in));
-                             }
-                             if (need_w) { // dW = dY^T X
-                                 gw = new_like({out, in});
-                                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(out),
-                                             int(in), int(n), 1.f, gp, int(out), xd.data<float>(),
-                                             int(in), 0.f, gw.data<float>(), int(in));
-                             }
-                             if (need_b) { // db = column sums of dY
-                                 std::vector<double> acc(size_t(out), 0.0);
-                                 for (int64_t i = 0; i < n; ++i)
-                                     for (int64_t o = 0; o < out; ++o)
-                                         acc[size_t(o)] += gp[i * out + o];
-                                 gb = new_like({out});
-                                 float* bp = gb.data<float>();
-                                 for (int64_t o = 0; o < out; ++o) bp[o] = float(acc[size_t(o)]);
-                             }
-                             return {gx, gw, gb};
-                         },
-                         autograd::Saves{{x, weight}});
+        autograd::record(
+            y, bias.defined() ? "AddmmBackward0" : "MmBackward0", {x, weight, bias},
+            [=](const Tensor& g_in) -> std::vector<Tensor> {
+                Tensor g = plain(g_in);
+                const float* gp = g.data<float>();
+                Tensor gx, gw, gb;
+                if (need_x) { // dX = dY W
+                    gx = new_like({n, in});
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(n), int(in),
+                                int(out), 1.f, gp, int(out), wd.data<float>(), int(in), 0.f,
+                                gx.data<float>(), int(in));
+                }
+                if (need_w) { // dW = dY^T X
+                    gw = new_like({out, in});
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(out), int(in), int(n),
+                                1.f, gp, int(out), xd.data<float>(), int(in), 0.f, gw.data<float>(),
+                                int(in));
+                }
+                if (need_b) { // db = column sums of dY
+                    std::vector<double> acc(size_t(out), 0.0);
+                    for (int64_t i = 0; i < n; ++i)
+                        for (int64_t o = 0; o < out; ++o) acc[size_t(o)] += gp[i * out + o];
+                    gb = new_like({out});
+                    float* bp = gb.data<float>();
+                    for (int64_t o = 0; o < out; ++o) bp[o] = float(acc[size_t(o)]);
+                }
+                return {gx, gw, gb};
+            },
+            autograd::Saves{{x, weight}});
     }
     return y;
 }
@@ -430,12 +429,13 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
         Tensor xd = x.detach(), wd = weight.defined() ? weight.detach() : Tensor();
         const bool need_x = wants(x), need_w = wants(weight), need_b = wants(bias);
         std::vector<float> stats(mean, mean + 2 * g.c);
-        autograd::record(y, "NativeBatchNormBackward0", {x, weight, bias},
-                         [=, stats = std::move(stats)](const Tensor& g_in) {
-                             return batch_norm_backward(g_in, xd, wd, g, use_batch, stats.data(),
-                                                        stats.data() + g.c, need_x, need_w, need_b);
-                         },
-                         autograd::Saves{{x, weight}});
+        autograd::record(
+            y, "NativeBatchNormBackward0", {x, weight, bias},
+            [=, stats = std::move(stats)](const Tensor& g_in) {
+                return batch_norm_backward(g_in, xd, wd, g, use_batch, stats.data(),
+                                           stats.data() + g.c, need_x, need_w, need_b);
+            },
+            autograd::Saves{{x, weight}});
     }
     return y;
 }
@@ -451,7 +451,9 @@ Tensor relu(const Tensor& x) {
         Tensor yd = y.detach();
         autograd::record(
             y, "ReluBackward0", {x},
-            [yd](const Tensor& g_in) -> std::vector<Tensor> { return {threshold_backward(plain(g_in), yd)}; },
+            [yd](const Tensor& g_in) -> std::vector<Tensor> {
+                return {threshold_backward(plain(g_in), yd)};
+            },
             autograd::Saves{{}, true});
     }
     return y;
@@ -470,18 +472,19 @@ Tensor mse_loss(const Tensor& input, const Tensor& target) {
     if (autograd::should_record({&input, &target})) {
         Tensor ad = input.detach(), bd = target.detach();
         const bool need_a = wants(input), need_b = wants(target);
-        autograd::record(loss, "MseLossBackward0", {input, target},
-                         [=](const Tensor& g_in) -> std::vector<Tensor> {
-                             const float scale = float(2.0 * g_in.item() / double(n));
-                             Tensor ga = new_like(ad.shape()), gb;
-                             const float *ap = ad.data<float>(), *bp = bd.data<float>();
-                             float* gp = ga.data<float>();
-                             for (int64_t i = 0; i < n; ++i) gp[i] = (ap[i] - bp[i]) * scale;
-                             if (need_b) gb = ga.neg();
-                             if (!need_a) ga = Tensor();
-                             return {ga, gb};
-                         },
-                         autograd::Saves{{input, target}});
+        autograd::record(
+            loss, "MseLossBackward0", {input, target},
+            [=](const Tensor& g_in) -> std::vector<Tensor> {
+                const float scale = float(2.0 * g_in.item() / double(n));
+                Tensor ga = new_like(ad.shape()), gb;
+                const float *ap = ad.data<float>(), *bp = bd.data<float>();
+                float* gp = ga.data<float>();
+                for (int64_t i = 0; i < n; ++i) gp[i] = (ap[i] - bp[i]) * scale;
+                if (need_b) gb = ga.neg();
+                if (!need_a) ga = Tensor();
+                return {ga, gb};
+            },
+            autograd::Saves{{input, target}});
     }
     return loss;
 }

@@ -33,17 +33,18 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
 Tensor relu(const Tensor& x);
 // 2-D convolution of x [N, C, H, W] by W [O, C/groups, kh, kw] (+ b [O]): one GEMM per
 // group over the batch, recorded as ConvolutionBackward0 (fused_conv.cpp).
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Backend::ConvGeometry& g,
-              int64_t groups);
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
+              const Backend::ConvGeometry& g, int64_t groups);
 // Eval-mode convolution followed by BatchNorm (running statistics) and optionally ReLU, as
 // one oneDNN convolution with the BatchNorm folded into a copy of its weights and bias
 // (W' = W g / sqrt(v + eps), b' = (b - m) g / sqrt(v + eps) + beta); the model's tensors
 // are untouched, and the folded copy is kept until any of them changes version. Records
 // nothing: callers use it only where grad mode is off. Undefined where it does not apply
 // (no oneDNN, not float32 on the CPU, running statistics missing).
-Tensor conv_bn_eval(const Tensor& x, const Tensor& weight, const Tensor& bias, const Backend::ConvGeometry& g,
-                    int64_t groups, const Tensor& running_mean, const Tensor& running_var, const Tensor& bn_weight,
-                    const Tensor& bn_bias, double eps, bool relu);
+Tensor conv_bn_eval(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                    const Backend::ConvGeometry& g, int64_t groups, const Tensor& running_mean,
+                    const Tensor& running_var, const Tensor& bn_weight, const Tensor& bn_bias,
+                    double eps, bool relu);
 // A convolution's sizes, as the benchmark's roof sees them (bench --model --roof).
 struct ConvCall {
     int64_t n, c, o, kh, kw, groups, oh, ow;

@@ -480,8 +480,7 @@ void Module::to(const Device& device) {
     for (auto& [name, m] : named_modules())
         for (auto* slots : {&m->m_parameters, &m->m_buffers})
             for (auto& [k, v] : *slots) {
-                if (!v.defined() || v.device() == device || !seen.insert(v.impl()).second)
-                    continue;
+                if (!v.defined() || v.device() == device || !seen.insert(v.impl()).second) continue;
                 Move mv{v.impl(), v.to(device), {}};
                 if (v.impl()->grad) mv.grad = Tensor(v.impl()->grad).to(device);
                 moves.push_back(std::move(mv));

@@ -21,10 +21,10 @@ using ExprPtr = std::unique_ptr<Expr>;
 
 struct Expr {
     enum class Kind {
-        Name,      // name
-        Int,       // i
-        Float,     // f
-        Str,       // s
+        Name,  // name
+        Int,   // i
+        Float, // f
+        Str,   // s
         None,
         True,
         False,
@@ -70,9 +70,9 @@ struct Stmt {
         Break,
         Continue,
         Pass,
-        Raise,     // raise value
-        Assert,    // assert value, message(targets[0], may be absent)
-        Del,       // del targets...
+        Raise,  // raise value
+        Assert, // assert value, message(targets[0], may be absent)
+        Del,    // del targets...
     };
     Kind kind;
     int line = 0;

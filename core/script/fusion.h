@@ -15,9 +15,9 @@
 namespace nnscope::script {
 
 struct ConvBnPlan {
-    size_t conv_call = 0;  // statement `O = (conv).forward(X, )`
-    size_t bn_call = 0;    // statement `P = (bn).forward(O, )`
-    size_t relu_call = 0;  // statement `Q = (relu).forward(P, )`, or 0 for none
+    size_t conv_call = 0;        // statement `O = (conv).forward(X, )`
+    size_t bn_call = 0;          // statement `P = (bn).forward(O, )`
+    size_t relu_call = 0;        // statement `Q = (relu).forward(P, )`, or 0 for none
     std::vector<size_t> fetches; // attribute fetches between them (`bn1 = self.bn1`), run first
     const Expr* conv = nullptr;
     const Expr* bn = nullptr;

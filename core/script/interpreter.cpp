@@ -10,8 +10,8 @@
 #include "errors.h"
 #include "functional.h"
 #include "fusion.h"
-#include "script_error.h"
 #include "ops.h"
+#include "script_error.h"
 
 namespace nnscope::script {
 
@@ -42,12 +42,13 @@ class Interpreter {
         m_ctx.generator = &m_generator;
     }
 
-    Value call(const Function& fn, ValueList args, std::vector<std::pair<std::string, Value>> kwargs, int line,
+    Value call(const Function& fn, ValueList args,
+               std::vector<std::pair<std::string, Value>> kwargs, int line,
                const std::string& caller_file) {
         if (m_depth >= m_limits.max_call_depth)
             throw ScriptError(caller_file, line,
-                              "calls nested deeper than " + std::to_string(m_limits.max_call_depth) +
-                                  " levels (recursion)");
+                              "calls nested deeper than " +
+                                  std::to_string(m_limits.max_call_depth) + " levels (recursion)");
         Frame frame{&fn, {}, {}};
         const size_t n = fn.params.size();
         if (args.size() > n)
@@ -65,7 +66,8 @@ class Interpreter {
             while (k < n && fn.params[k].name != name) ++k;
             if (k == n)
                 throw ScriptError(caller_file, line,
-                                  fn.qualified + "() got an unexpected keyword argument '" + name + "'",
+                                  fn.qualified + "() got an unexpected keyword argument '" + name +
+                                      "'",
                                   "TypeError");
             frame.vars[name] = std::move(v);
             given[k] = true;
@@ -74,7 +76,8 @@ class Interpreter {
             if (given[k]) continue;
             if (!fn.params[k].default_value)
                 throw ScriptError(caller_file, line,
-                                  fn.qualified + "() is missing value for argument '" + fn.params[k].name + "'",
+                                  fn.qualified + "() is missing value for argument '" +
+                                      fn.params[k].name + "'",
                                   "TypeError");
             frame.vars[fn.params[k].name] = literal_value(*fn.params[k].default_value, fn.file);
         }
@@ -88,11 +91,13 @@ class Interpreter {
     }
 
     Value call_method(ScriptModule& self, const std::string& name, ValueList args,
-                      std::vector<std::pair<std::string, Value>> kwargs, int line, const std::string& caller_file) {
+                      std::vector<std::pair<std::string, Value>> kwargs, int line,
+                      const std::string& caller_file) {
         const Function* fn = self.script_class()->method(name);
         if (!fn)
             throw ScriptError(caller_file, line,
-                              "'" + self.script_class()->qualified + "' has no method '" + name + "'",
+                              "'" + self.script_class()->qualified + "' has no method '" + name +
+                                  "'",
                               "AttributeError");
         args.insert(args.begin(), Value::of_module(self.shared_from_this()));
         return call(*fn, std::move(args), std::move(kwargs), line, caller_file);
@@ -114,7 +119,8 @@ class Interpreter {
             if (s > m_limits.timeout_s) {
                 char buf[64];
                 std::snprintf(buf, sizeof buf, "%g", m_limits.timeout_s);
-                throw ScriptError(code_file(f), line, std::string("step ran past the time limit of ") + buf + " s");
+                throw ScriptError(code_file(f), line,
+                                  std::string("step ran past the time limit of ") + buf + " s");
             }
         }
     }
@@ -143,7 +149,8 @@ class Interpreter {
     static std::shared_ptr<const void> conv_bn_plans(const Function& fn) {
         std::shared_ptr<const void> plans = std::atomic_load(&fn.analysis);
         if (!plans) {
-            plans = std::make_shared<const std::unordered_map<size_t, ConvBnPlan>>(plan_conv_bn(fn.body));
+            plans = std::make_shared<const std::unordered_map<size_t, ConvBnPlan>>(
+                plan_conv_bn(fn.body));
             std::atomic_store(&fn.analysis, plans);
         }
         return plans;
@@ -160,16 +167,21 @@ class Interpreter {
             ScriptModule* m = as_script_module(eval(*e, f));
             if (!m) return nullptr;
             const std::string& q = m->script_class()->qualified;
-            return q.starts_with(std::string("__torch__.") + module + ".") && q.ends_with(std::string(".") + cls) ? m
-                                                                                                              : nullptr;
+            return q.starts_with(std::string("__torch__.") + module + ".") &&
+                           q.ends_with(std::string(".") + cls)
+                       ? m
+                       : nullptr;
         };
         ScriptModule* conv = module_of(p.conv, "torch.nn.modules.conv", "Conv2d");
         ScriptModule* bn = module_of(p.bn, "torch.nn.modules.batchnorm", "BatchNorm2d");
         if (!conv || !bn || bn->is_training()) return 0;
-        ScriptModule* relu = p.relu ? module_of(p.relu, "torch.nn.modules.activation", "ReLU") : nullptr;
+        ScriptModule* relu =
+            p.relu ? module_of(p.relu, "torch.nn.modules.activation", "ReLU") : nullptr;
         Value x = eval(*p.input, f);
         if (x.kind != Value::Kind::Tensor) return 0;
-        auto attribute = [&](ScriptModule& m, const char* name) { return module_attribute(m, name, *p.input, f); };
+        auto attribute = [&](ScriptModule& m, const char* name) {
+            return module_attribute(m, name, *p.input, f);
+        };
         auto pair = [&](ScriptModule& m, const char* name, std::array<int64_t, 2>& out) {
             Value v = attribute(m, name);
             if (!v.is_sequence() || v.list->size() != 2) return false;
@@ -180,9 +192,11 @@ class Interpreter {
             return true;
         };
         std::array<int64_t, 2> stride{}, padding{}, dilation{};
-        Value mode = attribute(*conv, "padding_mode"), groups = attribute(*conv, "groups"), eps = attribute(*bn, "eps");
-        if (!pair(*conv, "stride", stride) || !pair(*conv, "padding", padding) || !pair(*conv, "dilation", dilation) ||
-            mode.kind != Value::Kind::Str || mode.s != "zeros" || groups.kind != Value::Kind::Int ||
+        Value mode = attribute(*conv, "padding_mode"), groups = attribute(*conv, "groups"),
+              eps = attribute(*bn, "eps");
+        if (!pair(*conv, "stride", stride) || !pair(*conv, "padding", padding) ||
+            !pair(*conv, "dilation", dilation) || mode.kind != Value::Kind::Str ||
+            mode.s != "zeros" || groups.kind != Value::Kind::Int ||
             (eps.kind != Value::Kind::Float && eps.kind != Value::Kind::Int))
             return 0;
         auto own = [](ScriptModule& m, const char* name) {
@@ -190,9 +204,10 @@ class Interpreter {
             if (const Tensor* t = m.own_buffers().find(name)) return *t;
             return Tensor();
         };
-        Tensor y = F::conv_bn_eval(x.t, own(*conv, "weight"), own(*conv, "bias"), stride, padding, dilation, groups.i,
-                                   own(*bn, "running_mean"), own(*bn, "running_var"), own(*bn, "weight"),
-                                   own(*bn, "bias"), eps.kind == Value::Kind::Float ? eps.f : double(eps.i), relu);
+        Tensor y = F::conv_bn_eval(x.t, own(*conv, "weight"), own(*conv, "bias"), stride, padding,
+                                   dilation, groups.i, own(*bn, "running_mean"),
+                                   own(*bn, "running_var"), own(*bn, "weight"), own(*bn, "bias"),
+                                   eps.kind == Value::Kind::Float ? eps.f : double(eps.i), relu);
         if (!y.defined()) return 0;
         // Each module's output shape, as if called one by one (the tree's output column).
         for (ScriptModule* m : {conv, bn, relu})
@@ -224,7 +239,9 @@ class Interpreter {
 
     Flow exec_statement(const Stmt& s, Frame& f) {
         switch (s.kind) {
-        case Stmt::Kind::Expr: eval(*s.value, f); return Flow::Normal;
+        case Stmt::Kind::Expr:
+            eval(*s.value, f);
+            return Flow::Normal;
         case Stmt::Kind::Assign: {
             Value v = eval(*s.value, f);
             for (const auto& t : s.targets) assign(*t, v, f);
@@ -245,13 +262,17 @@ class Interpreter {
                 if (flow == Flow::Return) return flow;
             }
             return Flow::Normal;
-        case Stmt::Kind::For: return exec_for(s, f);
+        case Stmt::Kind::For:
+            return exec_for(s, f);
         case Stmt::Kind::Return:
             f.result = s.value ? eval(*s.value, f) : Value::none();
             return Flow::Return;
-        case Stmt::Kind::Break: return Flow::Break;
-        case Stmt::Kind::Continue: return Flow::Continue;
-        case Stmt::Kind::Pass: return Flow::Normal;
+        case Stmt::Kind::Break:
+            return Flow::Break;
+        case Stmt::Kind::Continue:
+            return Flow::Continue;
+        case Stmt::Kind::Pass:
+            return Flow::Normal;
         case Stmt::Kind::Raise: {
             std::string what = s.value ? str(eval(*s.value, f)) : "Exception";
             throw ScriptError(code_file(f), s.line, what);
@@ -279,8 +300,8 @@ class Interpreter {
             return flow == Flow::Continue ? Flow::Normal : flow;
         };
         const Expr& it = *s.value;
-        if (it.kind == Expr::Kind::Call && it.a->kind == Expr::Kind::Name && it.a->name == "range" &&
-            !f.vars.contains("range")) {
+        if (it.kind == Expr::Kind::Call && it.a->kind == Expr::Kind::Name &&
+            it.a->name == "range" && !f.vars.contains("range")) {
             auto [start, stop, step] = range_args(it, f);
             for (int64_t i = start; step > 0 ? i < stop : i > stop;) {
                 Flow flow = body(Value::integer(i));
@@ -335,21 +356,27 @@ class Interpreter {
 
     void assign(const Expr& target, const Value& v, Frame& f) {
         switch (target.kind) {
-        case Expr::Kind::Name: f.vars[target.name] = v; return;
+        case Expr::Kind::Name:
+            f.vars[target.name] = v;
+            return;
         case Expr::Kind::Tuple:
         case Expr::Kind::List: {
-            if (!v.is_sequence()) throw TypeError("cannot unpack non-iterable " + type_name(v) + " object");
+            if (!v.is_sequence())
+                throw TypeError("cannot unpack non-iterable " + type_name(v) + " object");
             if (v.list->size() != target.items.size())
-                throw ValueError("expected " + std::to_string(target.items.size()) + " values to unpack, got " +
-                                 std::to_string(v.list->size()));
+                throw ValueError("expected " + std::to_string(target.items.size()) +
+                                 " values to unpack, got " + std::to_string(v.list->size()));
             auto items = v.list;
-            for (size_t k = 0; k < target.items.size(); ++k) assign(*target.items[k], (*items)[k], f);
+            for (size_t k = 0; k < target.items.size(); ++k)
+                assign(*target.items[k], (*items)[k], f);
             return;
         }
         case Expr::Kind::Attribute: {
             Value obj = eval(*target.a, f);
             ScriptModule* m = as_script_module(obj);
-            if (!m) throw AttributeError("cannot set attribute " + target.name + " of " + type_name(obj));
+            if (!m)
+                throw AttributeError("cannot set attribute " + target.name + " of " +
+                                     type_name(obj));
             set_attribute(*m, target.name, v);
             return;
         }
@@ -359,7 +386,9 @@ class Interpreter {
             set_item(obj, key, v);
             return;
         }
-        default: throw ScriptError(code_file(f), target.line, "cannot assign to this expression", "SyntaxError");
+        default:
+            throw ScriptError(code_file(f), target.line, "cannot assign to this expression",
+                              "SyntaxError");
         }
     }
 
@@ -367,7 +396,8 @@ class Interpreter {
         if (v.kind == Value::Kind::Tensor) {
             if (const Tensor* p = m.own_parameters().find(name); p && !v.t.is_parameter()) {
                 // TorchScript rebinds the slot; the tensor stays a parameter of the module.
-                m.register_parameter(name, v.t, v.t.requires_grad() || (p->defined() && p->requires_grad()));
+                m.register_parameter(name, v.t,
+                                     v.t.requires_grad() || (p->defined() && p->requires_grad()));
                 return;
             }
             m.set_attr(name, v.t);
@@ -404,8 +434,10 @@ class Interpreter {
         } else if (obj.kind == Value::Kind::Tensor) {
             Tensor view = index_tensor(obj.t, key);
             NoGradGuard guard;
-            if (v.kind == Value::Kind::Tensor) view.copy_(v.t);
-            else view.fill_(to_scalar(v, "tensor item"));
+            if (v.kind == Value::Kind::Tensor)
+                view.copy_(v.t);
+            else
+                view.fill_(to_scalar(v, "tensor item"));
         } else {
             throw TypeError("'" + type_name(obj) + "' object does not support item assignment");
         }
@@ -414,16 +446,22 @@ class Interpreter {
     // --- expressions
     static bool truth(const Value& v) {
         switch (v.kind) {
-        case Value::Kind::None: return false;
+        case Value::Kind::None:
+            return false;
         case Value::Kind::List:
-        case Value::Kind::Tuple: return !v.list->empty();
-        case Value::Kind::Str: return !v.s.empty();
-        case Value::Kind::Dict: return !v.dict->items.empty();
+        case Value::Kind::Tuple:
+            return !v.list->empty();
+        case Value::Kind::Str:
+            return !v.s.empty();
+        case Value::Kind::Dict:
+            return !v.dict->items.empty();
         case Value::Kind::Module:
         case Value::Kind::Device:
         case Value::Kind::Function:
-        case Value::Kind::Class: return true;
-        default: return to_bool(v, "condition");
+        case Value::Kind::Class:
+            return true;
+        default:
+            return to_bool(v, "condition");
         }
     }
 
@@ -439,8 +477,8 @@ class Interpreter {
             }
             if (x->kind == Expr::Kind::Name) {
                 const std::string& root = x->name;
-                if (root == "torch" || root == "ops" || root == "__torch__" || root == "CONSTANTS" ||
-                    root == "math") {
+                if (root == "torch" || root == "ops" || root == "__torch__" ||
+                    root == "CONSTANTS" || root == "math") {
                     out = root;
                     for (auto it = parts.rbegin(); it != parts.rend(); ++it) out += "." + **it;
                 }
@@ -462,17 +500,24 @@ class Interpreter {
 
     Value eval(const Expr& e, Frame& f) {
         switch (e.kind) {
-        case Expr::Kind::Int: return Value::integer(e.i);
-        case Expr::Kind::Float: return Value::number(e.f);
-        case Expr::Kind::Str: return Value::str(e.s);
-        case Expr::Kind::None: return Value::none();
-        case Expr::Kind::True: return Value::boolean(true);
-        case Expr::Kind::False: return Value::boolean(false);
+        case Expr::Kind::Int:
+            return Value::integer(e.i);
+        case Expr::Kind::Float:
+            return Value::number(e.f);
+        case Expr::Kind::Str:
+            return Value::str(e.s);
+        case Expr::Kind::None:
+            return Value::none();
+        case Expr::Kind::True:
+            return Value::boolean(true);
+        case Expr::Kind::False:
+            return Value::boolean(false);
         case Expr::Kind::Name: {
             auto it = f.vars.find(e.name);
             if (it != f.vars.end()) return it->second;
             if (e.name == "inf") return Value::number(INFINITY);
-            throw ScriptError(code_file(f), e.line, "name '" + e.name + "' is not defined", "NameError");
+            throw ScriptError(code_file(f), e.line, "name '" + e.name + "' is not defined",
+                              "NameError");
         }
         case Expr::Kind::Attribute: {
             const std::string& d = dotted(e, f);
@@ -480,19 +525,24 @@ class Interpreter {
             Value obj = eval(*e.a, f);
             return get_attribute(obj, e.name, e, f);
         }
-        case Expr::Kind::Call: return eval_call(e, f);
+        case Expr::Kind::Call:
+            return eval_call(e, f);
         case Expr::Kind::Subscript: {
             Value obj = eval(*e.a, f);
             if (e.b->kind == Expr::Kind::Slice) return slice(obj, *e.b, f);
             return get_item(obj, eval(*e.b, f));
         }
-        case Expr::Kind::Slice: throw ScriptError(code_file(f), e.line, "a slice outside of a subscript", "SyntaxError");
+        case Expr::Kind::Slice:
+            throw ScriptError(code_file(f), e.line, "a slice outside of a subscript",
+                              "SyntaxError");
         case Expr::Kind::Tuple:
         case Expr::Kind::List: {
             ValueList items;
             items.reserve(e.items.size());
             for (const auto& x : e.items) items.push_back(eval(*x, f));
-            return Value::make_list(std::move(items), e.kind == Expr::Kind::List ? Value::Kind::List : Value::Kind::Tuple);
+            return Value::make_list(std::move(items), e.kind == Expr::Kind::List
+                                                          ? Value::Kind::List
+                                                          : Value::Kind::Tuple);
         }
         case Expr::Kind::Dict: {
             Value d;
@@ -524,19 +574,21 @@ class Interpreter {
             Value b = eval(*e.b, f);
             return binary(e.name, std::move(a), std::move(b), e.line, f);
         }
-        case Expr::Kind::IfExp: return truth(eval(*e.b, f)) ? eval(*e.a, f) : eval(*e.c, f);
+        case Expr::Kind::IfExp:
+            return truth(eval(*e.b, f)) ? eval(*e.a, f) : eval(*e.c, f);
         }
         return {};
     }
 
     Value binary(const std::string& op, Value a, Value b, int line, Frame& f) {
         static const std::unordered_map<std::string, std::string> names = {
-            {"+", "aten::add"},  {"-", "aten::sub"},       {"*", "aten::mul"},     {"/", "aten::div"},
-            {"//", "aten::floordiv"}, {"%", "aten::remainder"}, {"**", "aten::pow"}, {"==", "aten::eq"},
-            {"!=", "aten::ne"},  {"<", "aten::lt"},        {">", "aten::gt"},      {"<=", "aten::le"},
-            {">=", "aten::ge"},  {"&", "aten::__and__"},   {"|", "aten::__or__"},  {"^", "aten::__xor__"},
-            {"@", "aten::matmul"}, {"<<", "aten::__lshift__"}, {">>", "aten::__rshift__"},
-            {"is", "aten::__is__"}, {"is not", "aten::__isnot__"}};
+            {"+", "aten::add"},         {"-", "aten::sub"},       {"*", "aten::mul"},
+            {"/", "aten::div"},         {"//", "aten::floordiv"}, {"%", "aten::remainder"},
+            {"**", "aten::pow"},        {"==", "aten::eq"},       {"!=", "aten::ne"},
+            {"<", "aten::lt"},          {">", "aten::gt"},        {"<=", "aten::le"},
+            {">=", "aten::ge"},         {"&", "aten::__and__"},   {"|", "aten::__or__"},
+            {"^", "aten::__xor__"},     {"@", "aten::matmul"},    {"<<", "aten::__lshift__"},
+            {">>", "aten::__rshift__"}, {"is", "aten::__is__"},   {"is not", "aten::__isnot__"}};
         if (op == "in" || op == "not in") {
             const Op* o = find_op("aten::__contains__");
             ValueList args{b, a};
@@ -544,7 +596,8 @@ class Interpreter {
             return Value::boolean(op == "in" ? in : !in);
         }
         auto it = names.find(op);
-        if (it == names.end()) throw ScriptError(code_file(f), line, "unsupported operator " + op, "SyntaxError");
+        if (it == names.end())
+            throw ScriptError(code_file(f), line, "unsupported operator " + op, "SyntaxError");
         const Op* o = find_op(it->second);
         if (!o) throw ScriptError(code_file(f), line, "unsupported operator " + op);
         ValueList args{std::move(a), std::move(b)};
@@ -575,7 +628,8 @@ class Interpreter {
                 v.cls = c;
                 return v;
             }
-            throw ScriptError(code_file(f), e.line, d + " is not in the archive (no such class or function)");
+            throw ScriptError(code_file(f), e.line,
+                              d + " is not in the archive (no such class or function)");
         }
         if (d == "math.pi") return Value::number(M_PI);
         if (d == "math.e") return Value::number(M_E);
@@ -588,21 +642,26 @@ class Interpreter {
     const Op* callee_op(const std::string& d, const Expr& call, Frame& f) {
         if (call.op) return call.op;
         std::string name;
-        if (d.starts_with("ops.aten.")) name = "aten::" + d.substr(9);
-        else if (d.starts_with("ops.prim.")) name = "prim::" + d.substr(9);
-        else if (d.starts_with("torch.") && d.find('.', 6) == std::string::npos) name = "aten::" + d.substr(6);
-        else if (d.starts_with("math.")) name = "math::" + d.substr(5);
+        if (d.starts_with("ops.aten."))
+            name = "aten::" + d.substr(9);
+        else if (d.starts_with("ops.prim."))
+            name = "prim::" + d.substr(9);
+        else if (d.starts_with("torch.") && d.find('.', 6) == std::string::npos)
+            name = "aten::" + d.substr(6);
+        else if (d.starts_with("math."))
+            name = "math::" + d.substr(5);
         else if (d.starts_with("ops."))
-            throw ScriptError(code_file(f), call.line, "unsupported operator " + d +
-                                                           " (custom operator namespaces are not supported)");
+            throw ScriptError(code_file(f), call.line,
+                              "unsupported operator " + d +
+                                  " (custom operator namespaces are not supported)");
         const Op* op = name.empty() ? nullptr : find_op(name);
         if (!op) throw ScriptError(code_file(f), call.line, "unknown operator " + d);
         call.op = op;
         return op;
     }
 
-    Value call_op(const char* name, ValueList args, std::vector<std::pair<std::string, Value>> kwargs,
-                  const Expr& e, Frame& f) {
+    Value call_op(const char* name, ValueList args,
+                  std::vector<std::pair<std::string, Value>> kwargs, const Expr& e, Frame& f) {
         const Op* op = find_op(name);
         if (!op) throw ScriptError(code_file(f), e.line, std::string("unknown operator ") + name);
         ValueList bound = bind_arguments(*op, std::move(args), std::move(kwargs));
@@ -647,45 +706,54 @@ class Interpreter {
                     if (callee.name == "forward") m->set_output_shapes(tensor_shapes(out));
                     return out;
                 }
-                throw AttributeError("'" + type_name(obj) + "' object has no method '" + callee.name + "'");
+                throw AttributeError("'" + type_name(obj) + "' object has no method '" +
+                                     callee.name + "'");
             }
         }
         Value fn = eval(callee, f);
         if (fn.kind == Value::Kind::Function)
             return call(*fn.fn, std::move(args), std::move(kwargs), e.line, code_file(f));
-        if (fn.kind == Value::Kind::Class) return construct(*fn.cls, std::move(args), std::move(kwargs));
+        if (fn.kind == Value::Kind::Class)
+            return construct(*fn.cls, std::move(args), std::move(kwargs));
         throw TypeError("'" + type_name(fn) + "' object is not callable");
     }
 
     // A NamedTuple class called as a constructor: a tuple (fields by position).
-    Value construct(const ClassDef& cls, ValueList args, std::vector<std::pair<std::string, Value>> kwargs) {
+    Value construct(const ClassDef& cls, ValueList args,
+                    std::vector<std::pair<std::string, Value>> kwargs) {
         for (const auto& b : cls.bases)
             if (b == "NamedTuple") {
                 ValueList items(cls.attributes.size());
-                if (args.size() > items.size()) throw TypeError(cls.name + "() takes too many arguments");
+                if (args.size() > items.size())
+                    throw TypeError(cls.name + "() takes too many arguments");
                 for (size_t k = 0; k < args.size(); ++k) items[k] = std::move(args[k]);
                 for (auto& [name, v] : kwargs) {
                     size_t k = 0;
                     while (k < cls.attributes.size() && cls.attributes[k].name != name) ++k;
-                    if (k == cls.attributes.size()) throw TypeError(cls.name + "() got an unexpected keyword argument '" + name + "'");
+                    if (k == cls.attributes.size())
+                        throw TypeError(cls.name + "() got an unexpected keyword argument '" +
+                                        name + "'");
                     items[k] = std::move(v);
                 }
                 Value t = Value::tuple(std::move(items));
                 t.cls = &cls;
                 return t;
             }
-        throw TypeError("cannot construct an object of class " + cls.qualified + " (only NamedTuples)");
+        throw TypeError("cannot construct an object of class " + cls.qualified +
+                        " (only NamedTuples)");
     }
 
     Value call_builtin(const std::string& n, ValueList args, const Expr& e, Frame& f) {
         auto want = [&](size_t lo, size_t hi) {
             if (args.size() < lo || args.size() > hi)
-                throw TypeError(n + "() takes " + std::to_string(lo) + (lo == hi ? "" : " to " + std::to_string(hi)) +
-                                " arguments, got " + std::to_string(args.size()));
+                throw TypeError(n + "() takes " + std::to_string(lo) +
+                                (lo == hi ? "" : " to " + std::to_string(hi)) + " arguments, got " +
+                                std::to_string(args.size()));
         };
         if (n == "getattr" || n == "hasattr") {
             want(2, 2);
-            if (args[1].kind != Value::Kind::Str) throw TypeError(n + "(): attribute name must be a string");
+            if (args[1].kind != Value::Kind::Str)
+                throw TypeError(n + "(): attribute name must be a string");
             if (n == "hasattr") {
                 try {
                     get_attribute(args[0], args[1].s, e, f);
@@ -706,7 +774,8 @@ class Interpreter {
             ValueList items;
             for (int64_t i = start; step > 0 ? i < stop : i > stop;) {
                 if (int64_t(items.size()) >= k_max_range)
-                    throw ValueError("range() of more than " + std::to_string(k_max_range) + " elements");
+                    throw ValueError("range() of more than " + std::to_string(k_max_range) +
+                                     " elements");
                 items.push_back(Value::integer(i));
                 if (__builtin_add_overflow(i, step, &i)) break;
             }
@@ -716,10 +785,20 @@ class Interpreter {
         if (n == "fork" || n == "wait")
             throw NotImplementedError(n + "(): asynchronous TorchScript calls are not supported");
         static const std::unordered_map<std::string, const char*> ops = {
-            {"len", "aten::len"},     {"int", "aten::Int"},   {"float", "aten::Float"}, {"bool", "aten::Bool"},
-            {"str", "aten::str"},     {"list", "aten::list"}, {"min", "prim::min"},     {"max", "prim::max"},
-            {"abs", "prim::abs"},     {"round", "aten::round"}, {"divmod", "aten::divmod"},
-            {"tuple", "prim::tuple"}, {"enumerate", "prim::enumerate"}, {"zip", "prim::zip"},
+            {"len", "aten::len"},
+            {"int", "aten::Int"},
+            {"float", "aten::Float"},
+            {"bool", "aten::Bool"},
+            {"str", "aten::str"},
+            {"list", "aten::list"},
+            {"min", "prim::min"},
+            {"max", "prim::max"},
+            {"abs", "prim::abs"},
+            {"round", "aten::round"},
+            {"divmod", "aten::divmod"},
+            {"tuple", "prim::tuple"},
+            {"enumerate", "prim::enumerate"},
+            {"zip", "prim::zip"},
         };
         auto it = ops.find(n);
         if (it == ops.end())
@@ -734,7 +813,9 @@ class Interpreter {
                 if (obj.cls->attributes[k].name == name) return (*obj.list)[k];
         }
         if (obj.kind == Value::Kind::Device && name == "type")
-            return Value::str(obj.device.kind == DeviceKind::CPU ? "cpu" : obj.device.kind == DeviceKind::CUDA ? "cuda" : "sim");
+            return Value::str(obj.device.kind == DeviceKind::CPU    ? "cpu"
+                              : obj.device.kind == DeviceKind::CUDA ? "cuda"
+                                                                    : "sim");
         if (obj.kind == Value::Kind::Device && name == "index")
             return obj.device.index < 0 ? Value::none() : Value::integer(obj.device.index);
         throw AttributeError("'" + type_name(obj) + "' object has no attribute '" + name + "'");
@@ -742,7 +823,8 @@ class Interpreter {
 
     Value module_attribute(ScriptModule& m, const std::string& name, const Expr& e, Frame& f) {
         if (name == "training") return Value::boolean(m.is_training());
-        if (const ModulePtr* c = m.own_children().find(name)) return *c ? Value::of_module(*c) : Value::none();
+        if (const ModulePtr* c = m.own_children().find(name))
+            return *c ? Value::of_module(*c) : Value::none();
         if (const Tensor* t = m.own_parameters().find(name)) return Value::tensor(*t);
         if (const Tensor* t = m.own_buffers().find(name)) return Value::tensor(*t);
         if (const Tensor* t = m.own_attributes().find(name)) return Value::tensor(*t);
@@ -772,8 +854,10 @@ class Interpreter {
             int64_t i = list_index(to_int(key, "string index"), obj.s.size());
             return Value::str(std::string(1, obj.s[size_t(i)]));
         }
-        case Value::Kind::Tensor: return Value::tensor(index_tensor(obj.t, key));
-        default: throw TypeError("'" + type_name(obj) + "' object is not subscriptable");
+        case Value::Kind::Tensor:
+            return Value::tensor(index_tensor(obj.t, key));
+        default:
+            throw TypeError("'" + type_name(obj) + "' object is not subscriptable");
         }
     }
 
@@ -783,7 +867,8 @@ class Interpreter {
             int64_t i = to_int(key, "index");
             const int64_t n = t.size(0);
             if (i < -n || i >= n)
-                throw IndexError("index " + std::to_string(i) + " is out of bounds for dimension 0 with size " +
+                throw IndexError("index " + std::to_string(i) +
+                                 " is out of bounds for dimension 0 with size " +
                                  std::to_string(n));
             return t.select(0, i < 0 ? i + n : i);
         }
@@ -809,7 +894,8 @@ class Interpreter {
             return std::pair{clamp(lo, step > 0 ? 0 : n - 1), clamp(hi, step > 0 ? n : -1)};
         };
         if (obj.is_sequence() || obj.kind == Value::Kind::Str) {
-            const int64_t n = obj.kind == Value::Kind::Str ? int64_t(obj.s.size()) : int64_t(obj.list->size());
+            const int64_t n =
+                obj.kind == Value::Kind::Str ? int64_t(obj.s.size()) : int64_t(obj.list->size());
             auto [a, b] = range(n);
             if (obj.kind == Value::Kind::Str) {
                 std::string out;
@@ -817,7 +903,8 @@ class Interpreter {
                 return Value::str(out);
             }
             ValueList items;
-            for (int64_t i = a; step > 0 ? i < b : i > b; i += step) items.push_back((*obj.list)[size_t(i)]);
+            for (int64_t i = a; step > 0 ? i < b : i > b; i += step)
+                items.push_back((*obj.list)[size_t(i)]);
             return Value::make_list(std::move(items), obj.kind);
         }
         if (obj.kind == Value::Kind::Tensor) {
@@ -889,10 +976,12 @@ class Interpreter {
 Value run_method(ScriptModule& self, const std::string& method, ValueList args) {
     Program& p = *self.program();
     if (!p.load_error_message.empty())
-        throw ScriptError(p.load_error_file, p.load_error_line, p.load_error_message, p.load_error_kind);
+        throw ScriptError(p.load_error_file, p.load_error_line, p.load_error_message,
+                          p.load_error_kind);
     AllocationLimit limit(p.limits.max_bytes);
     Interpreter interp(p);
-    return interp.call_method(self, method, std::move(args), {}, self.script_class()->line, self.script_class()->file);
+    return interp.call_method(self, method, std::move(args), {}, self.script_class()->line,
+                              self.script_class()->file);
 }
 
 } // namespace nnscope::script

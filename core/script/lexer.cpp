@@ -53,7 +53,8 @@ class Lexer {
                 size_t b = m_pos;
                 while (m_pos < m_src.size() && name_char(m_src[m_pos])) ++m_pos;
                 push(Tok::Name, std::string(m_src.substr(b, m_pos - b)));
-            } else if (digit(c) || (c == '.' && m_pos + 1 < m_src.size() && digit(m_src[m_pos + 1]))) {
+            } else if (digit(c) ||
+                       (c == '.' && m_pos + 1 < m_src.size() && digit(m_src[m_pos + 1]))) {
                 number();
             } else if (c == '"' || c == '\'') {
                 string(c);
@@ -71,7 +72,9 @@ class Lexer {
     }
 
   private:
-    [[noreturn]] void fail(const std::string& what) { throw ScriptError(m_file, m_line, what, "SyntaxError"); }
+    [[noreturn]] void fail(const std::string& what) {
+        throw ScriptError(m_file, m_line, what, "SyntaxError");
+    }
 
     void push(Tok kind, std::string text) {
         Token t;
@@ -97,7 +100,8 @@ class Lexer {
         m_pos = p;
         if (width > m_indents.back()) {
             if (m_indents.size() >= k_max_indent_levels)
-                fail("blocks nested deeper than " + std::to_string(k_max_indent_levels) + " levels");
+                fail("blocks nested deeper than " + std::to_string(k_max_indent_levels) +
+                     " levels");
             m_indents.push_back(width);
             push(Tok::Indent, "");
         } else {
@@ -105,7 +109,8 @@ class Lexer {
                 m_indents.pop_back();
                 push(Tok::Dedent, "");
             }
-            if (width != m_indents.back()) fail("unindent does not match any outer indentation level");
+            if (width != m_indents.back())
+                fail("unindent does not match any outer indentation level");
         }
         return true;
     }
@@ -151,10 +156,14 @@ class Lexer {
             if (m_pos >= m_src.size()) fail("truncated escape in a string");
             char c = m_src[m_pos++];
             v <<= 4;
-            if (c >= '0' && c <= '9') v |= unsigned(c - '0');
-            else if (c >= 'a' && c <= 'f') v |= unsigned(c - 'a' + 10);
-            else if (c >= 'A' && c <= 'F') v |= unsigned(c - 'A' + 10);
-            else fail("invalid escape in a string");
+            if (c >= '0' && c <= '9')
+                v |= unsigned(c - '0');
+            else if (c >= 'a' && c <= 'f')
+                v |= unsigned(c - 'a' + 10);
+            else if (c >= 'A' && c <= 'F')
+                v |= unsigned(c - 'A' + 10);
+            else
+                fail("invalid escape in a string");
         }
         return v;
     }
@@ -177,27 +186,56 @@ class Lexer {
             if (m_pos >= m_src.size()) fail("unterminated string");
             char e = m_src[m_pos++];
             switch (e) {
-            case 'n': out += '\n'; break;
-            case 't': out += '\t'; break;
-            case 'r': out += '\r'; break;
-            case '0': out += '\0'; break;
-            case 'a': out += '\a'; break;
-            case 'b': out += '\b'; break;
-            case 'f': out += '\f'; break;
-            case 'v': out += '\v'; break;
-            case '\\': out += '\\'; break;
-            case '\'': out += '\''; break;
-            case '"': out += '"'; break;
-            case '\n': ++m_line; break;
-            case 'x': out += char(hex_digits(2)); break;
-            case 'u': append_utf8(out, hex_digits(4)); break;
+            case 'n':
+                out += '\n';
+                break;
+            case 't':
+                out += '\t';
+                break;
+            case 'r':
+                out += '\r';
+                break;
+            case '0':
+                out += '\0';
+                break;
+            case 'a':
+                out += '\a';
+                break;
+            case 'b':
+                out += '\b';
+                break;
+            case 'f':
+                out += '\f';
+                break;
+            case 'v':
+                out += '\v';
+                break;
+            case '\\':
+                out += '\\';
+                break;
+            case '\'':
+                out += '\'';
+                break;
+            case '"':
+                out += '"';
+                break;
+            case '\n':
+                ++m_line;
+                break;
+            case 'x':
+                out += char(hex_digits(2));
+                break;
+            case 'u':
+                append_utf8(out, hex_digits(4));
+                break;
             case 'U': {
                 unsigned cp = hex_digits(8);
                 if (cp > 0x10FFFF) fail("invalid escape in a string");
                 append_utf8(out, cp);
                 break;
             }
-            default: fail(std::string("invalid escape \\") + e + " in a string");
+            default:
+                fail(std::string("invalid escape \\") + e + " in a string");
             }
         }
         push(Tok::String, std::move(out));
@@ -205,8 +243,8 @@ class Lexer {
 
     void op() {
         static const char* three[] = {"**=", "//=", ">>=", "<<=", "..."};
-        static const char* two[] = {"->", "==", "!=", "<=", ">=", "**", "//", "+=", "-=", "*=",
-                                    "/=", "%=", "<<", ">>", "&=", "|=", "^=", "@="};
+        static const char* two[] = {"->", "==", "!=", "<=", ">=", "**", "//", "+=", "-=",
+                                    "*=", "/=", "%=", "<<", ">>", "&=", "|=", "^=", "@="};
         for (const char* t : three)
             if (m_src.substr(m_pos, 3) == t) {
                 m_pos += 3;
@@ -222,7 +260,9 @@ class Lexer {
         const char c = m_src[m_pos];
         if (std::string_view("()[]{},:.;=+-*/%<>@&|^~").find(c) == std::string_view::npos)
             fail(std::string("unexpected character '") +
-                 (c >= 32 && c < 127 ? std::string(1, c) : "\\x" + std::to_string(unsigned(uint8_t(c)))) + "'");
+                 (c >= 32 && c < 127 ? std::string(1, c)
+                                     : "\\x" + std::to_string(unsigned(uint8_t(c)))) +
+                 "'");
         ++m_pos;
         if (c == '(' || c == '[' || c == '{') ++m_depth;
         if ((c == ')' || c == ']' || c == '}') && m_depth > 0) --m_depth;

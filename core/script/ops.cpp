@@ -37,7 +37,8 @@ void ensure_registered() {
 
 } // namespace
 
-void register_op(const char* ns, const char* schema, OpFn fn, const char* maps_to, OpRegistration how) {
+void register_op(const char* ns, const char* schema, OpFn fn, const char* maps_to,
+                 OpRegistration how) {
     Op op;
     const std::string s = schema;
     const size_t open = s.find('('), close = s.rfind(')');
@@ -75,15 +76,18 @@ void register_op(const char* ns, const char* schema, OpFn fn, const char* maps_t
             op.defaults.emplace_back();
             op.has_default.push_back(false);
         } else {
-            op.defaults.push_back(literal_value(*parse_expression(p.substr(eq + 1), "schema " + s), "schema " + s));
+            op.defaults.push_back(
+                literal_value(*parse_expression(p.substr(eq + 1), "schema " + s), "schema " + s));
             op.has_default.push_back(true);
         }
     }
     const bool exists = registry().count(op.name) > 0;
     if (exists && how != OpRegistration::Override)
-        throw std::logic_error("operator " + op.name + " registered twice (mark the second OpRegistration::Override)");
+        throw std::logic_error("operator " + op.name +
+                               " registered twice (mark the second OpRegistration::Override)");
     if (!exists && how == OpRegistration::Override)
-        throw std::logic_error("operator " + op.name + " marked Override but nothing was registered before it");
+        throw std::logic_error("operator " + op.name +
+                               " marked Override but nothing was registered before it");
     registry()[op.name] = std::move(op);
 }
 
@@ -109,8 +113,9 @@ ValueList bind_arguments(const Op& op, ValueList positional,
     }
     const size_t n = op.params.size();
     if (positional.size() > n)
-        throw TypeError(op.name + "() expected at most " + std::to_string(n) + " argument(s) but received " +
-                        std::to_string(positional.size()) + " argument(s)");
+        throw TypeError(op.name + "() expected at most " + std::to_string(n) +
+                        " argument(s) but received " + std::to_string(positional.size()) +
+                        " argument(s)");
     std::vector<bool> given(n, false);
     for (size_t k = 0; k < positional.size(); ++k) given[k] = true;
     positional.resize(n);
@@ -119,7 +124,8 @@ ValueList bind_arguments(const Op& op, ValueList positional,
         if (it == op.params.end())
             throw TypeError(op.name + "() got an unexpected keyword argument '" + name + "'");
         const size_t k = size_t(it - op.params.begin());
-        if (given[k]) throw TypeError(op.name + "() got multiple values for argument '" + name + "'");
+        if (given[k])
+            throw TypeError(op.name + "() got multiple values for argument '" + name + "'");
         positional[k] = std::move(v);
         given[k] = true;
     }

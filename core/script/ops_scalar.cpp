@@ -55,14 +55,15 @@ Value arith(const char* op, ValueList& a) {
         return Value::make_list(std::move(items));
     }
     if (o == "mul" && x.kind == K::List && (y.kind == K::Int)) {
-        if (y.i > 0 && x.list->size() * uint64_t(y.i) > 100'000'000) throw ValueError("list * int: more than 10^8 elements");
+        if (y.i > 0 && x.list->size() * uint64_t(y.i) > 100'000'000)
+            throw ValueError("list * int: more than 10^8 elements");
         ValueList items;
         for (int64_t k = 0; k < y.i; ++k) items.insert(items.end(), x.list->begin(), x.list->end());
         return Value::make_list(std::move(items));
     }
     if (!x.is_number() || !y.is_number())
-        throw TypeError(std::string("unsupported operand types for aten::") + op + ": '" + type_name(x) +
-                        "' and '" + type_name(y) + "'");
+        throw TypeError(std::string("unsupported operand types for aten::") + op + ": '" +
+                        type_name(x) + "' and '" + type_name(y) + "'");
     if (is_float(x) || is_float(y) || o == "div" || o == "pow") {
         const double p = to_double(x, op), q = to_double(y, op);
         if (o == "add") return Value::number(p + q);
@@ -79,7 +80,8 @@ Value arith(const char* op, ValueList& a) {
     const int64_t p = to_int(x, op), q = to_int(y, op);
     int64_t r = 0;
     // TorchScript's ints are 64-bit: an overflow is an error, not a wrap-around.
-    if ((o == "add" && __builtin_add_overflow(p, q, &r)) || (o == "sub" && __builtin_sub_overflow(p, q, &r)) ||
+    if ((o == "add" && __builtin_add_overflow(p, q, &r)) ||
+        (o == "sub" && __builtin_sub_overflow(p, q, &r)) ||
         (o == "mul" && __builtin_mul_overflow(p, q, &r)) ||
         ((o == "floordiv" || o == "remainder") && p == INT64_MIN && q == -1))
         throw Error(std::string("integer overflow in aten::") + op);
@@ -92,7 +94,8 @@ Value arith(const char* op, ValueList& a) {
 Value compare(const char* op, ValueList& a) {
     const Value& x = a[0];
     const Value& y = a[1];
-    if (x.kind == K::Tensor || y.kind == K::Tensor) return tensor_binary(op, x, y, Value::integer(1));
+    if (x.kind == K::Tensor || y.kind == K::Tensor)
+        return tensor_binary(op, x, y, Value::integer(1));
     const std::string o = op;
     if (o == "eq") return Value::boolean(equal(x, y));
     if (o == "ne") return Value::boolean(!equal(x, y));
@@ -109,8 +112,8 @@ Value compare(const char* op, ValueList& a) {
             c = p < q ? -1 : p > q ? 1 : 0;
         }
     } else {
-        throw TypeError(std::string("'") + op + "' not supported between instances of '" + type_name(x) + "' and '" +
-                        type_name(y) + "'");
+        throw TypeError(std::string("'") + op + "' not supported between instances of '" +
+                        type_name(x) + "' and '" + type_name(y) + "'");
     }
     if (o == "lt") return Value::boolean(c < 0);
     if (o == "gt") return Value::boolean(c > 0);
@@ -124,7 +127,8 @@ Value compare(const char* op, ValueList& a) {
 Value bitwise(const char* op, ValueList& a) {
     const Value& x = a[0];
     const Value& y = a[1];
-    if (x.kind == K::Tensor || y.kind == K::Tensor) return tensor_binary(op, x, y, Value::integer(1));
+    if (x.kind == K::Tensor || y.kind == K::Tensor)
+        return tensor_binary(op, x, y, Value::integer(1));
     const std::string o = op;
     if (x.kind == K::Bool && y.kind == K::Bool) {
         if (o == "__and__") return Value::boolean(x.b && y.b);
@@ -155,11 +159,14 @@ Value format(ValueList& a, OpContext&) {
             ++i;
         } else if (f[i] == '{') {
             const size_t close = f.find('}', i);
-            if (close == std::string::npos) throw ValueError("Single '{' encountered in format string");
+            if (close == std::string::npos)
+                throw ValueError("Single '{' encountered in format string");
             const std::string field = f.substr(i + 1, close - i - 1);
             size_t idx = next++;
-            if (!field.empty() && std::all_of(field.begin(), field.end(), ::isdigit)) idx = std::stoul(field) + 1;
-            if (idx >= a.size()) throw IndexError("Replacement index out of range for positional args tuple");
+            if (!field.empty() && std::all_of(field.begin(), field.end(), ::isdigit))
+                idx = std::stoul(field) + 1;
+            if (idx >= a.size())
+                throw IndexError("Replacement index out of range for positional args tuple");
             const Value& v = a[idx];
             // Python prints tensors and sizes with str(); a list of ints as [1, 2].
             out += str(v);
@@ -211,27 +218,35 @@ Value contains(ValueList& a, OpContext&) {
             if (equal(k, x)) return Value::boolean(true);
         return Value::boolean(false);
     }
-    if (c.kind == K::Str && x.kind == K::Str) return Value::boolean(c.s.find(x.s) != std::string::npos);
+    if (c.kind == K::Str && x.kind == K::Str)
+        return Value::boolean(c.s.find(x.s) != std::string::npos);
     throw TypeError("argument of type '" + type_name(c) + "' is not iterable");
 }
 
 bool same(const Value& a, const Value& b) {
     if (a.kind != b.kind) return false;
     switch (a.kind) {
-    case K::None: return true;
-    case K::Tensor: return a.t.is_same(b.t);
+    case K::None:
+        return true;
+    case K::Tensor:
+        return a.t.is_same(b.t);
     case K::List:
-    case K::Tuple: return a.list == b.list;
-    case K::Dict: return a.dict == b.dict;
-    case K::Module: return a.module == b.module;
-    default: return equal(a, b);
+    case K::Tuple:
+        return a.list == b.list;
+    case K::Dict:
+        return a.dict == b.dict;
+    case K::Module:
+        return a.module == b.module;
+    default:
+        return equal(a, b);
     }
 }
 
 Value to_int_value(ValueList& a, OpContext&) {
     const Value& v = a[0];
     if (v.kind == K::Float) {
-        if (!std::isfinite(v.f)) throw ValueError("cannot convert float " + repr(v) + " to integer");
+        if (!std::isfinite(v.f))
+            throw ValueError("cannot convert float " + repr(v) + " to integer");
         return Value::integer(int64_t(v.f));
     }
     if (v.kind == K::Str) {
@@ -244,7 +259,8 @@ Value to_int_value(ValueList& a, OpContext&) {
         throw ValueError("invalid literal for int() with base 10: " + repr(v));
     }
     if (v.kind == K::Tensor) {
-        if (v.t.numel() != 1) throw ValueError("only one element tensors can be converted to Python scalars");
+        if (v.t.numel() != 1)
+            throw ValueError("only one element tensors can be converted to Python scalars");
         return Value::integer(v.t.is_floating_point() ? int64_t(v.t.item()) : v.t.item_int());
     }
     return Value::integer(to_int(v, "int()"));
@@ -269,9 +285,12 @@ Value to_float_value(ValueList& a, OpContext&) {
 
 Value min_max(bool is_max, ValueList& a) {
     ValueList items;
-    if (a.size() == 1 && a[0].is_sequence()) items = *a[0].list;
-    else items = a;
-    if (items.empty()) throw ValueError(std::string(is_max ? "max" : "min") + "() arg is an empty sequence");
+    if (a.size() == 1 && a[0].is_sequence())
+        items = *a[0].list;
+    else
+        items = a;
+    if (items.empty())
+        throw ValueError(std::string(is_max ? "max" : "min") + "() arg is an empty sequence");
     Value best = items[0];
     for (size_t k = 1; k < items.size(); ++k) {
         ValueList pair{items[k], best};
@@ -281,23 +300,30 @@ Value min_max(bool is_max, ValueList& a) {
 }
 
 void list_check(const Value& v, const char* op) {
-    if (v.kind != K::List) throw TypeError(std::string(op) + ": expected a list, got " + type_name(v));
+    if (v.kind != K::List)
+        throw TypeError(std::string(op) + ": expected a list, got " + type_name(v));
 }
 
 } // namespace
 
 void register_scalar_ops() {
-    auto pure = [](const char* schema, OpFn fn, const char* maps_to) { register_op("aten", schema, fn, maps_to); };
+    auto pure = [](const char* schema, OpFn fn, const char* maps_to) {
+        register_op("aten", schema, fn, maps_to);
+    };
     // Replace the op table's rows of the same name: these take numbers, lists and strings too.
     auto pure_override = [](const char* schema, OpFn fn, const char* maps_to) {
         register_op("aten", schema, fn, maps_to, OpRegistration::Override);
     };
-    auto prim = [](const char* schema, OpFn fn, const char* maps_to) { register_op("prim", schema, fn, maps_to); };
+    auto prim = [](const char* schema, OpFn fn, const char* maps_to) {
+        register_op("prim", schema, fn, maps_to);
+    };
 
-    pure_override("add(self, other, alpha=1)", ARITH("add"), "Tensor::add, or int/float/str/list +");
+    pure_override("add(self, other, alpha=1)", ARITH("add"),
+                  "Tensor::add, or int/float/str/list +");
     pure_override("sub(self, other, alpha=1)", ARITH("sub"), "Tensor::sub, or int/float -");
     pure_override("mul(self, other)", ARITH("mul"), "Tensor::mul, or int/float/list *");
-    pure_override("div(self, other, rounding_mode=None)", ARITH("div"), "Tensor::div, or true division");
+    pure_override("div(self, other, rounding_mode=None)", ARITH("div"),
+                  "Tensor::div, or true division");
     pure("floordiv(self, other)", ARITH("floordiv"), "Python's // (floors)");
     pure("remainder(self, other)", ARITH("remainder"), "Python's % (sign of the divisor)");
     pure_override("pow(self, exponent)", ARITH("pow"), "Tensor::pow, or float **");
@@ -307,156 +333,274 @@ void register_scalar_ops() {
     pure("gt(self, other)", COMPARE("gt"), ">");
     pure("le(self, other)", COMPARE("le"), "<=");
     pure("ge(self, other)", COMPARE("ge"), ">=");
-    pure("__and__(self, other)", [](ValueList& a, OpContext&) { return bitwise("__and__", a); }, "and, bitwise and");
-    pure("__or__(self, other)", [](ValueList& a, OpContext&) { return bitwise("__or__", a); }, "or, bitwise or");
-    pure("__xor__(self, other)", [](ValueList& a, OpContext&) { return bitwise("__xor__", a); }, "^");
-    pure("__lshift__(self, other)", [](ValueList& a, OpContext&) { return bitwise("__lshift__", a); }, "<<");
-    pure("__rshift__(self, other)", [](ValueList& a, OpContext&) { return bitwise("__rshift__", a); }, ">>");
-    pure("__not__(self)", [](ValueList& a, OpContext&) { return Value::boolean(!to_bool(a[0], "not")); }, "not");
-    pure("__is__(self, obj)", [](ValueList& a, OpContext&) { return Value::boolean(same(a[0], a[1])); }, "is");
-    pure("__isnot__(self, obj)", [](ValueList& a, OpContext&) { return Value::boolean(!same(a[0], a[1])); }, "is not");
+    pure(
+        "__and__(self, other)", [](ValueList& a, OpContext&) { return bitwise("__and__", a); },
+        "and, bitwise and");
+    pure(
+        "__or__(self, other)", [](ValueList& a, OpContext&) { return bitwise("__or__", a); },
+        "or, bitwise or");
+    pure(
+        "__xor__(self, other)", [](ValueList& a, OpContext&) { return bitwise("__xor__", a); },
+        "^");
+    pure(
+        "__lshift__(self, other)",
+        [](ValueList& a, OpContext&) { return bitwise("__lshift__", a); }, "<<");
+    pure(
+        "__rshift__(self, other)",
+        [](ValueList& a, OpContext&) { return bitwise("__rshift__", a); }, ">>");
+    pure(
+        "__not__(self)",
+        [](ValueList& a, OpContext&) { return Value::boolean(!to_bool(a[0], "not")); }, "not");
+    pure(
+        "__is__(self, obj)",
+        [](ValueList& a, OpContext&) { return Value::boolean(same(a[0], a[1])); }, "is");
+    pure(
+        "__isnot__(self, obj)",
+        [](ValueList& a, OpContext&) { return Value::boolean(!same(a[0], a[1])); }, "is not");
     pure("__contains__(self, key)", contains, "in");
     pure("len(a)", length, "len()");
     pure("format(*args)", format, "str.format with {} fields");
     pure("str(elem)", [](ValueList& a, OpContext&) { return Value::str(str(a[0])); }, "str()");
     pure("Int(a)", to_int_value, "int()");
     pure("Float(a)", to_float_value, "float()");
-    pure("Bool(a)", [](ValueList& a, OpContext&) { return Value::boolean(to_bool(a[0], "bool()")); }, "bool()");
-    pure("ScalarImplicit(a)", [](ValueList& a, OpContext&) {
-        const Tensor& t = to_tensor(a[0], "ScalarImplicit");
-        return t.is_floating_point() ? Value::number(t.item()) : Value::integer(t.item_int());
-    }, "a one-element tensor's number");
-    pure("list(l)", [](ValueList& a, OpContext&) {
-        if (a[0].kind == K::Str) {
-            ValueList items;
-            for (char c : a[0].s) items.push_back(Value::str(std::string(1, c)));
-            return Value::make_list(std::move(items));
-        }
-        if (!a[0].is_sequence()) throw TypeError("list(): expected a list, got " + type_name(a[0]));
-        return Value::make_list(*a[0].list);
-    }, "a shallow copy of a list");
-    pure("copy(self)", [](ValueList& a, OpContext&) {
-        if (a[0].kind == K::Dict) {
-            Value d;
-            d.kind = K::Dict;
-            d.dict = std::make_shared<DictData>(*a[0].dict);
-            return d;
-        }
-        if (!a[0].is_sequence()) throw TypeError("copy(): expected a list or dict, got " + type_name(a[0]));
-        return Value::make_list(*a[0].list, a[0].kind);
-    }, "a shallow copy of a list or dict");
-    pure("append(self, el)", [](ValueList& a, OpContext&) {
-        list_check(a[0], "aten::append");
-        if (a[0].list->size() >= 100'000'000) throw ValueError("aten::append: list longer than 10^8 elements");
-        a[0].list->push_back(a[1]);
-        return a[0];
-    }, "list.append");
-    pure("_set_item(l, idx, el)", [](ValueList& a, OpContext&) {
-        if (a[0].kind == K::Dict) {
-            for (auto& [k, v] : a[0].dict->items)
-                if (equal(k, a[1])) {
-                    v = a[2];
-                    return Value::none();
-                }
-            a[0].dict->items.emplace_back(a[1], a[2]);
-            return Value::none();
-        }
-        list_check(a[0], "aten::_set_item");
-        int64_t i = to_int(a[1], "index"), n = int64_t(a[0].list->size());
-        if (i < 0) i += n;
-        if (i < 0 || i >= n) throw IndexError("list index out of range");
-        (*a[0].list)[size_t(i)] = a[2];
-        return a[0];
-    }, "l[idx] = el");
-    pure("__getitem__(self, idx)", [](ValueList& a, OpContext&) {
-        if (a[0].kind == K::Dict) {
-            for (const auto& [k, v] : a[0].dict->items)
-                if (equal(k, a[1])) return v;
-            throw KeyError(repr(a[1]));
-        }
-        if (!a[0].is_sequence()) throw TypeError("'" + type_name(a[0]) + "' object is not subscriptable");
-        int64_t i = to_int(a[1], "index"), n = int64_t(a[0].list->size());
-        if (i < 0) i += n;
-        if (i < 0 || i >= n) throw IndexError("list index out of range");
-        return (*a[0].list)[size_t(i)];
-    }, "l[idx]");
-    pure("find(self, substr, start=0, end=-1)", [](ValueList& a, OpContext&) {
-        if (a[0].kind != K::Str || a[1].kind != K::Str) throw TypeError("aten::find expects strings");
-        const size_t at = a[0].s.find(a[1].s, size_t(std::max<int64_t>(0, to_int(a[2], "start"))));
-        return Value::integer(at == std::string::npos ? -1 : int64_t(at));
-    }, "str.find");
-    pure("__range_length(lo, hi, step)", [](ValueList& a, OpContext&) {
-        const int64_t lo = to_int(a[0], "lo"), hi = to_int(a[1], "hi"), st = to_int(a[2], "step");
-        if (st == 0) throw ValueError("range() arg 3 must not be zero");
-        // In unsigned arithmetic: hi - lo may not fit in int64.
-        if (st > 0 && lo < hi) return Value::integer(int64_t(1 + (uint64_t(hi) - uint64_t(lo) - 1) / uint64_t(st)));
-        if (st < 0 && lo > hi) return Value::integer(int64_t(1 + (uint64_t(lo) - uint64_t(hi) - 1) / (0 - uint64_t(st))));
-        return Value::integer(0);
-    }, "the length of range(lo, hi, step)");
-    pure("__derive_index(index, start, step)", [](ValueList& a, OpContext&) {
-        int64_t prod = 0, r = 0;
-        if (__builtin_mul_overflow(to_int(a[0], "index"), to_int(a[2], "step"), &prod) ||
-            __builtin_add_overflow(to_int(a[1], "start"), prod, &r))
-            throw Error("integer overflow in aten::__derive_index");
-        return Value::integer(r);
-    }, "start + index * step");
-    pure("warn(message, stacklevel=2)", [](ValueList&, OpContext&) { return Value::none(); }, "nothing (warnings are not shown)");
-    pure("is_grad_enabled()", [](ValueList&, OpContext&) { return Value::boolean(grad_enabled()); }, "autograd's grad mode");
-    pure("is_autocast_enabled()", [](ValueList&, OpContext&) { return Value::boolean(false); }, "False: no autocast");
+    pure(
+        "Bool(a)", [](ValueList& a, OpContext&) { return Value::boolean(to_bool(a[0], "bool()")); },
+        "bool()");
+    pure(
+        "ScalarImplicit(a)",
+        [](ValueList& a, OpContext&) {
+            const Tensor& t = to_tensor(a[0], "ScalarImplicit");
+            return t.is_floating_point() ? Value::number(t.item()) : Value::integer(t.item_int());
+        },
+        "a one-element tensor's number");
+    pure(
+        "list(l)",
+        [](ValueList& a, OpContext&) {
+            if (a[0].kind == K::Str) {
+                ValueList items;
+                for (char c : a[0].s) items.push_back(Value::str(std::string(1, c)));
+                return Value::make_list(std::move(items));
+            }
+            if (!a[0].is_sequence())
+                throw TypeError("list(): expected a list, got " + type_name(a[0]));
+            return Value::make_list(*a[0].list);
+        },
+        "a shallow copy of a list");
+    pure(
+        "copy(self)",
+        [](ValueList& a, OpContext&) {
+            if (a[0].kind == K::Dict) {
+                Value d;
+                d.kind = K::Dict;
+                d.dict = std::make_shared<DictData>(*a[0].dict);
+                return d;
+            }
+            if (!a[0].is_sequence())
+                throw TypeError("copy(): expected a list or dict, got " + type_name(a[0]));
+            return Value::make_list(*a[0].list, a[0].kind);
+        },
+        "a shallow copy of a list or dict");
+    pure(
+        "append(self, el)",
+        [](ValueList& a, OpContext&) {
+            list_check(a[0], "aten::append");
+            if (a[0].list->size() >= 100'000'000)
+                throw ValueError("aten::append: list longer than 10^8 elements");
+            a[0].list->push_back(a[1]);
+            return a[0];
+        },
+        "list.append");
+    pure(
+        "_set_item(l, idx, el)",
+        [](ValueList& a, OpContext&) {
+            if (a[0].kind == K::Dict) {
+                for (auto& [k, v] : a[0].dict->items)
+                    if (equal(k, a[1])) {
+                        v = a[2];
+                        return Value::none();
+                    }
+                a[0].dict->items.emplace_back(a[1], a[2]);
+                return Value::none();
+            }
+            list_check(a[0], "aten::_set_item");
+            int64_t i = to_int(a[1], "index"), n = int64_t(a[0].list->size());
+            if (i < 0) i += n;
+            if (i < 0 || i >= n) throw IndexError("list index out of range");
+            (*a[0].list)[size_t(i)] = a[2];
+            return a[0];
+        },
+        "l[idx] = el");
+    pure(
+        "__getitem__(self, idx)",
+        [](ValueList& a, OpContext&) {
+            if (a[0].kind == K::Dict) {
+                for (const auto& [k, v] : a[0].dict->items)
+                    if (equal(k, a[1])) return v;
+                throw KeyError(repr(a[1]));
+            }
+            if (!a[0].is_sequence())
+                throw TypeError("'" + type_name(a[0]) + "' object is not subscriptable");
+            int64_t i = to_int(a[1], "index"), n = int64_t(a[0].list->size());
+            if (i < 0) i += n;
+            if (i < 0 || i >= n) throw IndexError("list index out of range");
+            return (*a[0].list)[size_t(i)];
+        },
+        "l[idx]");
+    pure(
+        "find(self, substr, start=0, end=-1)",
+        [](ValueList& a, OpContext&) {
+            if (a[0].kind != K::Str || a[1].kind != K::Str)
+                throw TypeError("aten::find expects strings");
+            const size_t at =
+                a[0].s.find(a[1].s, size_t(std::max<int64_t>(0, to_int(a[2], "start"))));
+            return Value::integer(at == std::string::npos ? -1 : int64_t(at));
+        },
+        "str.find");
+    pure(
+        "__range_length(lo, hi, step)",
+        [](ValueList& a, OpContext&) {
+            const int64_t lo = to_int(a[0], "lo"), hi = to_int(a[1], "hi"),
+                          st = to_int(a[2], "step");
+            if (st == 0) throw ValueError("range() arg 3 must not be zero");
+            // In unsigned arithmetic: hi - lo may not fit in int64.
+            if (st > 0 && lo < hi)
+                return Value::integer(
+                    int64_t(1 + (uint64_t(hi) - uint64_t(lo) - 1) / uint64_t(st)));
+            if (st < 0 && lo > hi)
+                return Value::integer(
+                    int64_t(1 + (uint64_t(lo) - uint64_t(hi) - 1) / (0 - uint64_t(st))));
+            return Value::integer(0);
+        },
+        "the length of range(lo, hi, step)");
+    pure(
+        "__derive_index(index, start, step)",
+        [](ValueList& a, OpContext&) {
+            int64_t prod = 0, r = 0;
+            if (__builtin_mul_overflow(to_int(a[0], "index"), to_int(a[2], "step"), &prod) ||
+                __builtin_add_overflow(to_int(a[1], "start"), prod, &r))
+                throw Error("integer overflow in aten::__derive_index");
+            return Value::integer(r);
+        },
+        "start + index * step");
+    pure(
+        "warn(message, stacklevel=2)", [](ValueList&, OpContext&) { return Value::none(); },
+        "nothing (warnings are not shown)");
+    pure(
+        "is_grad_enabled()", [](ValueList&, OpContext&) { return Value::boolean(grad_enabled()); },
+        "autograd's grad mode");
+    pure(
+        "is_autocast_enabled()", [](ValueList&, OpContext&) { return Value::boolean(false); },
+        "False: no autocast");
     pure("is_scripting()", [](ValueList&, OpContext&) { return Value::boolean(true); }, "True");
-    pure("floor(a)", [](ValueList& a, OpContext&) { return Value::integer(int64_t(std::floor(to_double(a[0], "floor")))); }, "math.floor");
-    pure("ceil(a)", [](ValueList& a, OpContext&) { return Value::integer(int64_t(std::ceil(to_double(a[0], "ceil")))); }, "math.ceil");
-    pure("round(a)", [](ValueList& a, OpContext&) { return Value::number(std::nearbyint(to_double(a[0], "round"))); }, "round()");
-    pure("divmod(x, y)", [](ValueList& a, OpContext& c) {
-        ValueList q{a[0], a[1]};
-        ValueList r{a[0], a[1]};
-        (void)c;
-        return Value::tuple({arith("floordiv", q), arith("remainder", r)});
-    }, "divmod()");
-    register_op("math", "sqrt(x)", [](ValueList& a, OpContext&) { return Value::number(std::sqrt(to_double(a[0], "sqrt"))); }, "math.sqrt");
-    register_op("math", "log(x)", [](ValueList& a, OpContext&) { return Value::number(std::log(to_double(a[0], "log"))); }, "math.log");
-    register_op("math", "exp(x)", [](ValueList& a, OpContext&) { return Value::number(std::exp(to_double(a[0], "exp"))); }, "math.exp");
-    register_op("math", "floor(x)", [](ValueList& a, OpContext&) { return Value::integer(int64_t(std::floor(to_double(a[0], "floor")))); }, "math.floor");
-    register_op("math", "ceil(x)", [](ValueList& a, OpContext&) { return Value::integer(int64_t(std::ceil(to_double(a[0], "ceil")))); }, "math.ceil");
+    pure(
+        "floor(a)",
+        [](ValueList& a, OpContext&) {
+            return Value::integer(int64_t(std::floor(to_double(a[0], "floor"))));
+        },
+        "math.floor");
+    pure(
+        "ceil(a)",
+        [](ValueList& a, OpContext&) {
+            return Value::integer(int64_t(std::ceil(to_double(a[0], "ceil"))));
+        },
+        "math.ceil");
+    pure(
+        "round(a)",
+        [](ValueList& a, OpContext&) {
+            return Value::number(std::nearbyint(to_double(a[0], "round")));
+        },
+        "round()");
+    pure(
+        "divmod(x, y)",
+        [](ValueList& a, OpContext& c) {
+            ValueList q{a[0], a[1]};
+            ValueList r{a[0], a[1]};
+            (void)c;
+            return Value::tuple({arith("floordiv", q), arith("remainder", r)});
+        },
+        "divmod()");
+    register_op(
+        "math", "sqrt(x)",
+        [](ValueList& a, OpContext&) { return Value::number(std::sqrt(to_double(a[0], "sqrt"))); },
+        "math.sqrt");
+    register_op(
+        "math", "log(x)",
+        [](ValueList& a, OpContext&) { return Value::number(std::log(to_double(a[0], "log"))); },
+        "math.log");
+    register_op(
+        "math", "exp(x)",
+        [](ValueList& a, OpContext&) { return Value::number(std::exp(to_double(a[0], "exp"))); },
+        "math.exp");
+    register_op(
+        "math", "floor(x)",
+        [](ValueList& a, OpContext&) {
+            return Value::integer(int64_t(std::floor(to_double(a[0], "floor"))));
+        },
+        "math.floor");
+    register_op(
+        "math", "ceil(x)",
+        [](ValueList& a, OpContext&) {
+            return Value::integer(int64_t(std::ceil(to_double(a[0], "ceil"))));
+        },
+        "math.ceil");
 
     prim("RaiseException(*args)", raise_exception, "raises the exception it names, with its text");
     prim("min(*args)", [](ValueList& a, OpContext&) { return min_max(false, a); }, "min()");
     prim("max(*args)", [](ValueList& a, OpContext&) { return min_max(true, a); }, "max()");
-    prim("abs(x)", [](ValueList& a, OpContext&) {
-        if (a[0].kind == K::Float) return Value::number(std::fabs(a[0].f));
-        const int64_t v = to_int(a[0], "abs");
-        if (v == INT64_MIN) throw Error("integer overflow in abs");
-        return Value::integer(v < 0 ? -v : v);
-    }, "abs()");
-    prim("tuple(*args)", [](ValueList& a, OpContext&) {
-        if (a.size() == 1 && a[0].is_sequence()) return Value::tuple(*a[0].list);
-        return Value::tuple(a);
-    }, "tuple()");
-    prim("TupleConstruct(*args)", [](ValueList& a, OpContext&) { return Value::tuple(a); }, "a tuple");
-    prim("ListConstruct(*args)", [](ValueList& a, OpContext&) { return Value::make_list(a); }, "a list");
-    prim("unchecked_unwrap_optional(optional)", [](ValueList& a, OpContext&) { return a[0]; }, "its argument");
+    prim(
+        "abs(x)",
+        [](ValueList& a, OpContext&) {
+            if (a[0].kind == K::Float) return Value::number(std::fabs(a[0].f));
+            const int64_t v = to_int(a[0], "abs");
+            if (v == INT64_MIN) throw Error("integer overflow in abs");
+            return Value::integer(v < 0 ? -v : v);
+        },
+        "abs()");
+    prim(
+        "tuple(*args)",
+        [](ValueList& a, OpContext&) {
+            if (a.size() == 1 && a[0].is_sequence()) return Value::tuple(*a[0].list);
+            return Value::tuple(a);
+        },
+        "tuple()");
+    prim(
+        "TupleConstruct(*args)", [](ValueList& a, OpContext&) { return Value::tuple(a); },
+        "a tuple");
+    prim(
+        "ListConstruct(*args)", [](ValueList& a, OpContext&) { return Value::make_list(a); },
+        "a list");
+    prim(
+        "unchecked_unwrap_optional(optional)", [](ValueList& a, OpContext&) { return a[0]; },
+        "its argument");
     prim("unchecked_cast(x)", [](ValueList& a, OpContext&) { return a[0]; }, "its argument");
-    prim("enumerate(*args)", [](ValueList& a, OpContext&) {
-        if (a.empty() || !a[0].is_sequence()) throw TypeError("enumerate() expects a list");
-        ValueList items;
-        int64_t k = a.size() > 1 ? to_int(a[1], "start") : 0;
-        for (const auto& v : *a[0].list) items.push_back(Value::tuple({Value::integer(k++), v}));
-        return Value::make_list(std::move(items));
-    }, "enumerate()");
-    prim("zip(*args)", [](ValueList& a, OpContext&) {
-        size_t n = SIZE_MAX;
-        for (const auto& v : a) {
-            if (!v.is_sequence()) throw TypeError("zip() expects lists");
-            n = std::min(n, v.list->size());
-        }
-        ValueList items;
-        for (size_t k = 0; k < (a.empty() ? 0 : n); ++k) {
-            ValueList row;
-            for (const auto& v : a) row.push_back((*v.list)[k]);
-            items.push_back(Value::tuple(std::move(row)));
-        }
-        return Value::make_list(std::move(items));
-    }, "zip()");
+    prim(
+        "enumerate(*args)",
+        [](ValueList& a, OpContext&) {
+            if (a.empty() || !a[0].is_sequence()) throw TypeError("enumerate() expects a list");
+            ValueList items;
+            int64_t k = a.size() > 1 ? to_int(a[1], "start") : 0;
+            for (const auto& v : *a[0].list)
+                items.push_back(Value::tuple({Value::integer(k++), v}));
+            return Value::make_list(std::move(items));
+        },
+        "enumerate()");
+    prim(
+        "zip(*args)",
+        [](ValueList& a, OpContext&) {
+            size_t n = SIZE_MAX;
+            for (const auto& v : a) {
+                if (!v.is_sequence()) throw TypeError("zip() expects lists");
+                n = std::min(n, v.list->size());
+            }
+            ValueList items;
+            for (size_t k = 0; k < (a.empty() ? 0 : n); ++k) {
+                ValueList row;
+                for (const auto& v : a) row.push_back((*v.list)[k]);
+                items.push_back(Value::tuple(std::move(row)));
+            }
+            return Value::make_list(std::move(items));
+        },
+        "zip()");
 }
 
 } // namespace nnscope::script

@@ -63,15 +63,23 @@ class Parser {
     }
     static std::string describe(const Token& t) {
         switch (t.kind) {
-        case Tok::Name: return "'" + t.text + "'";
+        case Tok::Name:
+            return "'" + t.text + "'";
         case Tok::Int:
-        case Tok::Float: return "number " + t.text;
-        case Tok::String: return "a string";
-        case Tok::Op: return "'" + t.text + "'";
-        case Tok::Newline: return "end of line";
-        case Tok::Indent: return "indentation";
-        case Tok::Dedent: return "end of block";
-        case Tok::End: return "end of file";
+        case Tok::Float:
+            return "number " + t.text;
+        case Tok::String:
+            return "a string";
+        case Tok::Op:
+            return "'" + t.text + "'";
+        case Tok::Newline:
+            return "end of line";
+        case Tok::Indent:
+            return "indentation";
+        case Tok::Dedent:
+            return "end of block";
+        case Tok::End:
+            return "end of file";
         }
         return "token";
     }
@@ -86,7 +94,8 @@ class Parser {
         return m_t[m_p++].text;
     }
     void expect_newline() {
-        if (!accept(Tok::Newline) && !at(Tok::End)) fail("expected end of line, got " + describe(peek()));
+        if (!accept(Tok::Newline) && !at(Tok::End))
+            fail("expected end of line, got " + describe(peek()));
     }
 
     struct Nest {
@@ -117,7 +126,8 @@ class Parser {
             while (!accept_op(")")) {
                 ExprPtr base = expression();
                 c->bases.push_back(base->kind == Expr::Kind::Name ? base->name : "");
-                if (!accept_op(",") && !at_op(")")) fail("expected ',' or ')' in the class's bases");
+                if (!accept_op(",") && !at_op(")"))
+                    fail("expected ',' or ')' in the class's bases");
             }
         }
         expect_op(":");
@@ -154,12 +164,15 @@ class Parser {
                 auto strings = [&](std::vector<std::string>& out) {
                     if (value->kind != Expr::Kind::List) fail(name + " must be a list of strings");
                     for (const auto& item : value->items) {
-                        if (item->kind != Expr::Kind::Str) fail(name + " must be a list of strings");
+                        if (item->kind != Expr::Kind::Str)
+                            fail(name + " must be a list of strings");
                         out.push_back(item->s);
                     }
                 };
-                if (name == "__parameters__") strings(c->parameters);
-                else if (name == "__buffers__") strings(c->buffers);
+                if (name == "__parameters__")
+                    strings(c->parameters);
+                else if (name == "__buffers__")
+                    strings(c->buffers);
                 expect_newline();
                 continue;
             }
@@ -171,7 +184,9 @@ class Parser {
                 d.type->a->name == "Final")
                 d.final = true;
             if (accept_op("=")) d.value = expression();
-            if (d.final && !d.value) throw ScriptError(m_file, line, "Final attribute " + d.name + " has no value", "SyntaxError");
+            if (d.final && !d.value)
+                throw ScriptError(m_file, line, "Final attribute " + d.name + " has no value",
+                                  "SyntaxError");
             c->attributes.push_back(std::move(d));
             expect_newline();
         }
@@ -196,7 +211,8 @@ class Parser {
             if (accept_op(":")) p.type = expression();
             if (accept_op("=")) p.default_value = expression();
             f->params.push_back(std::move(p));
-            if (!accept_op(",") && !at_op(")")) fail("expected ',' or ')' in the parameters of " + f->name);
+            if (!accept_op(",") && !at_op(")"))
+                fail("expected ',' or ')' in the parameters of " + f->name);
         }
         if (accept_op("->")) f->returns = expression();
         expect_op(":");
@@ -292,7 +308,8 @@ class Parser {
         } else {
             ExprPtr first = expression_list();
             if (at(Tok::Op) && peek().text.size() >= 2 && peek().text.back() == '=' &&
-                peek().text != "==" && peek().text != "!=" && peek().text != "<=" && peek().text != ">=") {
+                peek().text != "==" && peek().text != "!=" && peek().text != "<=" &&
+                peek().text != ">=") {
                 s = stmt(Stmt::Kind::AugAssign, line);
                 s->op = peek().text.substr(0, peek().text.size() - 1);
                 ++m_p;
@@ -317,7 +334,8 @@ class Parser {
                 s->value = std::move(first);
             }
         }
-        if (accept_op(";") && !at(Tok::Newline)) fail("several statements on one line are not supported");
+        if (accept_op(";") && !at(Tok::Newline))
+            fail("several statements on one line are not supported");
         expect_newline();
         return s;
     }
@@ -482,7 +500,8 @@ class Parser {
                         if (!c->kwargs.empty()) fail("positional argument after keyword argument");
                         c->items.push_back(expression());
                     }
-                    if (!accept_op(",") && !at_op(")")) fail("expected ',' or ')' in a call, got " + describe(peek()));
+                    if (!accept_op(",") && !at_op(")"))
+                        fail("expected ',' or ')' in a call, got " + describe(peek()));
                 }
                 e = std::move(c);
             } else if (accept_op("[")) {
@@ -575,7 +594,8 @@ class Parser {
                 auto l = node(Expr::Kind::List, line);
                 while (!accept_op("]")) {
                     l->items.push_back(expression());
-                    if (!accept_op(",") && !at_op("]")) fail("expected ',' or ']' in a list, got " + describe(peek()));
+                    if (!accept_op(",") && !at_op("]"))
+                        fail("expected ',' or ']' in a list, got " + describe(peek()));
                 }
                 return l;
             }
@@ -585,13 +605,15 @@ class Parser {
                     d->items.push_back(expression());
                     expect_op(":");
                     d->items.push_back(expression());
-                    if (!accept_op(",") && !at_op("}")) fail("expected ',' or '}' in a dict, got " + describe(peek()));
+                    if (!accept_op(",") && !at_op("}"))
+                        fail("expected ',' or '}' in a dict, got " + describe(peek()));
                 }
                 return d;
             }
             if (accept_op("...")) return node(Expr::Kind::None, line);
             break;
-        default: break;
+        default:
+            break;
         }
         fail("unexpected " + describe(t));
     }
@@ -604,7 +626,8 @@ class Parser {
 
 } // namespace
 
-CodeFile parse_code_file(std::string_view source, const std::string& path, const std::string& module) {
+CodeFile parse_code_file(std::string_view source, const std::string& path,
+                         const std::string& module) {
     return Parser(tokenize(source, path), path).file(module);
 }
 

@@ -11,7 +11,8 @@ namespace nnscope::script {
 
 // `path` is the file's name inside the archive ("code/__torch__.py"), used in errors;
 // `module` its dotted module name, used to qualify classes and functions.
-CodeFile parse_code_file(std::string_view source, const std::string& path, const std::string& module);
+CodeFile parse_code_file(std::string_view source, const std::string& path,
+                         const std::string& module);
 
 // One expression, for operator schemas' defaults and tests.
 ExprPtr parse_expression(std::string_view source, const std::string& what);

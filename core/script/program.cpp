@@ -35,7 +35,8 @@ const Function* Program::find_function(const std::string& qualified) const {
     return it == m_functions.end() ? nullptr : it->second;
 }
 
-ScriptModule::ScriptModule(std::shared_ptr<Program> program, const ClassDef* cls, std::string type_name)
+ScriptModule::ScriptModule(std::shared_ptr<Program> program, const ClassDef* cls,
+                           std::string type_name)
     : Module(std::move(type_name)), m_program(std::move(program)), m_class(cls) {
     set_strict_names(false);
 }
@@ -69,7 +70,8 @@ Value ScriptModule::call(const std::string& method, ValueList args) {
     {
         NoGradGuard no_grad;
         for (auto& e : tensor_entries()) {
-            Tensor copy = e.kind != TensorKind::Parameter && e.tensor.defined() ? e.tensor.clone() : Tensor();
+            Tensor copy =
+                e.kind != TensorKind::Parameter && e.tensor.defined() ? e.tensor.clone() : Tensor();
             saved.push_back({e.owner, e.local_name, e.kind, e.tensor, copy});
         }
         for (auto& [_, m] : named_modules())
@@ -83,7 +85,8 @@ Value ScriptModule::call(const std::string& method, ValueList args) {
         for (auto& s : saved) {
             if (s.kind == TensorKind::Parameter) {
                 if (!s.owner->own_parameters().find(s.name)->is_same(s.handle))
-                    s.owner->register_parameter(s.name, s.handle, s.handle.defined() && s.handle.requires_grad());
+                    s.owner->register_parameter(s.name, s.handle,
+                                                s.handle.defined() && s.handle.requires_grad());
                 continue;
             }
             s.owner->set_attr(s.name, s.handle);

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "module.h"
 #include "ast.h"
+#include "module.h"
 #include "value.h"
 
 namespace nnscope::script {
@@ -39,7 +39,7 @@ class Program {
 
     std::vector<Value> constants;
     Limits limits;
-    bool traced = false; // made by torch.jit.trace: training mode was frozen into the code
+    bool traced = false;     // made by torch.jit.trace: training mode was frozen into the code
     std::string source_path; // the archive the code came from (to write it back with new data)
     std::string load_error_file, load_error_message, load_error_kind;
     int load_error_line = 0;

@@ -11,7 +11,8 @@ namespace nnscope::script {
 // "code/__torch__.py:8: unknown operator torch.system_shell": where a script error is.
 class ScriptError : public Error {
   public:
-    ScriptError(std::string file, int line, const std::string& what, std::string kind = "RuntimeError")
+    ScriptError(std::string file, int line, const std::string& what,
+                std::string kind = "RuntimeError")
         : Error(file + ":" + std::to_string(line) + ": " + what), m_file(std::move(file)),
           m_line(line), m_kind(std::move(kind)), m_what(what) {}
     const char* kind() const noexcept override { return m_kind.c_str(); }

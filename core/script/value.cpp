@@ -4,8 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
-#include "errors.h"
 #include "ast.h"
+#include "errors.h"
 #include "script_error.h"
 
 namespace nnscope::script {
@@ -18,9 +18,9 @@ struct DTypeNumber {
     int64_t number;
 };
 constexpr DTypeNumber k_dtype_numbers[] = {
-    {DType::UInt8, 0},   {DType::Int8, 1},    {DType::Int16, 2},   {DType::Int32, 3},
-    {DType::Int64, 4},   {DType::Float16, 5}, {DType::Float32, 6}, {DType::Float64, 7},
-    {DType::Bool, 11},   {DType::BFloat16, 15},
+    {DType::UInt8, 0}, {DType::Int8, 1},      {DType::Int16, 2},   {DType::Int32, 3},
+    {DType::Int64, 4}, {DType::Float16, 5},   {DType::Float32, 6}, {DType::Float64, 7},
+    {DType::Bool, 11}, {DType::BFloat16, 15},
 };
 
 std::string float_repr(double f) {
@@ -64,24 +64,36 @@ std::vector<Shape> tensor_shapes(const Value& v) {
 
 std::string type_name(const Value& v) {
     switch (v.kind) {
-    case Value::Kind::None: return "NoneType";
-    case Value::Kind::Bool: return "bool";
-    case Value::Kind::Int: return "int";
-    case Value::Kind::Float: return "float";
-    case Value::Kind::Str: return "str";
-    case Value::Kind::Tensor: return "Tensor";
+    case Value::Kind::None:
+        return "NoneType";
+    case Value::Kind::Bool:
+        return "bool";
+    case Value::Kind::Int:
+        return "int";
+    case Value::Kind::Float:
+        return "float";
+    case Value::Kind::Str:
+        return "str";
+    case Value::Kind::Tensor:
+        return "Tensor";
     case Value::Kind::List:
         return v.list->empty() ? "List[t]" : "List[" + type_name(v.list->front()) + "]";
     case Value::Kind::Tuple: {
         std::string out = "Tuple[";
-        for (size_t k = 0; k < v.list->size(); ++k) out += (k ? ", " : "") + type_name((*v.list)[k]);
+        for (size_t k = 0; k < v.list->size(); ++k)
+            out += (k ? ", " : "") + type_name((*v.list)[k]);
         return out + "]";
     }
-    case Value::Kind::Dict: return "Dict";
-    case Value::Kind::Device: return "Device";
-    case Value::Kind::Module: return v.module ? v.module->type_name() : "Module";
-    case Value::Kind::Function: return "Function";
-    case Value::Kind::Class: return "Class";
+    case Value::Kind::Dict:
+        return "Dict";
+    case Value::Kind::Device:
+        return "Device";
+    case Value::Kind::Module:
+        return v.module ? v.module->type_name() : "Module";
+    case Value::Kind::Function:
+        return "Function";
+    case Value::Kind::Class:
+        return "Class";
     }
     return "?";
 }
@@ -93,10 +105,14 @@ std::string str(const Value& v) {
 
 std::string repr(const Value& v) {
     switch (v.kind) {
-    case Value::Kind::None: return "None";
-    case Value::Kind::Bool: return v.b ? "True" : "False";
-    case Value::Kind::Int: return std::to_string(v.i);
-    case Value::Kind::Float: return float_repr(v.f);
+    case Value::Kind::None:
+        return "None";
+    case Value::Kind::Bool:
+        return v.b ? "True" : "False";
+    case Value::Kind::Int:
+        return std::to_string(v.i);
+    case Value::Kind::Float:
+        return float_repr(v.f);
     case Value::Kind::Str: {
         std::string out = "'";
         for (char c : v.s) {
@@ -105,19 +121,26 @@ std::string repr(const Value& v) {
         }
         return out + "'";
     }
-    case Value::Kind::Tensor: return v.t.repr();
+    case Value::Kind::Tensor:
+        return v.t.repr();
     case Value::Kind::List:
-    case Value::Kind::Tuple: return sequence(v, true);
+    case Value::Kind::Tuple:
+        return sequence(v, true);
     case Value::Kind::Dict: {
         std::string out = "{";
         for (size_t k = 0; k < v.dict->items.size(); ++k)
-            out += (k ? ", " : "") + repr(v.dict->items[k].first) + ": " + repr(v.dict->items[k].second);
+            out += (k ? ", " : "") + repr(v.dict->items[k].first) + ": " +
+                   repr(v.dict->items[k].second);
         return out + "}";
     }
-    case Value::Kind::Device: return v.device.str();
-    case Value::Kind::Module: return type_name(v);
-    case Value::Kind::Function: return v.fn ? "<function " + v.fn->qualified + ">" : "<function>";
-    case Value::Kind::Class: return v.cls ? "<class " + v.cls->qualified + ">" : "<class>";
+    case Value::Kind::Device:
+        return v.device.str();
+    case Value::Kind::Module:
+        return type_name(v);
+    case Value::Kind::Function:
+        return v.fn ? "<function " + v.fn->qualified + ">" : "<function>";
+    case Value::Kind::Class:
+        return v.cls ? "<class " + v.cls->qualified + ">" : "<class>";
     }
     return "?";
 }
@@ -130,19 +153,26 @@ bool equal(const Value& a, const Value& b) {
     }
     if (a.kind != b.kind) return false;
     switch (a.kind) {
-    case Value::Kind::None: return true;
-    case Value::Kind::Str: return a.s == b.s;
-    case Value::Kind::Tensor: return a.t.is_same(b.t);
+    case Value::Kind::None:
+        return true;
+    case Value::Kind::Str:
+        return a.s == b.s;
+    case Value::Kind::Tensor:
+        return a.t.is_same(b.t);
     case Value::Kind::List:
     case Value::Kind::Tuple:
         if (a.list->size() != b.list->size()) return false;
         for (size_t k = 0; k < a.list->size(); ++k)
             if (!equal((*a.list)[k], (*b.list)[k])) return false;
         return true;
-    case Value::Kind::Device: return a.device == b.device;
-    case Value::Kind::Module: return a.module == b.module;
-    case Value::Kind::Function: return a.fn == b.fn;
-    default: return false;
+    case Value::Kind::Device:
+        return a.device == b.device;
+    case Value::Kind::Module:
+        return a.module == b.module;
+    case Value::Kind::Function:
+        return a.fn == b.fn;
+    default:
+        return false;
     }
 }
 
@@ -153,7 +183,8 @@ static std::string expected(const char* what, const char* type, const Value& v) 
 int64_t to_int(const Value& v, const char* what) {
     if (v.kind == Value::Kind::Int) return v.i;
     if (v.kind == Value::Kind::Bool) return v.b;
-    if (v.kind == Value::Kind::Tensor && v.t.numel() == 1 && !v.t.is_floating_point()) return v.t.item_int();
+    if (v.kind == Value::Kind::Tensor && v.t.numel() == 1 && !v.t.is_floating_point())
+        return v.t.item_int();
     throw TypeError(expected(what, "int", v));
 }
 
@@ -167,13 +198,17 @@ double to_double(const Value& v, const char* what) {
 
 bool to_bool(const Value& v, const char* what) {
     switch (v.kind) {
-    case Value::Kind::Bool: return v.b;
-    case Value::Kind::Int: return v.i != 0;
-    case Value::Kind::Float: return v.f != 0;
+    case Value::Kind::Bool:
+        return v.b;
+    case Value::Kind::Int:
+        return v.i != 0;
+    case Value::Kind::Float:
+        return v.f != 0;
     case Value::Kind::Tensor:
         if (v.t.numel() == 1) return v.t.item() != 0;
         throw Error("Boolean value of Tensor with more than one value is ambiguous");
-    default: throw TypeError(expected(what, "bool", v));
+    default:
+        throw TypeError(expected(what, "bool", v));
     }
 }
 
@@ -207,10 +242,14 @@ std::vector<int64_t> to_ints(const Value& v, size_t n, const char* what) {
 
 Scalar to_scalar(const Value& v, const char* what) {
     switch (v.kind) {
-    case Value::Kind::Bool: return Scalar(v.b);
-    case Value::Kind::Int: return Scalar(v.i);
-    case Value::Kind::Float: return Scalar(v.f);
-    default: throw TypeError(expected(what, "number", v));
+    case Value::Kind::Bool:
+        return Scalar(v.b);
+    case Value::Kind::Int:
+        return Scalar(v.i);
+    case Value::Kind::Float:
+        return Scalar(v.f);
+    default:
+        throw TypeError(expected(what, "number", v));
     }
 }
 
@@ -229,33 +268,46 @@ int64_t dtype_number(DType dtype) {
 
 Value from_scalar(Scalar s) {
     switch (s.kind) {
-    case Scalar::Kind::Bool: return Value::boolean(s.i != 0);
-    case Scalar::Kind::Int: return Value::integer(s.i);
-    case Scalar::Kind::Float: return Value::number(s.f);
+    case Scalar::Kind::Bool:
+        return Value::boolean(s.i != 0);
+    case Scalar::Kind::Int:
+        return Value::integer(s.i);
+    case Scalar::Kind::Float:
+        return Value::number(s.f);
     }
     return {};
 }
 
 Value literal_value(const Expr& e, const std::string& where) {
     switch (e.kind) {
-    case Expr::Kind::None: return Value::none();
-    case Expr::Kind::True: return Value::boolean(true);
-    case Expr::Kind::False: return Value::boolean(false);
-    case Expr::Kind::Int: return Value::integer(e.i);
-    case Expr::Kind::Float: return Value::number(e.f);
-    case Expr::Kind::Str: return Value::str(e.s);
+    case Expr::Kind::None:
+        return Value::none();
+    case Expr::Kind::True:
+        return Value::boolean(true);
+    case Expr::Kind::False:
+        return Value::boolean(false);
+    case Expr::Kind::Int:
+        return Value::integer(e.i);
+    case Expr::Kind::Float:
+        return Value::number(e.f);
+    case Expr::Kind::Str:
+        return Value::str(e.s);
     case Expr::Kind::List:
     case Expr::Kind::Tuple: {
         ValueList items;
         for (const auto& x : e.items) items.push_back(literal_value(*x, where));
-        return Value::make_list(std::move(items), e.kind == Expr::Kind::List ? Value::Kind::List : Value::Kind::Tuple);
+        return Value::make_list(std::move(items), e.kind == Expr::Kind::List ? Value::Kind::List
+                                                                             : Value::Kind::Tuple);
     }
     case Expr::Kind::Unary:
         if (e.name == "-") {
             Value v = literal_value(*e.a, where);
-            if (v.kind == Value::Kind::Int) v.i = -v.i;
-            else if (v.kind == Value::Kind::Float) v.f = -v.f;
-            else break;
+            if (v.kind == Value::Kind::Int)
+                v.i = -v.i;
+            else if (v.kind == Value::Kind::Float)
+                v.f = -v.f;
+            else
+                break;
             return v;
         }
         break;
@@ -268,7 +320,8 @@ Value literal_value(const Expr& e, const std::string& where) {
             if (s == "nan") return Value::number(NAN);
         }
         break;
-    default: break;
+    default:
+        break;
     }
     throw ScriptError(where, e.line, "expected a constant value", "SyntaxError");
 }

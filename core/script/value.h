@@ -26,13 +26,27 @@ struct DictData {
 };
 
 struct Value {
-    enum class Kind { None, Bool, Int, Float, Str, Tensor, List, Tuple, Dict, Device, Module, Function, Class };
+    enum class Kind {
+        None,
+        Bool,
+        Int,
+        Float,
+        Str,
+        Tensor,
+        List,
+        Tuple,
+        Dict,
+        Device,
+        Module,
+        Function,
+        Class
+    };
     Kind kind = Kind::None;
     bool b = false;
     int64_t i = 0;
     double f = 0;
-    std::string s;     // Str
-    Tensor t;          // Tensor
+    std::string s;                   // Str
+    Tensor t;                        // Tensor
     std::shared_ptr<ValueList> list; // List, Tuple
     std::shared_ptr<DictData> dict;
     Device device;
@@ -95,7 +109,9 @@ struct Value {
 
     bool is(Kind k) const { return kind == k; }
     bool is_none() const { return kind == Kind::None; }
-    bool is_number() const { return kind == Kind::Int || kind == Kind::Float || kind == Kind::Bool; }
+    bool is_number() const {
+        return kind == Kind::Int || kind == Kind::Float || kind == Kind::Bool;
+    }
     bool is_sequence() const { return kind == Kind::List || kind == Kind::Tuple; }
 };
 

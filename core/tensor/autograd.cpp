@@ -5,8 +5,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "errors.h"
 #include "dtype.h"
+#include "errors.h"
 
 namespace nnscope {
 
@@ -72,9 +72,9 @@ void check_saved(const Node& node) {
         }
         throw Error("one of the variables needed for gradient computation has been modified by "
                     "an inplace operation: [" +
-                    dtype_legacy_type_name(s.dtype, s.storage->device.kind == DeviceKind::CUDA) + " " +
-                    shape_str(s.shape) + "]" + which + (which.empty() ? "" : ",") + " is at version " +
-                    std::to_string(s.storage->version) + "; expected version " +
+                    dtype_legacy_type_name(s.dtype, s.storage->device.kind == DeviceKind::CUDA) +
+                    " " + shape_str(s.shape) + "]" + which + (which.empty() ? "" : ",") +
+                    " is at version " + std::to_string(s.storage->version) + "; expected version " +
                     std::to_string(s.version) +
                     " instead. Hint: enable anomaly detection to find the operation that failed "
                     "to compute its gradient, with torch.autograd.set_detect_anomaly(True).");
@@ -112,11 +112,11 @@ void check_inplace(const Tensor& t, bool recording) {
     if (t.requires_grad() && !t.impl()->grad_fn)
         throw Error("a leaf Variable that requires grad is being used in an in-place operation.");
     if (recording && t.impl()->is_view)
-        throw Error("in-place operation on a view" +
-                    (t.impl()->grad_fn ? " (output of " + t.impl()->grad_fn->name + ")"
-                                       : std::string()) +
-                    " that autograd must record: nnscope does not support this yet (PyTorch "
-                    "records it as CopySlices on the view's base); compute it out of place");
+        throw Error(
+            "in-place operation on a view" +
+            (t.impl()->grad_fn ? " (output of " + t.impl()->grad_fn->name + ")" : std::string()) +
+            " that autograd must record: nnscope does not support this yet (PyTorch "
+            "records it as CopySlices on the view's base); compute it out of place");
 }
 
 void bump_version(const Tensor& t) {

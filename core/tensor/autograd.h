@@ -35,16 +35,16 @@ struct SavedVersion {
     uint32_t version = 0;
     Shape shape;
     DType dtype = DType::Float32;
-    bool is_output = false;            // the op's own result
-    std::weak_ptr<TensorImpl> source;  // an input: its grad_fn names it in the error
+    bool is_output = false;           // the op's own result
+    std::weak_ptr<TensorImpl> source; // an input: its grad_fn names it in the error
 };
 
 // One recorded op: where its inputs' gradients go and how to compute them from its
 // output's gradient.
 struct Node {
     using BackwardFn = std::function<std::vector<Tensor>(const Tensor& grad_output)>;
-    std::string name;         // PyTorch's grad_fn name, e.g. "AddBackward0"
-    std::vector<Edge> edges;  // one per input, in the backward function's order
+    std::string name;        // PyTorch's grad_fn name, e.g. "AddBackward0"
+    std::vector<Edge> edges; // one per input, in the backward function's order
     std::vector<SavedVersion> saved;
     BackwardFn backward;
     // A view op's node: the storage version when the view was taken. A view whose base was
@@ -52,7 +52,6 @@ struct Node {
     bool is_view = false;
     uint32_t view_version = 0;
 };
-
 
 bool grad_enabled();
 

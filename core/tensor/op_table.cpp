@@ -16,16 +16,14 @@ namespace nnscope {
 static_assert(int(UnaryOp::Neg) == elem::U_NEG && int(UnaryOp::Abs) == elem::U_ABS &&
                   int(UnaryOp::Sqrt) == elem::U_SQRT && int(UnaryOp::Exp) == elem::U_EXP &&
                   int(UnaryOp::Log) == elem::U_LOG && int(UnaryOp::Relu) == elem::U_RELU &&
-                  int(UnaryOp::Sigmoid) == elem::U_SIGMOID &&
-                  int(UnaryOp::Tanh) == elem::U_TANH && int(UnaryOp::Erf) == elem::U_ERF &&
-                  int(UnaryOp::Step) == elem::U_STEP && int(UnaryOp::Sign) == elem::U_SIGN &&
-                  k_unary_op_count == elem::U_SIGN + 1,
+                  int(UnaryOp::Sigmoid) == elem::U_SIGMOID && int(UnaryOp::Tanh) == elem::U_TANH &&
+                  int(UnaryOp::Erf) == elem::U_ERF && int(UnaryOp::Step) == elem::U_STEP &&
+                  int(UnaryOp::Sign) == elem::U_SIGN && k_unary_op_count == elem::U_SIGN + 1,
               "UnaryOp and element_io.h's U_* codes out of step");
 static_assert(int(BinaryOp::Add) == elem::B_ADD && int(BinaryOp::Sub) == elem::B_SUB &&
                   int(BinaryOp::Mul) == elem::B_MUL && int(BinaryOp::Div) == elem::B_DIV &&
-                  int(BinaryOp::Maximum) == elem::B_MAX &&
-                  int(BinaryOp::Minimum) == elem::B_MIN && int(BinaryOp::Pow) == elem::B_POW &&
-                  k_binary_op_count == elem::B_POW + 1,
+                  int(BinaryOp::Maximum) == elem::B_MAX && int(BinaryOp::Minimum) == elem::B_MIN &&
+                  int(BinaryOp::Pow) == elem::B_POW && k_binary_op_count == elem::B_POW + 1,
               "BinaryOp and element_io.h's B_* codes out of step");
 static_assert(int(ReduceOp::Sum) == elem::R_SUM && int(ReduceOp::Mean) == elem::R_MEAN &&
                   int(ReduceOp::Var) == elem::R_VAR && int(ReduceOp::Min) == elem::R_MIN &&
@@ -109,7 +107,8 @@ std::vector<Tensor> extremum_backward(const Tensor& g, const BinarySaved& s, boo
     Tensor d = max ? s.self.sub(s.other) : s.other.sub(s.self);
     Tensor self_wins = apply(UnaryOp::Step, d), other_wins = apply(UnaryOp::Step, d.neg());
     Tensor half_tie = self_wins.add(other_wins).neg().add(Scalar(1)).mul(Scalar(0.5));
-    return {sum_to(g.mul(self_wins.add(half_tie)), s.self_shape), sum_to(g.mul(other_wins.add(half_tie)), s.other_shape)};
+    return {sum_to(g.mul(self_wins.add(half_tie)), s.self_shape),
+            sum_to(g.mul(other_wins.add(half_tie)), s.other_shape)};
 }
 std::vector<Tensor> maximum_backward(const Tensor& g, const BinarySaved& s) {
     return extremum_backward(g, s, true);
@@ -120,8 +119,8 @@ std::vector<Tensor> minimum_backward(const Tensor& g, const BinarySaved& s) {
 std::vector<Tensor> pow_backward(const Tensor& g, const BinarySaved& s) {
     const Tensor &a = s.self, &b = s.other;
     Tensor ga = sum_to(g.mul(b).mul(a.pow(b.sub(Scalar(1)))), s.self_shape);
-    Tensor gb = s.other_requires_grad ? sum_to(g.mul(s.result).mul(a.log()), s.other_shape)
-                                      : Tensor();
+    Tensor gb =
+        s.other_requires_grad ? sum_to(g.mul(s.result).mul(a.log()), s.other_shape) : Tensor();
     return {ga, gb};
 }
 
@@ -232,7 +231,8 @@ const ReduceOpInfo& op_info(ReduceOp op) {
 Tensor threshold_backward(const Tensor& g, const Tensor& y) {
     if (g.shape() == y.shape() && g.dtype() == y.dtype() && g.device() == y.device()) {
         Tensor gx = empty(y.shape(), TensorOptions(y.dtype()).with_device(y.device()));
-        if (backend_for(y.device()).threshold_backward(gx.view_desc(), g.view_desc(), y.view_desc()))
+        if (backend_for(y.device())
+                .threshold_backward(gx.view_desc(), g.view_desc(), y.view_desc()))
             return gx;
     }
     return g.mul(apply(UnaryOp::Step, y)); // the backend declined

@@ -4,8 +4,8 @@
 // rows in op_table.cpp. Error texts are PyTorch's.
 #include "tensor.h"
 
-#include <atomic>
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 
@@ -72,8 +72,7 @@ Tensor record_view(Tensor out, const Tensor& in, const char* name,
 }
 
 // A view sharing `base`'s storage with new geometry.
-Tensor make_view(const TensorImpl& base, Shape shape, Shape strides, int64_t offset,
-                 bool is_view) {
+Tensor make_view(const TensorImpl& base, Shape shape, Shape strides, int64_t offset, bool is_view) {
     auto impl = std::make_shared<TensorImpl>();
     impl->is_view = is_view;
     impl->storage = base.storage;
@@ -425,7 +424,8 @@ Tensor Tensor::slice(int64_t d, int64_t start, int64_t length, int64_t step) con
     const auto& t = checked();
     d = wrap_dim(d, dim());
     if (step == 1) return narrow(d, start, length);
-    if (step < 1 || start < 0 || length < 0 || (length > 0 && start + step * (length - 1) >= t.shape[size_t(d)]))
+    if (step < 1 || start < 0 || length < 0 ||
+        (length > 0 && start + step * (length - 1) >= t.shape[size_t(d)]))
         throw IndexError("slice out of range");
     Shape shape = t.shape, strides = t.strides;
     shape[size_t(d)] = length;
@@ -578,8 +578,8 @@ Tensor& Tensor::copy_(const Tensor& src) {
     }
     autograd::record(*this, "CopyBackwards", {Tensor(), src},
                      [ss = src.shape(), sd = src.dtype(), dev = src.device()](const Tensor& g) {
-                         return std::vector<Tensor>{
-                             Tensor(), autograd::sum_to(g, ss).to(sd).to(dev)};
+                         return std::vector<Tensor>{Tensor(),
+                                                    autograd::sum_to(g, ss).to(sd).to(dev)};
                      });
     return *this;
 }
@@ -649,9 +649,9 @@ Tensor& Tensor::fill_(Scalar value) {
     backend_for(device()).fill(view_desc(), value);
     autograd::bump_version(*this);
     // Every element replaced: no gradient reaches the old value.
-    if (record) autograd::record(*this, "FillBackward2", {}, [](const Tensor&) {
-        return std::vector<Tensor>{};
-    });
+    if (record)
+        autograd::record(*this, "FillBackward2", {},
+                         [](const Tensor&) { return std::vector<Tensor>{}; });
     return *this;
 }
 
@@ -703,14 +703,17 @@ Tensor Tensor::matmul(const Tensor& o) const {
                         // result
     if (autograd::should_record({this, &o})) {
         Tensor ad = detach(), bd = o.detach();
-        autograd::record(out, "MmBackward0", {*this, o}, [ad, bd](const Tensor& g) {
-            // Lift 1-D operands to matrices, take the 2-D gradients, drop the added dims.
-            Tensor a2 = ad.dim() == 1 ? ad.unsqueeze(0) : ad,
-                   b2 = bd.dim() == 1 ? bd.unsqueeze(1) : bd;
-            Tensor g2 = g.reshape({a2.size(0), b2.size(1)});
-            Tensor ga = g2.matmul(b2.t()), gb = a2.t().matmul(g2);
-            return std::vector<Tensor>{ga.reshape(ad.shape()), gb.reshape(bd.shape())};
-        }, autograd::Saves{{*this, o}});
+        autograd::record(
+            out, "MmBackward0", {*this, o},
+            [ad, bd](const Tensor& g) {
+                // Lift 1-D operands to matrices, take the 2-D gradients, drop the added dims.
+                Tensor a2 = ad.dim() == 1 ? ad.unsqueeze(0) : ad,
+                       b2 = bd.dim() == 1 ? bd.unsqueeze(1) : bd;
+                Tensor g2 = g.reshape({a2.size(0), b2.size(1)});
+                Tensor ga = g2.matmul(b2.t()), gb = a2.t().matmul(g2);
+                return std::vector<Tensor>{ga.reshape(ad.shape()), gb.reshape(bd.shape())};
+            },
+            autograd::Saves{{*this, o}});
     }
     return out;
 }
@@ -742,7 +745,8 @@ std::vector<int64_t> Tensor::to_int64s() const {
 }
 
 std::vector<double> Tensor::to_real_imag() const {
-    if (!dtype_is_complex(dtype())) throw TypeError("to_real_imag: " + std::string(dtype_name(dtype())) + " is not complex");
+    if (!dtype_is_complex(dtype()))
+        throw TypeError("to_real_imag: " + std::string(dtype_name(dtype())) + " is not complex");
     Tensor host = to(Device::cpu()).contiguous();
     std::vector<double> out(size_t(2 * host.numel()));
     if (dtype() == DType::Complex64) {

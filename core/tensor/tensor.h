@@ -139,7 +139,7 @@ class Tensor {
     Tensor& copy_(const Tensor& src); // broadcasts src, casts dtype, crosses devices
     // copy_'s values only: not recorded, no version bump (filling a fresh result).
     void copy_values(const Tensor& src);
-    Tensor to(DType dtype) const;     // returns *this when already of that dtype
+    Tensor to(DType dtype) const; // returns *this when already of that dtype
     Tensor to(const Device& device) const;
     Tensor& fill_(Scalar value);
     Tensor& zero_() { return fill_(Scalar(0)); }

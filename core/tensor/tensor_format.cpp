@@ -100,7 +100,8 @@ class Formatter {
     std::string plain_str(int64_t i) const {
         if (in_.dtype == DType::Bool)
             return in_.values[static_cast<size_t>(i)] != 0 ? "True" : "False";
-        if (!in_.uint64_values.empty()) return std::to_string(in_.uint64_values[static_cast<size_t>(i)]);
+        if (!in_.uint64_values.empty())
+            return std::to_string(in_.uint64_values[static_cast<size_t>(i)]);
         return std::to_string(in_.int_values[static_cast<size_t>(i)]);
     }
 

@@ -155,7 +155,6 @@ Tensor& binary_op_inplace(BinaryOp op, Tensor& self, const Tensor& b, bool b_wra
     return self;
 }
 
-
 Tensor unary_op(UnaryOp op, const Tensor& a) {
     const UnaryOpInfo& row = op_info(op);
     check_computable(a, row.name);

@@ -72,13 +72,14 @@ Tensor reduce_op(ReduceOp op, const Tensor& a, const std::vector<int64_t>& dims,
         for (int64_t d = 0; d < nd; ++d)
             if (reduced[size_t(d)]) saved.dims.push_back(d);
         if (row.saves & SavesInputs) saved.self = a.detach();
-        autograd::record(out, row.grad_fn, {a},
-                         [backward = row.backward, saved, in_shape, kept_shape](const Tensor& g) {
-                             Tensor expanded = g.reshape(kept_shape).expand(in_shape);
-                             return std::vector<Tensor>{backward(expanded, saved)};
-                         },
-                         autograd::Saves{row.saves & SavesInputs ? std::vector<Tensor>{a}
-                                                                 : std::vector<Tensor>{}});
+        autograd::record(
+            out, row.grad_fn, {a},
+            [backward = row.backward, saved, in_shape, kept_shape](const Tensor& g) {
+                Tensor expanded = g.reshape(kept_shape).expand(in_shape);
+                return std::vector<Tensor>{backward(expanded, saved)};
+            },
+            autograd::Saves{row.saves & SavesInputs ? std::vector<Tensor>{a}
+                                                    : std::vector<Tensor>{}});
     }
     return keepdim ? out.view(kept_shape) : out;
 }

@@ -15,7 +15,7 @@ struct TensorStats {
     int64_t finite = 0; // elements the statistics cover
     int64_t nan = 0, inf = 0;
     double min = 0, max = 0, mean = 0, std = 0, norm = 0; // std unbiased, as torch.std
-    bool of_magnitudes = false; // a complex tensor's: over |z|
+    bool of_magnitudes = false;                           // a complex tensor's: over |z|
 };
 
 TensorStats tensor_stats(const Tensor& t);

@@ -12,7 +12,8 @@ Document open_document(const std::string& path, const std::string& entry) {
 
 Document open_example(const std::string& name) {
     for (const auto& ex : builtin_examples())
-        if (ex.name == name) return Document{model_from_spec_text(ex.json, "example:" + name), "example:" + name};
+        if (ex.name == name)
+            return Document{model_from_spec_text(ex.json, "example:" + name), "example:" + name};
     std::string known;
     for (const auto& ex : builtin_examples()) known += (known.empty() ? "" : ", ") + ex.name;
     throw ValueError("unknown example '" + name + "' (known: " + known + ")");

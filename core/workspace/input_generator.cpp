@@ -20,7 +20,8 @@ Module* first_layer(Module& m) {
 // The first module in the tree, depth first, that has a weight: the input's consumer.
 Module* first_weighted(Module& m) {
     for (auto& [name, sub] : m.named_modules())
-        if (sub->own_parameters().find("weight") || sub->own_parameters().find("weight_ih_l0")) return sub.get();
+        if (sub->own_parameters().find("weight") || sub->own_parameters().find("weight_ih_l0"))
+            return sub.get();
     return nullptr;
 }
 } // namespace
@@ -29,7 +30,8 @@ Shape guess_input_shape(Module& model) {
     Module* first = first_weighted(model);
     if (!first) return {};
     const std::string& type = first->type_name();
-    if (const Tensor* w = first->own_parameters().find("weight_ih_l0"); w && w->defined() && w->dim() == 2)
+    if (const Tensor* w = first->own_parameters().find("weight_ih_l0");
+        w && w->defined() && w->dim() == 2)
         return {16, 8, w->size(1)}; // (sequence, batch, features)
     const Tensor* wp = first->own_parameters().find("weight");
     if (!wp || !wp->defined()) return {};
@@ -47,8 +49,10 @@ Shape guess_input_shape(Module& model) {
 void InputGenerator::from_shape(const Shape& shape, int64_t vocabulary) {
     if (shape.empty()) throw ValueError("an input shape needs at least one dimension");
     for (int64_t d : shape)
-        if (d <= 0 || d > (int64_t(1) << 31)) throw ValueError("invalid input shape " + shape_str(shape));
-    if (shape_numel(shape) > (int64_t(1) << 31)) throw ValueError("input shape " + shape_str(shape) + " is too large");
+        if (d <= 0 || d > (int64_t(1) << 31))
+            throw ValueError("invalid input shape " + shape_str(shape));
+    if (shape_numel(shape) > (int64_t(1) << 31))
+        throw ValueError("input shape " + shape_str(shape) + " is too large");
     m_options.batch = shape[0];
     m_shape.assign(shape.begin() + 1, shape.end());
     m_vocabulary = vocabulary;
@@ -101,7 +105,8 @@ InputGenerator::InputGenerator(Module& model, InputGeneratorOptions o)
                                                      : first->type_name()));
     }
     if (m_description.empty()) {
-        Shape full = m_kind == Kind::Scalar || m_kind == Kind::Vector ? m_shape : Shape{m_options.batch};
+        Shape full =
+            m_kind == Kind::Scalar || m_kind == Kind::Vector ? m_shape : Shape{m_options.batch};
         if (m_kind != Kind::Scalar && m_kind != Kind::Vector)
             full.insert(full.end(), m_shape.begin(), m_shape.end());
         m_description =

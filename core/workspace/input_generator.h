@@ -5,9 +5,9 @@
 // (batch, C, 8, 8) for Conv2d, integer indices (batch, 8) for Embedding, one value for the
 // seed's RunningAverage, (size) for Accumulator. A model that does not say its input shape
 // (a TorchScript archive) gets a guess from its first Conv, Linear, Embedding, RNN or norm
-// (guess_input_shape), or the shape a user gives (InputGeneratorOptions::input_shape). Features are normal with a per-feature
-// mean that drifts slowly (a sine over steps), so running statistics have something to
-// follow. Training targets come from a fixed random "teacher" map of the input, so the
+// (guess_input_shape), or the shape a user gives (InputGeneratorOptions::input_shape). Features are
+// normal with a per-feature mean that drifts slowly (a sine over steps), so running statistics have
+// something to follow. Training targets come from a fixed random "teacher" map of the input, so the
 // loss can fall.
 #pragma once
 

@@ -74,8 +74,9 @@ std::vector<NotRunnable> not_runnable_modules(const Document& doc) {
         }
         if (m->has_forward()) continue;
         if (m->type_name().empty())
-            out.push_back({name, "",
-                           "a state dict holds tensors, not modules: the module's type is unknown"});
+            out.push_back(
+                {name, "",
+                 "a state dict holds tensors, not modules: the module's type is unknown"});
         else if (doc.format == "spec")
             out.push_back({name, m->type_name(), "declared in the spec without forward code"});
         else

@@ -20,8 +20,8 @@ struct KindTotals {
 // Every tensor of the tree counted once (a tied parameter once), attributes included.
 struct TensorTotals {
     KindTotals parameters, buffers, attributes;
-    uint64_t bytes = 0;                         // all of the above
-    std::map<std::string, uint64_t> by_device;  // "cpu", "sim:0": sums to `bytes`
+    uint64_t bytes = 0;                        // all of the above
+    std::map<std::string, uint64_t> by_device; // "cpu", "sim:0": sums to `bytes`
 };
 TensorTotals tensor_totals(Module& root);
 

@@ -22,9 +22,10 @@ StepEngine::StepEngine(ModulePtr model, InputGeneratorOptions inputs, const std:
     : m_model(std::move(model)), m_inputs(*m_model, inputs) {
     if (!m_model->runnable())
         throw ValueError("this model cannot run: " +
-                         (!why_not.empty()                 ? why_not
-                          : m_model->type_name().empty() ? std::string("its modules' types are unknown")
-                                                          : why_not_runnable(*m_model)));
+                         (!why_not.empty() ? why_not
+                          : m_model->type_name().empty()
+                              ? std::string("its modules' types are unknown")
+                              : why_not_runnable(*m_model)));
 }
 
 void StepEngine::set_optimizer(const std::string& spec) {

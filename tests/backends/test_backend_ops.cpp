@@ -16,8 +16,8 @@
 #include "functional.h"
 #include "gemm_layout.h"
 #include "gpu.h"
-#include "model_spec.h"
 #include "layers/layers.h"
+#include "model_spec.h"
 #include "op_table.h"
 #include "random.h"
 
@@ -168,8 +168,7 @@ class TestBackendOps : public QObject {
         for (const BinaryOpInfo& row : binary_ops()) {
             const std::string name = row.name;
             const BinaryOp op = row.op;
-            const Tensor lhs = op == BinaryOp::Pow ? pos : a,
-                         rhs = op == BinaryOp::Div ? pos : b;
+            const Tensor lhs = op == BinaryOp::Pow ? pos : a, rhs = op == BinaryOp::Div ? pos : b;
             const Op f = [op](auto& t) { return apply(op, t[0], t[1]); };
             check_op(dev, (name + " broadcast").c_str(), {lhs, rhs}, f);
             check_op(dev, (name + " float16").c_str(),
@@ -190,9 +189,8 @@ class TestBackendOps : public QObject {
             const std::string name = row.name;
             const ReduceOp op = row.op;
             const int64_t correction = op == ReduceOp::Var ? 1 : 0;
-            check_op(dev, (name + " all").c_str(), {a}, [op, correction](auto& t) {
-                return apply(op, t[0], {}, false, correction);
-            });
+            check_op(dev, (name + " all").c_str(), {a},
+                     [op, correction](auto& t) { return apply(op, t[0], {}, false, correction); });
             check_op(dev, (name + " dims keepdim").c_str(), {a}, [op, correction](auto& t) {
                 return apply(op, t[0], {0, 2}, true, correction);
             });
@@ -368,12 +366,17 @@ class TestBackendOps : public QObject {
                            0);
             };
             check_op(dev, "whole tensor", {x}, [&](auto& t) { return all(t[0]); }, tol);
-            check_op(dev, "trailing dim", {rows}, [](auto& t) {
-                return cat({t[0].sum({1}), t[0].mean({1}), t[0].var({1}, 1), t[0].amax({1})}, 0);
-            }, tol);
-            check_op(dev, "strided dim", {cols}, [](auto& t) {
-                return cat({t[0].sum({0}), t[0].var({0}, 1), t[0].amax({0})}, 0);
-            }, tol);
+            check_op(
+                dev, "trailing dim", {rows},
+                [](auto& t) {
+                    return cat({t[0].sum({1}), t[0].mean({1}), t[0].var({1}, 1), t[0].amax({1})},
+                               0);
+                },
+                tol);
+            check_op(
+                dev, "strided dim", {cols},
+                [](auto& t) { return cat({t[0].sum({0}), t[0].var({0}, 1), t[0].amax({0})}, 0); },
+                tol);
             Tensor holes = x.clone();
             holes.narrow(0, 777, 1).fill_(Scalar(std::nan("")));
             holes.narrow(0, 150001, 2).fill_(Scalar(INFINITY));
@@ -429,8 +432,12 @@ class TestBackendOps : public QObject {
             {"scalar expanded (0, 0)", {1, 1}, [](const Tensor& x) { return x.expand({4, 3}); }},
             {"transposed (1, 4)", {3, 4}, [](const Tensor& x) { return x.t(); }},
             {"columns sliced (6, 1)", {4, 6}, [](const Tensor& x) { return x.narrow(1, 2, 3); }},
-            {"rows stepped (6, 1)", {8, 3}, [](const Tensor& x) { return as_strided(x, {4, 3}, {6, 1}, 0); }},
-            {"column-major, padded (1, 6)", {3, 6}, [](const Tensor& x) { return x.t().narrow(0, 1, 4); }},
+            {"rows stepped (6, 1)",
+             {8, 3},
+             [](const Tensor& x) { return as_strided(x, {4, 3}, {6, 1}, 0); }},
+            {"column-major, padded (1, 6)",
+             {3, 6},
+             [](const Tensor& x) { return x.t().narrow(0, 1, 4); }},
             {"contiguous", {4, 3}, [](const Tensor& x) { return x; }},
         };
         const std::vector<Operand> rights = {
@@ -444,13 +451,14 @@ class TestBackendOps : public QObject {
         for (DType dt : {DType::Float32, DType::Float64})
             for (const auto& l : lefts)
                 for (const auto& r : rights) {
-                    Tensor lb = randn(l.base, gen, TensorOptions(dt)), rb = randn(r.base, gen, TensorOptions(dt));
+                    Tensor lb = randn(l.base, gen, TensorOptions(dt)),
+                           rb = randn(r.base, gen, TensorOptions(dt));
                     // The reference: the same product of contiguous copies on the CPU.
                     const Tensor want = l.view(lb).contiguous().matmul(r.view(rb).contiguous());
                     for (const Device& d : devices) {
                         const Tensor lv = l.view(lb.to(d)), rv = r.view(rb.to(d));
-                        const std::string what = std::string(dtype_name(dt)) + " on " + d.str() + ": (" + l.name +
-                                                 ") @ (" + r.name + ")";
+                        const std::string what = std::string(dtype_name(dt)) + " on " + d.str() +
+                                                 ": (" + l.name + ") @ (" + r.name + ")";
                         same(want, lv.matmul(rv).to(Device::cpu()), what.c_str(), 1e-5);
                     }
                 }
@@ -480,8 +488,12 @@ class TestBackendOps : public QObject {
                 {"contiguous", {r, c}, [](const Tensor& x) { return x; }},
                 {"transposed", {c, r}, [](const Tensor& x) { return x.t(); }},
                 {"columns sliced", {r, c + 3}, [c](const Tensor& x) { return x.narrow(1, 1, c); }},
-                {"rows stepped", {2 * r, c}, [r, c](const Tensor& x) { return as_strided(x, {r, c}, {2 * c, 1}, 0); }},
-                {"column-major, padded", {c, r + 2}, [r](const Tensor& x) { return x.t().narrow(0, 2, r); }},
+                {"rows stepped",
+                 {2 * r, c},
+                 [r, c](const Tensor& x) { return as_strided(x, {r, c}, {2 * c, 1}, 0); }},
+                {"column-major, padded",
+                 {c, r + 2},
+                 [r](const Tensor& x) { return x.t().narrow(0, 2, r); }},
             };
         };
         auto reference = [](const Tensor& a, const Tensor& b) {
@@ -490,37 +502,42 @@ class TestBackendOps : public QObject {
             std::vector<double> out(size_t(m * n), 0.0);
             for (int64_t i = 0; i < m; ++i)
                 for (int64_t j = 0; j < n; ++j)
-                    for (int64_t p = 0; p < k; ++p) out[size_t(i * n + j)] += x[size_t(i * k + p)] * y[size_t(p * n + j)];
+                    for (int64_t p = 0; p < k; ++p)
+                        out[size_t(i * n + j)] += x[size_t(i * k + p)] * y[size_t(p * n + j)];
             return out;
         };
         Generator gen(5);
         int checked = 0;
         for (DType dt : {DType::Float32, DType::Float64})
-            for (auto [m, k, n] : {std::tuple<int64_t, int64_t, int64_t>{4, 3, 5}, {1, 6, 4}, {5, 7, 1}, {3, 1, 2}})
+            for (auto [m, k, n] :
+                 {std::tuple<int64_t, int64_t, int64_t>{4, 3, 5}, {1, 6, 4}, {5, 7, 1}, {3, 1, 2}})
                 for (const auto& la : layouts(m, k))
                     for (const auto& lb : layouts(k, n)) {
                         const Tensor a = la.view(randn(la.base, gen, TensorOptions(dt)));
                         const Tensor b = lb.view(randn(lb.base, gen, TensorOptions(dt)));
                         Tensor c = zeros({m, n}, TensorOptions(dt));
-                        const ColumnMajorGemm g = column_major_gemm(c.view_desc(), a.view_desc(), b.view_desc());
+                        const ColumnMajorGemm g =
+                            column_major_gemm(c.view_desc(), a.view_desc(), b.view_desc());
                         QCOMPARE(g.m, int(n));
                         QCOMPARE(g.n, int(m));
                         QCOMPARE(g.k, int(k));
                         const auto op = [](bool t) { return t ? CblasTrans : CblasNoTrans; };
                         if (dt == DType::Float32)
-                            cblas_sgemm(CblasColMajor, op(g.trans_first), op(g.trans_second), g.m, g.n, g.k, 1.0f,
-                                        static_cast<const float*>(g.first), g.ld_first,
-                                        static_cast<const float*>(g.second), g.ld_second, 0.0f,
-                                        static_cast<float*>(g.c), g.ldc);
+                            cblas_sgemm(CblasColMajor, op(g.trans_first), op(g.trans_second), g.m,
+                                        g.n, g.k, 1.0f, static_cast<const float*>(g.first),
+                                        g.ld_first, static_cast<const float*>(g.second),
+                                        g.ld_second, 0.0f, static_cast<float*>(g.c), g.ldc);
                         else
-                            cblas_dgemm(CblasColMajor, op(g.trans_first), op(g.trans_second), g.m, g.n, g.k, 1.0,
-                                        static_cast<const double*>(g.first), g.ld_first,
-                                        static_cast<const double*>(g.second), g.ld_second, 0.0,
-                                        static_cast<double*>(g.c), g.ldc);
+                            cblas_dgemm(CblasColMajor, op(g.trans_first), op(g.trans_second), g.m,
+                                        g.n, g.k, 1.0, static_cast<const double*>(g.first),
+                                        g.ld_first, static_cast<const double*>(g.second),
+                                        g.ld_second, 0.0, static_cast<double*>(g.c), g.ldc);
                         std::string why;
                         const double tol = dt == DType::Float32 ? 1e-5 : 1e-12;
                         QVERIFY2(close(c.to_doubles(), reference(a, b), tol, tol, &why),
-                                 (std::string(dtype_name(dt)) + " (" + la.name + ") @ (" + lb.name + "): " + why).c_str());
+                                 (std::string(dtype_name(dt)) + " (" + la.name + ") @ (" + lb.name +
+                                  "): " + why)
+                                     .c_str());
                         ++checked;
                     }
         QCOMPARE(checked, 2 * 4 * 5 * 5);
@@ -528,15 +545,23 @@ class TestBackendOps : public QObject {
         TensorView big{nullptr, DType::Float32, {int64_t(1) << 31, 2}, {2, 1}};
         TensorView w{nullptr, DType::Float32, {2, 3}, {3, 1}};
         TensorView out{nullptr, DType::Float32, {int64_t(1) << 31, 3}, {3, 1}};
-        QCOMPARE(QString::fromStdString(catch_error([&] { column_major_gemm(out, big, w); }).second),
-                 QString("matmul: a dimension of 2147483648 exceeds BLAS's 32-bit limit of 2147483647"));
+        QCOMPARE(
+            QString::fromStdString(catch_error([&] { column_major_gemm(out, big, w); }).second),
+            QString("matmul: a dimension of 2147483648 exceeds BLAS's 32-bit limit of 2147483647"));
         TensorView tall{nullptr, DType::Float32, {3, 2}, {int64_t(1) << 32, 1}};
-        QCOMPARE(QString::fromStdString(catch_error([&] { column_major_gemm(TensorView{nullptr, DType::Float32, {3, 3}, {3, 1}}, tall, w); }).second),
-                 QString("matmul: a leading dimension of 4294967296 exceeds BLAS's 32-bit limit of 2147483647"));
+        QCOMPARE(QString::fromStdString(catch_error([&] {
+                                            column_major_gemm(
+                                                TensorView{nullptr, DType::Float32, {3, 3}, {3, 1}},
+                                                tall, w);
+                                        }).second),
+                 QString("matmul: a leading dimension of 4294967296 exceeds BLAS's 32-bit limit of "
+                         "2147483647"));
         // A broadcast operand never reaches a backend: Tensor::matmul copies it first.
         TensorView expanded{nullptr, DType::Float32, {4, 2}, {0, 1}};
-        QVERIFY(catch_error([&] { column_major_gemm(TensorView{nullptr, DType::Float32, {4, 3}, {3, 1}}, expanded, w); })
-                    .second.find("is not a BLAS matrix") != std::string::npos);
+        QVERIFY(catch_error([&] {
+                    column_major_gemm(TensorView{nullptr, DType::Float32, {4, 3}, {3, 1}}, expanded,
+                                      w);
+                }).second.find("is not a BLAS matrix") != std::string::npos);
     }
 
     // Running out of device memory: the caching allocator's statistics, PyTorch's wording
@@ -552,9 +577,13 @@ class TestBackendOps : public QObject {
         QCOMPARE(QString::fromStdString(format_bytes(uint64_t(5) << 29)), QString("2.50 GiB"));
         // A freed block is kept and handed out again: no second device allocation.
         const MemoryStats s0 = b.memory_stats();
-        { Tensor t = empty({1000}, TensorOptions().with_device(sim)); }
+        {
+            Tensor t = empty({1000}, TensorOptions().with_device(sim));
+        }
         const MemoryStats s1 = b.memory_stats();
-        { Tensor t = empty({1000}, TensorOptions().with_device(sim)); }
+        {
+            Tensor t = empty({1000}, TensorOptions().with_device(sim));
+        }
         const MemoryStats s2 = b.memory_stats();
         QCOMPARE(s2.device_allocations, s1.device_allocations);
         QCOMPARE(s2.cache_hits, s1.cache_hits + 1);
@@ -562,7 +591,8 @@ class TestBackendOps : public QObject {
         QVERIFY(s2.reserved >= s2.in_use + 4000);
         QVERIFY(s2.peak_in_use >= s0.in_use + 4000);
         // More than the device holds: PyTorch's CUDA words, naming sim:0.
-        auto huge = catch_error([&] { empty({int64_t(1) << 50}, TensorOptions().with_device(sim)); });
+        auto huge =
+            catch_error([&] { empty({int64_t(1) << 50}, TensorOptions().with_device(sim)); });
         QCOMPARE(QString(huge.first.c_str()), QString("OutOfMemoryError"));
         QVERIFY2(huge.second.starts_with("sim:0 out of memory. Tried to allocate 4194304.00 GiB. "
                                          "sim:0 has a total capacity of "),
@@ -578,7 +608,8 @@ class TestBackendOps : public QObject {
         auto err = catch_error([&] { m.to(sim); });
         gpu::sim_fail_allocation(0);
         QCOMPARE(QString(err.first.c_str()), QString("OutOfMemoryError"));
-        QVERIFY2(err.second.starts_with("sim:0 out of memory. Tried to allocate "), err.second.c_str());
+        QVERIFY2(err.second.starts_with("sim:0 out of memory. Tried to allocate "),
+                 err.second.c_str());
         QCOMPARE(b.bytes_in_use(), in_use); // the two copies made are freed
         for (const auto& [k, v] : m.state_dict().tensors) {
             QCOMPARE(v.device(), Device::cpu());
@@ -636,16 +667,24 @@ class TestBackendOps : public QObject {
         QFETCH(QString, device);
         const Device dev = Device::parse(device.toStdString());
         std::vector<double> v(2 * 3 * 9 * 11);
-        for (size_t i = 0; i < v.size(); ++i) v[i] = double(i * 7 % 5) - 2; // five values: many ties
+        for (size_t i = 0; i < v.size(); ++i)
+            v[i] = double(i * 7 % 5) - 2; // five values: many ties
         const size_t last_plane = 5 * 9 * 11;
         v[last_plane + 4 * 11 + 5] = NAN;
         for (size_t j = 0; j < 11; ++j) v[last_plane + j] = -INFINITY;
         const Tensor x = from_doubles(v, {2, 3, 9, 11});
         using Pool = std::function<std::pair<Tensor, Tensor>(const Tensor&)>;
         const std::vector<std::pair<const char*, Pool>> pools = {
-            {"3x3 stride 2 pad 1", [](const Tensor& t) { return F::max_pool2d_with_indices(t, {3, 3}, {2, 2}, {1, 1}, {1, 1}, false); }},
-            {"2x3 dilated ceil", [](const Tensor& t) { return F::max_pool2d_with_indices(t, {2, 3}, {1, 2}, {0, 1}, {2, 1}, true); }},
-            {"adaptive 4x5", [](const Tensor& t) { return F::adaptive_max_pool2d_with_indices(t, {4, 5}); }}};
+            {"3x3 stride 2 pad 1",
+             [](const Tensor& t) {
+                 return F::max_pool2d_with_indices(t, {3, 3}, {2, 2}, {1, 1}, {1, 1}, false);
+             }},
+            {"2x3 dilated ceil",
+             [](const Tensor& t) {
+                 return F::max_pool2d_with_indices(t, {2, 3}, {1, 2}, {0, 1}, {2, 1}, true);
+             }},
+            {"adaptive 4x5",
+             [](const Tensor& t) { return F::adaptive_max_pool2d_with_indices(t, {4, 5}); }}};
         for (const auto& [name, pool] : pools)
             for (DType dt : {DType::Float32, DType::Float64, DType::Float16}) {
                 const std::string what = std::string(name) + " " + std::string(dtype_name(dt));

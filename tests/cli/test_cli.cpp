@@ -37,7 +37,8 @@ Run cli(const QStringList& args) {
 
 // The window's program, headless: with --screenshot it exits after one frame. `env` adds
 // to (or, with an empty value, removes from) the environment.
-Run gui(const QStringList& args, const QMap<QString, QString>& env = {{"QT_QPA_PLATFORM", "offscreen"}}) {
+Run gui(const QStringList& args,
+        const QMap<QString, QString>& env = {{"QT_QPA_PLATFORM", "offscreen"}}) {
     QProcess p;
     QProcessEnvironment e = QProcessEnvironment::systemEnvironment();
     static QTemporaryDir runtime; // Qt warns on stderr without one
@@ -72,7 +73,8 @@ class TestCli : public QObject {
         QStringList keys;
         for (auto& [k, v] : j.items()) keys << QString::fromStdString(k);
         keys.sort();
-        QCOMPARE(keys, QStringList({"file", "format", "modules", "not_runnable", "runnable", "tensors", "totals"}));
+        QCOMPARE(keys, QStringList({"file", "format", "modules", "not_runnable", "runnable",
+                                    "tensors", "totals"}));
         QCOMPARE(QString::fromStdString(j["format"].get<std::string>()), QString("spec"));
         QCOMPARE(j["modules"].dump(), std::string(R"([{"name":"","type":"MyModel"}])"));
         // State-dict order (parameters first), then the unregistered attribute.
@@ -123,8 +125,9 @@ class TestCli : public QObject {
         QVERIFY(!j["runnable"].get<bool>());
         QCOMPARE(j["not_runnable"][0]["module"].get<std::string>(), std::string(""));
         QVERIFY(j["not_runnable"][0]["type"].is_null());
-        QCOMPARE(j["not_runnable"][0]["reason"].get<std::string>(),
-                 std::string("a state dict holds tensors, not modules: the module types are unknown"));
+        QCOMPARE(
+            j["not_runnable"][0]["reason"].get<std::string>(),
+            std::string("a state dict holds tensors, not modules: the module types are unknown"));
         QCOMPARE(j["not_runnable"].size(), size_t(1));
     }
 
@@ -139,10 +142,12 @@ class TestCli : public QObject {
         const json& root = net["not_runnable"][0];
         QCOMPARE(root["module"].get<std::string>(), std::string(""));
         QCOMPARE(root["type"].get<std::string>(), std::string("__main__.Net"));
-        QVERIFY2(root["reason"].get<std::string>().find("torch.jit.script(model).save(path)") != std::string::npos,
+        QVERIFY2(root["reason"].get<std::string>().find("torch.jit.script(model).save(path)") !=
+                     std::string::npos,
                  root.dump().c_str());
         Run text = cli({"inspect", fx("pt/whole_net.pt")});
-        QVERIFY2(text.out.contains("not runnable: (model) (__main__.Net): no forward code"), qPrintable(text.out));
+        QVERIFY2(text.out.contains("not runnable: (model) (__main__.Net): no forward code"),
+                 qPrintable(text.out));
     }
 
     void show_prints_values() {
@@ -203,7 +208,8 @@ class TestCli : public QObject {
             clock.start();
             while (!killed && clock.elapsed() < 60000 && p.state() != QProcess::NotRunning) {
                 // The temporary file sits beside the target: "." + name + ".tmp-<pid>-<n>".
-                for (const QFileInfo& fi : QDir(tmp.path()).entryInfoList(QDir::Files | QDir::Hidden))
+                for (const QFileInfo& fi :
+                     QDir(tmp.path()).entryInfoList(QDir::Files | QDir::Hidden))
                     if (fi.fileName().startsWith("." + name + ".tmp") && fi.size() > (1 << 20)) {
                         p.kill();
                         killed = true;
@@ -306,8 +312,8 @@ class TestCli : public QObject {
         } else {
             qInfo("cuda:0 is not usable here (%s): its run is refused", cuda_reason.c_str());
             QCOMPARE(dev.code, 2);
-            QCOMPARE(dev.err, QString::fromStdString("error: device cuda:0 is not available: " +
-                                                     cuda_reason + "\n"));
+            QCOMPARE(dev.err, QString::fromStdString(
+                                  "error: device cuda:0 is not available: " + cuda_reason + "\n"));
         }
     }
 
@@ -319,9 +325,11 @@ class TestCli : public QObject {
         Run bad = gui({"/nonexistent/model.pt", "--screenshot", png});
         QCOMPARE(bad.code, 2);
         QVERIFY2(bad.err.startsWith("error: /nonexistent/model.pt"), qPrintable(bad.err));
-        Run select = gui({"--example", "mlp-batchnorm", "--select", "no.such.tensor", "--screenshot", png});
+        Run select =
+            gui({"--example", "mlp-batchnorm", "--select", "no.such.tensor", "--screenshot", png});
         QCOMPARE(select.code, 2);
-        QCOMPARE(select.err, QString("error: --select no.such.tensor: no tensor or module of that name\n"));
+        QCOMPARE(select.err,
+                 QString("error: --select no.such.tensor: no tensor or module of that name\n"));
         Run watch = gui({"--example", "mlp-batchnorm", "--watch", "nope", "--screenshot", png});
         QCOMPARE(watch.code, 2);
         QCOMPARE(watch.err, QString("error: --watch nope: no tensor of that name\n"));
@@ -338,17 +346,21 @@ class TestCli : public QObject {
                 QCOMPARE(dev.code, 0);
             } else {
                 QCOMPARE(dev.code, 2);
-                QVERIFY2(dev.err.contains(QString::fromStdString(d["reason"].get<std::string>())), qPrintable(dev.err));
+                QVERIFY2(dev.err.contains(QString::fromStdString(d["reason"].get<std::string>())),
+                         qPrintable(dev.err));
             }
         }
-        Run ok = gui({"--example", "mlp-batchnorm", "--select", "1.running_mean", "--tab", "inspector", "--screenshot", png});
+        Run ok = gui({"--example", "mlp-batchnorm", "--select", "1.running_mean", "--tab",
+                      "inspector", "--screenshot", png});
         QCOMPARE(ok.code, 0);
         QVERIFY(QFileInfo(png).size() > 1000);
         // No display at all: --help and a bad argument still answer.
-        const QMap<QString, QString> no_display = {{"QT_QPA_PLATFORM", "xcb"}, {"DISPLAY", ""}, {"WAYLAND_DISPLAY", ""}};
+        const QMap<QString, QString> no_display = {
+            {"QT_QPA_PLATFORM", "xcb"}, {"DISPLAY", ""}, {"WAYLAND_DISPLAY", ""}};
         Run help = gui({"--help"}, no_display);
         QCOMPARE(help.code, 0);
-        QVERIFY2(help.out.contains("Usage:") && help.out.contains(".pt/.pth/.bin/.ckpt"), qPrintable(help.out + help.err));
+        QVERIFY2(help.out.contains("Usage:") && help.out.contains(".pt/.pth/.bin/.ckpt"),
+                 qPrintable(help.out + help.err));
         Run unknown = gui({"--bogus"}, no_display);
         QCOMPARE(unknown.code, 1);
         QVERIFY2(unknown.err.startsWith("error: Unknown option 'bogus'."), qPrintable(unknown.err));
@@ -398,7 +410,8 @@ class TestCli : public QObject {
         QCOMPARE(keys, QStringList({"batch", "case", "device", "eval_forward_ms", "first_loss",
                                     "runs", "train_forward_ms", "train_step_ms"}));
         QCOMPARE(QString::fromStdString(j["case"].get<std::string>()), QString("small"));
-        QCOMPARE(QString::fromStdString(parse(lines[1])["case"].get<std::string>()), QString("large"));
+        QCOMPARE(QString::fromStdString(parse(lines[1])["case"].get<std::string>()),
+                 QString("large"));
         QCOMPARE(j["batch"].get<int>(), 32);
         QCOMPARE(j["runs"].get<int>(), 3);
         for (const char* k : {"train_forward_ms", "eval_forward_ms", "train_step_ms"})
@@ -411,7 +424,8 @@ class TestCli : public QObject {
         model->train();
         const double want = F::mse_loss(model->forward(x), y).item();
         QVERIFY2(close({j["first_loss"].get<double>()}, {want}, 1e-5, 1e-7),
-                 (std::to_string(j["first_loss"].get<double>()) + " vs " + std::to_string(want)).c_str());
+                 (std::to_string(j["first_loss"].get<double>()) + " vs " + std::to_string(want))
+                     .c_str());
 
         Run sim = cli({"bench", "--json", "--cases", "small", "--runs", "2", "--device", "sim:0"});
         QCOMPARE(sim.code, 0);
@@ -439,7 +453,8 @@ class TestCli : public QObject {
         QCOMPARE(r.code, 0);
         std::ifstream in(std::string(NNSCOPE_SOURCE_DIR) + "/README.md");
         std::string readme((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        const size_t begin = readme.find("<!-- ops-table -->\n"), end = readme.find("<!-- /ops-table -->");
+        const size_t begin = readme.find("<!-- ops-table -->\n"),
+                     end = readme.find("<!-- /ops-table -->");
         QVERIFY(begin != std::string::npos && end != std::string::npos);
         const std::string table = readme.substr(begin + 19, end - begin - 19);
         QVERIFY2(QString::fromStdString(table) == r.out,

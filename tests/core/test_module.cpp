@@ -1,6 +1,7 @@
 // test_module.cpp: nn.Module semantics against PyTorch (fixtures/expected/module_rules.json;
-// the built-in examples are checked by tests/lessons): registration rules and texts, __setattr__, the named_* walks and
-// their de-duplication, state_dict order, load_state_dict, train/eval and to().
+// the built-in examples are checked by tests/lessons): registration rules and texts, __setattr__,
+// the named_* walks and their de-duplication, state_dict order, load_state_dict, train/eval and
+// to().
 #include "../test_support.h"
 
 #include "document.h"

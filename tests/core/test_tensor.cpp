@@ -4,8 +4,8 @@
 
 #include "autograd.h"
 #include "functional.h"
-#include "optim/optimizer.h"
 #include "op_table.h"
+#include "optim/optimizer.h"
 #include "random.h"
 #include "tensor.h"
 #include "tensor_format.h"
@@ -99,7 +99,7 @@ class TestTensor : public QObject {
     // as generate.py's; gradients, the written tensor's grad_fn and version, or the error.
     void inplace_autograd_matches_torch() {
         const json& f = ops["inplace_autograd"];
-        using Program = std::function<void(Tensor& x, Tensor& w, const Tensor& up, Tensor& t)>;
+        using Program = std::function<void(Tensor & x, Tensor & w, const Tensor& up, Tensor& t)>;
         const std::vector<std::pair<const char*, Program>> programs = {
             {"relu_rebase",
              [](Tensor& x, Tensor&, const Tensor& up, Tensor& t) {
@@ -180,7 +180,8 @@ class TestTensor : public QObject {
             x.set_requires_grad(true);
             w.set_requires_grad(true);
             Tensor t;
-            auto [kind, message] = catch_error([&] { program(x, w, from_fixture(f["up"], {3}), t); });
+            auto [kind, message] =
+                catch_error([&] { program(x, w, from_fixture(f["up"], {3}), t); });
             if (want.contains("error")) {
                 QVERIFY2(qs(message) == qs(want["error"].get<std::string>()),
                          (std::string(name) + ": " + message).c_str());
@@ -213,7 +214,9 @@ class TestTensor : public QObject {
         auto [y, idx] = F::max_pool2d_with_indices(x, {2, 2}, {1, 1}, {0, 0}, {1, 1}, false);
         NNSCOPE_COMPARE_VALUES(y.to_doubles(), fixture_values(f["values"]));
         QCOMPARE(idx.reshape({4}).to_int64s(), f["indices"].get<std::vector<int64_t>>());
-        y.mul(from_doubles({1, 2, 3, 4}, {1, 1, 2, 2}, TensorOptions(DType::Float32))).sum().backward();
+        y.mul(from_doubles({1, 2, 3, 4}, {1, 1, 2, 2}, TensorOptions(DType::Float32)))
+            .sum()
+            .backward();
         NNSCOPE_COMPARE_VALUES(x.grad().to_doubles(), fixture_values(f["grad"]));
     }
 
@@ -222,18 +225,26 @@ class TestTensor : public QObject {
     void max_pool_rows_match_torch() {
         const json& f = ops["pool_rows"];
         for (const json& c : f["cases"]) {
-            auto pair = [&](const char* k) { return std::array<int64_t, 2>{c[k][0].get<int64_t>(), c[k][1].get<int64_t>()}; };
+            auto pair = [&](const char* k) {
+                return std::array<int64_t, 2>{c[k][0].get<int64_t>(), c[k][1].get<int64_t>()};
+            };
             Tensor x = from_fixture(f["x"], {1, 2, 7, 12});
             x.set_requires_grad(true);
-            auto [y, idx] = F::max_pool2d_with_indices(x, pair("kernel"), pair("stride"), pair("padding"),
-                                                       pair("dilation"), c["ceil_mode"].get<bool>());
+            auto [y, idx] =
+                F::max_pool2d_with_indices(x, pair("kernel"), pair("stride"), pair("padding"),
+                                           pair("dilation"), c["ceil_mode"].get<bool>());
             QCOMPARE(y.shape(), fixture_shape(c["shape"]));
             NNSCOPE_COMPARE_VALUES(y.to_doubles(), fixture_values(c["values"]));
-            QCOMPARE(idx.reshape({idx.numel()}).to_int64s(), c["indices"].get<std::vector<int64_t>>());
-            Tensor plain = F::max_pool2d(x.detach(), pair("kernel"), pair("stride"), pair("padding"), pair("dilation"),
-                                         c["ceil_mode"].get<bool>());
+            QCOMPARE(idx.reshape({idx.numel()}).to_int64s(),
+                     c["indices"].get<std::vector<int64_t>>());
+            Tensor plain =
+                F::max_pool2d(x.detach(), pair("kernel"), pair("stride"), pair("padding"),
+                              pair("dilation"), c["ceil_mode"].get<bool>());
             NNSCOPE_COMPARE_VALUES(plain.to_doubles(), fixture_values(c["values"]));
-            y.mul(from_doubles(fixture_values(c["upstream"]), y.shape(), TensorOptions(DType::Float32))).sum().backward();
+            y.mul(from_doubles(fixture_values(c["upstream"]), y.shape(),
+                               TensorOptions(DType::Float32)))
+                .sum()
+                .backward();
             NNSCOPE_COMPARE_VALUES(x.grad().to_doubles(), fixture_values(c["grad"]));
         }
     }
@@ -252,7 +263,8 @@ class TestTensor : public QObject {
             {
                 NoGradGuard no_grad;
                 Tensor cached = F::conv2d(x, w, Tensor(), {1, 1}, {1, 1}, {1, 1}, 1);
-                Tensor fresh = F::conv2d(x.clone(), w.detach().clone(), Tensor(), {1, 1}, {1, 1}, {1, 1}, 1);
+                Tensor fresh =
+                    F::conv2d(x.clone(), w.detach().clone(), Tensor(), {1, 1}, {1, 1}, {1, 1}, 1);
                 QCOMPARE(cached.to_doubles(), fresh.to_doubles());
             }
             w.set_grad(ones(w.shape()).mul(Scalar(0.5 + step)));
@@ -262,13 +274,16 @@ class TestTensor : public QObject {
                gamma = randn({4}, gen), beta = randn({4}, gen);
         NoGradGuard no_grad;
         for (bool relu : {false, true}) {
-            Tensor fused = F::conv_bn_eval(x, w, Tensor(), {1, 1}, {1, 1}, {1, 1}, 1, mean, var, gamma, beta, 1e-3, relu);
+            Tensor fused = F::conv_bn_eval(x, w, Tensor(), {1, 1}, {1, 1}, {1, 1}, 1, mean, var,
+                                           gamma, beta, 1e-3, relu);
             if (!fused.defined()) QSKIP("oneDNN off or not built in: no folded path");
-            Tensor plain = F::batch_norm(F::conv2d(x, w.detach().clone(), Tensor(), {1, 1}, {1, 1}, {1, 1}, 1),
-                                         mean.clone(), var.clone(), Tensor(), gamma, beta, false, 0.1, 1e-3);
+            Tensor plain =
+                F::batch_norm(F::conv2d(x, w.detach().clone(), Tensor(), {1, 1}, {1, 1}, {1, 1}, 1),
+                              mean.clone(), var.clone(), Tensor(), gamma, beta, false, 0.1, 1e-3);
             if (relu) plain = plain.relu();
             std::string why;
-            QVERIFY2(test::close(fused.to_doubles(), plain.to_doubles(), 1e-4, 1e-5, &why), why.c_str());
+            QVERIFY2(test::close(fused.to_doubles(), plain.to_doubles(), 1e-4, 1e-5, &why),
+                     why.c_str());
         }
     }
 

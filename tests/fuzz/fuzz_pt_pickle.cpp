@@ -7,8 +7,8 @@
 #include "document.h"
 #include "fuzz_common.h"
 #include "pickle.h"
-#include "torch_zip.h"
 #include "tensor_stats.h"
+#include "torch_zip.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     using namespace nnscope;

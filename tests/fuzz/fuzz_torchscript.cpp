@@ -6,8 +6,8 @@
 #include "autograd.h"
 #include "document.h"
 #include "fuzz_common.h"
-#include "torch_zip.h"
 #include "program.h"
+#include "torch_zip.h"
 
 namespace {
 
@@ -19,7 +19,8 @@ struct Base {
 const Base& base() {
     static const Base b = [] {
         Base out;
-        nnscope::torchzip::ZipReader zip(std::string(NNSCOPE_FIXTURES_DIR) + "/torchscript/net_scripted.pt");
+        nnscope::torchzip::ZipReader zip(std::string(NNSCOPE_FIXTURES_DIR) +
+                                         "/torchscript/net_scripted.pt");
         for (const auto& n : zip.names()) {
             if (n.ends_with("/code/__torch__.py")) out.code_entry = n;
             out.entries.emplace_back(n, zip.read(n, 1 << 24));

@@ -2,8 +2,8 @@
 // clear error naming the file and the place for each kind of mistake.
 #include "../test_support.h"
 
-#include "model_spec.h"
 #include "layers/layers.h"
+#include "model_spec.h"
 
 using namespace nnscope;
 using namespace nnscope::test;

@@ -14,8 +14,8 @@
 #include "autograd.h"
 #include "document.h"
 #include "examples.h"
-#include "safetensors.h"
 #include "layers/layers.h"
+#include "safetensors.h"
 
 using namespace nnscope;
 using namespace nnscope::test;
@@ -81,12 +81,21 @@ class TestSafetensors : public QObject {
             entries.push_back({k, v.dtype(), v.shape(), keep.back().data_ptr(), v.nbytes()});
         }
         const std::string huge = tmp.filePath("huge.safetensors").toStdString();
-        safetensors::write_file(huge, {{"nnscope.spec", R"({"type": "Sequential", "children": [{"type": "Linear", "in_features": 1000000, "out_features": 1000000}]})"}}, entries);
+        safetensors::write_file(
+            huge,
+            {{"nnscope.spec",
+              R"({"type": "Sequential", "children": [{"type": "Linear", "in_features": 1000000, "out_features": 1000000}]})"}},
+            entries);
         Document plain = open_document(huge);
         QVERIFY(!plain.root->runnable());
-        QVERIFY2(plain.note.starts_with("the saved model spec does not fit this file's tensors"), plain.note.c_str());
+        QVERIFY2(plain.note.starts_with("the saved model spec does not fit this file's tensors"),
+                 plain.note.c_str());
         const std::string other = tmp.filePath("other.safetensors").toStdString();
-        safetensors::write_file(other, {{"nnscope.spec", R"({"type": "Sequential", "children": [{"type": "Linear", "in_features": 6, "out_features": 3}]})"}}, entries);
+        safetensors::write_file(
+            other,
+            {{"nnscope.spec",
+              R"({"type": "Sequential", "children": [{"type": "Linear", "in_features": 6, "out_features": 3}]})"}},
+            entries);
         QVERIFY(open_document(other).note.find("Unexpected key(s)") != std::string::npos);
     }
 
@@ -213,6 +222,42 @@ class TestSafetensors : public QObject {
         // A whole example round-trips into an equal model through load_state_dict.
         Document fresh = open_example("buffer-patterns");
         fresh.root->load_state_dict(back.root->state_dict());
+    }
+
+    // The format is decided by content (io/model_file.h): a safetensors file, a torch.save
+    // archive and a legacy tar named otherwise open as what they are; names decide only the
+    // JSON formats, and a name of no known format with no known content is refused.
+    void formats_are_detected_by_content() {
+        Document ex = open_example("buffer-patterns");
+        const std::string st = tmp.filePath("detect.safetensors").toStdString();
+        const std::string pt = tmp.filePath("detect.pt").toStdString();
+        save_state_dict(*ex.root, st);
+        save_state_dict(*ex.root, pt);
+        const std::string st_as_bin = tmp.filePath("weights.bin").toStdString();
+        const std::string pt_as_data = tmp.filePath("weights.data").toStdString();
+        QVERIFY(QFile::copy(QString::fromStdString(st), QString::fromStdString(st_as_bin)));
+        QVERIFY(QFile::copy(QString::fromStdString(pt), QString::fromStdString(pt_as_data)));
+        QVERIFY(detect_model_file(st_as_bin) == ModelFileFormat::Safetensors);
+        QVERIFY(detect_model_file(pt_as_data) == ModelFileFormat::TorchSave);
+        Document a = open_document(st_as_bin), b = open_document(pt_as_data);
+        QCOMPARE(a.format, std::string("safetensors"));
+        QCOMPARE(b.format, std::string("pt"));
+        QCOMPARE(a.path, st_as_bin);
+        QCOMPARE(a.root->state_dict().tensors.size(), ex.root->state_dict().tensors.size());
+        QCOMPARE(b.root->state_dict().tensors.size(), ex.root->state_dict().tensors.size());
+        const std::string other = tmp.filePath("notes.txt").toStdString();
+        {
+            std::ofstream out(other);
+            out << "not a model";
+        }
+        try {
+            open_document(other);
+            QFAIL("a text file opened");
+        } catch (const FormatError& e) {
+            QCOMPARE(std::string(e.what()),
+                     other + ": unknown file type (expected .json, .safetensors, "
+                             ".safetensors.index.json, .pt or .pth)");
+        }
     }
 
     void limits_are_one_line_errors() {

@@ -44,7 +44,8 @@ class TestTorchScript : public QObject {
   private slots:
     void archives_open_with_pytorchs_tree_data() {
         QTest::addColumn<QString>("name");
-        for (const auto& [name, v] : expect.items()) QTest::newRow(name.c_str()) << QString::fromStdString(name);
+        for (const auto& [name, v] : expect.items())
+            QTest::newRow(name.c_str()) << QString::fromStdString(name);
     }
 
     void archives_open_with_pytorchs_tree() {
@@ -70,7 +71,8 @@ class TestTorchScript : public QObject {
         const StateDict sd = doc.root->state_dict();
         QStringList keys, want_keys;
         for (const auto& [k, v] : sd.tensors) keys << QString::fromStdString(k);
-        for (const auto& [k, v] : want["state_dict"].items()) want_keys << QString::fromStdString(k);
+        for (const auto& [k, v] : want["state_dict"].items())
+            want_keys << QString::fromStdString(k);
         QCOMPARE(keys, want_keys);
         for (const auto& [k, v] : want["state_dict"].items()) {
             const Tensor* t = sd.tensors.find(k);
@@ -89,7 +91,8 @@ class TestTorchScript : public QObject {
         Document traced = open_document(script("net_traced_eval"));
         QVERIFY(traced.root->own_attributes().find("plain") == nullptr);
         QVERIFY(torchscript::is_torchscript(torchzip::ZipReader(script("lstm"))));
-        QVERIFY(!torchscript::is_torchscript(torchzip::ZipReader(fixtures_dir() + "/pt/sd_mlp.pt")));
+        QVERIFY(
+            !torchscript::is_torchscript(torchzip::ZipReader(fixtures_dir() + "/pt/sd_mlp.pt")));
         // By content, whatever the extension.
         const std::string renamed = tmp.filePath("model.zip").toStdString();
         std::filesystem::copy_file(script("lstm"), renamed);
@@ -102,19 +105,23 @@ class TestTorchScript : public QObject {
                       tmp.filePath("no_class.pt").toStdString());
         auto [kind, msg] = catch_error([&] { open_document(no_class); });
         QCOMPARE(QString::fromStdString(msg),
-                 QString::fromStdString(no_class + ": code/__torch__.py: no declaration of class ScriptNet"));
-        const std::string no_file = rewritten(
-            "seq_mangled", "seq_mangled/code/__torch__/torch/nn/modules/batchnorm.py", nullptr,
-            tmp.filePath("no_file.pt").toStdString());
+                 QString::fromStdString(no_class +
+                                        ": code/__torch__.py: no declaration of class ScriptNet"));
+        const std::string no_file =
+            rewritten("seq_mangled", "seq_mangled/code/__torch__/torch/nn/modules/batchnorm.py",
+                      nullptr, tmp.filePath("no_file.pt").toStdString());
         std::tie(kind, msg) = catch_error([&] { open_document(no_file); });
         QCOMPARE(QString::fromStdString(msg),
-                 QString::fromStdString(no_file + ": class __torch__.torch.nn.modules.batchnorm.BatchNorm2d "
-                                                  "is not in the archive (no code/__torch__/torch/nn/modules/batchnorm.py)"));
-        const std::string no_lists =
-            rewritten("lstm", "lstm/code/__torch__/torch/nn/modules/rnn.py", "class LSTM(Module):\n  training : bool\n",
-                      tmp.filePath("no_lists.pt").toStdString());
+                 QString::fromStdString(
+                     no_file +
+                     ": class __torch__.torch.nn.modules.batchnorm.BatchNorm2d "
+                     "is not in the archive (no code/__torch__/torch/nn/modules/batchnorm.py)"));
+        const std::string no_lists = rewritten(
+            "lstm", "lstm/code/__torch__/torch/nn/modules/rnn.py",
+            "class LSTM(Module):\n  training : bool\n", tmp.filePath("no_lists.pt").toStdString());
         std::tie(kind, msg) = catch_error([&] { open_document(no_lists); });
-        QVERIFY2(QString::fromStdString(msg).endsWith("declares no __parameters__ or __buffers__"), msg.c_str());
+        QVERIFY2(QString::fromStdString(msg).endsWith("declares no __parameters__ or __buffers__"),
+                 msg.c_str());
     }
 };
 

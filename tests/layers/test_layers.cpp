@@ -8,9 +8,9 @@
 #include "autograd.h"
 #include "document.h"
 #include "functional.h"
-#include "model_spec.h"
 #include "layers/layers.h"
 #include "model_facts.h"
+#include "model_spec.h"
 #include "optim/optimizer.h"
 
 using namespace nnscope;
@@ -71,11 +71,14 @@ class TestLayers : public QObject {
             Document doc = open_document(file, name), fresh = open_document(file, name);
             if (c.contains("memory")) { // two inputs: not a model on its own, but a layer that runs
                 QCOMPARE(not_runnable_modules(doc).at(0).reason,
-                         std::string("its forward takes 2 inputs (tgt, memory); nnscope runs a model on one input"));
+                         std::string("its forward takes 2 inputs (tgt, memory); nnscope runs a "
+                                     "model on one input"));
             } else {
-                QVERIFY2(doc.root && doc.root->runnable(), not_runnable_summary(doc.not_runnable).c_str());
+                QVERIFY2(doc.root && doc.root->runnable(),
+                         not_runnable_summary(doc.not_runnable).c_str());
             }
-            QCOMPARE(QString::fromStdString(doc.root->type_name()), QString::fromStdString(c["spec"]["type"]));
+            QCOMPARE(QString::fromStdString(doc.root->type_name()),
+                     QString::fromStdString(c["spec"]["type"]));
             match_case(c, doc.root, fresh.root);
         } catch (const std::exception& e) {
             QFAIL(e.what());
@@ -86,7 +89,8 @@ class TestLayers : public QObject {
     // The module's outputs for x: a decoder layer's with the case's memory, the others'
     // forward_all (a tuple's tensors).
     static std::vector<Tensor> run(Module& m, const Tensor& x, const json& c) {
-        if (c.contains("memory")) return {dynamic_cast<TransformerLayer&>(m).decode(x, from_json(c["memory"]))};
+        if (c.contains("memory"))
+            return {dynamic_cast<TransformerLayer&>(m).decode(x, from_json(c["memory"]))};
         return m.forward_all(x);
     }
 
@@ -164,7 +168,8 @@ class TestLayers : public QObject {
         {
             auto half = conv();
             half->to(DType::Float16);
-            NNSCOPE_EXPECT_ERROR(e["conv_half"], half->forward(zeros({1, 3, 8, 8}, TensorOptions(DType::Float16))));
+            NNSCOPE_EXPECT_ERROR(e["conv_half"],
+                                 half->forward(zeros({1, 3, 8, 8}, TensorOptions(DType::Float16))));
         }
         NNSCOPE_EXPECT_ERROR(e["layernorm_shape"],
                              LayerNorm({16}, 1e-5, true).forward(zeros({4, 8})));
@@ -273,7 +278,8 @@ class TestLayers : public QObject {
             const double sigma = std::sqrt(double(n) * p * (1 - p));
             QVERIFY2(std::fabs(double(kept) - double(n) * (1 - p)) <= 6 * sigma,
                      ("p=" + std::to_string(p) + ": kept " + std::to_string(kept)).c_str());
-            QVERIFY(std::fabs(double(kept - want["kept"].get<int64_t>())) <= 6 * std::sqrt(2.0) * sigma);
+            QVERIFY(std::fabs(double(kept - want["kept"].get<int64_t>())) <=
+                    6 * std::sqrt(2.0) * sigma);
             dropout->gen.manual_seed(42);
             QCOMPARE(m->forward(x).to_doubles(), out);
             m->train(false);

@@ -105,8 +105,8 @@ const std::map<std::string, Check>& checks() {
          }},
         {"mlp.cast",
          [](const json& torch) {
-             for (const auto& [name, dtype] : {std::pair{"double", DType::Float64},
-                                               std::pair{"half", DType::Float16}}) {
+             for (const auto& [name, dtype] :
+                  {std::pair{"double", DType::Float64}, std::pair{"half", DType::Float16}}) {
                  Document doc = open_example("mlp-batchnorm");
                  doc.root->to(dtype);
                  std::vector<std::string> got, want;
@@ -156,7 +156,8 @@ const std::map<std::string, Check>& checks() {
              for (const auto& [k, v] : want["loaded"].items()) keys.push_back(k);
              QCOMPARE(qlist(state_dict_keys(*fresh.root)), qlist(keys));
              for (const auto& [k, v] : fresh.root->state_dict().tensors)
-                 NNSCOPE_COMPARE_VALUES(v.to_doubles(), want["loaded"][k].get<std::vector<double>>());
+                 NNSCOPE_COMPARE_VALUES(v.to_doubles(),
+                                        want["loaded"][k].get<std::vector<double>>());
              QVERIFY(fresh.root->parameters().empty());
          }},
         {"parameter_vs_buffer.moves_with_to",
@@ -232,7 +233,8 @@ const std::map<std::string, Check>& checks() {
                  avg.forward(x);
                  seen.push_back(avg.attr("running_avg").item());
              }
-             NNSCOPE_COMPARE_VALUES(seen, want["running_avg_after_calls"].get<std::vector<double>>());
+             NNSCOPE_COMPARE_VALUES(seen,
+                                    want["running_avg_after_calls"].get<std::vector<double>>());
              QCOMPARE(avg.attr("running_avg").shape(), fixture_shape(want["running_avg_shape"]));
              QCOMPARE(qlist(names(avg.named_buffers())), qlist(want["running_avg_is_buffer"]));
          }},
@@ -243,7 +245,8 @@ const std::map<std::string, Check>& checks() {
              Module& emb = *doc.root->child("embedding");
              QCOMPARE(qlist(names(emb.named_parameters())), qlist(want["embedding_parameters"]));
              json got = json::array();
-             for (const auto& [n, b] : emb.named_buffers()) got.push_back(json::array({n, b.shape()}));
+             for (const auto& [n, b] : emb.named_buffers())
+                 got.push_back(json::array({n, b.shape()}));
              QCOMPARE(QString::fromStdString(got.dump()),
                       QString::fromStdString(want["embedding_buffers"].dump()));
          }},
@@ -256,7 +259,8 @@ const std::map<std::string, Check>& checks() {
              acc.forward(x);
              acc.forward(x);
              Tensor count = acc.attr("count");
-             QCOMPARE(std::string(dtype_name(count.dtype())), want["count_dtype"].get<std::string>());
+             QCOMPARE(std::string(dtype_name(count.dtype())),
+                      want["count_dtype"].get<std::string>());
              QCOMPARE(count.shape(), fixture_shape(want["count_shape"]));
              QCOMPARE(count.item(), want["count_after_two_calls"].get<double>());
              QCOMPARE(acc.attr("stats").to_doubles(),
@@ -270,7 +274,8 @@ const std::map<std::string, Check>& checks() {
              std::vector<std::string> held;
              for (const auto& [n, p] : sgd.params()) held.push_back(n);
              QCOMPARE(qlist(held),
-                      QStringList({"embedding." + QString::fromStdString(strings(
+                      QStringList({"embedding." +
+                                   QString::fromStdString(strings(
                                        torch["buffer_patterns"]["embedding_parameters"])[0])}));
          }},
         {"update_buffer.updates",
@@ -279,11 +284,14 @@ const std::map<std::string, Check>& checks() {
              Document doc = open_example("update-buffer");
              Module& m = *doc.root;
              m.attr("my_buffer").fill_(Scalar(1));
-             QCOMPARE(m.attr("my_buffer").to_doubles(), want["my_buffer"].get<std::vector<double>>());
+             QCOMPARE(m.attr("my_buffer").to_doubles(),
+                      want["my_buffer"].get<std::vector<double>>());
              Tensor table = m.attr("lookup_table");
-             QCOMPARE(std::string(dtype_name(table.dtype())), want["lookup_table_dtype"].get<std::string>());
+             QCOMPARE(std::string(dtype_name(table.dtype())),
+                      want["lookup_table_dtype"].get<std::string>());
              for (int64_t i : {1, 3, 5}) table.select(0, i).mul_(Scalar(2));
-             QCOMPARE(m.attr("lookup_table").to_doubles(), want["lookup_table"].get<std::vector<double>>());
+             QCOMPARE(m.attr("lookup_table").to_doubles(),
+                      want["lookup_table"].get<std::vector<double>>());
          }},
         {"update_buffer.persist",
          [](const json& torch) {
@@ -320,15 +328,17 @@ const std::map<std::string, Check>& checks() {
              json got = json::object();
              for (const char* n : {"my_param", "my_buffer", "my_tensor"})
                  got[n] = device_as_torch(doc.root->attr(n));
-             QCOMPARE(QString::fromStdString(got.dump()),
-                      QString::fromStdString(torch["plain_attribute"]["devices_after_to_meta"].dump()));
+             QCOMPARE(
+                 QString::fromStdString(got.dump()),
+                 QString::fromStdString(torch["plain_attribute"]["devices_after_to_meta"].dump()));
          }},
         {"plain_attribute.forward_error",
          [](const json& torch) {
              Document doc = open_example("plain-attribute");
              doc.root->to(Device::parse("sim:0"));
-             auto [kind, message] = catch_error(
-                 [&] { doc.root->forward(ones({1}, TensorOptions().with_device(Device::parse("sim:0")))); });
+             auto [kind, message] = catch_error([&] {
+                 doc.root->forward(ones({1}, TensorOptions().with_device(Device::parse("sim:0"))));
+             });
              QCOMPARE(QString::fromStdString(kind), QString("RuntimeError"));
              std::string want = torch["plain_attribute"]["forward_error_after_to_meta"];
              want.replace(want.find("meta"), 4, "sim:0");
@@ -359,7 +369,8 @@ const std::map<std::string, Check>& checks() {
              Document doc = open_example("tinymodel");
              Module& tiny = *doc.root->child("tinymodel");
              json got = json::array();
-             for (const auto& [n, p] : tiny.named_parameters()) got.push_back(json::array({n, p.shape()}));
+             for (const auto& [n, p] : tiny.named_parameters())
+                 got.push_back(json::array({n, p.shape()}));
              QCOMPARE(QString::fromStdString(got.dump()),
                       QString::fromStdString(want["tinymodel_parameters"].dump()));
              QCOMPARE(json(tiny.child("activation")->parameters().size() +
@@ -385,8 +396,9 @@ const std::map<std::string, Check>& checks() {
              QVERIFY(want["softmax_without_dim_on_2d_is_dim_1"].get<bool>());
              QCOMPARE(F::softmax_default_dim(2), int64_t(1));
              Document doc = open_example("tinymodel");
-             QCOMPARE(QString::fromStdString(doc.root->child("tinymodel")->child("softmax")->repr()),
-                      QString("Softmax(dim=1)"));
+             QCOMPARE(
+                 QString::fromStdString(doc.root->child("tinymodel")->child("softmax")->repr()),
+                 QString("Softmax(dim=1)"));
          }},
     };
     return table;
@@ -411,7 +423,8 @@ void check_example_structure(const std::string& name, const json& want) {
                           e[2].get<std::string>());
     QCOMPARE(qlist(got_sd), qlist(want_sd));
     std::vector<std::string> got_p, want_p;
-    for (const auto& [k, v] : m.named_parameters()) got_p.push_back(k + (v.requires_grad() ? " grad" : ""));
+    for (const auto& [k, v] : m.named_parameters())
+        got_p.push_back(k + (v.requires_grad() ? " grad" : ""));
     for (const auto& e : want["named_parameters"])
         want_p.push_back(e[0].get<std::string>() + (e[3].get<bool>() ? " grad" : ""));
     QCOMPARE(qlist(got_p), qlist(want_p));
@@ -421,7 +434,8 @@ void check_example_structure(const std::string& name, const json& want) {
     std::vector<std::string> got_attr;
     for (const auto& [k, v] : m.own_attributes()) got_attr.push_back(k);
     QCOMPARE(qlist(got_attr), qlist(want["plain_tensor_attributes"]));
-    QCOMPARE(QString::fromStdString(m.repr()), QString::fromStdString(want["repr"].get<std::string>()));
+    QCOMPARE(QString::fromStdString(m.repr()),
+             QString::fromStdString(want["repr"].get<std::string>()));
 }
 
 json load_sentences() {
@@ -479,9 +493,11 @@ class TestLessons : public QObject {
 
     void claims_match_pytorch_data() {
         QTest::addColumn<QString>("claim");
-        for (const auto& [id, check] : checks()) QTest::newRow(id.c_str()) << QString::fromStdString(id);
+        for (const auto& [id, check] : checks())
+            QTest::newRow(id.c_str()) << QString::fromStdString(id);
         for (const auto& [name, want] : examples.items())
-            QTest::newRow(("examples." + name).c_str()) << QString::fromStdString("examples." + name);
+            QTest::newRow(("examples." + name).c_str())
+                << QString::fromStdString("examples." + name);
     }
 
     void claims_match_pytorch() {

@@ -5,30 +5,30 @@
 #include "../test_support.h"
 
 #include <QAbstractItemModelTester>
+#include <QAction>
 #include <QCheckBox>
+#include <QDoubleSpinBox>
 #include <QElapsedTimer>
 #include <QKeyEvent>
 #include <QLineEdit>
+#include <QMenuBar>
+#include <QProgressDialog>
+#include <QPushButton>
 #include <QStatusBar>
 #include <QTreeView>
-#include <QMenuBar>
-#include <QDoubleSpinBox>
-#include <QPushButton>
-#include <QProgressDialog>
-#include <QAction>
 #include <qcustomplot.h>
 
 #include "autograd.h"
 #include "diff_dialog.h"
 #include "examples.h"
 #include "gpu.h"
-#include "torch_zip.h"
 #include "plot_panel.h"
 #include "random.h"
 #include "step_controller.h"
 #include "step_engine.h"
 #include "step_worker.h"
 #include "tensor_table_model.h"
+#include "torch_zip.h"
 
 #include "inspector_panel.h"
 #include "main_window.h"
@@ -286,7 +286,8 @@ class TestUi : public QObject {
         // A scripted model does not say its input shape: the window guesses one from its
         // first Conv2d ([8, 3, 224, 224]) and takes the user's, remembered per file.
         MainWindow w;
-        const QString file = QString::fromStdString(test::fixtures_dir()) + "/torchscript/net_scripted.pt";
+        const QString file =
+            QString::fromStdString(test::fixtures_dir()) + "/torchscript/net_scripted.pt";
         QVERIFY(w.open_path(file));
         QVERIFY(w.can_step());
         QVERIFY(w.log_text().contains("inputs: normal values [8, 3, 224, 224]"));
@@ -300,8 +301,9 @@ class TestUi : public QObject {
         w.set_training_mode(false);
         std::vector<double> frozen = root->child("bn")->attr("running_mean").to_doubles();
         w.step_blocking(3);
-        QCOMPARE(root->child("bn")->attr("running_mean").to_doubles(), frozen); // eval: BatchNorm frozen
-        QCOMPARE(root->attr("steps").item_int(), int64_t(7));                 // the code counts anyway
+        QCOMPARE(root->child("bn")->attr("running_mean").to_doubles(),
+                 frozen);                                     // eval: BatchNorm frozen
+        QCOMPARE(root->attr("steps").item_int(), int64_t(7)); // the code counts anyway
         // Script once, load many checkpoints: a state dict saved from it loads back into it,
         // values and all, and a different architecture's is refused with nothing changed.
         QTemporaryDir sd_dir;
@@ -315,12 +317,14 @@ class TestUi : public QObject {
         QCOMPARE(root->child("bn")->attr("running_mean").to_doubles(), mean_now);
         QCOMPARE(root->attr("steps").item_int(), int64_t(7));
         const std::string before_bad = state_hash(*root);
-        QVERIFY(!w.load_state_dict_from(QString::fromStdString(test::fixtures_dir()) + "/mlp_torch.safetensors", true));
+        QVERIFY(!w.load_state_dict_from(
+            QString::fromStdString(test::fixtures_dir()) + "/mlp_torch.safetensors", true));
         QCOMPARE(state_hash(*root), before_bad);
         // Reopened, the file keeps its shape; a traced model says that the mode cannot change it.
         QVERIFY(w.open_path(file));
         QVERIFY(w.log_text().contains("inputs: normal values [2, 3, 6, 6]"));
-        QVERIFY(w.open_path(QString::fromStdString(test::fixtures_dir()) + "/torchscript/net_traced_eval.pt"));
+        QVERIFY(w.open_path(QString::fromStdString(test::fixtures_dir()) +
+                            "/torchscript/net_traced_eval.pt"));
         w.set_training_mode(true);
         QVERIFY(w.log_text().contains("this traced model's code never reads self.training"));
         // Pause ends a step that would run for a minute, and that step is undone.
@@ -332,7 +336,8 @@ class TestUi : public QObject {
         for (const auto& n : zip.names()) {
             std::string body = zip.read(n, 1 << 24);
             if (n == "net_scripted/code/__torch__.py")
-                body.replace(body.find("    steps = self.steps"), 0, "    _9 = torch.add_(self.steps, 1)\n    while True:\n      pass\n");
+                body.replace(body.find("    steps = self.steps"), 0,
+                             "    _9 = torch.add_(self.steps, 1)\n    while True:\n      pass\n");
             bodies.push_back(body);
             entries.push_back({n, bodies.back().data(), bodies.back().size()});
         }
@@ -349,7 +354,8 @@ class TestUi : public QObject {
         w.stop_running();
         QVERIFY(timer.elapsed() < 5000);
         QVERIFY(!w.is_running());
-        QVERIFY2(w.log_text().contains("paused during a step: that step was undone"), qPrintable(w.log_text()));
+        QVERIFY2(w.log_text().contains("paused during a step: that step was undone"),
+                 qPrintable(w.log_text()));
         QCOMPARE(w.document().root->attr("steps").item_int(), steps_before);
     }
 
@@ -603,15 +609,20 @@ class TestUi : public QObject {
         QCOMPARE(dialogs_at_error, 0);
         QVERIFY(!w.log_text().contains("cancelled"));
         // 10: a long report is summarised; the whole text goes to the box's details.
-        const QString longer = "Error(s) in loading state_dict for Sequential:\n" + QString("\tMissing key(s) in state_dict: ").append(QString("'layer.weight', ").repeated(200));
+        const QString longer = "Error(s) in loading state_dict for Sequential:\n" +
+                               QString("\tMissing key(s) in state_dict: ")
+                                   .append(QString("'layer.weight', ").repeated(200));
         QCOMPARE(error_summary(longer), QString("Error(s) in loading state_dict for Sequential:"));
         const QString one_line = QString("x").repeated(1000);
         QVERIFY(error_summary(one_line).size() < 310);
         QCOMPARE(error_summary("short"), QString("short"));
         // 8: a name typed without an extension gets the chosen filter's.
-        QCOMPARE(with_filter_suffix("/tmp/m", "safetensors (*.safetensors)"), QString("/tmp/m.safetensors"));
-        QCOMPARE(with_filter_suffix("/tmp/m", "PyTorch state dict (*.pt *.pth)"), QString("/tmp/m.pt"));
-        QCOMPARE(with_filter_suffix("/tmp/m.pth", "safetensors (*.safetensors)"), QString("/tmp/m.pth"));
+        QCOMPARE(with_filter_suffix("/tmp/m", "safetensors (*.safetensors)"),
+                 QString("/tmp/m.safetensors"));
+        QCOMPARE(with_filter_suffix("/tmp/m", "PyTorch state dict (*.pt *.pth)"),
+                 QString("/tmp/m.pt"));
+        QCOMPARE(with_filter_suffix("/tmp/m.pth", "safetensors (*.safetensors)"),
+                 QString("/tmp/m.pth"));
         // 14: the log in PyTorch's words, "opened" before what follows, a separator per model.
         QVERIFY(w.open_builtin_example("mlp-batchnorm"));
         QVERIFY(w.open_builtin_example("plain-attribute"));
@@ -619,9 +630,11 @@ class TestUi : public QObject {
         const int opened = int(lines.indexOf("opened example plain-attribute"));
         QVERIFY(opened > 0);
         QVERIFY(lines[opened - 1].startsWith(QString(40, QChar(0x2500))));
-        QVERIFY(lines.indexOf("opened example mlp-batchnorm") < lines.indexOf("watching 1.running_mean"));
+        QVERIFY(lines.indexOf("opened example mlp-batchnorm") <
+                lines.indexOf("watching 1.running_mean"));
         QVERIFY(w.save_state_dict_to(tmp.filePath("s.safetensors")));
-        QVERIFY(w.log_text().contains("safetensors.torch.save_file(model.state_dict(), '" + tmp.filePath("s.safetensors") + "')"));
+        QVERIFY(w.log_text().contains("safetensors.torch.save_file(model.state_dict(), '" +
+                                      tmp.filePath("s.safetensors") + "')"));
         QVERIFY(w.save_state_dict_to(tmp.filePath("s.pt")));
         // 9: what nnscope saved from a spec reopens as the same runnable model.
         QVERIFY(w.open_builtin_example("mlp-batchnorm"));
@@ -632,10 +645,12 @@ class TestUi : public QObject {
         QCOMPARE(w.document().root->child("1")->attr("num_batches_tracked").item_int(), int64_t(3));
         w.step_blocking(1);
         QCOMPARE(w.document().root->child("1")->attr("num_batches_tracked").item_int(), int64_t(4));
-        QVERIFY(w.log_text().contains("torch.save(model.state_dict(), '" + tmp.filePath("s.pt") + "')"));
+        QVERIFY(w.log_text().contains("torch.save(model.state_dict(), '" + tmp.filePath("s.pt") +
+                                      "')"));
         QVERIFY(w.open_builtin_example("mlp-batchnorm"));
         w.set_training_step(true);
-        QVERIFY2(w.log_text().contains("optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9): "),
+        QVERIFY2(w.log_text().contains(
+                     "optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9): "),
                  qPrintable(w.log_text()));
         // 16: a non-strict load that matches nothing warns.
         auto other = std::make_shared<Module>("Other");
@@ -654,7 +669,8 @@ class TestUi : public QObject {
             if (d.available) continue;
             auto* a = w.findChild<QAction*>(QString::fromStdString("device_" + d.name));
             QVERIFY(a && !a->isEnabled());
-            QVERIFY2(a->toolTip().contains(QString::fromStdString(d.reason)), qPrintable(a->toolTip()));
+            QVERIFY2(a->toolTip().contains(QString::fromStdString(d.reason)),
+                     qPrintable(a->toolTip()));
             QVERIFY(a->statusTip().contains(QString::fromStdString(d.reason)));
             QVERIFY(a->text().contains("not available"));
         }
@@ -693,12 +709,14 @@ class TestUi : public QObject {
             for (QAction* x : w.findChildren<QAction*>())
                 if (x->text() == name) a = x;
             QVERIFY2(a && !a->isEnabled(), name);
-            QCOMPARE(a->toolTip(), QString("Inspect-only: this model cannot run: the model (MyModel): declared "
-                                           "in the spec without forward code"));
+            QCOMPARE(a->toolTip(),
+                     QString("Inspect-only: this model cannot run: the model (MyModel): declared "
+                             "in the spec without forward code"));
         }
         QVERIFY(!w.findChild<QCheckBox*>("training_step")->isEnabled());
         const QString status = w.statusBar()->currentMessage();
-        QVERIFY2(status.startsWith("Inspect-only: this model cannot run: the model (MyModel)"), qPrintable(status));
+        QVERIFY2(status.startsWith("Inspect-only: this model cannot run: the model (MyModel)"),
+                 qPrintable(status));
         // A runnable model enables them again and clears the message.
         QVERIFY(w.open_builtin_example("mlp-batchnorm"));
         QVERIFY(w.can_step());
@@ -716,23 +734,29 @@ class TestUi : public QObject {
         w.set_training_mode(false); // running statistics: huge inputs stay huge
         w.set_training_step(true);
         w.set_input_distribution(1e30, 0);
-        const std::vector<double> before = w.document().root->child("0")->attr("weight").to_doubles();
+        const std::vector<double> before =
+            w.document().root->child("0")->attr("weight").to_doubles();
         w.step_blocking(5);
-        QVERIFY2(w.log_text().contains("paused: the loss is inf at step 31: training diverged; the optimizer "
-                                       "step was skipped"), qPrintable(w.log_text().right(400)));
+        QVERIFY2(w.log_text().contains(
+                     "paused: the loss is inf at step 31: training diverged; the optimizer "
+                     "step was skipped"),
+                 qPrintable(w.log_text().right(400)));
         QVERIFY(w.statusBar()->currentMessage().startsWith("paused: the loss is inf at step 31"));
         QCOMPARE(w.steps_done(), int64_t(30));
         QCOMPARE(w.document().root->child("0")->attr("weight").to_doubles(), before);
         // All NaN after a count: the histogram is its own, not the last tensor's.
         InspectorPanel* ins = w.inspector();
-        ins->show_tensor("1.num_batches_tracked", TensorKind::Buffer, true, full({1}, Scalar(929), TensorOptions(DType::Int64)));
+        ins->show_tensor("1.num_batches_tracked", TensorKind::Buffer, true,
+                         full({1}, Scalar(929), TensorOptions(DType::Int64)));
         QCOMPARE(ins->histogram_bins(), 30);
         QVERIFY(ins->histogram_x_range().lower > 900);
-        ins->show_tensor("0.weight", TensorKind::Parameter, true, full({16, 6}, Scalar(std::nan(""))));
+        ins->show_tensor("0.weight", TensorKind::Parameter, true,
+                         full({16, 6}, Scalar(std::nan(""))));
         QCOMPARE(ins->histogram_bins(), 0);
         QVERIFY(ins->histogram_x_range().upper <= 1);
         const QString details = ins->details_text();
-        QVERIFY2(details.contains("96 NaN") && details.contains("over the 0 finite values") && !details.contains(">0<"),
+        QVERIFY2(details.contains("96 NaN") && details.contains("over the 0 finite values") &&
+                     !details.contains(">0<"),
                  qPrintable(details));
     }
 
@@ -752,23 +776,32 @@ class TestUi : public QObject {
         QVERIFY(tree->columnWidth(ModuleTreeModel::ShapeCol) >= fm.horizontalAdvance("[16, 16]"));
         // Filtering to BatchNorm's buffers shows running_mean and running_var whole.
         w.findChild<QLineEdit*>("filter")->setText("4.running");
-        QVERIFY(tree->columnWidth(ModuleTreeModel::NameCol) >= fm.horizontalAdvance("running_mean") + 2 * tree->indentation());
+        QVERIFY(tree->columnWidth(ModuleTreeModel::NameCol) >=
+                fm.horizontalAdvance("running_mean") + 2 * tree->indentation());
         const QModelIndex src = w.tree_model()->index_of("4.running_var");
-        const QString tip = w.tree_model()->index(src.row(), ModuleTreeModel::ShapeCol, src.parent()).data(Qt::ToolTipRole).toString();
+        const QString tip = w.tree_model()
+                                ->index(src.row(), ModuleTreeModel::ShapeCol, src.parent())
+                                .data(Qt::ToolTipRole)
+                                .toString();
         QVERIFY2(tip.startsWith("4.running_var [16] float32 on cpu — buffer"), qPrintable(tip));
         // torchinfo's summary on module rows: their subtree's tensors, each once.
         const QString bn_tip = w.tree_model()->index_of("1").data(Qt::ToolTipRole).toString();
-        QVERIFY2(bn_tip.startsWith("2 parameters (32 elements), 3 buffers (33 elements), 264 bytes; "
-                                   "no forward pass yet\n\nBatchNorm1d(16"),
-                 qPrintable(bn_tip));
+        QVERIFY2(
+            bn_tip.startsWith("2 parameters (32 elements), 3 buffers (33 elements), 264 bytes; "
+                              "no forward pass yet\n\nBatchNorm1d(16"),
+            qPrintable(bn_tip));
         const QModelIndex root = w.tree_model()->index_of("");
         auto module_cell = [&](const QString& name, int col) {
             const QModelIndex i = w.tree_model()->index_of(name);
             return w.tree_model()->index(i.row(), col, i.parent()).data().toString();
         };
         QCOMPARE(module_cell("", ModuleTreeModel::ElementsCol), QString("582"));
-        QVERIFY(w.tree_model()->index_of("").data(Qt::ToolTipRole).toString().startsWith(
-            "10 parameters (516 elements), 6 buffers (66 elements), 2336 bytes"));
+        QVERIFY(
+            w.tree_model()
+                ->index_of("")
+                .data(Qt::ToolTipRole)
+                .toString()
+                .startsWith("10 parameters (516 elements), 6 buffers (66 elements), 2336 bytes"));
         // After a forward pass, each module's output shape (torchinfo's Output Shape), BatchNorm
         // and the ReLU it runs fused with included; the input is a batch of 32 rows of 6.
         QCOMPARE(module_cell("1", ModuleTreeModel::ShapeCol), QString());
@@ -779,8 +812,11 @@ class TestUi : public QObject {
         QCOMPARE(module_cell("1", ModuleTreeModel::ShapeCol), arrow + "[32, 16]");
         QCOMPARE(module_cell("2", ModuleTreeModel::ShapeCol), arrow + "[32, 16]");
         QCOMPARE(module_cell("6", ModuleTreeModel::ShapeCol), arrow + "[32, 4]");
-        QVERIFY(w.tree_model()->index_of("1").data(Qt::ToolTipRole).toString().contains(
-            "; output of its last call [32, 16]\n"));
+        QVERIFY(w.tree_model()
+                    ->index_of("1")
+                    .data(Qt::ToolTipRole)
+                    .toString()
+                    .contains("; output of its last call [32, 16]\n"));
     }
 
     // #17's expectations: TensorBoard's plot controls, examples by title, View and Help

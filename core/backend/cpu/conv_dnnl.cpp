@@ -7,8 +7,8 @@
 // shapes) and reorders in and out, as PyTorch's CPU convolution does, except that in
 // forward passes that record nothing (eval, no grad) weights in oneDNN's layout are kept
 // between calls until their version changes (PyTorch reorders them every call). Compiled
-// primitives stay in oneDNN's own cache. Written for oneDNN 2.x (Debian 12) and 3.x (Debian 13), whose
-// primitive descriptors differ.
+// primitives stay in oneDNN's own cache. Written for oneDNN 2.x (Debian 12) and 3.x (Debian 13),
+// whose primitive descriptors differ.
 #include "conv_dnnl.h"
 
 #ifdef NNSCOPE_HAVE_DNNL
@@ -47,8 +47,9 @@ struct Descs {
 Descs descs(const Shape& s) {
     Descs d;
     const memory::dims src{s.n, s.c, s.h, s.w}, dst{s.n, s.o, s.oh, s.ow};
-    const memory::dims weights = s.groups == 1 ? memory::dims{s.o, s.c, s.kh, s.kw}
-                                               : memory::dims{s.groups, s.o / s.groups, s.c / s.groups, s.kh, s.kw};
+    const memory::dims weights =
+        s.groups == 1 ? memory::dims{s.o, s.c, s.kh, s.kw}
+                      : memory::dims{s.groups, s.o / s.groups, s.c / s.groups, s.kh, s.kw};
     d.src = memory::desc(src, dt::f32, tag::nchw);
     d.weights = memory::desc(weights, dt::f32, s.groups == 1 ? tag::oihw : tag::goihw);
     d.bias = memory::desc({s.o}, dt::f32, tag::x);
@@ -89,16 +90,18 @@ dnnl::convolution_forward::primitive_desc forward_pd(const Descs& d, bool with_b
     // step, and a second copy of every weight would only add memory.)
     const memory::desc no_bias;
 #if DNNL_VERSION_MAJOR >= 3
-    return {engine(), prop, dnnl::algorithm::convolution_direct, d.src_any, d.weights_any,
-            with_bias ? d.bias : no_bias, d.dst_any, d.strides, d.dilates, d.pad_l, d.pad_r, attributes(relu)};
+    return {engine(),  prop,          dnnl::algorithm::convolution_direct,
+            d.src_any, d.weights_any, with_bias ? d.bias : no_bias,
+            d.dst_any, d.strides,     d.dilates,
+            d.pad_l,   d.pad_r,       attributes(relu)};
 #else
     dnnl::convolution_forward::desc desc =
-        with_bias ? dnnl::convolution_forward::desc(prop, dnnl::algorithm::convolution_direct, d.src_any,
-                                                    d.weights_any, d.bias, d.dst_any, d.strides, d.dilates,
-                                                    d.pad_l, d.pad_r)
-                  : dnnl::convolution_forward::desc(prop, dnnl::algorithm::convolution_direct, d.src_any,
-                                                    d.weights_any, d.dst_any, d.strides, d.dilates, d.pad_l,
-                                                    d.pad_r);
+        with_bias ? dnnl::convolution_forward::desc(prop, dnnl::algorithm::convolution_direct,
+                                                    d.src_any, d.weights_any, d.bias, d.dst_any,
+                                                    d.strides, d.dilates, d.pad_l, d.pad_r)
+                  : dnnl::convolution_forward::desc(prop, dnnl::algorithm::convolution_direct,
+                                                    d.src_any, d.weights_any, d.dst_any, d.strides,
+                                                    d.dilates, d.pad_l, d.pad_r);
     return {desc, attributes(relu), engine()};
 #endif
 }
@@ -131,7 +134,8 @@ class Temporaries {
 
 // `user` (a plain tensor's bytes) as the layout a primitive wants: itself, or a reordered
 // copy (in `temps` where given, else oneDNN's own memory: the cached weights).
-memory to_layout(const memory& user, const memory::desc& want, dnnl::stream& stream, Temporaries* temps = nullptr) {
+memory to_layout(const memory& user, const memory::desc& want, dnnl::stream& stream,
+                 Temporaries* temps = nullptr) {
     if (user.get_desc() == want) return user;
     memory m = temps ? temps->make(want) : memory(want, engine());
     dnnl::reorder(user, m).execute(stream, const_cast<memory&>(user), m);
@@ -150,13 +154,14 @@ std::mutex g_weights_mutex;
 std::map<std::tuple<uint64_t, int64_t, int>, CachedWeights>& g_weights =
     *new std::map<std::tuple<uint64_t, int64_t, int>, CachedWeights>;
 
-memory weights_in_layout(const memory& user, const memory::desc& want, const WeightKey& key, int use,
-                         dnnl::stream& stream) {
+memory weights_in_layout(const memory& user, const memory::desc& want, const WeightKey& key,
+                         int use, dnnl::stream& stream) {
     if (user.get_desc() == want || !key.storage) return to_layout(user, want, stream);
     const auto id = std::make_tuple(key.storage, key.offset, use);
     std::lock_guard<std::mutex> lock(g_weights_mutex);
     auto it = g_weights.find(id);
-    if (it != g_weights.end() && it->second.version == key.version && it->second.mem.get_desc() == want)
+    if (it != g_weights.end() && it->second.version == key.version &&
+        it->second.mem.get_desc() == want)
         return it->second.mem;
     if (g_weights.size() >= 512) g_weights.clear();
     memory m = to_layout(user, want, stream);
@@ -193,25 +198,28 @@ void clear_weights() {
     g_weights.clear();
 }
 
-void forward(const Shape& s, const float* x, const float* w, const WeightKey& key, const float* b, float* y,
-             bool training, bool relu) {
+void forward(const Shape& s, const float* x, const float* w, const WeightKey& key, const float* b,
+             float* y, bool training, bool relu) {
     const Descs d = descs(s);
     auto pd = forward_pd(d, b != nullptr, training, relu);
     if (training) forget_weights(key);
     dnnl::stream stream(engine());
     Temporaries temps;
     Output out(wrap(d.dst, y), pd.dst_desc(), temps);
-    std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, to_layout(wrap(d.src, x), pd.src_desc(), stream, &temps)},
-                                            {DNNL_ARG_WEIGHTS, training ? to_layout(wrap(d.weights, w), pd.weights_desc(), stream, &temps)
-                                                                        : weights_in_layout(wrap(d.weights, w), pd.weights_desc(), key, 0, stream)},
-                                            {DNNL_ARG_DST, out.mem}};
+    std::unordered_map<int, memory> args = {
+        {DNNL_ARG_SRC, to_layout(wrap(d.src, x), pd.src_desc(), stream, &temps)},
+        {DNNL_ARG_WEIGHTS,
+         training ? to_layout(wrap(d.weights, w), pd.weights_desc(), stream, &temps)
+                  : weights_in_layout(wrap(d.weights, w), pd.weights_desc(), key, 0, stream)},
+        {DNNL_ARG_DST, out.mem}};
     if (b) args.insert({DNNL_ARG_BIAS, wrap(d.bias, b)});
     dnnl::convolution_forward(pd).execute(stream, args);
     out.finish(stream);
     stream.wait();
 }
 
-void backward(const Shape& s, const float* x, const float* gy, const float* w, float* gx, float* gw, float* gb) {
+void backward(const Shape& s, const float* x, const float* gy, const float* w, float* gx, float* gw,
+              float* gb) {
     const Descs d = descs(s);
     auto hint = forward_pd(d, gb != nullptr, true);
     dnnl::stream stream(engine());
@@ -221,44 +229,47 @@ void backward(const Shape& s, const float* x, const float* gy, const float* w, f
     bool have_gy = false;
     if (gx) {
 #if DNNL_VERSION_MAJOR >= 3
-        dnnl::convolution_backward_data::primitive_desc pd(engine(), dnnl::algorithm::convolution_direct, d.src_any,
-                                                           d.weights_any, d.dst_any, d.strides, d.dilates, d.pad_l,
-                                                           d.pad_r, hint);
+        dnnl::convolution_backward_data::primitive_desc pd(
+            engine(), dnnl::algorithm::convolution_direct, d.src_any, d.weights_any, d.dst_any,
+            d.strides, d.dilates, d.pad_l, d.pad_r, hint);
 #else
-        dnnl::convolution_backward_data::desc desc(dnnl::algorithm::convolution_direct, d.src_any, d.weights_any,
-                                                   d.dst_any, d.strides, d.dilates, d.pad_l, d.pad_r);
+        dnnl::convolution_backward_data::desc desc(dnnl::algorithm::convolution_direct, d.src_any,
+                                                   d.weights_any, d.dst_any, d.strides, d.dilates,
+                                                   d.pad_l, d.pad_r);
         dnnl::convolution_backward_data::primitive_desc pd(desc, engine(), hint);
 #endif
         Output out(wrap(d.src, gx), pd.diff_src_desc(), temps);
         gy_reordered = to_layout(gy_user, pd.diff_dst_desc(), stream, &temps);
         have_gy = true;
         dnnl::convolution_backward_data(pd).execute(
-            stream, {{DNNL_ARG_DIFF_DST, gy_reordered},
-                     {DNNL_ARG_WEIGHTS, to_layout(wrap(d.weights, w), pd.weights_desc(), stream, &temps)},
-                     {DNNL_ARG_DIFF_SRC, out.mem}});
+            stream,
+            {{DNNL_ARG_DIFF_DST, gy_reordered},
+             {DNNL_ARG_WEIGHTS, to_layout(wrap(d.weights, w), pd.weights_desc(), stream, &temps)},
+             {DNNL_ARG_DIFF_SRC, out.mem}});
         out.finish(stream);
     }
     if (gw) {
         const memory::desc no_bias;
 #if DNNL_VERSION_MAJOR >= 3
-        dnnl::convolution_backward_weights::primitive_desc pd(engine(), dnnl::algorithm::convolution_direct,
-                                                              d.src_any, d.weights_any, gb ? d.bias : no_bias,
-                                                              d.dst_any, d.strides, d.dilates, d.pad_l, d.pad_r, hint);
+        dnnl::convolution_backward_weights::primitive_desc pd(
+            engine(), dnnl::algorithm::convolution_direct, d.src_any, d.weights_any,
+            gb ? d.bias : no_bias, d.dst_any, d.strides, d.dilates, d.pad_l, d.pad_r, hint);
 #else
         dnnl::convolution_backward_weights::desc desc =
-            gb ? dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, d.src_any,
-                                                          d.weights_any, d.bias, d.dst_any, d.strides, d.dilates,
-                                                          d.pad_l, d.pad_r)
-               : dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, d.src_any,
-                                                          d.weights_any, d.dst_any, d.strides, d.dilates, d.pad_l,
-                                                          d.pad_r);
+            gb ? dnnl::convolution_backward_weights::desc(
+                     dnnl::algorithm::convolution_direct, d.src_any, d.weights_any, d.bias,
+                     d.dst_any, d.strides, d.dilates, d.pad_l, d.pad_r)
+               : dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct,
+                                                          d.src_any, d.weights_any, d.dst_any,
+                                                          d.strides, d.dilates, d.pad_l, d.pad_r);
         dnnl::convolution_backward_weights::primitive_desc pd(desc, engine(), hint);
 #endif
         Output out(wrap(d.weights, gw), pd.diff_weights_desc(), temps);
         const bool reuse = have_gy && gy_reordered.get_desc() == pd.diff_dst_desc();
         std::unordered_map<int, memory> args = {
             {DNNL_ARG_SRC, to_layout(wrap(d.src, x), pd.src_desc(), stream, &temps)},
-            {DNNL_ARG_DIFF_DST, reuse ? gy_reordered : to_layout(gy_user, pd.diff_dst_desc(), stream, &temps)},
+            {DNNL_ARG_DIFF_DST,
+             reuse ? gy_reordered : to_layout(gy_user, pd.diff_dst_desc(), stream, &temps)},
             {DNNL_ARG_DIFF_WEIGHTS, out.mem}};
         if (gb) args.insert({DNNL_ARG_DIFF_BIAS, wrap(d.bias, gb)});
         dnnl::convolution_backward_weights(pd).execute(stream, args);
@@ -275,7 +286,8 @@ namespace nnscope::conv_dnnl {
 bool available() {
     return false;
 }
-void forward(const Shape&, const float*, const float*, const WeightKey&, const float*, float*, bool, bool) {}
+void forward(const Shape&, const float*, const float*, const WeightKey&, const float*, float*, bool,
+             bool) {}
 void clear_weights() {}
 void backward(const Shape&, const float*, const float*, const float*, float*, float*, float*) {}
 } // namespace nnscope::conv_dnnl

@@ -8,9 +8,9 @@
 namespace nnscope::conv_dnnl {
 
 struct Shape {
-    int64_t n, c, h, w;         // input
-    int64_t o, kh, kw, groups;  // weight
-    int64_t oh, ow;             // output
+    int64_t n, c, h, w;             // input
+    int64_t o, kh, kw, groups;      // weight
+    int64_t oh, ow;                 // output
     int64_t sh, sw, ph, pw, dh, dw; // stride, padding, dilation (PyTorch's meanings)
 };
 
@@ -27,12 +27,13 @@ struct WeightKey {
 bool available();
 // `relu`: max(y, 0) applied by the convolution itself (a oneDNN post-op), for fused
 // convolution + BatchNorm + ReLU in eval (script/fusion.cpp).
-void forward(const Shape& s, const float* x, const float* w, const WeightKey& key, const float* b, float* y,
-             bool training, bool relu = false);
+void forward(const Shape& s, const float* x, const float* w, const WeightKey& key, const float* b,
+             float* y, bool training, bool relu = false);
 // Drops every cached weight copy (the memory benchmark starts from none, as PyTorch does).
 void clear_weights();
 // The input gradient gx (null: not wanted) and the weight and bias gradients gw, gb (null:
 // not wanted) from the output gradient gy; gy is reordered to oneDNN's layout once for both.
-void backward(const Shape& s, const float* x, const float* gy, const float* w, float* gx, float* gw, float* gb);
+void backward(const Shape& s, const float* x, const float* gy, const float* w, float* gx, float* gw,
+              float* gb);
 
 } // namespace nnscope::conv_dnnl

@@ -9,10 +9,10 @@
 #endif
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
-#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <new>
@@ -29,7 +29,8 @@ namespace nnscope {
 
 namespace {
 
-// --- widening loads and narrowing stores: core/backend/element_io.h, shared with the GPU kernels --
+// --- widening loads and narrowing stores: core/backend/element_io.h, shared with the GPU kernels
+// --
 
 static_assert(int(DType::Bool) == elem::BOOL && int(DType::Float16) == elem::F16 &&
                   int(DType::Float8E4M3FN) == elem::F8E4M3 && int(DType::UInt64) == elem::U64,
@@ -126,7 +127,8 @@ template <class T>
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("avx2", "default")))
 #endif
-double sum_span(const T* p, int64_t n) {
+double
+sum_span(const T* p, int64_t n) {
     double lanes[8] = {};
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
@@ -140,7 +142,8 @@ double sum_span(const T* p, int64_t n) {
 // Sum or mean over the last dims of a float or double tensor whose reduced dims form one
 // contiguous block per output (global pooling, a mean over H and W): rows in parallel.
 // False where the layout does not fit; the generic loop serves then.
-bool reduce_contiguous_rows(ReduceOp op, const TensorView& dst, const TensorView& src, int reduce_ndim) {
+bool reduce_contiguous_rows(ReduceOp op, const TensorView& dst, const TensorView& src,
+                            int reduce_ndim) {
     if ((op != ReduceOp::Sum && op != ReduceOp::Mean) || src.dtype != dst.dtype ||
         (src.dtype != DType::Float32 && src.dtype != DType::Float64))
         return false;
@@ -165,7 +168,8 @@ bool reduce_contiguous_rows(ReduceOp op, const TensorView& dst, const TensorView
     const double count = op == ReduceOp::Mean ? double(inner) : 1.0;
     auto run = [&](auto* in, auto* out) {
 #pragma omp parallel for if (rows * inner > (1 << 16))
-        for (int64_t r = 0; r < rows; ++r) out[r] = decltype(+out[r])(sum_span(in + r * inner, inner) / count);
+        for (int64_t r = 0; r < rows; ++r)
+            out[r] = decltype(+out[r])(sum_span(in + r * inner, inner) / count);
     };
     if (src.dtype == DType::Float32)
         run(static_cast<const float*>(src.data), static_cast<float*>(dst.data));
@@ -182,10 +186,12 @@ bool broadcast_single(const TensorView& v) {
 // A float32 result from a plain float32 array and a broadcast scalar (either side) of any
 // floating dtype, rounded to float32 first as the generic loop does: x * lr in an optimizer
 // step, 1 - x, x / 6. False where the operands do not fit.
-bool binary_with_scalar(BinaryOp op, const TensorView& dst, const TensorView& a, const TensorView& b) {
-    const bool scalar_b = broadcast_single(b) && a.dtype == DType::Float32 && is_contiguous(a) && dtype_is_floating(b.dtype);
-    const bool scalar_a = !scalar_b && broadcast_single(a) && b.dtype == DType::Float32 && is_contiguous(b) &&
-                          dtype_is_floating(a.dtype);
+bool binary_with_scalar(BinaryOp op, const TensorView& dst, const TensorView& a,
+                        const TensorView& b) {
+    const bool scalar_b = broadcast_single(b) && a.dtype == DType::Float32 && is_contiguous(a) &&
+                          dtype_is_floating(b.dtype);
+    const bool scalar_a = !scalar_b && broadcast_single(a) && b.dtype == DType::Float32 &&
+                          is_contiguous(b) && dtype_is_floating(a.dtype);
     if ((!scalar_a && !scalar_b) || !is_contiguous(dst) ||
         (op != BinaryOp::Add && op != BinaryOp::Sub && op != BinaryOp::Mul && op != BinaryOp::Div))
         return false;
@@ -219,7 +225,8 @@ bool binary_with_scalar(BinaryOp op, const TensorView& dst, const TensorView& a,
 }
 
 // ReLU's gradient over [i0, i1): the output gradient where ReLU's result is positive.
-NNSCOPE_HOT void relu_grad_range(const float* dy, const float* y, float* dx, int64_t i0, int64_t i1) {
+NNSCOPE_HOT void relu_grad_range(const float* dy, const float* y, float* dx, int64_t i0,
+                                 int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
         const float d = dy[i]; // loaded unconditionally, so the loop vectorizes
         dx[i] = y[i] > 0.f ? d : 0.f;
@@ -311,8 +318,10 @@ class CpuBackend final : public Backend {
         const TensorView* ops[2] = {&dst, &src};
         const DType dt = dst.dtype, st = src.dtype;
         // Exact float32 ops on plain arrays (ReLU and its derivative above all): one loop.
-        if (dt == DType::Float32 && st == DType::Float32 && is_contiguous(dst) && is_contiguous(src) &&
-            (op == UnaryOp::Relu || op == UnaryOp::Step || op == UnaryOp::Neg || op == UnaryOp::Abs)) {
+        if (dt == DType::Float32 && st == DType::Float32 && is_contiguous(dst) &&
+            is_contiguous(src) &&
+            (op == UnaryOp::Relu || op == UnaryOp::Step || op == UnaryOp::Neg ||
+             op == UnaryOp::Abs)) {
             float* d = static_cast<float*>(dst.data);
             const float* x = static_cast<const float*>(src.data);
             const int64_t n = dst.numel();
@@ -377,7 +386,8 @@ class CpuBackend final : public Backend {
                 break;
             }
         }
-        if (compute == DType::Float32 && dt == DType::Float32 && binary_with_scalar(op, dst, a, b)) return;
+        if (compute == DType::Float32 && dt == DType::Float32 && binary_with_scalar(op, dst, a, b))
+            return;
         if (dtype_is_floating(compute)) {
             // Round through the compute type so float32 results equal PyTorch's float32 ones.
             auto round = [c = int(compute)](double v) { return elem::round_to(c, v); };
@@ -505,8 +515,8 @@ class CpuBackend final : public Backend {
         });
     }
 
-    void window_max(const TensorView& values, const TensorView& index, const TensorView& x, const PoolWindows& rows,
-                    const PoolWindows& cols) override {
+    void window_max(const TensorView& values, const TensorView& index, const TensorView& x,
+                    const PoolWindows& rows, const PoolWindows& cols) override {
         std::vector<PoolTaps> r(size_t(rows.out)), c(size_t(cols.out));
         for (int64_t o = 0; o < rows.out; ++o) r[size_t(o)] = pool_taps(rows, o);
         for (int64_t o = 0; o < cols.out; ++o) c[size_t(o)] = pool_taps(cols, o);
@@ -520,7 +530,8 @@ class CpuBackend final : public Backend {
                                  static_cast<double*>(values.data), at);
     }
 
-    void window_max_backward(const TensorView& gx, const TensorView& g, const TensorView& index) override {
+    void window_max_backward(const TensorView& gx, const TensorView& g,
+                             const TensorView& index) override {
         const int64_t planes = gx.shape[0] * gx.shape[1], hw = gx.shape[2] * gx.shape[3];
         const int64_t per_plane = g.shape[2] * g.shape[3];
         const int64_t* at = static_cast<const int64_t*>(index.data);
@@ -542,12 +553,14 @@ class CpuBackend final : public Backend {
     }
 
     // Contiguous float32 only (what models train in); the rest is composed by the caller.
-    bool threshold_backward(const TensorView& gx, const TensorView& g, const TensorView& y) override {
+    bool threshold_backward(const TensorView& gx, const TensorView& g,
+                            const TensorView& y) override {
         if (gx.dtype != DType::Float32 || g.dtype != DType::Float32 || y.dtype != DType::Float32 ||
             !is_contiguous(gx) || !is_contiguous(g) || !is_contiguous(y))
             return false;
         const int64_t n = y.numel();
-        const float *gp = static_cast<const float*>(g.data), *yp = static_cast<const float*>(y.data);
+        const float *gp = static_cast<const float*>(g.data),
+                    *yp = static_cast<const float*>(y.data);
         float* out = static_cast<float*>(gx.data);
         cpu::for_chunks(n, cpu::plan_threads(n, 3 * n),
                         [&](int64_t i0, int64_t i1, int) { relu_grad_range(gp, yp, out, i0, i1); });
@@ -636,7 +649,8 @@ class CpuBackend final : public Backend {
 
     void im2col(const TensorView& cols, const TensorView& x, const ConvGeometry& g) override {
         const auto& s = x.shape;
-        if (x.dtype != DType::Float32 && x.dtype != DType::Float64) throw Error("im2col: float32 or float64 only");
+        if (x.dtype != DType::Float32 && x.dtype != DType::Float64)
+            throw Error("im2col: float32 or float64 only");
         if (x.dtype == DType::Float32)
             im2col_loop<false>(static_cast<float*>(cols.data), static_cast<float*>(x.data), s[0],
                                s[1], s[2], s[3], g);
@@ -647,7 +661,8 @@ class CpuBackend final : public Backend {
 
     void col2im(const TensorView& dx, const TensorView& cols, const ConvGeometry& g) override {
         const auto& s = dx.shape;
-        if (dx.dtype != DType::Float32 && dx.dtype != DType::Float64) throw Error("col2im: float32 or float64 only");
+        if (dx.dtype != DType::Float32 && dx.dtype != DType::Float64)
+            throw Error("col2im: float32 or float64 only");
         if (dx.dtype == DType::Float32)
             im2col_loop<true>(static_cast<float*>(cols.data), static_cast<float*>(dx.data), s[0],
                               s[1], s[2], s[3], g);

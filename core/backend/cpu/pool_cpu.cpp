@@ -40,7 +40,8 @@ EvenSpan even_span(const std::vector<PoolTaps>& cols) {
 
 // One output: its window scanned in order.
 template <class T>
-inline void one_window(const T* plane, int64_t w, const PoolTaps& r, const PoolTaps& c, T* value, int64_t* index) {
+inline void one_window(const T* plane, int64_t w, const PoolTaps& r, const PoolTaps& c, T* value,
+                       int64_t* index) {
     int64_t best = r.count && c.count ? r.first * w + c.first : 0;
     T best_v = -std::numeric_limits<T>::infinity();
     for (int64_t a = 0; a < r.count; ++a) {
@@ -58,8 +59,8 @@ inline void one_window(const T* plane, int64_t w, const PoolTaps& r, const PoolT
 
 // The even outputs of one row, tap by tap; `tap` keeps each output's winning tap number.
 template <class T, class Stride>
-inline void even_row(const T* plane, int64_t w, const PoolTaps& r, const EvenSpan& e, Stride stride, T* values,
-                     int32_t* tap) {
+inline void even_row(const T* plane, int64_t w, const PoolTaps& r, const EvenSpan& e, Stride stride,
+                     T* values, int32_t* tap) {
     for (int64_t a = 0; a < r.count; ++a) {
         const T* in = plane + (r.first + a * r.step) * w + e.base;
         for (int64_t b = 0; b < e.taps; ++b, in += e.step) {
@@ -101,7 +102,8 @@ void window_max_impl(const T* x, int64_t planes, int64_t h, int64_t w, const std
                 T* v = values + (p * oh + i) * ow;
                 int64_t* at = index ? index + (p * oh + i) * ow : nullptr;
                 for (int64_t j = 0; j < ow; ++j)
-                    if (j < e.lo || j >= e.hi) one_window(plane, w, r, cols[size_t(j)], v + j, at ? at + j : nullptr);
+                    if (j < e.lo || j >= e.hi)
+                        one_window(plane, w, r, cols[size_t(j)], v + j, at ? at + j : nullptr);
                 if (e.hi <= e.lo) continue;
                 std::fill(v + e.lo, v + e.hi, -std::numeric_limits<T>::infinity());
                 if (tap) std::fill(tap + e.lo, tap + e.hi, 0);
@@ -120,7 +122,8 @@ void window_max_impl(const T* x, int64_t planes, int64_t h, int64_t w, const std
                 tap_at.resize(size_t(r.count * e.taps));
                 for (int64_t a = 0; a < r.count; ++a)
                     for (int64_t b = 0; b < e.taps; ++b)
-                        tap_at[size_t(a * e.taps + b)] = (r.first + a * r.step) * w + e.base + b * e.step;
+                        tap_at[size_t(a * e.taps + b)] =
+                            (r.first + a * r.step) * w + e.base + b * e.step;
                 for (int64_t j = e.lo; j < e.hi; ++j) at[j] = tap_at[size_t(tap[j])] + j * e.stride;
             }
         }
@@ -128,7 +131,8 @@ void window_max_impl(const T* x, int64_t planes, int64_t h, int64_t w, const std
 }
 
 template <class T>
-void scatter_impl(const T* g, const int64_t* index, int64_t planes, int64_t per_plane, int64_t hw, T* gx) {
+void scatter_impl(const T* g, const int64_t* index, int64_t planes, int64_t per_plane, int64_t hw,
+                  T* gx) {
 #pragma omp parallel for if (planes * per_plane > (1 << 15))
     for (int64_t p = 0; p < planes; ++p) {
         T* out = gx + p * hw;
@@ -138,19 +142,22 @@ void scatter_impl(const T* g, const int64_t* index, int64_t planes, int64_t per_
 
 } // namespace
 
-void window_max(const float* x, int64_t planes, int64_t h, int64_t w, const std::vector<PoolTaps>& rows,
-                const std::vector<PoolTaps>& cols, float* values, int64_t* index) {
+void window_max(const float* x, int64_t planes, int64_t h, int64_t w,
+                const std::vector<PoolTaps>& rows, const std::vector<PoolTaps>& cols, float* values,
+                int64_t* index) {
     window_max_impl(x, planes, h, w, rows, cols, values, index);
 }
-void window_max(const double* x, int64_t planes, int64_t h, int64_t w, const std::vector<PoolTaps>& rows,
-                const std::vector<PoolTaps>& cols, double* values, int64_t* index) {
+void window_max(const double* x, int64_t planes, int64_t h, int64_t w,
+                const std::vector<PoolTaps>& rows, const std::vector<PoolTaps>& cols,
+                double* values, int64_t* index) {
     window_max_impl(x, planes, h, w, rows, cols, values, index);
 }
-void scatter_grads(const float* g, const int64_t* index, int64_t planes, int64_t per_plane, int64_t hw, float* gx) {
+void scatter_grads(const float* g, const int64_t* index, int64_t planes, int64_t per_plane,
+                   int64_t hw, float* gx) {
     scatter_impl(g, index, planes, per_plane, hw, gx);
 }
-void scatter_grads(const double* g, const int64_t* index, int64_t planes, int64_t per_plane, int64_t hw,
-                   double* gx) {
+void scatter_grads(const double* g, const int64_t* index, int64_t planes, int64_t per_plane,
+                   int64_t hw, double* gx) {
     scatter_impl(g, index, planes, per_plane, hw, gx);
 }
 

@@ -61,8 +61,8 @@ Tensor BatchNorm::forward(const Tensor& x, bool then_relu) {
     if (m_dims == 1 && x.dim() != 2 && x.dim() != 3)
         throw ValueError("expected 2D or 3D input (got " + std::to_string(x.dim()) + "D input)");
     if (m_dims >= 2 && x.dim() != m_dims + 2)
-        throw ValueError("expected " + std::to_string(m_dims + 2) + "D input (got " + std::to_string(x.dim()) +
-                         "D input)");
+        throw ValueError("expected " + std::to_string(m_dims + 2) + "D input (got " +
+                         std::to_string(x.dim()) + "D input)");
     return F::batch_norm(x, own(*this, "running_mean"), own(*this, "running_var"),
                          own(*this, "num_batches_tracked"), own(*this, "weight"),
                          own(*this, "bias"), is_training(), momentum, eps, then_relu);

@@ -52,7 +52,9 @@ std::string Linear::extra_repr() const {
 BatchNorm::BatchNorm(std::string type, int64_t n, double eps_, std::optional<double> momentum_,
                      bool affine_, bool track)
     : Module(std::move(type)), num_features(n), eps(eps_), momentum(momentum_), affine(affine_),
-      track_running_stats(track), m_dims(type_name().ends_with("3d") ? 3 : type_name().ends_with("2d") ? 2 : 1) {
+      track_running_stats(track), m_dims(type_name().ends_with("3d")   ? 3
+                                         : type_name().ends_with("2d") ? 2
+                                                                       : 1) {
     require_positive(n, "num_features");
     // _NormBase registers weight, bias, then running_mean, running_var, num_batches_tracked.
     register_parameter("weight", affine ? ones({n}) : Tensor());
@@ -100,8 +102,8 @@ std::string LayerNorm::extra_repr() const {
 
 Embedding::Embedding(int64_t num, int64_t dim, std::optional<int64_t> pad, Generator& gen,
                      std::optional<double> max_norm_, double norm_type_)
-    : Module("Embedding"), num_embeddings(num), embedding_dim(dim), padding_idx(pad), max_norm(max_norm_),
-      norm_type(norm_type_) {
+    : Module("Embedding"), num_embeddings(num), embedding_dim(dim), padding_idx(pad),
+      max_norm(max_norm_), norm_type(norm_type_) {
     if (pad) {
         if (*pad >= num || *pad < -num)
             throw ValueError("Padding_idx must be within num_embeddings");

@@ -16,7 +16,8 @@ namespace nnscope {
 
 // reset_parameters() of Linear and the convolutions: weight and bias ~ U(-1/sqrt(fan_in),
 // 1/sqrt(fan_in)), registered in that order (no bias: registered as None).
-void register_weight_and_bias(Module& m, const Shape& weight_shape, int64_t fan_in, bool bias, Generator& gen);
+void register_weight_and_bias(Module& m, const Shape& weight_shape, int64_t fan_in, bool bias,
+                              Generator& gen);
 // A module's own parameter or buffer by name; undefined when absent or registered as None.
 Tensor own(const Module& m, const char* name);
 
@@ -75,7 +76,8 @@ class LayerNorm : public Module {
 class Embedding : public Module {
   public:
     Embedding(int64_t num_embeddings, int64_t embedding_dim, std::optional<int64_t> padding_idx,
-              Generator& gen, std::optional<double> max_norm = std::nullopt, double norm_type = 2.0);
+              Generator& gen, std::optional<double> max_norm = std::nullopt,
+              double norm_type = 2.0);
     std::string extra_repr() const override;
     bool has_forward() const override { return true; }
     Tensor forward(const Tensor& x) override;
@@ -145,7 +147,9 @@ class FunctionLayer : public Module {
 class PReLU : public Module {
   public:
     PReLU(int64_t num_parameters, double init);
-    std::string extra_repr() const override { return "num_parameters=" + std::to_string(num_parameters); }
+    std::string extra_repr() const override {
+        return "num_parameters=" + std::to_string(num_parameters);
+    }
     bool has_forward() const override { return true; }
     Tensor forward(const Tensor& x) override;
     int64_t num_parameters;
@@ -172,8 +176,8 @@ class InstanceNorm : public BatchNorm {
 
 class Conv1d : public Module {
   public:
-    Conv1d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, int64_t stride, int64_t padding,
-           int64_t dilation, int64_t groups, bool bias, Generator& gen);
+    Conv1d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, int64_t stride,
+           int64_t padding, int64_t dilation, int64_t groups, bool bias, Generator& gen);
     std::string extra_repr() const override;
     bool has_forward() const override { return true; }
     Tensor forward(const Tensor& x) override;
@@ -206,8 +210,9 @@ class ModuleList : public Module {
 // from zero initial states; input (L, N, H_in), (N, L, H_in) with batch_first, or (L, H_in).
 class Recurrent : public Module {
   public:
-    Recurrent(std::string type, int64_t input_size, int64_t hidden_size, int64_t num_layers, bool bias,
-              bool batch_first, double dropout, bool bidirectional, bool relu, Generator& gen);
+    Recurrent(std::string type, int64_t input_size, int64_t hidden_size, int64_t num_layers,
+              bool bias, bool batch_first, double dropout, bool bidirectional, bool relu,
+              Generator& gen);
     std::string extra_repr() const override;
     bool has_forward() const override { return true; }
     Tensor forward(const Tensor& x) override { return forward_all(x)[0]; }
@@ -222,13 +227,14 @@ class Recurrent : public Module {
 // forward_all adds the attention weights averaged over heads, as need_weights=True gives.
 class MultiheadAttention : public Module {
   public:
-    MultiheadAttention(int64_t embed_dim, int64_t num_heads, double dropout, bool bias, bool batch_first,
-                       Generator& gen);
+    MultiheadAttention(int64_t embed_dim, int64_t num_heads, double dropout, bool bias,
+                       bool batch_first, Generator& gen);
     bool has_forward() const override { return true; }
     Tensor forward(const Tensor& x) override { return forward_all(x)[0]; }
     std::vector<Tensor> forward_all(const Tensor& x) override { return attend(x, x, x, true); }
     // (output, weights); query (L, N, E), or (N, L, E) with batch_first, or unbatched (L, E).
-    std::vector<Tensor> attend(const Tensor& query, const Tensor& key, const Tensor& value, bool need_weights);
+    std::vector<Tensor> attend(const Tensor& query, const Tensor& key, const Tensor& value,
+                               bool need_weights);
     int64_t embed_dim, num_heads;
     double dropout;
     bool batch_first;
@@ -240,8 +246,9 @@ class MultiheadAttention : public Module {
 // dropout1..3. The decoder's forward needs memory: decode(tgt, memory).
 class TransformerLayer : public Module {
   public:
-    TransformerLayer(std::string type, int64_t d_model, int64_t nhead, int64_t dim_feedforward, double dropout,
-                     bool gelu, double eps, bool batch_first, bool norm_first, Generator& gen);
+    TransformerLayer(std::string type, int64_t d_model, int64_t nhead, int64_t dim_feedforward,
+                     double dropout, bool gelu, double eps, bool batch_first, bool norm_first,
+                     Generator& gen);
     bool has_forward() const override { return true; }
     bool runnable() const override;
     Tensor forward(const Tensor& x) override;

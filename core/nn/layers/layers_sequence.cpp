@@ -34,14 +34,18 @@ bool ModuleList::runnable() const {
     return children_runnable(*this);
 }
 
-Recurrent::Recurrent(std::string type, int64_t in, int64_t hidden, int64_t layers, bool bias_, bool batch_first_,
-                     double dropout_, bool bidirectional_, bool relu_, Generator& init)
+Recurrent::Recurrent(std::string type, int64_t in, int64_t hidden, int64_t layers, bool bias_,
+                     bool batch_first_, double dropout_, bool bidirectional_, bool relu_,
+                     Generator& init)
     : Module(std::move(type)), input_size(in), hidden_size(hidden), num_layers(layers), bias(bias_),
       batch_first(batch_first_), bidirectional(bidirectional_), relu(relu_), dropout(dropout_) {
     if (hidden <= 0) throw ValueError("hidden_size must be greater than zero");
     if (layers <= 0) throw ValueError("num_layers must be greater than zero");
     if (dropout < 0 || dropout > 1) throw ValueError("dropout should be a number in range [0, 1]");
-    const int64_t gates = type_name() == "LSTM" ? 4 : type_name() == "GRU" ? 3 : 1, dirs = bidirectional ? 2 : 1;
+    const int64_t gates = type_name() == "LSTM"  ? 4
+                          : type_name() == "GRU" ? 3
+                                                 : 1,
+                  dirs = bidirectional ? 2 : 1;
     const double bound = 1.0 / std::sqrt(double(hidden));
     for (int64_t l = 0; l < layers; ++l)
         for (int64_t d = 0; d < dirs; ++d) {
@@ -72,20 +76,21 @@ std::string Recurrent::extra_repr() const {
 
 std::vector<Tensor> Recurrent::forward_all(const Tensor& x_in) {
     if (x_in.dim() != 2 && x_in.dim() != 3)
-        throw ValueError(type_name() + ": Expected input to be 2D or 3D, got " + std::to_string(x_in.dim()) +
-                         "D instead");
+        throw ValueError(type_name() + ": Expected input to be 2D or 3D, got " +
+                         std::to_string(x_in.dim()) + "D instead");
     if (x_in.size(-1) != input_size)
-        throw Error("input.size(-1) must be equal to input_size. Expected " + std::to_string(input_size) + ", got " +
-                    std::to_string(x_in.size(-1)));
+        throw Error("input.size(-1) must be equal to input_size. Expected " +
+                    std::to_string(input_size) + ", got " + std::to_string(x_in.size(-1)));
     const bool unbatched = x_in.dim() == 2;
     const int64_t batch_dim = batch_first ? 0 : 1;
     Tensor x = unbatched ? x_in.unsqueeze(batch_dim) : x_in;
-    const F::Cell cell = type_name() == "LSTM" ? F::Cell::LSTM
+    const F::Cell cell = type_name() == "LSTM"  ? F::Cell::LSTM
                          : type_name() == "GRU" ? F::Cell::GRU
                          : relu                 ? F::Cell::Relu
                                                 : F::Cell::Tanh;
     const int64_t dirs = bidirectional ? 2 : 1;
-    Tensor h0 = zeros({num_layers * dirs, x.size(batch_dim), hidden_size}, TensorOptions(x.dtype()).with_device(x.device()));
+    Tensor h0 = zeros({num_layers * dirs, x.size(batch_dim), hidden_size},
+                      TensorOptions(x.dtype()).with_device(x.device()));
     std::vector<Tensor> hx{h0};
     if (cell == F::Cell::LSTM) hx.push_back(h0);
     std::vector<Tensor> params;
@@ -109,9 +114,10 @@ std::vector<Tensor> Recurrent::forward_all(const Tensor& x_in) {
     return out;
 }
 
-MultiheadAttention::MultiheadAttention(int64_t e, int64_t heads, double dropout_, bool bias, bool batch_first_,
-                                       Generator& init)
-    : Module("MultiheadAttention"), embed_dim(e), num_heads(heads), dropout(dropout_), batch_first(batch_first_) {
+MultiheadAttention::MultiheadAttention(int64_t e, int64_t heads, double dropout_, bool bias,
+                                       bool batch_first_, Generator& init)
+    : Module("MultiheadAttention"), embed_dim(e), num_heads(heads), dropout(dropout_),
+      batch_first(batch_first_) {
     if (heads <= 0 || e % heads != 0) throw ValueError("embed_dim must be divisible by num_heads");
     // in_proj_weight ~ xavier_uniform, biases zero; out_proj a Linear(E, E) with a zero bias.
     const double bound = std::sqrt(6.0 / double(e + 3 * e));
@@ -132,20 +138,23 @@ MultiheadAttention::MultiheadAttention(int64_t e, int64_t heads, double dropout_
     register_module("out_proj", out);
 }
 
-std::vector<Tensor> MultiheadAttention::attend(const Tensor& query, const Tensor& key, const Tensor& value,
-                                               bool need_weights) {
+std::vector<Tensor> MultiheadAttention::attend(const Tensor& query, const Tensor& key,
+                                               const Tensor& value, bool need_weights) {
     if (query.dim() != 2 && query.dim() != 3)
-        throw Error("query should be unbatched 2D or batched 3D tensor but received " + std::to_string(query.dim()) +
-                    "-D query tensor");
+        throw Error("query should be unbatched 2D or batched 3D tensor but received " +
+                    std::to_string(query.dim()) + "-D query tensor");
     const bool unbatched = query.dim() == 2;
     // To batch first (B, L, E), as F::packed_attention takes it.
-    auto batch_major = [&](const Tensor& t) { return unbatched ? t.unsqueeze(0) : batch_first ? t : t.transpose(0, 1); };
+    auto batch_major = [&](const Tensor& t) {
+        return unbatched ? t.unsqueeze(0) : batch_first ? t : t.transpose(0, 1);
+    };
     Module& out_proj = need(*this, "out_proj");
     const double p = is_training() ? dropout : 0.0;
-    auto [out, weights] = F::packed_attention(batch_major(query), batch_major(key), batch_major(value), embed_dim,
-                                              num_heads, own(*this, "in_proj_weight"), own(*this, "in_proj_bias"),
-                                              *out_proj.own_parameters().find("weight"),
-                                              *out_proj.own_parameters().find("bias"), Tensor(), -1, p, &gen);
+    auto [out, weights] =
+        F::packed_attention(batch_major(query), batch_major(key), batch_major(value), embed_dim,
+                            num_heads, own(*this, "in_proj_weight"), own(*this, "in_proj_bias"),
+                            *out_proj.own_parameters().find("weight"),
+                            *out_proj.own_parameters().find("bias"), Tensor(), -1, p, &gen);
     out = unbatched ? out.squeeze(0) : batch_first ? out : out.transpose(0, 1);
     if (!need_weights) return {out};
     weights = weights.mean({1}); // averaged over heads: (B, L, S)
@@ -153,34 +162,43 @@ std::vector<Tensor> MultiheadAttention::attend(const Tensor& query, const Tensor
     return {out, weights};
 }
 
-TransformerLayer::TransformerLayer(std::string type, int64_t d, int64_t nhead, int64_t ff, double p, bool gelu_,
-                                   double eps, bool batch_first_, bool norm_first_, Generator& init)
-    : Module(std::move(type)), decoder(type_name() == "TransformerDecoderLayer"), gelu(gelu_), norm_first(norm_first_),
-      batch_first(batch_first_) {
+TransformerLayer::TransformerLayer(std::string type, int64_t d, int64_t nhead, int64_t ff, double p,
+                                   bool gelu_, double eps, bool batch_first_, bool norm_first_,
+                                   Generator& init)
+    : Module(std::move(type)), decoder(type_name() == "TransformerDecoderLayer"), gelu(gelu_),
+      norm_first(norm_first_), batch_first(batch_first_) {
     if (d <= 0) return; // a pickled layer: its children come from the file
     auto dropout = [&] {
-        auto s = std::make_shared<Stateless>(Stateless::Op::Dropout, "Dropout", "p=" + py_float(p) + ", inplace=False");
+        auto s = std::make_shared<Stateless>(Stateless::Op::Dropout, "Dropout",
+                                             "p=" + py_float(p) + ", inplace=False");
         s->p = p;
         return s;
     };
-    register_module("self_attn", std::make_shared<MultiheadAttention>(d, nhead, p, true, batch_first, init));
-    if (decoder) register_module("multihead_attn", std::make_shared<MultiheadAttention>(d, nhead, p, true, batch_first, init));
+    register_module("self_attn",
+                    std::make_shared<MultiheadAttention>(d, nhead, p, true, batch_first, init));
+    if (decoder)
+        register_module("multihead_attn",
+                        std::make_shared<MultiheadAttention>(d, nhead, p, true, batch_first, init));
     register_module("linear1", std::make_shared<Linear>(d, ff, true, init));
     register_module("dropout", dropout());
     register_module("linear2", std::make_shared<Linear>(ff, d, true, init));
     for (int i = 1; i <= (decoder ? 3 : 2); ++i)
-        register_module("norm" + std::to_string(i), std::make_shared<LayerNorm>(Shape{d}, eps, true));
-    for (int i = 1; i <= (decoder ? 3 : 2); ++i) register_module("dropout" + std::to_string(i), dropout());
+        register_module("norm" + std::to_string(i),
+                        std::make_shared<LayerNorm>(Shape{d}, eps, true));
+    for (int i = 1; i <= (decoder ? 3 : 2); ++i)
+        register_module("dropout" + std::to_string(i), dropout());
 }
 
 bool TransformerLayer::runnable() const {
     return !decoder && child_as<MultiheadAttention>(*this, "self_attn") &&
-           (!decoder || child_as<MultiheadAttention>(*this, "multihead_attn")) && children_runnable(*this);
+           (!decoder || child_as<MultiheadAttention>(*this, "multihead_attn")) &&
+           children_runnable(*this);
 }
 
 Tensor TransformerLayer::forward(const Tensor& x) {
     if (decoder)
-        throw Error("TransformerDecoderLayer needs two inputs (tgt, memory); nnscope runs it inside a model that "
+        throw Error("TransformerDecoderLayer needs two inputs (tgt, memory); nnscope runs it "
+                    "inside a model that "
                     "passes both");
     return decode(x, Tensor());
 }
@@ -188,11 +206,16 @@ Tensor TransformerLayer::forward(const Tensor& x) {
 Tensor TransformerLayer::decode(const Tensor& tgt, const Tensor& memory) {
     auto* self_attn = child_as<MultiheadAttention>(*this, "self_attn");
     auto* cross_attn = decoder ? child_as<MultiheadAttention>(*this, "multihead_attn") : nullptr;
-    if (!self_attn || (decoder && !cross_attn)) throw Error(type_name() + ": its attention is not a MultiheadAttention");
+    if (!self_attn || (decoder && !cross_attn))
+        throw Error(type_name() + ": its attention is not a MultiheadAttention");
     auto sub = [&](const char* name, const Tensor& x) { return need(*this, name)(x); };
     const char* ff_dropout = decoder ? "dropout3" : "dropout2";
-    auto sa = [&](const Tensor& x) { return sub("dropout1", self_attn->attend(x, x, x, false)[0]); };
-    auto ca = [&](const Tensor& x) { return sub("dropout2", cross_attn->attend(x, memory, memory, false)[0]); };
+    auto sa = [&](const Tensor& x) {
+        return sub("dropout1", self_attn->attend(x, x, x, false)[0]);
+    };
+    auto ca = [&](const Tensor& x) {
+        return sub("dropout2", cross_attn->attend(x, memory, memory, false)[0]);
+    };
     auto ff = [&](const Tensor& x) {
         Tensor h = sub("linear1", x);
         h = gelu ? F::gelu(h, false) : h.relu();

@@ -7,10 +7,10 @@
 #include <cmath>
 #include <cstdio>
 
-#include "layers.h"
-#include "repr.h"
 #include "errors.h"
 #include "functional.h"
+#include "layers.h"
+#include "repr.h"
 
 namespace nnscope {
 
@@ -23,7 +23,8 @@ ModulePtr linear(const std::string& name, LayerArgs& a) {
     const bool bias = a.has_bias();
     a.check_size({in, out});
     auto m = std::make_shared<Linear>(in, out, bias, a.gen);
-    if (name != "Linear") m->set_type_name(name); // MultiheadAttention's out_proj: a Linear by another name
+    if (name != "Linear")
+        m->set_type_name(name); // MultiheadAttention's out_proj: a Linear by another name
     return m;
 }
 
@@ -33,10 +34,12 @@ ModulePtr conv2d(const std::string&, LayerArgs& a) {
     const auto padding = a.pair("padding", 0), dilation = a.pair("dilation", 1);
     const int64_t groups = a.integer("groups", 1);
     const bool bias = a.has_bias();
-    if (a.text("padding_mode", "zeros") != "zeros") a.fail("only padding_mode 'zeros' is supported");
+    if (a.text("padding_mode", "zeros") != "zeros")
+        a.fail("only padding_mode 'zeros' is supported");
     if (groups <= 0) a.fail("groups must be a positive integer");
     a.check_size({out, in / groups, kernel[0], kernel[1]});
-    return std::make_shared<Conv2d>(in, out, kernel, stride, padding, dilation, groups, bias, a.gen);
+    return std::make_shared<Conv2d>(in, out, kernel, stride, padding, dilation, groups, bias,
+                                    a.gen);
 }
 
 ModulePtr batch_norm(const std::string& name, LayerArgs& a) {
@@ -69,7 +72,10 @@ ModulePtr embedding(const std::string&, LayerArgs& a) {
 }
 
 ModulePtr simple(const std::string& name, LayerArgs&) {
-    const Op op = name == "ReLU" ? Op::ReLU : name == "Sigmoid" ? Op::Sigmoid : name == "Tanh" ? Op::Tanh : Op::Identity;
+    const Op op = name == "ReLU"      ? Op::ReLU
+                  : name == "Sigmoid" ? Op::Sigmoid
+                  : name == "Tanh"    ? Op::Tanh
+                                      : Op::Identity;
     return std::make_shared<Stateless>(op, name);
 }
 
@@ -84,7 +90,8 @@ ModulePtr gelu(const std::string& name, LayerArgs& a) {
 ModulePtr flatten(const std::string& name, LayerArgs& a) {
     const int64_t start = a.integer("start_dim", 1), end = a.integer("end_dim", -1);
     auto s = std::make_shared<Stateless>(Op::Flatten, name,
-                                         "start_dim=" + std::to_string(start) + ", end_dim=" + std::to_string(end));
+                                         "start_dim=" + std::to_string(start) +
+                                             ", end_dim=" + std::to_string(end));
     s->start_dim = start;
     s->end_dim = end;
     return s;
@@ -92,7 +99,8 @@ ModulePtr flatten(const std::string& name, LayerArgs& a) {
 
 ModulePtr dropout(const std::string& name, LayerArgs& a) {
     const double p = a.number("p", 0.5);
-    if (p < 0 || p > 1) a.fail("dropout probability has to be between 0 and 1, but got " + std::to_string(p));
+    if (p < 0 || p > 1)
+        a.fail("dropout probability has to be between 0 and 1, but got " + std::to_string(p));
     char buf[64];
     std::snprintf(buf, sizeof buf, "p=%g, inplace=False", p);
     auto s = std::make_shared<Stateless>(Op::Dropout, name, buf);
@@ -105,8 +113,9 @@ ModulePtr dropout(const std::string& name, LayerArgs& a) {
 
 ModulePtr softmax(const std::string& name, LayerArgs& a) {
     const std::optional<int64_t> dim = a.optional_integer("dim");
-    auto s = std::make_shared<Stateless>(name == "Softmax" ? Op::Softmax : Op::LogSoftmax, name,
-                                         "dim=" + (dim ? std::to_string(*dim) : std::string("None")));
+    auto s =
+        std::make_shared<Stateless>(name == "Softmax" ? Op::Softmax : Op::LogSoftmax, name,
+                                    "dim=" + (dim ? std::to_string(*dim) : std::string("None")));
     s->dim = dim;
     return s;
 }
@@ -115,7 +124,8 @@ ModulePtr softmax(const std::string& name, LayerArgs& a) {
 
 // An int when both sides agree (PyTorch prints what it was given: usually one int).
 std::string int_or_pair(const std::array<int64_t, 2>& p) {
-    return p[0] == p[1] ? std::to_string(p[0]) : "(" + std::to_string(p[0]) + ", " + std::to_string(p[1]) + ")";
+    return p[0] == p[1] ? std::to_string(p[0])
+                        : "(" + std::to_string(p[0]) + ", " + std::to_string(p[1]) + ")";
 }
 std::string num(double v) { // Python's str of an int-valued or float hyper-parameter
     char buf[32];
@@ -133,9 +143,12 @@ ModulePtr activation(const std::string& name, LayerArgs& a) {
     ignore_inplace(a);
     if (name == "SiLU") return fn_layer(name, "", [](const Tensor& x, bool) { return F::silu(x); });
     if (name == "Mish") return fn_layer(name, "", [](const Tensor& x, bool) { return F::mish(x); });
-    if (name == "Hardswish") return fn_layer(name, "", [](const Tensor& x, bool) { return F::hardswish(x); });
-    if (name == "Hardsigmoid") return fn_layer(name, "", [](const Tensor& x, bool) { return F::hardsigmoid(x); });
-    if (name == "ReLU6") return fn_layer(name, "", [](const Tensor& x, bool) { return F::clamp(x, 0.0, 6.0); });
+    if (name == "Hardswish")
+        return fn_layer(name, "", [](const Tensor& x, bool) { return F::hardswish(x); });
+    if (name == "Hardsigmoid")
+        return fn_layer(name, "", [](const Tensor& x, bool) { return F::hardsigmoid(x); });
+    if (name == "ReLU6")
+        return fn_layer(name, "", [](const Tensor& x, bool) { return F::clamp(x, 0.0, 6.0); });
     if (name == "LeakyReLU") {
         const double slope = a.number("negative_slope", 0.01);
         return fn_layer(name, "negative_slope=" + py_float(slope),
@@ -143,7 +156,8 @@ ModulePtr activation(const std::string& name, LayerArgs& a) {
     }
     if (name == "ELU") {
         const double alpha = a.number("alpha", 1.0);
-        return fn_layer(name, "alpha=" + py_float(alpha), [alpha](const Tensor& x, bool) { return F::elu(x, alpha); });
+        return fn_layer(name, "alpha=" + py_float(alpha),
+                        [alpha](const Tensor& x, bool) { return F::elu(x, alpha); });
     }
     // Hardtanh
     const double lo = a.number("min_val", -1.0), hi = a.number("max_val", 1.0);
@@ -154,13 +168,15 @@ ModulePtr activation(const std::string& name, LayerArgs& a) {
 
 ModulePtr softplus(const std::string& name, LayerArgs& a) {
     const double beta = a.number("beta", 1.0), threshold = a.number("threshold", 20.0);
-    return fn_layer(name, "beta=" + num(beta) + ", threshold=" + num(threshold),
-                    [beta, threshold](const Tensor& x, bool) { return F::softplus(x, beta, threshold); });
+    return fn_layer(
+        name, "beta=" + num(beta) + ", threshold=" + num(threshold),
+        [beta, threshold](const Tensor& x, bool) { return F::softplus(x, beta, threshold); });
 }
 
 ModulePtr prelu(const std::string&, LayerArgs& a) {
     const int64_t n = a.integer("num_parameters", 1);
-    const double init = a.number("init", 0.25); // a constructor argument only: pickles hold the weight
+    const double init =
+        a.number("init", 0.25); // a constructor argument only: pickles hold the weight
     a.check_size({n});
     return std::make_shared<PReLU>(n, init);
 }
@@ -170,23 +186,28 @@ ModulePtr max_pool(const std::string& name, LayerArgs& a) {
     if (one_d) {
         const int64_t k = a.single("kernel_size", std::nullopt), st = a.single("stride", 0);
         const int64_t pad = a.single("padding", 0), dil = a.single("dilation", 1);
-        if (a.boolean("return_indices", false)) a.fail("return_indices=True is not supported (the indices are a second output)");
+        if (a.boolean("return_indices", false))
+            a.fail("return_indices=True is not supported (the indices are a second output)");
         const bool ceil = a.boolean("ceil_mode", false);
         const int64_t stride = st == 0 ? k : st;
-        return fn_layer(name,
-                        "kernel_size=" + std::to_string(k) + ", stride=" + std::to_string(stride) + ", padding=" +
-                            std::to_string(pad) + ", dilation=" + std::to_string(dil) + ", ceil_mode=" + py_bool(ceil),
-                        [=](const Tensor& x, bool) { return F::max_pool1d(x, k, stride, pad, dil, ceil); });
+        return fn_layer(
+            name,
+            "kernel_size=" + std::to_string(k) + ", stride=" + std::to_string(stride) +
+                ", padding=" + std::to_string(pad) + ", dilation=" + std::to_string(dil) +
+                ", ceil_mode=" + py_bool(ceil),
+            [=](const Tensor& x, bool) { return F::max_pool1d(x, k, stride, pad, dil, ceil); });
     }
     const auto k = a.pair("kernel_size", std::nullopt);
     auto st = a.pair("stride", 0);
     const auto pad = a.pair("padding", 0), dil = a.pair("dilation", 1);
-    if (a.boolean("return_indices", false)) a.fail("return_indices=True is not supported (the indices are a second output)");
+    if (a.boolean("return_indices", false))
+        a.fail("return_indices=True is not supported (the indices are a second output)");
     const bool ceil = a.boolean("ceil_mode", false);
     if (st[0] == 0 && st[1] == 0) st = k;
     return fn_layer(name,
-                    "kernel_size=" + int_or_pair(k) + ", stride=" + int_or_pair(st) + ", padding=" + int_or_pair(pad) +
-                        ", dilation=" + int_or_pair(dil) + ", ceil_mode=" + py_bool(ceil),
+                    "kernel_size=" + int_or_pair(k) + ", stride=" + int_or_pair(st) +
+                        ", padding=" + int_or_pair(pad) + ", dilation=" + int_or_pair(dil) +
+                        ", ceil_mode=" + py_bool(ceil),
                     [=](const Tensor& x, bool) { return F::max_pool2d(x, k, st, pad, dil, ceil); });
 }
 
@@ -194,11 +215,13 @@ ModulePtr avg_pool(const std::string& name, LayerArgs& a) {
     if (name == "AvgPool1d") {
         const int64_t k = a.single("kernel_size", std::nullopt), st = a.single("stride", 0);
         const int64_t pad = a.single("padding", 0);
-        const bool ceil = a.boolean("ceil_mode", false), include = a.boolean("count_include_pad", true);
+        const bool ceil = a.boolean("ceil_mode", false),
+                   include = a.boolean("count_include_pad", true);
         const int64_t stride = st == 0 ? k : st;
         auto one = [](int64_t v) { return "(" + std::to_string(v) + ",)"; };
-        return fn_layer(name, "kernel_size=" + one(k) + ", stride=" + one(stride) + ", padding=" + one(pad),
-                        [=](const Tensor& x, bool) { return F::avg_pool1d(x, k, stride, pad, ceil, include); });
+        return fn_layer(
+            name, "kernel_size=" + one(k) + ", stride=" + one(stride) + ", padding=" + one(pad),
+            [=](const Tensor& x, bool) { return F::avg_pool1d(x, k, stride, pad, ceil, include); });
     }
     const auto k = a.pair("kernel_size", std::nullopt);
     auto st = a.pair("stride", 0);
@@ -207,8 +230,11 @@ ModulePtr avg_pool(const std::string& name, LayerArgs& a) {
     const std::optional<int64_t> div = a.optional_integer("divisor_override");
     if (div && *div <= 0) a.fail("divisor must be not zero");
     if (st[0] == 0 && st[1] == 0) st = k;
-    return fn_layer(name, "kernel_size=" + int_or_pair(k) + ", stride=" + int_or_pair(st) + ", padding=" + int_or_pair(pad),
-                    [=](const Tensor& x, bool) { return F::avg_pool2d(x, k, st, pad, ceil, include, div); });
+    return fn_layer(
+        name,
+        "kernel_size=" + int_or_pair(k) + ", stride=" + int_or_pair(st) +
+            ", padding=" + int_or_pair(pad),
+        [=](const Tensor& x, bool) { return F::avg_pool2d(x, k, st, pad, ceil, include, div); });
 }
 
 ModulePtr adaptive_pool(const std::string& name, LayerArgs& a) {
@@ -219,7 +245,8 @@ ModulePtr adaptive_pool(const std::string& name, LayerArgs& a) {
     }
     const auto out = a.pair("output_size", std::nullopt);
     if (name == "AdaptiveMaxPool2d") {
-        if (a.boolean("return_indices", false)) a.fail("return_indices=True is not supported (the indices are a second output)");
+        if (a.boolean("return_indices", false))
+            a.fail("return_indices=True is not supported (the indices are a second output)");
         return fn_layer(name, "output_size=" + int_or_pair(out),
                         [out](const Tensor& x, bool) { return F::adaptive_max_pool2d(x, out); });
     }
@@ -230,10 +257,12 @@ ModulePtr adaptive_pool(const std::string& name, LayerArgs& a) {
 ModulePtr zero_pad(const std::string& name, LayerArgs& a) {
     Shape p = a.shape("padding");
     if (p.size() == 1) p = {p[0], p[0], p[0], p[0]};
-    if (p.size() != 4) a.fail("'padding' must be an integer or 4 integers (left, right, top, bottom)");
+    if (p.size() != 4)
+        a.fail("'padding' must be an integer or 4 integers (left, right, top, bottom)");
     const std::vector<int64_t> pad(p.begin(), p.end());
-    return fn_layer(name, "(" + std::to_string(p[0]) + ", " + std::to_string(p[1]) + ", " + std::to_string(p[2]) +
-                              ", " + std::to_string(p[3]) + ")",
+    return fn_layer(name,
+                    "(" + std::to_string(p[0]) + ", " + std::to_string(p[1]) + ", " +
+                        std::to_string(p[2]) + ", " + std::to_string(p[3]) + ")",
                     [pad](const Tensor& x, bool) { return F::constant_pad(x, pad, 0.0); });
 }
 
@@ -243,23 +272,29 @@ ModulePtr upsample(const std::string& name, LayerArgs& a) {
     const std::string mode = a.text("mode", "nearest");
     const std::optional<bool> align = a.optional_boolean("align_corners");
     const std::optional<bool> recompute = a.optional_boolean("recompute_scale_factor");
-    if (size.has_value() == factor.has_value()) a.fail("either size or scale_factor should be defined");
+    if (size.has_value() == factor.has_value())
+        a.fail("either size or scale_factor should be defined");
     if (mode != "nearest" && mode != "linear" && mode != "bilinear")
         a.fail("mode '" + mode + "' is not supported (nearest, linear and bilinear are)");
-    if (mode == "nearest" && align) a.fail("align_corners option can only be set with the interpolating modes");
+    if (mode == "nearest" && align)
+        a.fail("align_corners option can only be set with the interpolating modes");
     const bool corners = align.value_or(false);
     // The source-index scale is the given factor unless recompute_scale_factor says otherwise.
-    const std::optional<double> scale = factor && !recompute.value_or(false) ? factor : std::nullopt;
-    std::string extra = (factor ? "scale_factor=" + py_float(*factor) : "size=" + std::to_string(*size)) +
-                        ", mode='" + mode + "'";
+    const std::optional<double> scale =
+        factor && !recompute.value_or(false) ? factor : std::nullopt;
+    std::string extra =
+        (factor ? "scale_factor=" + py_float(*factor) : "size=" + std::to_string(*size)) +
+        ", mode='" + mode + "'";
     return fn_layer(name, extra, [=](const Tensor& x, bool) {
         const int64_t spatial = x.dim() - 2;
         if (spatial < 1 || spatial > 2)
-            throw NotImplementedError("Upsample of " + std::to_string(x.dim()) + "D input is not supported (3D and 4D are)");
+            throw NotImplementedError("Upsample of " + std::to_string(x.dim()) +
+                                      "D input is not supported (3D and 4D are)");
         std::vector<int64_t> out;
         for (int64_t d = 0; d < spatial; ++d)
             out.push_back(size ? *size : int64_t(std::floor(double(x.size(2 + d)) * *factor)));
-        return F::interpolate(x, out, std::vector<std::optional<double>>(size_t(spatial), scale), mode, corners);
+        return F::interpolate(x, out, std::vector<std::optional<double>>(size_t(spatial), scale),
+                              mode, corners);
     });
 }
 
@@ -267,7 +302,8 @@ ModulePtr group_norm(const std::string&, LayerArgs& a) {
     const int64_t groups = a.integer("num_groups"), channels = a.integer("num_channels");
     const double eps = a.number("eps", 1e-5);
     const bool affine = a.boolean("affine", true);
-    if (groups <= 0 || channels % groups != 0) a.fail("num_channels must be divisible by num_groups");
+    if (groups <= 0 || channels % groups != 0)
+        a.fail("num_channels must be divisible by num_groups");
     a.check_size({channels});
     return std::make_shared<GroupNorm>(groups, channels, eps, affine);
 }
@@ -288,7 +324,8 @@ ModulePtr conv1d(const std::string&, LayerArgs& a) {
     const int64_t padding = a.single("padding", 0), dilation = a.single("dilation", 1);
     const int64_t groups = a.integer("groups", 1);
     const bool bias = a.has_bias();
-    if (a.text("padding_mode", "zeros") != "zeros") a.fail("only padding_mode 'zeros' is supported");
+    if (a.text("padding_mode", "zeros") != "zeros")
+        a.fail("only padding_mode 'zeros' is supported");
     if (groups <= 0) a.fail("groups must be a positive integer");
     a.check_size({out, in / groups, k});
     return std::make_shared<Conv1d>(in, out, k, stride, padding, dilation, groups, bias, a.gen);
@@ -301,11 +338,12 @@ ModulePtr conv_transpose2d(const std::string&, LayerArgs& a) {
     const int64_t groups = a.integer("groups", 1);
     const bool bias = a.has_bias();
     const auto dilation = a.pair("dilation", 1);
-    if (a.text("padding_mode", "zeros") != "zeros") a.fail("only padding_mode 'zeros' is supported");
+    if (a.text("padding_mode", "zeros") != "zeros")
+        a.fail("only padding_mode 'zeros' is supported");
     if (groups <= 0) a.fail("groups must be a positive integer");
     a.check_size({in, out / groups, kernel[0], kernel[1]});
-    return std::make_shared<ConvTranspose2d>(in, out, kernel, stride, padding, output_padding, groups, bias,
-                                             dilation, a.gen);
+    return std::make_shared<ConvTranspose2d>(in, out, kernel, stride, padding, output_padding,
+                                             groups, bias, dilation, a.gen);
 }
 
 // --- sequence layers (layers_sequence.cpp) ---------------------------------------------------
@@ -318,20 +356,24 @@ ModulePtr recurrent(const std::string& name, LayerArgs& a) {
     const bool bidirectional = a.boolean("bidirectional", false);
     const bool relu = name == "RNN" && a.text("nonlinearity", "tanh") == "relu";
     if (name == "RNN" && !relu && a.text("nonlinearity", "tanh") != "tanh")
-        a.fail("Unknown nonlinearity '" + a.text("nonlinearity", "tanh") + "'. Select from 'tanh' or 'relu'.");
+        a.fail("Unknown nonlinearity '" + a.text("nonlinearity", "tanh") +
+               "'. Select from 'tanh' or 'relu'.");
     if (name == "LSTM" && a.integer("proj_size", 0) != 0) a.fail("proj_size > 0 is not supported");
     if (hidden <= 0 || layers <= 0) a.fail("hidden_size and num_layers must be greater than zero");
     const int64_t gates = name == "LSTM" ? 4 : name == "GRU" ? 3 : 1;
     a.check_size({gates * hidden, std::max(in, hidden * 2)});
-    return std::make_shared<Recurrent>(name, in, hidden, layers, bias, batch_first, dropout, bidirectional, relu, a.gen);
+    return std::make_shared<Recurrent>(name, in, hidden, layers, bias, batch_first, dropout,
+                                       bidirectional, relu, a.gen);
 }
 
 ModulePtr multihead_attention(const std::string&, LayerArgs& a) {
     const int64_t e = a.integer("embed_dim"), heads = a.integer("num_heads");
     const double dropout = a.number("dropout", 0.0);
-    const bool bias = a.children_given() || a.boolean("bias", true); // a pickle registers the file's tensors
+    const bool bias =
+        a.children_given() || a.boolean("bias", true); // a pickle registers the file's tensors
     if (a.boolean("add_zero_attn", false)) a.fail("add_zero_attn=True is not supported");
-    if (!a.boolean("_qkv_same_embed_dim", true)) a.fail("kdim and vdim other than embed_dim are not supported");
+    if (!a.boolean("_qkv_same_embed_dim", true))
+        a.fail("kdim and vdim other than embed_dim are not supported");
     const bool batch_first = a.boolean("batch_first", false);
     if (heads <= 0 || e % heads != 0) a.fail("embed_dim must be divisible by num_heads");
     a.check_size({3 * e, e});
@@ -343,14 +385,16 @@ ModulePtr transformer_layer(const std::string& name, LayerArgs& a) {
     if (act != "relu" && act != "gelu") a.fail("activation should be relu/gelu, not " + act);
     const bool norm_first = a.boolean("norm_first", false);
     if (a.children_given()) // its sizes are its children's
-        return std::make_shared<TransformerLayer>(name, 0, 0, 0, 0.0, act == "gelu", 0.0, false, norm_first, a.gen);
-    const int64_t d = a.integer("d_model"), heads = a.integer("nhead"), ff = a.integer("dim_feedforward", 2048);
+        return std::make_shared<TransformerLayer>(name, 0, 0, 0, 0.0, act == "gelu", 0.0, false,
+                                                  norm_first, a.gen);
+    const int64_t d = a.integer("d_model"), heads = a.integer("nhead"),
+                  ff = a.integer("dim_feedforward", 2048);
     const double dropout = a.number("dropout", 0.1), eps = a.number("layer_norm_eps", 1e-5);
     const bool batch_first = a.boolean("batch_first", false);
     if (d <= 0 || heads <= 0 || d % heads != 0) a.fail("d_model must be divisible by nhead");
     a.check_size({d, ff});
-    return std::make_shared<TransformerLayer>(name, d, heads, ff, dropout, act == "gelu", eps, batch_first, norm_first,
-                                              a.gen);
+    return std::make_shared<TransformerLayer>(name, d, heads, ff, dropout, act == "gelu", eps,
+                                              batch_first, norm_first, a.gen);
 }
 
 ModulePtr transformer_encoder(const std::string&, LayerArgs& a) {
@@ -360,10 +404,13 @@ ModulePtr transformer_encoder(const std::string&, LayerArgs& a) {
     if (a.children_given()) return enc;
     // A spec gives the layer's hyper-parameters flat, and `norm`: a final LayerNorm or not.
     auto layers = std::make_shared<ModuleList>();
-    for (int64_t i = 0; i < n; ++i) layers->register_module(std::to_string(i), transformer_layer("TransformerEncoderLayer", a));
+    for (int64_t i = 0; i < n; ++i)
+        layers->register_module(std::to_string(i), transformer_layer("TransformerEncoderLayer", a));
     enc->register_module("layers", layers);
     if (a.boolean("norm", false))
-        enc->register_module("norm", std::make_shared<LayerNorm>(Shape{a.integer("d_model")}, a.number("layer_norm_eps", 1e-5), true));
+        enc->register_module("norm",
+                             std::make_shared<LayerNorm>(Shape{a.integer("d_model")},
+                                                         a.number("layer_norm_eps", 1e-5), true));
     else
         enc->register_module("norm", nullptr);
     return enc;
@@ -388,17 +435,39 @@ const std::vector<LayerType>& layer_types() {
     static const std::vector<LayerType> table = {
         {"Linear", {"in_features", "out_features", "bias"}, linear},
         {"NonDynamicallyQuantizableLinear", {"in_features", "out_features", "bias"}, linear},
-        {"Conv1d", {"in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias"}, conv1d},
-        {"Conv2d", {"in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias"}, conv2d},
-        {"ConvTranspose2d", {"in_channels", "out_channels", "kernel_size", "stride", "padding", "output_padding", "groups", "bias", "dilation"}, conv_transpose2d},
-        {"BatchNorm1d", {"num_features", "eps", "momentum", "affine", "track_running_stats"}, batch_norm},
-        {"BatchNorm2d", {"num_features", "eps", "momentum", "affine", "track_running_stats"}, batch_norm},
-        {"BatchNorm3d", {"num_features", "eps", "momentum", "affine", "track_running_stats"}, batch_norm},
-        {"InstanceNorm1d", {"num_features", "eps", "momentum", "affine", "track_running_stats"}, instance_norm},
-        {"InstanceNorm2d", {"num_features", "eps", "momentum", "affine", "track_running_stats"}, instance_norm},
+        {"Conv1d",
+         {"in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups",
+          "bias"},
+         conv1d},
+        {"Conv2d",
+         {"in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups",
+          "bias"},
+         conv2d},
+        {"ConvTranspose2d",
+         {"in_channels", "out_channels", "kernel_size", "stride", "padding", "output_padding",
+          "groups", "bias", "dilation"},
+         conv_transpose2d},
+        {"BatchNorm1d",
+         {"num_features", "eps", "momentum", "affine", "track_running_stats"},
+         batch_norm},
+        {"BatchNorm2d",
+         {"num_features", "eps", "momentum", "affine", "track_running_stats"},
+         batch_norm},
+        {"BatchNorm3d",
+         {"num_features", "eps", "momentum", "affine", "track_running_stats"},
+         batch_norm},
+        {"InstanceNorm1d",
+         {"num_features", "eps", "momentum", "affine", "track_running_stats"},
+         instance_norm},
+        {"InstanceNorm2d",
+         {"num_features", "eps", "momentum", "affine", "track_running_stats"},
+         instance_norm},
         {"GroupNorm", {"num_groups", "num_channels", "eps", "affine"}, group_norm},
         {"LayerNorm", {"normalized_shape", "eps", "elementwise_affine"}, layer_norm},
-        {"Embedding", {"num_embeddings", "embedding_dim", "padding_idx", "max_norm", "norm_type", "scale_grad_by_freq", "sparse"}, embedding},
+        {"Embedding",
+         {"num_embeddings", "embedding_dim", "padding_idx", "max_norm", "norm_type",
+          "scale_grad_by_freq", "sparse"},
+         embedding},
         {"Dropout", {"p", "seed"}, dropout},
         {"Flatten", {"start_dim", "end_dim"}, flatten},
         {"ReLU", {}, simple},
@@ -418,22 +487,52 @@ const std::vector<LayerType>& layer_types() {
         {"Hardtanh", {"min_val", "max_val", "inplace"}, activation},
         {"Softplus", {"beta", "threshold"}, softplus},
         {"PReLU", {"num_parameters", "init"}, prelu},
-        {"MaxPool1d", {"kernel_size", "stride", "padding", "dilation", "return_indices", "ceil_mode"}, max_pool},
-        {"MaxPool2d", {"kernel_size", "stride", "padding", "dilation", "return_indices", "ceil_mode"}, max_pool},
-        {"AvgPool1d", {"kernel_size", "stride", "padding", "ceil_mode", "count_include_pad"}, avg_pool},
-        {"AvgPool2d", {"kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"}, avg_pool},
+        {"MaxPool1d",
+         {"kernel_size", "stride", "padding", "dilation", "return_indices", "ceil_mode"},
+         max_pool},
+        {"MaxPool2d",
+         {"kernel_size", "stride", "padding", "dilation", "return_indices", "ceil_mode"},
+         max_pool},
+        {"AvgPool1d",
+         {"kernel_size", "stride", "padding", "ceil_mode", "count_include_pad"},
+         avg_pool},
+        {"AvgPool2d",
+         {"kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"},
+         avg_pool},
         {"AdaptiveAvgPool1d", {"output_size"}, adaptive_pool},
         {"AdaptiveAvgPool2d", {"output_size"}, adaptive_pool},
         {"AdaptiveMaxPool2d", {"output_size", "return_indices"}, adaptive_pool},
         {"ZeroPad2d", {"padding"}, zero_pad},
-        {"LSTM", {"input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional", "proj_size"}, recurrent},
-        {"GRU", {"input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional"}, recurrent},
-        {"RNN", {"input_size", "hidden_size", "num_layers", "nonlinearity", "bias", "batch_first", "dropout", "bidirectional"}, recurrent},
-        {"MultiheadAttention", {"embed_dim", "num_heads", "dropout", "bias", "add_zero_attn", "batch_first"}, multihead_attention},
-        {"TransformerEncoderLayer", {"d_model", "nhead", "dim_feedforward", "dropout", "activation", "layer_norm_eps", "batch_first", "norm_first"}, transformer_layer},
-        {"TransformerDecoderLayer", {"d_model", "nhead", "dim_feedforward", "dropout", "activation", "layer_norm_eps", "batch_first", "norm_first"}, transformer_layer},
-        {"TransformerEncoder", {"num_layers", "d_model", "nhead", "dim_feedforward", "dropout", "activation", "layer_norm_eps", "batch_first", "norm_first", "norm"}, transformer_encoder},
-        {"Upsample", {"size", "scale_factor", "mode", "align_corners", "recompute_scale_factor"}, upsample},
+        {"LSTM",
+         {"input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout",
+          "bidirectional", "proj_size"},
+         recurrent},
+        {"GRU",
+         {"input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout",
+          "bidirectional"},
+         recurrent},
+        {"RNN",
+         {"input_size", "hidden_size", "num_layers", "nonlinearity", "bias", "batch_first",
+          "dropout", "bidirectional"},
+         recurrent},
+        {"MultiheadAttention",
+         {"embed_dim", "num_heads", "dropout", "bias", "add_zero_attn", "batch_first"},
+         multihead_attention},
+        {"TransformerEncoderLayer",
+         {"d_model", "nhead", "dim_feedforward", "dropout", "activation", "layer_norm_eps",
+          "batch_first", "norm_first"},
+         transformer_layer},
+        {"TransformerDecoderLayer",
+         {"d_model", "nhead", "dim_feedforward", "dropout", "activation", "layer_norm_eps",
+          "batch_first", "norm_first"},
+         transformer_layer},
+        {"TransformerEncoder",
+         {"num_layers", "d_model", "nhead", "dim_feedforward", "dropout", "activation",
+          "layer_norm_eps", "batch_first", "norm_first", "norm"},
+         transformer_encoder},
+        {"Upsample",
+         {"size", "scale_factor", "mode", "align_corners", "recompute_scale_factor"},
+         upsample},
         {"RunningAverage", {}, running_average, false},
         {"ExponentialMovingAverage", {"initial_value"}, exponential_moving_average, false},
         {"Accumulator", {"size"}, accumulator, false},

@@ -55,7 +55,7 @@ struct LayerType {
     const char* name;              // PyTorch's class name
     std::vector<const char*> keys; // the hyper-parameters a spec may give
     ModulePtr (*build)(const std::string& name, LayerArgs& args);
-    bool torch_nn = true;          // a torch.nn class (false: the seed documents' modules)
+    bool torch_nn = true; // a torch.nn class (false: the seed documents' modules)
 };
 
 // Every layer nnscope implements, in the order the spec format lists them.

@@ -197,8 +197,9 @@ std::unique_ptr<Optimizer> make_optimizer(const std::string& spec, NamedTensors 
             else if (k == "maximize")
                 o.maximize = flag(k, v);
             else
-                throw ValueError("unknown Adam option '" + k +
-                                 "' (lr, betas, beta1, beta2, eps, weight_decay, amsgrad, maximize)");
+                throw ValueError(
+                    "unknown Adam option '" + k +
+                    "' (lr, betas, beta1, beta2, eps, weight_decay, amsgrad, maximize)");
         }
         return std::make_unique<Adam>(std::move(params), o);
     }
