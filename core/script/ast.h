@@ -16,6 +16,41 @@ namespace nnscope::script {
 
 struct Op; // ops.h
 
+// Python's operators, decided by the parser from the token (Lua's getbinopr): the evaluator
+// switches on these and never looks at the operator's text. operator_token() (parser.cpp)
+// gives the text back for messages.
+enum class BinOp : uint8_t {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    FloorDiv,
+    Mod,
+    Pow,
+    MatMul, // + - * / // % ** @
+    BitAnd,
+    BitOr,
+    BitXor,
+    LShift,
+    RShift, // & | ^ << >>
+    Eq,
+    Ne,
+    Lt,
+    Gt,
+    Le,
+    Ge,
+    Is,
+    IsNot,
+    In,
+    NotIn, // comparisons
+    And,
+    Or, // short-circuit
+};
+inline constexpr int k_binop_count = int(BinOp::Or) + 1;
+enum class UnOp : uint8_t { Neg, Pos, Invert, Not }; // - + ~ not
+const char* operator_token(BinOp op);
+const char* operator_token(UnOp op);
+
 struct Expr;
 using ExprPtr = std::unique_ptr<Expr>;
 
@@ -35,8 +70,8 @@ struct Expr {
         Tuple,     // items
         List,      // items
         Dict,      // items: key, value, key, value, ...
-        Unary,     // name (op: "-", "+", "~", "not") a
-        Binary,    // a name b (arithmetic, comparisons, is, in, and, or)
+        Unary,     // unop a
+        Binary,    // a binop b (arithmetic, comparisons, is, in, and, or)
         IfExp,     // a if b else c
     };
     Kind kind;
@@ -48,6 +83,8 @@ struct Expr {
     ExprPtr a, b, c;
     std::vector<ExprPtr> items;
     std::vector<std::pair<std::string, ExprPtr>> kwargs;
+    BinOp binop = BinOp::Add; // Binary
+    UnOp unop = UnOp::Neg;    // Unary
     // Interpreter's cache for Call and Attribute chains: the operator a dotted callee names.
     mutable const Op* op = nullptr;
     mutable std::string dotted; // "torch.add", "ops.prim.dtype", "__torch__.f", or empty
@@ -62,7 +99,7 @@ struct Stmt {
     enum class Kind {
         Expr,      // value
         Assign,    // targets[0] = value (a target may be a Tuple to unpack)
-        AugAssign, // targets[0] name= value
+        AugAssign, // targets[0] binop= value
         If,        // if value: body else: orelse
         For,       // for targets[0] in value: body
         While,     // while value: body
@@ -78,7 +115,7 @@ struct Stmt {
     int line = 0;
     std::vector<ExprPtr> targets;
     ExprPtr value;
-    std::string op;
+    BinOp binop = BinOp::Add; // AugAssign
     Block body, orelse;
 };
 

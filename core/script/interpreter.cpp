@@ -1,6 +1,7 @@
 // interpreter.cpp: the evaluator of TorchScript code (see interpreter.h).
 #include "interpreter.h"
 
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <memory>
@@ -14,6 +15,55 @@
 #include "script_error.h"
 
 namespace nnscope::script {
+
+namespace {
+
+// The aten:: operator each of Python's operators calls, as PyTorch's emitter maps a token to
+// aten::add once. Looked up in the registry once per process; `and`/`or` short-circuit in
+// the evaluator and have none.
+struct OperatorTargets {
+    std::array<const Op*, k_binop_count> binary{};
+    std::array<const Op*, 4> unary{}; // by UnOp; Pos and Not have none
+};
+
+const OperatorTargets& operator_targets() {
+    static const OperatorTargets targets = [] {
+        static constexpr const char* binary_names[k_binop_count] = {"aten::add",
+                                                                    "aten::sub",
+                                                                    "aten::mul",
+                                                                    "aten::div",
+                                                                    "aten::floordiv",
+                                                                    "aten::remainder",
+                                                                    "aten::pow",
+                                                                    "aten::matmul",
+                                                                    "aten::__and__",
+                                                                    "aten::__or__",
+                                                                    "aten::__xor__",
+                                                                    "aten::__lshift__",
+                                                                    "aten::__rshift__",
+                                                                    "aten::eq",
+                                                                    "aten::ne",
+                                                                    "aten::lt",
+                                                                    "aten::gt",
+                                                                    "aten::le",
+                                                                    "aten::ge",
+                                                                    "aten::__is__",
+                                                                    "aten::__isnot__",
+                                                                    "aten::__contains__",
+                                                                    "aten::__contains__",
+                                                                    nullptr,
+                                                                    nullptr};
+        OperatorTargets t;
+        for (int k = 0; k < k_binop_count; ++k)
+            t.binary[size_t(k)] = binary_names[k] ? find_op(binary_names[k]) : nullptr;
+        t.unary[size_t(UnOp::Neg)] = find_op("aten::neg");
+        t.unary[size_t(UnOp::Invert)] = find_op("aten::bitwise_not");
+        return t;
+    }();
+    return targets;
+}
+
+} // namespace
 
 namespace {
 
@@ -248,7 +298,7 @@ class Interpreter {
             return Flow::Normal;
         }
         case Stmt::Kind::AugAssign: {
-            Value v = binary(s.op, eval(*s.targets[0], f), eval(*s.value, f), s.line, f);
+            Value v = binary(s.binop, eval(*s.targets[0], f), eval(*s.value, f), s.line, f);
             assign(*s.targets[0], v, f);
             return Flow::Normal;
         }
@@ -557,22 +607,36 @@ class Interpreter {
         }
         case Expr::Kind::Unary: {
             Value a = eval(*e.a, f);
-            if (e.name == "not") return Value::boolean(!truth(a));
-            if (e.name == "+") return a;
-            return call_op(e.name == "-" ? "aten::neg" : "aten::bitwise_not", {a}, {}, e, f);
+            switch (e.unop) {
+            case UnOp::Not:
+                return Value::boolean(!truth(a));
+            case UnOp::Pos:
+                return a;
+            case UnOp::Neg:
+            case UnOp::Invert: {
+                const Op* o = operator_targets().unary[int(e.unop)];
+                if (!o)
+                    throw ScriptError(code_file(f), e.line,
+                                      e.unop == UnOp::Neg ? "unknown operator aten::neg"
+                                                          : "unknown operator aten::bitwise_not");
+                ValueList args = bind_arguments(*o, {std::move(a)}, {});
+                return o->fn(args, m_ctx);
+            }
+            }
+            return {};
         }
         case Expr::Kind::Binary: {
-            if (e.name == "and") {
+            if (e.binop == BinOp::And) {
                 Value a = eval(*e.a, f);
                 return truth(a) ? eval(*e.b, f) : a;
             }
-            if (e.name == "or") {
+            if (e.binop == BinOp::Or) {
                 Value a = eval(*e.a, f);
                 return truth(a) ? a : eval(*e.b, f);
             }
             Value a = eval(*e.a, f);
             Value b = eval(*e.b, f);
-            return binary(e.name, std::move(a), std::move(b), e.line, f);
+            return binary(e.binop, std::move(a), std::move(b), e.line, f);
         }
         case Expr::Kind::IfExp:
             return truth(eval(*e.b, f)) ? eval(*e.a, f) : eval(*e.c, f);
@@ -580,26 +644,17 @@ class Interpreter {
         return {};
     }
 
-    Value binary(const std::string& op, Value a, Value b, int line, Frame& f) {
-        static const std::unordered_map<std::string, std::string> names = {
-            {"+", "aten::add"},         {"-", "aten::sub"},       {"*", "aten::mul"},
-            {"/", "aten::div"},         {"//", "aten::floordiv"}, {"%", "aten::remainder"},
-            {"**", "aten::pow"},        {"==", "aten::eq"},       {"!=", "aten::ne"},
-            {"<", "aten::lt"},          {">", "aten::gt"},        {"<=", "aten::le"},
-            {">=", "aten::ge"},         {"&", "aten::__and__"},   {"|", "aten::__or__"},
-            {"^", "aten::__xor__"},     {"@", "aten::matmul"},    {"<<", "aten::__lshift__"},
-            {">>", "aten::__rshift__"}, {"is", "aten::__is__"},   {"is not", "aten::__isnot__"}};
-        if (op == "in" || op == "not in") {
-            const Op* o = find_op("aten::__contains__");
-            ValueList args{b, a};
-            bool in = truth(o->fn(args, m_ctx));
-            return Value::boolean(op == "in" ? in : !in);
+    // a op b through the operator the parser's BinOp names, looked up once per process.
+    Value binary(BinOp op, Value a, Value b, int line, Frame& f) {
+        const Op* o = operator_targets().binary[int(op)];
+        if (!o)
+            throw ScriptError(code_file(f), line,
+                              std::string("unsupported operator ") + operator_token(op));
+        if (op == BinOp::In || op == BinOp::NotIn) { // b.__contains__(a)
+            ValueList args{std::move(b), std::move(a)};
+            const bool in = truth(o->fn(args, m_ctx));
+            return Value::boolean(op == BinOp::In ? in : !in);
         }
-        auto it = names.find(op);
-        if (it == names.end())
-            throw ScriptError(code_file(f), line, "unsupported operator " + op, "SyntaxError");
-        const Op* o = find_op(it->second);
-        if (!o) throw ScriptError(code_file(f), line, "unsupported operator " + op);
         ValueList args{std::move(a), std::move(b)};
         return o->fn(args, m_ctx);
     }
@@ -693,7 +748,9 @@ class Interpreter {
             return call_builtin(callee.name, std::move(args), e, f);
         if (callee.kind == Expr::Kind::Attribute) {
             const std::string& d = dotted(callee, f);
-            if (!d.empty() && !d.starts_with("__torch__.") && !d.starts_with("CONSTANTS.")) {
+            // An operator once resolved is one for good (e.op): no prefix tests per call.
+            if (!d.empty() &&
+                (e.op || (!d.starts_with("__torch__.") && !d.starts_with("CONSTANTS.")))) {
                 const Op* op = callee_op(d, e, f);
                 ValueList bound = bind_arguments(*op, std::move(args), std::move(kwargs));
                 return op->fn(bound, m_ctx);

@@ -91,6 +91,13 @@ void register_op(const char* ns, const char* schema, OpFn fn, const char* maps_t
     registry()[op.name] = std::move(op);
 }
 
+const char* arith_name(Arith op) {
+    static constexpr const char* names[] = {
+        "add", "sub", "mul", "div", "floordiv", "remainder", "pow",     "eq",         "ne",
+        "lt",  "gt",  "le",  "ge",  "__and__",  "__or__",    "__xor__", "__lshift__", "__rshift__"};
+    return names[int(op)];
+}
+
 const Op* find_op(std::string_view name) {
     ensure_registered();
     auto it = registry().find(name);

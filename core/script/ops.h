@@ -49,6 +49,35 @@ enum class OpRegistration { New, Override };
 void register_op(const char* ns, const char* schema, OpFn fn, const char* maps_to,
                  OpRegistration how = OpRegistration::New);
 
+// The overloaded arithmetic, comparison and bitwise operators (aten::add ... aten::__rshift__)
+// on numbers, strings, lists and tensors: each registered operator passes which one it is as
+// a value, so none is told apart by its name at run time.
+enum class Arith : uint8_t {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    FloorDiv,
+    Remainder,
+    Pow,
+    Eq,
+    Ne,
+    Lt,
+    Gt,
+    Le,
+    Ge,
+    And,
+    Or,
+    Xor,
+    LShift,
+    RShift,
+};
+// ATen's name without the namespace ("add", "eq", "__and__"), for messages.
+const char* arith_name(Arith op);
+// The tensor side (ops_tensor.cpp): a tensor with a tensor or a number, either way round;
+// `alpha` scales the second operand of add and sub.
+Value tensor_binary(Arith op, const Value& a, const Value& b, const Value& alpha);
+
 // Binds call arguments to an operator's parameters: positional, then keywords, then
 // defaults. Throws TypeError in PyTorch's words for a missing or unknown argument.
 ValueList bind_arguments(const Op& op, ValueList positional,

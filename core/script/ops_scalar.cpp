@@ -11,9 +11,6 @@
 
 namespace nnscope::script {
 
-// ops_tensor.cpp: the tensor side of the overloaded arithmetic and comparison operators.
-Value tensor_binary(const char* op, const Value& a, const Value& b, const Value& alpha);
-
 namespace {
 
 using K = Value::Kind;
@@ -42,19 +39,19 @@ double py_fmod(double a, double b) {
     return r;
 }
 
-Value arith(const char* op, ValueList& a) {
+Value arith(Arith op, ValueList& a) {
+    const char* name = arith_name(op);
     const Value& x = a[0];
     const Value& y = a[1];
     if (x.kind == K::Tensor || y.kind == K::Tensor)
         return tensor_binary(op, x, y, a.size() > 2 ? a[2] : Value::integer(1));
-    const std::string o = op;
-    if (o == "add" && x.kind == K::Str && y.kind == K::Str) return Value::str(x.s + y.s);
-    if (o == "add" && x.kind == K::List && y.kind == K::List) {
+    if (op == Arith::Add && x.kind == K::Str && y.kind == K::Str) return Value::str(x.s + y.s);
+    if (op == Arith::Add && x.kind == K::List && y.kind == K::List) {
         ValueList items = *x.list;
         items.insert(items.end(), y.list->begin(), y.list->end());
         return Value::make_list(std::move(items));
     }
-    if (o == "mul" && x.kind == K::List && (y.kind == K::Int)) {
+    if (op == Arith::Mul && x.kind == K::List && (y.kind == K::Int)) {
         if (y.i > 0 && x.list->size() * uint64_t(y.i) > 100'000'000)
             throw ValueError("list * int: more than 10^8 elements");
         ValueList items;
@@ -62,85 +59,85 @@ Value arith(const char* op, ValueList& a) {
         return Value::make_list(std::move(items));
     }
     if (!x.is_number() || !y.is_number())
-        throw TypeError(std::string("unsupported operand types for aten::") + op + ": '" +
+        throw TypeError(std::string("unsupported operand types for aten::") + name + ": '" +
                         type_name(x) + "' and '" + type_name(y) + "'");
-    if (is_float(x) || is_float(y) || o == "div" || o == "pow") {
-        const double p = to_double(x, op), q = to_double(y, op);
-        if (o == "add") return Value::number(p + q);
-        if (o == "sub") return Value::number(p - q);
-        if (o == "mul") return Value::number(p * q);
-        if (o == "div") {
+    if (is_float(x) || is_float(y) || op == Arith::Div || op == Arith::Pow) {
+        const double p = to_double(x, name), q = to_double(y, name);
+        if (op == Arith::Add) return Value::number(p + q);
+        if (op == Arith::Sub) return Value::number(p - q);
+        if (op == Arith::Mul) return Value::number(p * q);
+        if (op == Arith::Div) {
             if (q == 0) throw Error("ZeroDivisionError: float division by zero");
             return Value::number(p / q);
         }
-        if (o == "floordiv") return Value::number(std::floor(p / q));
-        if (o == "remainder") return Value::number(py_fmod(p, q));
-        if (o == "pow") return Value::number(std::pow(p, q));
+        if (op == Arith::FloorDiv) return Value::number(std::floor(p / q));
+        if (op == Arith::Remainder) return Value::number(py_fmod(p, q));
+        if (op == Arith::Pow) return Value::number(std::pow(p, q));
     }
-    const int64_t p = to_int(x, op), q = to_int(y, op);
+    const int64_t p = to_int(x, name), q = to_int(y, name);
     int64_t r = 0;
     // TorchScript's ints are 64-bit: an overflow is an error, not a wrap-around.
-    if ((o == "add" && __builtin_add_overflow(p, q, &r)) ||
-        (o == "sub" && __builtin_sub_overflow(p, q, &r)) ||
-        (o == "mul" && __builtin_mul_overflow(p, q, &r)) ||
-        ((o == "floordiv" || o == "remainder") && p == INT64_MIN && q == -1))
-        throw Error(std::string("integer overflow in aten::") + op);
-    if (o == "add" || o == "sub" || o == "mul") return Value::integer(r);
-    if (o == "floordiv") return Value::integer(py_floordiv(p, q));
-    if (o == "remainder") return Value::integer(py_mod(p, q));
-    throw Error(std::string("aten::") + op + ": unsupported");
+    if ((op == Arith::Add && __builtin_add_overflow(p, q, &r)) ||
+        (op == Arith::Sub && __builtin_sub_overflow(p, q, &r)) ||
+        (op == Arith::Mul && __builtin_mul_overflow(p, q, &r)) ||
+        ((op == Arith::FloorDiv || op == Arith::Remainder) && p == INT64_MIN && q == -1))
+        throw Error(std::string("integer overflow in aten::") + name);
+    if (op == Arith::Add || op == Arith::Sub || op == Arith::Mul) return Value::integer(r);
+    if (op == Arith::FloorDiv) return Value::integer(py_floordiv(p, q));
+    if (op == Arith::Remainder) return Value::integer(py_mod(p, q));
+    throw Error(std::string("aten::") + name + ": unsupported");
 }
 
-Value compare(const char* op, ValueList& a) {
+Value compare(Arith op, ValueList& a) {
+    const char* name = arith_name(op);
     const Value& x = a[0];
     const Value& y = a[1];
     if (x.kind == K::Tensor || y.kind == K::Tensor)
         return tensor_binary(op, x, y, Value::integer(1));
-    const std::string o = op;
-    if (o == "eq") return Value::boolean(equal(x, y));
-    if (o == "ne") return Value::boolean(!equal(x, y));
+    if (op == Arith::Eq) return Value::boolean(equal(x, y));
+    if (op == Arith::Ne) return Value::boolean(!equal(x, y));
     int c;
     if (x.kind == K::Str && y.kind == K::Str) {
         c = x.s.compare(y.s);
     } else if (x.is_number() && y.is_number()) {
         if (is_float(x) || is_float(y)) {
-            const double p = to_double(x, op), q = to_double(y, op);
+            const double p = to_double(x, name), q = to_double(y, name);
             c = p < q ? -1 : p > q ? 1 : 0;
             if (std::isnan(p) || std::isnan(q)) return Value::boolean(false);
         } else {
-            const int64_t p = to_int(x, op), q = to_int(y, op);
+            const int64_t p = to_int(x, name), q = to_int(y, name);
             c = p < q ? -1 : p > q ? 1 : 0;
         }
     } else {
-        throw TypeError(std::string("'") + op + "' not supported between instances of '" +
+        throw TypeError(std::string("'") + name + "' not supported between instances of '" +
                         type_name(x) + "' and '" + type_name(y) + "'");
     }
-    if (o == "lt") return Value::boolean(c < 0);
-    if (o == "gt") return Value::boolean(c > 0);
-    if (o == "le") return Value::boolean(c <= 0);
+    if (op == Arith::Lt) return Value::boolean(c < 0);
+    if (op == Arith::Gt) return Value::boolean(c > 0);
+    if (op == Arith::Le) return Value::boolean(c <= 0);
     return Value::boolean(c >= 0);
 }
 
 #define ARITH(name) [](ValueList& a, OpContext&) { return arith(name, a); }
 #define COMPARE(name) [](ValueList& a, OpContext&) { return compare(name, a); }
 
-Value bitwise(const char* op, ValueList& a) {
+Value bitwise(Arith op, ValueList& a) {
+    const char* name = arith_name(op);
     const Value& x = a[0];
     const Value& y = a[1];
     if (x.kind == K::Tensor || y.kind == K::Tensor)
         return tensor_binary(op, x, y, Value::integer(1));
-    const std::string o = op;
     if (x.kind == K::Bool && y.kind == K::Bool) {
-        if (o == "__and__") return Value::boolean(x.b && y.b);
-        if (o == "__or__") return Value::boolean(x.b || y.b);
+        if (op == Arith::And) return Value::boolean(x.b && y.b);
+        if (op == Arith::Or) return Value::boolean(x.b || y.b);
         return Value::boolean(x.b != y.b);
     }
-    const int64_t p = to_int(x, op), q = to_int(y, op);
-    if (o == "__and__") return Value::integer(p & q);
-    if (o == "__or__") return Value::integer(p | q);
-    if (o == "__xor__") return Value::integer(p ^ q);
+    const int64_t p = to_int(x, name), q = to_int(y, name);
+    if (op == Arith::And) return Value::integer(p & q);
+    if (op == Arith::Or) return Value::integer(p | q);
+    if (op == Arith::Xor) return Value::integer(p ^ q);
     if (q < 0 || q > 63) throw ValueError("negative or too large shift count");
-    if (o == "__lshift__") return Value::integer(int64_t(uint64_t(p) << q));
+    if (op == Arith::LShift) return Value::integer(int64_t(uint64_t(p) << q));
     return Value::integer(p >> q);
 }
 
@@ -294,7 +291,7 @@ Value min_max(bool is_max, ValueList& a) {
     Value best = items[0];
     for (size_t k = 1; k < items.size(); ++k) {
         ValueList pair{items[k], best};
-        if (to_bool(compare(is_max ? "gt" : "lt", pair), "min/max")) best = items[k];
+        if (to_bool(compare(is_max ? Arith::Gt : Arith::Lt, pair), "min/max")) best = items[k];
     }
     return best;
 }
@@ -318,36 +315,36 @@ void register_scalar_ops() {
         register_op("prim", schema, fn, maps_to);
     };
 
-    pure_override("add(self, other, alpha=1)", ARITH("add"),
+    pure_override("add(self, other, alpha=1)", ARITH(Arith::Add),
                   "Tensor::add, or int/float/str/list +");
-    pure_override("sub(self, other, alpha=1)", ARITH("sub"), "Tensor::sub, or int/float -");
-    pure_override("mul(self, other)", ARITH("mul"), "Tensor::mul, or int/float/list *");
-    pure_override("div(self, other, rounding_mode=None)", ARITH("div"),
+    pure_override("sub(self, other, alpha=1)", ARITH(Arith::Sub), "Tensor::sub, or int/float -");
+    pure_override("mul(self, other)", ARITH(Arith::Mul), "Tensor::mul, or int/float/list *");
+    pure_override("div(self, other, rounding_mode=None)", ARITH(Arith::Div),
                   "Tensor::div, or true division");
-    pure("floordiv(self, other)", ARITH("floordiv"), "Python's // (floors)");
-    pure("remainder(self, other)", ARITH("remainder"), "Python's % (sign of the divisor)");
-    pure_override("pow(self, exponent)", ARITH("pow"), "Tensor::pow, or float **");
-    pure("eq(self, other)", COMPARE("eq"), "== (values; tensors elementwise)");
-    pure("ne(self, other)", COMPARE("ne"), "!=");
-    pure("lt(self, other)", COMPARE("lt"), "<");
-    pure("gt(self, other)", COMPARE("gt"), ">");
-    pure("le(self, other)", COMPARE("le"), "<=");
-    pure("ge(self, other)", COMPARE("ge"), ">=");
+    pure("floordiv(self, other)", ARITH(Arith::FloorDiv), "Python's // (floors)");
+    pure("remainder(self, other)", ARITH(Arith::Remainder), "Python's % (sign of the divisor)");
+    pure_override("pow(self, exponent)", ARITH(Arith::Pow), "Tensor::pow, or float **");
+    pure("eq(self, other)", COMPARE(Arith::Eq), "== (values; tensors elementwise)");
+    pure("ne(self, other)", COMPARE(Arith::Ne), "!=");
+    pure("lt(self, other)", COMPARE(Arith::Lt), "<");
+    pure("gt(self, other)", COMPARE(Arith::Gt), ">");
+    pure("le(self, other)", COMPARE(Arith::Le), "<=");
+    pure("ge(self, other)", COMPARE(Arith::Ge), ">=");
     pure(
-        "__and__(self, other)", [](ValueList& a, OpContext&) { return bitwise("__and__", a); },
+        "__and__(self, other)", [](ValueList& a, OpContext&) { return bitwise(Arith::And, a); },
         "and, bitwise and");
     pure(
-        "__or__(self, other)", [](ValueList& a, OpContext&) { return bitwise("__or__", a); },
+        "__or__(self, other)", [](ValueList& a, OpContext&) { return bitwise(Arith::Or, a); },
         "or, bitwise or");
     pure(
-        "__xor__(self, other)", [](ValueList& a, OpContext&) { return bitwise("__xor__", a); },
+        "__xor__(self, other)", [](ValueList& a, OpContext&) { return bitwise(Arith::Xor, a); },
         "^");
     pure(
         "__lshift__(self, other)",
-        [](ValueList& a, OpContext&) { return bitwise("__lshift__", a); }, "<<");
+        [](ValueList& a, OpContext&) { return bitwise(Arith::LShift, a); }, "<<");
     pure(
         "__rshift__(self, other)",
-        [](ValueList& a, OpContext&) { return bitwise("__rshift__", a); }, ">>");
+        [](ValueList& a, OpContext&) { return bitwise(Arith::RShift, a); }, ">>");
     pure(
         "__not__(self)",
         [](ValueList& a, OpContext&) { return Value::boolean(!to_bool(a[0], "not")); }, "not");
@@ -516,7 +513,7 @@ void register_scalar_ops() {
             ValueList q{a[0], a[1]};
             ValueList r{a[0], a[1]};
             (void)c;
-            return Value::tuple({arith("floordiv", q), arith("remainder", r)});
+            return Value::tuple({arith(Arith::FloorDiv, q), arith(Arith::Remainder, r)});
         },
         "divmod()");
     register_op(

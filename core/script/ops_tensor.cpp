@@ -45,20 +45,20 @@ Tensor number_tensor(const Value& v, const Tensor& like) {
     return full({}, s, TensorOptions(d).with_device(like.device()));
 }
 
-Tensor compare_tensors(const std::string& op, const Tensor& a, const Tensor& b) {
+Tensor compare_tensors(Arith op, const Tensor& a, const Tensor& b) {
     NoGradGuard no_grad;
     Tensor d = a.sub(b).sign();
     Tensor one = full({}, Scalar(1.0), TensorOptions(d.dtype()).with_device(d.device()));
     Tensor r;
-    if (op == "eq")
+    if (op == Arith::Eq)
         r = one.sub(d.abs());
-    else if (op == "ne")
+    else if (op == Arith::Ne)
         r = d.abs();
-    else if (op == "gt")
+    else if (op == Arith::Gt)
         r = d.relu();
-    else if (op == "lt")
+    else if (op == Arith::Lt)
         r = d.neg().relu();
-    else if (op == "ge")
+    else if (op == Arith::Ge)
         r = one.sub(d.neg().relu());
     else
         r = one.sub(d.relu()); // le
@@ -82,68 +82,70 @@ Tensor masked_fill(const Tensor& self, const Tensor& mask, const Value& value) {
 } // namespace
 
 // The tensor overloads of add, sub, mul, div, pow, comparisons and bitwise operators.
-Value tensor_binary(const char* op_name, const Value& a, const Value& b, const Value& alpha) {
-    const std::string op = op_name;
+Value tensor_binary(Arith op, const Value& a, const Value& b, const Value& alpha) {
+    const char* name = arith_name(op);
     if (a.kind != K::Tensor) { // number op tensor
         const Tensor& t = b.t;
         Tensor n = number_tensor(a, t);
-        if (op == "add") return T(n.add(t.mul(to_scalar(alpha, "alpha"))));
-        if (op == "sub") return T(n.sub(t.mul(to_scalar(alpha, "alpha"))));
-        if (op == "mul") return T(n.mul(t));
-        if (op == "div") return T(n.div(t));
-        if (op == "pow") return T(n.pow(t));
-        if (op == "eq" || op == "ne" || op == "lt" || op == "gt" || op == "le" || op == "ge")
+        if (op == Arith::Add) return T(n.add(t.mul(to_scalar(alpha, "alpha"))));
+        if (op == Arith::Sub) return T(n.sub(t.mul(to_scalar(alpha, "alpha"))));
+        if (op == Arith::Mul) return T(n.mul(t));
+        if (op == Arith::Div) return T(n.div(t));
+        if (op == Arith::Pow) return T(n.pow(t));
+        if (op >= Arith::Eq && op <= Arith::Ge) // comparisons
             return T(compare_tensors(op, n, t));
-        throw NotImplementedError("aten::" + op + " of a number and a tensor is not supported");
+        throw NotImplementedError(std::string("aten::") + name +
+                                  " of a number and a tensor is not supported");
     }
     const Tensor& t = a.t;
     Tensor o = b.kind == K::Tensor ? b.t : number_tensor(b, t);
     const bool unit_alpha = alpha.kind == K::Int && alpha.i == 1;
-    if (op == "add") return T(unit_alpha ? t.add(o) : t.add(o.mul(to_scalar(alpha, "alpha"))));
-    if (op == "sub") return T(unit_alpha ? t.sub(o) : t.sub(o.mul(to_scalar(alpha, "alpha"))));
-    if (op == "mul") return T(t.mul(o));
-    if (op == "div") return T(t.div(o));
-    if (op == "pow") return T(b.kind == K::Tensor ? t.pow(o) : t.pow(to_scalar(b, "exponent")));
-    if (op == "eq" || op == "ne" || op == "lt" || op == "gt" || op == "le" || op == "ge")
+    if (op == Arith::Add) return T(unit_alpha ? t.add(o) : t.add(o.mul(to_scalar(alpha, "alpha"))));
+    if (op == Arith::Sub) return T(unit_alpha ? t.sub(o) : t.sub(o.mul(to_scalar(alpha, "alpha"))));
+    if (op == Arith::Mul) return T(t.mul(o));
+    if (op == Arith::Div) return T(t.div(o));
+    if (op == Arith::Pow)
+        return T(b.kind == K::Tensor ? t.pow(o) : t.pow(to_scalar(b, "exponent")));
+    if (op >= Arith::Eq && op <= Arith::Ge) // comparisons
         return T(compare_tensors(op, t, o));
-    if (op == "__and__" || op == "__or__") {
+    if (op == Arith::And || op == Arith::Or) {
         if (t.dtype() != DType::Bool || o.dtype() != DType::Bool)
-            throw NotImplementedError("aten::" + op + " is supported on bool tensors only");
+            throw NotImplementedError(std::string("aten::") + name +
+                                      " is supported on bool tensors only");
         NoGradGuard no_grad;
         Tensor x = t.to(DType::Float32), y = o.to(DType::Float32);
-        Tensor r = op == "__and__" ? x.mul(y) : x.add(y).sign();
+        Tensor r = op == Arith::And ? x.mul(y) : x.add(y).sign();
         return T(r.to(DType::Bool));
     }
-    throw NotImplementedError("aten::" + op + " on tensors is not supported");
+    throw NotImplementedError(std::string("aten::") + name + " on tensors is not supported");
 }
 
 namespace {
 
 // add_, sub_, mul_, div_: written into self's storage and recorded onto self (autograd
 // rebases self's history), as ATen does; a scaled number falls back to copy_.
-Value inplace(const char* op, ValueList& a) {
+Value inplace(Arith op, ValueList& a) {
     Tensor self = tensor(a[0]);
-    const std::string o = op;
     const Value alpha = a.size() > 2 ? a[2] : Value::integer(1);
     const bool unit_alpha = alpha.kind == K::Int && alpha.i == 1;
     if (a[1].kind == K::Tensor || unit_alpha) {
         if (a[1].kind == K::Tensor) {
             const Tensor other = unit_alpha ? a[1].t : a[1].t.mul(to_scalar(alpha, "alpha"));
-            if (o == "add")
+            if (op == Arith::Add)
                 self.add_(other);
-            else if (o == "sub")
+            else if (op == Arith::Sub)
                 self.sub_(other);
-            else if (o == "mul")
+            else if (op == Arith::Mul)
                 self.mul_(other);
             else
                 self.div_(other);
         } else {
             const Scalar s = to_scalar(a[1], "other");
-            if (o == "add")
+            if (op == Arith::Add)
                 self.add_(s);
-            else if (o == "sub")
+            else if (op == Arith::Sub)
                 self.sub_(s);
-            else if (o == "mul")
+            else if (op == Arith::Mul)
                 self.mul_(s);
             else
                 self.div_(s);
@@ -447,10 +449,10 @@ void register_tensor_ops() {
     };
 
     // --- in place
-    aten("add_(self, other, alpha=1)", OP(return inplace("add", a);), "Tensor::copy_ of add");
-    aten("sub_(self, other, alpha=1)", OP(return inplace("sub", a);), "Tensor::copy_ of sub");
-    aten("mul_(self, other)", OP(return inplace("mul", a);), "Tensor::copy_ of mul");
-    aten("div_(self, other)", OP(return inplace("div", a);), "Tensor::copy_ of div");
+    aten("add_(self, other, alpha=1)", OP(return inplace(Arith::Add, a);), "Tensor::copy_ of add");
+    aten("sub_(self, other, alpha=1)", OP(return inplace(Arith::Sub, a);), "Tensor::copy_ of sub");
+    aten("mul_(self, other)", OP(return inplace(Arith::Mul, a);), "Tensor::copy_ of mul");
+    aten("div_(self, other)", OP(return inplace(Arith::Div, a);), "Tensor::copy_ of div");
     aten("copy_(self, src, non_blocking=False)",
          OP(Tensor t = tensor(a[0]); t.copy_(tensor(a[1], "src")); return a[0];), "Tensor::copy_");
     aten("zero_(self)", OP(Tensor t = tensor(a[0]); t.zero_(); return a[0];), "Tensor::zero_");

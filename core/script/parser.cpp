@@ -7,6 +7,33 @@ namespace nnscope::script {
 
 namespace {
 
+// Each operator's token, in BinOp's order.
+constexpr const char* k_binop_tokens[k_binop_count] = {
+    "+",  "-",  "*", "/", "//", "%",  "**", "@",      "&",  "|",      "^",   "<<", ">>",
+    "==", "!=", "<", ">", "<=", ">=", "is", "is not", "in", "not in", "and", "or"};
+constexpr const char* k_unop_tokens[] = {"-", "+", "~", "not"};
+
+// The operator a token names; false for none.
+bool binop_of(std::string_view token, BinOp& out) {
+    for (int k = 0; k < k_binop_count; ++k)
+        if (token == k_binop_tokens[k]) {
+            out = BinOp(k);
+            return true;
+        }
+    return false;
+}
+
+} // namespace
+
+const char* operator_token(BinOp op) {
+    return k_binop_tokens[int(op)];
+}
+const char* operator_token(UnOp op) {
+    return k_unop_tokens[int(op)];
+}
+
+namespace {
+
 constexpr int k_max_nesting = 200; // expressions and blocks inside each other
 
 class Parser {
@@ -311,7 +338,9 @@ class Parser {
                 peek().text != "==" && peek().text != "!=" && peek().text != "<=" &&
                 peek().text != ">=") {
                 s = stmt(Stmt::Kind::AugAssign, line);
-                s->op = peek().text.substr(0, peek().text.size() - 1);
+                const std::string op = peek().text.substr(0, peek().text.size() - 1);
+                if (!binop_of(op, s->binop) || s->binop >= BinOp::Eq)
+                    fail("unsupported operator " + peek().text);
                 ++m_p;
                 s->targets.push_back(std::move(first));
                 s->value = expression_list();
@@ -383,9 +412,9 @@ class Parser {
         return value;
     }
 
-    ExprPtr binary(ExprPtr a, std::string op, ExprPtr b, int line) {
+    ExprPtr binary(ExprPtr a, BinOp op, ExprPtr b, int line) {
         auto e = node(Expr::Kind::Binary, line);
-        e->name = std::move(op);
+        e->binop = op;
         e->a = std::move(a);
         e->b = std::move(b);
         return e;
@@ -396,7 +425,7 @@ class Parser {
         while (at_name("or")) {
             const int line = peek().line;
             ++m_p;
-            a = binary(std::move(a), "or", and_test(), line);
+            a = binary(std::move(a), BinOp::Or, and_test(), line);
         }
         return a;
     }
@@ -405,7 +434,7 @@ class Parser {
         while (at_name("and")) {
             const int line = peek().line;
             ++m_p;
-            a = binary(std::move(a), "and", not_test(), line);
+            a = binary(std::move(a), BinOp::And, not_test(), line);
         }
         return a;
     }
@@ -414,7 +443,7 @@ class Parser {
             Nest nest(*this);
             auto e = node(Expr::Kind::Unary, peek().line);
             ++m_p;
-            e->name = "not";
+            e->unop = UnOp::Not;
             e->a = not_test();
             return e;
         }
@@ -424,46 +453,49 @@ class Parser {
         ExprPtr a = bitor_expr();
         for (;;) {
             const int line = peek().line;
-            std::string op;
-            if (at(Tok::Op) && (peek().text == "==" || peek().text == "!=" || peek().text == "<" ||
-                                peek().text == ">" || peek().text == "<=" || peek().text == ">=")) {
-                op = m_t[m_p++].text;
+            BinOp op;
+            if (at(Tok::Op) && binop_of(peek().text, op) && op >= BinOp::Eq && op <= BinOp::Ge) {
+                ++m_p;
             } else if (accept_name("is")) {
-                op = accept_name("not") ? "is not" : "is";
+                op = accept_name("not") ? BinOp::IsNot : BinOp::Is;
             } else if (accept_name("in")) {
-                op = "in";
+                op = BinOp::In;
             } else if (at_name("not") && peek(1).kind == Tok::Name && peek(1).text == "in") {
                 m_p += 2;
-                op = "not in";
+                op = BinOp::NotIn;
             } else {
                 return a;
             }
             a = binary(std::move(a), op, bitor_expr(), line); // chains are not emitted
         }
     }
-    ExprPtr left_assoc(ExprPtr (Parser::*next)(), std::initializer_list<const char*> ops) {
+    ExprPtr left_assoc(ExprPtr (Parser::*next)(), std::initializer_list<BinOp> ops) {
         ExprPtr a = (this->*next)();
         for (;;) {
-            const char* hit = nullptr;
-            for (const char* op : ops)
-                if (at_op(op)) hit = op;
+            const BinOp* hit = nullptr;
+            for (const BinOp& op : ops)
+                if (at_op(operator_token(op))) hit = &op;
             if (!hit) return a;
             const int line = peek().line;
             ++m_p;
-            a = binary(std::move(a), hit, (this->*next)(), line);
+            a = binary(std::move(a), *hit, (this->*next)(), line);
         }
     }
-    ExprPtr bitor_expr() { return left_assoc(&Parser::bitxor_expr, {"|"}); }
-    ExprPtr bitxor_expr() { return left_assoc(&Parser::bitand_expr, {"^"}); }
-    ExprPtr bitand_expr() { return left_assoc(&Parser::shift_expr, {"&"}); }
-    ExprPtr shift_expr() { return left_assoc(&Parser::arith_expr, {"<<", ">>"}); }
-    ExprPtr arith_expr() { return left_assoc(&Parser::term, {"+", "-"}); }
-    ExprPtr term() { return left_assoc(&Parser::factor, {"*", "/", "//", "%", "@"}); }
+    ExprPtr bitor_expr() { return left_assoc(&Parser::bitxor_expr, {BinOp::BitOr}); }
+    ExprPtr bitxor_expr() { return left_assoc(&Parser::bitand_expr, {BinOp::BitXor}); }
+    ExprPtr bitand_expr() { return left_assoc(&Parser::shift_expr, {BinOp::BitAnd}); }
+    ExprPtr shift_expr() { return left_assoc(&Parser::arith_expr, {BinOp::LShift, BinOp::RShift}); }
+    ExprPtr arith_expr() { return left_assoc(&Parser::term, {BinOp::Add, BinOp::Sub}); }
+    ExprPtr term() {
+        return left_assoc(&Parser::factor,
+                          {BinOp::Mul, BinOp::Div, BinOp::FloorDiv, BinOp::Mod, BinOp::MatMul});
+    }
     ExprPtr factor() {
         if (at_op("-") || at_op("+") || at_op("~")) {
             Nest nest(*this);
             auto e = node(Expr::Kind::Unary, peek().line);
-            e->name = m_t[m_p++].text;
+            const std::string& t = m_t[m_p++].text;
+            e->unop = t == "-" ? UnOp::Neg : t == "+" ? UnOp::Pos : UnOp::Invert;
             e->a = factor();
             return e;
         }
@@ -474,7 +506,7 @@ class Parser {
         if (at_op("**")) {
             const int line = peek().line;
             ++m_p;
-            return binary(std::move(a), "**", factor(), line);
+            return binary(std::move(a), BinOp::Pow, factor(), line);
         }
         return a;
     }

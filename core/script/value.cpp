@@ -300,7 +300,7 @@ Value literal_value(const Expr& e, const std::string& where) {
                                                                              : Value::Kind::Tuple);
     }
     case Expr::Kind::Unary:
-        if (e.name == "-") {
+        if (e.unop == UnOp::Neg) {
             Value v = literal_value(*e.a, where);
             if (v.kind == Value::Kind::Int)
                 v.i = -v.i;

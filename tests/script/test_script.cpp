@@ -341,6 +341,58 @@ class TestScript : public QObject {
         }
     }
 
+    // Python's operators are decided when parsed (ast.h's BinOp/UnOp) and each evaluates as
+    // Python does: every binary operator of the grammar, augmented assignments, not/and/or.
+    void python_operators_parse_once_and_evaluate() {
+        const std::vector<std::pair<std::string, script::BinOp>> tokens = {
+            {"+", script::BinOp::Add},        {"-", script::BinOp::Sub},
+            {"*", script::BinOp::Mul},        {"/", script::BinOp::Div},
+            {"//", script::BinOp::FloorDiv},  {"%", script::BinOp::Mod},
+            {"**", script::BinOp::Pow},       {"@", script::BinOp::MatMul},
+            {"&", script::BinOp::BitAnd},     {"|", script::BinOp::BitOr},
+            {"^", script::BinOp::BitXor},     {"<<", script::BinOp::LShift},
+            {">>", script::BinOp::RShift},    {"==", script::BinOp::Eq},
+            {"!=", script::BinOp::Ne},        {"<", script::BinOp::Lt},
+            {">", script::BinOp::Gt},         {"<=", script::BinOp::Le},
+            {">=", script::BinOp::Ge},        {"is", script::BinOp::Is},
+            {"is not", script::BinOp::IsNot}, {"in", script::BinOp::In},
+            {"not in", script::BinOp::NotIn}, {"and", script::BinOp::And},
+            {"or", script::BinOp::Or}};
+        QCOMPARE(int(tokens.size()), script::k_binop_count);
+        for (const auto& [token, op] : tokens) {
+            script::ExprPtr e = script::parse_expression("a " + token + " b", "test");
+            QCOMPARE(int(e->kind), int(script::Expr::Kind::Binary));
+            QCOMPARE(int(e->binop), int(op));
+            QCOMPARE(std::string(script::operator_token(op)), token);
+        }
+        const std::string body =
+            "    a = 7 // 2 + -7 % 3 * 10\n"     // 3 + 2 * 10 = 23
+            "    b = 8 - (5 & 3) | 1 << 4 ^ 2\n" // (8 - 1) | (16 ^ 2) = 23
+            "    c = 6 >> 1\n"                   // 3
+            "    dd = {\"x\": 5}\n"
+            "    e = 1 if \"x\" in dd and \"y\" not in dd else 0\n"                      // 1
+            "    f = 1 if not 3 <= 2 or 1 == 2 else 0\n"                                 // 1
+            "    g = 1 if None is None and 1 is not None and 2 != 3 and 3 >= 3 else 0\n" // 1
+            "    h = 5\n"
+            "    h += 2\n"
+            "    h *= 3\n"
+            "    h -= 1\n"
+            "    h //= 2\n" // 10
+            "    total = a + b * 100 + c * 10000 + e * 100000 + f * 1000000 + g * 10000000 + "
+            "h * 100000000 + 2 ** 10 * 1000000000\n"
+            "    return torch.add(torch.zeros([1], dtype=7), float(total))\n";
+        const std::string file = with_code(script_net(body), path("operators.pt"));
+        Document doc = open_document(file);
+        Tensor y;
+        {
+            NoGradGuard no_grad;
+            y = doc.root->forward(ones({1}));
+        }
+        const double want = 23 + 23 * 100 + 3 * 10000 + 1 * 100000 + 1 * 1000000 + 1 * 10000000 +
+                            10.0 * 100000000 + 1024.0 * 1000000000;
+        QCOMPARE(y.item(), want);
+    }
+
     void lexer_and_parser_errors_name_the_line() {
         auto parse_error = [](const std::string& code) {
             try {
