@@ -343,7 +343,7 @@ ModulePtr build_module(const Ctx& c0, const json& spec, int depth) {
             std::vector<const char*> allowed(layer->keys.begin(), layer->keys.end());
             keys_in(allowed);
             SpecArgs args(c, spec);
-            m = layer->build(type, args);
+            m = layer->make(args);
         } else if (type == "Module") {
             keys({"parameters", "buffers", "attributes", "children"});
             m = std::make_shared<Module>("Module");

@@ -315,7 +315,7 @@ struct ModuleBuilder {
         if (!type || !type->torch_nn) return nullptr;
         PickleArgs args(st, gen, fits);
         try {
-            return type->build(cls, args);
+            return type->make(args);
         } catch (const NotThisLayer&) {
             return nullptr;
         }

@@ -2,10 +2,15 @@
 // activations, dropout, softmax) as the core's functional.h computes them for the
 // native layers.
 #include <cmath>
+#include <stdexcept>
+#include <string>
+#include <utility>
 
+#include "activations.h"
 #include "autograd.h"
 #include "errors.h"
 #include "functional.h"
+#include "layers/repr.h"
 #include "ops.h"
 
 namespace nnscope::script {
@@ -196,6 +201,45 @@ Value instance_norm(ValueList& a, OpContext&) {
                               to_double(a[7], "eps")));
 }
 
+// --- the activation table's operators (activations.h): aten::NAME and aten::NAME_ per row --
+
+constexpr size_t k_max_activations = 16; // rows an operator function is instantiated for
+
+template <size_t Row> Value activation_call(ValueList& a, bool in_place_op) {
+    const Activation& act = activations()[Row];
+    std::vector<double> args;
+    for (size_t k = 0; k < act.args.size(); ++k)
+        args.push_back(to_double(a[k + 1], act.args[k].name));
+    if (in_place_op) return in_place(a[0], [&](const Tensor& t) { return act.fn(t, args); });
+    return T(act.fn(to_tensor(a[0], "self"), args));
+}
+template <size_t Row> Value activation_op(ValueList& a, OpContext&) {
+    return activation_call<Row>(a, false);
+}
+template <size_t Row> Value activation_op_(ValueList& a, OpContext&) {
+    return activation_call<Row>(a, true);
+}
+
+template <size_t... Rows> void register_activations(std::index_sequence<Rows...>) {
+    static constexpr OpFn out_of_place[] = {activation_op<Rows>...};
+    static constexpr OpFn in_place_ops[] = {activation_op_<Rows>...};
+    const auto& rows = activations();
+    if (rows.size() > sizeof...(Rows))
+        throw std::logic_error("activations.h has more rows than k_max_activations");
+    for (size_t r = 0; r < rows.size(); ++r) {
+        const Activation& act = rows[r];
+        std::string params = "self";
+        for (const auto& arg : act.args)
+            params += std::string(", ") + arg.name + "=" + py_float(arg.dflt);
+        const std::string maps_to = std::string("the activation table: ") + act.module;
+        register_op("aten", (std::string(act.aten) + "(" + params + ")").c_str(), out_of_place[r],
+                    maps_to.c_str());
+        if (act.in_place)
+            register_op("aten", (std::string(act.aten) + "_(" + params + ")").c_str(),
+                        in_place_ops[r], (maps_to + ", in place").c_str());
+    }
+}
+
 } // namespace
 
 #define OP(...)                                                                                    \
@@ -208,6 +252,7 @@ void register_nn_ops() {
     auto aten = [](const char* schema, OpFn fn, const char* maps_to) {
         register_op("aten", schema, fn, maps_to);
     };
+    register_activations(std::make_index_sequence<k_max_activations>());
 
     aten("linear(input, weight, bias=None)",
          OP(return T(F::linear(to_tensor(a[0], "input"), to_tensor(a[1], "weight"),
@@ -305,54 +350,16 @@ void register_nn_ops() {
             std::vector<int64_t> out = to_ints(a[1], 2, "output_size");
             return T(F::adaptive_avg_pool2d(x, {out[0], out[1]}));),
          "F::adaptive_avg_pool2d");
-    aten("hardtanh(self, min_val=-1.0, max_val=1.0)",
-         OP(return T(F::clamp(to_tensor(a[0], "self"), to_double(a[1], "min_val"),
-                              to_double(a[2], "max_val")));),
-         "F::clamp");
-    aten("hardtanh_(self, min_val=-1.0, max_val=1.0)",
-         OP(return in_place(a[0],
-                            [&](const Tensor& t) {
-                                return F::clamp(t, to_double(a[1], "min_val"),
-                                                to_double(a[2], "max_val"));
-                            });),
-         "F::clamp, in place");
     aten("conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, "
          "groups=1, dilation=1)",
          OP(return conv_transposed(to_tensor(a[0], "input"), to_tensor(a[1], "weight"),
                                    to_optional_tensor(a[2], "bias"), a[3], a[4], a[5],
                                    to_int(a[6], "groups"), a[7]);),
          "F::conv_transpose2d (a convolution's input gradient)");
-    aten("leaky_relu(self, negative_slope=0.01)",
-         OP(return T(F::leaky_relu(to_tensor(a[0], "self"), to_double(a[1], "negative_slope")));),
-         "F::leaky_relu");
-    aten("leaky_relu_(self, negative_slope=0.01)",
-         OP(return in_place(a[0],
-                            [&](const Tensor& t) {
-                                return F::leaky_relu(t, to_double(a[1], "negative_slope"));
-                            });),
-         "F::leaky_relu, in place");
-    aten("elu(self, alpha=1, scale=1, input_scale=1)",
-         OP(if (to_double(a[2], "scale") != 1.0 ||
-                to_double(a[3], "input_scale") !=
-                    1.0) throw NotImplementedError("elu with scale or input_scale (SELU, CELU) is "
-                                                   "not supported yet");
-            return T(F::elu(to_tensor(a[0], "self"), to_double(a[1], "alpha")));),
-         "F::elu");
-    aten("elu_(self, alpha=1, scale=1, input_scale=1)",
-         OP(if (to_double(a[2], "scale") != 1.0 ||
-                to_double(a[3], "input_scale") !=
-                    1.0) throw NotImplementedError("elu with scale or input_scale (SELU, CELU) is "
-                                                   "not supported yet");
-            return in_place(a[0],
-                            [&](const Tensor& t) { return F::elu(t, to_double(a[1], "alpha")); });),
-         "F::elu, in place");
     aten("softplus(self, beta=1, threshold=20)",
          OP(return T(F::softplus(to_tensor(a[0], "self"), to_double(a[1], "beta"),
                                  to_double(a[2], "threshold")));),
          "F::softplus");
-    aten("mish(self)", OP(return T(F::mish(to_tensor(a[0], "self")));), "F::mish");
-    aten("mish_(self)", OP(return in_place(a[0], [&](const Tensor& t) { return F::mish(t); });),
-         "F::mish, in place");
     aten("prelu(self, weight)",
          OP(return T(F::prelu(to_tensor(a[0], "self"), to_tensor(a[1], "weight")));), "F::prelu");
     aten("max_pool1d(self, kernel_size, stride=[], padding=0, dilation=1, ceil_mode=False)",
@@ -372,19 +379,6 @@ void register_nn_ops() {
          OP(return T(F::adaptive_avg_pool1d(to_tensor(a[0], "self"),
                                             to_ints(a[1], 1, "output_size")[0]));),
          "F::adaptive_avg_pool1d");
-    aten("relu6(self)", OP(return T(F::clamp(to_tensor(a[0], "self"), 0.0, 6.0));), "F::clamp");
-    aten("hardswish(self)", OP(return T(F::hardswish(to_tensor(a[0], "self")));), "F::hardswish");
-    aten("hardswish_(self)",
-         OP(return in_place(a[0], [&](const Tensor& t) { return F::hardswish(t); });),
-         "F::hardswish, in place");
-    aten("hardsigmoid(self)", OP(return T(F::hardsigmoid(to_tensor(a[0], "self")));),
-         "F::hardsigmoid");
-    aten("hardsigmoid_(self)",
-         OP(return in_place(a[0], [&](const Tensor& t) { return F::hardsigmoid(t); });),
-         "F::hardsigmoid, in place");
-    aten("silu(self)", OP(return T(F::silu(to_tensor(a[0], "self")));), "F::silu");
-    aten("silu_(self)", OP(return in_place(a[0], [&](const Tensor& t) { return F::silu(t); });),
-         "F::silu, in place");
     aten("gelu(self, approximate=\"none\")",
          OP(const bool tanh = a[1].kind == K::Str && a[1].s == "tanh";
             return T(F::gelu(to_tensor(a[0], "self"), tanh));),

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "activations.h"
 #include "errors.h"
 #include "functional.h"
 #include "layers.h"
@@ -139,31 +140,19 @@ void ignore_inplace(LayerArgs& a) {
     (void)a.boolean("inplace", false); // the output is the same; nnscope never writes the input
 }
 
-ModulePtr activation(const std::string& name, LayerArgs& a) {
+// An activation's layer from its row: the module's hyper-parameters, the rest of ATen's
+// arguments at their defaults.
+ModulePtr activation(const Activation& act, LayerArgs& a) {
     ignore_inplace(a);
-    if (name == "SiLU") return fn_layer(name, "", [](const Tensor& x, bool) { return F::silu(x); });
-    if (name == "Mish") return fn_layer(name, "", [](const Tensor& x, bool) { return F::mish(x); });
-    if (name == "Hardswish")
-        return fn_layer(name, "", [](const Tensor& x, bool) { return F::hardswish(x); });
-    if (name == "Hardsigmoid")
-        return fn_layer(name, "", [](const Tensor& x, bool) { return F::hardsigmoid(x); });
-    if (name == "ReLU6")
-        return fn_layer(name, "", [](const Tensor& x, bool) { return F::clamp(x, 0.0, 6.0); });
-    if (name == "LeakyReLU") {
-        const double slope = a.number("negative_slope", 0.01);
-        return fn_layer(name, "negative_slope=" + py_float(slope),
-                        [slope](const Tensor& x, bool) { return F::leaky_relu(x, slope); });
-    }
-    if (name == "ELU") {
-        const double alpha = a.number("alpha", 1.0);
-        return fn_layer(name, "alpha=" + py_float(alpha),
-                        [alpha](const Tensor& x, bool) { return F::elu(x, alpha); });
-    }
-    // Hardtanh
-    const double lo = a.number("min_val", -1.0), hi = a.number("max_val", 1.0);
-    if (hi <= lo) a.fail("max_val must be greater than min_val");
-    return fn_layer(name, "min_val=" + py_float(lo) + ", max_val=" + py_float(hi),
-                    [lo, hi](const Tensor& x, bool) { return F::clamp(x, lo, hi); });
+    std::vector<double> args;
+    for (size_t k = 0; k < act.args.size(); ++k)
+        args.push_back(k < act.module_args ? a.number(act.args[k].name, act.args[k].dflt)
+                                           : act.args[k].dflt);
+    if (act.check)
+        if (const std::string wrong = act.check(args); !wrong.empty()) a.fail(wrong);
+    const auto fn = act.fn;
+    return fn_layer(act.module, activation_repr(act, args),
+                    [fn, args](const Tensor& x, bool) { return fn(x, args); });
 }
 
 ModulePtr softplus(const std::string& name, LayerArgs& a) {
@@ -432,112 +421,118 @@ ModulePtr plain_attribute_model(const std::string&, LayerArgs& a) {
 } // namespace
 
 const std::vector<LayerType>& layer_types() {
-    static const std::vector<LayerType> table = {
-        {"Linear", {"in_features", "out_features", "bias"}, linear},
-        {"NonDynamicallyQuantizableLinear", {"in_features", "out_features", "bias"}, linear},
-        {"Conv1d",
-         {"in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups",
-          "bias"},
-         conv1d},
-        {"Conv2d",
-         {"in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups",
-          "bias"},
-         conv2d},
-        {"ConvTranspose2d",
-         {"in_channels", "out_channels", "kernel_size", "stride", "padding", "output_padding",
-          "groups", "bias", "dilation"},
-         conv_transpose2d},
-        {"BatchNorm1d",
-         {"num_features", "eps", "momentum", "affine", "track_running_stats"},
-         batch_norm},
-        {"BatchNorm2d",
-         {"num_features", "eps", "momentum", "affine", "track_running_stats"},
-         batch_norm},
-        {"BatchNorm3d",
-         {"num_features", "eps", "momentum", "affine", "track_running_stats"},
-         batch_norm},
-        {"InstanceNorm1d",
-         {"num_features", "eps", "momentum", "affine", "track_running_stats"},
-         instance_norm},
-        {"InstanceNorm2d",
-         {"num_features", "eps", "momentum", "affine", "track_running_stats"},
-         instance_norm},
-        {"GroupNorm", {"num_groups", "num_channels", "eps", "affine"}, group_norm},
-        {"LayerNorm", {"normalized_shape", "eps", "elementwise_affine"}, layer_norm},
-        {"Embedding",
-         {"num_embeddings", "embedding_dim", "padding_idx", "max_norm", "norm_type",
-          "scale_grad_by_freq", "sparse"},
-         embedding},
-        {"Dropout", {"p", "seed"}, dropout},
-        {"Flatten", {"start_dim", "end_dim"}, flatten},
-        {"ReLU", {}, simple},
-        {"Sigmoid", {}, simple},
-        {"Tanh", {}, simple},
-        {"GELU", {"approximate"}, gelu},
-        {"Softmax", {"dim"}, softmax},
-        {"LogSoftmax", {"dim"}, softmax},
-        {"Identity", {}, simple},
-        {"ReLU6", {"inplace"}, activation},
-        {"LeakyReLU", {"negative_slope", "inplace"}, activation},
-        {"ELU", {"alpha", "inplace"}, activation},
-        {"SiLU", {"inplace"}, activation},
-        {"Mish", {"inplace"}, activation},
-        {"Hardswish", {"inplace"}, activation},
-        {"Hardsigmoid", {"inplace"}, activation},
-        {"Hardtanh", {"min_val", "max_val", "inplace"}, activation},
-        {"Softplus", {"beta", "threshold"}, softplus},
-        {"PReLU", {"num_parameters", "init"}, prelu},
-        {"MaxPool1d",
-         {"kernel_size", "stride", "padding", "dilation", "return_indices", "ceil_mode"},
-         max_pool},
-        {"MaxPool2d",
-         {"kernel_size", "stride", "padding", "dilation", "return_indices", "ceil_mode"},
-         max_pool},
-        {"AvgPool1d",
-         {"kernel_size", "stride", "padding", "ceil_mode", "count_include_pad"},
-         avg_pool},
-        {"AvgPool2d",
-         {"kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"},
-         avg_pool},
-        {"AdaptiveAvgPool1d", {"output_size"}, adaptive_pool},
-        {"AdaptiveAvgPool2d", {"output_size"}, adaptive_pool},
-        {"AdaptiveMaxPool2d", {"output_size", "return_indices"}, adaptive_pool},
-        {"ZeroPad2d", {"padding"}, zero_pad},
-        {"LSTM",
-         {"input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout",
-          "bidirectional", "proj_size"},
-         recurrent},
-        {"GRU",
-         {"input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout",
-          "bidirectional"},
-         recurrent},
-        {"RNN",
-         {"input_size", "hidden_size", "num_layers", "nonlinearity", "bias", "batch_first",
-          "dropout", "bidirectional"},
-         recurrent},
-        {"MultiheadAttention",
-         {"embed_dim", "num_heads", "dropout", "bias", "add_zero_attn", "batch_first"},
-         multihead_attention},
-        {"TransformerEncoderLayer",
-         {"d_model", "nhead", "dim_feedforward", "dropout", "activation", "layer_norm_eps",
-          "batch_first", "norm_first"},
-         transformer_layer},
-        {"TransformerDecoderLayer",
-         {"d_model", "nhead", "dim_feedforward", "dropout", "activation", "layer_norm_eps",
-          "batch_first", "norm_first"},
-         transformer_layer},
-        {"TransformerEncoder",
-         {"num_layers", "d_model", "nhead", "dim_feedforward", "dropout", "activation",
-          "layer_norm_eps", "batch_first", "norm_first", "norm"},
-         transformer_encoder},
-        {"Upsample",
-         {"size", "scale_factor", "mode", "align_corners", "recompute_scale_factor"},
-         upsample},
-        {"RunningAverage", {}, running_average, false},
-        {"ExponentialMovingAverage", {"initial_value"}, exponential_moving_average, false},
-        {"Accumulator", {"size"}, accumulator, false},
-        {"PlainAttributeModel", {}, plain_attribute_model, false},
-    };
+    static const std::vector<LayerType> table = [] {
+        std::vector<LayerType> t = {
+            {"Linear", {"in_features", "out_features", "bias"}, linear},
+            {"NonDynamicallyQuantizableLinear", {"in_features", "out_features", "bias"}, linear},
+            {"Conv1d",
+             {"in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation",
+              "groups", "bias"},
+             conv1d},
+            {"Conv2d",
+             {"in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation",
+              "groups", "bias"},
+             conv2d},
+            {"ConvTranspose2d",
+             {"in_channels", "out_channels", "kernel_size", "stride", "padding", "output_padding",
+              "groups", "bias", "dilation"},
+             conv_transpose2d},
+            {"BatchNorm1d",
+             {"num_features", "eps", "momentum", "affine", "track_running_stats"},
+             batch_norm},
+            {"BatchNorm2d",
+             {"num_features", "eps", "momentum", "affine", "track_running_stats"},
+             batch_norm},
+            {"BatchNorm3d",
+             {"num_features", "eps", "momentum", "affine", "track_running_stats"},
+             batch_norm},
+            {"InstanceNorm1d",
+             {"num_features", "eps", "momentum", "affine", "track_running_stats"},
+             instance_norm},
+            {"InstanceNorm2d",
+             {"num_features", "eps", "momentum", "affine", "track_running_stats"},
+             instance_norm},
+            {"GroupNorm", {"num_groups", "num_channels", "eps", "affine"}, group_norm},
+            {"LayerNorm", {"normalized_shape", "eps", "elementwise_affine"}, layer_norm},
+            {"Embedding",
+             {"num_embeddings", "embedding_dim", "padding_idx", "max_norm", "norm_type",
+              "scale_grad_by_freq", "sparse"},
+             embedding},
+            {"Dropout", {"p", "seed"}, dropout},
+            {"Flatten", {"start_dim", "end_dim"}, flatten},
+            {"ReLU", {}, simple},
+            {"Sigmoid", {}, simple},
+            {"Tanh", {}, simple},
+            {"GELU", {"approximate"}, gelu},
+            {"Softmax", {"dim"}, softmax},
+            {"LogSoftmax", {"dim"}, softmax},
+            {"Identity", {}, simple},
+        };
+        for (const Activation& act : activations()) { // ReLU6 ... Hardtanh: activations.h
+            std::vector<const char*> keys;
+            for (size_t k = 0; k < act.module_args; ++k) keys.push_back(act.args[k].name);
+            keys.push_back("inplace");
+            t.push_back({act.module, keys, nullptr, true, &act});
+        }
+        t.insert(
+            t.end(),
+            {
+                {"Softplus", {"beta", "threshold"}, softplus},
+                {"PReLU", {"num_parameters", "init"}, prelu},
+                {"MaxPool1d",
+                 {"kernel_size", "stride", "padding", "dilation", "return_indices", "ceil_mode"},
+                 max_pool},
+                {"MaxPool2d",
+                 {"kernel_size", "stride", "padding", "dilation", "return_indices", "ceil_mode"},
+                 max_pool},
+                {"AvgPool1d",
+                 {"kernel_size", "stride", "padding", "ceil_mode", "count_include_pad"},
+                 avg_pool},
+                {"AvgPool2d",
+                 {"kernel_size", "stride", "padding", "ceil_mode", "count_include_pad",
+                  "divisor_override"},
+                 avg_pool},
+                {"AdaptiveAvgPool1d", {"output_size"}, adaptive_pool},
+                {"AdaptiveAvgPool2d", {"output_size"}, adaptive_pool},
+                {"AdaptiveMaxPool2d", {"output_size", "return_indices"}, adaptive_pool},
+                {"ZeroPad2d", {"padding"}, zero_pad},
+                {"LSTM",
+                 {"input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout",
+                  "bidirectional", "proj_size"},
+                 recurrent},
+                {"GRU",
+                 {"input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout",
+                  "bidirectional"},
+                 recurrent},
+                {"RNN",
+                 {"input_size", "hidden_size", "num_layers", "nonlinearity", "bias", "batch_first",
+                  "dropout", "bidirectional"},
+                 recurrent},
+                {"MultiheadAttention",
+                 {"embed_dim", "num_heads", "dropout", "bias", "add_zero_attn", "batch_first"},
+                 multihead_attention},
+                {"TransformerEncoderLayer",
+                 {"d_model", "nhead", "dim_feedforward", "dropout", "activation", "layer_norm_eps",
+                  "batch_first", "norm_first"},
+                 transformer_layer},
+                {"TransformerDecoderLayer",
+                 {"d_model", "nhead", "dim_feedforward", "dropout", "activation", "layer_norm_eps",
+                  "batch_first", "norm_first"},
+                 transformer_layer},
+                {"TransformerEncoder",
+                 {"num_layers", "d_model", "nhead", "dim_feedforward", "dropout", "activation",
+                  "layer_norm_eps", "batch_first", "norm_first", "norm"},
+                 transformer_encoder},
+                {"Upsample",
+                 {"size", "scale_factor", "mode", "align_corners", "recompute_scale_factor"},
+                 upsample},
+                {"RunningAverage", {}, running_average, false},
+                {"ExponentialMovingAverage", {"initial_value"}, exponential_moving_average, false},
+                {"Accumulator", {"size"}, accumulator, false},
+                {"PlainAttributeModel", {}, plain_attribute_model, false},
+            });
+        return t;
+    }();
     return table;
 }
 
@@ -545,6 +540,10 @@ const LayerType* find_layer_type(std::string_view name) {
     for (const auto& t : layer_types())
         if (name == t.name) return &t;
     return nullptr;
+}
+
+ModulePtr LayerType::make(LayerArgs& args) const {
+    return activation ? nnscope::activation(*activation, args) : build(name, args);
 }
 
 } // namespace nnscope

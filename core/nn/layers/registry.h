@@ -51,11 +51,17 @@ class LayerArgs {
     Generator& gen; // initial values
 };
 
+struct Activation; // activations.h
+
 struct LayerType {
     const char* name;              // PyTorch's class name
     std::vector<const char*> keys; // the hyper-parameters a spec may give
     ModulePtr (*build)(const std::string& name, LayerArgs& args);
-    bool torch_nn = true; // a torch.nn class (false: the seed documents' modules)
+    bool torch_nn = true;                   // a torch.nn class (false: the seed documents' modules)
+    const Activation* activation = nullptr; // the row an activation's layer is built from
+
+    // The layer from these hyper-parameters: `build`, or the activation's row.
+    ModulePtr make(LayerArgs& args) const;
 };
 
 // Every layer nnscope implements, in the order the spec format lists them.
