@@ -122,8 +122,10 @@ def self_test():
     """Each kind of fault, planted in a scratch tree, must be reported, and a clean tree not."""
     import tempfile
 
+    scratch = tempfile.TemporaryDirectory(prefix="layers_check_")  # removed when done
+
     def tree(files):
-        d = tempfile.mkdtemp(prefix="layers_check_")
+        d = tempfile.mkdtemp(dir=scratch.name)
         for path, text in files.items():
             os.makedirs(os.path.join(d, os.path.dirname(path)), exist_ok=True)
             with open(os.path.join(d, path), "w") as fh:
@@ -146,6 +148,7 @@ def self_test():
     for name, extra in faults.items():
         if len(check(tree({**base, **extra}))) != 1:
             failed.append(f"{name}: not reported exactly once")
+    scratch.cleanup()
     for f in failed:
         print("self-test:", f)
     return 1 if failed else 0
