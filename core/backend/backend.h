@@ -141,6 +141,20 @@ class Backend {
         (void)gx, (void)g, (void)y;
         return false;
     }
+    // nn.Linear's forward: y(N, out) = x(N, in) @ w(out, in)^T + b(out), b absent where its
+    // data is null; one GEMM with the bias folded in. Composed otherwise as matmul and add.
+    virtual bool linear(const TensorView& y, const TensorView& x, const TensorView& w,
+                        const TensorView& b) {
+        (void)y, (void)x, (void)w, (void)b;
+        return false;
+    }
+    // Its backward from g(N, out): gx(N, in) = g @ w, gw(out, in) = g^T @ x, gb(out) = the
+    // column sums of g; each output skipped where its data is null.
+    virtual bool linear_backward(const TensorView& gx, const TensorView& gw, const TensorView& gb,
+                                 const TensorView& g, const TensorView& x, const TensorView& w) {
+        (void)gx, (void)gw, (void)gb, (void)g, (void)x, (void)w;
+        return false;
+    }
 };
 
 } // namespace nnscope

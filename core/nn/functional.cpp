@@ -12,14 +12,57 @@
 
 namespace nnscope::F {
 
+namespace {
+
+// x(N, in) @ w^T + b through the backend's one-GEMM kernel, recorded as one node in ATen's
+// name (AddmmBackward0, or MmBackward0 without a bias) whose backward is the backend's too;
+// undefined where the backend declines (another dtype, a view, a device without it).
+Tensor linear_by_backend(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+    for (const Tensor* t : {&weight, &bias})
+        if (t->defined() && (t->dtype() != x.dtype() || t->device() != x.device())) return {};
+    Backend& backend = backend_for(x.device());
+    Tensor y = empty({x.size(0), weight.size(0)}, TensorOptions(x.dtype()).with_device(x.device()));
+    if (!backend.linear(y.view_desc(), x.view_desc(), weight.view_desc(),
+                        bias.defined() ? bias.view_desc() : TensorView{}))
+        return {};
+    if (autograd::should_record({&x, &weight, &bias})) {
+        Tensor xd = x.detach(), wd = weight.detach();
+        const bool need_x = x.requires_grad(), need_w = weight.requires_grad(),
+                   need_b = bias.defined() && bias.requires_grad();
+        autograd::record(
+            y, bias.defined() ? "AddmmBackward0" : "MmBackward0", {x, weight, bias},
+            [=](const Tensor& g_in) -> std::vector<Tensor> {
+                const Tensor g = g_in.dtype() == xd.dtype() ? g_in.contiguous()
+                                                            : g_in.to(xd.dtype()).contiguous();
+                const TensorOptions o = TensorOptions(xd.dtype()).with_device(xd.device());
+                Tensor gx = need_x ? empty(xd.shape(), o) : Tensor();
+                Tensor gw = need_w ? empty(wd.shape(), o) : Tensor();
+                Tensor gb = need_b ? empty({wd.size(0)}, o) : Tensor();
+                auto view = [](const Tensor& t) {
+                    return t.defined() ? t.view_desc() : TensorView{};
+                };
+                if (backend_for(xd.device())
+                        .linear_backward(view(gx), view(gw), view(gb), g.view_desc(),
+                                         xd.view_desc(), wd.view_desc()))
+                    return {gx, gw, gb};
+                return {need_x ? g.matmul(wd) : Tensor(), need_w ? g.t().matmul(xd) : Tensor(),
+                        need_b ? g.sum({0}) : Tensor()};
+            },
+            autograd::Saves{{x, weight}});
+    }
+    return y;
+}
+
+} // namespace
+
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     if (x.dim() == 0)
         throw Error("both arguments to linear need to be at least 1D, but they are 0D and 2D");
-    // Leading dims are flattened so one GEMM serves any batch shape.
     if (x.dim() == 2 && x.size(1) == weight.size(-1) && weight.dim() == 2 &&
-        (!bias.defined() || (bias.dim() == 1 && bias.size(0) == weight.size(0))) &&
-        fused::eligible({&x, &weight, &bias}))
-        return fused::linear(x, weight, bias);
+        (!bias.defined() || (bias.dim() == 1 && bias.size(0) == weight.size(0))))
+        if (Tensor y = linear_by_backend(x, weight, bias); y.defined()) return y;
+    // Composed, for any shape, dtype and device: leading dims are flattened so one matrix
+    // product serves any batch shape.
     Shape out_shape = x.shape();
     out_shape.back() = weight.size(0);
     Tensor x2 = x.reshape({-1, x.size(-1)});

@@ -287,55 +287,6 @@ bool eligible(std::initializer_list<const Tensor*> ts) {
     return true;
 }
 
-Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
-    const int64_t n = x.size(0), in = x.size(1), out = weight.size(0);
-    Tensor y = new_like({n, out});
-    float* yp = y.data<float>();
-    float beta = 0.f;
-    if (bias.defined()) {
-        const float* b = bias.data<float>();
-        for (int64_t i = 0; i < n; ++i) std::copy(b, b + out, yp + i * out);
-        beta = 1.f;
-    }
-    if (n > 0 && out > 0)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n), int(out), int(in), 1.f,
-                    x.data<float>(), int(in), weight.data<float>(), int(in), beta, yp, int(out));
-    if (autograd::should_record({&x, &weight, &bias})) {
-        Tensor xd = x.detach(), wd = weight.detach();
-        const bool need_x = wants(x), need_w = wants(weight), need_b = wants(bias);
-        autograd::record(
-            y, bias.defined() ? "AddmmBackward0" : "MmBackward0", {x, weight, bias},
-            [=](const Tensor& g_in) -> std::vector<Tensor> {
-                Tensor g = plain(g_in);
-                const float* gp = g.data<float>();
-                Tensor gx, gw, gb;
-                if (need_x) { // dX = dY W
-                    gx = new_like({n, in});
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(n), int(in),
-                                int(out), 1.f, gp, int(out), wd.data<float>(), int(in), 0.f,
-                                gx.data<float>(), int(in));
-                }
-                if (need_w) { // dW = dY^T X
-                    gw = new_like({out, in});
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(out), int(in), int(n),
-                                1.f, gp, int(out), xd.data<float>(), int(in), 0.f, gw.data<float>(),
-                                int(in));
-                }
-                if (need_b) { // db = column sums of dY
-                    std::vector<double> acc(size_t(out), 0.0);
-                    for (int64_t i = 0; i < n; ++i)
-                        for (int64_t o = 0; o < out; ++o) acc[size_t(o)] += gp[i * out + o];
-                    gb = new_like({out});
-                    float* bp = gb.data<float>();
-                    for (int64_t o = 0; o < out; ++o) bp[o] = float(acc[size_t(o)]);
-                }
-                return {gx, gw, gb};
-            },
-            autograd::Saves{{x, weight}});
-    }
-    return y;
-}
-
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
                   const Tensor& num_batches_tracked, const Tensor& weight, const Tensor& bias,
                   bool training, std::optional<double> momentum, double eps, bool then_relu) {

@@ -21,8 +21,6 @@ namespace nnscope::fused {
 // Every defined tensor among `ts` is contiguous float32 on the CPU.
 bool eligible(std::initializer_list<const Tensor*> ts);
 
-// y = x W^T + b for x [N, in] (2-D), W [out, in], b [out] or undefined.
-Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
 // BatchNorm over dimension 1 of x [N, C] or [N, C, *]; the semantics of F::batch_norm.
 // `then_relu`: returns relu(batch_norm(x)) from the same pass over memory; only for calls
 // that record nothing (F::batch_norm checks).

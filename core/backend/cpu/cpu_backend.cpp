@@ -14,8 +14,10 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <limits>
 #include <new>
+#include <vector>
 
 #include "backend.h"
 #include "block_cache.h"
@@ -564,6 +566,54 @@ class CpuBackend final : public Backend {
         float* out = static_cast<float*>(gx.data);
         cpu::for_chunks(n, cpu::plan_threads(n, 3 * n),
                         [&](int64_t i0, int64_t i1, int) { relu_grad_range(gp, yp, out, i0, i1); });
+        return true;
+    }
+
+    // Float32, every view contiguous: the GEMMs below read them as plain row-major arrays.
+    static bool plain_float32(std::initializer_list<const TensorView*> views) {
+        for (const TensorView* v : views)
+            if (v->data && (v->dtype != DType::Float32 || !is_contiguous(*v))) return false;
+        return true;
+    }
+
+    bool linear(const TensorView& y, const TensorView& x, const TensorView& w,
+                const TensorView& b) override {
+        if (!plain_float32({&y, &x, &w, &b})) return false;
+        const int64_t n = x.shape[0], in = x.shape[1], out = w.shape[0];
+        float* yp = static_cast<float*>(y.data);
+        float beta = 0.f;
+        if (b.data) { // every row starts as the bias, and the GEMM adds to it (beta = 1)
+            const float* bp = static_cast<const float*>(b.data);
+            for (int64_t i = 0; i < n; ++i) std::copy(bp, bp + out, yp + i * out);
+            beta = 1.f;
+        }
+        if (n > 0 && out > 0)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n), int(out), int(in), 1.f,
+                        static_cast<const float*>(x.data), int(in),
+                        static_cast<const float*>(w.data), int(in), beta, yp, int(out));
+        return true;
+    }
+
+    bool linear_backward(const TensorView& gx, const TensorView& gw, const TensorView& gb,
+                         const TensorView& g, const TensorView& x, const TensorView& w) override {
+        if (!plain_float32({&gx, &gw, &gb, &g, &x, &w})) return false;
+        const int64_t n = g.shape[0], out = g.shape[1], in = w.shape[1];
+        const float* gp = static_cast<const float*>(g.data);
+        if (gx.data) // dX = dY W
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(n), int(in), int(out), 1.f,
+                        gp, int(out), static_cast<const float*>(w.data), int(in), 0.f,
+                        static_cast<float*>(gx.data), int(in));
+        if (gw.data) // dW = dY^T X
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(out), int(in), int(n), 1.f, gp,
+                        int(out), static_cast<const float*>(x.data), int(in), 0.f,
+                        static_cast<float*>(gw.data), int(in));
+        if (gb.data) { // db = the column sums of dY, accumulated in double as ATen's CPU sums are
+            std::vector<double> acc(size_t(out), 0.0);
+            for (int64_t i = 0; i < n; ++i)
+                for (int64_t o = 0; o < out; ++o) acc[size_t(o)] += gp[i * out + o];
+            float* bp = static_cast<float*>(gb.data);
+            for (int64_t o = 0; o < out; ++o) bp[o] = float(acc[size_t(o)]);
+        }
         return true;
     }
 
