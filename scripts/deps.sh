@@ -23,6 +23,9 @@ NNSCOPE_PACKAGES=(
 NNSCOPE_OPTIONAL_PACKAGES=(
   libdnnl-dev                                             # oneDNN: CPU convolutions (core/backend/cpu/conv_dnnl.cpp)
 )
+# What an optional package needs beside it: Debian's dnnl-config.cmake calls
+# find_package(OpenCL REQUIRED), so without OpenCL's headers CMake stops the build.
+declare -A NNSCOPE_OPTIONAL_WITH=([libdnnl-dev]="ocl-icd-opencl-dev")
 
 nnscope_install_deps() {
   local missing=() optional=()
@@ -30,7 +33,9 @@ nnscope_install_deps() {
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   for p in "${NNSCOPE_OPTIONAL_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || optional+=("$p")
+    for q in "$p" ${NNSCOPE_OPTIONAL_WITH[$p]:-}; do
+      dpkg-query -W -f='${Status}' "$q" 2>/dev/null | grep -q "install ok installed" || { optional+=("$p"); break; }
+    done
   done
   [ ${#missing[@]} -eq 0 ] && [ ${#optional[@]} -eq 0 ] && return 0
   local sudo=""
@@ -41,9 +46,14 @@ nnscope_install_deps() {
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
   fi
   for p in "${optional[@]}"; do
-    if apt-cache policy "$p" 2>/dev/null | grep -q "Candidate: [0-9]"; then
-      echo "nnscope: installing $p"
-      $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$p" ||
+    # The whole answer first, then the test: `apt-cache ... | grep -q` under pipefail failed
+    # with SIGPIPE (grep exits at the first match), so oneDNN was never installed.
+    local policy
+    policy="$(apt-cache policy "$p" 2>/dev/null || true)"
+    if [[ "$policy" =~ Candidate:\ [0-9] ]]; then
+      local with=(${NNSCOPE_OPTIONAL_WITH[$p]:-})
+      echo "nnscope: installing $p ${with[*]}"
+      $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$p" "${with[@]}" ||
         echo "nnscope: $p could not be installed: building without it"
     else
       echo "nnscope: $p is not in this system's package lists: building without it"
