@@ -49,6 +49,8 @@ enum class BinOp : uint8_t {
 inline constexpr int k_binop_count = int(BinOp::Or) + 1;
 enum class UnOp : uint8_t { Neg, Pos, Invert, Not }; // - + ~ not
 const char* operator_token(BinOp op);
+// The aten:: operator a BinOp calls ("aten::add"); null for `and` and `or`.
+const char* operator_aten(BinOp op);
 const char* operator_token(UnOp op);
 
 struct Expr;

@@ -28,34 +28,9 @@ struct OperatorTargets {
 
 const OperatorTargets& operator_targets() {
     static const OperatorTargets targets = [] {
-        static constexpr const char* binary_names[k_binop_count] = {"aten::add",
-                                                                    "aten::sub",
-                                                                    "aten::mul",
-                                                                    "aten::div",
-                                                                    "aten::floordiv",
-                                                                    "aten::remainder",
-                                                                    "aten::pow",
-                                                                    "aten::matmul",
-                                                                    "aten::__and__",
-                                                                    "aten::__or__",
-                                                                    "aten::__xor__",
-                                                                    "aten::__lshift__",
-                                                                    "aten::__rshift__",
-                                                                    "aten::eq",
-                                                                    "aten::ne",
-                                                                    "aten::lt",
-                                                                    "aten::gt",
-                                                                    "aten::le",
-                                                                    "aten::ge",
-                                                                    "aten::__is__",
-                                                                    "aten::__isnot__",
-                                                                    "aten::__contains__",
-                                                                    "aten::__contains__",
-                                                                    nullptr,
-                                                                    nullptr};
         OperatorTargets t;
         for (int k = 0; k < k_binop_count; ++k)
-            t.binary[size_t(k)] = binary_names[k] ? find_op(binary_names[k]) : nullptr;
+            if (const char* aten = operator_aten(BinOp(k))) t.binary[size_t(k)] = find_op(aten);
         t.unary[size_t(UnOp::Neg)] = find_op("aten::neg");
         t.unary[size_t(UnOp::Invert)] = find_op("aten::bitwise_not");
         return t;

@@ -7,16 +7,44 @@ namespace nnscope::script {
 
 namespace {
 
-// Each operator's token, in BinOp's order.
-constexpr const char* k_binop_tokens[k_binop_count] = {
-    "+",  "-",  "*", "/", "//", "%",  "**", "@",      "&",  "|",      "^",   "<<", ">>",
-    "==", "!=", "<", ">", "<=", ">=", "is", "is not", "in", "not in", "and", "or"};
+// Each operator's token and the aten:: operator it calls, in BinOp's order (the one place
+// both are written). `and`/`or` short-circuit in the evaluator and call none; `in` and
+// `not in` call __contains__ with the operands swapped.
+struct BinOpInfo {
+    const char* token;
+    const char* aten;
+};
+constexpr BinOpInfo k_binops[k_binop_count] = {{"+", "aten::add"},
+                                               {"-", "aten::sub"},
+                                               {"*", "aten::mul"},
+                                               {"/", "aten::div"},
+                                               {"//", "aten::floordiv"},
+                                               {"%", "aten::remainder"},
+                                               {"**", "aten::pow"},
+                                               {"@", "aten::matmul"},
+                                               {"&", "aten::__and__"},
+                                               {"|", "aten::__or__"},
+                                               {"^", "aten::__xor__"},
+                                               {"<<", "aten::__lshift__"},
+                                               {">>", "aten::__rshift__"},
+                                               {"==", "aten::eq"},
+                                               {"!=", "aten::ne"},
+                                               {"<", "aten::lt"},
+                                               {">", "aten::gt"},
+                                               {"<=", "aten::le"},
+                                               {">=", "aten::ge"},
+                                               {"is", "aten::__is__"},
+                                               {"is not", "aten::__isnot__"},
+                                               {"in", "aten::__contains__"},
+                                               {"not in", "aten::__contains__"},
+                                               {"and", nullptr},
+                                               {"or", nullptr}};
 constexpr const char* k_unop_tokens[] = {"-", "+", "~", "not"};
 
 // The operator a token names; false for none.
 bool binop_of(std::string_view token, BinOp& out) {
     for (int k = 0; k < k_binop_count; ++k)
-        if (token == k_binop_tokens[k]) {
+        if (token == k_binops[k].token) {
             out = BinOp(k);
             return true;
         }
@@ -26,7 +54,10 @@ bool binop_of(std::string_view token, BinOp& out) {
 } // namespace
 
 const char* operator_token(BinOp op) {
-    return k_binop_tokens[int(op)];
+    return k_binops[int(op)].token;
+}
+const char* operator_aten(BinOp op) {
+    return k_binops[int(op)].aten;
 }
 const char* operator_token(UnOp op) {
     return k_unop_tokens[int(op)];
